@@ -1,0 +1,399 @@
+//! Recording observations: idempotent by the client's id, matched to an open site within 30 m or
+//! opening a new one, written in one transaction with their photos and the site's event.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::observation::NewObservation;
+use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteStatus};
+use crate::domain::stake::{Carriageway, Stake};
+
+/// A photo that passed every check, ready to be recorded (its files are already stored).
+#[derive(Debug, Clone)]
+pub struct NewPhoto {
+    pub sha256: [u8; 32],
+    pub content_type: &'static str,
+    pub bytes: i32,
+    pub width: i32,
+    pub height: i32,
+    pub exif_taken_at: Option<NaiveDateTime>,
+    pub exif_location: Option<(f64, f64)>,
+    pub exif_direction_deg: Option<f32>,
+    pub exif_orientation: Option<i16>,
+    pub original_key: String,
+    pub thumbnail_key: String,
+    pub thumbnail_width: i32,
+    pub thumbnail_height: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now.
+    Created,
+    /// Stored before with the same content: nothing written.
+    Replayed,
+    /// Stored before with different content: nothing written.
+    Conflict,
+}
+
+/// The stored content hash of an observation, if it exists.
+pub async fn content_hash(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Vec<u8>>> {
+    sqlx::query_scalar("select content_sha256 from observation where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Records one observation with its photos. Replays and conflicts are decided inside the same lock that
+/// serialises site matching, so two phones (or one phone retrying) can never open two sites for one place
+/// or store one observation twice.
+pub async fn record(
+    pool: &PgPool,
+    obs: &NewObservation,
+    content_sha256: &[u8; 32],
+    photos: &[NewPhoto],
+    county_admin_code: &str,
+) -> sqlx::Result<Outcome> {
+    let mut tx = pool.begin().await?;
+    // One lock per kind: matching reads then writes `site`, which row locks cannot protect.
+    sqlx::query("select pg_advisory_xact_lock(hashtext('roadledger.site_match'), hashtext($1))")
+        .bind(obs.kind.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if let Some(existing) = content_hash(&mut tx, obs.id).await? {
+        return Ok(if existing == content_sha256 { Outcome::Replayed } else { Outcome::Conflict });
+    }
+
+    let geojson = obs.geometry.to_geojson();
+    let site_id = match find_open_site(&mut tx, obs, &geojson).await? {
+        Some(site_id) => {
+            join_site(&mut tx, site_id, obs).await?;
+            site_id
+        }
+        None => open_site(&mut tx, obs, &geojson, county_admin_code).await?,
+    };
+
+    sqlx::query(
+        "insert into observation (id, site_id, kind, inspector, observed_at, geom, accuracy_m, source_crs,
+             hazard_types, checklist, notes, route_code, stake_text, content_sha256)
+         values ($1, $2, $3, $4, $5, st_setsrid(st_geomfromgeojson($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(obs.id)
+    .bind(site_id)
+    .bind(obs.kind.as_str())
+    .bind(&obs.inspector)
+    .bind(obs.observed_at)
+    .bind(&geojson)
+    .bind(obs.accuracy_m.map(|a| a as f32))
+    .bind(obs.source_crs.as_str())
+    .bind(&obs.hazard_types)
+    .bind(sqlx::types::Json(&obs.checklist))
+    .bind(&obs.notes)
+    .bind(&obs.road_code)
+    .bind(obs.stake.as_ref().map(Stake::to_string))
+    .bind(content_sha256.as_slice())
+    .execute(&mut *tx)
+    .await?;
+
+    for (position, photo) in photos.iter().enumerate() {
+        insert_photo(&mut tx, obs.id, position as i16, photo).await?;
+    }
+
+    // The event that records this visit points at the observation, so it is written after it.
+    write_visit_event(&mut tx, site_id, obs).await?;
+
+    tx.commit().await?;
+    Ok(Outcome::Created)
+}
+
+async fn find_open_site(
+    tx: &mut Transaction<'_, Postgres>,
+    obs: &NewObservation,
+    geojson: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    // Points: geodesic distance. Sections: the two lines must lie within the radius of each other
+    // everywhere (Hausdorff distance, measured in metres in EPSG:4549), not merely touch.
+    sqlx::query_scalar(
+        "with g as (select st_setsrid(st_geomfromgeojson($1), 4326) as geom)
+         select s.id from site s, g
+         where s.kind = $2 and s.status = any($3)
+           and st_dwithin(s.geom::geography, g.geom::geography, $4)
+           and ($5 = false or st_hausdorffdistance(st_transform(s.geom, 4549), st_transform(g.geom, 4549)) <= $4)
+         order by s.geom::geography <-> g.geom::geography, s.created_at
+         limit 1",
+    )
+    .bind(geojson)
+    .bind(obs.kind.as_str())
+    .bind(SiteStatus::open_codes())
+    .bind(REPEAT_VISIT_RADIUS_M)
+    .bind(obs.kind.is_line())
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+async fn join_site(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewObservation) -> sqlx::Result<()> {
+    let newest: bool = sqlx::query_scalar(
+        "update site set
+             first_observed_at = least(first_observed_at, $2),
+             last_observed_at = greatest(last_observed_at, $2),
+             observation_count = observation_count + 1,
+             hazard_types = array(select distinct h from unnest(hazard_types || $3::text[]) h order by h),
+             updated_at = now(),
+             version = version + 1
+         where id = $1
+         returning last_observed_at = $2",
+    )
+    .bind(site_id)
+    .bind(obs.observed_at)
+    .bind(&obs.hazard_types)
+    .fetch_one(&mut **tx)
+    .await?;
+    // The site's checklist shows the latest visit; an older visit uploaded late does not roll it back, and
+    // only a reviewer's acceptance sets or clears `verified`.
+    if newest {
+        sqlx::query(
+            "update site_checklist_item i set
+                 state = j.value,
+                 reason = case when j.value = 'not_applicable' then '巡查员现场判定不适用' end,
+                 updated_at = now()
+             from jsonb_each_text($2) j
+             where i.site_id = $1 and i.item_code = j.key and i.state <> 'verified'",
+        )
+        .bind(site_id)
+        .bind(sqlx::types::Json(&obs.checklist))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The road a site lies on and where along it: the named route, or else the nearest road within the
+/// repeat-visit radius. Stakes are derived from the distance along the line, corrected by chainage breaks.
+#[derive(sqlx::FromRow)]
+struct RoadMatch {
+    id: i32,
+    route_code: String,
+    stake_m: Option<f64>,
+    end_stake_m: Option<f64>,
+}
+
+async fn match_road(
+    tx: &mut Transaction<'_, Postgres>,
+    obs: &NewObservation,
+    geojson: &str,
+    county_admin_code: &str,
+) -> sqlx::Result<Option<RoadMatch>> {
+    sqlx::query_as(
+        "with g as (select st_setsrid(st_geomfromgeojson($1), 4326) as geom),
+         a as (select st_startpoint(geom) as s, st_endpoint(geom) as e, geom from g
+               where geometrytype(geom) = 'LINESTRING'
+               union all select geom, null, geom from g where geometrytype(geom) = 'POINT'),
+         r as (
+             select road.id, road.route_code, road.geom as rgeom, a.s, a.e from road, a
+             where ($2::text is not null and road.route_code = $2 and road.admin_code = $3)
+                or ($2::text is null and st_dwithin(road.geom::geography, a.s::geography, $4))
+             order by road.geom::geography <-> a.s::geography
+             limit 1)
+         select r.id, r.route_code,
+             case when st_numgeometries(rgeom) = 1 then m.s_m + coalesce((select sum(b.stake_ahead_m - b.stake_back_m)
+                 from road_chainage_break b where b.road_id = r.id and b.measure_m <= m.s_m), 0) end as stake_m,
+             case when st_numgeometries(rgeom) = 1 and r.e is not null then m.e_m + coalesce((select sum(b.stake_ahead_m - b.stake_back_m)
+                 from road_chainage_break b where b.road_id = r.id and b.measure_m <= m.e_m), 0) end as end_stake_m
+         from r, lateral (select
+             st_linelocatepoint(st_geometryn(rgeom, 1), r.s) * st_length(rgeom::geography) as s_m,
+             st_linelocatepoint(st_geometryn(rgeom, 1), coalesce(r.e, r.s)) * st_length(rgeom::geography) as e_m) m",
+    )
+    .bind(geojson)
+    .bind(&obs.road_code)
+    .bind(county_admin_code)
+    .bind(REPEAT_VISIT_RADIUS_M)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+async fn open_site(
+    tx: &mut Transaction<'_, Postgres>,
+    obs: &NewObservation,
+    geojson: &str,
+    county_admin_code: &str,
+) -> sqlx::Result<Uuid> {
+    let road = match_road(tx, obs, geojson, county_admin_code).await?;
+    let derived = |m: Option<f64>| m.and_then(|m| Stake::new(Carriageway::Single, m.max(0.0).round()).ok());
+    let (stake, end_stake) = match (&obs.stake, &road) {
+        (Some(given), _) => (Some(given.clone()), None),
+        (None, Some(r)) => (derived(r.stake_m), if obs.kind.is_line() { derived(r.end_stake_m) } else { None }),
+        (None, None) => (None, None),
+    };
+    let route_code = obs.road_code.clone().or_else(|| road.as_ref().map(|r| r.route_code.clone()));
+
+    let site_id: Uuid = sqlx::query_scalar(
+        "with g as (select st_setsrid(st_geomfromgeojson($2), 4326) as geom)
+         insert into site (kind, geom, town_id, road_id, route_code, stake_m, stake_text, end_stake_m,
+             end_stake_text, template_code, hazard_types, first_observed_at, last_observed_at, observation_count)
+         select $1, g.geom,
+             (select t.id from town t
+              where st_intersects(t.boundary,
+                  case when geometrytype(g.geom) = 'LINESTRING' then st_lineinterpolatepoint(g.geom, 0.5) else g.geom end)
+              order by t.id limit 1),
+             $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1
+         from g
+         returning id",
+    )
+    .bind(obs.kind.as_str())
+    .bind(geojson)
+    .bind(road.as_ref().map(|r| r.id))
+    .bind(&route_code)
+    .bind(stake.as_ref().map(|s| s.metres))
+    .bind(stake.as_ref().map(Stake::to_string))
+    .bind(end_stake.as_ref().map(|s| s.metres))
+    .bind(end_stake.as_ref().map(Stake::to_string))
+    .bind(obs.kind.template_code())
+    .bind(&obs.hazard_types)
+    .bind(obs.observed_at)
+    .fetch_one(&mut **tx)
+    .await?;
+
+    sqlx::query(
+        "insert into site_checklist_item (site_id, template_code, item_code, state, reason)
+         select $1, t.template_code, t.code, coalesce($3::jsonb ->> t.code, 'missing'),
+             case when $3::jsonb ->> t.code = 'not_applicable' then '巡查员现场判定不适用' end
+         from checklist_template_item t where t.template_code = $2",
+    )
+    .bind(site_id)
+    .bind(obs.kind.template_code())
+    .bind(sqlx::types::Json(&obs.checklist))
+    .execute(&mut **tx)
+    .await?;
+    Ok(site_id)
+}
+
+/// `opened` for the observation that opened the site, `observed` for a repeat visit.
+async fn write_visit_event(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewObservation) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into site_event (site_id, actor, kind, from_status, to_status, data, observation_id)
+         select $1, $2,
+             case when s.observation_count = 1 then 'opened' else 'observed' end,
+             case when s.observation_count = 1 then null else s.status end,
+             case when s.observation_count = 1 then s.status end,
+             jsonb_build_object('observed_at', $4::timestamptz, 'hazard_types', $5::text[]),
+             $3
+         from site s where s.id = $1",
+    )
+    .bind(site_id)
+    .bind(&obs.inspector)
+    .bind(obs.id)
+    .bind(obs.observed_at)
+    .bind(&obs.hazard_types)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_photo(
+    tx: &mut Transaction<'_, Postgres>,
+    observation_id: Uuid,
+    position: i16,
+    p: &NewPhoto,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into photo (observation_id, position, sha256, content_type, bytes, width, height,
+             exif_taken_at, exif_location, exif_direction_deg, exif_orientation, original_key, thumbnail_key,
+             thumbnail_width, thumbnail_height)
+         values ($1, $2, $3, $4, $5, $6, $7, $8,
+             case when $9::float8 is null then null else st_setsrid(st_makepoint($9, $10), 4326) end,
+             $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(observation_id)
+    .bind(position)
+    .bind(p.sha256.as_slice())
+    .bind(p.content_type)
+    .bind(p.bytes)
+    .bind(p.width)
+    .bind(p.height)
+    .bind(p.exif_taken_at)
+    .bind(p.exif_location.map(|l| l.0))
+    .bind(p.exif_location.map(|l| l.1))
+    .bind(p.exif_direction_deg)
+    .bind(p.exif_orientation)
+    .bind(&p.original_key)
+    .bind(&p.thumbnail_key)
+    .bind(p.thumbnail_width)
+    .bind(p.thumbnail_height)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An observation as the API shows it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ObservationView {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub kind: String,
+    pub inspector: String,
+    pub observed_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub geometry: sqlx::types::Json<serde_json::Value>,
+    pub accuracy_m: Option<f32>,
+    pub source_crs: String,
+    pub hazard_types: Vec<String>,
+    pub checklist: sqlx::types::Json<serde_json::Value>,
+    pub notes: String,
+    pub road_code: Option<String>,
+    pub stake: Option<String>,
+    /// `opened` when this observation opened its site, `joined` when it was a repeat visit.
+    pub site_match: String,
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<ObservationView>> {
+    sqlx::query_as(
+        "select o.id, o.site_id, o.kind, o.inspector, o.observed_at, o.received_at,
+             st_asgeojson(o.geom, 9)::json as geometry, o.accuracy_m, o.source_crs, o.hazard_types, o.checklist,
+             o.notes, o.route_code as road_code, o.stake_text as stake,
+             case when exists (select 1 from site_event e where e.observation_id = o.id and e.kind = 'opened')
+                  then 'opened' else 'joined' end as site_match
+         from observation o where o.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A photo as the API shows it, with its stable URLs.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct PhotoView {
+    pub id: Uuid,
+    pub observation_id: Uuid,
+    pub position: i16,
+    pub sha256: String,
+    pub content_type: String,
+    pub bytes: i32,
+    pub width: i32,
+    pub height: i32,
+    pub exif_taken_at: Option<NaiveDateTime>,
+    pub exif_location: Option<sqlx::types::Json<serde_json::Value>>,
+    pub exif_direction_deg: Option<f32>,
+    pub exif_orientation: Option<i16>,
+    pub url: String,
+    pub thumbnail_url: String,
+    pub thumbnail_width: i32,
+    pub thumbnail_height: i32,
+}
+
+pub const PHOTO_COLUMNS: &str = "p.id, p.observation_id, p.position, encode(p.sha256, 'hex') as sha256,
+    p.content_type, p.bytes, p.width, p.height, p.exif_taken_at, st_asgeojson(p.exif_location, 7)::json as exif_location,
+    p.exif_direction_deg, p.exif_orientation,
+    '/api/v1/photos/' || encode(p.sha256, 'hex') as url,
+    '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail' as thumbnail_url,
+    p.thumbnail_width, p.thumbnail_height";
+
+pub async fn photos(pool: &PgPool, observation_id: Uuid) -> sqlx::Result<Vec<PhotoView>> {
+    sqlx::query_as(&format!(
+        "select {PHOTO_COLUMNS} from photo p where p.observation_id = $1 order by p.position"
+    ))
+    .bind(observation_id)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,155 @@
+//! Reading sites as GeoJSON. The JSON is built by PostgreSQL (`json_build_object`), which is both the
+//! fastest route for thousands of features and keeps one definition of a site's public shape.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The `properties` every site feature carries (list and detail). Needs `s` (site), `t` (town) and
+/// `c` (checklist counts) in scope. `overdue` is derived at read time, so it is never stored stale.
+const SITE_PROPERTIES: &str = "
+    'id', s.id, 'code', s.code, 'kind', s.kind, 'status', s.status,
+    'town', t.name, 'town_code', t.admin_code,
+    'road_code', s.route_code, 'stake', s.stake_text, 'end_stake', s.end_stake_text,
+    'hazard_types', s.hazard_types, 'hazard_level', s.hazard_level,
+    'checklist', c.in_place || '/' || c.total,
+    'deadline', s.deadline,
+    'overdue', s.deadline is not null and s.deadline < current_date
+               and s.status not in ('closed', 'cancelled', 'rejected', 'duplicate'),
+    'supervision_level', s.supervision_level,
+    'observation_count', s.observation_count,
+    'last_observed_at', s.last_observed_at";
+
+const SITE_FROM: &str = "
+    from site s
+    left join town t on t.id = s.town_id
+    cross join lateral (
+        select count(*) filter (where i.state in ('installed', 'verified', 'not_applicable')) as in_place,
+               count(*) as total
+        from site_checklist_item i where i.site_id = s.id) c";
+
+/// Filters of the sites list, already validated by the HTTP layer.
+#[derive(Debug, Default, Clone)]
+pub struct SiteFilter {
+    /// minlon, minlat, maxlon, maxlat (WGS-84 degrees).
+    pub bbox: Option<[f64; 4]>,
+    pub statuses: Vec<String>,
+    pub kind: Option<String>,
+    /// Town admin code or name.
+    pub town: Option<String>,
+    /// Keyset cursor: only sites with an id greater than this.
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// One page of site features as GeoJSON text, in id order, and the id to continue after (if more remain).
+pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, Option<Uuid>)> {
+    let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+        "select s.id, json_build_object('type', 'Feature', 'id', s.id,
+             'geometry', st_asgeojson(s.geom, 6)::json,
+             'properties', json_build_object({SITE_PROPERTIES}))::text
+         {SITE_FROM}
+         where ($1::float8 is null or s.geom && st_makeenvelope($1, $2, $3, $4, 4326))
+           and (cardinality($5::text[]) = 0 or s.status = any($5))
+           and ($6::text is null or s.kind = $6)
+           and ($7::text is null or t.admin_code = $7 or t.name = $7)
+           and ($8::uuid is null or s.id > $8)
+         order by s.id
+         limit $9"
+    ))
+    .bind(minx)
+    .bind(miny)
+    .bind(maxx)
+    .bind(maxy)
+    .bind(&f.statuses)
+    .bind(&f.kind)
+    .bind(&f.town)
+    .bind(f.after)
+    .bind(f.limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() as i64 > f.limit;
+    let mut features: Vec<(Uuid, String)> = rows;
+    features.truncate(f.limit as usize);
+    let next = if more { features.last().map(|(id, _)| *id) } else { None };
+    Ok((features.into_iter().map(|(_, json)| json).collect(), next))
+}
+
+/// Number of sites per status, for the map legend.
+pub async fn counts_by_status(pool: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("select status, count(*) from site group by status order by status")
+        .fetch_all(pool)
+        .await
+}
+
+/// How many observations (newest first) a site's detail shows; `observation_count` gives the total.
+pub const DETAIL_OBSERVATIONS_MAX: i64 = 100;
+/// How many events a site's detail shows (oldest first); older history stays in the database.
+pub const DETAIL_EVENTS_MAX: i64 = 500;
+
+/// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events.
+pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(&format!(
+        "select json_build_object('type', 'Feature', 'id', s.id,
+             'geometry', st_asgeojson(s.geom, 7)::json,
+             'properties', json_build_object({SITE_PROPERTIES},
+                 'source', s.source, 'rectification_mode', s.rectification_mode,
+                 'template', s.template_code, 'first_observed_at', s.first_observed_at,
+                 'duplicate_of', s.duplicate_of, 'version', s.version,
+                 'created_at', s.created_at, 'updated_at', s.updated_at,
+                 'checklist_items', (
+                     select coalesce(json_agg(json_build_object(
+                         'code', i.item_code, 'name', ti.name, 'name_en', ti.name_en, 'required', ti.required,
+                         'state', i.state, 'quantity', i.quantity, 'quantity_min', ti.quantity_min,
+                         'measured', i.measured, 'installed_on', i.installed_on, 'installer', i.installer,
+                         'reason', i.reason, 'night_evidence', ti.night_evidence) order by ti.position), '[]')
+                     from site_checklist_item i
+                     join checklist_template_item ti on ti.template_code = i.template_code and ti.code = i.item_code
+                     where i.site_id = s.id),
+                 'observations', (
+                     select coalesce(json_agg(json_build_object(
+                         'id', o.id, 'inspector', o.inspector, 'observed_at', o.observed_at,
+                         'received_at', o.received_at, 'geometry', st_asgeojson(o.geom, 7)::json,
+                         'accuracy_m', o.accuracy_m, 'source_crs', o.source_crs, 'hazard_types', o.hazard_types,
+                         'checklist', o.checklist, 'notes', o.notes,
+                         'photos', (
+                             select coalesce(json_agg(json_build_object(
+                                 'id', p.id, 'sha256', encode(p.sha256, 'hex'), 'content_type', p.content_type,
+                                 'width', p.width, 'height', p.height, 'exif_taken_at', p.exif_taken_at,
+                                 'exif_location', st_asgeojson(p.exif_location, 7)::json,
+                                 'exif_direction_deg', p.exif_direction_deg,
+                                 'url', '/api/v1/photos/' || encode(p.sha256, 'hex'),
+                                 'thumbnail_url', '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail')
+                                 order by p.position), '[]')
+                             from photo p where p.observation_id = o.id))
+                         order by o.observed_at desc), '[]')
+                     from (select * from observation where site_id = s.id
+                           order by observed_at desc limit {DETAIL_OBSERVATIONS_MAX}) o),
+                 'events', (
+                     select coalesce(json_agg(json_build_object(
+                         'id', e.id, 'at', e.at, 'actor', e.actor, 'kind', e.kind, 'from_status', e.from_status,
+                         'to_status', e.to_status, 'reason', e.reason, 'data', e.data,
+                         'observation_id', e.observation_id) order by e.id), '[]')
+                     from (select * from site_event where site_id = s.id order by id limit {DETAIL_EVENTS_MAX}) e)
+             ))::text
+         {SITE_FROM}
+         where s.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One site's list feature (the summary shape), e.g. for an upload's answer.
+pub async fn summary(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(&format!(
+        "select json_build_object('type', 'Feature', 'id', s.id,
+             'geometry', st_asgeojson(s.geom, 7)::json,
+             'properties', json_build_object({SITE_PROPERTIES}))::text
+         {SITE_FROM}
+         where s.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,371 @@
+//! An observation (排查记录) as the phone sends it, and its validation into trusted domain values.
+//!
+//! `ObservationInput` is the wire shape; `NewObservation::validate` checks every field against its limit and
+//! turns coordinates into WGS-84, so code past this point never sees an unchecked value.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use geojson::GeometryValue;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::coords::{self, SourceCrs};
+use super::site::{ItemState, SiteKind};
+use super::stake::Stake;
+
+pub const NOTES_CHARS_MAX: usize = 4000;
+pub const INSPECTOR_CHARS_MAX: usize = 64;
+pub const HAZARD_TYPES_MAX: usize = 20;
+pub const CHECKLIST_ITEMS_MAX: usize = 16;
+pub const LINE_POINTS_MAX: usize = 500;
+pub const ACCURACY_M_MAX: f64 = 10_000.0;
+/// Phones' clocks drift; an observation may claim to be a little in the future, not more.
+pub const CLOCK_SKEW_MAX: Duration = Duration::minutes(10);
+
+/// The `observation` part of `POST /api/v1/observations`, as sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationInput {
+    pub id: Uuid,
+    pub kind: SiteKind,
+    pub geometry: geojson::Geometry,
+    #[serde(default)]
+    pub accuracy_m: Option<f64>,
+    pub observed_at: DateTime<Utc>,
+    #[serde(default)]
+    pub hazard_types: Vec<String>,
+    #[serde(default)]
+    pub checklist: BTreeMap<String, ItemState>,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub road_code: Option<String>,
+    #[serde(default)]
+    pub stake: Option<String>,
+    #[serde(default)]
+    pub source_crs: SourceCrs,
+    #[serde(default)]
+    pub photo_sha256: Option<Vec<String>>,
+    /// Free text until accounts exist.
+    #[serde(default)]
+    pub inspector: Option<String>,
+}
+
+/// A WGS-84 position, longitude then latitude, in degrees, checked to be in range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wgs84Point {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+impl Wgs84Point {
+    pub fn new(lon: f64, lat: f64) -> Result<Self, ObservationError> {
+        if !lon.is_finite() || !lat.is_finite() || !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat)
+        {
+            return Err(ObservationError::new(
+                "geometry",
+                format!(
+                    "coordinate [{lon}, {lat}] is out of range: longitude must be within -180..180 and \
+                     latitude within -90..90 (GeoJSON order is [longitude, latitude])"
+                ),
+            ));
+        }
+        Ok(Wgs84Point { lon, lat })
+    }
+}
+
+/// The observed place: a point (intersection, spot) or a line (section), always WGS-84.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SiteGeometry {
+    Point(Wgs84Point),
+    Line(Vec<Wgs84Point>),
+}
+
+impl SiteGeometry {
+    /// GeoJSON text for `ST_GeomFromGeoJSON`, 9 decimals (sub-millimetre; conversion keeps its precision).
+    pub fn to_geojson(&self) -> String {
+        let value = match self {
+            SiteGeometry::Point(p) => GeometryValue::new_point([p.lon, p.lat]),
+            SiteGeometry::Line(points) => GeometryValue::new_line_string(points.iter().map(|p| [p.lon, p.lat])),
+        };
+        geojson::Geometry::new(value).to_string()
+    }
+
+    /// The point that stands for the place (first point of a line).
+    pub fn anchor(&self) -> Wgs84Point {
+        match self {
+            SiteGeometry::Point(p) => *p,
+            SiteGeometry::Line(points) => points[0],
+        }
+    }
+}
+
+/// A validated observation, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewObservation {
+    pub id: Uuid,
+    pub kind: SiteKind,
+    pub geometry: SiteGeometry,
+    pub accuracy_m: Option<f64>,
+    pub observed_at: DateTime<Utc>,
+    pub hazard_types: Vec<String>,
+    pub checklist: BTreeMap<String, ItemState>,
+    pub notes: String,
+    pub road_code: Option<String>,
+    pub stake: Option<Stake>,
+    pub source_crs: SourceCrs,
+    pub inspector: String,
+}
+
+/// What is wrong with an observation, naming the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ObservationError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ObservationError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        ObservationError { field, message: message.into() }
+    }
+}
+
+impl NewObservation {
+    /// Checks every field; `now` bounds `observed_at`; `item_codes` are the checklist items of the kind's
+    /// template, in order.
+    pub fn validate(
+        input: ObservationInput,
+        now: DateTime<Utc>,
+        item_codes: &[String],
+    ) -> Result<NewObservation, ObservationError> {
+        let geometry = validate_geometry(input.kind, &input.geometry, input.source_crs)?;
+
+        if let Some(acc) = input.accuracy_m
+            && (!acc.is_finite() || !(0.0..=ACCURACY_M_MAX).contains(&acc))
+        {
+            return Err(ObservationError::new(
+                "accuracy_m",
+                format!("{acc} is not a distance between 0 and {ACCURACY_M_MAX} metres"),
+            ));
+        }
+        if input.observed_at > now + CLOCK_SKEW_MAX {
+            return Err(ObservationError::new(
+                "observed_at",
+                format!("{} is in the future (server time {})", input.observed_at.to_rfc3339(), now.to_rfc3339()),
+            ));
+        }
+        if input.observed_at.timestamp() < 946_684_800 {
+            return Err(ObservationError::new("observed_at", "must not be before 2000-01-01"));
+        }
+
+        if input.hazard_types.len() > HAZARD_TYPES_MAX {
+            return Err(ObservationError::new("hazard_types", format!("at most {HAZARD_TYPES_MAX} codes")));
+        }
+        let mut hazard_types = input.hazard_types;
+        hazard_types.sort();
+        hazard_types.dedup();
+
+        if input.checklist.len() > CHECKLIST_ITEMS_MAX {
+            return Err(ObservationError::new("checklist", format!("at most {CHECKLIST_ITEMS_MAX} items")));
+        }
+        for (code, state) in &input.checklist {
+            if !item_codes.contains(code) {
+                return Err(ObservationError::new(
+                    "checklist",
+                    format!(
+                        "item {code:?} is not on the {} checklist of a {}; its items are: {}",
+                        input.kind.template_code(),
+                        input.kind,
+                        item_codes.join(", ")
+                    ),
+                ));
+            }
+            if *state == ItemState::Verified {
+                return Err(ObservationError::new(
+                    "checklist",
+                    format!("item {code:?}: \"verified\" is set by a reviewer at acceptance, not by an observation"),
+                ));
+            }
+        }
+
+        let notes = input.notes.trim().to_string();
+        if notes.chars().count() > NOTES_CHARS_MAX {
+            return Err(ObservationError::new("notes", format!("at most {NOTES_CHARS_MAX} characters")));
+        }
+        let inspector = input.inspector.unwrap_or_default().trim().to_string();
+        let inspector = if inspector.is_empty() { "匿名巡查员".to_string() } else { inspector };
+        if inspector.chars().count() > INSPECTOR_CHARS_MAX {
+            return Err(ObservationError::new("inspector", format!("at most {INSPECTOR_CHARS_MAX} characters")));
+        }
+
+        let road_code = match input.road_code.map(|c| c.trim().to_uppercase()) {
+            Some(c) if c.is_empty() => None,
+            Some(c) if is_route_code(&c) => Some(c),
+            Some(c) => {
+                return Err(ObservationError::new(
+                    "road_code",
+                    format!(
+                        "{:?} is not a route code: one of G S X Y C Z then three digits, e.g. X202",
+                        c.chars().take(32).collect::<String>()
+                    ),
+                ));
+            }
+            None => None,
+        };
+        let stake = match input.stake.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(Stake::parse(text).map_err(|e| ObservationError::new("stake", e.to_string()))?),
+        };
+
+        Ok(NewObservation {
+            id: input.id,
+            kind: input.kind,
+            geometry,
+            accuracy_m: input.accuracy_m,
+            observed_at: input.observed_at,
+            hazard_types,
+            checklist: input.checklist,
+            notes,
+            road_code,
+            stake,
+            source_crs: input.source_crs,
+            inspector,
+        })
+    }
+}
+
+fn is_route_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() == 4 && b"GSXYCZ".contains(&bytes[0]) && bytes[1..].iter().all(u8::is_ascii_digit)
+}
+
+fn validate_geometry(
+    kind: SiteKind,
+    geometry: &geojson::Geometry,
+    crs: SourceCrs,
+) -> Result<SiteGeometry, ObservationError> {
+    let position = |p: &geojson::Position| -> Result<Wgs84Point, ObservationError> {
+        let c = p.as_slice();
+        if c.len() < 2 || c.len() > 3 {
+            return Err(ObservationError::new("geometry", "a position has 2 numbers: [longitude, latitude]"));
+        }
+        // Range-check what was sent, then convert, then check again (conversion cannot leave the range, but
+        // a trusted type is only built through `new`).
+        Wgs84Point::new(c[0], c[1])?;
+        let (lon, lat) = coords::to_wgs84(crs, c[0], c[1]);
+        Wgs84Point::new(lon, lat)
+    };
+    match (&geometry.value, kind.is_line()) {
+        (GeometryValue::Point { coordinates }, false) => Ok(SiteGeometry::Point(position(coordinates)?)),
+        (GeometryValue::LineString { coordinates }, true) => {
+            if coordinates.len() > LINE_POINTS_MAX {
+                return Err(ObservationError::new(
+                    "geometry",
+                    format!("a LineString may have at most {LINE_POINTS_MAX} positions"),
+                ));
+            }
+            let mut points = coordinates.iter().map(position).collect::<Result<Vec<_>, _>>()?;
+            points.dedup();
+            if points.len() < 2 {
+                return Err(ObservationError::new(
+                    "geometry",
+                    "a section's LineString needs at least 2 distinct positions (start and end of the section)",
+                ));
+            }
+            Ok(SiteGeometry::Line(points))
+        }
+        (other, _) => Err(ObservationError::new(
+            "geometry",
+            format!(
+                "a {} is recorded as a {}, not a {}",
+                kind,
+                if kind.is_line() { "LineString" } else { "Point" },
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items() -> Vec<String> {
+        ["warning_sign", "road_marking", "speed_bump", "warning_post", "signal_light"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn input(json: serde_json::Value) -> ObservationInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "id": "0b9c0c38-7c5a-4a5e-8d7e-2f1d2e3c4b5a",
+            "kind": "intersection",
+            "geometry": {"type": "Point", "coordinates": [120.55, 31.87]},
+            "observed_at": "2026-11-30T08:00:00+08:00",
+        })
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-30T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_minimal_point_observation_is_valid() {
+        let obs = NewObservation::validate(input(base()), now(), &items()).unwrap();
+        assert_eq!(obs.geometry, SiteGeometry::Point(Wgs84Point { lon: 120.55, lat: 31.87 }));
+        assert_eq!(obs.inspector, "匿名巡查员");
+        assert_eq!(obs.observed_at, "2026-11-30T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    }
+
+    #[test]
+    fn rejections_name_the_field() {
+        let cases: Vec<(serde_json::Value, &str, &str)> = vec![
+            (serde_json::json!({"geometry": {"type": "Point", "coordinates": [200.0, 31.0]}}), "geometry", "out of range"),
+            (serde_json::json!({"geometry": {"type": "LineString", "coordinates": [[120.5, 31.8], [120.6, 31.8]]}}), "geometry", "not a LineString"),
+            (serde_json::json!({"kind": "section", "geometry": {"type": "LineString", "coordinates": [[120.5, 31.8]]}}), "geometry", "at least 2 distinct"),
+            (serde_json::json!({"kind": "section", "geometry": {"type": "LineString", "coordinates": [[120.5, 31.8], [120.5, 31.8]]}}), "geometry", "at least 2 distinct"),
+            (serde_json::json!({"accuracy_m": -1.0}), "accuracy_m", "between 0"),
+            (serde_json::json!({"observed_at": "2027-01-01T00:00:00Z"}), "observed_at", "in the future"),
+            (serde_json::json!({"checklist": {"lamp": "missing"}}), "checklist", "not on the five_must_haves"),
+            (serde_json::json!({"checklist": {"speed_bump": "verified"}}), "checklist", "set by a reviewer"),
+            (serde_json::json!({"road_code": "X20"}), "road_code", "not a route code"),
+            (serde_json::json!({"stake": "K12-300"}), "stake", "K12+300"),
+            (serde_json::json!({"notes": "长".repeat(NOTES_CHARS_MAX + 1)}), "notes", "at most"),
+        ];
+        for (patch, field, fragment) in cases {
+            let mut json = base();
+            for (k, v) in patch.as_object().unwrap() {
+                json[k] = v.clone();
+            }
+            let items = if json["kind"] == "section" { vec!["line".into()] } else { items() };
+            let err = NewObservation::validate(input(json.clone()), now(), &items).unwrap_err();
+            assert_eq!(err.field, field, "{json}");
+            assert!(err.message.contains(fragment), "{json}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn gcj02_input_is_converted_to_wgs84() {
+        let (glon, glat) = coords::wgs84_to_gcj02(120.55, 31.87);
+        let mut json = base();
+        json["geometry"]["coordinates"] = serde_json::json!([glon, glat]);
+        json["source_crs"] = "gcj02".into();
+        let obs = NewObservation::validate(input(json), now(), &items()).unwrap();
+        let p = obs.geometry.anchor();
+        assert!(coords::distance_m(p.lon, p.lat, 120.55, 31.87) < 0.5);
+    }
+
+    #[test]
+    fn hazard_types_are_sorted_and_deduplicated() {
+        let mut json = base();
+        json["hazard_types"] = serde_json::json!(["no_signal", "missing_warning_sign", "no_signal"]);
+        let obs = NewObservation::validate(input(json), now(), &items()).unwrap();
+        assert_eq!(obs.hazard_types, vec!["missing_warning_sign", "no_signal"]);
+    }
+}

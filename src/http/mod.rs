@@ -1,0 +1,105 @@
+//! The HTTP edge: axum routers, extractors and response shapes. Handlers parse and validate input into
+//! domain types, call `db` and `photos`, and map errors to `Error`.
+
+pub mod error;
+mod health;
+mod observations;
+mod photos;
+mod reference;
+mod sites;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::routing::{get, post};
+use sqlx::PgPool;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::{Error, Result};
+
+use crate::photos::{PhotoLimits, PhotoStore};
+
+/// Settings the handlers need; one value per server, shared read-only.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub photo_limits: PhotoLimits,
+    pub photos_per_observation_max: usize,
+    /// County whose X/Y/C route numbers a bare `road_code` refers to (DOMAIN.md §4).
+    pub county_admin_code: String,
+    /// XYZ raster tile URL template for the base map; `None` draws towns and roads only.
+    pub base_map_url: Option<String>,
+    pub web_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            photo_limits: PhotoLimits::default(),
+            photos_per_observation_max: 8,
+            county_admin_code: "320582".into(),
+            base_map_url: None,
+            web_dir: PathBuf::from("web"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub photos: PhotoStore,
+    pub settings: Arc<Settings>,
+}
+
+/// The whole application: API, photos and the web pages.
+pub fn router(state: AppState) -> Router {
+    let upload_bytes_max =
+        state.settings.photo_limits.bytes_max * state.settings.photos_per_observation_max + 1024 * 1024;
+    let web_dir = state.settings.web_dir.clone();
+    let maplibre = web_dir.join("node_modules/maplibre-gl/dist");
+
+    let api = Router::new()
+        .route(
+            "/observations",
+            post(observations::create).layer(DefaultBodyLimit::max(upload_bytes_max)),
+        )
+        .route("/observations/{id}", get(observations::show))
+        .route("/sites", get(sites::list))
+        .route("/sites/counts", get(sites::counts))
+        .route("/sites/{id}", get(sites::show))
+        .route("/photos/{sha256}", get(photos::original))
+        .route("/photos/{sha256}/thumbnail", get(photos::thumbnail))
+        .route("/towns", get(reference::towns))
+        .route("/roads", get(reference::roads))
+        .route("/hazard-types", get(reference::hazard_types))
+        .route("/checklist-templates", get(reference::templates))
+        .route("/settings", get(reference::settings))
+        .fallback(|| async { Error::NotFound("no such API route; see README.md for the API".into()) });
+
+    // Pages change with every deploy: browsers must revalidate them.
+    let pages = ServeDir::new(&web_dir)
+        .append_index_html_on_directories(true)
+        .not_found_service(ServeFile::new(web_dir.join("404.html")));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .nest("/api/v1", api)
+        .nest_service("/vendor/maplibre-gl", ServeDir::new(maplibre))
+        .fallback_service(
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ))
+                .service(pages),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,41 @@
+//! Photos at stable, content-addressed URLs: `/api/v1/photos/{sha256}` (the original, byte for byte) and
+//! `/api/v1/photos/{sha256}/thumbnail` (JPEG, longest side 320 px). The bytes behind a URL never change,
+//! so browsers may cache them for a year.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, Error, Result};
+use crate::db;
+
+pub async fn original(State(state): State<AppState>, Path(sha): Path<String>, headers: HeaderMap) -> Result<Response> {
+    serve(&state, &sha, &headers, false).await
+}
+
+pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>, headers: HeaderMap) -> Result<Response> {
+    serve(&state, &sha, &headers, true).await
+}
+
+async fn serve(state: &AppState, sha: &str, headers: &HeaderMap, thumbnail: bool) -> Result<Response> {
+    let sha = sha.to_ascii_lowercase();
+    let digest = hex::decode(&sha)
+        .ok()
+        .filter(|d| d.len() == 32)
+        .ok_or_else(|| Error::BadRequest("a photo is addressed by its SHA-256: 64 hexadecimal digits".into()))?;
+    let (original_key, thumbnail_key, content_type) = db::reference::photo_keys(&state.pool, &digest)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no photo {sha}")))?;
+    let etag = format!("\"{sha}{}\"", if thumbnail { "-t" } else { "" });
+    let cache = [
+        (header::ETAG, HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+    ];
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let (key, content_type) = if thumbnail { (thumbnail_key, "image/jpeg".to_string()) } else { (original_key, content_type) };
+    let bytes = state.photos.get(&key).await?;
+    let content_type = HeaderValue::from_str(&content_type).map_err(|e| Error::Internal(e.into()))?;
+    Ok((cache, [(header::CONTENT_TYPE, content_type)], bytes).into_response())
+}

@@ -1,0 +1,43 @@
+//! Reference data for the pages: towns and roads (the default map background), hazard types, checklist
+//! templates and the client settings.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::{AppState, Result};
+use crate::db::reference;
+
+const GEOJSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/geo+json");
+const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/json");
+
+pub async fn towns(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    Ok(([GEOJSON], reference::towns_geojson(&state.pool).await?))
+}
+
+pub async fn roads(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    Ok(([GEOJSON], reference::roads_geojson(&state.pool).await?))
+}
+
+pub async fn hazard_types(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    Ok(([JSON], reference::hazard_types_json(&state.pool).await?))
+}
+
+pub async fn templates(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    Ok(([JSON], reference::templates_json(&state.pool).await?))
+}
+
+/// What the pages need to know about this server.
+pub async fn settings(State(state): State<AppState>) -> Json<Value> {
+    let s = &state.settings;
+    Json(json!({
+        "base_map_url": s.base_map_url,
+        "county_admin_code": s.county_admin_code,
+        "photo_bytes_max": s.photo_limits.bytes_max,
+        "photo_pixels_max": s.photo_limits.pixels_max,
+        "photos_per_observation_max": s.photos_per_observation_max,
+        "repeat_visit_radius_m": crate::domain::site::REPEAT_VISIT_RADIUS_M,
+    }))
+}

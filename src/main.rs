@@ -1,0 +1,172 @@
+//! The `roadledger` command: `serve` the web service, or manage the embedded database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use roadledger::embedded_pg::EmbeddedPg;
+use roadledger::http::{self, AppState, Settings};
+use roadledger::photos::{PhotoLimits, PhotoStore};
+use roadledger::{db, demo};
+use sqlx::postgres::PgConnectOptions;
+
+#[derive(Parser)]
+#[command(name = "roadledger", version, about = "Survey rural road hazards and close them out (建账销号).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web service (API, photos, pages).
+    Serve(ServeArgs),
+    /// Start or stop the embedded PostgreSQL cluster by itself (for tests and psql).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create (first time) and start the cluster; prints its DATABASE_URL. It keeps running.
+    Start(DataDir),
+    /// Stop the cluster.
+    Stop(DataDir),
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Directory for the embedded database and the photo store.
+    #[arg(long, env = "ROADLEDGER_DATA_DIR", default_value = "./var")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROADLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data: DataDir,
+    /// PostgreSQL + PostGIS server to use. Without it, a private cluster under --data-dir is used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Directory of the photo store (originals and thumbnails). Default: DATA_DIR/photos.
+    #[arg(long, env = "ROADLEDGER_PHOTO_DIR")]
+    photo_dir: Option<PathBuf>,
+    /// XYZ raster tile URL for the base map, e.g. https://tile.example.org/{z}/{x}/{y}.png. Without it the
+    /// map draws towns and roads from the database only.
+    #[arg(long, env = "ROADLEDGER_BASE_MAP_URL")]
+    base_map_url: Option<String>,
+    /// Directory of the web pages (with node_modules/ from `npm ci`).
+    #[arg(long, env = "ROADLEDGER_WEB_DIR", default_value = "./web")]
+    web_dir: PathBuf,
+    /// County admin code that bare X/Y/C route codes belong to.
+    #[arg(long, env = "ROADLEDGER_COUNTY", default_value = "320582")]
+    county_admin_code: String,
+    /// Largest photo accepted, bytes.
+    #[arg(long, env = "ROADLEDGER_PHOTO_BYTES_MAX", default_value_t = 15 * 1024 * 1024)]
+    photo_bytes_max: usize,
+    /// Largest photo accepted, pixels (width × height).
+    #[arg(long, env = "ROADLEDGER_PHOTO_PIXELS_MAX", default_value_t = 50_000_000)]
+    photo_pixels_max: u64,
+    /// Load the Zhangjiagang demo dataset into an empty database.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "roadledger=info,tower_http=warn,sqlx=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Db { command: DbCommand::Start(d) } => {
+            let pg = EmbeddedPg::start(&d.data_dir)?;
+            println!("{}", pg.url());
+            Ok(())
+        }
+        Command::Db { command: DbCommand::Stop(d) } => {
+            let pg = EmbeddedPg::start(&d.data_dir)?;
+            pg.stop()
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (options, embedded) = match &args.database_url {
+        Some(url) => (url.parse::<PgConnectOptions>().context("DATABASE_URL is not a PostgreSQL URL")?, None),
+        None => {
+            let data_dir = args.data.data_dir.clone();
+            let pg = tokio::task::spawn_blocking(move || EmbeddedPg::start(&data_dir)).await??;
+            tracing::info!(pg_data = %pg.pg_data().display(), "embedded PostgreSQL is running");
+            (pg.connect_options(), Some(pg))
+        }
+    };
+    let result = run(&args, options).await;
+    if let Some(pg) = embedded {
+        tracing::info!("stopping the embedded PostgreSQL");
+        if let Err(e) = tokio::task::spawn_blocking(move || pg.stop()).await? {
+            tracing::error!(error = %e, "could not stop the embedded PostgreSQL");
+        }
+    }
+    result
+}
+
+async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> {
+    let pool = db::connect(options).await.context("cannot connect to the database")?;
+    db::MIGRATOR.run(&pool).await.context("cannot migrate the database")?;
+
+    let photo_dir = args.photo_dir.clone().unwrap_or_else(|| args.data.data_dir.join("photos"));
+    let photos = PhotoStore::local(&photo_dir)
+        .with_context(|| format!("cannot open the photo store {}", photo_dir.display()))?;
+    if args.demo {
+        demo::load_if_empty(&pool, &photos).await.context("cannot load the demo dataset")?;
+    }
+    let settings = Settings {
+        photo_limits: PhotoLimits { bytes_max: args.photo_bytes_max, pixels_max: args.photo_pixels_max },
+        county_admin_code: args.county_admin_code.clone(),
+        base_map_url: args.base_map_url.clone(),
+        web_dir: args.web_dir.clone(),
+        ..Settings::default()
+    };
+    if !settings.web_dir.join("node_modules/maplibre-gl").exists() {
+        tracing::warn!(web_dir = %settings.web_dir.display(), "maplibre-gl is not installed: run `npm ci` in web/");
+    }
+    let app = http::router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!("RoadLedger is serving on http://{}/", listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    pool.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
