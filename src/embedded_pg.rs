@@ -33,9 +33,8 @@ impl EmbeddedPg {
         check_postgis(&bin_dir)?;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
-        let data_dir = data_dir
-            .canonicalize()
-            .with_context(|| format!("cannot resolve data directory {}", data_dir.display()))?;
+        let data_dir =
+            data_dir.canonicalize().with_context(|| format!("cannot resolve data directory {}", data_dir.display()))?;
         let run_as = is_root().then(|| "postgres".to_string());
         let pg_data = cluster_dir(&data_dir, run_as.as_deref())?;
         // Unix socket paths are limited to ~107 bytes, so the socket lives in a short private directory
@@ -58,10 +57,7 @@ impl EmbeddedPg {
 
     /// Connection options for the cluster's database over its unix socket.
     pub fn connect_options(&self) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.socket_dir)
-            .username(DB_USER)
-            .database(DB_NAME)
+        PgConnectOptions::new().socket(&self.socket_dir).username(DB_USER).database(DB_NAME)
     }
 
     /// A `DATABASE_URL` for tools (psql, sqlx tests) that want one.
@@ -99,8 +95,7 @@ impl EmbeddedPg {
 
     fn prepare_dirs(&self) -> anyhow::Result<()> {
         for dir in [&self.pg_data, &self.socket_dir] {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             set_mode(dir, 0o700)?;
             if let Some(user) = &self.run_as {
                 let status = Command::new("chown")
@@ -232,11 +227,8 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
 
 fn check_postgis(bin_dir: &Path) -> anyhow::Result<()> {
     // /usr/lib/postgresql/15/bin -> /usr/share/postgresql/15/extension/postgis.control
-    let version = bin_dir
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|v| v.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let version =
+        bin_dir.parent().and_then(|p| p.file_name()).map(|v| v.to_string_lossy().into_owned()).unwrap_or_default();
     let control = PathBuf::from(format!("/usr/share/postgresql/{version}/extension/postgis.control"));
     if control.exists() {
         return Ok(());
@@ -283,9 +275,7 @@ fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|uid| uid == "0"))
+            s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(|uid| uid == "0"))
         })
         .unwrap_or(false)
 }

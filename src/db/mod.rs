@@ -16,11 +16,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// A pool that fails fast: during an outage requests get a 503 within seconds instead of hanging for the
 /// default 30 s acquire timeout.
 pub async fn connect(options: PgConnectOptions) -> sqlx::Result<PgPool> {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_with(options)
-        .await
+    PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(3)).connect_with(options).await
 }
 
 /// `select 1` within a deadline: the health check.

@@ -40,10 +40,7 @@ pub enum Outcome {
 
 /// The stored content hash of an observation, if it exists.
 pub async fn content_hash(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Vec<u8>>> {
-    sqlx::query_scalar("select content_sha256 from observation where id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar("select content_sha256 from observation where id = $1").bind(id).fetch_optional(conn).await
 }
 
 /// Records one observation with its photos. Replays and conflicts are decided inside the same lock that
@@ -270,7 +267,11 @@ async fn open_site(
 }
 
 /// `opened` for the observation that opened the site, `observed` for a repeat visit.
-async fn write_visit_event(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewObservation) -> sqlx::Result<()> {
+async fn write_visit_event(
+    tx: &mut Transaction<'_, Postgres>,
+    site_id: Uuid,
+    obs: &NewObservation,
+) -> sqlx::Result<()> {
     sqlx::query(
         "insert into site_event (site_id, actor, kind, from_status, to_status, data, observation_id)
          select $1, $2,
@@ -390,10 +391,8 @@ pub const PHOTO_COLUMNS: &str = "p.id, p.observation_id, p.position, encode(p.sh
     p.thumbnail_width, p.thumbnail_height";
 
 pub async fn photos(pool: &PgPool, observation_id: Uuid) -> sqlx::Result<Vec<PhotoView>> {
-    sqlx::query_as(&format!(
-        "select {PHOTO_COLUMNS} from photo p where p.observation_id = $1 order by p.position"
-    ))
-    .bind(observation_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&format!("select {PHOTO_COLUMNS} from photo p where p.observation_id = $1 order by p.position"))
+        .bind(observation_id)
+        .fetch_all(pool)
+        .await
 }

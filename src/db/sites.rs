@@ -77,9 +77,7 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
 
 /// Number of sites per status, for the map legend.
 pub async fn counts_by_status(pool: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as("select status, count(*) from site group by status order by status")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as("select status, count(*) from site group by status order by status").fetch_all(pool).await
 }
 
 /// How many observations (newest first) a site's detail shows; `observation_count` gives the total.

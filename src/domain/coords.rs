@@ -65,15 +65,17 @@ impl FromStr for SourceCrs {
         SourceCrs::ALL
             .into_iter()
             .find(|crs| crs.as_str().eq_ignore_ascii_case(trimmed))
-            .ok_or_else(|| ParseSourceCrsError {
-                text: trimmed.chars().take(CRS_TEXT_ECHO_CHARS_MAX).collect(),
-            })
+            .ok_or_else(|| ParseSourceCrsError { text: trimmed.chars().take(CRS_TEXT_ECHO_CHARS_MAX).collect() })
     }
 }
 
 /// Semi-major axis of the Krasovsky 1940 ellipsoid used by the GCJ-02 formula, in metres.
 const GCJ_A_M: f64 = 6_378_245.0;
 /// First eccentricity squared of the Krasovsky 1940 ellipsoid used by the GCJ-02 formula.
+#[expect(
+    clippy::excessive_precision,
+    reason = "the constant exactly as published (DOMAIN.md §5), so it can be checked by eye"
+)]
 const GCJ_EE: f64 = 0.006_693_421_622_965_943_23;
 /// The constant of the BD-09 formulas (π · 3000 / 180).
 const BD_X_PI: f64 = PI * 3000.0 / 180.0;
@@ -95,8 +97,7 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Whether the GCJ-02 formula leaves this point unshifted. Non-finite input counts as outside, so it is
 /// returned unchanged instead of spreading NaN through the iteration.
 fn outside_china(lon: f64, lat: f64) -> bool {
-    !(CHINA_LON_MIN_DEG..=CHINA_LON_MAX_DEG).contains(&lon)
-        || !(CHINA_LAT_MIN_DEG..=CHINA_LAT_MAX_DEG).contains(&lat)
+    !(CHINA_LON_MIN_DEG..=CHINA_LON_MAX_DEG).contains(&lon) || !(CHINA_LAT_MIN_DEG..=CHINA_LAT_MAX_DEG).contains(&lat)
 }
 
 fn gcj_shift_lat(x: f64, y: f64) -> f64 {
@@ -273,10 +274,7 @@ mod tests {
             let (back_lon, back_lat) = gcj02_to_wgs84(gcj_lon, gcj_lat);
 
             let error_m = distance_m(lon, lat, back_lon, back_lat);
-            assert!(
-                error_m < ROUND_TRIP_M_MAX,
-                "({lon}, {lat}) came back {error_m} m away"
-            );
+            assert!(error_m < ROUND_TRIP_M_MAX, "({lon}, {lat}) came back {error_m} m away");
             // The iteration does far better than required: pin that so a regression to the one-step
             // inverse (off by up to ~2 m) cannot slip through.
             assert!(error_m < 0.001, "({lon}, {lat}) came back {error_m} m away");
@@ -292,10 +290,7 @@ mod tests {
             let (back_lon, back_lat) = bd09_to_wgs84(bd_lon, bd_lat);
 
             let error_m = distance_m(lon, lat, back_lon, back_lat);
-            assert!(
-                error_m < ROUND_TRIP_M_MAX,
-                "({lon}, {lat}) came back {error_m} m away"
-            );
+            assert!(error_m < ROUND_TRIP_M_MAX, "({lon}, {lat}) came back {error_m} m away");
             // Baidu's one-step inverse alone is off by up to ~0.1 m; the refined one is at the millimetre level.
             assert!(error_m < 0.001, "({lon}, {lat}) came back {error_m} m away");
         }
@@ -321,10 +316,7 @@ mod tests {
 
             let offset_m = distance_m(lon, lat, gcj_lon, gcj_lat);
 
-            assert!(
-                (100.0..1000.0).contains(&offset_m),
-                "({lon}, {lat}) offset {offset_m} m"
-            );
+            assert!((100.0..1000.0).contains(&offset_m), "({lon}, {lat}) offset {offset_m} m");
         }
     }
 
@@ -353,14 +345,8 @@ mod tests {
         for (lon, lat, want_lon, want_lat) in cases {
             let (gcj_lon, gcj_lat) = wgs84_to_gcj02(lon, lat);
 
-            assert!(
-                (gcj_lon - want_lon).abs() < 1e-9,
-                "({lon}, {lat}) lon {gcj_lon} != {want_lon}"
-            );
-            assert!(
-                (gcj_lat - want_lat).abs() < 1e-9,
-                "({lon}, {lat}) lat {gcj_lat} != {want_lat}"
-            );
+            assert!((gcj_lon - want_lon).abs() < 1e-9, "({lon}, {lat}) lon {gcj_lon} != {want_lon}");
+            assert!((gcj_lat - want_lat).abs() < 1e-9, "({lon}, {lat}) lat {gcj_lat} != {want_lat}");
         }
     }
 
@@ -369,24 +355,13 @@ mod tests {
         // Vectors published with hujiulong/gcoord (8 decimals) and pyxis: (gcj lon, gcj lat, bd lon, bd lat).
         let cases = [
             (123.0, 45.0, 123.00636499, 45.00636899),
-            (
-                121.09626935575027,
-                30.608604331756705,
-                121.10271732371203,
-                30.61484572185035,
-            ),
+            (121.09626935575027, 30.608604331756705, 121.10271732371203, 30.61484572185035),
         ];
         for (lon, lat, want_lon, want_lat) in cases {
             let (bd_lon, bd_lat) = gcj02_to_bd09(lon, lat);
 
-            assert!(
-                (bd_lon - want_lon).abs() < 1e-8,
-                "({lon}, {lat}) lon {bd_lon} != {want_lon}"
-            );
-            assert!(
-                (bd_lat - want_lat).abs() < 1e-8,
-                "({lon}, {lat}) lat {bd_lat} != {want_lat}"
-            );
+            assert!((bd_lon - want_lon).abs() < 1e-8, "({lon}, {lat}) lon {bd_lon} != {want_lon}");
+            assert!((bd_lat - want_lat).abs() < 1e-8, "({lon}, {lat}) lat {bd_lat} != {want_lat}");
         }
     }
 
@@ -401,22 +376,13 @@ mod tests {
 
     #[test]
     fn non_finite_input_is_returned_unchanged() {
-        let cases = [
-            (f64::NAN, 31.87),
-            (120.55, f64::NAN),
-            (f64::INFINITY, 31.87),
-            (120.55, f64::NEG_INFINITY),
-        ];
+        let cases = [(f64::NAN, 31.87), (120.55, f64::NAN), (f64::INFINITY, 31.87), (120.55, f64::NEG_INFINITY)];
         for (lon, lat) in cases {
             for crs in SourceCrs::ALL {
                 let (out_lon, out_lat) = to_wgs84(crs, lon, lat);
 
                 // NaN != NaN, so compare bit patterns.
-                assert_eq!(
-                    (out_lon.to_bits(), out_lat.to_bits()),
-                    (lon.to_bits(), lat.to_bits()),
-                    "{crs}"
-                );
+                assert_eq!((out_lon.to_bits(), out_lat.to_bits()), (lon.to_bits(), lat.to_bits()), "{crs}");
             }
         }
     }
@@ -426,15 +392,9 @@ mod tests {
         let (lon, lat) = (120.55, 31.87);
 
         assert_eq!(to_wgs84(SourceCrs::Wgs84, lon, lat), (lon, lat));
-        assert_eq!(
-            to_wgs84(SourceCrs::Gcj02, lon, lat),
-            gcj02_to_wgs84(lon, lat)
-        );
+        assert_eq!(to_wgs84(SourceCrs::Gcj02, lon, lat), gcj02_to_wgs84(lon, lat));
         assert_eq!(to_wgs84(SourceCrs::Bd09, lon, lat), bd09_to_wgs84(lon, lat));
-        assert_ne!(
-            to_wgs84(SourceCrs::Gcj02, lon, lat),
-            to_wgs84(SourceCrs::Bd09, lon, lat)
-        );
+        assert_ne!(to_wgs84(SourceCrs::Gcj02, lon, lat), to_wgs84(SourceCrs::Bd09, lon, lat));
     }
 
     #[test]
@@ -460,30 +420,19 @@ mod tests {
                 (got_m - want_m).abs() <= tolerance_m,
                 "({lon1}, {lat1}) -> ({lon2}, {lat2}): {got_m} m, want {want_m} m"
             );
-            assert_eq!(
-                got_m,
-                distance_m(lon2, lat2, lon1, lat1),
-                "distance must be symmetric"
-            );
+            assert_eq!(got_m, distance_m(lon2, lat2, lon1, lat1), "distance must be symmetric");
         }
     }
 
     #[test]
     fn source_crs_names_round_trip() {
-        let cases = [
-            (SourceCrs::Wgs84, "wgs84"),
-            (SourceCrs::Gcj02, "gcj02"),
-            (SourceCrs::Bd09, "bd09"),
-        ];
+        let cases = [(SourceCrs::Wgs84, "wgs84"), (SourceCrs::Gcj02, "gcj02"), (SourceCrs::Bd09, "bd09")];
         for (crs, name) in cases {
             assert_eq!(crs.as_str(), name);
             assert_eq!(crs.to_string(), name);
             assert_eq!(name.parse::<SourceCrs>(), Ok(crs));
             assert_eq!(serde_json::to_string(&crs).unwrap(), format!("\"{name}\""));
-            assert_eq!(
-                serde_json::from_str::<SourceCrs>(&format!("\"{name}\"")).unwrap(),
-                crs
-            );
+            assert_eq!(serde_json::from_str::<SourceCrs>(&format!("\"{name}\"")).unwrap(), crs);
         }
     }
 
@@ -494,11 +443,7 @@ mod tests {
 
     #[test]
     fn source_crs_parse_ignores_case_and_surrounding_whitespace() {
-        let cases = [
-            ("WGS84", SourceCrs::Wgs84),
-            (" gcj02 ", SourceCrs::Gcj02),
-            ("Bd09\n", SourceCrs::Bd09),
-        ];
+        let cases = [("WGS84", SourceCrs::Wgs84), (" gcj02 ", SourceCrs::Gcj02), ("Bd09\n", SourceCrs::Bd09)];
         for (text, want) in cases {
             assert_eq!(text.parse::<SourceCrs>(), Ok(want), "{text:?}");
         }
@@ -516,17 +461,10 @@ mod tests {
         for (text, echoed) in cases {
             let err = text.parse::<SourceCrs>().unwrap_err();
 
-            assert_eq!(
-                err,
-                ParseSourceCrsError {
-                    text: echoed.to_owned()
-                }
-            );
+            assert_eq!(err, ParseSourceCrsError { text: echoed.to_owned() });
             assert_eq!(
                 err.to_string(),
-                format!(
-                    "unknown coordinate system \"{echoed}\": expected one of wgs84, gcj02, bd09"
-                )
+                format!("unknown coordinate system \"{echoed}\": expected one of wgs84, gcj02, bd09")
             );
         }
     }

@@ -61,8 +61,7 @@ pub struct Wgs84Point {
 
 impl Wgs84Point {
     pub fn new(lon: f64, lat: f64) -> Result<Self, ObservationError> {
-        if !lon.is_finite() || !lat.is_finite() || !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat)
-        {
+        if !lon.is_finite() || !lat.is_finite() || !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
             return Err(ObservationError::new(
                 "geometry",
                 format!(
@@ -293,9 +292,7 @@ mod tests {
     use super::*;
 
     fn items() -> Vec<String> {
-        ["warning_sign", "road_marking", "speed_bump", "warning_post", "signal_light"]
-            .map(String::from)
-            .to_vec()
+        ["warning_sign", "road_marking", "speed_bump", "warning_post", "signal_light"].map(String::from).to_vec()
     }
 
     fn input(json: serde_json::Value) -> ObservationInput {
@@ -326,10 +323,26 @@ mod tests {
     #[test]
     fn rejections_name_the_field() {
         let cases: Vec<(serde_json::Value, &str, &str)> = vec![
-            (serde_json::json!({"geometry": {"type": "Point", "coordinates": [200.0, 31.0]}}), "geometry", "out of range"),
-            (serde_json::json!({"geometry": {"type": "LineString", "coordinates": [[120.5, 31.8], [120.6, 31.8]]}}), "geometry", "not a LineString"),
-            (serde_json::json!({"kind": "section", "geometry": {"type": "LineString", "coordinates": [[120.5, 31.8]]}}), "geometry", "at least 2 distinct"),
-            (serde_json::json!({"kind": "section", "geometry": {"type": "LineString", "coordinates": [[120.5, 31.8], [120.5, 31.8]]}}), "geometry", "at least 2 distinct"),
+            (
+                serde_json::json!({"geometry": {"type": "Point", "coordinates": [200.0, 31.0]}}),
+                "geometry",
+                "out of range",
+            ),
+            (
+                serde_json::json!({"geometry": {"type": "LineString", "coordinates": [[120.5, 31.8], [120.6, 31.8]]}}),
+                "geometry",
+                "not a LineString",
+            ),
+            (
+                serde_json::json!({"kind": "section", "geometry": {"type": "LineString", "coordinates": [[120.5, 31.8]]}}),
+                "geometry",
+                "at least 2 distinct",
+            ),
+            (
+                serde_json::json!({"kind": "section", "geometry": {"type": "LineString", "coordinates": [[120.5, 31.8], [120.5, 31.8]]}}),
+                "geometry",
+                "at least 2 distinct",
+            ),
             (serde_json::json!({"accuracy_m": -1.0}), "accuracy_m", "between 0"),
             (serde_json::json!({"observed_at": "2027-01-01T00:00:00Z"}), "observed_at", "in the future"),
             (serde_json::json!({"checklist": {"lamp": "missing"}}), "checklist", "not on the five_must_haves"),

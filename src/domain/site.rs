@@ -97,19 +97,12 @@ coded_enum! {
 impl SiteStatus {
     /// Open sites still need work; a new observation nearby joins an open site rather than opening one.
     pub fn is_open(self) -> bool {
-        !matches!(
-            self,
-            SiteStatus::Rejected | SiteStatus::Duplicate | SiteStatus::Closed | SiteStatus::Cancelled
-        )
+        !matches!(self, SiteStatus::Rejected | SiteStatus::Duplicate | SiteStatus::Closed | SiteStatus::Cancelled)
     }
 
     /// The codes of the open statuses, for SQL `= any($1)`.
     pub fn open_codes() -> Vec<&'static str> {
-        SiteStatus::ALL
-            .iter()
-            .filter(|s| s.is_open())
-            .map(|s| s.as_str())
-            .collect()
+        SiteStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect()
     }
 }
 
@@ -153,10 +146,7 @@ mod tests {
     #[test]
     fn unknown_code_message_lists_accepted_values() {
         let err = "crossing".parse::<SiteKind>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown SiteKind \"crossing\"; accepted values: intersection, section, spot"
-        );
+        assert_eq!(err.to_string(), "unknown SiteKind \"crossing\"; accepted values: intersection, section, spot");
     }
 
     #[test]

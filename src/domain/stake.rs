@@ -81,10 +81,7 @@ impl Stake {
     pub fn new(carriageway: Carriageway, metres: f64) -> Result<Stake, StakeError> {
         // Written so that NaN fails too.
         if (0.0..=STAKE_METRES_MAX).contains(&metres) {
-            Ok(Stake {
-                carriageway,
-                metres,
-            })
+            Ok(Stake { carriageway, metres })
         } else {
             Err(StakeError::OutOfRange { metres })
         }
@@ -103,10 +100,7 @@ impl Stake {
         if chars > STAKE_TEXT_CHARS_MAX {
             return Err(StakeError::TooLong { chars });
         }
-        let malformed = |problem| StakeError::Malformed {
-            text: trimmed.to_owned(),
-            problem,
-        };
+        let malformed = |problem| StakeError::Malformed { text: trimmed.to_owned(), problem };
 
         // Everything valid is ASCII, so work on bytes: a non-ASCII byte simply never matches.
         let (carriageway, rest) = match trimmed.as_bytes() {
@@ -127,18 +121,14 @@ impl Stake {
 
         let (metre_digits, rest) = split_digits(rest);
         if metre_digits.len() != 3 {
-            return Err(malformed(
-                "the metres after + must be exactly three digits, 000 to 999",
-            ));
+            return Err(malformed("the metres after + must be exactly three digits, 000 to 999"));
         }
 
         let (decimal_digits, rest) = match rest {
             [b'.', rest @ ..] => {
                 let (decimals, rest) = split_digits(rest);
                 if decimals.is_empty() || decimals.len() > STAKE_DECIMALS_MAX {
-                    return Err(malformed(
-                        "a decimal point must be followed by 1 to 3 digits (down to millimetres)",
-                    ));
+                    return Err(malformed("a decimal point must be followed by 1 to 3 digits (down to millimetres)"));
                 }
                 (decimals, rest)
             }
@@ -146,9 +136,7 @@ impl Stake {
         };
 
         if !rest.is_empty() {
-            return Err(malformed(
-                "nothing may follow the metres (no units or spaces)",
-            ));
+            return Err(malformed("nothing may follow the metres (no units or spaces)"));
         }
 
         // Sum in whole millimetres and divide once: the result is the f64 nearest the decimal text, so
@@ -157,12 +145,8 @@ impl Stake {
         for _ in decimal_digits.len()..STAKE_DECIMALS_MAX {
             decimal_mm *= 10;
         }
-        let total_mm =
-            digits_value(km_digits) * 1_000_000 + digits_value(metre_digits) * 1_000 + decimal_mm;
-        Ok(Stake {
-            carriageway,
-            metres: total_mm as f64 / 1_000.0,
-        })
+        let total_mm = digits_value(km_digits) * 1_000_000 + digits_value(metre_digits) * 1_000 + decimal_mm;
+        Ok(Stake { carriageway, metres: total_mm as f64 / 1_000.0 })
     }
 }
 
@@ -182,9 +166,7 @@ fn split_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
 
 /// The value of a run of ASCII digits; callers bound its length (at most 4 digits here).
 fn digits_value(digits: &[u8]) -> u64 {
-    digits
-        .iter()
-        .fold(0, |value, digit| value * 10 + u64::from(digit - b'0'))
+    digits.iter().fold(0, |value, digit| value * 10 + u64::from(digit - b'0'))
 }
 
 impl fmt::Display for Stake {
@@ -216,25 +198,18 @@ mod tests {
     use super::*;
 
     fn stake(carriageway: Carriageway, metres: f64) -> Stake {
-        Stake {
-            carriageway,
-            metres,
-        }
+        Stake { carriageway, metres }
     }
 
     fn malformed(text: &str, problem: &'static str) -> StakeError {
-        StakeError::Malformed {
-            text: text.to_owned(),
-            problem,
-        }
+        StakeError::Malformed { text: text.to_owned(), problem }
     }
 
     const START: &str = "it must start with K, ZK or YK";
     const KM: &str = "the kilometres after K must be 1 to 4 digits";
     const PLUS: &str = "the kilometres must be followed by +";
     const METRES: &str = "the metres after + must be exactly three digits, 000 to 999";
-    const DECIMALS: &str =
-        "a decimal point must be followed by 1 to 3 digits (down to millimetres)";
+    const DECIMALS: &str = "a decimal point must be followed by 1 to 3 digits (down to millimetres)";
     const TRAILING: &str = "nothing may follow the metres (no units or spaces)";
 
     #[test]
@@ -262,16 +237,8 @@ mod tests {
             ("YK9999+999.999", Right, 9_999_999.999),
         ];
         for (text, carriageway, metres) in cases {
-            assert_eq!(
-                Stake::parse(text),
-                Ok(stake(carriageway, metres)),
-                "{text:?}"
-            );
-            assert_eq!(
-                text.parse::<Stake>(),
-                Ok(stake(carriageway, metres)),
-                "{text:?}"
-            );
+            assert_eq!(Stake::parse(text), Ok(stake(carriageway, metres)), "{text:?}");
+            assert_eq!(text.parse::<Stake>(), Ok(stake(carriageway, metres)), "{text:?}");
         }
     }
 
@@ -342,11 +309,8 @@ mod tests {
             (very_long.as_str(), 6_000),
         ];
         for (text, chars) in cases {
-            let want = if chars > STAKE_TEXT_CHARS_MAX {
-                StakeError::TooLong { chars }
-            } else {
-                malformed(text, START)
-            };
+            let want =
+                if chars > STAKE_TEXT_CHARS_MAX { StakeError::TooLong { chars } } else { malformed(text, START) };
             assert_eq!(Stake::parse(text), Err(want), "{text:?}");
         }
         // Exactly at the limit the length is fine and the form is what gets reported.
@@ -355,10 +319,7 @@ mod tests {
         assert_eq!(Stake::parse(at_limit), Err(malformed(at_limit, DECIMALS)));
         // Surrounding whitespace does not count.
         let padded = format!("{}K12+300{}", " ".repeat(40), " ".repeat(40));
-        assert_eq!(
-            Stake::parse(&padded),
-            Ok(stake(Carriageway::Single, 12_300.0))
-        );
+        assert_eq!(Stake::parse(&padded), Ok(stake(Carriageway::Single, 12_300.0)));
     }
 
     #[test]
@@ -407,11 +368,7 @@ mod tests {
             (f64::NEG_INFINITY, false),
         ];
         for (metres, ok) in cases {
-            let want = if ok {
-                Ok(stake(Carriageway::Right, metres))
-            } else {
-                Err(StakeError::OutOfRange { metres })
-            };
+            let want = if ok { Ok(stake(Carriageway::Right, metres)) } else { Err(StakeError::OutOfRange { metres }) };
             assert_eq!(Stake::new(Carriageway::Right, metres), want, "{metres}");
         }
         // NaN != NaN, so match instead of comparing.
@@ -436,9 +393,9 @@ mod tests {
             (stake(Single, 999.0), "K0+999"),
             (stake(Single, STAKE_METRES_MAX), "K9999+999.999"),
             // Rounded to the millimetre, with the carry going all the way into the kilometres.
-            (stake(Single, 7_814.1904), "K7+814.19"),
-            (stake(Single, 7_814.1996), "K7+814.2"),
-            (stake(Single, 999.9996), "K1+000"),
+            (stake(Single, 7_814.190_4), "K7+814.19"),
+            (stake(Single, 7_814.199_6), "K7+814.2"),
+            (stake(Single, 999.999_6), "K1+000"),
             (stake(Single, 0.0004), "K0+000"),
             // Invariant broken by hand: visibly wrong, never a plausible stake.
             (stake(Single, -5.0), "K(invalid: -5 m)"),
@@ -501,11 +458,7 @@ mod tests {
         // And every decimal ending within one metre.
         for mm in 0..1_000_u64 {
             let original = stake(Carriageway::Single, (7_814_000 + mm) as f64 / 1_000.0);
-            assert_eq!(
-                Stake::parse(&original.to_string()),
-                Ok(original.clone()),
-                "{original}"
-            );
+            assert_eq!(Stake::parse(&original.to_string()), Ok(original.clone()), "{original}");
         }
     }
 
@@ -519,10 +472,7 @@ mod tests {
         for (carriageway, prefix, json) in cases {
             assert_eq!(carriageway.prefix(), prefix);
             assert_eq!(serde_json::to_string(&carriageway).unwrap(), json);
-            assert_eq!(
-                serde_json::from_str::<Carriageway>(json).unwrap(),
-                carriageway
-            );
+            assert_eq!(serde_json::from_str::<Carriageway>(json).unwrap(), carriageway);
         }
     }
 }

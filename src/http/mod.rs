@@ -63,10 +63,7 @@ pub fn router(state: AppState) -> Router {
     let maplibre = web_dir.join("node_modules/maplibre-gl/dist");
 
     let api = Router::new()
-        .route(
-            "/observations",
-            post(observations::create).layer(DefaultBodyLimit::max(upload_bytes_max)),
-        )
+        .route("/observations", post(observations::create).layer(DefaultBodyLimit::max(upload_bytes_max)))
         .route("/observations/{id}", get(observations::show))
         .route("/sites", get(sites::list))
         .route("/sites/counts", get(sites::counts))
@@ -96,10 +93,7 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .service(pages),
         )
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -20,8 +20,8 @@ use super::{AppState, Error, Result};
 use crate::db;
 use crate::db::observations::{NewPhoto, Outcome};
 use crate::domain::observation::{NewObservation, ObservationInput};
-use crate::photos::process::{self, PhotoError, ProcessedPhoto};
 use crate::photos::PhotoStore;
+use crate::photos::process::{self, PhotoError, ProcessedPhoto};
 
 /// The JSON part is small; anything bigger is a mistake.
 const OBSERVATION_JSON_BYTES_MAX: usize = 256 * 1024;
@@ -65,8 +65,8 @@ pub async fn create(
             }
         }
     }
-    let observation = observation
-        .ok_or_else(|| Error::BadRequest("the part named \"observation\" (JSON) is missing".into()))?;
+    let observation =
+        observation.ok_or_else(|| Error::BadRequest("the part named \"observation\" (JSON) is missing".into()))?;
     let input: ObservationInput = serde_json::from_slice(&observation)
         .map_err(|e| Error::BadRequest(format!("observation is not valid: {e}")))?;
 
@@ -79,8 +79,8 @@ pub async fn create(
     }
 
     let item_codes = db::reference::template_item_codes(&state.pool, input.kind.template_code()).await?;
-    let obs = NewObservation::validate(input, Utc::now(), &item_codes)
-        .map_err(|e| Error::Unprocessable(e.to_string()))?;
+    let obs =
+        NewObservation::validate(input, Utc::now(), &item_codes).map_err(|e| Error::Unprocessable(e.to_string()))?;
     let unknown = db::reference::unknown_hazard_types(&state.pool, &obs.hazard_types).await?;
     if !unknown.is_empty() {
         return Err(Error::Unprocessable(format!(
@@ -146,9 +146,8 @@ fn conflict(id: Uuid) -> Error {
 
 /// The answer for a recorded observation: the observation, its site (summary feature) and its photos.
 async fn body(state: &AppState, id: Uuid) -> Result<Value> {
-    let observation = db::observations::get(&state.pool, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no observation {id}")))?;
+    let observation =
+        db::observations::get(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no observation {id}")))?;
     let site = db::sites::summary(&state.pool, observation.site_id)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("observation {id} has no site")))?;

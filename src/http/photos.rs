@@ -34,7 +34,8 @@ async fn serve(state: &AppState, sha: &str, headers: &HeaderMap, thumbnail: bool
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
-    let (key, content_type) = if thumbnail { (thumbnail_key, "image/jpeg".to_string()) } else { (original_key, content_type) };
+    let (key, content_type) =
+        if thumbnail { (thumbnail_key, "image/jpeg".to_string()) } else { (original_key, content_type) };
     let bytes = state.photos.get(&key).await?;
     let content_type = HeaderValue::from_str(&content_type).map_err(|e| Error::Internal(e.into()))?;
     Ok((cache, [(header::CONTENT_TYPE, content_type)], bytes).into_response())

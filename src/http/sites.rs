@@ -71,11 +71,9 @@ fn parse_filter(p: ListParams) -> Result<SiteFilter> {
     }
     let limit = match p.limit.as_deref() {
         None | Some("") => PAGE_SIZE_DEFAULT,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=PAGE_SIZE_MAX).contains(l))
-            .ok_or_else(|| Error::BadRequest(format!("limit: {l:?} is not a whole number from 1 to {PAGE_SIZE_MAX}")))?,
+        Some(l) => l.parse::<i64>().ok().filter(|l| (1..=PAGE_SIZE_MAX).contains(l)).ok_or_else(|| {
+            Error::BadRequest(format!("limit: {l:?} is not a whole number from 1 to {PAGE_SIZE_MAX}"))
+        })?,
     };
     let after = match p.after.as_deref() {
         None | Some("") => None,
@@ -93,9 +91,8 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
         .map(|n| n.trim().parse::<f64>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::BadRequest(format!("{usage}; {text:?} has something that is not a number")))?;
-    let [minx, miny, maxx, maxy]: [f64; 4] = numbers
-        .try_into()
-        .map_err(|_| Error::BadRequest(format!("{usage}; four numbers are needed")))?;
+    let [minx, miny, maxx, maxy]: [f64; 4] =
+        numbers.try_into().map_err(|_| Error::BadRequest(format!("{usage}; four numbers are needed")))?;
     let in_range = [minx, maxx].iter().all(|x| x.is_finite() && (-180.0..=180.0).contains(x))
         && [miny, maxy].iter().all(|y| y.is_finite() && (-90.0..=90.0).contains(y));
     if !in_range {
@@ -116,9 +113,7 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
 
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
-    let feature = sites::detail(&state.pool, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    let feature = sites::detail(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], feature))
 }
 

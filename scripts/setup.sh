@@ -1,0 +1,35 @@
+# Shared by scripts/demo.sh, scripts/test.sh and .ci/run: install what a fresh machine lacks.
+# Debian packages need root (apt-get); web packages come from the npm registry into web/node_modules.
+
+# ensure_packages PKG... — installs the Debian packages that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null; then
+            sudo="sudo"
+        else
+            echo "missing Debian packages: ${missing[*]}; install them as root: apt-get install -y ${missing[*]}" >&2
+            return 1
+        fi
+    fi
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# ensure_web_modules — web/node_modules from web/package-lock.json (MapLibre, playwright-core).
+ensure_web_modules() {
+    if ! command -v npm >/dev/null; then
+        ensure_packages nodejs npm
+    fi
+    if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+        (cd web && npm ci --no-audit --no-fund)
+    fi
+}

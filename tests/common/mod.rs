@@ -1,0 +1,280 @@
+//! Test support: the real router over a real (per-test) PostGIS database and a real photo directory,
+//! request builders, and real image files made on the spot.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use roadledger::http::{AppState, Settings, router};
+use roadledger::photos::PhotoStore;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+    pub photo_dir: tempfile::TempDir,
+}
+
+pub fn app(pool: PgPool) -> TestApp {
+    app_with(pool, Settings::default())
+}
+
+pub fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photos = PhotoStore::local(photo_dir.path()).unwrap();
+    settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
+    let router = router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
+    TestApp { router, pool, photo_dir }
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    /// The `detail` of a problem+json answer.
+    pub fn detail(&self) -> String {
+        assert_eq!(
+            self.headers.get("content-type").map(|v| v.to_str().unwrap()),
+            Some("application/problem+json"),
+            "{}",
+            String::from_utf8_lossy(&self.bytes)
+        );
+        self.json()["detail"].as_str().unwrap().to_string()
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Answer { status, headers, bytes }
+    }
+
+    pub async fn get(&self, uri: &str) -> Answer {
+        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+    }
+
+    /// `POST /api/v1/observations` with the JSON part and photo parts.
+    pub async fn upload(&self, observation: &Value, photos: &[&[u8]]) -> Answer {
+        self.upload_raw(observation.to_string().as_bytes(), photos).await
+    }
+
+    pub async fn upload_raw(&self, observation: &[u8], photos: &[&[u8]]) -> Answer {
+        let (content_type, body) = multipart(observation, photos);
+        let request =
+            Request::post("/api/v1/observations").header("content-type", content_type).body(Body::from(body)).unwrap();
+        self.send(request).await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        // Test-only: `table` is a literal from the test code.
+        sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Every file in the photo store.
+    pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() { walk(&path, out) } else { out.push(path) }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.photo_dir.path(), &mut out);
+        out
+    }
+
+    /// Adds a town whose boundary is the given rectangle (lon/lat degrees).
+    pub async fn add_town(&self, admin_code: &str, name: &str, [minx, miny, maxx, maxy]: [f64; 4]) {
+        sqlx::query(
+            "insert into town (admin_code, name, boundary)
+             values ($1, $2, st_multi(st_makeenvelope($3, $4, $5, $6, 4326)))",
+        )
+        .bind(admin_code)
+        .bind(name)
+        .bind(minx)
+        .bind(miny)
+        .bind(maxx)
+        .bind(maxy)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+}
+
+pub fn multipart(observation: &[u8], photos: &[&[u8]]) -> (String, Vec<u8>) {
+    let boundary = "----roadledger-test-boundary-7c1f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\
+             Content-Type: application/json\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(observation);
+    body.extend_from_slice(b"\r\n");
+    for (i, photo) in photos.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p{i}.jpg\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(photo);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// An observation as a phone sends it; change fields with `obs["field"] = …`.
+pub fn observation(kind: &str, coordinates: Value) -> Value {
+    let geometry = if kind == "section" {
+        json!({"type": "LineString", "coordinates": coordinates})
+    } else {
+        json!({"type": "Point", "coordinates": coordinates})
+    };
+    json!({
+        "id": Uuid::new_v4(),
+        "kind": kind,
+        "geometry": geometry,
+        "accuracy_m": 6.5,
+        "observed_at": "2026-11-30T09:15:00+08:00",
+        "hazard_types": [],
+        "checklist": {},
+        "notes": "",
+        "inspector": "张伟",
+    })
+}
+
+/// Moves a point `north_m` metres north (on a 6 371 008.8 m sphere; good to millimetres over 100 m).
+pub fn north_of([lon, lat]: [f64; 2], north_m: f64) -> [f64; 2] {
+    [lon, lat + (north_m / 6_371_008.8).to_degrees()]
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A real JPEG of a gradient (enough detail that it is not trivially small).
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, ((x ^ y) % 256) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88).encode_image(&img).unwrap();
+    out
+}
+
+/// EXIF facts to write into a test JPEG.
+pub struct ExifSpec {
+    pub lon: f64,
+    pub lat: f64,
+    pub direction_deg: f64,
+    pub taken_at: &'static str,
+    pub orientation: u16,
+}
+
+/// A JPEG with an APP1 EXIF segment carrying GPS position, direction, time and orientation, as a phone
+/// camera writes it.
+pub fn jpeg_with_exif(width: u32, height: u32, spec: &ExifSpec) -> Vec<u8> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let dms = |deg: f64| {
+        let d = deg.trunc();
+        let m = ((deg - d) * 60.0).trunc();
+        let s = ((deg - d) * 60.0 - m) * 60.0;
+        Value::Rational(vec![
+            Rational::from((d as u32, 1)),
+            Rational::from((m as u32, 1)),
+            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
+        ])
+    };
+    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
+    let fields = [
+        field(Tag::Orientation, Value::Short(vec![spec.orientation])),
+        field(Tag::DateTimeOriginal, Value::Ascii(vec![spec.taken_at.as_bytes().to_vec()])),
+        field(Tag::GPSLatitudeRef, Value::Ascii(vec![b"N".to_vec()])),
+        field(Tag::GPSLatitude, dms(spec.lat)),
+        field(Tag::GPSLongitudeRef, Value::Ascii(vec![b"E".to_vec()])),
+        field(Tag::GPSLongitude, dms(spec.lon)),
+        field(Tag::GPSImgDirection, Value::Rational(vec![Rational::from(((spec.direction_deg * 100.0) as u32, 100))])),
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    for f in &fields {
+        writer.push_field(f);
+    }
+    let mut tiff = std::io::Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+
+    let plain = jpeg(width, height);
+    // SOI, then APP1 "Exif\0\0" + TIFF, then the rest of the encoded file.
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(&tiff);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A PNG whose header claims `width` × `height` pixels but whose data is a few bytes: a decompression bomb
+/// as far as any decoder that trusts the header is concerned.
+pub fn pixel_flood_png(width: u32, height: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc_input = kind.to_vec();
+        crc_input.extend_from_slice(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc32(&crc_input).to_be_bytes());
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &ihdr);
+    // zlib header, one final stored block of 4 zero bytes, Adler-32 of them.
+    chunk(&mut out, b"IDAT", &[0x78, 0x01, 0x01, 0x04, 0x00, 0xFB, 0xFF, 0, 0, 0, 0, 0x00, 0x04, 0x00, 0x01]);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// Serves the app on a real loopback port (for browsers and HTTP clients); returns its base URL.
+pub async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
