@@ -196,8 +196,20 @@ impl EmbeddedPg {
     }
 }
 
-/// The newest `/usr/lib/postgresql/N/bin` with `initdb`, or the directory named by `pg_config --bindir`.
+/// `ROADLEDGER_PG_BIN_DIR` if set, else the newest `/usr/lib/postgresql/N/bin` with `initdb`, else the
+/// directory named by `pg_config --bindir`.
 fn find_bin_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("ROADLEDGER_PG_BIN_DIR") {
+        let dir = PathBuf::from(dir);
+        if dir.join("initdb").exists() {
+            return Ok(dir);
+        }
+        bail!(
+            "ROADLEDGER_PG_BIN_DIR={} has no initdb. Install PostgreSQL with PostGIS: \
+             `apt-get install -y {DEBIAN_PACKAGE}` (Debian package {DEBIAN_PACKAGE})",
+            dir.display()
+        );
+    }
     let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

@@ -1,0 +1,100 @@
+//! The real binary with no `DATABASE_URL`: it creates, starts, reuses and cleanly stops its own PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roadledger");
+
+/// Starts `roadledger serve` on a free port; returns the child and its base URL once it is serving.
+fn serve(data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "roadledger=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap().to_string();
+                let _ = tx.send(format!("http://{addr}"));
+            }
+        }
+    });
+    let base = rx.recv_timeout(Duration::from_secs(90)).expect("the server did not start within 90 s");
+    (child, base)
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("the server did not stop within 30 s of SIGTERM");
+}
+
+/// The cluster directory: `DATA_DIR/pg` unless the postgres user cannot reach it.
+fn cluster_is_running(data_dir: &std::path::Path) -> bool {
+    data_dir.join("pg/postmaster.pid").exists()
+}
+
+#[tokio::test]
+async fn without_database_url_the_server_runs_its_own_cluster_and_keeps_data_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    // tempdir is 0700; as root the server runs as `postgres`, which must be able to reach the cluster.
+    std::fs::set_permissions(data.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let client = reqwest::Client::new();
+
+    let (child, base) = serve(data.path());
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(cluster_is_running(data.path()));
+    let observation = serde_json::json!({
+        "id": uuid::Uuid::new_v4(),
+        "kind": "spot",
+        "geometry": {"type": "Point", "coordinates": [120.55, 31.87]},
+        "observed_at": "2026-11-30T09:00:00+08:00",
+    });
+    let form = reqwest::multipart::Form::new().text("observation", observation.to_string());
+    let created = client.post(format!("{base}/api/v1/observations")).multipart(form).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+
+    let status = terminate(child);
+    assert!(status.success(), "{status}");
+    assert!(!cluster_is_running(data.path()), "SIGTERM must stop the embedded PostgreSQL too");
+
+    // Second run: the same cluster, the same data.
+    let (child, base) = serve(data.path());
+    let sites: serde_json::Value =
+        client.get(format!("{base}/api/v1/sites")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(sites["features"].as_array().unwrap().len(), 1);
+    assert!(terminate(child).success());
+}
+
+#[test]
+fn without_postgresql_the_message_names_the_package_to_install() {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("DATABASE_URL")
+        .env("ROADLEDGER_PG_BIN_DIR", "/nonexistent/postgresql/bin")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("apt-get install -y postgresql-15-postgis-3"), "{stderr}");
+}
