@@ -2,6 +2,9 @@
 
 use sqlx::PgPool;
 
+/// Most towns or roads one answer carries: a county has tens of towns and a few thousand routes.
+pub const BACKGROUND_FEATURES_MAX: i64 = 20_000;
+
 /// Towns as a GeoJSON FeatureCollection (text), boundaries simplified to ~10 m for drawing.
 pub async fn towns_geojson(pool: &PgPool) -> sqlx::Result<String> {
     sqlx::query_scalar(
@@ -12,8 +15,9 @@ pub async fn towns_geojson(pool: &PgPool) -> sqlx::Result<String> {
                  'name_en', t.name_en,
                  'label_point', st_asgeojson(st_pointonsurface(t.boundary), 6)::json))
              order by t.admin_code), '[]'))::text
-         from town t",
+         from (select * from town order by admin_code limit $1) t",
     )
+    .bind(BACKGROUND_FEATURES_MAX)
     .fetch_one(pool)
     .await
 }
@@ -27,8 +31,9 @@ pub async fn roads_geojson(pool: &PgPool) -> sqlx::Result<String> {
              'properties', json_build_object('id', r.id, 'route_code', r.route_code, 'class', r.class,
                  'name', r.name))
              order by r.class, r.route_code), '[]'))::text
-         from road r",
+         from (select * from road order by class, route_code limit $1) r",
     )
+    .bind(BACKGROUND_FEATURES_MAX)
     .fetch_one(pool)
     .await
 }
