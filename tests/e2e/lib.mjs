@@ -1,0 +1,99 @@
+// Shared by the browser scripts: find playwright-core in web/node_modules, start Debian's Chromium with the
+// flags that make WebGL (MapLibre) work headless, collect the page's console, and report one JSON line.
+
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const webPackage = new URL('../../web/package.json', import.meta.url);
+
+/** playwright-core from web/node_modules (there is no package.json at the repository root). */
+export function playwright() {
+  const require = createRequire(webPackage);
+  try {
+    return require('playwright-core');
+  } catch (error) {
+    fail('setup', `playwright-core is not installed in web/node_modules (${error.code || error.message}); run \`npm ci --prefix web\``);
+  }
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  // WebGL through SwiftShader: MapLibre needs WebGL and there is no GPU here.
+  '--enable-unsafe-swiftshader',
+  '--use-angle=swiftshader',
+];
+
+export async function launch() {
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    fail('setup', `Chromium not found at ${executablePath}; install Debian's chromium or set CHROMIUM`);
+  }
+  const { chromium } = playwright();
+  // launch() gives each run a fresh temporary profile (the --user-data-dir of ECOSYSTEM.md).
+  return chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60_000 });
+}
+
+/** Records console errors and page errors; the GL driver's performance chatter is not an error. */
+export function watchConsole(page, log) {
+  page.on('console', (message) => {
+    const text = message.text();
+    if (/GL Driver Message|GPU stall/.test(text)) return;
+    if (message.type() === 'error' || message.type() === 'warning') log.push(`${message.type()}: ${text}`);
+  });
+  page.on('pageerror', (error) => log.push(`pageerror: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 500) log.push(`http ${response.status()}: ${response.url()}`);
+  });
+}
+
+/** Saves a screenshot when E2E_SCREENSHOT_DIR is set; returns its path or null. */
+export async function screenshot(page, name) {
+  const dir = process.env.E2E_SCREENSHOT_DIR;
+  if (!dir) return null;
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** A failed check: says which step and what was seen. */
+export class Failure extends Error {
+  constructor(step, message) {
+    super(message);
+    this.step = step;
+  }
+}
+
+export function check(step, condition, message) {
+  if (!condition) throw new Failure(step, message);
+}
+
+export function fail(step, message, extra = {}) {
+  process.stdout.write(`${JSON.stringify({ ok: false, step, error: message, ...extra })}\n`);
+  process.stderr.write(`FAILED at ${step}: ${message}\n`);
+  process.exit(1);
+}
+
+/** Runs `body(step)`; prints one JSON line with its result, or the failure and the page's console. */
+export async function run(name, body) {
+  const log = [];
+  let step = 'start';
+  const setStep = (s) => { step = s; };
+  try {
+    const result = await body({ log, setStep });
+    process.stdout.write(`${JSON.stringify({ ok: true, script: name, ...result, console: log })}\n`);
+    process.exit(0);
+  } catch (error) {
+    const at = error instanceof Failure ? error.step : step;
+    if (log.length) process.stderr.write(`browser console:\n  ${log.join('\n  ')}\n`);
+    fail(at, error.message, { script: name, console: log });
+  }
+}

@@ -1,0 +1,665 @@
+// The inspector's phone page: where am I (Geolocation API, WGS-84), what kind of site, which hazards, the
+// checklist as seen, photos, notes; then submit. Every submission goes through the outbox (IndexedDB) first,
+// so nothing is lost in a dead zone: it is sent at once when possible and retried automatically when the
+// phone is back online, on page load and every so often. The observation id is made once per draft and
+// kept across retries, so a retry after a lost answer is recognised by the server as the same observation.
+//
+// Photo location comes from the Geolocation API at capture time, not from EXIF: mobile browsers strip GPS
+// EXIF from photos picked in a web page (DOMAIN.md §5).
+
+import { ApiError, readResponse, getJson, h, fill } from './common.js';
+import * as outbox from './outbox.js';
+import { t, tCode, localName, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
+
+const INSPECTOR_KEY = 'roadledger.inspector';
+/** Which hazard groups apply to which kind of site. */
+const GROUPS_BY_KIND = {
+  intersection: ['intersection', 'roadside', 'stop'],
+  section: ['section', 'roadside', 'stop', 'work_zone'],
+  spot: ['section', 'roadside', 'stop', 'work_zone'],
+};
+const ITEM_STATES = ['missing', 'damaged', 'installed', 'not_applicable'];
+const ACCURACY_GOOD_M = 10;
+const ACCURACY_FAIR_M = 30;
+const RETRY_INTERVAL_MS = 20_000;
+const ROAD_CODE = /^[GSXYCZ]\d{3}$/;
+const STAKE = /^[ZY]?K\d{1,4}\+\d{3}(\.\d{1,3})?$/;
+
+const state = {
+  settings: { photo_bytes_max: 15 * 1024 * 1024, photos_per_observation_max: 8 },
+  hazardTypes: [],
+  templates: [],
+  kind: 'intersection',
+  draftId: newId(),
+  fix: null, // latest position {lon, lat, accuracy_m, at}
+  geoError: null,
+  point: null, // the position chosen with "use this location"
+  start: null,
+  end: null,
+  hazards: new Set(),
+  checklist: new Map(),
+  photos: [], // {file, url}
+  sending: false,
+  inFlight: new Set(), // outbox ids being sent right now
+  result: null, // {state, render: () => node}
+  outbox: [],
+  sentLog: [],
+};
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * A fresh observation id. crypto.randomUUID exists only in secure contexts (HTTPS or localhost); a page
+ * opened over plain HTTP on a LAN address still works, with a v4 UUID from getRandomValues.
+ */
+function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+window.roadledger = {
+  draftId: () => state.draftId,
+  outboxCount: () => state.outbox.length,
+  flushOutbox: () => flushOutbox(),
+};
+
+main().catch((error) => {
+  console.error(error);
+  document.body.dataset.state = 'error';
+  showResult('error', () => t('common.error', { detail: error.detail || error.message }));
+});
+
+async function main() {
+  applyStatic();
+  mountLangSwitch($('lang-switch'));
+  onLangChange(renderAll);
+  document.title = `${t('inspect.title')} · RoadLedger`;
+
+  $('inspector').value = readInspector();
+  $('inspector').addEventListener('input', (e) => {
+    try {
+      localStorage.setItem(INSPECTOR_KEY, e.target.value.trim());
+    } catch {
+      // Not remembered; the field still works.
+    }
+  });
+  // A reload may bring back the browser's remembered choice.
+  state.kind = document.querySelector('input[name=kind]:checked')?.value || state.kind;
+  for (const input of document.querySelectorAll('input[name=kind]')) {
+    input.addEventListener('change', () => setKind(input.value));
+  }
+  $('road-code').addEventListener('input', (e) => { e.target.value = e.target.value.toUpperCase(); });
+  $('use-location').addEventListener('click', toggleUseLocation);
+  $('set-start').addEventListener('click', () => setEnd('start'));
+  $('set-end').addEventListener('click', () => setEnd('end'));
+  $('photo-input').addEventListener('change', onPhotosPicked);
+  $('form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    submit();
+  });
+  $('outbox-count').addEventListener('click', () => $('card-outbox').scrollIntoView({ behavior: 'smooth' }));
+  $('outbox-retry').addEventListener('click', () => flushOutbox({ includeRejected: false }));
+  $('result').addEventListener('click', (e) => {
+    if (e.target.tagName !== 'A') clearResult();
+  });
+  window.addEventListener('online', () => { renderOnline(); flushOutbox(); });
+  window.addEventListener('offline', renderOnline);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') flushOutbox();
+  });
+  setInterval(() => {
+    if (state.outbox.some((r) => !r.rejected) && navigator.onLine !== false) flushOutbox();
+  }, RETRY_INTERVAL_MS);
+
+  startGeolocation();
+  renderOnline();
+  renderAll();
+
+  const [settings, hazardTypes, templates] = await Promise.all([
+    getJson('/api/v1/settings').catch(() => null),
+    getJson('/api/v1/hazard-types'),
+    getJson('/api/v1/checklist-templates'),
+  ]);
+  if (settings) state.settings = settings;
+  state.hazardTypes = hazardTypes;
+  state.templates = templates;
+  renderAll();
+  document.body.dataset.state = 'ready';
+  await refreshOutbox();
+  flushOutbox();
+}
+
+function readInspector() {
+  try {
+    return localStorage.getItem(INSPECTOR_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Location
+
+function startGeolocation() {
+  if (!window.isSecureContext) {
+    // Browsers give positions only to HTTPS pages (and localhost).
+    state.geoError = { key: 'inspect.insecure' };
+    renderLocation();
+    return;
+  }
+  if (!('geolocation' in navigator)) {
+    state.geoError = { key: 'inspect.geoUnsupported' };
+    renderLocation();
+    return;
+  }
+  navigator.geolocation.watchPosition(
+    (position) => {
+      const c = position.coords;
+      state.fix = {
+        lon: c.longitude, lat: c.latitude, accuracy_m: c.accuracy, at: new Date(position.timestamp || Date.now()).toISOString(),
+      };
+      state.geoError = null;
+      renderLocation();
+    },
+    (error) => {
+      state.geoError = error.code === error.PERMISSION_DENIED
+        ? { key: 'inspect.geoDenied' }
+        : { key: 'inspect.geoUnavailable', vars: { detail: error.message || error.code } };
+      renderLocation();
+    },
+    { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 },
+  );
+}
+
+function quality(accuracy) {
+  if (accuracy == null) return 'none';
+  if (accuracy <= ACCURACY_GOOD_M) return 'good';
+  if (accuracy <= ACCURACY_FAIR_M) return 'fair';
+  return 'poor';
+}
+
+const coordsText = (p) => `${p.lat.toFixed(6)}, ${p.lon.toFixed(6)}`;
+const accuracyText = (p) => t('inspect.accuracy', { m: Math.round(p.accuracy_m) });
+
+function toggleUseLocation() {
+  if (state.point) {
+    state.point = null;
+  } else if (state.fix) {
+    state.point = { ...state.fix };
+  } else {
+    showResult('error', () => t('inspect.needLocation'));
+  }
+  renderLocation();
+}
+
+function setEnd(which) {
+  if (!state.fix) {
+    showResult('error', () => t('inspect.needLocation'));
+    return;
+  }
+  state[which] = { ...state.fix };
+  renderLocation();
+}
+
+function renderLocation() {
+  const fix = state.fix;
+  $('loc-dot').dataset.quality = quality(fix?.accuracy_m);
+  if (fix) {
+    $('loc-accuracy').textContent = t('inspect.accuracyShort', { m: Math.round(fix.accuracy_m) });
+    $('loc-accuracy').dataset.accuracyM = String(Math.round(fix.accuracy_m));
+    $('loc-coords').textContent = `${coordsText(fix)} · ${accuracyText(fix)}${fix.accuracy_m > ACCURACY_FAIR_M ? ` · ${t('inspect.accuracyPoor')}` : ''}`;
+  } else {
+    $('loc-accuracy').textContent = state.geoError ? '—' : t('inspect.locating');
+    $('loc-coords').textContent = state.geoError ? t(state.geoError.key, state.geoError.vars) : '';
+  }
+  const isLine = state.kind === 'section';
+  $('point-block').hidden = isLine;
+  $('section-block').hidden = !isLine;
+
+  const use = $('use-location');
+  use.textContent = state.point ? t('inspect.relocate') : t('inspect.useLocation');
+  use.classList.toggle('btn-primary', !state.point);
+  use.disabled = !state.point && !fix;
+  const fixed = $('point-fixed');
+  fixed.dataset.state = state.point ? 'set' : 'unset';
+  fixed.classList.toggle('is-empty', !state.point);
+  fixed.textContent = state.point
+    ? `✓ ${t('inspect.locationSet')}：${coordsText(state.point)}（${accuracyText(state.point)}）`
+    : fix ? `${t('inspect.notSet')}` : '';
+  for (const which of ['start', 'end']) {
+    const p = state[which];
+    $(`${which}-text`).textContent = p
+      ? `${coordsText(p)} ${t('inspect.accuracyShort', { m: Math.round(p.accuracy_m) })}`
+      : t('inspect.notSet');
+    $(`${which}-text`).dataset.state = p ? 'set' : 'unset';
+    $(`set-${which}`).disabled = !fix;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kind, hazard types, checklist
+
+function setKind(kind) {
+  state.kind = kind;
+  const groups = GROUPS_BY_KIND[kind];
+  // Hazards of groups that do not apply to the new kind are dropped; the checklist is another template.
+  for (const code of [...state.hazards]) {
+    const ht = state.hazardTypes.find((x) => x.code === code);
+    if (ht && !groups.includes(ht.group)) state.hazards.delete(code);
+  }
+  state.checklist.clear();
+  renderLocation();
+  renderHazards();
+  renderChecklist();
+}
+
+function templateFor(kind) {
+  return state.templates.find((tpl) => (tpl.site_kinds || []).includes(kind));
+}
+
+function renderHazards() {
+  const groups = GROUPS_BY_KIND[state.kind];
+  const container = $('hazard-groups');
+  if (!state.hazardTypes.length) {
+    fill(container, h('p', { class: 'muted' }, t('common.loading')));
+    return;
+  }
+  fill(container, groups.map((group) => {
+    const types = state.hazardTypes.filter((ht) => ht.group === group);
+    if (!types.length) return null;
+    return h('div', { class: 'hazard-group', dataset: { group } },
+      h('h3', {}, tCode('group', group)),
+      h('div', { class: 'chip-toggles' }, types.map((ht) => h('label', { class: 'chip-toggle' },
+        h('input', {
+          type: 'checkbox', name: 'hazard', value: ht.code, checked: state.hazards.has(ht.code),
+          onchange: (e) => {
+            if (e.target.checked) state.hazards.add(ht.code);
+            else state.hazards.delete(ht.code);
+          },
+        }),
+        h('span', {}, localName(ht))))));
+  }));
+}
+
+function renderChecklist() {
+  const template = templateFor(state.kind);
+  $('checklist-title').textContent = t('inspect.checklist', { name: template ? localName(template) : '' });
+  const container = $('checklist-items');
+  if (!template) {
+    fill(container, h('p', { class: 'muted' }, t('common.loading')));
+    return;
+  }
+  fill(container, template.items.map((item) => h('div', { class: 'check-item', dataset: { item: item.code } },
+    h('div', { class: 'check-item-name' }, localName(item)),
+    h('div', { class: 'choice', role: 'radiogroup', 'aria-label': localName(item) }, ITEM_STATES.map((s) => h('label', {},
+      h('input', {
+        type: 'radio', name: `item-${item.code}`, value: s, checked: state.checklist.get(item.code) === s,
+        // A second tap on the chosen state clears it ("not checked"), which a plain radio cannot do.
+        onclick: (e) => {
+          if (state.checklist.get(item.code) === s) {
+            e.target.checked = false;
+            state.checklist.delete(item.code);
+          } else {
+            state.checklist.set(item.code, s);
+          }
+        },
+      }),
+      h('span', {}, tCode('item', s))))))));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Photos
+
+function onPhotosPicked(e) {
+  const max = state.settings.photos_per_observation_max;
+  const bytesMax = state.settings.photo_bytes_max;
+  const problems = [];
+  for (const file of e.target.files) {
+    if (!['image/jpeg', 'image/png'].includes(file.type)) {
+      problems.push(t('inspect.photoType', { name: file.name }));
+    } else if (file.size > bytesMax) {
+      problems.push(t('inspect.photoTooLarge', { name: file.name, mb: Math.floor(bytesMax / 1024 / 1024) }));
+    } else if (state.photos.length >= max) {
+      problems.push(t('inspect.tooManyPhotos', { max }));
+      break;
+    } else {
+      state.photos.push({ file, url: URL.createObjectURL(file) });
+    }
+  }
+  e.target.value = ''; // so that the same file can be picked again after removing it
+  if (problems.length) showResult('error', () => problems.join('；'));
+  renderPhotos();
+}
+
+function renderPhotos() {
+  $('photo-count').textContent = t('inspect.photoCount', { n: state.photos.length, max: state.settings.photos_per_observation_max });
+  $('photo-count').dataset.count = String(state.photos.length);
+  fill($('photo-previews'), state.photos.map((photo, i) => h('div', { class: 'photo-preview' },
+    h('img', { src: photo.url, alt: photo.file.name }),
+    h('button', {
+      type: 'button',
+      'aria-label': t('common.delete'),
+      onclick: () => {
+        URL.revokeObjectURL(photo.url);
+        state.photos.splice(i, 1);
+        renderPhotos();
+      },
+    }, '×'))));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Submit
+
+function geometryOrProblem() {
+  if (state.kind === 'section') {
+    if (!state.start || !state.end) return { problem: t('inspect.needStartEnd') };
+    if (state.start.lon === state.end.lon && state.start.lat === state.end.lat) return { problem: t('inspect.sameStartEnd') };
+    return {
+      geometry: { type: 'LineString', coordinates: [[state.start.lon, state.start.lat], [state.end.lon, state.end.lat]] },
+      accuracy_m: Math.max(state.start.accuracy_m, state.end.accuracy_m),
+    };
+  }
+  const p = state.point || state.fix;
+  if (!p) return { problem: t('inspect.needLocation') };
+  return { geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, accuracy_m: p.accuracy_m };
+}
+
+/** The photo's SHA-256 in hex, or null where Web Crypto is missing (not a secure context). */
+async function sha256Hex(blob) {
+  if (!crypto.subtle) return null;
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function submit() {
+  if (state.sending) return;
+  clearResult();
+  const where = geometryOrProblem();
+  const roadCode = $('road-code').value.trim().toUpperCase();
+  const stake = $('stake').value.trim().toUpperCase();
+  const problems = [];
+  if (where.problem) problems.push(where.problem);
+  $('road-code').setAttribute('aria-invalid', String(Boolean(roadCode) && !ROAD_CODE.test(roadCode)));
+  $('stake').setAttribute('aria-invalid', String(Boolean(stake) && !STAKE.test(stake)));
+  if (roadCode && !ROAD_CODE.test(roadCode)) problems.push(t('inspect.badRoad'));
+  if (stake && !STAKE.test(stake)) problems.push(t('inspect.badStake'));
+  if (problems.length) {
+    showResult('error', () => problems.join('；'));
+    return;
+  }
+
+  setSending(true);
+  const id = state.draftId;
+  // While this submission is under way, the outbox flush leaves its record alone.
+  state.inFlight.add(id);
+  try {
+    // The photos are read into Blobs now: a camera's File may not outlive the page.
+    const photos = await Promise.all(state.photos.map(async ({ file }) => ({
+      name: file.name, type: file.type, blob: new Blob([await file.arrayBuffer()], { type: file.type }),
+    })));
+    const observation = {
+      id,
+      kind: state.kind,
+      geometry: where.geometry,
+      accuracy_m: Math.round(where.accuracy_m * 10) / 10,
+      observed_at: new Date().toISOString(),
+      hazard_types: [...state.hazards].sort(),
+      checklist: Object.fromEntries(state.checklist),
+      notes: $('notes').value.trim(),
+      road_code: roadCode || null,
+      stake: stake || null,
+      source_crs: 'wgs84',
+      // Lets the server refuse a photo cut short in transit instead of storing half a picture.
+      photo_sha256: await Promise.all(photos.map((p) => sha256Hex(p.blob))),
+      inspector: $('inspector').value.trim(),
+    };
+    if (observation.photo_sha256.includes(null)) delete observation.photo_sha256;
+    const record = {
+      id: observation.id, observation, photos, queued_at: new Date().toISOString(), attempts: 0, last_error: null, rejected: null,
+    };
+    let stored = true;
+    try {
+      await outbox.put(record);
+    } catch (error) {
+      stored = false;
+      console.warn('outbox', error);
+    }
+    await refreshOutbox();
+
+    const outcome = await send(record);
+    if (outcome.kind === 'sent') {
+      await outbox.remove(record.id).catch(() => {});
+      showSuccess(outcome.body);
+      resetDraft();
+    } else if (outcome.kind === 'rejected') {
+      // Nothing was recorded: the inspector fixes the form and submits the same draft (same id) again.
+      await outbox.remove(record.id).catch(() => {});
+      showResult('error', () => t('inspect.error', { detail: outcome.detail }), { status: outcome.status });
+    } else if (stored) {
+      record.attempts += 1;
+      record.last_error = outcome.detail;
+      await outbox.put(record).catch(() => {});
+      showResult('queued', () => t('inspect.queued'));
+      resetDraft();
+    } else {
+      showResult('error', () => `${t('inspect.error', { detail: outcome.detail })}；${t('inspect.storageError', { detail: 'IndexedDB' })}`);
+    }
+  } finally {
+    state.inFlight.delete(id);
+    setSending(false);
+    await refreshOutbox();
+  }
+}
+
+/**
+ * Sends one outbox record. `sent` on 200/201 (201 new, 200 a replay of the same id and content);
+ * `rejected` on a 4xx that sending again cannot fix; `retry` on network failures, 5xx, 408 and 429.
+ */
+async function send(record) {
+  const form = new FormData();
+  form.append('observation', new Blob([JSON.stringify(record.observation)], { type: 'application/json' }));
+  record.photos.forEach((p, i) => {
+    const ext = p.type === 'image/png' ? 'png' : 'jpg';
+    form.append('photo', p.blob, p.name || `photo-${i + 1}.${ext}`);
+  });
+  let response;
+  try {
+    response = await fetch('/api/v1/observations', { method: 'POST', body: form, headers: { accept: 'application/json' } });
+  } catch {
+    return { kind: 'retry', detail: t('common.networkError') };
+  }
+  try {
+    return { kind: 'sent', body: await readResponse(response) };
+  } catch (error) {
+    const status = error instanceof ApiError ? error.status : 0;
+    const detail = error.detail || error.message;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { kind: 'rejected', status, detail };
+    return { kind: 'retry', detail };
+  }
+}
+
+function showSuccess(body) {
+  const site = body.site?.properties || {};
+  const match = body.observation?.site_match;
+  const coords = body.site?.geometry?.type === 'Point' ? body.site.geometry.coordinates : body.observation?.geometry?.coordinates?.[0];
+  showResult('success', () => [
+    h('strong', {}, t('inspect.success', { code: site.code || '' })), h('br'),
+    match === 'joined' ? t('inspect.joined', { n: site.observation_count }) : t('inspect.opened'),
+    coords ? [' · ', h('a', { href: `/#16/${coords[1]}/${coords[0]}` }, t('inspect.viewOnMap'))] : null,
+  ], { siteCode: site.code || '', siteMatch: match || '' });
+}
+
+function resetDraft() {
+  state.draftId = newId();
+  state.point = null;
+  state.start = null;
+  state.end = null;
+  state.hazards.clear();
+  state.checklist.clear();
+  for (const photo of state.photos) URL.revokeObjectURL(photo.url);
+  state.photos = [];
+  $('notes').value = '';
+  $('stake').value = '';
+  renderAll();
+  window.scrollTo({ top: 0, behavior: 'smooth' });
+}
+
+function setSending(sending) {
+  state.sending = sending;
+  const button = $('submit');
+  button.disabled = sending;
+  button.textContent = sending ? t('inspect.sending') : t('inspect.submit');
+  document.body.dataset.sending = String(sending);
+}
+
+function showResult(resultState, render, data = {}) {
+  state.result = { state: resultState, render, data };
+  renderResult();
+}
+
+function clearResult() {
+  state.result = null;
+  renderResult();
+}
+
+function renderResult() {
+  const el = $('result');
+  if (!state.result) {
+    el.hidden = true;
+    el.removeAttribute('data-state');
+    return;
+  }
+  el.hidden = false;
+  el.dataset.state = state.result.state;
+  el.dataset.siteCode = state.result.data.siteCode || '';
+  el.dataset.siteMatch = state.result.data.siteMatch || '';
+  fill(el, state.result.render());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Outbox
+
+let flushing = null;
+
+/** Sends what waits in the outbox, oldest first; stops at the first network failure. One run at a time. */
+function flushOutbox() {
+  if (!flushing) {
+    flushing = doFlush().catch((error) => console.warn('outbox flush', error)).finally(() => { flushing = null; });
+  }
+  return flushing;
+}
+
+async function doFlush() {
+  const records = await outbox.all();
+  for (const record of records) {
+    if (record.rejected || state.inFlight.has(record.id)) continue;
+    // The form's own submission may have sent and removed it meanwhile.
+    if (!(await outbox.get(record.id))) continue;
+    state.inFlight.add(record.id);
+    let outcome;
+    try {
+      outcome = await send(record);
+    } finally {
+      state.inFlight.delete(record.id);
+    }
+    if (outcome.kind === 'sent') {
+      await outbox.remove(record.id);
+      state.sentLog.unshift({ code: outcome.body.site?.properties?.code || '', at: new Date().toISOString() });
+      state.sentLog = state.sentLog.slice(0, 5);
+    } else if (outcome.kind === 'rejected') {
+      record.rejected = { status: outcome.status, detail: outcome.detail };
+      await outbox.put(record);
+    } else {
+      record.attempts += 1;
+      record.last_error = outcome.detail;
+      await outbox.put(record);
+      break; // still no network: the rest would fail the same way
+    }
+  }
+  await refreshOutbox();
+}
+
+async function refreshOutbox() {
+  try {
+    state.outbox = await outbox.all();
+  } catch (error) {
+    console.warn('outbox', error);
+    state.outbox = [];
+  }
+  renderOutbox();
+}
+
+function renderOutbox() {
+  const n = state.outbox.length;
+  const badge = $('outbox-count');
+  badge.dataset.count = String(n);
+  badge.textContent = t('inspect.outbox', { n });
+  $('card-outbox').hidden = n === 0 && state.sentLog.length === 0;
+  $('outbox-retry').hidden = n === 0;
+  fill($('outbox-list'), n === 0
+    ? h('li', { class: 'muted' }, t('inspect.outboxEmpty'))
+    : state.outbox.map((r) => h('li', { dataset: { id: r.id, state: r.rejected ? 'rejected' : 'waiting' } },
+      h('div', {},
+        h('strong', {}, tCode('kind', r.observation.kind)), ' · ', formatDateTime(r.observation.observed_at),
+        ' · ', t('inspect.photoN', { n: r.photos.length })),
+      h('div', { class: r.rejected ? 'error small' : 'muted small' },
+        r.rejected ? t('inspect.outboxRejected', { detail: r.rejected.detail }) : `${t('inspect.outboxWaiting')}${r.last_error ? `（${r.last_error}）` : ''}`),
+      h('div', { class: 'outbox-actions' },
+        r.rejected ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => editRecord(r) }, t('inspect.outboxEdit')) : null,
+        h('button', { type: 'button', class: 'btn btn-small', onclick: () => deleteRecord(r) }, t('common.delete'))))));
+  fill($('outbox-log'), state.sentLog.map((s, i) => [i ? h('br') : null, t('inspect.outboxSent', { code: s.code })]));
+  $('outbox-log').dataset.sentCodes = state.sentLog.map((s) => s.code).join(',');
+}
+
+async function deleteRecord(record) {
+  await outbox.remove(record.id);
+  await refreshOutbox();
+}
+
+/** Takes a record the server refused back into the form (same id: nothing was recorded under it). */
+async function editRecord(record) {
+  const o = record.observation;
+  await outbox.remove(record.id);
+  state.draftId = o.id;
+  for (const input of document.querySelectorAll('input[name=kind]')) input.checked = input.value === o.kind;
+  state.kind = o.kind;
+  state.hazards = new Set(o.hazard_types);
+  state.checklist = new Map(Object.entries(o.checklist || {}));
+  const pos = (c) => ({ lon: c[0], lat: c[1], accuracy_m: o.accuracy_m ?? 0, at: o.observed_at });
+  if (o.geometry.type === 'LineString') {
+    state.start = pos(o.geometry.coordinates[0]);
+    state.end = pos(o.geometry.coordinates[o.geometry.coordinates.length - 1]);
+  } else {
+    state.point = pos(o.geometry.coordinates);
+  }
+  $('notes').value = o.notes || '';
+  $('road-code').value = o.road_code || '';
+  $('stake').value = o.stake || '';
+  $('inspector').value = o.inspector || '';
+  state.photos = record.photos.map((p) => {
+    const file = new File([p.blob], p.name, { type: p.type });
+    return { file, url: URL.createObjectURL(file) };
+  });
+  showResult('error', () => t('inspect.error', { detail: record.rejected?.detail || '' }));
+  renderAll();
+  window.scrollTo({ top: 0, behavior: 'smooth' });
+}
+
+function renderOnline() {
+  $('offline-flag').hidden = navigator.onLine !== false;
+}
+
+function renderAll() {
+  document.title = `${t('inspect.title')} · RoadLedger`;
+  setSending(state.sending);
+  renderLocation();
+  renderHazards();
+  renderChecklist();
+  renderPhotos();
+  renderOutbox();
+  renderResult();
+}
