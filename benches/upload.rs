@@ -90,10 +90,7 @@ fn http_upload(url: &str, photo: &[u8]) {
 
 fn multipart(observation: &[u8], photo: &[u8]) -> (String, Vec<u8>) {
     let boundary = "bench-boundary-1f4c";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\r\n"
-    )
-    .into_bytes();
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\r\n").into_bytes();
     body.extend_from_slice(observation);
     body.extend_from_slice(
         format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n\r\n")
@@ -121,12 +118,7 @@ fn summarise(mut times: Vec<Duration>) -> (Duration, Duration) {
 }
 
 fn report(what: &str, median: Duration, min: Duration, rss_mib: f64) {
-    println!(
-        "{what:<44} {:>10.1} {:>10.1} {:>14.1}",
-        median.as_secs_f64() * 1e3,
-        min.as_secs_f64() * 1e3,
-        rss_mib
-    );
+    println!("{what:<44} {:>10.1} {:>10.1} {:>14.1}", median.as_secs_f64() * 1e3, min.as_secs_f64() * 1e3, rss_mib);
 }
 
 /// A photo-like 12 MP image: smooth sky and road with fine noise, so it compresses like a camera JPEG
@@ -165,9 +157,7 @@ fn status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -1,9 +1,197 @@
-//! The Zhangjiagang demo dataset (synthetic).
+//! The Zhangjiagang demo dataset (synthetic): towns, roads, organisations and a season of hazard sites with
+//! their checklists, observations, photos and histories, loaded by `roadledger serve --demo`.
+//!
+//! Everything is generated from a constant seed (`rng`), so every demo database is the same. Generation is
+//! pure — `towns` (boundaries), `roads` (network and junctions), `places` (where sites are), `ledger` (each
+//! site's story), `pictures` (photos) — and `write` does the SQL, in one transaction.
+//! Towns and stakes are derived by PostGIS from the stored geometry, exactly as for a real observation, so
+//! the demo obeys the same rules as live data.
 
+mod ledger;
+mod names;
+mod pictures;
+mod places;
+mod plane;
+mod rng;
+mod roads;
+mod towns;
+mod write;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use bytes::Bytes;
 use sqlx::PgPool;
 
 use crate::photos::PhotoStore;
+use crate::photos::process::{self, PhotoLimits, ProcessedPhoto};
 
-pub async fn load_if_empty(_pool: &PgPool, _photos: &PhotoStore) -> anyhow::Result<()> {
+use ledger::{Catalogue, Ledger};
+use write::StoredPicture;
+
+/// Loads the demo dataset when the database has no sites yet; otherwise leaves it alone.
+pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut tx = pool.begin().await?;
+    // Two servers started at once on one database must not both load.
+    sqlx::query("select pg_advisory_xact_lock(hashtext('roadledger.demo'))").execute(&mut *tx).await?;
+    let (sites, towns, roads): (i64, i64, i64) =
+        sqlx::query_as("select (select count(*) from site), (select count(*) from town), (select count(*) from road)")
+            .fetch_one(&mut *tx)
+            .await?;
+    if sites > 0 {
+        tracing::info!(sites, "the database already has sites: the demo dataset is not loaded");
+        return Ok(());
+    }
+    if towns > 0 || roads > 0 {
+        tracing::warn!(
+            towns,
+            roads,
+            "the database has towns or roads but no sites: the demo dataset needs an empty database and is not loaded"
+        );
+        return Ok(());
+    }
+
+    let catalogue = write::catalogue(&mut tx).await?;
+    check_hazard_codes(&catalogue)?;
+
+    // Drawing, encoding and generating are CPU work: off the async worker threads.
+    let rendered = tokio::task::spawn_blocking(render_pictures).await??;
+    let pictures = store_pictures(photos, rendered).await?;
+    let cat = catalogue.clone();
+    let data = tokio::task::spawn_blocking(move || Dataset::generate(&cat)).await?;
+
+    write::towns(&mut tx, &data.towns).await.context("towns")?;
+    let road_ids = write::roads(&mut tx, &data.net.roads).await.context("roads")?;
+    write::chainage_breaks(&mut tx, &roads::CHAINAGE_BREAKS).await.context("chainage breaks")?;
+    let org_ids = write::organisations(&mut tx, &names::organisations()).await.context("organisations")?;
+    let ledger = &data.ledger;
+    write::sites(&mut tx, &ledger.sites, &road_ids, &org_ids).await.context("sites")?;
+    write::items(&mut tx, &ledger.items).await.context("checklist items")?;
+    write::observations(&mut tx, &ledger.observations).await.context("observations")?;
+    write::photos(&mut tx, &ledger.photos, &pictures).await.context("photos")?;
+    write::events(&mut tx, &ledger.events).await.context("site events")?;
+    // Live sites continue the ledger numbers after the demo's.
+    sqlx::query("select setval('site_code_seq', $1)").bind(ledger.sites.len() as i64).execute(&mut *tx).await?;
+
+    // Every site must have found its town; a site outside every boundary is a bug in the generator.
+    let townless: i64 =
+        sqlx::query_scalar("select count(*) from site where town_id is null").fetch_one(&mut *tx).await?;
+    anyhow::ensure!(townless == 0, "{townless} demo sites lie outside every town");
+    let by_status: Vec<(String, i64)> =
+        sqlx::query_as("select status, count(*) from site group by status order by count(*) desc, status")
+            .fetch_all(&mut *tx)
+            .await?;
+    let overdue: i64 = sqlx::query_scalar(
+        "select count(*) from site where deadline < current_date
+             and status not in ('closed', 'cancelled', 'rejected', 'duplicate')",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
+    let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
+        *m.entry(s.kind.as_str()).or_default() += 1;
+        m
+    });
+    tracing::info!(
+        towns = data.towns.len(),
+        roads = data.net.roads.len(),
+        organisations = org_ids.len(),
+        sites = ledger.sites.len(),
+        sites_by_kind = ?by_kind,
+        sites_by_status = %by_status,
+        overdue,
+        checklist_items = ledger.items.len(),
+        observations = ledger.observations.len(),
+        photos = ledger.photos.len(),
+        photo_files = pictures.len(),
+        events = ledger.events.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "loaded the Zhangjiagang demo dataset"
+    );
     Ok(())
+}
+
+/// The generated data, before it is written.
+struct Dataset {
+    towns: Vec<towns::Town>,
+    net: roads::Network,
+    ledger: Ledger,
+}
+
+impl Dataset {
+    fn generate(catalogue: &Catalogue) -> Self {
+        let towns = towns::tile();
+        let net = roads::build(&towns);
+        let places = places::place(&towns, &net, (places::INTERSECTIONS, places::SPOTS, places::SECTIONS));
+        let ledger = ledger::build(&towns, &net, places, catalogue);
+        Dataset { towns, net, ledger }
+    }
+}
+
+/// The hazard codes the generator uses must be rows of `hazard_type` (the column is a plain array).
+fn check_hazard_codes(catalogue: &Catalogue) -> anyhow::Result<()> {
+    let lists = [names::INTERSECTION_HAZARDS, names::INTERSECTION_EXTRAS, names::SPOT_HAZARDS, names::SECTION_HAZARDS];
+    for (code, _) in lists.iter().flat_map(|l| l.iter()) {
+        anyhow::ensure!(
+            catalogue.hazard_names.contains_key(*code),
+            "hazard type {code} is not in the hazard_type table"
+        );
+    }
+    Ok(())
+}
+
+/// Draws every picture and runs it through the upload path's checks and thumbnailing, two at a time.
+fn render_pictures() -> anyhow::Result<Vec<(Vec<u8>, ProcessedPhoto)>> {
+    let render = |index: usize| -> anyhow::Result<(Vec<u8>, ProcessedPhoto)> {
+        let jpeg = pictures::render(index);
+        let processed =
+            process::process(&jpeg, PhotoLimits::default()).with_context(|| format!("demo picture {index}"))?;
+        Ok((jpeg, processed))
+    };
+    let (odd, even): (Vec<_>, Vec<_>) = std::thread::scope(|scope| {
+        let odd = scope.spawn(|| (1..pictures::COUNT).step_by(2).map(render).collect::<Vec<_>>());
+        let even = (0..pictures::COUNT).step_by(2).map(render).collect::<Vec<_>>();
+        (odd.join().expect("picture thread"), even)
+    });
+    let mut out = Vec::with_capacity(pictures::COUNT);
+    let (mut odd, mut even) = (odd.into_iter(), even.into_iter());
+    for index in 0..pictures::COUNT {
+        let next = if index % 2 == 0 { even.next() } else { odd.next() };
+        out.push(next.expect("one per index")?);
+    }
+    Ok(out)
+}
+
+/// Stores originals and thumbnails under their content-addressed keys (writing one twice is harmless).
+async fn store_pictures(
+    store: &PhotoStore,
+    rendered: Vec<(Vec<u8>, ProcessedPhoto)>,
+) -> anyhow::Result<Vec<StoredPicture>> {
+    let mut out = Vec::with_capacity(rendered.len());
+    for (jpeg, p) in rendered {
+        let sha = p.sha256_hex();
+        let original_key = PhotoStore::original_key(&sha, p.format.extension());
+        let thumbnail_key = PhotoStore::thumbnail_key(&sha);
+        store.put(&original_key, Bytes::from(jpeg)).await.with_context(|| format!("storing {original_key}"))?;
+        store
+            .put(&thumbnail_key, Bytes::from(p.thumbnail_jpeg))
+            .await
+            .with_context(|| format!("storing {thumbnail_key}"))?;
+        out.push(StoredPicture {
+            sha256: p.sha256,
+            content_type: p.format.content_type(),
+            bytes: i32::try_from(p.bytes)?,
+            width: i32::try_from(p.width)?,
+            height: i32::try_from(p.height)?,
+            original_key,
+            thumbnail_key,
+            thumbnail_width: i32::try_from(p.thumbnail_width)?,
+            thumbnail_height: i32::try_from(p.thumbnail_height)?,
+        });
+    }
+    Ok(out)
 }

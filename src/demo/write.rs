@@ -1,0 +1,359 @@
+//! Writing the demo dataset: bulk inserts of column arrays through `unnest`, a thousand rows a statement,
+//! all on the caller's transaction.
+//!
+//! Towns and stakes are not taken from the generator: as for a real observation (db/observations.rs), the
+//! town comes from `st_intersects` with the boundaries and the stake from the distance along the road
+//! (`st_linelocatepoint` × geodesic length), corrected by the chainage breaks.
+
+use std::collections::HashMap;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::ledger::{Catalogue, Event, Item, Observation, Photo, Site, TemplateItem};
+use super::names::Organisation;
+use super::plane;
+use super::roads::{COUNTY_ADMIN_CODE, ChainageBreak, Road};
+use super::towns::Town;
+
+const BATCH_ROWS: usize = 1_000;
+
+/// A picture as stored in the photo store, for photo rows.
+#[derive(Debug, Clone)]
+pub struct StoredPicture {
+    pub sha256: [u8; 32],
+    pub content_type: &'static str,
+    pub bytes: i32,
+    pub width: i32,
+    pub height: i32,
+    pub original_key: String,
+    pub thumbnail_key: String,
+    pub thumbnail_width: i32,
+    pub thumbnail_height: i32,
+}
+
+/// The checklist items and hazard types the migrations installed.
+pub async fn catalogue(conn: &mut PgConnection) -> sqlx::Result<Catalogue> {
+    let items: Vec<(String, String, String)> = sqlx::query_as(
+        "select template_code, code, name from checklist_template_item order by template_code, position",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let hazards: Vec<(String, String)> =
+        sqlx::query_as("select code, name from hazard_type").fetch_all(&mut *conn).await?;
+    Ok(Catalogue {
+        items: items
+            .into_iter()
+            .map(|(template_code, code, name)| TemplateItem { template_code, code, name })
+            .collect(),
+        hazard_names: hazards.into_iter().collect(),
+    })
+}
+
+pub async fn towns(conn: &mut PgConnection, towns: &[Town]) -> sqlx::Result<()> {
+    let codes: Vec<&str> = towns.iter().map(|t| t.spec.admin_code).collect();
+    let names: Vec<&str> = towns.iter().map(|t| t.spec.name).collect();
+    let names_en: Vec<&str> = towns.iter().map(|t| t.spec.name_en).collect();
+    let wkt: Vec<String> = towns.iter().map(|t| plane::wkt_multipolygon(&t.ring)).collect();
+    sqlx::query(
+        "insert into town (admin_code, name, name_en, boundary)
+         select u.admin_code, u.name, u.name_en, st_setsrid(st_geomfromtext(u.wkt), 4326)
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(admin_code, name, name_en, wkt)",
+    )
+    .bind(&codes)
+    .bind(&names)
+    .bind(&names_en)
+    .bind(&wkt)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts the roads; returns their ids in the same order.
+pub async fn roads(conn: &mut PgConnection, roads: &[Road]) -> sqlx::Result<Vec<i32>> {
+    let codes: Vec<&str> = roads.iter().map(|r| r.code.as_str()).collect();
+    let names: Vec<&str> = roads.iter().map(|r| r.name.as_str()).collect();
+    let wkt: Vec<String> = roads.iter().map(|r| plane::wkt_multilinestring(r.line.points())).collect();
+    let ids: Vec<(String, i32)> = sqlx::query_as(
+        "insert into road (route_code, admin_code, name, geom)
+         select u.route_code, $4, u.name, st_setsrid(st_geomfromtext(u.wkt), 4326)
+         from unnest($1::text[], $2::text[], $3::text[]) as u(route_code, name, wkt)
+         returning route_code, id",
+    )
+    .bind(&codes)
+    .bind(&names)
+    .bind(&wkt)
+    .bind(COUNTY_ADMIN_CODE)
+    .fetch_all(conn)
+    .await?;
+    let by_code: HashMap<String, i32> = ids.into_iter().collect();
+    Ok(roads.iter().map(|r| by_code[&r.code]).collect())
+}
+
+pub async fn chainage_breaks(conn: &mut PgConnection, breaks: &[ChainageBreak]) -> sqlx::Result<()> {
+    let codes: Vec<&str> = breaks.iter().map(|b| b.route_code).collect();
+    let measure: Vec<f64> = breaks.iter().map(|b| b.measure_m).collect();
+    let back: Vec<f64> = breaks.iter().map(|b| b.stake_back_m).collect();
+    let ahead: Vec<f64> = breaks.iter().map(|b| b.stake_ahead_m).collect();
+    sqlx::query(
+        "insert into road_chainage_break (road_id, measure_m, stake_back_m, stake_ahead_m)
+         select r.id, u.measure_m, u.stake_back_m, u.stake_ahead_m
+         from unnest($1::text[], $2::float8[], $3::float8[], $4::float8[])
+             as u(route_code, measure_m, stake_back_m, stake_ahead_m)
+         join road r on r.route_code = u.route_code and r.admin_code = $5",
+    )
+    .bind(&codes)
+    .bind(&measure)
+    .bind(&back)
+    .bind(&ahead)
+    .bind(COUNTY_ADMIN_CODE)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts the organisations; returns name -> id.
+pub async fn organisations(conn: &mut PgConnection, orgs: &[Organisation]) -> sqlx::Result<HashMap<String, i32>> {
+    let names: Vec<&str> = orgs.iter().map(|o| o.name).collect();
+    let kinds: Vec<&str> = orgs.iter().map(|o| o.kind).collect();
+    let towns: Vec<Option<&str>> = orgs.iter().map(|o| o.town_code).collect();
+    let ids: Vec<(String, i32)> = sqlx::query_as(
+        "insert into organisation (name, kind, town_id)
+         select u.name, u.kind, t.id
+         from unnest($1::text[], $2::text[], $3::text[]) with ordinality as u(name, kind, town_code, ord)
+         left join town t on t.admin_code = u.town_code
+         order by u.ord
+         returning name, id",
+    )
+    .bind(&names)
+    .bind(&kinds)
+    .bind(&towns)
+    .fetch_all(conn)
+    .await?;
+    Ok(ids.into_iter().collect())
+}
+
+/// Inserts sites in ledger order (a duplicate always comes after the site it points at).
+pub async fn sites(
+    conn: &mut PgConnection,
+    sites: &[Site],
+    road_ids: &[i32],
+    org_ids: &HashMap<String, i32>,
+) -> anyhow::Result<()> {
+    let org = |name: Option<&str>| -> anyhow::Result<Option<i32>> {
+        name.map(|n| org_ids.get(n).copied().ok_or_else(|| anyhow::anyhow!("unknown organisation {n}"))).transpose()
+    };
+    for chunk in sites.chunks(BATCH_ROWS) {
+        let mut supporting = Vec::with_capacity(chunk.len());
+        let mut responsible = Vec::with_capacity(chunk.len());
+        let mut lead = Vec::with_capacity(chunk.len());
+        for s in chunk {
+            let ids: Vec<String> = s
+                .supporting_units
+                .iter()
+                .map(|n| org(Some(n)).map(|id| id.unwrap_or_default().to_string()))
+                .collect::<Result<_, _>>()?;
+            supporting.push(ids.join(","));
+            responsible.push(org(s.responsible_unit)?);
+            lead.push(org(s.lead_unit)?);
+        }
+        let sup = |f: fn(&super::ledger::Supervision) -> String| -> Vec<Option<String>> {
+            chunk.iter().map(|s| s.supervision.as_ref().map(f)).collect()
+        };
+        sqlx::query(
+            "insert into site (id, code, kind, geom, town_id, road_id, route_code, stake_m, stake_text, end_stake_m,
+                 end_stake_text, status, template_code, hazard_types, hazard_level, rectification_mode, source,
+                 responsible_unit_id, lead_unit_id, supporting_unit_ids, deadline, supervision_level,
+                 supervision_body, supervision_doc_no, supervision_due, duplicate_of, first_observed_at,
+                 last_observed_at, observation_count, created_at, updated_at, version)
+             select u.id, u.code, u.kind, g.geom,
+                 (select t.id from town t
+                  where st_intersects(t.boundary,
+                      case when u.kind = 'section' then st_lineinterpolatepoint(g.geom, 0.5) else g.geom end)
+                  order by t.id limit 1),
+                 r.id, r.route_code,
+                 k.s_m, 'K' || (k.s_m::bigint / 1000) || '+' || lpad((k.s_m::bigint % 1000)::text, 3, '0'),
+                 k.e_m, 'K' || (k.e_m::bigint / 1000) || '+' || lpad((k.e_m::bigint % 1000)::text, 3, '0'),
+                 u.status, u.template_code, string_to_array(u.hazard_types, ','), u.hazard_level,
+                 u.rectification_mode, u.source, u.responsible_unit_id, u.lead_unit_id,
+                 string_to_array(u.supporting_unit_ids, ',')::integer[], u.deadline,
+                 coalesce(u.supervision_level, 'none'), u.supervision_body, u.supervision_doc_no, u.supervision_due,
+                 u.duplicate_of, u.first_observed_at, u.last_observed_at, u.observation_count, u.created_at,
+                 u.updated_at, u.version
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
+                     $15::date[], $16::text[], $17::text[], $18::text[], $19::date[], $20::uuid[],
+                     $21::timestamptz[], $22::timestamptz[], $23::integer[], $24::timestamptz[],
+                     $25::timestamptz[], $26::integer[])
+                 with ordinality as u(id, code, kind, wkt, road_id, status, template_code, hazard_types,
+                     hazard_level, rectification_mode, source, responsible_unit_id, lead_unit_id,
+                     supporting_unit_ids, deadline, supervision_level, supervision_body, supervision_doc_no,
+                     supervision_due, duplicate_of, first_observed_at, last_observed_at, observation_count,
+                     created_at, updated_at, version, ord)
+             cross join lateral (select st_setsrid(st_geomfromtext(u.wkt), 4326) as geom) g
+             join road r on r.id = u.road_id
+             -- Distance along the road as db/observations.rs measures it, then the chainage breaks behind.
+             cross join lateral (select
+                 st_linelocatepoint(st_geometryn(r.geom, 1),
+                     case when u.kind = 'section' then st_startpoint(g.geom) else g.geom end)
+                     * st_length(r.geom::geography) as s_raw,
+                 case when u.kind = 'section' then st_linelocatepoint(st_geometryn(r.geom, 1), st_endpoint(g.geom))
+                     * st_length(r.geom::geography) end as e_raw) m
+             cross join lateral (select
+                 round(m.s_raw + coalesce((select sum(b.stake_ahead_m - b.stake_back_m) from road_chainage_break b
+                     where b.road_id = r.id and b.measure_m <= m.s_raw), 0)) as s_m,
+                 round(m.e_raw + coalesce((select sum(b.stake_ahead_m - b.stake_back_m) from road_chainage_break b
+                     where b.road_id = r.id and b.measure_m <= m.e_raw), 0)) as e_m) k
+             order by u.ord",
+        )
+        .bind(chunk.iter().map(|s| s.id).collect::<Vec<Uuid>>())
+        .bind(chunk.iter().map(|s| s.code.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.geom.wkt()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| road_ids[s.road]).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.kind.template_code()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.hazard_types.join(",")).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.hazard_level).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.rectification_mode).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.source).collect::<Vec<_>>())
+        .bind(&responsible)
+        .bind(&lead)
+        .bind(&supporting)
+        .bind(chunk.iter().map(|s| s.deadline).collect::<Vec<_>>())
+        .bind(sup(|s| s.level.to_string()))
+        .bind(sup(|s| s.body.to_string()))
+        .bind(sup(|s| s.doc_no.clone()))
+        .bind(chunk.iter().map(|s| s.supervision.as_ref().map(|v| v.due)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.duplicate_of).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.first_observed_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.last_observed_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.observation_count).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.created_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.updated_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.version).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn items(conn: &mut PgConnection, items: &[Item]) -> sqlx::Result<()> {
+    for chunk in items.chunks(BATCH_ROWS) {
+        sqlx::query(
+            "insert into site_checklist_item (site_id, template_code, item_code, state, quantity, measured,
+                 installed_on, installer, reason, updated_at)
+             select u.site_id, u.template_code, u.item_code, u.state, u.quantity, u.measured::jsonb,
+                 u.installed_on, u.installer, u.reason, u.updated_at
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::date[],
+                 $8::text[], $9::text[], $10::timestamptz[])
+                 as u(site_id, template_code, item_code, state, quantity, measured, installed_on, installer,
+                     reason, updated_at)",
+        )
+        .bind(chunk.iter().map(|i| i.site_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.template_code.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.item_code.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.state.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.quantity).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.measured.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.installed_on).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.installer).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.reason).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|i| i.updated_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Observations take the route (and, when the inspector typed it, the stake) from their site.
+pub async fn observations(conn: &mut PgConnection, observations: &[Observation]) -> sqlx::Result<()> {
+    for chunk in observations.chunks(BATCH_ROWS) {
+        sqlx::query(
+            "insert into observation (id, site_id, kind, inspector, observed_at, received_at, geom, accuracy_m,
+                 source_crs, hazard_types, checklist, notes, route_code, stake_text, content_sha256)
+             select u.id, u.site_id, u.kind, u.inspector, u.observed_at, u.received_at,
+                 st_setsrid(st_geomfromtext(u.wkt), 4326), u.accuracy_m, 'wgs84',
+                 string_to_array(u.hazard_types, ','), u.checklist::jsonb, u.notes,
+                 s.route_code, case when u.with_stake then s.stake_text end, u.content_sha256
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                 $7::text[], $8::real[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bytea[])
+                 as u(id, site_id, kind, inspector, observed_at, received_at, wkt, accuracy_m, hazard_types,
+                     checklist, notes, with_stake, content_sha256)
+             join site s on s.id = u.site_id",
+        )
+        .bind(chunk.iter().map(|o| o.id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.site_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.inspector).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.observed_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.received_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.geom.wkt()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.accuracy_m).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.hazard_types.join(",")).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.checklist.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.notes.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.with_stake).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.content_sha256.to_vec()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn photos(conn: &mut PgConnection, photos: &[Photo], pictures: &[StoredPicture]) -> sqlx::Result<()> {
+    for chunk in photos.chunks(BATCH_ROWS) {
+        let pic = |p: &Photo| &pictures[p.picture];
+        sqlx::query(
+            "insert into photo (id, observation_id, position, sha256, content_type, bytes, width, height,
+                 original_key, thumbnail_key, thumbnail_width, thumbnail_height, created_at)
+             select * from unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::bytea[], $5::text[], $6::integer[],
+                 $7::integer[], $8::integer[], $9::text[], $10::text[], $11::integer[], $12::integer[],
+                 $13::timestamptz[])",
+        )
+        .bind(chunk.iter().map(|p| p.id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| p.observation_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| p.position).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).sha256.to_vec()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).content_type).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).bytes).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).width).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).height).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).original_key.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).thumbnail_key.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).thumbnail_width).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| pic(p).thumbnail_height).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| p.created_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Events in time order, so their ids (identity) follow time as they would have been written.
+pub async fn events(conn: &mut PgConnection, events: &[Event]) -> sqlx::Result<()> {
+    for chunk in events.chunks(BATCH_ROWS) {
+        sqlx::query(
+            "insert into site_event (site_id, at, actor, kind, from_status, to_status, reason, data, observation_id)
+             select u.site_id, u.at, u.actor, u.kind, u.from_status, u.to_status, u.reason, u.data::jsonb,
+                 u.observation_id
+             from unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                 $8::text[], $9::uuid[])
+                 with ordinality as u(site_id, at, actor, kind, from_status, to_status, reason, data,
+                     observation_id, ord)
+             order by u.ord",
+        )
+        .bind(chunk.iter().map(|e| e.site_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.actor).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.kind).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.from_status.map(|s| s.as_str())).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.to_status.map(|s| s.as_str())).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.reason.as_deref()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.data.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.observation_id).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
