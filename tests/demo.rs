@@ -17,10 +17,8 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();
 
     assert!(app.count("town").await >= 8);
-    let classes: Vec<String> = sqlx::query_scalar("select distinct class::text from road order by 1")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let classes: Vec<String> =
+        sqlx::query_scalar("select distinct class::text from road order by 1").fetch_all(&pool).await.unwrap();
     for class in ["C", "G", "S", "X", "Y"] {
         assert!(classes.contains(&class.to_string()), "no {class} road: {classes:?}");
     }
@@ -29,10 +27,8 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     for status in roadledger::domain::site::SiteStatus::ALL {
         assert!(counts["by_status"][status.as_str()].as_i64().unwrap_or(0) > 0, "no {status} site: {counts}");
     }
-    let templates: Vec<String> = sqlx::query_scalar("select distinct template_code from site order by 1")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let templates: Vec<String> =
+        sqlx::query_scalar("select distinct template_code from site order by 1").fetch_all(&pool).await.unwrap();
     assert_eq!(templates, ["five_must_haves", "three_ones"]);
     // Every site has a town from the boundaries and lies inside the demo area.
     let (no_town, outside): (i64, i64) = sqlx::query_as(
