@@ -5,6 +5,8 @@
 //! Run: `DATABASE_URL=… cargo bench --bench sites` on a scratch database: the demo dataset is loaded into
 //! it when it has no sites (see docs/benchmarks.md).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,22 +32,22 @@ async fn main() {
     let photos = PhotoStore::local(dir.path()).unwrap();
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();
     let app = router(AppState { pool: pool.clone(), photos, settings: Arc::new(Settings::default()) });
+    let token = common::bench_token(&pool, roadledger::domain::auth::Role::Leader).await;
     let sites: i64 = sqlx::query_scalar("select count(*) from site").fetch_one(&pool).await.unwrap();
     println!("{sites} sites; {RUNS} runs each");
     println!("{:<52} {:>10} {:>10} {:>10}", "what", "median ms", "min ms", "KiB");
 
-    let mut bytes = 0;
-    let times = time(|| async {
+    let (times, bytes) = time(|| async {
         let uri = format!("/api/v1/sites?bbox={BBOX}&limit=5000");
-        let response = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let request = Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), 200);
-        bytes = response.into_body().collect().await.unwrap().to_bytes().len();
+        response.into_body().collect().await.unwrap().to_bytes().len()
     })
     .await;
     report("GET /api/v1/sites (whole area, full properties)", times, bytes);
 
-    let mut bytes = 0;
-    let times = time(|| async {
+    let (times, bytes) = time(|| async {
         let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
             "select id, st_asgeojson(geom, 6) from site
              where geom && st_makeenvelope(120.3, 31.75, 120.8, 32.05, 4326) order by id limit 5001",
@@ -53,39 +55,40 @@ async fn main() {
         .fetch_all(&pool)
         .await
         .unwrap();
-        bytes = rows.iter().map(|r| r.1.len() + 40).sum();
+        rows.iter().map(|r| r.1.len() + 40).sum()
     })
     .await;
     report("baseline: raw SQL, id + geometry only", times, bytes);
 
-    let mut bytes = 0;
-    let times = time(|| async {
+    let (times, bytes) = time(|| async {
         let filter = roadledger::db::sites::SiteFilter {
             bbox: Some([120.3, 31.75, 120.8, 32.05]),
             limit: 5000,
+            scope: roadledger::domain::auth::SiteScope { all: true, town_id: None, unit_id: None },
             ..Default::default()
         };
         let (features, _) = roadledger::db::sites::list(&pool, &filter).await.unwrap();
-        bytes = features.iter().map(String::len).sum();
+        features.iter().map(String::len).sum()
     })
     .await;
     report("db::sites::list alone (the API's SQL)", times, bytes);
 }
 
-async fn time<F, Fut>(mut f: F) -> Vec<Duration>
+/// Runs `f` once to warm the caches, then `RUNS` times; the sorted times and the bytes `f` reported.
+async fn time<F, Fut>(mut f: F) -> (Vec<Duration>, usize)
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = usize>,
 {
-    f().await; // warm the caches once
+    let mut bytes = f().await;
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let start = Instant::now();
-        f().await;
+        bytes = f().await;
         times.push(start.elapsed());
     }
     times.sort();
-    times
+    (times, bytes)
 }
 
 fn report(what: &str, times: Vec<Duration>, bytes: usize) {

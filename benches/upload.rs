@@ -9,6 +9,8 @@
 //!
 //! Run: `DATABASE_URL=… cargo bench --bench upload` (see docs/benchmarks.md).
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +62,7 @@ fn http_upload(url: &str, photo: &[u8]) {
             settings: Arc::new(Settings::default()),
         };
         let app = router(state);
+        let token = common::bench_token(&pool, roadledger::domain::auth::Role::Inspector).await;
         let base = reset_peak_rss();
         let mut times = Vec::new();
         for i in 0..RUNS {
@@ -70,11 +73,11 @@ fn http_upload(url: &str, photo: &[u8]) {
                 "geometry": {"type": "Point", "coordinates": [120.31 + i as f64 * 0.001, 31.76]},
                 "observed_at": chrono::Utc::now().to_rfc3339(),
                 "accuracy_m": 5.0,
-                "inspector": "bench",
             });
             let (content_type, body) = multipart(observation.to_string().as_bytes(), photo);
             let request = Request::post("/api/v1/observations")
                 .header("content-type", content_type)
+                .header("authorization", format!("Bearer {token}"))
                 .body(Body::from(body))
                 .unwrap();
             let start = Instant::now();

@@ -24,6 +24,8 @@ pub struct EmbeddedPg {
     pg_data: PathBuf,
     socket_dir: PathBuf,
     run_as: Option<String>,
+    /// Whether this process started the server (and so should stop it when done).
+    pub started_here: bool,
 }
 
 impl EmbeddedPg {
@@ -40,7 +42,7 @@ impl EmbeddedPg {
         // Unix socket paths are limited to ~107 bytes, so the socket lives in a short private directory
         // derived from the cluster path (stable across runs, distinct per cluster).
         let socket_dir = PathBuf::from(format!("/tmp/roadledger-{}", short_hash(&pg_data)));
-        let pg = EmbeddedPg { bin_dir, pg_data, socket_dir, run_as };
+        let mut pg = EmbeddedPg { bin_dir, pg_data, socket_dir, run_as, started_here: false };
         pg.prepare_dirs()?;
         let fresh = !pg.pg_data.join("PG_VERSION").exists();
         if fresh {
@@ -48,6 +50,7 @@ impl EmbeddedPg {
         }
         if !pg.is_running() {
             pg.pg_ctl_start()?;
+            pg.started_here = true;
         }
         if fresh {
             pg.bootstrap()?;

@@ -1,11 +1,13 @@
 //! RoadLedger: survey rural road hazards, keep the remediation ledger, close them out.
 //!
 //! Layers: [`domain`] (pure rules), [`db`] (all SQL), [`http`] (axum), with [`photos`] (storage and image
-//! processing), [`embedded_pg`] (the private default database) and [`demo`] (the demo dataset) at the edges.
+//! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database) and [`demo`] (the demo dataset) at the edges.
 
+pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
 pub mod http;
 pub mod photos;
+pub mod secrets;

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
-    let app = common::app(pool.clone());
+    let app = common::app(pool.clone()).await;
     let photos = PhotoStore::local(app.photo_dir.path()).unwrap();
 
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();

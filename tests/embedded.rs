@@ -67,8 +67,13 @@ async fn without_database_url_the_server_runs_its_own_cluster_and_keeps_data_acr
         "geometry": {"type": "Point", "coordinates": [120.55, 31.87]},
         "observed_at": "2026-11-30T09:00:00+08:00",
     });
+    // Provisioning from the command line, against the cluster the server is running.
+    let token = provision(data.path());
+    let anonymous = client.get(format!("{base}/api/v1/sites")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
     let form = reqwest::multipart::Form::new().text("observation", observation.to_string());
-    let created = client.post(format!("{base}/api/v1/observations")).multipart(form).send().await.unwrap();
+    let created =
+        client.post(format!("{base}/api/v1/observations")).bearer_auth(&token).multipart(form).send().await.unwrap();
     assert_eq!(created.status(), 201);
 
     let status = terminate(child);
@@ -78,9 +83,54 @@ async fn without_database_url_the_server_runs_its_own_cluster_and_keeps_data_acr
     // Second run: the same cluster, the same data.
     let (child, base) = serve(data.path());
     let sites: serde_json::Value =
-        client.get(format!("{base}/api/v1/sites")).send().await.unwrap().json().await.unwrap();
+        client.get(format!("{base}/api/v1/sites")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(sites["features"].as_array().unwrap().len(), 1);
     assert!(terminate(child).success());
+}
+
+/// `org list`, `user add --password-stdin` and `token create`, as an administrator would script them; returns
+/// the new inspector's API token.
+fn provision(data_dir: &std::path::Path) -> String {
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let orgs = run(&["org", "list"], "");
+    let city_office = orgs.lines().find(|l| l.split('\t').nth(1) == Some("city_office")).expect(&orgs);
+    let org_id = city_office.split('\t').next().unwrap();
+    let added = run(
+        &[
+            "user",
+            "add",
+            "--name",
+            "li.na",
+            "--display-name",
+            "李娜",
+            "--role",
+            "inspector",
+            "--org",
+            org_id,
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(added.trim_end().ends_with("\tli.na"), "{added}");
+    let token = run(&["token", "create", "--user", "li.na"], "").trim().to_string();
+    assert!(token.starts_with("rl_") && token.len() == 67, "{token}");
+    token
 }
 
 #[test]

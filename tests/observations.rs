@@ -11,7 +11,7 @@ const JUNCTION: [f64; 2] = [120.552_31, 31.871_17];
 
 #[sqlx::test(migrations = "./migrations")]
 async fn an_upload_with_a_camera_jpeg_keeps_the_original_reads_exif_and_makes_a_thumbnail(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let spec = ExifSpec {
         lon: 120.552_31,
         lat: 31.871_17,
@@ -54,7 +54,7 @@ async fn an_upload_with_a_camera_jpeg_keeps_the_original_reads_exif_and_makes_a_
     assert_eq!(original.status, 200);
     assert_eq!(original.bytes, photo);
     assert_eq!(original.headers["content-type"], "image/jpeg");
-    assert_eq!(original.headers["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(original.headers["cache-control"], "private, max-age=31536000, immutable");
     // …and is on disk unchanged.
     let on_disk: Vec<_> =
         app.stored_files().into_iter().filter(|f| f.to_string_lossy().contains("original/")).collect();
@@ -83,7 +83,7 @@ async fn an_upload_with_a_camera_jpeg_keeps_the_original_reads_exif_and_makes_a_
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_same_observation_sent_again_is_answered_200_with_the_same_body_and_stored_once(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let photo = jpeg(640, 480);
     let obs = observation("spot", json!(JUNCTION));
 
@@ -103,7 +103,7 @@ async fn the_same_observation_sent_again_is_answered_200_with_the_same_body_and_
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_same_id_with_different_content_is_a_conflict_and_changes_nothing(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let mut obs = observation("spot", json!(JUNCTION));
     assert_eq!(app.upload(&obs, &[]).await.status, 201);
 
@@ -123,7 +123,7 @@ async fn the_same_id_with_different_content_is_a_conflict_and_changes_nothing(po
 
 #[sqlx::test(migrations = "./migrations")]
 async fn an_observation_within_30_m_of_an_open_site_joins_it_and_one_at_40_m_opens_another(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let first = app.upload(&observation("intersection", json!(JUNCTION)), &[]).await.json();
     let site_id = first["site"]["id"].clone();
 
@@ -157,7 +157,7 @@ async fn an_observation_within_30_m_of_an_open_site_joins_it_and_one_at_40_m_ope
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_closed_site_is_not_joined(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let first = app.upload(&observation("intersection", json!(JUNCTION)), &[]).await.json();
     sqlx::query("update site set status = 'closed'").execute(&app.pool).await.unwrap();
 
@@ -168,7 +168,7 @@ async fn a_closed_site_is_not_joined(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_town_comes_from_the_boundaries(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     app.add_town("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]).await;
     app.add_town("320582101", "塘桥镇", [120.60, 31.84, 120.70, 31.90]).await;
 
@@ -190,7 +190,7 @@ async fn the_town_comes_from_the_boundaries(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn gcj02_and_bd09_coordinates_are_stored_as_wgs84_within_half_a_metre(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let (glon, glat) = coords::wgs84_to_gcj02(JUNCTION[0], JUNCTION[1]);
     let mut gcj = observation("intersection", json!([glon, glat]));
     gcj["source_crs"] = json!("gcj02");
@@ -222,7 +222,7 @@ async fn gcj02_and_bd09_coordinates_are_stored_as_wgs84_within_half_a_metre(pool
 
 #[sqlx::test(migrations = "./migrations")]
 async fn roads_give_the_route_and_a_stake_when_the_inspector_gives_none(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     // X202 runs due east from 120.50 along latitude 31.86, about 9.46 km per 0.1 degree.
     sqlx::query(
         "insert into road (route_code, admin_code, name, geom)
@@ -253,7 +253,7 @@ async fn roads_give_the_route_and_a_stake_when_the_inspector_gives_none(pool: Pg
 
 #[sqlx::test(migrations = "./migrations")]
 async fn bad_input_is_a_clear_4xx_and_nothing_is_stored(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let photo = jpeg(800, 600);
     let truncated = &photo[..photo.len() * 3 / 10];
     let mut truncated_obs = observation("spot", json!(JUNCTION));
@@ -304,7 +304,7 @@ async fn requests_that_are_not_multipart_or_too_big_are_refused(pool: PgPool) {
         photo_limits: roadledger::photos::PhotoLimits { bytes_max: 10_000, pixels_max: 50_000_000 },
         ..Default::default()
     };
-    let app = common::app_with(pool, settings);
+    let app = common::app_with(pool, settings).await;
     let json_post = app
         .send(
             axum::http::Request::post("/api/v1/observations")

@@ -35,7 +35,7 @@ async fn seed(app: &common::TestApp) -> Vec<Value> {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_bbox_selects_the_sites_inside_it(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let seeded = seed(&app).await;
     let code = |i: usize| seeded[i]["site"]["properties"]["code"].as_str().unwrap().to_string();
 
@@ -58,7 +58,7 @@ async fn the_bbox_selects_the_sites_inside_it(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn filters_and_paging(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let seeded = seed(&app).await;
     sqlx::query("update site set status = 'closed' where id = $1::text::uuid")
         .bind(seeded[0]["site"]["id"].as_str().unwrap())
@@ -89,7 +89,7 @@ async fn filters_and_paging(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn list_parameters_have_limits_and_clear_errors(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let cases = [
         ("/api/v1/sites?bbox=100,20,120,40", "the limit is 1"),
         ("/api/v1/sites?bbox=120.8,31.75,120.3,32.05", "minimum must be smaller"),
@@ -117,7 +117,7 @@ async fn list_parameters_have_limits_and_clear_errors(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn a_site_in_detail_has_its_checklist_observations_photos_and_events(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let photo = jpeg(400, 300);
     let mut obs = observation("intersection", json!([120.55, 31.87]));
     obs["checklist"] = json!({"signal_light": "not_applicable", "speed_bump": "installed"});
@@ -152,7 +152,7 @@ async fn a_site_in_detail_has_its_checklist_observations_photos_and_events(pool:
 
 #[sqlx::test(migrations = "./migrations")]
 async fn site_events_are_append_only_in_the_database_itself(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     app.upload(&observation("spot", json!([120.55, 31.87])), &[]).await;
 
     let update = sqlx::query("update site_event set actor = 'someone else'").execute(&app.pool).await;
@@ -169,7 +169,7 @@ async fn site_events_are_append_only_in_the_database_itself(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn the_schema_refuses_what_the_domain_forbids(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     app.upload(&observation("spot", json!([120.55, 31.87])), &[]).await;
     let attempts = [
         ("update site set status = 'done'", "site_status_known"),
@@ -193,7 +193,7 @@ async fn the_schema_refuses_what_the_domain_forbids(pool: PgPool) {
 
 #[sqlx::test(migrations = "./migrations")]
 async fn health_is_200_when_the_database_answers_and_503_when_it_does_not(pool: PgPool) {
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let healthy = app.get("/healthz").await;
     assert_eq!(healthy.status, 200);
     assert_eq!(healthy.json()["database"], "ok");
@@ -210,7 +210,7 @@ async fn health_is_200_when_the_database_answers_and_503_when_it_does_not(pool: 
 
 #[sqlx::test(migrations = "./migrations")]
 async fn reference_data_for_the_pages(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let templates = app.get("/api/v1/checklist-templates").await.json();
     let hazard_types = app.get("/api/v1/hazard-types").await.json();
 

@@ -1,6 +1,7 @@
 //! All SQL lives here: plain async functions over a pool or a connection, so they compose into
 //! transactions.
 
+pub mod accounts;
 pub mod observations;
 pub mod reference;
 pub mod sites;

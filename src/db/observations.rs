@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::domain::auth::{Actor, SiteScope};
 use crate::domain::observation::NewObservation;
 use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteStatus};
 use crate::domain::stake::{Carriageway, Stake};
@@ -49,6 +50,7 @@ pub async fn content_hash(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opt
 pub async fn record(
     pool: &PgPool,
     obs: &NewObservation,
+    user_id: Uuid,
     content_sha256: &[u8; 32],
     photos: &[NewPhoto],
     county_admin_code: &str,
@@ -74,8 +76,9 @@ pub async fn record(
 
     sqlx::query(
         "insert into observation (id, site_id, kind, inspector, observed_at, geom, accuracy_m, source_crs,
-             hazard_types, checklist, notes, route_code, stake_text, content_sha256)
-         values ($1, $2, $3, $4, $5, st_setsrid(st_geomfromgeojson($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14)",
+             hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id)
+         values ($1, $2, $3, $4, $5, st_setsrid(st_geomfromgeojson($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14,
+             $15)",
     )
     .bind(obs.id)
     .bind(site_id)
@@ -91,6 +94,7 @@ pub async fn record(
     .bind(&obs.road_code)
     .bind(obs.stake.as_ref().map(Stake::to_string))
     .bind(content_sha256.as_slice())
+    .bind(user_id)
     .execute(&mut *tx)
     .await?;
 
@@ -99,7 +103,7 @@ pub async fn record(
     }
 
     // The event that records this visit points at the observation, so it is written after it.
-    write_visit_event(&mut tx, site_id, obs).await?;
+    write_visit_event(&mut tx, site_id, obs, user_id).await?;
 
     tx.commit().await?;
     Ok(Outcome::Created)
@@ -271,15 +275,16 @@ async fn write_visit_event(
     tx: &mut Transaction<'_, Postgres>,
     site_id: Uuid,
     obs: &NewObservation,
+    user_id: Uuid,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into site_event (site_id, actor, kind, from_status, to_status, data, observation_id)
+        "insert into site_event (site_id, actor, kind, from_status, to_status, data, observation_id, actor_user_id)
          select $1, $2,
              case when s.observation_count = 1 then 'opened' else 'observed' end,
              case when s.observation_count = 1 then null else s.status end,
              case when s.observation_count = 1 then s.status end,
              jsonb_build_object('observed_at', $4::timestamptz, 'hazard_types', $5::text[]),
-             $3
+             $3, $6
          from site s where s.id = $1",
     )
     .bind(site_id)
@@ -287,6 +292,7 @@ async fn write_visit_event(
     .bind(obs.id)
     .bind(obs.observed_at)
     .bind(&obs.hazard_types)
+    .bind(user_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -348,18 +354,78 @@ pub struct ObservationView {
     pub site_match: String,
 }
 
-pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<ObservationView>> {
-    sqlx::query_as(
+pub async fn get(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<ObservationView>> {
+    let sql = format!(
         "select o.id, o.site_id, o.kind, o.inspector, o.observed_at, o.received_at,
              st_asgeojson(o.geom, 9)::json as geometry, o.accuracy_m, o.source_crs, o.hazard_types, o.checklist,
              o.notes, o.route_code as road_code, o.stake_text as stake,
              case when exists (select 1 from site_event e where e.observation_id = o.id and e.kind = 'opened')
                   then 'opened' else 'joined' end as site_match
-         from observation o where o.id = $1",
+         from observation o join site s on s.id = o.site_id
+         where o.id = $1 and {}",
+        super::sites::scope_condition(2)
+    );
+    super::sites::bind_scope(sqlx::query_as(&sql).bind(id), scope).fetch_optional(pool).await
+}
+
+/// Who recorded an observation and when it arrived, if the user may see it.
+pub async fn author(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(Uuid, DateTime<Utc>)>> {
+    let sql = format!(
+        "select o.user_id, o.received_at from observation o join site s on s.id = o.site_id
+         where o.id = $1 and {}",
+        super::sites::scope_condition(2)
+    );
+    super::sites::bind_scope(sqlx::query_as(&sql).bind(id), scope).fetch_optional(pool).await
+}
+
+/// Corrects an observation's notes and/or hazard types; the site's hazard types follow, and an
+/// `observation_edited` event keeps both versions.
+pub async fn edit(
+    pool: &PgPool,
+    id: Uuid,
+    actor: &Actor,
+    notes: Option<&str>,
+    hazard_types: Option<&[String]>,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    let (site_id, old_notes, old_types): (Uuid, String, Vec<String>) =
+        sqlx::query_as("select site_id, notes, hazard_types from observation where id = $1 for update")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query(
+        "update observation set notes = coalesce($2, notes), hazard_types = coalesce($3, hazard_types) where id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
-    .await
+    .bind(notes)
+    .bind(hazard_types)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "update site set
+             hazard_types = array(select distinct h from observation o, unnest(o.hazard_types) h
+                                  where o.site_id = $1 order by h),
+             updated_at = now(), version = version + 1
+         where id = $1",
+    )
+    .bind(site_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into site_event (site_id, actor, actor_user_id, kind, data, observation_id)
+         values ($1, $2, $3, 'observation_edited', $4, $5)",
+    )
+    .bind(site_id)
+    .bind(&actor.display_name)
+    .bind(actor.user_id)
+    .bind(serde_json::json!({
+        "before": {"notes": old_notes, "hazard_types": old_types},
+        "after": {"notes": notes, "hazard_types": hazard_types},
+    }))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// A photo as the API shows it, with its stable URLs.

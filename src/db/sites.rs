@@ -2,7 +2,31 @@
 //! fastest route for thousands of features and keeps one definition of a site's public shape.
 
 use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
+use sqlx::query::{QueryAs, QueryScalar};
 use uuid::Uuid;
+
+use crate::domain::auth::SiteScope;
+
+/// The condition that keeps a user to their sites (`s` is the site), taking three parameters from `$first`
+/// on: all, town id, unit id. Bind them with [`bind_scope`] / [`bind_scope_scalar`].
+pub fn scope_condition(first: usize) -> String {
+    format!("(${first}::bool or s.town_id = ${}::int or s.responsible_unit_id = ${}::int)", first + 1, first + 2)
+}
+
+pub fn bind_scope<'q, O>(
+    q: QueryAs<'q, sqlx::Postgres, O, PgArguments>,
+    scope: &SiteScope,
+) -> QueryAs<'q, sqlx::Postgres, O, PgArguments> {
+    q.bind(scope.all).bind(scope.town_id).bind(scope.unit_id)
+}
+
+pub fn bind_scope_scalar<'q, O>(
+    q: QueryScalar<'q, sqlx::Postgres, O, PgArguments>,
+    scope: &SiteScope,
+) -> QueryScalar<'q, sqlx::Postgres, O, PgArguments> {
+    q.bind(scope.all).bind(scope.town_id).bind(scope.unit_id)
+}
 
 /// The `properties` every site feature carries (list and detail). Needs `s` (site), `t` (town) and
 /// `c` (checklist counts) in scope. `overdue` is derived at read time, so it is never stored stale.
@@ -39,6 +63,8 @@ pub struct SiteFilter {
     /// Keyset cursor: only sites with an id greater than this.
     pub after: Option<Uuid>,
     pub limit: i64,
+    /// Whose sites: applied before everything else.
+    pub scope: SiteScope,
 }
 
 /// One page of site features as GeoJSON text, in id order, and the id to continue after (if more remain).
@@ -54,8 +80,10 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
            and ($6::text is null or s.kind = $6)
            and ($7::text is null or t.admin_code = $7 or t.name = $7)
            and ($8::uuid is null or s.id > $8)
+           and {scope}
          order by s.id
-         limit $9"
+         limit $9",
+        scope = scope_condition(10)
     ))
     .bind(minx)
     .bind(miny)
@@ -66,6 +94,9 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
     .bind(&f.town)
     .bind(f.after)
     .bind(f.limit + 1)
+    .bind(f.scope.all)
+    .bind(f.scope.town_id)
+    .bind(f.scope.unit_id)
     .fetch_all(pool)
     .await?;
     let more = rows.len() as i64 > f.limit;
@@ -76,8 +107,10 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
 }
 
 /// Number of sites per status, for the map legend.
-pub async fn counts_by_status(pool: &PgPool) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as("select status, count(*) from site group by status order by status").fetch_all(pool).await
+pub async fn counts_by_status(pool: &PgPool, scope: &SiteScope) -> sqlx::Result<Vec<(String, i64)>> {
+    let sql =
+        format!("select status, count(*) from site s where {} group by status order by status", scope_condition(1));
+    bind_scope(sqlx::query_as(&sql), scope).fetch_all(pool).await
 }
 
 /// How many observations (newest first) a site's detail shows; `observation_count` gives the total.
@@ -86,8 +119,8 @@ pub const DETAIL_OBSERVATIONS_MAX: i64 = 100;
 pub const DETAIL_EVENTS_MAX: i64 = 500;
 
 /// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events.
-pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(&format!(
+pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<String>> {
+    let sql = format!(
         "select json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 7)::json,
              'properties', json_build_object({SITE_PROPERTIES},
@@ -131,23 +164,21 @@ pub async fn detail(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
                      from (select * from site_event where site_id = s.id order by id limit {DETAIL_EVENTS_MAX}) e)
              ))::text
          {SITE_FROM}
-         where s.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+         where s.id = $1 and {scope}",
+        scope = scope_condition(2)
+    );
+    bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(pool).await
 }
 
 /// One site's list feature (the summary shape), e.g. for an upload's answer.
-pub async fn summary(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(&format!(
+pub async fn summary(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<String>> {
+    let sql = format!(
         "select json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 7)::json,
              'properties', json_build_object({SITE_PROPERTIES}))::text
          {SITE_FROM}
-         where s.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+         where s.id = $1 and {scope}",
+        scope = scope_condition(2)
+    );
+    bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(pool).await
 }

@@ -1,5 +1,6 @@
 //! Pure domain types and rules: no I/O, no axum, no sqlx.
 
+pub mod auth;
 pub mod coords;
 pub mod observation;
 pub mod site;

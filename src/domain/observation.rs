@@ -47,9 +47,6 @@ pub struct ObservationInput {
     pub source_crs: SourceCrs,
     #[serde(default)]
     pub photo_sha256: Option<Vec<String>>,
-    /// Free text until accounts exist.
-    #[serde(default)]
-    pub inspector: Option<String>,
 }
 
 /// A WGS-84 position, longitude then latitude, in degrees, checked to be in range.
@@ -133,11 +130,12 @@ impl ObservationError {
 
 impl NewObservation {
     /// Checks every field; `now` bounds `observed_at`; `item_codes` are the checklist items of the kind's
-    /// template, in order.
+    /// template, in order; `inspector` is the signed-in account's display name.
     pub fn validate(
         input: ObservationInput,
         now: DateTime<Utc>,
         item_codes: &[String],
+        inspector: &str,
     ) -> Result<NewObservation, ObservationError> {
         let geometry = validate_geometry(input.kind, &input.geometry, input.source_crs)?;
 
@@ -193,11 +191,7 @@ impl NewObservation {
         if notes.chars().count() > NOTES_CHARS_MAX {
             return Err(ObservationError::new("notes", format!("at most {NOTES_CHARS_MAX} characters")));
         }
-        let inspector = input.inspector.unwrap_or_default().trim().to_string();
-        let inspector = if inspector.is_empty() { "匿名巡查员".to_string() } else { inspector };
-        if inspector.chars().count() > INSPECTOR_CHARS_MAX {
-            return Err(ObservationError::new("inspector", format!("at most {INSPECTOR_CHARS_MAX} characters")));
-        }
+        let inspector = inspector.chars().take(INSPECTOR_CHARS_MAX).collect::<String>();
 
         let road_code = match input.road_code.map(|c| c.trim().to_uppercase()) {
             Some(c) if c.is_empty() => None,
@@ -314,9 +308,9 @@ mod tests {
 
     #[test]
     fn a_minimal_point_observation_is_valid() {
-        let obs = NewObservation::validate(input(base()), now(), &items()).unwrap();
+        let obs = NewObservation::validate(input(base()), now(), &items(), "张伟").unwrap();
         assert_eq!(obs.geometry, SiteGeometry::Point(Wgs84Point { lon: 120.55, lat: 31.87 }));
-        assert_eq!(obs.inspector, "匿名巡查员");
+        assert_eq!(obs.inspector, "张伟");
         assert_eq!(obs.observed_at, "2026-11-30T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
     }
 
@@ -357,7 +351,7 @@ mod tests {
                 json[k] = v.clone();
             }
             let items = if json["kind"] == "section" { vec!["line".into()] } else { items() };
-            let err = NewObservation::validate(input(json.clone()), now(), &items).unwrap_err();
+            let err = NewObservation::validate(input(json.clone()), now(), &items, "张伟").unwrap_err();
             assert_eq!(err.field, field, "{json}");
             assert!(err.message.contains(fragment), "{json}: {}", err.message);
         }
@@ -369,7 +363,7 @@ mod tests {
         let mut json = base();
         json["geometry"]["coordinates"] = serde_json::json!([glon, glat]);
         json["source_crs"] = "gcj02".into();
-        let obs = NewObservation::validate(input(json), now(), &items()).unwrap();
+        let obs = NewObservation::validate(input(json), now(), &items(), "张伟").unwrap();
         let p = obs.geometry.anchor();
         assert!(coords::distance_m(p.lon, p.lat, 120.55, 31.87) < 0.5);
     }
@@ -378,7 +372,7 @@ mod tests {
     fn hazard_types_are_sorted_and_deduplicated() {
         let mut json = base();
         json["hazard_types"] = serde_json::json!(["no_signal", "missing_warning_sign", "no_signal"]);
-        let obs = NewObservation::validate(input(json), now(), &items()).unwrap();
+        let obs = NewObservation::validate(input(json), now(), &items(), "张伟").unwrap();
         assert_eq!(obs.hazard_types, vec!["missing_warning_sign", "no_signal"]);
     }
 }

@@ -1,13 +1,11 @@
 //! Sites, their kinds, statuses and checklist states (DOMAIN.md §2, §3, §6).
 
-use serde::{Deserialize, Serialize};
-
 /// Declares a string-coded enum: serde, `as_str`, `ALL` and `FromStr` agree with the schema's check
 /// constraints, which list the same codes.
 macro_rules! coded_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $(#[serde(rename = $code)] $variant),+
         }
@@ -44,6 +42,8 @@ macro_rules! coded_enum {
         }
     };
 }
+
+pub(crate) use coded_enum;
 
 /// A code that is not one of the accepted values; the message lists them.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! The HTTP edge: axum routers, extractors and response shapes. Handlers parse and validate input into
 //! domain types, call `db` and `photos`, and map errors to `Error`.
 
+mod accounts;
+pub mod auth;
 pub mod error;
 mod health;
 mod observations;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use sqlx::PgPool;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -34,6 +36,27 @@ pub struct Settings {
     /// XYZ raster tile URL template for the base map; `None` draws towns and roads only.
     pub base_map_url: Option<String>,
     pub web_dir: PathBuf,
+    /// A session ends after this long without a request (and after 7 days in any case).
+    pub session_idle: chrono::Duration,
+    /// Mark the session cookie `Secure`: set when the service is reached over HTTPS.
+    pub cookie_secure: bool,
+    pub login_throttle: LoginThrottle,
+    /// How long an inspector may correct their own observation.
+    pub observation_edit_window: chrono::Duration,
+}
+
+/// Failed sign-ins allowed within `window` before further attempts are refused with 429.
+#[derive(Debug, Clone)]
+pub struct LoginThrottle {
+    pub window: chrono::Duration,
+    pub per_account: i64,
+    pub per_client: i64,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle { window: chrono::Duration::minutes(15), per_account: 5, per_client: 20 }
+    }
 }
 
 impl Default for Settings {
@@ -44,6 +67,10 @@ impl Default for Settings {
             county_admin_code: "320582".into(),
             base_map_url: None,
             web_dir: PathBuf::from("web"),
+            session_idle: chrono::Duration::hours(12),
+            cookie_secure: false,
+            login_throttle: LoginThrottle::default(),
+            observation_edit_window: chrono::Duration::hours(24),
         }
     }
 }
@@ -64,7 +91,7 @@ pub fn router(state: AppState) -> Router {
 
     let api = Router::new()
         .route("/observations", post(observations::create).layer(DefaultBodyLimit::max(upload_bytes_max)))
-        .route("/observations/{id}", get(observations::show))
+        .route("/observations/{id}", get(observations::show).patch(observations::edit))
         .route("/sites", get(sites::list))
         .route("/sites/counts", get(sites::counts))
         .route("/sites/{id}", get(sites::show))
@@ -75,6 +102,14 @@ pub fn router(state: AppState) -> Router {
         .route("/hazard-types", get(reference::hazard_types))
         .route("/checklist-templates", get(reference::templates))
         .route("/settings", get(reference::settings))
+        .route("/session", get(accounts::current).post(accounts::login).delete(accounts::logout))
+        .route("/tokens", get(accounts::tokens).post(accounts::create_token))
+        .route("/tokens/{id}", delete(accounts::revoke_token))
+        .route("/users", get(accounts::users).post(accounts::create_user))
+        .route("/users/{id}/disable", post(accounts::disable_user))
+        .route("/users/{id}/enable", post(accounts::enable_user))
+        .route("/users/{id}/password", post(accounts::reset_password))
+        .route("/organisations", get(accounts::organisations))
         .fallback(|| async { Error::NotFound("no such API route; see README.md for the API".into()) });
 
     // Pages change with every deploy: browsers must revalidate them.
@@ -87,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/vendor/maplibre-gl", ServeDir::new(maplibre))
         .fallback_service(
             tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate_pages))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-cache"),
@@ -96,4 +132,27 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `Json` with our error shape: a malformed body is a problem+json 400 that says what is wrong, a missing
+/// content type a 415.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(Error::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()))
+            }
+            Err(rejection) => Err(Error::BadRequest(rejection.body_text())),
+        }
+    }
 }

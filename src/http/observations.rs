@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{AppState, Error, Result};
+use super::{ApiJson, AppState, Error, Result};
 use crate::db;
 use crate::db::observations::{NewPhoto, Outcome};
-use crate::domain::observation::{NewObservation, ObservationInput};
+use crate::domain::auth::{Actor, Permission};
+use crate::domain::observation::{HAZARD_TYPES_MAX, NOTES_CHARS_MAX, NewObservation, ObservationInput};
 use crate::photos::PhotoStore;
 use crate::photos::process::{self, PhotoError, ProcessedPhoto};
 
@@ -28,8 +29,12 @@ const OBSERVATION_JSON_BYTES_MAX: usize = 256 * 1024;
 
 pub async fn create(
     State(state): State<AppState>,
+    actor: Actor,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
+    if !actor.can(Permission::RecordObservation) {
+        return Err(Error::Forbidden("recording observations needs the inspector role".into()));
+    }
     let mut multipart = multipart.map_err(|e| {
         Error::BadRequest(format!(
             "{}; send multipart/form-data with a part named \"observation\" (JSON) and parts named \"photo\"",
@@ -72,15 +77,15 @@ pub async fn create(
 
     let photo_hashes: Vec<[u8; 32]> = photos.iter().map(|p| Sha256::digest(p).into()).collect();
     verify_declared_hashes(input.photo_sha256.as_deref(), &photo_hashes)?;
-    let content_sha256 = content_hash(&input, &photo_hashes);
+    let content_sha256 = content_hash(&input, &photo_hashes, actor.user_id);
 
-    if let Some(response) = replay(&state, input.id, &content_sha256).await? {
+    if let Some(response) = replay(&state, &actor, input.id, &content_sha256).await? {
         return Ok(response);
     }
 
     let item_codes = db::reference::template_item_codes(&state.pool, input.kind.template_code()).await?;
-    let obs =
-        NewObservation::validate(input, Utc::now(), &item_codes).map_err(|e| Error::Unprocessable(e.to_string()))?;
+    let obs = NewObservation::validate(input, Utc::now(), &item_codes, &actor.display_name)
+        .map_err(|e| Error::Unprocessable(e.to_string()))?;
     let unknown = db::reference::unknown_hazard_types(&state.pool, &obs.hazard_types).await?;
     if !unknown.is_empty() {
         return Err(Error::Unprocessable(format!(
@@ -105,34 +110,91 @@ pub async fn create(
         new_photos.push(store_photo(&state.photos, &photo, original).await?);
     }
 
-    let outcome =
-        db::observations::record(&state.pool, &obs, &content_sha256, &new_photos, &state.settings.county_admin_code)
-            .await?;
+    let outcome = db::observations::record(
+        &state.pool,
+        &obs,
+        actor.user_id,
+        &content_sha256,
+        &new_photos,
+        &state.settings.county_admin_code,
+    )
+    .await?;
     match outcome {
         Outcome::Created => {
             tracing::info!(observation = %obs.id, kind = %obs.kind, photos = new_photos.len(), "observation recorded");
-            let body = body(&state, obs.id).await?;
+            let body = body(&state, &actor, obs.id).await?;
             let location = format!("/api/v1/observations/{}", obs.id);
             Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
         }
         // A concurrent retry won the race: answer as a replay.
-        Outcome::Replayed => Ok((StatusCode::OK, Json(body(&state, obs.id).await?)).into_response()),
+        Outcome::Replayed => Ok((StatusCode::OK, Json(body(&state, &actor, obs.id).await?)).into_response()),
         Outcome::Conflict => Err(conflict(obs.id)),
     }
 }
 
 /// `GET /api/v1/observations/{id}`: the same body the upload answered.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Value>> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a UUID")))?;
-    Ok(Json(body(&state, id).await?))
+    Ok(Json(body(&state, &actor, id).await?))
 }
 
-async fn replay(state: &AppState, id: Uuid, content_sha256: &[u8; 32]) -> Result<Option<Response>> {
+/// What an inspector may correct after recording: the notes and the hazard types. Place, time, checklist
+/// and photos are evidence and stay as recorded.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationEdit {
+    notes: Option<String>,
+    hazard_types: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/observations/{id}`: the author corrects notes or hazard types within the edit window; the
+/// change is recorded as a site event with the values before and after.
+pub async fn edit(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(change): ApiJson<ObservationEdit>,
+) -> Result<Json<Value>> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a UUID")))?;
+    let scope = actor.site_scope();
+    let (author, received_at) = db::observations::author(&state.pool, id, &scope)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no observation {id}")))?;
+    actor
+        .may_edit_observation(author, Utc::now() - received_at, state.settings.observation_edit_window)
+        .map_err(|e| Error::Forbidden(e.to_string()))?;
+    let notes = change.notes.map(|n| n.trim().to_string());
+    if notes.as_ref().is_some_and(|n| n.chars().count() > NOTES_CHARS_MAX) {
+        return Err(Error::Unprocessable(format!("notes: at most {NOTES_CHARS_MAX} characters")));
+    }
+    let hazard_types = match change.hazard_types {
+        Some(mut codes) => {
+            if codes.len() > HAZARD_TYPES_MAX {
+                return Err(Error::Unprocessable(format!("hazard_types: at most {HAZARD_TYPES_MAX} codes")));
+            }
+            codes.sort();
+            codes.dedup();
+            let unknown = db::reference::unknown_hazard_types(&state.pool, &codes).await?;
+            if !unknown.is_empty() {
+                return Err(Error::Unprocessable(format!("hazard_types: unknown codes {}", unknown.join(", "))));
+            }
+            Some(codes)
+        }
+        None => None,
+    };
+    if notes.is_none() && hazard_types.is_none() {
+        return Err(Error::BadRequest("send notes and/or hazard_types to change".into()));
+    }
+    db::observations::edit(&state.pool, id, &actor, notes.as_deref(), hazard_types.as_deref()).await?;
+    Ok(Json(body(&state, &actor, id).await?))
+}
+
+async fn replay(state: &AppState, actor: &Actor, id: Uuid, content_sha256: &[u8; 32]) -> Result<Option<Response>> {
     let mut conn = state.pool.acquire().await?;
     match db::observations::content_hash(&mut conn, id).await? {
         None => Ok(None),
         Some(stored) if stored == content_sha256 => {
-            Ok(Some((StatusCode::OK, Json(body(state, id).await?)).into_response()))
+            Ok(Some((StatusCode::OK, Json(body(state, actor, id).await?)).into_response()))
         }
         Some(_) => Err(conflict(id)),
     }
@@ -145,10 +207,12 @@ fn conflict(id: Uuid) -> Error {
 }
 
 /// The answer for a recorded observation: the observation, its site (summary feature) and its photos.
-async fn body(state: &AppState, id: Uuid) -> Result<Value> {
-    let observation =
-        db::observations::get(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no observation {id}")))?;
-    let site = db::sites::summary(&state.pool, observation.site_id)
+async fn body(state: &AppState, actor: &Actor, id: Uuid) -> Result<Value> {
+    let scope = actor.site_scope();
+    let observation = db::observations::get(&state.pool, id, &scope)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no observation {id}")))?;
+    let site = db::sites::summary(&state.pool, observation.site_id, &scope)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("observation {id} has no site")))?;
     let photos = db::observations::photos(&state.pool, id).await?;
@@ -204,8 +268,9 @@ fn verify_declared_hashes(declared: Option<&[String]>, actual: &[[u8; 32]]) -> R
 }
 
 /// What "the same content" means for a replay: the observation as parsed (so JSON whitespace and key order
-/// do not matter) and the photos' hashes in order. The declared hashes are left out: they are transport.
-fn content_hash(input: &ObservationInput, photo_hashes: &[[u8; 32]]) -> [u8; 32] {
+/// do not matter), the photos' hashes in order, and who sent it (another account reusing an id is a conflict,
+/// never a replay of someone else's record). The declared hashes are left out: they are transport.
+fn content_hash(input: &ObservationInput, photo_hashes: &[[u8; 32]], user_id: Uuid) -> [u8; 32] {
     let mut canonical = input.clone();
     canonical.photo_sha256 = None;
     let mut hasher = Sha256::new();
@@ -213,6 +278,7 @@ fn content_hash(input: &ObservationInput, photo_hashes: &[[u8; 32]]) -> [u8; 32]
     for h in photo_hashes {
         hasher.update(h);
     }
+    hasher.update(user_id.as_bytes());
     hasher.finalize().into()
 }
 

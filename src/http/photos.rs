@@ -1,6 +1,6 @@
 //! Photos at stable, content-addressed URLs: `/api/v1/photos/{sha256}` (the original, byte for byte) and
 //! `/api/v1/photos/{sha256}/thumbnail` (JPEG, longest side 320 px). The bytes behind a URL never change,
-//! so browsers may cache them for a year.
+//! so the signed-in browser may cache them for a year.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,28 +8,41 @@ use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Error, Result};
 use crate::db;
+use crate::domain::auth::Actor;
 
-pub async fn original(State(state): State<AppState>, Path(sha): Path<String>, headers: HeaderMap) -> Result<Response> {
-    serve(&state, &sha, &headers, false).await
+pub async fn original(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    serve(&state, &actor, &sha, &headers, false).await
 }
 
-pub async fn thumbnail(State(state): State<AppState>, Path(sha): Path<String>, headers: HeaderMap) -> Result<Response> {
-    serve(&state, &sha, &headers, true).await
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    serve(&state, &actor, &sha, &headers, true).await
 }
 
-async fn serve(state: &AppState, sha: &str, headers: &HeaderMap, thumbnail: bool) -> Result<Response> {
+async fn serve(state: &AppState, actor: &Actor, sha: &str, headers: &HeaderMap, thumbnail: bool) -> Result<Response> {
     let sha = sha.to_ascii_lowercase();
     let digest = hex::decode(&sha)
         .ok()
         .filter(|d| d.len() == 32)
         .ok_or_else(|| Error::BadRequest("a photo is addressed by its SHA-256: 64 hexadecimal digits".into()))?;
-    let (original_key, thumbnail_key, content_type) = db::reference::photo_keys(&state.pool, &digest)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no photo {sha}")))?;
+    let (original_key, thumbnail_key, content_type) =
+        db::reference::photo_keys(&state.pool, &digest, &actor.site_scope())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no photo {sha}")))?;
     let etag = format!("\"{sha}{}\"", if thumbnail { "-t" } else { "" });
     let cache = [
         (header::ETAG, HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+        // Private: photos are evidence behind a sign-in; shared caches must not keep them.
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable")),
     ];
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());

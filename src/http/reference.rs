@@ -9,28 +9,29 @@ use serde_json::{Value, json};
 
 use super::{AppState, Result};
 use crate::db::reference;
+use crate::domain::auth::Actor;
 
 const GEOJSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/geo+json");
 const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/json");
 
-pub async fn towns(State(state): State<AppState>) -> Result<impl IntoResponse> {
+pub async fn towns(State(state): State<AppState>, _actor: Actor) -> Result<impl IntoResponse> {
     Ok(([GEOJSON], reference::towns_geojson(&state.pool).await?))
 }
 
-pub async fn roads(State(state): State<AppState>) -> Result<impl IntoResponse> {
+pub async fn roads(State(state): State<AppState>, _actor: Actor) -> Result<impl IntoResponse> {
     Ok(([GEOJSON], reference::roads_geojson(&state.pool).await?))
 }
 
-pub async fn hazard_types(State(state): State<AppState>) -> Result<impl IntoResponse> {
+pub async fn hazard_types(State(state): State<AppState>, _actor: Actor) -> Result<impl IntoResponse> {
     Ok(([JSON], reference::hazard_types_json(&state.pool).await?))
 }
 
-pub async fn templates(State(state): State<AppState>) -> Result<impl IntoResponse> {
+pub async fn templates(State(state): State<AppState>, _actor: Actor) -> Result<impl IntoResponse> {
     Ok(([JSON], reference::templates_json(&state.pool).await?))
 }
 
 /// What the pages need to know about this server.
-pub async fn settings(State(state): State<AppState>) -> Json<Value> {
+pub async fn settings(State(state): State<AppState>, _actor: Actor) -> Json<Value> {
     let s = &state.settings;
     Json(json!({
         "base_map_url": s.base_map_url,

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{AppState, Error, Result};
 use crate::db::sites::{self, SiteFilter};
+use crate::domain::auth::Actor;
 use crate::domain::site::{SiteKind, SiteStatus};
 
 pub const PAGE_SIZE_DEFAULT: i64 = 1000;
@@ -32,12 +33,14 @@ pub struct ListParams {
 
 pub async fn list(
     State(state): State<AppState>,
+    actor: Actor,
     params: std::result::Result<Query<ListParams>, QueryRejection>,
 ) -> Result<impl IntoResponse> {
     let Query(params) = params.map_err(|e| {
         Error::BadRequest(format!("{}; parameters are bbox, status, kind, town, limit, after", e.body_text()))
     })?;
-    let filter = parse_filter(params)?;
+    let mut filter = parse_filter(params)?;
+    filter.scope = actor.site_scope();
     let (features, next) = sites::list(&state.pool, &filter).await?;
     // Assembled as text: the features are already JSON from PostgreSQL.
     let mut body = String::with_capacity(features.iter().map(String::len).sum::<usize>() + 128);
@@ -81,7 +84,7 @@ fn parse_filter(p: ListParams) -> Result<SiteFilter> {
             Error::BadRequest("after: not a site id; pass the next_after value of the previous page".into())
         })?),
     };
-    Ok(SiteFilter { bbox, statuses, kind, town, after, limit })
+    Ok(SiteFilter { bbox, statuses, kind, town, after, limit, scope: Default::default() })
 }
 
 fn parse_bbox(text: &str) -> Result<[f64; 4]> {
@@ -111,14 +114,16 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
     Ok([minx, miny, maxx, maxy])
 }
 
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse> {
+pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<impl IntoResponse> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
-    let feature = sites::detail(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    let feature = sites::detail(&state.pool, id, &actor.site_scope())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], feature))
 }
 
-pub async fn counts(State(state): State<AppState>) -> Result<Json<Value>> {
-    let counts = sites::counts_by_status(&state.pool).await?;
+pub async fn counts(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>> {
+    let counts = sites::counts_by_status(&state.pool, &actor.site_scope()).await?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let by_status: serde_json::Map<String, Value> =
         counts.into_iter().map(|(status, n)| (status, Value::from(n))).collect();

@@ -19,18 +19,73 @@ pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     pub photo_dir: tempfile::TempDir,
+    /// API token of the default account, inspector 张伟 (`zhangwei`) of the city office, which `send` uses
+    /// unless the request carries its own credentials.
+    pub token: String,
 }
 
-pub fn app(pool: PgPool) -> TestApp {
-    app_with(pool, Settings::default())
+/// The real router on this test's database, with a photo directory of its own and a signed-in inspector.
+pub async fn app(pool: PgPool) -> TestApp {
+    app_with(pool, Settings::default()).await
 }
 
-pub fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
+pub async fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
     let photo_dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(photo_dir.path()).unwrap();
     settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
     let router = router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
-    TestApp { router, pool, photo_dir }
+    let city_office = organisation(&pool, "city_office").await;
+    let user = create_user(&pool, "zhangwei", "张伟", &["inspector"], city_office, DEFAULT_PASSWORD).await;
+    let token = create_token(&pool, user).await;
+    TestApp { router, pool, photo_dir, token }
+}
+
+/// The password every test account gets.
+pub const DEFAULT_PASSWORD: &str = "correct horse battery staple";
+
+/// The first organisation of a kind (migrations create the city office).
+pub async fn organisation(pool: &PgPool, kind: &str) -> i32 {
+    sqlx::query_scalar("select id from organisation where kind = $1 order by id limit 1")
+        .bind(kind)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("no {kind} organisation: {e}"))
+}
+
+pub async fn add_organisation(pool: &PgPool, name: &str, kind: &str, town_id: Option<i32>) -> i32 {
+    sqlx::query_scalar("insert into organisation (name, kind, town_id) values ($1, $2, $3) returning id")
+        .bind(name)
+        .bind(kind)
+        .bind(town_id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Creates an account through the same code the admin API uses (Argon2id hash included).
+pub async fn create_user(
+    pool: &PgPool,
+    name: &str,
+    display_name: &str,
+    roles: &[&str],
+    organisation_id: i32,
+    password: &str,
+) -> Uuid {
+    let roles =
+        roadledger::domain::auth::parse_roles(&roles.iter().map(|r| r.to_string()).collect::<Vec<_>>()).unwrap();
+    let hash = roadledger::secrets::hash_password(password).unwrap();
+    let new =
+        roadledger::db::accounts::NewUser { name, display_name, organisation_id, roles: &roles, password_hash: &hash };
+    match roadledger::db::accounts::create_user(pool, &new).await.unwrap() {
+        roadledger::db::accounts::CreateOutcome::Created(id) => id,
+        _ => panic!("cannot create user {name}"),
+    }
+}
+
+pub async fn create_token(pool: &PgPool, user_id: Uuid) -> String {
+    let token = roadledger::secrets::random_token("rl_");
+    roadledger::db::accounts::create_token(pool, user_id, "test", &token).await.unwrap();
+    token
 }
 
 pub struct Answer {
@@ -58,7 +113,17 @@ impl Answer {
 }
 
 impl TestApp {
-    pub async fn send(&self, request: Request<Body>) -> Answer {
+    /// Sends a request as the default inspector, unless it carries its own `Authorization` or `Cookie`.
+    pub async fn send(&self, mut request: Request<Body>) -> Answer {
+        let headers = request.headers_mut();
+        if !headers.contains_key("authorization") && !headers.contains_key("cookie") {
+            headers.insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        }
+        self.send_as_is(request).await
+    }
+
+    /// Sends a request exactly as given (no credentials added).
+    pub async fn send_as_is(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -161,7 +226,6 @@ pub fn observation(kind: &str, coordinates: Value) -> Value {
         "hazard_types": [],
         "checklist": {},
         "notes": "",
-        "inspector": "张伟",
     })
 }
 

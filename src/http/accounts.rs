@@ -1,0 +1,293 @@
+//! Signing in and out (`/api/v1/session`), personal API tokens (`/api/v1/tokens`), and account management
+//! for admins (`/api/v1/users`, `/api/v1/organisations`).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::{self, session_cookie};
+use super::{ApiJson, AppState, Error, Result};
+use crate::db::accounts::{self, CreateOutcome, NewUser};
+use crate::domain::auth::{self as rules, Actor, Permission};
+use crate::secrets;
+
+/// The same answer for an unknown name, a wrong password and a disabled account: sign-in must not tell
+/// which accounts exist.
+const WRONG_CREDENTIALS: &str = "name or password is wrong";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    name: String,
+    password: String,
+}
+
+/// `POST /api/v1/session`: checks the password (throttled per account and per client address), starts a
+/// fresh session and answers the user with the session's CSRF token.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    ApiJson(Login { name, password }): ApiJson<Login>,
+) -> Result<Response> {
+    let name = name.trim().to_lowercase();
+    if name.chars().count() > 64 || password.len() > rules::PASSWORD_BYTES_MAX {
+        return Err(Error::BadRequest("name or password is too long".into()));
+    }
+    let client = auth::client_addr(&extensions);
+    let throttle = &state.settings.login_throttle;
+
+    let (account_failures, client_failures, account_oldest, client_oldest) =
+        accounts::recent_failures(&state.pool, &name, &client, throttle.window).await?;
+    let now = Utc::now();
+    let wait_until = |oldest: Option<chrono::DateTime<Utc>>| oldest.map(|t| t + throttle.window).unwrap_or(now);
+    let blocked_until = match (account_failures >= throttle.per_account, client_failures >= throttle.per_client) {
+        (true, true) => Some(wait_until(account_oldest).max(wait_until(client_oldest))),
+        (true, false) => Some(wait_until(account_oldest)),
+        (false, true) => Some(wait_until(client_oldest)),
+        (false, false) => None,
+    };
+    if let Some(until) = blocked_until {
+        let retry_after_s = (until - now).num_seconds().max(1) as u64;
+        tracing::warn!(account = %name, client = %client, "sign-in throttled");
+        return Err(Error::TooManyRequests {
+            message: format!("too many failed sign-ins; try again in {} minutes", retry_after_s.div_ceil(60)),
+            retry_after_s,
+        });
+    }
+
+    let credentials = accounts::credentials(&state.pool, &name).await?;
+    let verified = tokio::task::spawn_blocking(move || match credentials {
+        Some((user_id, hash)) => secrets::verify_password(&password, &hash).then_some(user_id),
+        None => {
+            secrets::verify_against_nothing(&password);
+            None
+        }
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?;
+    let Some(user_id) = verified else {
+        accounts::record_failure(&state.pool, &name, &client).await?;
+        return Err(Error::Unauthorized(WRONG_CREDENTIALS.into()));
+    };
+    accounts::clear_failures(&state.pool, &name).await?;
+
+    // A new random session id at every sign-in; whatever session the browser presented is ended.
+    let token = secrets::random_token("");
+    let csrf_token = secrets::random_token("");
+    let previous = session_cookie(&headers).map(|t| secrets::sha256(&t));
+    accounts::start_session(
+        &state.pool,
+        user_id,
+        &secrets::sha256(&token),
+        &csrf_token,
+        state.settings.session_idle,
+        previous,
+    )
+    .await?;
+    let user =
+        accounts::user(&state.pool, user_id).await?.ok_or_else(|| Error::Unauthorized(WRONG_CREDENTIALS.into()))?;
+    tracing::info!(user = %user.name, "signed in");
+    let cookie =
+        auth::session_cookie_header(&token, state.settings.session_idle.num_seconds(), state.settings.cookie_secure);
+    Ok(([(header::SET_COOKIE, cookie)], axum::Json(json!({ "user": user, "csrf_token": csrf_token }))).into_response())
+}
+
+/// `GET /api/v1/session`: who is signed in, with the CSRF token the page must send back.
+pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<axum::Json<Value>> {
+    let token = session_cookie(&headers).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+    let (actor, csrf_token) =
+        accounts::session_actor(&state.pool, &secrets::sha256(&token), state.settings.session_idle)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("your session has ended; sign in again".into()))?;
+    let user =
+        accounts::user(&state.pool, actor.user_id).await?.ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+    Ok(axum::Json(json!({ "user": user, "csrf_token": csrf_token })))
+}
+
+/// `DELETE /api/v1/session`: signs out (the session row goes, the cookie is cleared).
+pub async fn logout(State(state): State<AppState>, _actor: Actor, headers: HeaderMap) -> Result<Response> {
+    if let Some(token) = session_cookie(&headers) {
+        accounts::end_session(&state.pool, &secrets::sha256(&token)).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, auth::clear_cookie_header(state.settings.cookie_secure))])
+        .into_response())
+}
+
+pub async fn tokens(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<Value>> {
+    Ok(axum::Json(json!(accounts::tokens(&state.pool, actor.user_id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+}
+
+/// `POST /api/v1/tokens`: the token is in this answer and nowhere else, ever.
+pub async fn create_token(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(new): ApiJson<NewToken>,
+) -> Result<Response> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(Error::Unprocessable("name: 1 to 64 characters, e.g. 张伟的手机".into()));
+    }
+    if accounts::live_token_count(&state.pool, actor.user_id).await? >= accounts::TOKENS_PER_USER_MAX {
+        return Err(Error::Conflict(format!(
+            "an account may hold at most {} live tokens; revoke one first",
+            accounts::TOKENS_PER_USER_MAX
+        )));
+    }
+    let token = secrets::random_token("rl_");
+    let view = accounts::create_token(&state.pool, actor.user_id, name, &token).await?;
+    let mut body = json!(view);
+    body["token"] = json!(token);
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+pub async fn revoke_token(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<StatusCode> {
+    let id = parse_id(&id, "token")?;
+    if accounts::revoke_token(&state.pool, actor.user_id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::NotFound(format!("you have no token {id}")))
+    }
+}
+
+pub async fn organisations(State(state): State<AppState>, _actor: Actor) -> Result<axum::Json<Value>> {
+    Ok(axum::Json(json!(accounts::organisations(&state.pool).await?)))
+}
+
+fn require(actor: &Actor, permission: Permission) -> Result<()> {
+    if actor.can(permission) { Ok(()) } else { Err(Error::Forbidden("this needs the admin role".into())) }
+}
+
+pub async fn users(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<Value>> {
+    require(&actor, Permission::ManageUsers)?;
+    Ok(axum::Json(json!(accounts::users(&state.pool).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    name: String,
+    display_name: String,
+    organisation_id: i32,
+    roles: Vec<String>,
+    password: String,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(new): ApiJson<CreateUser>,
+) -> Result<Response> {
+    require(&actor, Permission::ManageUsers)?;
+    let name = new.name.trim().to_string();
+    rules::check_user_name(&name).map_err(Error::Unprocessable)?;
+    let display_name = new.display_name.trim().to_string();
+    if display_name.is_empty() || display_name.chars().count() > rules::DISPLAY_NAME_CHARS_MAX {
+        return Err(Error::Unprocessable(format!(
+            "display_name: 1 to {} characters, e.g. 张伟",
+            rules::DISPLAY_NAME_CHARS_MAX
+        )));
+    }
+    let roles = rules::parse_roles(&new.roles).map_err(|e| Error::Unprocessable(format!("roles: {e}")))?;
+    if roles.is_empty() {
+        return Err(Error::Unprocessable("roles: give at least one role".into()));
+    }
+    rules::check_password(&new.password, &name).map_err(Error::Unprocessable)?;
+    let hash = hash_off_runtime(new.password).await?;
+    let outcome = accounts::create_user(
+        &state.pool,
+        &NewUser {
+            name: &name,
+            display_name: &display_name,
+            organisation_id: new.organisation_id,
+            roles: &roles,
+            password_hash: &hash,
+        },
+    )
+    .await?;
+    let id = match outcome {
+        CreateOutcome::Created(id) => id,
+        CreateOutcome::NameTaken => return Err(Error::Conflict(format!("the name {name:?} is taken"))),
+        CreateOutcome::NoSuchOrganisation => {
+            return Err(Error::Unprocessable(format!(
+                "organisation_id: there is no organisation {}",
+                new.organisation_id
+            )));
+        }
+    };
+    tracing::info!(by = %actor.name, user = %name, "account created");
+    let user = accounts::user(&state.pool, id).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!(user))).into_response())
+}
+
+pub async fn disable_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>> {
+    set_disabled(state, actor, id, true).await
+}
+
+pub async fn enable_user(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>> {
+    set_disabled(state, actor, id, false).await
+}
+
+async fn set_disabled(state: AppState, actor: Actor, id: String, disabled: bool) -> Result<axum::Json<Value>> {
+    require(&actor, Permission::ManageUsers)?;
+    let id = parse_id(&id, "user")?;
+    if disabled && id == actor.user_id {
+        return Err(Error::Conflict("you cannot disable your own account".into()));
+    }
+    if !accounts::set_disabled(&state.pool, id, disabled).await? {
+        return Err(Error::NotFound(format!("no user {id}")));
+    }
+    tracing::info!(by = %actor.name, user = %id, disabled, "account status changed");
+    Ok(axum::Json(json!(accounts::user(&state.pool, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(new): ApiJson<NewPassword>,
+) -> Result<StatusCode> {
+    require(&actor, Permission::ManageUsers)?;
+    let id = parse_id(&id, "user")?;
+    let user = accounts::user(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
+    rules::check_password(&new.password, &user.name).map_err(Error::Unprocessable)?;
+    let hash = hash_off_runtime(new.password).await?;
+    accounts::set_password(&state.pool, id, &hash).await?;
+    tracing::info!(by = %actor.name, user = %user.name, "password reset");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn hash_off_runtime(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+        .await
+        .map_err(|e| Error::Internal(e.into()))?
+        .map_err(Error::Internal)
+}
+
+fn parse_id(id: &str, what: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| Error::BadRequest(format!("{id:?} is not a {what} id (a UUID)")))
+}

@@ -1,0 +1,165 @@
+//! Authentication at the edge: the `Actor` extractor (API token or session cookie, with the CSRF check for
+//! cookie requests that change state), the page gate, and cookie helpers.
+//!
+//! Rules: no credentials → 401; credentials but a state-changing cookie request without the session's CSRF
+//! token → 403. Pages (HTML) redirect to the sign-in page instead of answering 401.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{AppState, Error, Result};
+use crate::db;
+use crate::domain::auth::{Actor, Permission};
+use crate::secrets;
+
+pub const SESSION_COOKIE: &str = "rl_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Longest credential we look at; real ones are 64–67 characters.
+const CREDENTIAL_CHARS_MAX: usize = 128;
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor> {
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
+        let actor = authenticate(parts, state).await?;
+        parts.extensions.insert(actor.clone());
+        Ok(actor)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Actor> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= CREDENTIAL_CHARS_MAX)
+            .ok_or_else(|| Error::Unauthorized("send the API token as: Authorization: Bearer <token>".into()))?;
+        return db::accounts::token_actor(&state.pool, &secrets::sha256(token)).await?.ok_or_else(|| {
+            Error::Unauthorized("the API token is not valid: it was revoked or its account is disabled".into())
+        });
+    }
+    let token = session_cookie(&parts.headers).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+    let (actor, csrf_token) =
+        db::accounts::session_actor(&state.pool, &secrets::sha256(&token), state.settings.session_idle)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("your session has ended; sign in again".into()))?;
+    // A cookie rides along with any request the browser makes, including ones another site triggers; only
+    // our own pages know the session's CSRF token (OWASP synchroniser token pattern).
+    if !parts.method.is_safe() {
+        let sent = parts.headers.get(CSRF_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+        if !secrets::constant_time_eq(sent, csrf_token.as_bytes()) {
+            return Err(Error::Forbidden(format!(
+                "missing or wrong {CSRF_HEADER} header: state-changing requests made with the session cookie must \
+                 send the csrf_token from GET /api/v1/session (reload the page)"
+            )));
+        }
+    }
+    Ok(actor)
+}
+
+/// The session token from the `Cookie` header, if present and sane.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= CREDENTIAL_CHARS_MAX && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// `Set-Cookie` for a new session: HttpOnly (scripts cannot read it), SameSite=Lax (not sent on cross-site
+/// POSTs), Secure when served over TLS.
+pub fn session_cookie_header(token: &str, max_age_s: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
+    ))
+    .expect("a hex token makes a valid header")
+}
+
+pub fn clear_cookie_header(secure: bool) -> HeaderValue {
+    session_cookie_header("", 0, secure)
+}
+
+/// The client's address for sign-in throttling: the TCP peer (a reverse proxy in front should be given its
+/// own throttling; `X-Forwarded-For` is not trusted because any client can send it).
+pub fn client_addr(parts_extensions: &axum::http::Extensions) -> String {
+    parts_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |ConnectInfo(addr)| addr.ip().to_string())
+}
+
+/// Pages that anyone may load; every other `.html` page (and `/`) needs a session.
+const PUBLIC_PAGES: &[&str] = &["/login.html", "/404.html"];
+/// Pages only for account managers.
+const ADMIN_PAGES: &[&str] = &["/admin.html"];
+
+/// Sends visitors without a session to the sign-in page, remembering where they were going.
+pub async fn gate_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let is_page = path == "/" || path.ends_with('/') || path.ends_with(".html");
+    if !is_page || PUBLIC_PAGES.contains(&path) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match authenticate(&parts, &state).await {
+        Ok(actor) if ADMIN_PAGES.contains(&parts.uri.path()) && !actor.can(Permission::ManageUsers) => {
+            Redirect::to("/").into_response()
+        }
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(Error::Unavailable) => Error::Unavailable.into_response(),
+        Err(_) => {
+            let wanted = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            Redirect::to(&format!("/login.html?next={}", percent_encode(wanted))).into_response()
+        }
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_junk_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; rl_session=abc123; lang=zh"));
+        assert_eq!(session_cookie(&headers).as_deref(), Some("abc123"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("rl_session=abc;drop table"));
+        assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("rl_session=a'b"));
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn next_is_encoded() {
+        assert_eq!(percent_encode("/inspect.html?x=1&y=二"), "/inspect.html%3Fx%3D1%26y%3D%E4%BA%8C");
+    }
+
+    #[test]
+    fn the_cookie_is_httponly_and_samesite() {
+        let v = session_cookie_header("ab", 60, true);
+        assert_eq!(v.to_str().unwrap(), "rl_session=ab; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+    }
+}
