@@ -323,3 +323,54 @@ async fn requests_that_are_not_multipart_or_too_big_are_refused(pool: PgPool) {
     assert_eq!(no_observation.status, 400);
     assert_eq!(app.count("observation").await, 0);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_author_may_correct_notes_and_hazard_types_within_the_window_and_it_is_recorded(pool: PgPool) {
+    let app = app(pool).await;
+    let obs = observation("spot", json!(JUNCTION));
+    let id = obs["id"].as_str().unwrap().to_string();
+    app.upload(&obs, &[]).await;
+    let patch = |body: serde_json::Value| {
+        axum::http::Request::patch(format!("/api/v1/observations/{id}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+
+    let corrected = app.send(patch(json!({"notes": "弯道外侧无护栏", "hazard_types": ["sharp_curve"]}))).await;
+
+    assert_eq!(corrected.status, 200, "{}", String::from_utf8_lossy(&corrected.bytes));
+    let body = corrected.json();
+    assert_eq!(body["observation"]["notes"], "弯道外侧无护栏");
+    assert_eq!(body["site"]["properties"]["hazard_types"], json!(["sharp_curve"]));
+    let (kind, data): (String, serde_json::Value) =
+        sqlx::query_as("select kind, data from site_event where kind = 'observation_edited'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kind, "observation_edited");
+    assert_eq!(data["before"]["notes"], "");
+    assert_eq!(data["after"]["hazard_types"], json!(["sharp_curve"]));
+
+    // Place and time are evidence: not editable.
+    let moved = app.send(patch(json!({"geometry": {"type": "Point", "coordinates": [120.0, 31.0]}}))).await;
+    assert_eq!(moved.status, 400);
+    assert!(moved.detail().contains("unknown field `geometry`"), "{}", moved.detail());
+
+    // Another inspector may not; nor the author once the window has passed.
+    let office = common::organisation(&app.pool, "city_office").await;
+    let other = common::create_user(&app.pool, "li.na", "李娜", &["inspector"], office, common::DEFAULT_PASSWORD).await;
+    let other_token = common::create_token(&app.pool, other).await;
+    let mut by_other = patch(json!({"notes": "改"}));
+    by_other.headers_mut().insert("authorization", format!("Bearer {other_token}").parse().unwrap());
+    let refused = app.send(by_other).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.detail().contains("only the inspector who recorded"), "{}", refused.detail());
+    sqlx::query("update observation set received_at = received_at - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let late = app.send(patch(json!({"notes": "改"}))).await;
+    assert_eq!(late.status, 403);
+    assert!(late.detail().contains("24 hours"), "{}", late.detail());
+}
