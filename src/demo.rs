@@ -6,7 +6,11 @@
 //! site's story), `pictures` (photos) — and `write` does the SQL, in one transaction.
 //! Towns and stakes are derived by PostGIS from the stored geometry, exactly as for a real observation, so
 //! the demo obeys the same rules as live data.
+//!
+//! Every person the ledger names has an account (`accounts`), which their observations and events carry;
+//! nobody can sign in as them. Signing in is for the demo accounts, one per role (`DEMO_ACCOUNTS`).
 
+mod accounts;
 mod ledger;
 mod names;
 mod pictures;
@@ -17,12 +21,13 @@ mod roads;
 mod towns;
 mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use anyhow::Context;
 use bytes::Bytes;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::photos::PhotoStore;
 use crate::photos::process::{self, PhotoLimits, ProcessedPhoto};
@@ -30,7 +35,61 @@ use crate::photos::process::{self, PhotoLimits, ProcessedPhoto};
 use ledger::{Catalogue, Ledger};
 use write::StoredPicture;
 
-/// Loads the demo dataset when the database has no sites yet; otherwise leaves it alone.
+/// The demo sign-in accounts, one per role: (name, role, password). The rule for the password: the account
+/// name followed by `-2026` (e.g. `demo-leader` / `demo-leader-2026`). The demo creates them with its
+/// dataset, and on later starts when they are missing; `print_demo_accounts` shows them at every start.
+pub const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
+    ("demo-inspector", "inspector", "demo-inspector-2026"),
+    ("demo-town", "town_officer", "demo-town-2026"),
+    ("demo-unit", "unit_officer", "demo-unit-2026"),
+    ("demo-dispatcher", "dispatcher", "demo-dispatcher-2026"),
+    ("demo-reviewer", "reviewer", "demo-reviewer-2026"),
+    ("demo-leader", "leader", "demo-leader-2026"),
+    ("demo-admin", "admin", "demo-admin-2026"),
+];
+
+/// Prints the demo sign-in accounts to standard output (for the person who started the server, not the log).
+pub fn print_demo_accounts() {
+    println!("{}", demo_accounts_table());
+}
+
+fn demo_accounts_table() -> String {
+    fn role_label(role: &str) -> &'static str {
+        match role {
+            "inspector" => "巡查员 Inspector",
+            "town_officer" => "区镇交安办 Town office",
+            "unit_officer" => "责任单位 Responsible unit",
+            "dispatcher" => "市交安办 City office",
+            "reviewer" => "审核验收 Reviewer",
+            "leader" => "领导 Leader (read-only)",
+            "admin" => "管理员 Administrator",
+            _ => "",
+        }
+    }
+    // Terminal columns: CJK characters take two.
+    fn pad(s: &str, width: usize) -> String {
+        let used: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+        format!("{s}{}", " ".repeat(width.saturating_sub(used)))
+    }
+    let town = towns::TOWNS[accounts::DEMO_TOWN].name;
+    let mut out = String::new();
+    out.push_str("\n演示账号 / Demo accounts — 登录 / sign in at /login.html\n\n");
+    out.push_str(&format!("  {}{}{}\n", pad("账号 Name", 18), pad("角色 Role", 30), "密码 Password"));
+    for &(name, role, password) in DEMO_ACCOUNTS {
+        out.push_str(&format!("  {}{}{password}\n", pad(name, 18), pad(role_label(role), 30)));
+    }
+    out.push_str(&format!(
+        "\n  密码规则：账号 + \"-2026\" / password rule: the name followed by \"-2026\"\n  \
+         demo-town 只看{town}的点位 / sees the sites of {town} only\n  \
+         demo-unit 只看派给{unit}的点位 / sees the sites assigned to that unit only\n  \
+         数据中的其他人员（张伟等）有账号但不能登录 / the dataset's people have accounts but cannot sign in\n",
+        unit = accounts::DEMO_UNIT
+    ));
+    out
+}
+
+/// Loads the demo dataset when the database has no sites yet; otherwise leaves it alone, apart from creating
+/// the demo accounts if they are missing. Prints the demo accounts either way.
 pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tx = pool.begin().await?;
@@ -42,6 +101,10 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
             .await?;
     if sites > 0 {
         tracing::info!(sites, "the database already has sites: the demo dataset is not loaded");
+        if ensure_demo_accounts(&mut tx).await.context("demo accounts")? {
+            tx.commit().await?;
+            print_demo_accounts();
+        }
         return Ok(());
     }
     if towns > 0 || roads > 0 {
@@ -52,6 +115,12 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         );
         return Ok(());
     }
+
+    // Argon2id is slow on purpose: the shared hash of the people's accounts (an unknowable password) and the
+    // demo accounts' hashes are computed on the blocking pool while the dataset is drawn.
+    let passwords =
+        std::iter::once(accounts::unknowable_password()).chain(DEMO_ACCOUNTS.iter().map(|a| a.2.to_string())).collect();
+    let hashing = accounts::start_hashing(passwords);
 
     let catalogue = write::catalogue(&mut tx).await?;
     check_hazard_codes(&catalogue)?;
@@ -66,12 +135,22 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     let road_ids = write::roads(&mut tx, &data.net.roads).await.context("roads")?;
     write::chainage_breaks(&mut tx, &roads::CHAINAGE_BREAKS).await.context("chainage breaks")?;
     let org_ids = write::organisations(&mut tx, &names::organisations()).await.context("organisations")?;
+
+    let hashes = hashing.finish().await.context("hashing the demo passwords")?;
+    let (shared_hash, demo_hashes) = hashes.split_first().expect("one hash per password");
+    let people = accounts::people();
+    let mut new_accounts = accounts::people_rows(&people, shared_hash, &org_ids)?;
+    new_accounts.extend(accounts::demo_rows(&DEMO_ACCOUNTS.iter().collect::<Vec<_>>(), demo_hashes, &org_ids)?);
+    let account_ids = write::accounts(&mut tx, &new_accounts).await.context("accounts")?;
+    let users: HashMap<&str, Uuid> =
+        people.iter().filter_map(|p| Some((p.display_name, *account_ids.get(p.name)?))).collect();
+
     let ledger = &data.ledger;
     write::sites(&mut tx, &ledger.sites, &road_ids, &org_ids).await.context("sites")?;
     write::items(&mut tx, &ledger.items).await.context("checklist items")?;
-    write::observations(&mut tx, &ledger.observations).await.context("observations")?;
+    write::observations(&mut tx, &ledger.observations, &users).await.context("observations")?;
     write::photos(&mut tx, &ledger.photos, &pictures).await.context("photos")?;
-    write::events(&mut tx, &ledger.events).await.context("site events")?;
+    write::events(&mut tx, &ledger.events, &users).await.context("site events")?;
     // Live sites continue the ledger numbers after the demo's.
     sqlx::query("select setval('site_code_seq', $1)").bind(ledger.sites.len() as i64).execute(&mut *tx).await?;
 
@@ -100,6 +179,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         towns = data.towns.len(),
         roads = data.net.roads.len(),
         organisations = org_ids.len(),
+        accounts = new_accounts.len(),
         sites = ledger.sites.len(),
         sites_by_kind = ?by_kind,
         sites_by_status = %by_status,
@@ -112,7 +192,36 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         elapsed_ms = started.elapsed().as_millis() as u64,
         "loaded the Zhangjiagang demo dataset"
     );
+    print_demo_accounts();
     Ok(())
+}
+
+/// On a database that already has sites: creates the demo accounts that are missing. Answers whether the
+/// demo accounts exist now; false (with a warning) when this is not a demo database, which gets no accounts
+/// with published passwords.
+async fn ensure_demo_accounts(conn: &mut PgConnection) -> anyhow::Result<bool> {
+    let names: Vec<&str> = DEMO_ACCOUNTS.iter().map(|a| a.0).collect();
+    let existing: Vec<String> =
+        sqlx::query_scalar("select name from app_user where name = any($1)").bind(&names).fetch_all(&mut *conn).await?;
+    let missing: Vec<&(&str, &str, &str)> =
+        DEMO_ACCOUNTS.iter().filter(|a| !existing.iter().any(|e| e == a.0)).collect();
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    let wanted = accounts::demo_organisations();
+    let org_ids = write::organisation_ids(&mut *conn, &wanted, names::CITY_OFFICE).await?;
+    if wanted.iter().any(|o| !org_ids.contains_key(*o)) {
+        tracing::warn!(
+            "the database has sites but not the demo's organisations: it is not a demo database, so no demo \
+             accounts are created"
+        );
+        return Ok(false);
+    }
+    let hashes = accounts::start_hashing(missing.iter().map(|a| a.2.to_string()).collect()).finish().await?;
+    let rows = accounts::demo_rows(&missing, &hashes, &org_ids)?;
+    write::accounts(&mut *conn, &rows).await?;
+    tracing::info!(accounts = ?missing.iter().map(|a| a.0).collect::<Vec<_>>(), "created the missing demo accounts");
+    Ok(true)
 }
 
 /// The generated data, before it is written.
@@ -194,4 +303,19 @@ async fn store_pictures(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_table_has_every_account_and_where_to_sign_in() {
+        let table = demo_accounts_table();
+        assert!(table.contains("/login.html"), "{table}");
+        for &(name, _, password) in DEMO_ACCOUNTS {
+            let line = table.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{name}"));
+            assert!(line.ends_with(password), "{line}");
+        }
+    }
 }

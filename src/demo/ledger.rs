@@ -1233,7 +1233,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn ledger() -> Ledger {
+    pub(crate) fn ledger() -> Ledger {
         let towns = towns::tile();
         let net = roads::build(&towns);
         let places = places::place(&towns, &net, (places::INTERSECTIONS, places::SPOTS, places::SECTIONS));

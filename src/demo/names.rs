@@ -49,7 +49,7 @@ pub fn organisations() -> Vec<Organisation> {
     out
 }
 
-// People. Actors are free text until accounts exist.
+// People. Each has an account (`accounts::people`), which their observations and events carry.
 /// 市交安办 dispatchers: verify, dispatch, approve extensions, list for supervision.
 pub const DISPATCHERS: [&str; 2] = ["沈建国", "钱卫东"];
 /// Acceptance reviewers: traffic police for intersections, transport for the rest.
@@ -57,18 +57,22 @@ pub const POLICE_REVIEWERS: [&str; 2] = ["顾文杰", "季晓峰"];
 pub const TRANSPORT_REVIEWERS: [&str; 2] = ["陆海峰", "缪红"];
 /// City-level inspectors who patrol trunk roads.
 pub const CITY_INSPECTORS: [&str; 2] = ["曹磊", "严志强"];
+/// Intake channels rather than people; their observations belong to a channel account.
 pub const CITIZEN: &str = "市民（随手拍）";
 pub const SMART_PATROL: &str = "智慧巡检系统";
 
-/// The officer of a (non-town) responsible unit who accepts the work and asks for close-out.
+/// The officer of each (non-town) responsible unit who accepts the work and asks for close-out.
+pub const UNIT_OFFICERS: [(&str, &str); 5] = [
+    (HIGHWAY_CENTRE, "黄志刚"),
+    (TRANSPORT_BUREAU, "葛伟"),
+    (RURAL_ROADS_OFFICE, "施燕"),
+    (WATER_BUREAU, "顾建新"),
+    (HOUSING_BUREAU, "陈国华"),
+];
+
+/// The officer of a (non-town) responsible unit.
 pub fn unit_officer(unit: &str) -> &'static str {
-    match unit {
-        HIGHWAY_CENTRE => "黄志刚",
-        TRANSPORT_BUREAU => "葛伟",
-        RURAL_ROADS_OFFICE => "施燕",
-        WATER_BUREAU => "顾建新",
-        _ => "陈国华",
-    }
+    UNIT_OFFICERS.iter().find(|(u, _)| *u == unit).map_or(UNIT_OFFICERS[4].1, |(_, officer)| officer)
 }
 
 // Hazard types by site kind, with weights (codes of the `hazard_type` table).

@@ -112,12 +112,28 @@ pub async fn chainage_breaks(conn: &mut PgConnection, breaks: &[ChainageBreak]) 
     Ok(())
 }
 
-/// Inserts the organisations; returns name -> id.
+/// Inserts the organisations; returns name -> id. The migrations made the city office (市交安办, where the
+/// first admin belongs): the demo's city office is that one, renamed, not a second one.
 pub async fn organisations(conn: &mut PgConnection, orgs: &[Organisation]) -> sqlx::Result<HashMap<String, i32>> {
-    let names: Vec<&str> = orgs.iter().map(|o| o.name).collect();
-    let kinds: Vec<&str> = orgs.iter().map(|o| o.kind).collect();
-    let towns: Vec<Option<&str>> = orgs.iter().map(|o| o.town_code).collect();
-    let ids: Vec<(String, i32)> = sqlx::query_as(
+    let mut ids = HashMap::new();
+    if let Some(office) = orgs.iter().find(|o| o.kind == "city_office") {
+        let id: Option<i32> = sqlx::query_scalar(
+            "update organisation set name = $1
+             where id = (select id from organisation where kind = 'city_office' order by id limit 1)
+             returning id",
+        )
+        .bind(office.name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = id {
+            ids.insert(office.name.to_string(), id);
+        }
+    }
+    let new: Vec<&Organisation> = orgs.iter().filter(|o| !ids.contains_key(o.name)).collect();
+    let names: Vec<&str> = new.iter().map(|o| o.name).collect();
+    let kinds: Vec<&str> = new.iter().map(|o| o.kind).collect();
+    let towns: Vec<Option<&str>> = new.iter().map(|o| o.town_code).collect();
+    let inserted: Vec<(String, i32)> = sqlx::query_as(
         "insert into organisation (name, kind, town_id)
          select u.name, u.kind, t.id
          from unnest($1::text[], $2::text[], $3::text[]) with ordinality as u(name, kind, town_code, ord)
@@ -128,6 +144,63 @@ pub async fn organisations(conn: &mut PgConnection, orgs: &[Organisation]) -> sq
     .bind(&names)
     .bind(&kinds)
     .bind(&towns)
+    .fetch_all(conn)
+    .await?;
+    ids.extend(inserted);
+    Ok(ids)
+}
+
+/// The ids of the named organisations that exist; `city_office` stands for the city office whatever its
+/// name (the migrations call it 市交安办).
+pub async fn organisation_ids(
+    conn: &mut PgConnection,
+    names: &[&str],
+    city_office: &str,
+) -> sqlx::Result<HashMap<String, i32>> {
+    let rows: Vec<(String, Option<i32>)> = sqlx::query_as(
+        "select u.name, coalesce(o.id, case when u.name = $2
+             then (select id from organisation where kind = 'city_office' order by id limit 1) end)
+         from unnest($1::text[]) as u(name) left join organisation o on o.name = u.name",
+    )
+    .bind(names)
+    .bind(city_office)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().filter_map(|(name, id)| Some((name, id?))).collect())
+}
+
+/// An account to create, with one role.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub organisation_id: i32,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// Creates the accounts whose names are free (an existing account of the same name is kept as it is);
+/// returns name -> id for all of them, new or existing.
+pub async fn accounts(conn: &mut PgConnection, accounts: &[NewAccount<'_>]) -> sqlx::Result<HashMap<String, Uuid>> {
+    let names: Vec<&str> = accounts.iter().map(|a| a.name).collect();
+    // The outer select sees the table as it was before the insert, so the two halves never overlap.
+    let ids: Vec<(String, Uuid)> = sqlx::query_as(
+        "with new as (
+             insert into app_user (name, display_name, organisation_id, roles, password_hash)
+             select u.name, u.display_name, u.organisation_id, array[u.role], u.password_hash
+             from unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[])
+                 as u(name, display_name, organisation_id, role, password_hash)
+             on conflict (name) do nothing
+             returning name, id)
+         select name, id from new
+         union all
+         select name, id from app_user where name = any($1)",
+    )
+    .bind(&names)
+    .bind(accounts.iter().map(|a| a.display_name).collect::<Vec<_>>())
+    .bind(accounts.iter().map(|a| a.organisation_id).collect::<Vec<_>>())
+    .bind(accounts.iter().map(|a| a.role).collect::<Vec<_>>())
+    .bind(accounts.iter().map(|a| a.password_hash).collect::<Vec<_>>())
     .fetch_all(conn)
     .await?;
     Ok(ids.into_iter().collect())
@@ -266,20 +339,30 @@ pub async fn items(conn: &mut PgConnection, items: &[Item]) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Observations take the route (and, when the inspector typed it, the stake) from their site.
-pub async fn observations(conn: &mut PgConnection, observations: &[Observation]) -> sqlx::Result<()> {
+/// Observations take the route (and, when the inspector typed it, the stake) from their site, and belong to
+/// the account of their inspector (`users`: the ledger's name -> account id).
+pub async fn observations(
+    conn: &mut PgConnection,
+    observations: &[Observation],
+    users: &HashMap<&str, Uuid>,
+) -> anyhow::Result<()> {
     for chunk in observations.chunks(BATCH_ROWS) {
+        let user_ids: Vec<Uuid> = chunk
+            .iter()
+            .map(|o| users.get(o.inspector).copied().ok_or_else(|| anyhow::anyhow!("{} has no account", o.inspector)))
+            .collect::<Result<_, _>>()?;
         sqlx::query(
             "insert into observation (id, site_id, kind, inspector, observed_at, received_at, geom, accuracy_m,
-                 source_crs, hazard_types, checklist, notes, route_code, stake_text, content_sha256)
+                 source_crs, hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id)
              select u.id, u.site_id, u.kind, u.inspector, u.observed_at, u.received_at,
                  st_setsrid(st_geomfromtext(u.wkt), 4326), u.accuracy_m, 'wgs84',
                  string_to_array(u.hazard_types, ','), u.checklist::jsonb, u.notes,
-                 s.route_code, case when u.with_stake then s.stake_text end, u.content_sha256
+                 s.route_code, case when u.with_stake then s.stake_text end, u.content_sha256, u.user_id
              from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                 $7::text[], $8::real[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bytea[])
+                 $7::text[], $8::real[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bytea[],
+                 $14::uuid[])
                  as u(id, site_id, kind, inspector, observed_at, received_at, wkt, accuracy_m, hazard_types,
-                     checklist, notes, with_stake, content_sha256)
+                     checklist, notes, with_stake, content_sha256, user_id)
              join site s on s.id = u.site_id",
         )
         .bind(chunk.iter().map(|o| o.id).collect::<Vec<_>>())
@@ -295,6 +378,7 @@ pub async fn observations(conn: &mut PgConnection, observations: &[Observation])
         .bind(chunk.iter().map(|o| o.notes.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|o| o.with_stake).collect::<Vec<_>>())
         .bind(chunk.iter().map(|o| o.content_sha256.to_vec()).collect::<Vec<_>>())
+        .bind(&user_ids)
         .execute(&mut *conn)
         .await?;
     }
@@ -330,17 +414,19 @@ pub async fn photos(conn: &mut PgConnection, photos: &[Photo], pictures: &[Store
     Ok(())
 }
 
-/// Events in time order, so their ids (identity) follow time as they would have been written.
-pub async fn events(conn: &mut PgConnection, events: &[Event]) -> sqlx::Result<()> {
+/// Events in time order, so their ids (identity) follow time as they would have been written. An event
+/// whose actor has an account (`users`) carries it; others (none in the demo today) are the system's.
+pub async fn events(conn: &mut PgConnection, events: &[Event], users: &HashMap<&str, Uuid>) -> sqlx::Result<()> {
     for chunk in events.chunks(BATCH_ROWS) {
         sqlx::query(
-            "insert into site_event (site_id, at, actor, kind, from_status, to_status, reason, data, observation_id)
+            "insert into site_event (site_id, at, actor, kind, from_status, to_status, reason, data, observation_id,
+                 actor_user_id)
              select u.site_id, u.at, u.actor, u.kind, u.from_status, u.to_status, u.reason, u.data::jsonb,
-                 u.observation_id
+                 u.observation_id, u.actor_user_id
              from unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                 $8::text[], $9::uuid[])
+                 $8::text[], $9::uuid[], $10::uuid[])
                  with ordinality as u(site_id, at, actor, kind, from_status, to_status, reason, data,
-                     observation_id, ord)
+                     observation_id, actor_user_id, ord)
              order by u.ord",
         )
         .bind(chunk.iter().map(|e| e.site_id).collect::<Vec<_>>())
@@ -352,6 +438,7 @@ pub async fn events(conn: &mut PgConnection, events: &[Event]) -> sqlx::Result<(
         .bind(chunk.iter().map(|e| e.reason.as_deref()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.data.to_string()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.observation_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| users.get(e.actor).copied()).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
