@@ -85,11 +85,11 @@ const USER_SELECT: &str = "select u.id, u.name, u.display_name, u.roles, u.disab
 pub const USERS_MAX: i64 = 5000;
 
 pub async fn users(pool: &PgPool) -> sqlx::Result<Vec<UserView>> {
-    let rows: Vec<UserRow> =
-        sqlx::query_as(&format!("{USER_SELECT} where u.name <> 'legacy-import' order by u.name limit $1"))
-            .bind(USERS_MAX)
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<UserRow> = sqlx::query_as(&format!("{USER_SELECT} where u.name <> $2 order by u.name limit $1"))
+        .bind(USERS_MAX)
+        .bind(PLACEHOLDER)
+        .fetch_all(pool)
+        .await?;
     Ok(rows.into_iter().map(UserView::from).collect())
 }
 
@@ -142,15 +142,20 @@ pub async fn create_user(pool: &PgPool, u: &NewUser<'_>) -> sqlx::Result<CreateO
     }
 }
 
+/// The placeholder that owns records made before accounts existed: never enabled, never given a password.
+const PLACEHOLDER: &str = "legacy-import";
+
 /// Disables or enables an account; a disabled account's sessions end at once (its tokens stop working
 /// because every request checks the account).
 pub async fn set_disabled(pool: &PgPool, id: Uuid, disabled: bool) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
     let found = sqlx::query(
-        "update app_user set disabled_at = case when $2 then coalesce(disabled_at, now()) end where id = $1",
+        "update app_user set disabled_at = case when $2 then coalesce(disabled_at, now()) end
+         where id = $1 and name <> $3",
     )
     .bind(id)
     .bind(disabled)
+    .bind(PLACEHOLDER)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -162,17 +167,24 @@ pub async fn set_disabled(pool: &PgPool, id: Uuid, disabled: bool) -> sqlx::Resu
     Ok(found)
 }
 
-/// Sets a new password hash and ends every session of the account.
+/// Sets a new password hash and ends every session of the account and revokes its API tokens: a reset
+/// usually means the old credentials can no longer be trusted.
 pub async fn set_password(pool: &PgPool, id: Uuid, password_hash: &str) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let found = sqlx::query("update app_user set password_hash = $2, password_changed_at = now() where id = $1")
-        .bind(id)
-        .bind(password_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-        == 1;
+    let found =
+        sqlx::query("update app_user set password_hash = $2, password_changed_at = now() where id = $1 and name <> $3")
+            .bind(id)
+            .bind(password_hash)
+            .bind(PLACEHOLDER)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
     sqlx::query("delete from user_session where user_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("update api_token set revoked_at = now() where user_id = $1 and revoked_at is null")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(found)
 }

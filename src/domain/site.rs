@@ -21,12 +21,12 @@ macro_rules! coded_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = UnknownCode;
+            type Err = $crate::domain::site::UnknownCode;
 
-            fn from_str(s: &str) -> Result<Self, UnknownCode> {
+            fn from_str(s: &str) -> Result<Self, $crate::domain::site::UnknownCode> {
                 match s {
                     $($code => Ok($name::$variant),)+
-                    _ => Err(UnknownCode {
+                    _ => Err($crate::domain::site::UnknownCode {
                         what: stringify!($name),
                         given: s.chars().take(64).collect(),
                         accepted: &[$($code),+],

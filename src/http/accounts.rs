@@ -97,8 +97,19 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, cookie)], axum::Json(json!({ "user": user, "csrf_token": csrf_token }))).into_response())
 }
 
-/// `GET /api/v1/session`: who is signed in, with the CSRF token the page must send back.
-pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<axum::Json<Value>> {
+/// `GET /api/v1/session`: who is signed in, with the CSRF token the page must send back (none for an API
+/// token, which needs none).
+pub async fn current(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut parts: axum::http::request::Parts,
+) -> Result<axum::Json<Value>> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        let actor =
+            <Actor as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await?;
+        let user = accounts::user(&state.pool, actor.user_id).await?;
+        return Ok(axum::Json(json!({ "user": user, "csrf_token": null })));
+    }
     let token = session_cookie(&headers).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
     let (actor, csrf_token) =
         accounts::session_actor(&state.pool, &secrets::sha256(&token), state.settings.session_idle)
@@ -273,7 +284,10 @@ pub async fn reset_password(
 ) -> Result<StatusCode> {
     require(&actor, Permission::ManageUsers)?;
     let id = parse_id(&id, "user")?;
-    let user = accounts::user(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
+    let user = accounts::user(&state.pool, id)
+        .await?
+        .filter(|u| u.name != "legacy-import")
+        .ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
     rules::check_password(&new.password, &user.name).map_err(Error::Unprocessable)?;
     let hash = hash_off_runtime(new.password).await?;
     accounts::set_password(&state.pool, id, &hash).await?;

@@ -40,8 +40,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Actor> {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            // The scheme name is case-insensitive (RFC 9110 §11.1).
+            .and_then(|v| v.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= CREDENTIAL_CHARS_MAX)
             .ok_or_else(|| Error::Unauthorized("send the API token as: Authorization: Bearer <token>".into()))?;
         return db::accounts::token_actor(&state.pool, &secrets::sha256(token)).await?.ok_or_else(|| {
@@ -110,6 +111,11 @@ const ADMIN_PAGES: &[&str] = &["/admin.html"];
 /// Sends visitors without a session to the sign-in page, remembering where they were going.
 pub async fn gate_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    // The file server decodes `%2E` and skips `//` and `/./`; the gate must judge the path it will serve,
+    // so only canonical paths get past (none of our files needs anything else).
+    if !is_canonical(path) {
+        return Error::NotFound("no such page".into()).into_response();
+    }
     let is_page = path == "/" || path.ends_with('/') || path.ends_with(".html");
     if !is_page || PUBLIC_PAGES.contains(&path) {
         return next.run(request).await;
@@ -126,6 +132,14 @@ pub async fn gate_pages(State(state): State<AppState>, request: Request, next: N
             Redirect::to(&format!("/login.html?next={}", percent_encode(wanted))).into_response()
         }
     }
+}
+
+fn is_canonical(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains('%')
+        && !path.contains("//")
+        && !path.contains('\\')
+        && !path.split('/').any(|segment| segment == "." || segment == "..")
 }
 
 fn percent_encode(s: &str) -> String {
@@ -150,6 +164,16 @@ mod tests {
         assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
         headers.insert(header::COOKIE, HeaderValue::from_static("rl_session=a'b"));
         assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn only_canonical_paths_reach_the_page_gate() {
+        for ok in ["/", "/index.html", "/vendor/maplibre-gl/maplibre-gl.mjs"] {
+            assert!(is_canonical(ok), "{ok}");
+        }
+        for bad in ["/index%2Ehtml", "//admin.html", "/./admin.html", "/a/../admin.html", "/%61dmin.html", "/x\\y"] {
+            assert!(!is_canonical(bad), "{bad}");
+        }
     }
 
     #[test]

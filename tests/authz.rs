@@ -1,0 +1,519 @@
+//! Who may do what, as one table: every route × every kind of user × a site inside or outside their scope,
+//! walked against the real router on a real database. `docs/authz.md` shows the same table: a test renders
+//! it from `MATRIX` and compares (run with `UPDATE_AUTHZ_MD=1` to rewrite the document's copy).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::{DEFAULT_PASSWORD, TestApp, add_organisation, app, create_user, jpeg, observation, organisation};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// What a row's `{site}`, `{observation}`, `{photo}` or `{token}` names, seen from the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The route names no site and no token.
+    Any,
+    /// Site "own": in town A and assigned to unit U, so inside every actor's scope. Tokens: the actor's own.
+    Own,
+    /// Site "other": in town B and assigned to unit V, outside the town and unit officers' scope. Tokens:
+    /// another account's.
+    Other,
+}
+
+use Scope::{Any, Other, Own};
+
+/// The columns of `MATRIX`. `author` is the inspector who recorded both sites' observations (the default
+/// account of `common::app`); `inspector` is a second inspector of the same office.
+const ACTORS: [&str; 9] =
+    ["anonymous", "author", "inspector", "town_officer", "unit_officer", "dispatcher", "reviewer", "leader", "admin"];
+
+/// The expected status of every request, per actor. Rows run top to bottom, each actor in column order, on
+/// one database: a write that succeeds never changes a later row's answer (new observations land outside
+/// both towns, tokens revoked are spare ones, the account the admin rows act on is a bystander).
+///
+/// Requests use `Authorization: Bearer` with each actor's API token; pages accept it too (the page gate
+/// authenticates like the API). `pages_and_the_session_follow_the_session_cookie` covers the cookie.
+#[rustfmt::skip]
+const MATRIX: &[(&str, Scope, [u16; 9])] = &[
+    // request                                          scope   anon auth insp town unit disp rev  lead admin
+    ("GET /healthz",                                      Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /",                                             Any,   [303, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /admin.html",                                   Any,   [303, 303, 303, 303, 303, 303, 303, 303, 200]),
+    ("GET /login.html",                                   Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/no-such-route",                         Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    // Sites: everyone signed in reads; town and unit officers only their own (404 outside, never 403).
+    ("GET /api/v1/sites",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/counts",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/{site}",                          Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/{site}",                          Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
+    ("GET /api/v1/observations/{observation}",            Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/observations/{observation}",            Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
+    ("GET /api/v1/photos/{photo}",                        Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/photos/{photo}",                        Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
+    ("GET /api/v1/photos/{photo}/thumbnail",              Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/photos/{photo}/thumbnail",              Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
+    // Recording needs the inspector role; correcting needs authorship (and the site in scope, else 404).
+    ("POST /api/v1/observations",                         Any,   [401, 201, 201, 403, 403, 403, 403, 403, 403]),
+    ("PATCH /api/v1/observations/{observation}",          Own,   [401, 200, 403, 403, 403, 403, 403, 403, 403]),
+    ("PATCH /api/v1/observations/{observation}",          Other, [401, 200, 403, 404, 404, 403, 403, 403, 403]),
+    // Reference data: anyone signed in.
+    ("GET /api/v1/towns",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/roads",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/hazard-types",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/checklist-templates",                   Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/settings",                              Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/organisations",                         Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Sign-in takes a name and password, not a credential (anonymous signs in as the author). GET answers the
+    // browser session only, so a Bearer token gets 401. DELETE with a token has no session to end.
+    ("POST /api/v1/session",                              Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/session",                               Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("DELETE /api/v1/session",                            Any,   [401, 204, 204, 204, 204, 204, 204, 204, 204]),
+    // Personal API tokens: everyone manages their own; someone else's token does not exist for them.
+    ("GET /api/v1/tokens",                                Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/tokens",                               Any,   [401, 201, 201, 201, 201, 201, 201, 201, 201]),
+    ("DELETE /api/v1/tokens/{token}",                     Own,   [401, 204, 204, 204, 204, 204, 204, 204, 204]),
+    ("DELETE /api/v1/tokens/{token}",                     Other, [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    // Accounts: admins only.
+    ("GET /api/v1/users",                                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST /api/v1/users",                                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 201]),
+    ("POST /api/v1/users/{user}/disable",                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST /api/v1/users/{user}/enable",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST /api/v1/users/{user}/password",                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 204]),
+];
+
+/// Town A holds site "own", town B site "other" (rectangles in lon/lat degrees, side by side).
+const TOWN_A: (&str, &str, [f64; 4]) = ("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]);
+const TOWN_B: (&str, &str, [f64; 4]) = ("320582101", "塘桥镇", [120.60, 31.84, 120.70, 31.90]);
+const OWN_AT: [f64; 2] = [120.55, 31.87];
+const OTHER_AT: [f64; 2] = [120.65, 31.87];
+/// Where the matrix's new observations go: outside both towns, far from both sites.
+const ELSEWHERE_AT: [f64; 2] = [120.80, 31.95];
+
+/// Sign-in names, per column of `ACTORS` after `anonymous` ("zhangwei" is `common::app`'s default account).
+const NAMES: [&str; 8] = ["zhangwei", "lisi", "wangfang", "zhaoqiang", "chenjing", "liuyang", "sunli", "zhoumin"];
+
+struct Site {
+    id: String,
+    observation: String,
+    photo_sha256: String,
+}
+
+struct Account {
+    name: &'static str,
+    user_id: Uuid,
+    /// The API token every matrix request of this account carries.
+    token: String,
+    /// A second token of the account's, for the "revoke your own token" row.
+    spare_token: Uuid,
+}
+
+/// The fixtures: two towns, two units, an account per role, two sites with an observation and a photo each.
+struct World {
+    app: TestApp,
+    /// One per column of `ACTORS` after `anonymous`.
+    accounts: Vec<Account>,
+    own: Site,
+    other: Site,
+    unit_u: i32,
+    unit_v: i32,
+    /// Not a column: the account the admin rows act on, and the owner of the "someone else's token".
+    bystander: Uuid,
+    bystander_token: Uuid,
+}
+
+impl World {
+    async fn build(pool: PgPool) -> World {
+        let app = app(pool).await;
+        let pool = app.pool.clone();
+        app.add_town(TOWN_A.0, TOWN_A.1, TOWN_A.2).await;
+        app.add_town(TOWN_B.0, TOWN_B.1, TOWN_B.2).await;
+        let (town_a, town_b) = (town_id(&pool, TOWN_A.0).await, town_id(&pool, TOWN_B.0).await);
+
+        let city_office = organisation(&pool, "city_office").await;
+        let town_office = add_organisation(&pool, "杨舍镇交安办", "town", Some(town_a)).await;
+        let unit_u = add_organisation(&pool, "杨舍公路养护站", "responsible_unit", None).await;
+        let unit_v = add_organisation(&pool, "塘桥公路养护站", "responsible_unit", None).await;
+        let police = add_organisation(&pool, "张家港交警大队", "police_brigade", None).await;
+
+        let author: Uuid =
+            sqlx::query_scalar("select id from app_user where name = 'zhangwei'").fetch_one(&pool).await.unwrap();
+        let others = [
+            ("lisi", "李四", "inspector", city_office),
+            ("wangfang", "王芳", "town_officer", town_office),
+            ("zhaoqiang", "赵强", "unit_officer", unit_u),
+            ("chenjing", "陈静", "dispatcher", city_office),
+            ("liuyang", "刘洋", "reviewer", police),
+            ("sunli", "孙丽", "leader", city_office),
+            ("zhoumin", "周敏", "admin", city_office),
+        ];
+        let mut accounts =
+            vec![Account { name: "zhangwei", user_id: author, token: app.token.clone(), spare_token: Uuid::nil() }];
+        for (name, display_name, role, org) in others {
+            let user_id = create_user(&pool, name, display_name, &[role], org, DEFAULT_PASSWORD).await;
+            let token = common::create_token(&pool, user_id).await;
+            accounts.push(Account { name, user_id, token, spare_token: Uuid::nil() });
+        }
+        for account in &mut accounts {
+            account.spare_token = spare_token(&pool, account.user_id).await;
+        }
+        assert_eq!(accounts.iter().map(|a| a.name).collect::<Vec<_>>(), NAMES);
+        let bystander = create_user(&pool, "bystander", "路人", &["inspector"], city_office, DEFAULT_PASSWORD).await;
+        let bystander_token = spare_token(&pool, bystander).await;
+
+        // Both observations are the author's, each with its own photo (different bytes, different hashes).
+        let own = record_site(&app, OWN_AT, Some(&jpeg(64, 48))).await;
+        let other = record_site(&app, OTHER_AT, Some(&jpeg(48, 64))).await;
+        assign(&pool, &own.id, unit_u).await;
+        assign(&pool, &other.id, unit_v).await;
+        let towns: Vec<Option<i32>> = sqlx::query_scalar("select town_id from site where id = any($1) order by code")
+            .bind([own.id.parse::<Uuid>().unwrap(), other.id.parse::<Uuid>().unwrap()])
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(towns, [Some(town_a), Some(town_b)], "the towns come from the boundaries");
+
+        World { app, accounts, own, other, unit_u, unit_v, bystander, bystander_token }
+    }
+
+    fn account(&self, column: usize) -> Option<&Account> {
+        column.checked_sub(1).map(|i| &self.accounts[i])
+    }
+
+    fn by_role(&self, role: &str) -> &Account {
+        let column = ACTORS.iter().position(|a| *a == role).unwrap();
+        self.account(column).unwrap()
+    }
+
+    /// The request of a matrix row as the actor of `column` sends it.
+    fn request(&self, route: &str, scope: Scope, column: usize) -> Request<Body> {
+        let (method, template) = route.split_once(' ').unwrap();
+        let actor = self.account(column);
+        let site = match scope {
+            Other => &self.other,
+            Own | Any => &self.own,
+        };
+        let token = match (scope, actor) {
+            (Own, Some(account)) => account.spare_token,
+            _ => self.bystander_token,
+        };
+        let uri = template
+            .replace("{site}", &site.id)
+            .replace("{observation}", &site.observation)
+            .replace("{photo}", &site.photo_sha256)
+            .replace("{token}", &token.to_string())
+            .replace("{user}", &self.bystander.to_string());
+
+        let mut request = Request::builder().method(method).uri(&uri);
+        if let Some(account) = actor {
+            request = bearer(request, account);
+        }
+        let json_body = |value: Value| (Some("application/json".to_string()), value.to_string().into_bytes());
+        let (content_type, body) = match (method, template) {
+            ("POST", "/api/v1/observations") => {
+                let (content_type, body) =
+                    common::multipart(observation("spot", json!(ELSEWHERE_AT)).to_string().as_bytes(), &[]);
+                (Some(content_type), body)
+            }
+            ("PATCH", _) => json_body(json!({ "notes": format!("checked again by {}", ACTORS[column]) })),
+            ("POST", "/api/v1/session") => json_body(json!({
+                // Anonymous signs in as the author: anyone may try a name and password.
+                "name": actor.map_or(NAMES[0], |a| a.name),
+                "password": DEFAULT_PASSWORD,
+            })),
+            ("POST", "/api/v1/tokens") => json_body(json!({ "name": "matrix" })),
+            ("POST", "/api/v1/users") => json_body(json!({
+                "name": format!("new.{}", ACTORS[column]),
+                "display_name": "新用户",
+                "organisation_id": self.unit_v,
+                "roles": ["unit_officer"],
+                "password": DEFAULT_PASSWORD,
+            })),
+            ("POST", t) if t.ends_with("/password") => json_body(json!({ "password": "a brand new passphrase" })),
+            _ => (None, Vec::new()),
+        };
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.body(Body::from(body)).unwrap()
+    }
+}
+
+async fn town_id(pool: &PgPool, admin_code: &str) -> i32 {
+    sqlx::query_scalar("select id from town where admin_code = $1").bind(admin_code).fetch_one(pool).await.unwrap()
+}
+
+async fn spare_token(pool: &PgPool, user_id: Uuid) -> Uuid {
+    let token = roadledger::secrets::random_token("rl_");
+    roadledger::db::accounts::create_token(pool, user_id, "spare", &token).await.unwrap().id
+}
+
+/// Records an intersection as the author (the default account) and returns its site, observation and photo.
+async fn record_site(app: &TestApp, at: [f64; 2], photo: Option<&[u8]>) -> Site {
+    let photos: Vec<&[u8]> = photo.into_iter().collect();
+    let answer = app.upload(&observation("intersection", json!(at)), &photos).await;
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.bytes));
+    let body = answer.json();
+    assert_eq!(body["observation"]["site_match"], "opened", "each fixture opens a site of its own");
+    Site {
+        id: body["site"]["id"].as_str().unwrap().to_string(),
+        observation: body["observation"]["id"].as_str().unwrap().to_string(),
+        photo_sha256: photo.map(common::sha256_hex).unwrap_or_default(),
+    }
+}
+
+/// Dispatching is not built yet: the fixtures set the responsible unit directly.
+async fn assign(pool: &PgPool, site_id: &str, unit_id: i32) {
+    sqlx::query("update site set responsible_unit_id = $2 where id = $1")
+        .bind(site_id.parse::<Uuid>().unwrap())
+        .bind(unit_id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+fn bearer(request: axum::http::request::Builder, account: &Account) -> axum::http::request::Builder {
+    request.header("authorization", format!("Bearer {}", account.token))
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn every_route_answers_every_actor_as_the_matrix_says(pool: PgPool) {
+    let world = World::build(pool).await;
+
+    let mut wrong = Vec::new();
+    for &(route, scope, expected) in MATRIX {
+        for (column, actor) in ACTORS.iter().enumerate() {
+            let answer = world.app.send_as_is(world.request(route, scope, column)).await;
+            let status = answer.status.as_u16();
+            let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let body: String = String::from_utf8_lossy(&answer.bytes).chars().take(160).collect();
+            let at = format!("{route} [{scope:?}] as {actor}");
+            if status != expected[column] {
+                wrong.push(format!("{at}: expected {}, got {status}: {body}", expected[column]));
+                continue;
+            }
+            // The shape of each refusal: API errors are problem+json, a 401 says how to authenticate, a page
+            // sends strangers to sign in and signed-in non-admins back to the map.
+            let path = route.split_once(' ').unwrap().1;
+            if status >= 400 && path.starts_with("/api/") && header("content-type") != "application/problem+json" {
+                wrong.push(format!("{at}: {status} is not problem+json but {:?}", header("content-type")));
+            }
+            if status == 401 && header("www-authenticate") != "Bearer realm=\"roadledger\"" {
+                wrong.push(format!("{at}: 401 without WWW-Authenticate"));
+            }
+            if status == 303 {
+                let to = if column == 0 { format!("/login.html?next={path}") } else { "/".to_string() };
+                if header("location") != to {
+                    wrong.push(format!("{at}: redirects to {:?}, expected {to:?}", header("location")));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} answers differ from the matrix:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+fn feature_ids(collection: &Value) -> BTreeSet<String> {
+    collection["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn lists_and_counts_hold_exactly_the_sites_in_scope(pool: PgPool) {
+    let world = World::build(pool).await;
+    // Two more sites tell a town scope from a unit scope: one in town A assigned to unit V (the town officer's
+    // town, not the unit officer's unit), and one in town B assigned to unit U (the other way round).
+    let a_v = record_site(&world.app, [120.56, 31.86], None).await;
+    let b_u = record_site(&world.app, [120.66, 31.86], None).await;
+    assign(&world.app.pool, &a_v.id, world.unit_v).await;
+    assign(&world.app.pool, &b_u.id, world.unit_u).await;
+    let set = |sites: &[&Site]| sites.iter().map(|s| s.id.clone()).collect::<BTreeSet<_>>();
+    let everything = set(&[&world.own, &world.other, &a_v, &b_u]);
+
+    for (column, actor) in ACTORS.iter().enumerate().skip(1) {
+        let account = world.account(column).unwrap();
+        let expected = match *actor {
+            "town_officer" => set(&[&world.own, &a_v]),
+            "unit_officer" => set(&[&world.own, &b_u]),
+            _ => everything.clone(),
+        };
+        let get = |uri: &str| world.app.send_as_is(bearer(Request::get(uri), account).body(Body::empty()).unwrap());
+
+        let list = get("/api/v1/sites").await;
+        let counts = get("/api/v1/sites/counts").await;
+        let in_town_b = get(&format!("/api/v1/sites?town={}", TOWN_B.0)).await;
+        let in_bbox_b = get("/api/v1/sites?bbox=120.6,31.84,120.7,31.9").await;
+
+        assert_eq!(list.status, 200, "{actor}");
+        assert_eq!(feature_ids(&list.json()), expected, "{actor}: GET /api/v1/sites");
+        assert_eq!(
+            counts.json(),
+            json!({ "total": expected.len(), "by_status": { "reported": expected.len() } }),
+            "{actor}: GET /api/v1/sites/counts"
+        );
+        // Filters narrow the scope; they never widen it.
+        let b_sites = set(&[&world.other, &b_u]);
+        let expected_b: BTreeSet<String> = expected.intersection(&b_sites).cloned().collect();
+        assert_eq!(feature_ids(&in_town_b.json()), expected_b, "{actor}: ?town=B");
+        assert_eq!(feature_ids(&in_bbox_b.json()), expected_b, "{actor}: ?bbox=B");
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn token_lists_hold_only_the_callers_own_tokens(pool: PgPool) {
+    let world = World::build(pool).await;
+    for account in &world.accounts {
+        let answer =
+            world.app.send_as_is(bearer(Request::get("/api/v1/tokens"), account).body(Body::empty()).unwrap()).await;
+        let listed: BTreeSet<String> =
+            answer.json().as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
+        let own: BTreeSet<String> = sqlx::query_scalar::<_, Uuid>("select id from api_token where user_id = $1")
+            .bind(account.user_id)
+            .fetch_all(&world.app.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect();
+        assert_eq!(listed, own, "{}", account.name);
+        assert_eq!(listed.len(), 2, "{}: the matrix token and the spare one", account.name);
+        let body = String::from_utf8_lossy(&answer.bytes);
+        assert!(!body.contains(&account.token), "{}: a listed token never shows its secret", account.name);
+    }
+}
+
+/// Signs in through the API and returns the session cookie (`name=value`) and the CSRF token.
+async fn sign_in(app: &TestApp, name: &str) -> (String, String) {
+    let answer = app
+        .send_as_is(
+            Request::post("/api/v1/session")
+                .header("content-type", "application/json")
+                .body(Body::from(json!({ "name": name, "password": DEFAULT_PASSWORD }).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{name}: {}", String::from_utf8_lossy(&answer.bytes));
+    let set_cookie = answer.headers["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    (cookie, answer.json()["csrf_token"].as_str().unwrap().to_string())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn pages_and_the_session_follow_the_session_cookie(pool: PgPool) {
+    let world = World::build(pool).await;
+    let app = &world.app;
+    let with_cookie = |method: &str, uri: &str, cookie: &str| {
+        Request::builder().method(method).uri(uri).header("cookie", cookie).body(Body::empty()).unwrap()
+    };
+
+    let (town_cookie, town_csrf) = sign_in(app, world.by_role("town_officer").name).await;
+    let (admin_cookie, _) = sign_in(app, world.by_role("admin").name).await;
+
+    let map = app.send_as_is(with_cookie("GET", "/", &town_cookie)).await;
+    let admin_page = app.send_as_is(with_cookie("GET", "/admin.html", &town_cookie)).await;
+    let admin_page_for_admin = app.send_as_is(with_cookie("GET", "/admin.html", &admin_cookie)).await;
+    let session = app.send_as_is(with_cookie("GET", "/api/v1/session", &town_cookie)).await;
+    let other_site =
+        app.send_as_is(with_cookie("GET", &format!("/api/v1/sites/{}", world.other.id), &town_cookie)).await;
+    let own_site = app.send_as_is(with_cookie("GET", &format!("/api/v1/sites/{}", world.own.id), &town_cookie)).await;
+
+    assert_eq!(map.status, 200);
+    assert_eq!(admin_page.status, 303);
+    assert_eq!(admin_page.headers["location"], "/");
+    assert_eq!(admin_page_for_admin.status, 200);
+    assert_eq!(session.status, 200);
+    assert_eq!(session.json()["user"]["name"], "wangfang");
+    assert_eq!(session.json()["csrf_token"], town_csrf.as_str());
+    // The scope is the account's, whichever credential carries it.
+    assert_eq!(own_site.status, 200);
+    assert_eq!(other_site.status, 404);
+
+    // A state-changing cookie request needs the session's CSRF token; the scope check comes after it.
+    let patch = |csrf: Option<&str>| {
+        let mut request = Request::patch(format!("/api/v1/observations/{}", world.own.observation))
+            .header("cookie", &town_cookie)
+            .header("content-type", "application/json");
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.body(Body::from(json!({ "notes": "x" }).to_string())).unwrap()
+    };
+    assert_eq!(app.send_as_is(patch(None)).await.status, 403);
+    assert_eq!(app.send_as_is(patch(Some("wrong"))).await.status, 403);
+    let with_csrf = app.send_as_is(patch(Some(&town_csrf))).await;
+    assert_eq!(with_csrf.status, 403, "past CSRF, a town officer is still not the author");
+    assert!(with_csrf.detail().contains("only the inspector who recorded"), "{}", with_csrf.detail());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_page_gate_cannot_be_sidestepped_by_spelling_a_path_differently(pool: PgPool) {
+    let world = World::build(pool).await;
+    let leader = world.by_role("leader");
+    // The static file server percent-decodes the path and skips empty and `.` segments, so each of these
+    // names a gated page. Whatever the answer (a redirect or 404), it must not be the page.
+    let cases: [(&str, Option<&Account>); 7] = [
+        ("/index%2Ehtml", None),
+        ("/index%2ehtml", None),
+        ("/inspect%2Ehtml", None),
+        ("//admin.html", Some(leader)),
+        ("/./admin.html", Some(leader)),
+        ("/admin%2Ehtml", Some(leader)),
+        ("/%61dmin.html", Some(leader)),
+    ];
+    let mut served = Vec::new();
+    for (path, account) in cases {
+        let mut request = Request::get(path);
+        if let Some(account) = account {
+            request = bearer(request, account);
+        }
+        let answer = world.app.send_as_is(request.body(Body::empty()).unwrap()).await;
+        let who = account.map_or("anonymous", |a| a.name);
+        if answer.status == 200 {
+            served.push(format!("GET {path} as {who}: 200"));
+        }
+    }
+    assert!(served.is_empty(), "the page gate let these through:\n{}", served.join("\n"));
+}
+
+/// The Markdown table of `MATRIX`, as `docs/authz.md` shows it.
+fn matrix_markdown() -> String {
+    let mut out = String::from("| request | site | ");
+    out.push_str(&ACTORS.join(" | "));
+    out.push_str(" |\n|---|---|");
+    out.push_str(&"---:|".repeat(ACTORS.len()));
+    out.push('\n');
+    for (route, scope, statuses) in MATRIX {
+        let scope = match scope {
+            Any => "",
+            Own => "own",
+            Other => "other",
+        };
+        let statuses: Vec<String> = statuses.iter().map(u16::to_string).collect();
+        out.push_str(&format!("| `{route}` | {scope} | {} |\n", statuses.join(" | ")));
+    }
+    out
+}
+
+const DOC_BEGIN: &str =
+    "<!-- matrix:begin (generated from tests/authz.rs: UPDATE_AUTHZ_MD=1 cargo nextest run --test authz) -->\n";
+const DOC_END: &str = "<!-- matrix:end -->";
+
+#[test]
+fn docs_authz_md_shows_this_matrix() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/authz.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let start = doc.find(DOC_BEGIN).expect("docs/authz.md has the matrix:begin marker") + DOC_BEGIN.len();
+    let end = start + doc[start..].find(DOC_END).expect("docs/authz.md has the matrix:end marker");
+    let rendered = matrix_markdown();
+    if std::env::var_os("UPDATE_AUTHZ_MD").is_some() {
+        std::fs::write(&path, format!("{}{rendered}{}", &doc[..start], &doc[end..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        doc[start..end],
+        rendered,
+        "docs/authz.md shows a different matrix; rewrite it with UPDATE_AUTHZ_MD=1 cargo nextest run --test authz"
+    );
+}
