@@ -2,7 +2,9 @@
 //! transactions.
 
 pub mod accounts;
+pub mod lifecycle;
 pub mod observations;
+pub mod photos;
 pub mod reference;
 pub mod sites;
 

@@ -6,28 +6,11 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::photos::{NewPhoto, PhotoOwner};
 use crate::domain::auth::{Actor, SiteScope};
 use crate::domain::observation::NewObservation;
 use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteStatus};
 use crate::domain::stake::{Carriageway, Stake};
-
-/// A photo that passed every check, ready to be recorded (its files are already stored).
-#[derive(Debug, Clone)]
-pub struct NewPhoto {
-    pub sha256: [u8; 32],
-    pub content_type: &'static str,
-    pub bytes: i32,
-    pub width: i32,
-    pub height: i32,
-    pub exif_taken_at: Option<NaiveDateTime>,
-    pub exif_location: Option<(f64, f64)>,
-    pub exif_direction_deg: Option<f32>,
-    pub exif_orientation: Option<i16>,
-    pub original_key: String,
-    pub thumbnail_key: String,
-    pub thumbnail_width: i32,
-    pub thumbnail_height: i32,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -99,7 +82,7 @@ pub async fn record(
     .await?;
 
     for (position, photo) in photos.iter().enumerate() {
-        insert_photo(&mut tx, obs.id, position as i16, photo).await?;
+        super::photos::insert(&mut tx, PhotoOwner::Observation(obs.id), position as i16, photo).await?;
     }
 
     // The event that records this visit points at the observation, so it is written after it.
@@ -293,41 +276,6 @@ async fn write_visit_event(
     .bind(obs.observed_at)
     .bind(&obs.hazard_types)
     .bind(user_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn insert_photo(
-    tx: &mut Transaction<'_, Postgres>,
-    observation_id: Uuid,
-    position: i16,
-    p: &NewPhoto,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into photo (observation_id, position, sha256, content_type, bytes, width, height,
-             exif_taken_at, exif_location, exif_direction_deg, exif_orientation, original_key, thumbnail_key,
-             thumbnail_width, thumbnail_height)
-         values ($1, $2, $3, $4, $5, $6, $7, $8,
-             case when $9::float8 is null then null else st_setsrid(st_makepoint($9, $10), 4326) end,
-             $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(observation_id)
-    .bind(position)
-    .bind(p.sha256.as_slice())
-    .bind(p.content_type)
-    .bind(p.bytes)
-    .bind(p.width)
-    .bind(p.height)
-    .bind(p.exif_taken_at)
-    .bind(p.exif_location.map(|l| l.0))
-    .bind(p.exif_location.map(|l| l.1))
-    .bind(p.exif_direction_deg)
-    .bind(p.exif_orientation)
-    .bind(&p.original_key)
-    .bind(&p.thumbnail_key)
-    .bind(p.thumbnail_width)
-    .bind(p.thumbnail_height)
     .execute(&mut **tx)
     .await?;
     Ok(())

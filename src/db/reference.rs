@@ -83,20 +83,3 @@ pub async fn unknown_hazard_types(pool: &PgPool, codes: &[String]) -> sqlx::Resu
     .fetch_all(pool)
     .await
 }
-
-/// A photo by content hash, if one of the sites the user may see has it: (original key, thumbnail key,
-/// content type).
-pub async fn photo_keys(
-    pool: &PgPool,
-    sha256: &[u8],
-    scope: &crate::domain::auth::SiteScope,
-) -> sqlx::Result<Option<(String, String, String)>> {
-    let sql = format!(
-        "select p.original_key, p.thumbnail_key, p.content_type
-         from photo p join observation o on o.id = p.observation_id join site s on s.id = o.site_id
-         where p.sha256 = $1 and {}
-         limit 1",
-        super::sites::scope_condition(2)
-    );
-    super::sites::bind_scope(sqlx::query_as(&sql).bind(sha256), scope).fetch_optional(pool).await
-}

@@ -9,6 +9,7 @@ mod observations;
 mod photos;
 mod reference;
 mod sites;
+mod uploads;
 
 use std::path::PathBuf;
 use std::sync::Arc;

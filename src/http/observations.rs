@@ -6,26 +6,21 @@
 //! after this leaves at most unreferenced files, never half a record); record everything in one transaction.
 
 use axum::Json;
-use axum::extract::multipart::{Field, MultipartRejection};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{ApiJson, AppState, Error, Result};
+use super::{ApiJson, AppState, Error, Result, uploads};
 use crate::db;
-use crate::db::observations::{NewPhoto, Outcome};
+use crate::db::observations::Outcome;
 use crate::domain::auth::{Actor, Permission};
 use crate::domain::observation::{HAZARD_TYPES_MAX, NOTES_CHARS_MAX, NewObservation, ObservationInput};
-use crate::photos::PhotoStore;
-use crate::photos::process::{self, PhotoError, ProcessedPhoto};
-
-/// The JSON part is small; anything bigger is a mistake.
-const OBSERVATION_JSON_BYTES_MAX: usize = 256 * 1024;
 
 pub async fn create(
     State(state): State<AppState>,
@@ -35,48 +30,22 @@ pub async fn create(
     if !actor.can(Permission::RecordObservation) {
         return Err(Error::Forbidden("recording observations needs the inspector role".into()));
     }
-    let mut multipart = multipart.map_err(|e| {
-        Error::BadRequest(format!(
-            "{}; send multipart/form-data with a part named \"observation\" (JSON) and parts named \"photo\"",
-            e.body_text()
-        ))
-    })?;
     let limits = state.settings.photo_limits;
-    let mut observation: Option<Bytes> = None;
-    let mut photos: Vec<Bytes> = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        match field.name() {
-            Some("observation") if observation.is_none() => {
-                observation = Some(read_part(field, OBSERVATION_JSON_BYTES_MAX, "the observation part").await?);
-            }
-            Some("observation") => {
-                return Err(Error::BadRequest("send exactly one part named \"observation\"".into()));
-            }
-            Some("photo") => {
-                if photos.len() == state.settings.photos_per_observation_max {
-                    return Err(Error::PayloadTooLarge(format!(
-                        "at most {} photos per observation",
-                        state.settings.photos_per_observation_max
-                    )));
-                }
-                let what = format!("photo {}", photos.len() + 1);
-                photos.push(read_part(field, limits.bytes_max, &what).await?);
-            }
-            other => {
-                return Err(Error::BadRequest(format!(
-                    "unexpected part {:?}; send one part named \"observation\" and zero or more named \"photo\"",
-                    other.unwrap_or("").chars().take(64).collect::<String>()
-                )));
-            }
-        }
-    }
-    let observation =
-        observation.ok_or_else(|| Error::BadRequest("the part named \"observation\" (JSON) is missing".into()))?;
+    let upload = uploads::read(
+        multipart,
+        "observation",
+        &["photo"],
+        state.settings.photos_per_observation_max,
+        limits.bytes_max,
+    )
+    .await?;
+    let observation = upload.json;
+    let photos: Vec<Bytes> = upload.photos.into_iter().map(|(_, bytes)| bytes).collect();
     let input: ObservationInput = serde_json::from_slice(&observation)
         .map_err(|e| Error::BadRequest(format!("observation is not valid: {e}")))?;
 
     let photo_hashes: Vec<[u8; 32]> = photos.iter().map(|p| Sha256::digest(p).into()).collect();
-    verify_declared_hashes(input.photo_sha256.as_deref(), &photo_hashes)?;
+    uploads::verify_declared_hashes(input.photo_sha256.as_deref(), &photo_hashes)?;
     let content_sha256 = content_hash(&input, &photo_hashes, actor.user_id);
 
     if let Some(response) = replay(&state, &actor, input.id, &content_sha256).await? {
@@ -94,21 +63,7 @@ pub async fn create(
         )));
     }
 
-    let processed = tokio::task::spawn_blocking(move || {
-        photos
-            .iter()
-            .enumerate()
-            .map(|(i, bytes)| process::process(bytes, limits).map(|p| (p, bytes.clone())).map_err(|e| (i, e)))
-            .collect::<std::result::Result<Vec<_>, _>>()
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?
-    .map_err(|(i, e)| photo_error(i, e))?;
-
-    let mut new_photos = Vec::with_capacity(processed.len());
-    for (photo, original) in processed {
-        new_photos.push(store_photo(&state.photos, &photo, original).await?);
-    }
+    let new_photos = uploads::process_and_store(&state, photos).await?;
 
     let outcome = db::observations::record(
         &state.pool,
@@ -220,53 +175,6 @@ async fn body(state: &AppState, actor: &Actor, id: Uuid) -> Result<Value> {
     Ok(json!({ "observation": observation, "site": site, "photos": photos }))
 }
 
-/// Reads one part, refusing it as soon as it passes its limit (the rest is never buffered).
-async fn read_part(mut field: Field<'_>, bytes_max: usize, what: &str) -> Result<Bytes> {
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        if buf.len() + chunk.len() > bytes_max {
-            return Err(Error::PayloadTooLarge(format!("{what} is larger than the limit of {bytes_max} bytes")));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::PayloadTooLarge(format!("the request is too large: {}", e.body_text()))
-    } else {
-        Error::BadRequest(format!("the multipart body cannot be read: {}", e.body_text()))
-    }
-}
-
-/// A phone that declares its photos' SHA-256 gets a guarantee: a photo cut short in transit is refused
-/// (and can be sent again) instead of being stored as a grey-bottomed picture.
-fn verify_declared_hashes(declared: Option<&[String]>, actual: &[[u8; 32]]) -> Result<()> {
-    let Some(declared) = declared else {
-        return Ok(());
-    };
-    if declared.len() != actual.len() {
-        return Err(Error::BadRequest(format!(
-            "photo_sha256 lists {} hashes but {} photo parts arrived; the upload was probably cut short, send it again",
-            declared.len(),
-            actual.len()
-        )));
-    }
-    for (i, (declared, actual)) in declared.iter().zip(actual).enumerate() {
-        let actual = hex::encode(actual);
-        if !declared.eq_ignore_ascii_case(&actual) {
-            return Err(Error::BadRequest(format!(
-                "photo {}: its SHA-256 is {actual} but photo_sha256[{i}] declares {:?}; the photo was damaged or \
-                 cut short in transit, send it again",
-                i + 1,
-                declared.chars().take(80).collect::<String>()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// What "the same content" means for a replay: the observation as parsed (so JSON whitespace and key order
 /// do not matter), the photos' hashes in order, and who sent it (another account reusing an id is a conflict,
 /// never a replay of someone else's record). The declared hashes are left out: they are transport.
@@ -280,38 +188,4 @@ fn content_hash(input: &ObservationInput, photo_hashes: &[[u8; 32]], user_id: Uu
     }
     hasher.update(user_id.as_bytes());
     hasher.finalize().into()
-}
-
-fn photo_error(index: usize, e: PhotoError) -> Error {
-    let message = format!("photo {}: {e}", index + 1);
-    match e {
-        PhotoError::UnsupportedFormat { .. } => Error::UnsupportedMediaType(message),
-        PhotoError::TooLarge { .. } => Error::PayloadTooLarge(message),
-        PhotoError::TooManyPixels { .. } | PhotoError::Corrupt(_) => Error::Unprocessable(message),
-        PhotoError::Truncated => Error::BadRequest(message),
-    }
-}
-
-async fn store_photo(store: &PhotoStore, p: &ProcessedPhoto, original: Bytes) -> Result<NewPhoto> {
-    let sha = p.sha256_hex();
-    let original_key = PhotoStore::original_key(&sha, p.format.extension());
-    let thumbnail_key = PhotoStore::thumbnail_key(&sha);
-    store.put(&original_key, original).await?;
-    store.put(&thumbnail_key, Bytes::from(p.thumbnail_jpeg.clone())).await?;
-    let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-    Ok(NewPhoto {
-        sha256: p.sha256,
-        content_type: p.format.content_type(),
-        bytes: i32::try_from(p.bytes).unwrap_or(i32::MAX),
-        width: int(p.width),
-        height: int(p.height),
-        exif_taken_at: p.exif.taken_at,
-        exif_location: p.exif.location,
-        exif_direction_deg: p.exif.direction_deg.map(|d| d as f32),
-        exif_orientation: p.exif.orientation.map(|o| o as i16),
-        original_key,
-        thumbnail_key,
-        thumbnail_width: int(p.thumbnail_width),
-        thumbnail_height: int(p.thumbnail_height),
-    })
 }

@@ -34,10 +34,9 @@ async fn serve(state: &AppState, actor: &Actor, sha: &str, headers: &HeaderMap, 
         .ok()
         .filter(|d| d.len() == 32)
         .ok_or_else(|| Error::BadRequest("a photo is addressed by its SHA-256: 64 hexadecimal digits".into()))?;
-    let (original_key, thumbnail_key, content_type) =
-        db::reference::photo_keys(&state.pool, &digest, &actor.site_scope())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no photo {sha}")))?;
+    let (original_key, thumbnail_key, content_type) = db::photos::keys(&state.pool, &digest, &actor.site_scope())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no photo {sha}")))?;
     let etag = format!("\"{sha}{}\"", if thumbnail { "-t" } else { "" });
     let cache = [
         (header::ETAG, HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?),

@@ -1,0 +1,351 @@
+//! Writing the lifecycle: every move changes the site and appends its event in one transaction, under a row
+//! lock and a version check, so a stale writer is refused rather than silently overwriting.
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::auth::{Actor, SiteScope};
+use crate::domain::lifecycle::{ActionKind, SiteFacts, Transition};
+use crate::domain::site::SiteStatus;
+
+/// A site as the lifecycle sees it, locked for the rest of the transaction.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LockedSite {
+    pub id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub version: i32,
+    pub town_id: Option<i32>,
+    pub responsible_unit_id: Option<i32>,
+    pub lead_unit_id: Option<i32>,
+    pub supporting_unit_ids: Vec<i32>,
+    pub deadline: Option<NaiveDate>,
+    pub close_out_requested_by: Option<Uuid>,
+}
+
+impl LockedSite {
+    pub fn status(&self) -> SiteStatus {
+        self.status.parse().unwrap_or(SiteStatus::Reported)
+    }
+}
+
+/// Locks a site the actor may see (`None`: not found or out of scope, both answered 404).
+pub async fn lock(tx: &mut PgConnection, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<LockedSite>> {
+    let sql = format!(
+        "select s.id, s.kind, s.status, s.version, s.town_id, s.responsible_unit_id, s.lead_unit_id,
+             s.supporting_unit_ids, s.deadline, s.close_out_requested_by
+         from site s where s.id = $1 and {} for update",
+        super::sites::scope_condition(2)
+    );
+    super::sites::bind_scope(sqlx::query_as(&sql).bind(id), scope).fetch_optional(tx).await
+}
+
+/// What the transition function needs to know besides the status.
+pub async fn facts(tx: &mut PgConnection, site: &LockedSite) -> sqlx::Result<SiteFacts> {
+    let unmet_items = unmet_items(&mut *tx, site.id).await?;
+    let evidence_by: Vec<Uuid> =
+        sqlx::query_scalar("select distinct submitted_by from item_evidence where site_id = $1")
+            .bind(site.id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let extension_pending: bool =
+        sqlx::query_scalar("select exists (select 1 from extension_request where site_id = $1 and decided_at is null)")
+            .bind(site.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let unit_ids = site
+        .responsible_unit_id
+        .into_iter()
+        .chain(site.lead_unit_id)
+        .chain(site.supporting_unit_ids.iter().copied())
+        .collect();
+    Ok(SiteFacts {
+        town_id: site.town_id,
+        unit_ids,
+        unmet_items,
+        close_out_requested_by: site.close_out_requested_by,
+        evidence_by,
+        extension_pending,
+    })
+}
+
+/// Required items that are not yet in place with their evidence: `installed` or `verified` with an
+/// after-photo (and a night photo where the template asks for one), or `not_applicable` with a reason.
+pub async fn unmet_items(tx: &mut PgConnection, site_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select i.item_code
+         from site_checklist_item i
+         join checklist_template_item t on t.template_code = i.template_code and t.code = i.item_code
+         where i.site_id = $1 and t.required
+           and not (
+               i.state = 'not_applicable'
+               or (i.state in ('installed', 'verified')
+                   and exists (select 1 from item_evidence e join photo p on p.evidence_id = e.id
+                               where e.site_id = i.site_id and e.item_code = i.item_code and p.role = 'after')
+                   and (not t.night_evidence
+                        or exists (select 1 from item_evidence e join photo p on p.evidence_id = e.id
+                                   where e.site_id = i.site_id and e.item_code = i.item_code and p.role = 'night'))))
+         order by t.position",
+    )
+    .bind(site_id)
+    .fetch_all(tx)
+    .await
+}
+
+/// The parameters an action carries, already validated by the http layer.
+#[derive(Debug, Default, Clone)]
+pub struct ActionParams {
+    pub reason: Option<String>,
+    pub responsible_unit_id: Option<i32>,
+    pub lead_unit_id: Option<i32>,
+    pub supporting_unit_ids: Vec<i32>,
+    pub hazard_level: Option<String>,
+    pub rectification_mode: Option<String>,
+    pub deadline: Option<NaiveDate>,
+    pub merge_into: Option<Uuid>,
+    pub approve: Option<bool>,
+    pub failed_items: Vec<String>,
+}
+
+/// Applies a decided transition: the site's new state, the side effects of the action, and its event.
+pub async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    t: &Transition,
+    actor: &Actor,
+    p: &ActionParams,
+) -> sqlx::Result<()> {
+    let mut data = json!({});
+    match t.event {
+        ActionKind::Dispatch => {
+            sqlx::query(
+                "update site set responsible_unit_id = $2, lead_unit_id = $3, supporting_unit_ids = $4,
+                     hazard_level = $5, rectification_mode = $6, deadline = $7
+                 where id = $1",
+            )
+            .bind(site.id)
+            .bind(p.responsible_unit_id)
+            .bind(p.lead_unit_id)
+            .bind(&p.supporting_unit_ids)
+            .bind(&p.hazard_level)
+            .bind(&p.rectification_mode)
+            .bind(p.deadline)
+            .execute(&mut **tx)
+            .await?;
+            data = json!({
+                "responsible_unit_id": p.responsible_unit_id, "lead_unit_id": p.lead_unit_id,
+                "supporting_unit_ids": p.supporting_unit_ids, "hazard_level": p.hazard_level,
+                "rectification_mode": p.rectification_mode, "deadline": p.deadline,
+            });
+        }
+        ActionKind::Merge => {
+            let into = p.merge_into.expect("merge is validated to carry a target");
+            sqlx::query("update site set duplicate_of = $2 where id = $1")
+                .bind(site.id)
+                .bind(into)
+                .execute(&mut **tx)
+                .await?;
+            merge_observations(tx, site.id, into, actor).await?;
+            data = json!({ "into": into });
+        }
+        ActionKind::RequestExtension => {
+            let new_deadline = p.deadline.expect("an extension request is validated to carry a deadline");
+            sqlx::query(
+                "insert into extension_request (site_id, requested_by, old_deadline, new_deadline, reason)
+                 values ($1, $2, $3, $4, $5)",
+            )
+            .bind(site.id)
+            .bind(actor.user_id)
+            .bind(site.deadline)
+            .bind(new_deadline)
+            .bind(&p.reason)
+            .execute(&mut **tx)
+            .await?;
+            data = json!({ "old_deadline": site.deadline, "new_deadline": new_deadline });
+        }
+        ActionKind::DecideExtension => {
+            let approve = p.approve.unwrap_or(false);
+            let new_deadline: NaiveDate = sqlx::query_scalar(
+                "update extension_request set decided_by = $2, decided_at = now(), approved = $3, decision_reason = $4
+                 where site_id = $1 and decided_at is null
+                 returning new_deadline",
+            )
+            .bind(site.id)
+            .bind(actor.user_id)
+            .bind(approve)
+            .bind(&p.reason)
+            .fetch_one(&mut **tx)
+            .await?;
+            if approve {
+                sqlx::query("update site set deadline = $2 where id = $1")
+                    .bind(site.id)
+                    .bind(new_deadline)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            data = json!({ "approved": approve, "old_deadline": site.deadline, "new_deadline": new_deadline });
+        }
+        ActionKind::RequestCloseOut => {
+            sqlx::query("update site set close_out_requested_by = $2 where id = $1")
+                .bind(site.id)
+                .bind(actor.user_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        ActionKind::Approve => {
+            // Acceptance verifies what was installed.
+            sqlx::query("update site_checklist_item set state = 'verified', updated_at = now() where site_id = $1 and state = 'installed'")
+                .bind(site.id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("update site set close_out_requested_by = null where id = $1")
+                .bind(site.id)
+                .execute(&mut **tx)
+                .await?;
+            data = json!({ "close_out_requested_by": site.close_out_requested_by });
+        }
+        ActionKind::Return => {
+            sqlx::query("update site set return_count = return_count + 1, close_out_requested_by = null where id = $1")
+                .bind(site.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        ActionKind::LookBackPass | ActionKind::LookBackRelapse => {
+            let relapse = t.event == ActionKind::LookBackRelapse;
+            sqlx::query(
+                "update look_back_task set done_at = now(), done_by = $2, result = $3 where site_id = $1 and done_at is null",
+            )
+            .bind(site.id)
+            .bind(actor.user_id)
+            .bind(if relapse { "relapse" } else { "pass" })
+            .execute(&mut **tx)
+            .await?;
+            if relapse {
+                // A relapse counts against the town; the failed items go back to damaged.
+                sqlx::query("update site set relapse_count = relapse_count + 1 where id = $1")
+                    .bind(site.id)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "update site_checklist_item set state = 'damaged', updated_at = now()
+                     where site_id = $1 and item_code = any($2)",
+                )
+                .bind(site.id)
+                .bind(&p.failed_items)
+                .execute(&mut **tx)
+                .await?;
+                data = json!({ "failed_items": p.failed_items });
+            }
+        }
+        _ => {}
+    }
+    sqlx::query("update site set status = $2, version = version + 1, updated_at = now() where id = $1")
+        .bind(site.id)
+        .bind(t.to.as_str())
+        .execute(&mut **tx)
+        .await?;
+    insert_event(tx, site.id, actor, t.event.as_str(), Some(t.from), Some(t.to), p.reason.as_deref(), data).await
+}
+
+/// The surviving site keeps the history: the duplicate's observations (and so their photos) move to it, and
+/// both sites' timelines say so.
+async fn merge_observations(
+    tx: &mut Transaction<'_, Postgres>,
+    from: Uuid,
+    into: Uuid,
+    actor: &Actor,
+) -> sqlx::Result<()> {
+    let moved: Vec<Uuid> = sqlx::query_scalar("update observation set site_id = $2 where site_id = $1 returning id")
+        .bind(from)
+        .bind(into)
+        .fetch_all(&mut **tx)
+        .await?;
+    sqlx::query(
+        "update site t set
+             observation_count = (select count(*) from observation where site_id = t.id),
+             first_observed_at = least(t.first_observed_at, f.first_observed_at),
+             last_observed_at = greatest(t.last_observed_at, f.last_observed_at),
+             hazard_types = array(select distinct h from unnest(t.hazard_types || f.hazard_types) h order by h),
+             version = t.version + 1, updated_at = now()
+         from site f where f.id = $1 and t.id = $2",
+    )
+    .bind(from)
+    .bind(into)
+    .execute(&mut **tx)
+    .await?;
+    let status: String =
+        sqlx::query_scalar("select status from site where id = $1").bind(into).fetch_one(&mut **tx).await?;
+    let status = status.parse::<SiteStatus>().ok();
+    insert_event(tx, into, actor, "merged_in", status, None, None, json!({ "from": from, "observations": moved })).await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_event(
+    tx: &mut Transaction<'_, Postgres>,
+    site_id: Uuid,
+    actor: &Actor,
+    kind: &str,
+    from: Option<SiteStatus>,
+    to: Option<SiteStatus>,
+    reason: Option<&str>,
+    data: Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into site_event (site_id, actor, actor_user_id, kind, from_status, to_status, reason, data)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(site_id)
+    .bind(&actor.display_name)
+    .bind(actor.user_id)
+    .bind(kind)
+    .bind(from.map(SiteStatus::as_str))
+    .bind(to.filter(|to| Some(*to) != from).map(SiteStatus::as_str))
+    .bind(reason)
+    .bind(data)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A merge target: in scope, open, another site of the same kind.
+pub async fn merge_target_ok(
+    tx: &mut PgConnection,
+    from: &LockedSite,
+    into: Uuid,
+    scope: &SiteScope,
+) -> sqlx::Result<Result<(), &'static str>> {
+    if into == from.id {
+        return Ok(Err("a site cannot be merged into itself"));
+    }
+    let sql = format!(
+        "select s.kind, s.status from site s where s.id = $1 and {} for update",
+        super::sites::scope_condition(2)
+    );
+    let target: Option<(String, String)> =
+        super::sites::bind_scope(sqlx::query_as(&sql).bind(into), scope).fetch_optional(tx).await?;
+    Ok(match target {
+        None => Err("into: no such site"),
+        Some((kind, _)) if kind != from.kind => Err("into: the surviving site must be of the same kind"),
+        Some((_, status)) if !status.parse::<SiteStatus>().is_ok_and(SiteStatus::is_open) => {
+            Err("into: the surviving site must be open")
+        }
+        Some(_) => Ok(()),
+    })
+}
+
+/// Organisations that exist and may be responsible for work (not towns' village committees? any kind may).
+pub async fn organisations_exist(pool: &PgPool, ids: &[i32]) -> sqlx::Result<Vec<i32>> {
+    sqlx::query_scalar(
+        "select i from unnest($1::int[]) i where not exists (select 1 from organisation o where o.id = i)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+/// The site's current version, for ETags.
+pub async fn version(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar("select version from site where id = $1").bind(id).fetch_optional(pool).await
+}

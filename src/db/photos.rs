@@ -1,0 +1,95 @@
+//! Photo rows: before-photos of observations, after- and night-photos of checklist evidence. The files
+//! themselves live in the photo store under content-addressed keys.
+
+use chrono::NaiveDateTime;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::auth::SiteScope;
+
+/// A photo that passed every check, ready to be recorded (its files are already stored).
+#[derive(Debug, Clone)]
+pub struct NewPhoto {
+    pub sha256: [u8; 32],
+    pub content_type: &'static str,
+    pub bytes: i32,
+    pub width: i32,
+    pub height: i32,
+    pub exif_taken_at: Option<NaiveDateTime>,
+    pub exif_location: Option<(f64, f64)>,
+    pub exif_direction_deg: Option<f32>,
+    pub exif_orientation: Option<i16>,
+    pub original_key: String,
+    pub thumbnail_key: String,
+    pub thumbnail_width: i32,
+    pub thumbnail_height: i32,
+}
+
+/// What a photo belongs to, and so its role.
+#[derive(Debug, Clone, Copy)]
+pub enum PhotoOwner {
+    /// A before-photo, taken at an inspection.
+    Observation(Uuid),
+    /// An after-photo of remediation evidence.
+    EvidenceAfter(Uuid),
+    /// A night photo of remediation evidence (lamps and beacons must work at night).
+    EvidenceNight(Uuid),
+}
+
+pub async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    owner: PhotoOwner,
+    position: i16,
+    p: &NewPhoto,
+) -> sqlx::Result<()> {
+    let (observation_id, evidence_id, role) = match owner {
+        PhotoOwner::Observation(id) => (Some(id), None, "before"),
+        PhotoOwner::EvidenceAfter(id) => (None, Some(id), "after"),
+        PhotoOwner::EvidenceNight(id) => (None, Some(id), "night"),
+    };
+    sqlx::query(
+        "insert into photo (observation_id, evidence_id, role, position, sha256, content_type, bytes, width, height,
+             exif_taken_at, exif_location, exif_direction_deg, exif_orientation, original_key, thumbnail_key,
+             thumbnail_width, thumbnail_height)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+             case when $11::float8 is null then null else st_setsrid(st_makepoint($11, $12), 4326) end,
+             $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(observation_id)
+    .bind(evidence_id)
+    .bind(role)
+    .bind(position)
+    .bind(p.sha256.as_slice())
+    .bind(p.content_type)
+    .bind(p.bytes)
+    .bind(p.width)
+    .bind(p.height)
+    .bind(p.exif_taken_at)
+    .bind(p.exif_location.map(|l| l.0))
+    .bind(p.exif_location.map(|l| l.1))
+    .bind(p.exif_direction_deg)
+    .bind(p.exif_orientation)
+    .bind(&p.original_key)
+    .bind(&p.thumbnail_key)
+    .bind(p.thumbnail_width)
+    .bind(p.thumbnail_height)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A photo by content hash, if one of the sites the user may see has it (through an observation or through
+/// evidence): (original key, thumbnail key, content type).
+pub async fn keys(pool: &PgPool, sha256: &[u8], scope: &SiteScope) -> sqlx::Result<Option<(String, String, String)>> {
+    let sql = format!(
+        "select p.original_key, p.thumbnail_key, p.content_type
+         from photo p
+         left join observation o on o.id = p.observation_id
+         left join item_evidence e on e.id = p.evidence_id
+         join site s on s.id = coalesce(o.site_id, e.site_id)
+         where p.sha256 = $1 and {}
+         limit 1",
+        super::sites::scope_condition(2)
+    );
+    super::sites::bind_scope(sqlx::query_as(&sql).bind(sha256), scope).fetch_optional(pool).await
+}

@@ -1,0 +1,164 @@
+//! Multipart uploads with photos, shared by observations (before-photos) and checklist evidence (after- and
+//! night-photos): read every part within its limit, verify declared hashes, decode and thumbnail off the
+//! async runtime, store the files content-addressed.
+
+use axum::extract::Multipart;
+use axum::extract::multipart::{Field, MultipartRejection};
+use axum::http::StatusCode;
+use bytes::{Bytes, BytesMut};
+
+use super::{AppState, Error, Result};
+use crate::db::photos::NewPhoto;
+use crate::photos::PhotoStore;
+use crate::photos::process::{self, PhotoError, ProcessedPhoto};
+
+/// The JSON part is small; anything bigger is a mistake.
+const JSON_PART_BYTES_MAX: usize = 256 * 1024;
+
+/// What a multipart request carried: its one JSON part and its photos with their part names, in order.
+pub struct Upload {
+    pub json: Bytes,
+    pub photos: Vec<(String, Bytes)>,
+}
+
+/// Reads exactly one JSON part named `json_name` and up to `photos_max` photo parts named one of
+/// `photo_names`, each within `photo_bytes_max`.
+pub async fn read(
+    multipart: std::result::Result<Multipart, MultipartRejection>,
+    json_name: &str,
+    photo_names: &[&str],
+    photos_max: usize,
+    photo_bytes_max: usize,
+) -> Result<Upload> {
+    let usage = format!(
+        "send multipart/form-data with one part named \"{json_name}\" (JSON) and zero or more named {}",
+        photo_names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(" or ")
+    );
+    let mut multipart = multipart.map_err(|e| Error::BadRequest(format!("{}; {usage}", e.body_text())))?;
+    let mut json: Option<Bytes> = None;
+    let mut photos = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == json_name {
+            if json.is_some() {
+                return Err(Error::BadRequest(format!("send exactly one part named \"{json_name}\"")));
+            }
+            json = Some(read_part(field, JSON_PART_BYTES_MAX, &format!("the {json_name} part")).await?);
+        } else if photo_names.contains(&name.as_str()) {
+            if photos.len() == photos_max {
+                return Err(Error::PayloadTooLarge(format!("at most {photos_max} photos per request")));
+            }
+            let what = format!("photo {}", photos.len() + 1);
+            photos.push((name, read_part(field, photo_bytes_max, &what).await?));
+        } else {
+            return Err(Error::BadRequest(format!(
+                "unexpected part {:?}; {usage}",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
+    }
+    let json = json.ok_or_else(|| Error::BadRequest(format!("the part named \"{json_name}\" (JSON) is missing")))?;
+    Ok(Upload { json, photos })
+}
+
+/// Checks, thumbnails and stores photos; the first bad one refuses the whole request before anything is
+/// recorded.
+pub async fn process_and_store(state: &AppState, photos: Vec<Bytes>) -> Result<Vec<NewPhoto>> {
+    let limits = state.settings.photo_limits;
+    let processed = tokio::task::spawn_blocking(move || {
+        photos
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| process::process(&bytes, limits).map(|p| (p, bytes)).map_err(|e| (i, e)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?
+    .map_err(|(i, e)| photo_error(i, e))?;
+    let mut stored = Vec::with_capacity(processed.len());
+    for (photo, original) in processed {
+        stored.push(store_photo(&state.photos, &photo, original).await?);
+    }
+    Ok(stored)
+}
+
+/// Reads one part, refusing it as soon as it passes its limit (the rest is never buffered).
+async fn read_part(mut field: Field<'_>, bytes_max: usize, what: &str) -> Result<Bytes> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if buf.len() + chunk.len() > bytes_max {
+            return Err(Error::PayloadTooLarge(format!("{what} is larger than the limit of {bytes_max} bytes")));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge(format!("the request is too large: {}", e.body_text()))
+    } else {
+        Error::BadRequest(format!("the multipart body cannot be read: {}", e.body_text()))
+    }
+}
+
+/// A phone that declares its photos' SHA-256 gets a guarantee: a photo cut short in transit is refused
+/// (and can be sent again) instead of being stored as a grey-bottomed picture.
+pub fn verify_declared_hashes(declared: Option<&[String]>, actual: &[[u8; 32]]) -> Result<()> {
+    let Some(declared) = declared else {
+        return Ok(());
+    };
+    if declared.len() != actual.len() {
+        return Err(Error::BadRequest(format!(
+            "photo_sha256 lists {} hashes but {} photo parts arrived; the upload was probably cut short, send it again",
+            declared.len(),
+            actual.len()
+        )));
+    }
+    for (i, (declared, actual)) in declared.iter().zip(actual).enumerate() {
+        let actual = hex::encode(actual);
+        if !declared.eq_ignore_ascii_case(&actual) {
+            return Err(Error::BadRequest(format!(
+                "photo {}: its SHA-256 is {actual} but photo_sha256[{i}] declares {:?}; the photo was damaged or \
+                 cut short in transit, send it again",
+                i + 1,
+                declared.chars().take(80).collect::<String>()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn photo_error(index: usize, e: PhotoError) -> Error {
+    let message = format!("photo {}: {e}", index + 1);
+    match e {
+        PhotoError::UnsupportedFormat { .. } => Error::UnsupportedMediaType(message),
+        PhotoError::TooLarge { .. } => Error::PayloadTooLarge(message),
+        PhotoError::TooManyPixels { .. } | PhotoError::Corrupt(_) => Error::Unprocessable(message),
+        PhotoError::Truncated => Error::BadRequest(message),
+    }
+}
+
+async fn store_photo(store: &PhotoStore, p: &ProcessedPhoto, original: Bytes) -> Result<NewPhoto> {
+    let sha = p.sha256_hex();
+    let original_key = PhotoStore::original_key(&sha, p.format.extension());
+    let thumbnail_key = PhotoStore::thumbnail_key(&sha);
+    store.put(&original_key, original).await?;
+    store.put(&thumbnail_key, Bytes::from(p.thumbnail_jpeg.clone())).await?;
+    let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    Ok(NewPhoto {
+        sha256: p.sha256,
+        content_type: p.format.content_type(),
+        bytes: i32::try_from(p.bytes).unwrap_or(i32::MAX),
+        width: int(p.width),
+        height: int(p.height),
+        exif_taken_at: p.exif.taken_at,
+        exif_location: p.exif.location,
+        exif_direction_deg: p.exif.direction_deg.map(|d| d as f32),
+        exif_orientation: p.exif.orientation.map(|o| o as i16),
+        original_key,
+        thumbnail_key,
+        thumbnail_width: int(p.thumbnail_width),
+        thumbnail_height: int(p.thumbnail_height),
+    })
+}
