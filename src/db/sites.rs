@@ -119,7 +119,7 @@ pub const DETAIL_OBSERVATIONS_MAX: i64 = 100;
 pub const DETAIL_EVENTS_MAX: i64 = 500;
 
 /// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events.
-pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<String>> {
+pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(String, i32)>> {
     let sql = format!(
         "select json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 7)::json,
@@ -127,13 +127,38 @@ pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<
                  'source', s.source, 'rectification_mode', s.rectification_mode,
                  'template', s.template_code, 'first_observed_at', s.first_observed_at,
                  'duplicate_of', s.duplicate_of, 'version', s.version,
+                 'responsible_unit', (select name from organisation where id = s.responsible_unit_id),
+                 'responsible_unit_id', s.responsible_unit_id, 'lead_unit_id', s.lead_unit_id,
+                 'supporting_unit_ids', s.supporting_unit_ids,
+                 'return_count', s.return_count, 'relapse_count', s.relapse_count,
+                 'close_out_requested_by', s.close_out_requested_by,
+                 'pending_extension', (select json_build_object('new_deadline', x.new_deadline, 'reason', x.reason,
+                         'requested_at', x.requested_at)
+                     from extension_request x where x.site_id = s.id and x.decided_at is null),
                  'created_at', s.created_at, 'updated_at', s.updated_at,
                  'checklist_items', (
                      select coalesce(json_agg(json_build_object(
                          'code', i.item_code, 'name', ti.name, 'name_en', ti.name_en, 'required', ti.required,
                          'state', i.state, 'quantity', i.quantity, 'quantity_min', ti.quantity_min,
                          'measured', i.measured, 'installed_on', i.installed_on, 'installer', i.installer,
-                         'reason', i.reason, 'night_evidence', ti.night_evidence) order by ti.position), '[]')
+                         'reason', i.reason, 'night_evidence', ti.night_evidence,
+                         'evidence', (
+                             select coalesce(json_agg(json_build_object(
+                                 'id', e.id, 'state', e.state, 'quantity', e.quantity, 'measured', e.measured,
+                                 'installed_on', e.installed_on, 'installer', e.installer, 'reason', e.reason,
+                                 'submitted_by', (select display_name from app_user u where u.id = e.submitted_by),
+                                 'submitted_at', e.submitted_at,
+                                 'photos', (
+                                     select coalesce(json_agg(json_build_object(
+                                         'role', p.role, 'sha256', encode(p.sha256, 'hex'),
+                                         'width', p.width, 'height', p.height,
+                                         'url', '/api/v1/photos/' || encode(p.sha256, 'hex'),
+                                         'thumbnail_url', '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail')
+                                         order by p.position), '[]')
+                                     from photo p where p.evidence_id = e.id))
+                                 order by e.submitted_at desc), '[]')
+                             from (select * from item_evidence where site_id = s.id and item_code = i.item_code
+                                   order by submitted_at desc limit 10) e)) order by ti.position), '[]')
                      from site_checklist_item i
                      join checklist_template_item ti on ti.template_code = i.template_code and ti.code = i.item_code
                      where i.site_id = s.id),
@@ -162,12 +187,12 @@ pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<
                          'to_status', e.to_status, 'reason', e.reason, 'data', e.data,
                          'observation_id', e.observation_id) order by e.id), '[]')
                      from (select * from site_event where site_id = s.id order by id limit {DETAIL_EVENTS_MAX}) e)
-             ))::text
+             ))::text, s.version
          {SITE_FROM}
          where s.id = $1 and {scope}",
         scope = scope_condition(2)
     );
-    bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(pool).await
+    bind_scope(sqlx::query_as(&sql).bind(id), scope).fetch_optional(pool).await
 }
 
 /// One site's list feature (the summary shape), e.g. for an upload's answer.

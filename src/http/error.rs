@@ -27,6 +27,13 @@ pub enum Error {
     Unprocessable(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_s: u64 },
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PreconditionRequired(String),
+    /// A close-out refused: the body lists the unmet items as `unmet_items` too.
+    #[error("{message}")]
+    UnmetItems { message: String, items: Vec<String> },
     #[error("the database is not answering; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -47,6 +54,9 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Error::UnmetItems { .. } => StatusCode::CONFLICT,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,12 +94,15 @@ impl IntoResponse for Error {
         if let Error::Internal(e) = &self {
             tracing::error!(error = ?e, "request failed");
         }
-        let body = json!({
+        let mut body = json!({
             "type": "about:blank",
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
             "detail": self.to_string(),
         });
+        if let Error::UnmetItems { items, .. } = &self {
+            body["unmet_items"] = json!(items);
+        }
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -5,6 +5,7 @@ mod accounts;
 pub mod auth;
 pub mod error;
 mod health;
+mod lifecycle;
 mod observations;
 mod photos;
 mod reference;
@@ -44,6 +45,34 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     /// How long an inspector may correct their own observation.
     pub observation_edit_window: chrono::Duration,
+    pub deadlines: DeadlinePolicy,
+}
+
+/// Default remediation deadlines (DOMAIN.md §6, configurable): immediate ≤ 3 days, general ≤ 30,
+/// significant ≤ 90; a major hazard follows its approved plan, so its deadline must be given.
+#[derive(Debug, Clone)]
+pub struct DeadlinePolicy {
+    pub immediate_days: u64,
+    pub general_days: u64,
+    pub significant_days: u64,
+}
+
+impl Default for DeadlinePolicy {
+    fn default() -> Self {
+        DeadlinePolicy { immediate_days: 3, general_days: 30, significant_days: 90 }
+    }
+}
+
+impl DeadlinePolicy {
+    /// Days from dispatch to the default deadline, or `None` when it must be given.
+    pub fn default_days(&self, hazard_level: &str, rectification_mode: &str) -> Option<u64> {
+        match (rectification_mode, hazard_level) {
+            ("immediate", _) => Some(self.immediate_days),
+            (_, "general") => Some(self.general_days),
+            (_, "significant") => Some(self.significant_days),
+            _ => None,
+        }
+    }
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -72,6 +101,7 @@ impl Default for Settings {
             cookie_secure: false,
             login_throttle: LoginThrottle::default(),
             observation_edit_window: chrono::Duration::hours(24),
+            deadlines: DeadlinePolicy::default(),
         }
     }
 }
@@ -96,6 +126,11 @@ pub fn router(state: AppState) -> Router {
         .route("/sites", get(sites::list))
         .route("/sites/counts", get(sites::counts))
         .route("/sites/{id}", get(sites::show))
+        .route("/sites/{id}/actions", post(lifecycle::act))
+        .route(
+            "/sites/{id}/items/{code}/evidence",
+            post(lifecycle::evidence).layer(DefaultBodyLimit::max(upload_bytes_max)),
+        )
         .route("/photos/{sha256}", get(photos::original))
         .route("/photos/{sha256}/thumbnail", get(photos::thumbnail))
         .route("/towns", get(reference::towns))

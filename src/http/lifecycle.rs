@@ -1,0 +1,362 @@
+//! Moving a site through its lifecycle (`POST /api/v1/sites/{id}/actions`) and recording remediation
+//! evidence for a checklist item (`POST /api/v1/sites/{id}/items/{code}/evidence`).
+//!
+//! Every state change needs `If-Match` with the site's ETag (from `GET /api/v1/sites/{id}`): a missing one
+//! is 428, a stale one 412, so two officers working on one site never overwrite each other.
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use chrono::{Local, NaiveDate};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ApiJson, AppState, Error, Result, uploads};
+use crate::db;
+use crate::db::lifecycle::ActionParams;
+use crate::db::photos::PhotoOwner;
+use crate::domain::auth::Actor;
+use crate::domain::lifecycle::{ActionKind, Party, TransitionError, transition};
+use crate::domain::site::{ItemState, SiteStatus};
+
+const REASON_CHARS_MAX: usize = 1000;
+const SUPPORTING_UNITS_MAX: usize = 10;
+
+/// The body of an action. Which fields apply depends on `action`; the rest must be absent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    action: String,
+    reason: Option<String>,
+    responsible_unit_id: Option<i32>,
+    lead_unit_id: Option<i32>,
+    #[serde(default)]
+    supporting_unit_ids: Vec<i32>,
+    hazard_level: Option<String>,
+    rectification_mode: Option<String>,
+    deadline: Option<NaiveDate>,
+    into: Option<Uuid>,
+    approve: Option<bool>,
+    #[serde(default)]
+    failed_items: Vec<String>,
+}
+
+/// The ETag of a site version.
+pub fn etag(version: i32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"v{version}\"")).expect("digits make a valid header")
+}
+
+fn expected_version(headers: &HeaderMap) -> Result<i32> {
+    let value = headers.get(header::IF_MATCH).ok_or_else(|| Error::PreconditionRequired(
+        "send If-Match with the site's ETag from GET /api/v1/sites/{id}, so a change made meanwhile is not overwritten".into(),
+    ))?;
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').trim_start_matches('v'))
+        .and_then(|v| v.parse::<i32>().ok())
+        .ok_or_else(|| Error::BadRequest("If-Match must be the site's ETag, e.g. \"v3\"".into()))
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ActionRequest>,
+) -> Result<Response> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
+    let action: ActionKind = req.action.parse().map_err(|e| Error::Unprocessable(format!("action: {e}")))?;
+    let expected = expected_version(&headers)?;
+    let params = validate(&state, action, req).await?;
+    let scope = actor.site_scope();
+
+    let mut tx = state.pool.begin().await?;
+    let site = db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    if site.version != expected {
+        return Err(Error::PreconditionFailed(format!(
+            "the site changed since you loaded it (you had version {expected}, it is now {}); reload and try again",
+            site.version
+        )));
+    }
+    let facts = db::lifecycle::facts(&mut tx, &site).await?;
+    let t = transition(site.status(), action, &actor, &facts, params.reason.as_deref()).map_err(refusal)?;
+    match action {
+        ActionKind::Merge => {
+            let into = params.merge_into.unwrap_or_default();
+            db::lifecycle::merge_target_ok(&mut tx, &site, into, &scope).await?.map_err(|m| Error::Unprocessable(m.into()))?;
+        }
+        ActionKind::RequestExtension => {
+            if let (Some(old), Some(new)) = (site.deadline, params.deadline)
+                && new <= old
+            {
+                return Err(Error::Unprocessable(format!("deadline: the new deadline must be after the current one ({old})")));
+            }
+        }
+        ActionKind::LookBackRelapse => {
+            let codes: Vec<String> = sqlx::query_scalar("select item_code from site_checklist_item where site_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(bad) = params.failed_items.iter().find(|c| !codes.contains(c)) {
+                return Err(Error::Unprocessable(format!("failed_items: {bad:?} is not on this site's checklist ({})", codes.join(", "))));
+            }
+        }
+        _ => {}
+    }
+    db::lifecycle::apply(&mut tx, &site, &t, &actor, &params).await?;
+    tx.commit().await?;
+    tracing::info!(site = %id, action = %action, from = %t.from, to = %t.to, by = %actor.name, "site moved");
+    super::sites::detail_response(&state, &actor, id).await
+}
+
+/// Checks the parameters an action needs (and that it carries no others), filling defaults.
+async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> Result<ActionParams> {
+    let reason = req.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > REASON_CHARS_MAX) {
+        return Err(Error::Unprocessable(format!("reason: at most {REASON_CHARS_MAX} characters")));
+    }
+    let mut p = ActionParams { reason, ..Default::default() };
+    let unexpected = |field: &str| Error::Unprocessable(format!("{field} does not apply to {action}"));
+    let today = Local::now().date_naive();
+    match action {
+        ActionKind::Dispatch => {
+            let unit = req.responsible_unit_id.ok_or_else(|| {
+                Error::Unprocessable("responsible_unit_id: dispatch names the responsible unit (see GET /api/v1/organisations)".into())
+            })?;
+            let level = req.hazard_level.unwrap_or_else(|| "general".into());
+            if !["general", "significant", "major"].contains(&level.as_str()) {
+                return Err(Error::Unprocessable("hazard_level: general, significant or major".into()));
+            }
+            let mode = req.rectification_mode.unwrap_or_else(|| "deadline".into());
+            if !["immediate", "deadline", "project"].contains(&mode.as_str()) {
+                return Err(Error::Unprocessable("rectification_mode: immediate, deadline or project".into()));
+            }
+            if req.supporting_unit_ids.len() > SUPPORTING_UNITS_MAX {
+                return Err(Error::Unprocessable(format!("supporting_unit_ids: at most {SUPPORTING_UNITS_MAX}")));
+            }
+            let mut all: Vec<i32> = vec![unit];
+            all.extend(req.lead_unit_id);
+            all.extend(&req.supporting_unit_ids);
+            let missing = db::lifecycle::organisations_exist(&state.pool, &all).await?;
+            if !missing.is_empty() {
+                return Err(Error::Unprocessable(format!("no organisation with id {missing:?}")));
+            }
+            let deadline = match req.deadline {
+                Some(d) => d,
+                None => {
+                    let days = state.settings.deadlines.default_days(&level, &mode).ok_or_else(|| {
+                        Error::Unprocessable("deadline: a major hazard's deadline follows its approved plan; give it".into())
+                    })?;
+                    today + chrono::Days::new(days)
+                }
+            };
+            if deadline < today {
+                return Err(Error::Unprocessable(format!("deadline: {deadline} is in the past")));
+            }
+            p.responsible_unit_id = Some(unit);
+            p.lead_unit_id = req.lead_unit_id;
+            p.supporting_unit_ids = req.supporting_unit_ids;
+            p.hazard_level = Some(level);
+            p.rectification_mode = Some(mode);
+            p.deadline = Some(deadline);
+            return Ok(p);
+        }
+        ActionKind::Merge => {
+            p.merge_into = Some(req.into.ok_or_else(|| Error::Unprocessable("into: the id of the surviving site".into()))?);
+        }
+        ActionKind::RequestExtension => {
+            let d = req.deadline.ok_or_else(|| Error::Unprocessable("deadline: the new deadline asked for".into()))?;
+            if d < today {
+                return Err(Error::Unprocessable(format!("deadline: {d} is in the past")));
+            }
+            p.deadline = Some(d);
+        }
+        ActionKind::DecideExtension => {
+            p.approve = Some(req.approve.ok_or_else(|| Error::Unprocessable("approve: true or false".into()))?);
+        }
+        ActionKind::LookBackRelapse => {
+            if req.failed_items.is_empty() {
+                return Err(Error::Unprocessable("failed_items: name the checklist items that failed".into()));
+            }
+            p.failed_items = req.failed_items;
+        }
+        _ => {}
+    }
+    // Fields that belong to other actions are refused, not ignored.
+    let given = [
+        ("responsible_unit_id", req.responsible_unit_id.is_some()),
+        ("lead_unit_id", req.lead_unit_id.is_some()),
+        ("supporting_unit_ids", !req.supporting_unit_ids.is_empty()),
+        ("hazard_level", req.hazard_level.is_some()),
+        ("rectification_mode", req.rectification_mode.is_some()),
+        ("deadline", req.deadline.is_some() && action != ActionKind::RequestExtension),
+        ("into", req.into.is_some() && action != ActionKind::Merge),
+        ("approve", req.approve.is_some() && action != ActionKind::DecideExtension),
+        ("failed_items", !p.failed_items.is_empty() && action != ActionKind::LookBackRelapse),
+    ];
+    if let Some((field, _)) = given.iter().find(|(_, present)| *present) {
+        return Err(unexpected(field));
+    }
+    Ok(p)
+}
+
+fn refusal(e: TransitionError) -> Error {
+    match &e {
+        TransitionError::WrongStatus { .. } | TransitionError::Extension(_) => Error::Conflict(e.to_string()),
+        TransitionError::NotYourMove { .. } | TransitionError::OwnWork => Error::Forbidden(e.to_string()),
+        TransitionError::UnmetItems(items) => Error::UnmetItems { message: e.to_string(), items: items.clone() },
+        TransitionError::ReasonRequired(_) => Error::Unprocessable(e.to_string()),
+    }
+}
+
+/// The `evidence` part of an evidence upload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceInput {
+    state: ItemState,
+    quantity: Option<i32>,
+    #[serde(default)]
+    measured: serde_json::Map<String, serde_json::Value>,
+    installed_on: Option<NaiveDate>,
+    installer: Option<String>,
+    reason: Option<String>,
+}
+
+/// Remediation evidence for one item: its state, quantities, measured values, who installed it and when,
+/// and after-photos (`photo` parts) and night photos (`night_photo` parts). Taken from whoever rectifies the
+/// site while it is in progress.
+pub async fn evidence(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((id, code)): Path<(String, String)>,
+    multipart: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<Response> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
+    let limits = state.settings.photo_limits;
+    let upload = uploads::read(
+        multipart,
+        "evidence",
+        &["photo", "night_photo"],
+        state.settings.photos_per_observation_max,
+        limits.bytes_max,
+    )
+    .await?;
+    let input: EvidenceInput =
+        serde_json::from_slice(&upload.json).map_err(|e| Error::BadRequest(format!("evidence is not valid: {e}")))?;
+    let input = check_evidence(input)?;
+
+    // Refuse before storing files: the site must be visible, in progress, and the actor one of its rectifiers.
+    let scope = actor.site_scope();
+    {
+        let mut conn = state.pool.acquire().await?;
+        let site = db::lifecycle::lock(&mut conn, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+        check_rectifier(&actor, &mut conn, &site).await?;
+    }
+    let nights: Vec<bool> = upload.photos.iter().map(|(name, _)| name == "night_photo").collect();
+    let files: Vec<Bytes> = upload.photos.into_iter().map(|(_, bytes)| bytes).collect();
+    let photos = uploads::process_and_store(&state, files).await?;
+
+    let mut tx = state.pool.begin().await?;
+    let site = db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    check_rectifier(&actor, &mut tx, &site).await?;
+    let template_item: Option<bool> = sqlx::query_scalar(
+        "select true from site_checklist_item where site_id = $1 and item_code = $2",
+    )
+    .bind(id)
+    .bind(&code)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if template_item.is_none() {
+        return Err(Error::NotFound(format!("this site's checklist has no item {code:?}")));
+    }
+    let evidence_id: Uuid = sqlx::query_scalar(
+        "insert into item_evidence (site_id, item_code, state, quantity, measured, installed_on, installer, reason, submitted_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+    )
+    .bind(id)
+    .bind(&code)
+    .bind(input.state.as_str())
+    .bind(input.quantity)
+    .bind(serde_json::Value::Object(input.measured.clone()))
+    .bind(input.installed_on)
+    .bind(&input.installer)
+    .bind(&input.reason)
+    .bind(actor.user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    for (position, (photo, night)) in photos.iter().zip(&nights).enumerate() {
+        let owner = if *night { PhotoOwner::EvidenceNight(evidence_id) } else { PhotoOwner::EvidenceAfter(evidence_id) };
+        db::photos::insert(&mut tx, owner, position as i16, photo).await?;
+    }
+    sqlx::query(
+        "update site_checklist_item set state = $3, quantity = $4, measured = $5, installed_on = $6, installer = $7,
+             reason = $8, updated_at = now()
+         where site_id = $1 and item_code = $2",
+    )
+    .bind(id)
+    .bind(&code)
+    .bind(input.state.as_str())
+    .bind(input.quantity)
+    .bind(serde_json::Value::Object(input.measured))
+    .bind(input.installed_on)
+    .bind(&input.installer)
+    .bind(&input.reason)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("update site set version = version + 1, updated_at = now() where id = $1").bind(id).execute(&mut *tx).await?;
+    let status = site.status();
+    let data = serde_json::json!({
+        "item": code, "state": input.state, "evidence_id": evidence_id,
+        "photos": photos.iter().map(|p| hex::encode(p.sha256)).collect::<Vec<_>>(),
+    });
+    db::lifecycle::insert_event(&mut tx, id, &actor, "evidence_submitted", Some(status), None, None, data).await?;
+    tx.commit().await?;
+    let mut response = super::sites::detail_response(&state, &actor, id).await?;
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+fn check_evidence(mut input: EvidenceInput) -> Result<EvidenceInput> {
+    if input.state == ItemState::Verified {
+        return Err(Error::Unprocessable("state: \"verified\" is set by the reviewer's acceptance".into()));
+    }
+    if input.state == ItemState::NotApplicable && input.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(Error::Unprocessable("reason: not_applicable needs a reason".into()));
+    }
+    if input.quantity.is_some_and(|q| !(0..=10_000).contains(&q)) {
+        return Err(Error::Unprocessable("quantity: a whole number from 0 to 10000".into()));
+    }
+    if input.measured.len() > 32 || serde_json::to_string(&input.measured).map_or(0, |s| s.len()) > 8192 {
+        return Err(Error::Unprocessable("measured: at most 32 values and 8 KB".into()));
+    }
+    input.installer = input.installer.map(|i| i.trim().to_string()).filter(|i| !i.is_empty());
+    if input.installer.as_ref().is_some_and(|i| i.chars().count() > 128) {
+        return Err(Error::Unprocessable("installer: at most 128 characters".into()));
+    }
+    if input.reason.as_ref().is_some_and(|r| r.chars().count() > REASON_CHARS_MAX) {
+        return Err(Error::Unprocessable(format!("reason: at most {REASON_CHARS_MAX} characters")));
+    }
+    Ok(input)
+}
+
+/// Evidence comes from the site's rectifiers while the work is in progress.
+async fn check_rectifier(actor: &Actor, conn: &mut sqlx::PgConnection, site: &db::lifecycle::LockedSite) -> Result<()> {
+    if site.status() != SiteStatus::InProgress {
+        return Err(Error::Conflict(format!("evidence is recorded while a site is in_progress; this one is {}", site.status)));
+    }
+    let facts = db::lifecycle::facts(conn, site).await?;
+    // The same party rule as accepting the work.
+    match transition(SiteStatus::Assigned, ActionKind::Accept, actor, &facts, None) {
+        Err(TransitionError::NotYourMove { .. }) => Err(Error::Forbidden(format!(
+            "evidence comes from {}",
+            match ActionKind::Accept.party() {
+                Party::Rectifier => "the town officer of the site's town or an officer of a unit it is assigned to",
+                _ => "the site's rectifiers",
+            }
+        ))),
+        _ => Ok(()),
+    }
+}
