@@ -1,5 +1,7 @@
 //! Browser tests: the real pages in headless Chromium, driven by the Playwright scripts in `tests/e2e/`,
-//! against the real router on a loopback port and a fresh PostGIS database per test.
+//! against the real router on a loopback port and a fresh PostGIS database per test. Each script signs in
+//! through the sign-in page with the account given to it in `E2E_USER` / `E2E_PASSWORD` (and
+//! `E2E_OTHER_USER` / `E2E_OTHER_PASSWORD` for a second one), made here with `common::create_user`.
 //!
 //! Needs `npm ci --prefix web` (MapLibre for the pages, playwright-core for the scripts) and Debian's
 //! `chromium` (or `CHROMIUM=/path/to/chrome`). Set `E2E_SCREENSHOT_DIR` to keep screenshots of the pages.
@@ -18,16 +20,51 @@ const TOWN: [f64; 4] = [120.50, 31.84, 120.60, 31.90];
 /// Starting Chromium, MapLibre on SwiftShader and a few uploads take seconds; a hang must not take forever.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Runs `node tests/e2e/<script> <args…>` and returns the JSON line it prints; panics with its output if it
-/// fails.
-async fn run_e2e(script: &str, args: &[&str]) -> Value {
+/// An account for a browser script to sign in with.
+struct Account {
+    id: Uuid,
+    name: &'static str,
+}
+
+/// Creates an account with the test password; `organisation` defaults to the city office.
+async fn account(
+    pool: &PgPool,
+    name: &'static str,
+    display_name: &str,
+    roles: &[&str],
+    organisation: Option<i32>,
+) -> Account {
+    let organisation = match organisation {
+        Some(id) => id,
+        None => common::organisation(pool, "city_office").await,
+    };
+    let id = common::create_user(pool, name, display_name, roles, organisation, common::DEFAULT_PASSWORD).await;
+    Account { id, name }
+}
+
+/// `E2E_USER` and `E2E_PASSWORD` (or with another prefix) for `account`.
+fn signs_in_as(prefix: &str, account: &Account) -> [(String, String); 2] {
+    [
+        (format!("{prefix}_USER"), account.name.to_string()),
+        (format!("{prefix}_PASSWORD"), common::DEFAULT_PASSWORD.to_string()),
+    ]
+}
+
+/// Runs `node tests/e2e/<script> <args…>` with `env` and returns the JSON line it prints; panics with its
+/// output if it fails.
+async fn run_e2e(script: &str, args: &[&str], env: &[(String, String)]) -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert!(
         root.join("web/node_modules/playwright-core").is_dir() && root.join("web/node_modules/maplibre-gl").is_dir(),
         "web/node_modules is missing or incomplete: run `npm ci --prefix web` first"
     );
     let mut command = tokio::process::Command::new("node");
-    command.arg(root.join("tests/e2e").join(script)).args(args).current_dir(root).kill_on_drop(true);
+    command
+        .arg(root.join("tests/e2e").join(script))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(root)
+        .kill_on_drop(true);
     let output = match tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => panic!("cannot run node (is Node.js installed?): {e}"),
@@ -47,7 +84,7 @@ async fn run_e2e(script: &str, args: &[&str]) -> Value {
     result
 }
 
-/// Uploads an observation (with photos) and returns its site's `(id, code)`.
+/// Uploads an observation (with photos, as the default inspector) and returns its site's `(id, code)`.
 async fn upload_site(app: &common::TestApp, observation: Value, photos: &[&[u8]]) -> (Uuid, String) {
     let answer = app.upload(&observation, photos).await;
     assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.bytes));
@@ -72,7 +109,7 @@ async fn set_status(pool: &PgPool, site: Uuid, status: &str, deadline_days_from_
 
 #[sqlx::test(migrations = "./migrations")]
 async fn map_page_shows_sites_by_status_and_opens_a_site_with_its_photo(pool: PgPool) {
-    let app = common::app(pool);
+    let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
 
     let photo = common::jpeg(800, 600);
@@ -99,19 +136,31 @@ async fn map_page_shows_sites_by_status_and_opens_a_site_with_its_photo(pool: Pg
     set_status(&app.pool, spot_id, "in_progress", Some(-3)).await; // overdue: drawn with a black ring
     set_status(&app.pool, closed_id, "closed", None).await;
 
+    // A leader reads every site and changes nothing: the map is theirs, user management is not.
+    let leader = account(&app.pool, "liqiang", "李强", &["leader"], None).await;
     let expectations = json!({
         "total": 4,
         "counts": {"reported": 2, "in_progress": 1, "closed": 1},
         "site": {"code": photo_site_code, "photos": 1},
+        "user": {"display_name": "李强", "roles": "领导", "admin": false},
     });
     let base = common::serve(&app).await;
-    let result = run_e2e("map.mjs", &[&base, &expectations.to_string()]).await;
+    let result = run_e2e("map.mjs", &[&base, &expectations.to_string()], &signs_in_as("E2E", &leader)).await;
 
     assert_eq!(result["sites_loaded"], 4);
     assert_eq!(result["site_code"], photo_site_code);
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
+    assert_eq!(result["header"]["links"], json!(["/", "/inspect.html"]));
+    assert_eq!(result["header"]["roles_en"], "Leader");
+    // Signing out ended the session in the database too, not only in the browser.
+    let sessions: i64 = sqlx::query_scalar("select count(*) from user_session where user_id = $1")
+        .bind(leader.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
     // The thumbnail decoded in the browser, at the thumbnail's size (never the 800 px original).
     let width = result["thumbnail"]["naturalWidth"].as_u64().unwrap();
     assert!((1..800).contains(&width), "thumbnail width {width}");
@@ -124,6 +173,7 @@ struct StoredObservation {
     kind: String,
     hazard_types: Vec<String>,
     inspector: String,
+    user_id: Uuid,
     route_code: Option<String>,
     stake_text: Option<String>,
     accuracy_m: Option<f32>,
@@ -132,27 +182,32 @@ struct StoredObservation {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn inspector_page_sends_observations_online_and_from_the_offline_outbox(pool: PgPool) {
-    let app = common::app(pool);
+async fn inspector_page_sends_observations_online_from_the_outbox_and_with_an_api_token(pool: PgPool) {
+    let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
     let photo = common::jpeg(800, 600);
     let dir = tempfile::tempdir().unwrap();
     let photo_path: PathBuf = dir.path().join("路口.jpg");
     std::fs::write(&photo_path, &photo).unwrap();
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
 
     let base = common::serve(&app).await;
-    let result = run_e2e("inspect.mjs", &[&base, photo_path.to_str().unwrap()]).await;
+    let result = run_e2e("inspect.mjs", &[&base, photo_path.to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
 
-    // The refused attempt (accuracy beyond the limit) recorded nothing, and the outbox retry no duplicate.
-    assert_eq!(app.count("observation").await, 2, "{result:#}");
+    assert_eq!(result["inspector_line"], "巡查员：王芳 · 市交安办");
+    assert_eq!(result["user"]["id"], inspector.id.to_string());
+    // The refused attempt (accuracy beyond the limit) recorded nothing; neither the outbox retries (one
+    // answered 401, then sent after signing in again) nor the token upload made a duplicate.
+    assert_eq!(app.count("observation").await, 3, "{result:#}");
     assert_eq!(app.count("site").await, 1, "{result:#}");
 
     let first: Uuid = result["first"]["id"].as_str().unwrap().parse().unwrap();
     let second: Uuid = result["second"]["id"].as_str().unwrap().parse().unwrap();
+    let third: Uuid = result["third"]["id"].as_str().unwrap().parse().unwrap();
     assert_ne!(first, second);
 
     let rows: Vec<StoredObservation> = sqlx::query_as(
-        "select o.id, o.kind, o.hazard_types, o.inspector, o.route_code, o.stake_text, o.accuracy_m,
+        "select o.id, o.kind, o.hazard_types, o.inspector, o.user_id, o.route_code, o.stake_text, o.accuracy_m,
                 (select count(*) from photo p where p.observation_id = o.id) as photos,
                 s.code as site_code
          from observation o join site s on s.id = o.site_id
@@ -161,12 +216,16 @@ async fn inspector_page_sends_observations_online_and_from_the_offline_outbox(po
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    let [online, queued] = <[_; 2]>::try_from(rows).unwrap();
+    let [online, queued, with_token] = <[_; 3]>::try_from(rows).unwrap();
 
+    // Every one of them is the signed-in inspector's, by account (the page sends no name).
+    for row in [&online, &queued, &with_token] {
+        assert_eq!(row.user_id, inspector.id, "{row:?}");
+        assert_eq!(row.inspector, "王芳", "{row:?}");
+    }
     assert_eq!(online.id, first);
     assert_eq!(online.kind, "intersection");
     assert_eq!(online.hazard_types, ["no_warning_posts"]);
-    assert_eq!(online.inspector, "王芳");
     assert_eq!(online.route_code.as_deref(), Some("X202"));
     assert_eq!(online.stake_text.as_deref(), Some("K3+200"));
     assert_eq!(online.accuracy_m, Some(8.0));
@@ -178,6 +237,20 @@ async fn inspector_page_sends_observations_online_and_from_the_offline_outbox(po
     assert_eq!(queued.hazard_types, ["no_signal"]);
     assert_eq!(queued.photos, 1);
     assert_eq!(queued.site_code, online.site_code, "the queued visit at the same place joins the first site");
+
+    assert_eq!(with_token.id, third);
+    assert_eq!(with_token.hazard_types, ["no_lighting_intersection"]);
+    assert_eq!(with_token.photos, 0);
+    assert_eq!(with_token.site_code, online.site_code);
+    // The token the page made on /account.html is the inspector's, and the upload used it.
+    let (token_name, used): (String, bool) = sqlx::query_as(
+        "select name, last_used_at is not null from api_token where user_id = $1 and revoked_at is null",
+    )
+    .bind(inspector.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((token_name.as_str(), used), ("巡查手机", true));
 
     let checklist: Value = sqlx::query_scalar("select checklist from observation where id = $1")
         .bind(first)
@@ -193,4 +266,62 @@ async fn inspector_page_sends_observations_online_and_from_the_offline_outbox(po
         .await
         .unwrap();
     assert_eq!(hex::encode(stored), common::sha256_hex(&photo));
+}
+
+/// A user as the admin page left them.
+#[derive(Debug, sqlx::FromRow)]
+struct StoredUser {
+    display_name: String,
+    organisation_id: i32,
+    roles: Vec<String>,
+    disabled: bool,
+    signed_in: bool,
+    password_reset: bool,
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn admin_page_creates_disables_and_resets_users_and_sends_non_admins_away(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let town: i32 =
+        sqlx::query_scalar("select id from town where admin_code = '320582100'").fetch_one(&app.pool).await.unwrap();
+    let town_office = common::add_organisation(&app.pool, "杨舍镇交安办", "town", Some(town)).await;
+    let admin = account(&app.pool, "zhangmin", "张敏", &["admin", "dispatcher"], None).await;
+    let leader = account(&app.pool, "liqiang", "李强", &["leader"], None).await;
+
+    let base = common::serve(&app).await;
+    let env: Vec<_> = signs_in_as("E2E", &admin).into_iter().chain(signs_in_as("E2E_OTHER", &leader)).collect();
+    let result = run_e2e("admin.mjs", &[&base, "杨舍镇交安办"], &env).await;
+
+    let created: Uuid = result["created"]["id"].as_str().unwrap().parse().unwrap();
+    let user: StoredUser = sqlx::query_as(
+        "select display_name, organisation_id, roles, disabled_at is not null as disabled,
+                last_login_at is not null as signed_in, password_changed_at > created_at as password_reset
+         from app_user where id = $1 and name = 'zhao.lei'",
+    )
+    .bind(created)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(user.display_name, "赵磊");
+    assert_eq!(user.organisation_id, town_office);
+    assert_eq!(user.roles, ["inspector", "town_officer"]);
+    // Disabled, then enabled again, then signed in with the password the admin set.
+    assert!(!user.disabled, "{user:?}");
+    assert!(user.signed_in, "{user:?}");
+    assert!(user.password_reset, "{user:?}");
+
+    assert_eq!(result["refused_sign_in"], "name or password is wrong");
+    assert_eq!(result["taken_detail"], "the name \"zhangmin\" is taken");
+    assert_eq!(result["non_admin"], json!({"landed": "/", "admin_page": "/", "users_api": 403, "account": "李强"}));
+
+    // The admin's token, made and revoked on the page.
+    let (prefix, revoked): (String, bool) =
+        sqlx::query_as("select prefix, revoked_at is not null from api_token where user_id = $1 and name = '对接脚本'")
+            .bind(admin.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(prefix, result["token_prefix"].as_str().unwrap());
+    assert!(revoked);
 }

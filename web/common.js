@@ -55,10 +55,140 @@ export async function readResponse(response) {
   return body;
 }
 
-/** GET a JSON resource of the API. Network failures reject with a TypeError, as fetch does. */
+/** GET a JSON resource of the API (signed in: a 401 goes to the sign-in page). Network failures reject with a
+ * TypeError, as fetch does. */
 export async function getJson(path, { signal } = {}) {
-  const response = await fetch(path, { headers: { accept: 'application/json' }, signal });
-  return readResponse(response);
+  return readResponse(await apiFetch(path, { signal }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Session: who is signed in, the CSRF token, and fetch with both.
+//
+// The session itself is an HttpOnly cookie (`rl_session`) that scripts never see. What a page holds is the
+// synchroniser token for CSRF, from GET /api/v1/session, which every state-changing request made with the
+// cookie sends back in X-CSRF-Token. A request with `Authorization: Bearer` (a personal API token) sends no
+// cookie and needs no CSRF token.
+
+const SESSION_URL = '/api/v1/session';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+let current = null; // {user, csrfToken}
+let sessionPromise = null;
+
+/** The sign-in page, coming back to `next` (by default this page) afterwards. */
+export function loginUrl(next = location.pathname + location.search + location.hash) {
+  const path = safeNext(next);
+  return path === '/' ? '/login.html' : `/login.html?next=${encodeURIComponent(path)}`;
+}
+
+/**
+ * `next` if it is a path on this site, else "/". Only "/…" is allowed, never "//host" or "/\host" (browsers
+ * read a backslash as a slash), so that a link to the sign-in page cannot send a user to another site.
+ */
+export function safeNext(next) {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== location.origin || url.pathname === '/login.html') return '/';
+  return url.pathname + url.search + url.hash;
+}
+
+/** Leaves for the sign-in page; the returned promise never settles, so nothing runs on behind it. */
+export function goToLogin(next) {
+  location.assign(loginUrl(next));
+  return new Promise(() => {});
+}
+
+/**
+ * The signed-in user ({id, name, display_name, roles, organisation}) and the CSRF token, fetched once per
+ * page. Not signed in (401): goes to the sign-in page, which comes back here.
+ */
+export function session() {
+  if (!sessionPromise) {
+    sessionPromise = fetchSession().then((s) => s || goToLogin());
+    sessionPromise.catch(() => { sessionPromise = null; });
+  }
+  return sessionPromise;
+}
+
+/** GET /api/v1/session: the session, or null when not signed in. */
+export async function fetchSession() {
+  const response = await fetch(SESSION_URL, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  if (response.status === 401) return null;
+  const body = await readResponse(response);
+  current = { user: body.user, csrfToken: body.csrf_token };
+  return current;
+}
+
+/** The signed-in user, once session() has resolved. */
+export function currentUser() {
+  return current?.user ?? null;
+}
+
+export function hasRole(role, user = currentUser()) {
+  return Boolean(user?.roles?.includes(role));
+}
+
+/**
+ * fetch() for the API. Adds X-CSRF-Token to state-changing requests made with the session cookie.
+ *
+ *  - `bearer`: a personal API token; sent as `Authorization: Bearer …` with no cookie (and so no CSRF).
+ *  - `loginRedirect` (default true): a 401 goes to the sign-in page. The outbox sets it false: its records
+ *    stay queued until the inspector signs in again.
+ *
+ * A 403 on a request made with the cookie may be a stale CSRF token (the user signed in again in another
+ * tab): the token is fetched again and the request repeated once if it changed.
+ */
+export async function apiFetch(url, { bearer = null, loginRedirect = true, ...options } = {}) {
+  const method = (options.method || 'GET').toUpperCase();
+  const build = () => {
+    const headers = new Headers(options.headers || {});
+    if (!headers.has('accept')) headers.set('accept', 'application/json');
+    const init = { ...options, method, headers };
+    if (bearer) {
+      headers.set('authorization', `Bearer ${bearer}`);
+      init.credentials = 'omit';
+    } else if (!SAFE_METHODS.has(method) && current?.csrfToken) {
+      headers.set('x-csrf-token', current.csrfToken);
+    }
+    return init;
+  };
+  let response = await fetch(url, build());
+  if (response.status === 403 && !bearer && !SAFE_METHODS.has(method)) {
+    const used = current?.csrfToken;
+    const fresh = await fetchSession().catch(() => null);
+    if (fresh && fresh.csrfToken !== used) response = await fetch(url, build());
+  }
+  if (response.status === 401 && loginRedirect && !bearer) return goToLogin();
+  return response;
+}
+
+/** apiFetch + readResponse, with a JSON body when `json` is given. */
+export async function apiJson(url, { json, ...options } = {}) {
+  if (json !== undefined) {
+    options.body = JSON.stringify(json);
+    options.headers = { 'content-type': 'application/json', ...(options.headers || {}) };
+  }
+  return readResponse(await apiFetch(url, options));
+}
+
+/** Signs out (the cookie goes with it) and opens the sign-in page. */
+export async function signOut() {
+  try {
+    await apiFetch(SESSION_URL, { method: 'DELETE', loginRedirect: false });
+  } catch {
+    // Offline: the page still leaves; the session ends by itself when it expires.
+  }
+  current = null;
+  // A personal API token kept on this device for the outbox belongs to whoever signed out: the next person
+  // to use this phone must not send under it.
+  setDeviceToken(null);
+  location.assign('/login.html');
+  return new Promise(() => {});
 }
 
 /**
@@ -102,4 +232,29 @@ export function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The personal API token an inspector may keep on a phone (inspect page, "Settings"), with the account it
+// belongs to, so that the outbox uses it only for that account's records.
+
+const DEVICE_TOKEN_KEY = 'roadledger.apiToken';
+
+/** {token, user_id, user_name} or null. */
+export function deviceToken() {
+  try {
+    const stored = JSON.parse(localStorage.getItem(DEVICE_TOKEN_KEY) || 'null');
+    return stored && typeof stored.token === 'string' && stored.token ? stored : null;
+  } catch {
+    return null;
+  }
+}
+
+export function setDeviceToken(value) {
+  try {
+    if (value) localStorage.setItem(DEVICE_TOKEN_KEY, JSON.stringify(value));
+    else localStorage.removeItem(DEVICE_TOKEN_KEY);
+  } catch {
+    // Storage disabled: the token is not kept, and the cookie is used.
+  }
 }

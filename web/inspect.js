@@ -6,12 +6,21 @@
 //
 // Photo location comes from the Geolocation API at capture time, not from EXIF: mobile browsers strip GPS
 // EXIF from photos picked in a web page (DOMAIN.md §5).
+//
+// Who recorded an observation is the signed-in account: the server takes it from the session (or from the
+// personal API token), never from the form. Each outbox record remembers the account it was queued under
+// and is sent only under that account: after someone else signs in on the same phone, it waits for its
+// owner. A send answered 401 (session expired, token revoked) stays queued, and the page asks the
+// inspector to sign in again. With an API token saved under "Settings", records of the token's account are
+// sent with `Authorization: Bearer` and no cookie, so they go out even after the session has expired.
 
-import { ApiError, readResponse, getJson, h, fill } from './common.js';
+import {
+  ApiError, readResponse, getJson, h, fill, session, apiFetch, currentUser, hasRole, deviceToken, setDeviceToken, loginUrl,
+} from './common.js';
 import * as outbox from './outbox.js';
 import { t, tCode, localName, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
+import { mountHeader } from './header.js';
 
-const INSPECTOR_KEY = 'roadledger.inspector';
 /** Which hazard groups apply to which kind of site. */
 const GROUPS_BY_KIND = {
   intersection: ['intersection', 'roadside', 'stop'],
@@ -44,6 +53,9 @@ const state = {
   result: null, // {state, render: () => node}
   outbox: [],
   sentLog: [],
+  /** The last send was refused with 401: {bearer: whether an API token was used, detail}. */
+  authProblem: null,
+  tokenStatus: null, // {kind: 'ok' | 'error', text}
 };
 
 const $ = (id) => document.getElementById(id);
@@ -62,6 +74,7 @@ function newId() {
 }
 
 window.roadledger = {
+  user: () => currentUser(),
   draftId: () => state.draftId,
   outboxCount: () => state.outbox.length,
   flushOutbox: () => flushOutbox(),
@@ -78,15 +91,9 @@ async function main() {
   mountLangSwitch($('lang-switch'));
   onLangChange(renderAll);
   document.title = `${t('inspect.title')} · RoadLedger`;
+  const { user } = await session();
+  mountHeader(user, 'inspect');
 
-  $('inspector').value = readInspector();
-  $('inspector').addEventListener('input', (e) => {
-    try {
-      localStorage.setItem(INSPECTOR_KEY, e.target.value.trim());
-    } catch {
-      // Not remembered; the field still works.
-    }
-  });
   // A reload may bring back the browser's remembered choice.
   state.kind = document.querySelector('input[name=kind]:checked')?.value || state.kind;
   for (const input of document.querySelectorAll('input[name=kind]')) {
@@ -103,6 +110,11 @@ async function main() {
   });
   $('outbox-count').addEventListener('click', () => $('card-outbox').scrollIntoView({ behavior: 'smooth' }));
   $('outbox-retry').addEventListener('click', () => flushOutbox({ includeRejected: false }));
+  $('token-settings').addEventListener('submit', (e) => {
+    e.preventDefault();
+    saveToken();
+  });
+  $('api-token-clear').addEventListener('click', clearToken);
   $('result').addEventListener('click', (e) => {
     if (e.target.tagName !== 'A') clearResult();
   });
@@ -133,12 +145,90 @@ async function main() {
   flushOutbox();
 }
 
-function readInspector() {
-  try {
-    return localStorage.getItem(INSPECTOR_KEY) || '';
-  } catch {
-    return '';
+// ---------------------------------------------------------------------------------------------------------
+// Settings: the personal API token kept on this phone
+
+/**
+ * Saves the token after checking that the server takes it (a GET with it alone, without the cookie) and
+ * that it is one of the signed-in user's own tokens.
+ */
+async function saveToken() {
+  const token = $('api-token').value.trim();
+  if (!token) {
+    state.tokenStatus = { kind: 'error', text: () => t('inspect.apiTokenMissing') };
+    renderSettings();
+    return;
   }
+  $('api-token-save').disabled = true;
+  try {
+    const response = await apiFetch('/api/v1/settings', { bearer: token, loginRedirect: false });
+    if (response.status === 401) {
+      state.tokenStatus = { kind: 'error', text: () => t('inspect.apiTokenInvalid') };
+      return;
+    }
+    await readResponse(response);
+    // Records are sent under the token's account: it must be this inspector's own. The token list shows each
+    // token's first characters (api_token.prefix), which is enough to recognise it.
+    const listed = await apiFetch('/api/v1/tokens', { loginRedirect: false });
+    if (listed.ok) {
+      const mine = (await readResponse(listed)) || [];
+      if (!mine.some((tok) => !tok.revoked_at && tok.prefix && token.startsWith(tok.prefix))) {
+        state.tokenStatus = { kind: 'error', text: () => t('inspect.apiTokenNotMine') };
+        return;
+      }
+    }
+    const user = currentUser();
+    setDeviceToken({ token, user_id: user.id, user_name: user.display_name });
+    $('api-token').value = '';
+    state.tokenStatus = { kind: 'ok', text: () => t('inspect.apiTokenSaved') };
+    state.authProblem = null;
+    flushOutbox();
+  } catch (error) {
+    state.tokenStatus = { kind: 'error', text: () => t('common.error', { detail: error.detail || error.message }) };
+  } finally {
+    $('api-token-save').disabled = false;
+    renderSettings();
+    renderOutbox();
+  }
+}
+
+function clearToken() {
+  setDeviceToken(null);
+  $('api-token').value = '';
+  state.tokenStatus = { kind: 'ok', text: () => t('inspect.apiTokenCleared') };
+  renderSettings();
+}
+
+function renderSettings() {
+  const stored = deviceToken();
+  const mine = stored && stored.user_id === currentUser()?.id;
+  $('token-state').textContent = mine ? t('inspect.apiTokenOn') : '';
+  $('card-settings').dataset.token = mine ? 'set' : 'unset';
+  $('api-token-hint').textContent = mine
+    ? t('inspect.apiTokenHintSet', { name: stored.user_name })
+    : t('inspect.apiTokenHint');
+  $('api-token-clear').hidden = !stored;
+  const status = $('api-token-status');
+  status.textContent = state.tokenStatus ? state.tokenStatus.text() : '';
+  status.className = `small ${state.tokenStatus?.kind === 'error' ? 'error' : 'ok-text'}`;
+  status.dataset.kind = state.tokenStatus?.kind || '';
+}
+
+/**
+ * Recording observations needs the inspector role (the server answers 403 otherwise): anyone else may look
+ * at the page but not submit.
+ */
+function canRecord() {
+  return !currentUser() || hasRole('inspector');
+}
+
+function renderInspector() {
+  const user = currentUser();
+  if (!user) return;
+  fill($('inspector'),
+    t('inspect.inspectorLabel'), h('strong', { id: 'inspector-name' }, user.display_name),
+    user.organisation ? h('span', { class: 'muted' }, ` · ${user.organisation.name}`) : null,
+    canRecord() ? null : h('span', { class: 'error', id: 'not-inspector' }, h('br'), t('inspect.notInspector')));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -415,11 +505,19 @@ async function submit() {
       source_crs: 'wgs84',
       // Lets the server refuse a photo cut short in transit instead of storing half a picture.
       photo_sha256: await Promise.all(photos.map((p) => sha256Hex(p.blob))),
-      inspector: $('inspector').value.trim(),
     };
     if (observation.photo_sha256.includes(null)) delete observation.photo_sha256;
+    const me = currentUser();
     const record = {
-      id: observation.id, observation, photos, queued_at: new Date().toISOString(), attempts: 0, last_error: null, rejected: null,
+      id: observation.id,
+      observation,
+      photos,
+      user_id: me.id,
+      user_name: me.display_name,
+      queued_at: new Date().toISOString(),
+      attempts: 0,
+      last_error: null,
+      rejected: null,
     };
     let stored = true;
     try {
@@ -439,6 +537,13 @@ async function submit() {
       // Nothing was recorded: the inspector fixes the form and submits the same draft (same id) again.
       await outbox.remove(record.id).catch(() => {});
       showResult('error', () => t('inspect.error', { detail: outcome.detail }), { status: outcome.status });
+    } else if (stored && outcome.kind === 'unauthorized') {
+      record.attempts += 1;
+      record.last_error = outcome.detail;
+      record.needs_signin = true;
+      await outbox.put(record).catch(() => {});
+      showResult('signin', () => [t('inspect.queuedSignIn'), ' ', signInLink()]);
+      resetDraft();
     } else if (stored) {
       record.attempts += 1;
       record.last_error = outcome.detail;
@@ -455,23 +560,54 @@ async function submit() {
   }
 }
 
+/** The record may be sent now: it was queued under the signed-in account (or before accounts existed). */
+function isMine(record) {
+  return !record.user_id || record.user_id === currentUser()?.id;
+}
+
+/** The API token to send `record` with: the one kept on this phone, if it belongs to the record's account. */
+function bearerFor(record) {
+  const stored = deviceToken();
+  if (!stored) return null;
+  const owner = record.user_id || currentUser()?.id;
+  return stored.user_id === owner ? stored.token : null;
+}
+
 /**
  * Sends one outbox record. `sent` on 200/201 (201 new, 200 a replay of the same id and content);
- * `rejected` on a 4xx that sending again cannot fix; `retry` on network failures, 5xx, 408 and 429.
+ * `rejected` on a 4xx that sending again cannot fix; `unauthorized` on 401 (sign in again, then it goes);
+ * `retry` on network failures, 5xx, 408 and 429; `not_mine` when it waits for another account.
  */
 async function send(record) {
+  const bearer = bearerFor(record);
+  if (!bearer && !isMine(record)) return { kind: 'not_mine' };
+  // Records queued before accounts existed carry the inspector's name, which the server now refuses: the
+  // account says who it was.
+  const { inspector, ...observation } = record.observation;
   const form = new FormData();
-  form.append('observation', new Blob([JSON.stringify(record.observation)], { type: 'application/json' }));
+  form.append('observation', new Blob([JSON.stringify(observation)], { type: 'application/json' }));
   record.photos.forEach((p, i) => {
     const ext = p.type === 'image/png' ? 'png' : 'jpg';
     form.append('photo', p.blob, p.name || `photo-${i + 1}.${ext}`);
   });
   let response;
+  let usedBearer = Boolean(bearer);
   try {
-    response = await fetch('/api/v1/observations', { method: 'POST', body: form, headers: { accept: 'application/json' } });
+    response = await apiFetch('/api/v1/observations', { method: 'POST', body: form, bearer, loginRedirect: false });
+    if (response.status === 401 && bearer && isMine(record)) {
+      // The token was revoked; the session may still be good.
+      usedBearer = false;
+      response = await apiFetch('/api/v1/observations', { method: 'POST', body: form, loginRedirect: false });
+    }
   } catch {
     return { kind: 'retry', detail: t('common.networkError') };
   }
+  if (response.status === 401) {
+    const detail = await readResponse(response).catch((error) => error.detail);
+    state.authProblem = { bearer: usedBearer, detail };
+    return { kind: 'unauthorized', detail: usedBearer ? t('inspect.tokenRefused') : t('inspect.signInShort') };
+  }
+  state.authProblem = null;
   try {
     return { kind: 'sent', body: await readResponse(response) };
   } catch (error) {
@@ -511,7 +647,7 @@ function resetDraft() {
 function setSending(sending) {
   state.sending = sending;
   const button = $('submit');
-  button.disabled = sending;
+  button.disabled = sending || !canRecord();
   button.textContent = sending ? t('inspect.sending') : t('inspect.submit');
   document.body.dataset.sending = String(sending);
 }
@@ -557,6 +693,7 @@ async function doFlush() {
   const records = await outbox.all();
   for (const record of records) {
     if (record.rejected || state.inFlight.has(record.id)) continue;
+    if (!isMine(record) && !bearerFor(record)) continue; // waits for its own account
     // The form's own submission may have sent and removed it meanwhile.
     if (!(await outbox.get(record.id))) continue;
     state.inFlight.add(record.id);
@@ -573,11 +710,15 @@ async function doFlush() {
     } else if (outcome.kind === 'rejected') {
       record.rejected = { status: outcome.status, detail: outcome.detail };
       await outbox.put(record);
+    } else if (outcome.kind === 'not_mine') {
+      continue;
     } else {
       record.attempts += 1;
       record.last_error = outcome.detail;
+      record.needs_signin = outcome.kind === 'unauthorized';
       await outbox.put(record);
-      break; // still no network: the rest would fail the same way
+      if (record.needs_signin) showResult('signin', () => [t('inspect.signInAgain'), ' ', signInLink()]);
+      break; // still no network, or signed out: the rest would fail the same way
     }
   }
   await refreshOutbox();
@@ -600,19 +741,35 @@ function renderOutbox() {
   badge.textContent = t('inspect.outbox', { n });
   $('card-outbox').hidden = n === 0 && state.sentLog.length === 0;
   $('outbox-retry').hidden = n === 0;
+  const banner = $('outbox-signin');
+  banner.hidden = !(state.authProblem && n > 0);
+  if (!banner.hidden) {
+    fill(banner, state.authProblem.bearer ? t('inspect.tokenRefused') : t('inspect.signInAgain'), ' ', signInLink());
+  }
   fill($('outbox-list'), n === 0
     ? h('li', { class: 'muted' }, t('inspect.outboxEmpty'))
     : state.outbox.map((r) => h('li', { dataset: { id: r.id, state: r.rejected ? 'rejected' : 'waiting' } },
       h('div', {},
         h('strong', {}, tCode('kind', r.observation.kind)), ' · ', formatDateTime(r.observation.observed_at),
         ' · ', t('inspect.photoN', { n: r.photos.length })),
-      h('div', { class: r.rejected ? 'error small' : 'muted small' },
-        r.rejected ? t('inspect.outboxRejected', { detail: r.rejected.detail }) : `${t('inspect.outboxWaiting')}${r.last_error ? `（${r.last_error}）` : ''}`),
+      h('div', { class: r.rejected ? 'error small' : 'muted small' }, outboxLine(r)),
       h('div', { class: 'outbox-actions' },
-        r.rejected ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => editRecord(r) }, t('inspect.outboxEdit')) : null,
+        r.rejected && isMine(r) ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => editRecord(r) }, t('inspect.outboxEdit')) : null,
         h('button', { type: 'button', class: 'btn btn-small', onclick: () => deleteRecord(r) }, t('common.delete'))))));
   fill($('outbox-log'), state.sentLog.map((s, i) => [i ? h('br') : null, t('inspect.outboxSent', { code: s.code })]));
   $('outbox-log').dataset.sentCodes = state.sentLog.map((s) => s.code).join(',');
+}
+
+function outboxLine(r) {
+  if (r.rejected) return t('inspect.outboxRejected', { detail: r.rejected.detail });
+  if (!isMine(r) && !bearerFor(r)) return t('inspect.outboxOtherUser', { name: r.user_name || '' });
+  if (r.needs_signin) return t('inspect.outboxNeedsSignIn');
+  return `${t('inspect.outboxWaiting')}${r.last_error ? `（${r.last_error}）` : ''}`;
+}
+
+/** "Sign in again", coming back to this page, where the outbox is sent on load. */
+function signInLink() {
+  return h('a', { href: loginUrl('/inspect.html'), class: 'signin-link', id: 'signin-link' }, t('inspect.signInLink'));
 }
 
 async function deleteRecord(record) {
@@ -639,7 +796,6 @@ async function editRecord(record) {
   $('notes').value = o.notes || '';
   $('road-code').value = o.road_code || '';
   $('stake').value = o.stake || '';
-  $('inspector').value = o.inspector || '';
   state.photos = record.photos.map((p) => {
     const file = new File([p.blob], p.name, { type: p.type });
     return { file, url: URL.createObjectURL(file) };
@@ -662,4 +818,6 @@ function renderAll() {
   renderPhotos();
   renderOutbox();
   renderResult();
+  renderInspector();
+  renderSettings();
 }

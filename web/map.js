@@ -9,7 +9,8 @@
 // For tests: window.roadledger = { map, ready, loadedSiteCount(), sites(), openSite(id), idle() }.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
-import { STATUSES, STATUS_COLOUR, ITEM_STATE_COLOUR, getJson, h, fill, debounce } from './common.js';
+import { STATUSES, STATUS_COLOUR, ITEM_STATE_COLOUR, getJson, h, fill, debounce, session } from './common.js';
+import { mountHeader } from './header.js';
 import {
   t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange,
 } from './i18n.js';
@@ -91,6 +92,8 @@ async function main() {
   if (window.matchMedia('(max-width: 760px)').matches) $('legend').open = false;
   renderLegend();
   $('panel-close').addEventListener('click', closePanel);
+  const { user } = await session();
+  mountHeader(user, 'map');
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') closePanel();
   });

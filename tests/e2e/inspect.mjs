@@ -1,20 +1,29 @@
-// The inspector's phone page in a real browser (390×844, touch, fixed GPS position):
-//  1. a submission the server refuses (accuracy beyond its limit) shows the server's problem+json detail and
+// The inspector's phone page in a real browser (390×844, touch, fixed GPS position), signed in as an
+// inspector:
+//  1. opening the page without a session leads to the sign-in page, and back to the page after signing in;
+//     the page names the signed-in inspector (there is no name field any more);
+//  2. a submission the server refuses (accuracy beyond its limit) shows the server's problem+json detail and
 //     keeps the draft and its id;
-//  2. fixed up, the same draft is sent and the success message names the new site;
-//  3. offline, a second observation goes to the outbox (IndexedDB) and is sent by itself once back online.
+//  3. fixed up, the same draft is sent and the success message names the new site;
+//  4. offline, a second observation goes to the outbox (IndexedDB); back online but signed out (the cookie
+//     is gone), the send is answered 401: the record stays queued and the page asks to sign in again; after
+//     signing in through its link, the record is sent by itself;
+//  5. with a personal API token (made on /account.html, saved under "Settings"), a third observation is sent
+//     with `Authorization: Bearer` and no cookie at all.
 //
-//   node tests/e2e/inspect.mjs <base-url> <path-to-a-jpeg>
+//   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/inspect.mjs <base-url> <path-to-a-jpeg>
 //
-// Prints one JSON line ({"ok": true, "first": {...}, "second": {...}} or {"ok": false, "step", "error"}) and
-// exits non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
+// The account must have the `inspector` role. Prints one JSON line ({"ok": true, "first": {...},
+// "second": {...}, "third": {...}, "inspector_line": "…"} or {"ok": false, "step", "error"}) and exits
+// non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
 
 import { existsSync } from 'node:fs';
-import { launch, watchConsole, screenshot, check, run, fail } from './lib.mjs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 
 const [base, jpeg] = process.argv.slice(2);
-if (!base || !jpeg) fail('usage', 'usage: node tests/e2e/inspect.mjs <base-url> <path-to-a-jpeg>');
+if (!base || !jpeg) fail('usage', 'usage: E2E_USER=… E2E_PASSWORD=… node tests/e2e/inspect.mjs <base-url> <path-to-a-jpeg>');
 if (!existsSync(jpeg)) fail('usage', `no such photo: ${jpeg}`);
+const account = credentials();
 
 const HERE = { longitude: 120.55, latitude: 31.87, accuracy: 8 };
 const TIMEOUT_MS = 30_000;
@@ -35,15 +44,36 @@ await run('inspect', async ({ log, setStep }) => {
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);
+    // Every upload, with how it was authenticated.
+    const uploads = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/observations') {
+        uploads.push(request.allHeaders().then((headers) => ({
+          authorization: headers.authorization ? headers.authorization.split(' ')[0] : null,
+          cookie: Boolean(headers.cookie),
+          csrf: Boolean(headers['x-csrf-token']),
+        })));
+      }
+    });
 
     // Radios and checkboxes are styled labels; tap the label as a finger would.
     const labelOf = (selector) => page.locator('label', { has: page.locator(selector) });
     const resultText = () => page.textContent('#result');
+    const waitReady = () => page.waitForSelector('body[data-state="ready"]');
 
-    setStep('open');
+    setStep('sign in');
     await page.goto(new URL('/inspect.html', base).href);
-    await page.waitForSelector('body[data-state="ready"]');
+    const loginUrl = new URL(page.url());
+    check('sign in', loginUrl.pathname === '/login.html' && loginUrl.searchParams.get('next') === '/inspect.html',
+      `without a session the page should lead to /login.html?next=/inspect.html, it is at ${page.url()}`);
+    const landed = await signIn(page, account);
+    check('sign in', landed === '/inspect.html', `after signing in the browser is at ${landed}`);
+    await waitReady();
     await page.waitForSelector('#loc-accuracy[data-accuracy-m="20000"]');
+    const user = await page.evaluate(() => window.roadledger.user());
+    const inspectorLine = (await page.textContent('#inspector')).trim();
+    check('sign in', inspectorLine.startsWith(`巡查员：${user.display_name}`), `the page names the inspector as: ${inspectorLine}`);
+    check('sign in', await page.locator('input#inspector, input[name=inspector]').count() === 0, 'the inspector name field is still there');
 
     setStep('fill in');
     await labelOf('input[name=kind][value=intersection]').tap();
@@ -62,7 +92,6 @@ await run('inspect', async ({ log, setStep }) => {
     await page.fill('#road-code', 'x202');
     await page.fill('#stake', 'K3+200');
     await page.fill('#notes', '路口东侧警示桩倒伏两根');
-    await page.fill('#inspector', '王芳');
     const draftId = await page.evaluate(() => window.roadledger.draftId());
 
     setStep('refused');
@@ -83,7 +112,7 @@ await run('inspect', async ({ log, setStep }) => {
     await page.tap('#use-location'); // and take the good one
     check('first', (await page.textContent('#point-fixed')).includes('31.870000, 120.550000'), 'the new fix is not used');
     await page.tap('#submit');
-    await page.waitForSelector('#result[data-state="success"], #result[data-state="error"], #result[data-state="queued"]');
+    await page.waitForSelector('#result[data-state="success"], #result[data-state="error"], #result[data-state="queued"], #result[data-state="signin"]');
     check('first', await page.getAttribute('#result', 'data-state') === 'success', `not sent: ${await resultText()}`);
     const first = {
       id: draftId,
@@ -96,7 +125,6 @@ await run('inspect', async ({ log, setStep }) => {
     check('first', first.site_match === 'opened', `the first observation here should open a site, it ${first.site_match}`);
     check('first', await page.evaluate(() => window.roadledger.draftId()) !== draftId, 'a sent draft must make way for a new one');
     check('first', !(await page.isChecked('input[name=hazard][value=no_warning_posts]')), 'the form was not cleared');
-    check('first', await page.inputValue('#inspector') === '王芳', 'the inspector name should be kept');
     const shotSent = await screenshot(page, 'inspect-sent');
 
     setStep('offline');
@@ -108,33 +136,95 @@ await run('inspect', async ({ log, setStep }) => {
     await page.setInputFiles('#photo-input', jpeg);
     await page.waitForSelector('#photo-count[data-count="1"]');
     await page.tap('#submit');
-    await page.waitForSelector('#result[data-state="queued"], #result[data-state="error"], #result[data-state="success"]');
+    await page.waitForSelector('#result[data-state="queued"], #result[data-state="error"], #result[data-state="success"], #result[data-state="signin"]');
     check('offline', await page.getAttribute('#result', 'data-state') === 'queued', `not queued: ${await resultText()}`);
     await page.waitForSelector('#outbox-count[data-count="1"]');
     check('offline', await page.evaluate(() => window.roadledger.outboxCount()) === 1, 'the outbox should hold one record');
     const shotQueued = await screenshot(page, 'inspect-queued');
 
-    setStep('back online');
+    setStep('signed out while queued');
+    // The session is gone (expired, or signed out elsewhere) while the record waits.
+    await context.clearCookies();
     await context.setOffline(false);
+    await page.waitForSelector('#outbox-signin:not([hidden])', { timeout: 45_000 });
+    const signinBanner = (await page.textContent('#outbox-signin')).trim();
+    check('signed out while queued', signinBanner.includes('请重新登录'), `the outbox should ask to sign in again: ${signinBanner}`);
+    check('signed out while queued', await page.getAttribute('#outbox-count', 'data-count') === '1', 'a 401 must keep the record queued');
+    const waiting = await page.getAttribute('#outbox-list li', 'data-state');
+    check('signed out while queued', waiting === 'waiting', `a record answered 401 must wait, not be refused (it is ${waiting})`);
+    const shotSignIn = await screenshot(page, 'inspect-sign-in-again');
+
+    setStep('signed in again');
+    await Promise.all([page.waitForURL((url) => url.pathname === '/login.html'), page.click('#outbox-signin a')]);
+    check('signed in again', new URL(page.url()).searchParams.get('next') === '/inspect.html', `the link leads to ${page.url()}`);
+    const back = await signIn(page, account);
+    check('signed in again', back === '/inspect.html', `after signing in again the browser is at ${back}`);
+    await waitReady();
     await page.waitForSelector('#outbox-count[data-count="0"]', { timeout: 45_000 });
     const sentCodes = await page.getAttribute('#outbox-log', 'data-sent-codes');
-    check('back online', sentCodes === first.site_code,
+    check('signed in again', sentCodes === first.site_code,
       `the queued observation was at the same place, so it should join ${first.site_code}; sent: ${sentCodes}`);
+
+    setStep('api token');
+    await page.goto(new URL('/account.html', base).href);
+    await waitReady();
+    await page.fill('#token-name', '巡查手机');
+    await page.click('#token-create');
+    await page.waitForSelector('#token-value');
+    const token = await page.inputValue('#token-value');
+    check('api token', token.length >= 16, `the new token is only shown as "${token}"`);
+    await page.goto(new URL('/inspect.html', base).href);
+    await waitReady();
+    await page.click('#card-settings summary');
+    await page.fill('#api-token', token);
+    await page.click('#api-token-save');
+    await page.waitForSelector('#api-token-status[data-kind="ok"], #api-token-status[data-kind="error"]');
+    check('api token', await page.getAttribute('#api-token-status', 'data-kind') === 'ok',
+      `the token was not accepted: ${await page.textContent('#api-token-status')}`);
+    check('api token', await page.getAttribute('#card-settings', 'data-token') === 'set', 'the settings should show a token is set');
+    const shotToken = await screenshot(page, 'inspect-token');
+
+    setStep('third, with the token only');
+    await context.clearCookies();
+    const thirdId = await page.evaluate(() => window.roadledger.draftId());
+    await page.waitForSelector('#loc-accuracy[data-accuracy-m="8"]');
+    await page.tap('#use-location');
+    await labelOf('input[name=hazard][value=no_lighting_intersection]').tap();
+    const uploadsBefore = uploads.length;
+    await page.tap('#submit');
+    await page.waitForSelector('#result[data-state="success"], #result[data-state="error"], #result[data-state="queued"], #result[data-state="signin"]');
+    check('third, with the token only', await page.getAttribute('#result', 'data-state') === 'success', `not sent: ${await resultText()}`);
+    const third = { id: thirdId, site_code: await page.getAttribute('#result', 'data-site-code') };
+    const seen = await Promise.all(uploads);
+    const tokenUpload = seen[uploadsBefore];
+    check('third, with the token only', tokenUpload && tokenUpload.authorization === 'Bearer' && !tokenUpload.cookie && !tokenUpload.csrf,
+      `the upload should carry the token and no cookie: ${JSON.stringify(tokenUpload)}`);
+    const cookieUpload = seen[0];
+    check('third, with the token only', cookieUpload && !cookieUpload.authorization && cookieUpload.cookie && cookieUpload.csrf,
+      `the first upload should carry the cookie and the CSRF token: ${JSON.stringify(cookieUpload)}`);
 
     setStep('language');
     await page.tap('#lang-switch');
     await page.waitForFunction(() => document.documentElement.lang === 'en');
     const submitLabel = await page.textContent('#submit');
     check('language', submitLabel === 'Submit', `the submit button reads ${submitLabel}`);
+    const inspectorEn = (await page.textContent('#inspector')).trim();
+    check('language', inspectorEn.startsWith(`Inspector: ${user.display_name}`),
+      `the inspector line in English reads ${inspectorEn}`);
 
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
 
     return {
+      user: { id: user.id, name: user.name, display_name: user.display_name },
+      inspector_line: inspectorLine,
       first,
       second: { id: secondId, site_code: sentCodes },
+      third,
+      sign_in_banner: signinBanner,
+      uploads: seen,
       refusal,
-      screenshots: [shotError, shotSent, shotQueued].filter(Boolean),
+      screenshots: [shotError, shotSent, shotQueued, shotSignIn, shotToken].filter(Boolean),
     };
   } finally {
     await browser.close();

@@ -54,13 +54,14 @@ export function watchConsole(page, log) {
   });
 }
 
-/** Saves a screenshot when E2E_SCREENSHOT_DIR is set; returns its path or null. */
-export async function screenshot(page, name) {
+/** Saves a screenshot when E2E_SCREENSHOT_DIR is set (`fullPage`: the whole page, not the viewport);
+ * returns its path or null. */
+export async function screenshot(page, name, { fullPage = false } = {}) {
   const dir = process.env.E2E_SCREENSHOT_DIR;
   if (!dir) return null;
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${name}.png`);
-  await page.screenshot({ path });
+  await page.screenshot({ path, fullPage });
   return path;
 }
 
@@ -96,4 +97,46 @@ export async function run(name, body) {
     if (log.length) process.stderr.write(`browser console:\n  ${log.join('\n  ')}\n`);
     fail(at, error.message, { script: name, console: log });
   }
+}
+
+/**
+ * The account a script signs in with: E2E_USER / E2E_PASSWORD from the environment (prefix `E2E_OTHER_` and
+ * so on for a second account). Fails the script if either is missing.
+ */
+export function credentials(prefix = 'E2E') {
+  const name = process.env[`${prefix}_USER`];
+  const password = process.env[`${prefix}_PASSWORD`];
+  if (!name || !password) fail('usage', `set ${prefix}_USER and ${prefix}_PASSWORD to the account to sign in with`);
+  return { name, password };
+}
+
+/**
+ * Signs in through the sign-in page as a person would: the page must already be on /login.html (the server
+ * sends every gated page there), or `base` is given to open it. Waits until the browser has left the sign-in
+ * page and returns the path it landed on.
+ */
+export async function signIn(page, { name, password }, base = null) {
+  if (base) await page.goto(new URL('/login.html', base).href);
+  await page.waitForSelector('body[data-state="ready"] #login-form');
+  await page.fill('#name', name);
+  await page.fill('#password', password);
+  await Promise.all([
+    page.waitForURL((url) => url.pathname !== '/login.html'),
+    page.click('#login-submit'),
+  ]);
+  return new URL(page.url()).pathname;
+}
+
+/** Tries to sign in and expects to stay on the sign-in page; returns the error the page shows. */
+export async function failSignIn(page, { name, password }) {
+  await page.waitForSelector('body[data-state="ready"] #login-form');
+  await page.fill('#name', name);
+  await page.fill('#password', password);
+  await page.click('#login-submit');
+  await page.waitForSelector('#login-error:not([hidden])');
+  return {
+    status: await page.getAttribute('#login-error', 'data-status'),
+    detail: await page.textContent('#login-error-detail'),
+    text: await page.textContent('#login-error'),
+  };
 }

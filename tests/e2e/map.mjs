@@ -1,13 +1,18 @@
-// The map page in a real browser: sites load for the view, the legend counts match the database, clicking a
-// site opens its panel with a photo thumbnail that really loaded, the status filter hides sites, and the
-// language switch changes the labels (and is remembered).
+// The map page in a real browser, signed in: opening it without a session leads to the sign-in page and
+// back; the top bar names the user and their roles; sites load for the view, the legend counts match the
+// database, clicking a site opens its panel with a photo thumbnail that really loaded, the status filter hides
+// sites, and the language switch changes the labels (and is remembered); signing out leads to the sign-in
+// page, and the map is closed again.
 //
-//   node tests/e2e/map.mjs <base-url> '<expectations JSON>'
-//   expectations: {"total": 4, "counts": {"reported": 2, ...}, "site": {"code": "YH-000001", "photos": 1}}
+//   E2E_USER=<name> E2E_PASSWORD=<password> node tests/e2e/map.mjs <base-url> '<expectations JSON>'
+//   expectations: {"total": 4, "counts": {"reported": 2, ...}, "site": {"code": "YH-000001", "photos": 1},
+//                  "user": {"display_name": "李强", "roles": "领导", "admin": false}}
+//
+// The account must see every site of the expectations (a city-wide role such as leader or dispatcher).
 //
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}); exits non-zero on failure.
 
-import { launch, watchConsole, screenshot, check, run, fail } from './lib.mjs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 
 const [base, expectationsText] = process.argv.slice(2);
 if (!base || !expectationsText) fail('usage', 'usage: node tests/e2e/map.mjs <base-url> <expectations-json>');
@@ -17,6 +22,7 @@ try {
 } catch (error) {
   fail('usage', `expectations are not JSON: ${error.message}`);
 }
+const account = credentials();
 
 const STATUSES = ['reported', 'verified', 'assigned', 'in_progress', 'pending_review', 'closed', 'reopened', 'rejected',
   'duplicate', 'cancelled'];
@@ -32,12 +38,33 @@ await run('map', async ({ log, setStep }) => {
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);
 
-    setStep('open');
+    setStep('sign in');
     await page.goto(new URL('/', base).href);
+    check('sign in', new URL(page.url()).pathname === '/login.html', `without a session / should lead to the sign-in page, it is at ${page.url()}`);
+    const shotLogin = await screenshot(page, 'login');
+    const landed = await signIn(page, account);
+    check('sign in', landed === '/', `after signing in the browser is at ${landed}`);
+
+    setStep('open');
     await page.waitForFunction(() => window.roadledger && window.roadledger.ready);
     await page.evaluate(() => window.roadledger.ready.then(() => true));
     await page.evaluate(() => window.roadledger.idle());
     check('open', await page.evaluate(() => document.documentElement.lang) === 'zh-CN', 'the page should start in Chinese');
+
+    setStep('header');
+    const header = {
+      display_name: (await page.textContent('#user-display-name')).trim(),
+      roles: (await page.textContent('#user-roles')).trim(),
+      links: await page.$$eval('#topnav a', (as) => as.map((a) => a.getAttribute('href'))),
+      current: await page.getAttribute('#topnav a[aria-current="page"]', 'href'),
+    };
+    if (expected.user) {
+      check('header', header.display_name === expected.user.display_name, `the bar names ${header.display_name}`);
+      check('header', header.roles === expected.user.roles, `the bar lists the roles ${header.roles}`);
+      check('header', header.links.includes('/admin.html') === Boolean(expected.user.admin),
+        `the bar links to ${header.links} (admin: ${expected.user.admin})`);
+    }
+    check('header', header.current === '/', `the current page in the bar is ${header.current}`);
 
     setStep('sites');
     const loaded = await page.evaluate(() => window.roadledger.loadedSiteCount());
@@ -127,6 +154,16 @@ await run('map', async ({ log, setStep }) => {
     await page.evaluate(() => window.roadledger.ready.then(() => true));
     const remembered = await page.textContent('.legend-item[data-status="reported"] .legend-label');
     check('language', remembered === 'Reported', `after a reload, reported is labelled ${remembered}`);
+    const rolesEn = (await page.textContent('#user-roles')).trim();
+
+    setStep('sign out');
+    await page.click('#usermenu summary');
+    const shotMenu = await screenshot(page, 'map-user-menu');
+    await Promise.all([page.waitForURL((url) => url.pathname === '/login.html'), page.click('#sign-out')]);
+    await page.goto(new URL('/', base).href);
+    check('sign out', new URL(page.url()).pathname === '/login.html', `after signing out / should lead to the sign-in page, it is at ${page.url()}`);
+    const api = await page.request.get(new URL('/api/v1/sites/counts', base).href);
+    check('sign out', api.status() === 401, `after signing out the API answers ${api.status()}`);
 
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
@@ -137,7 +174,8 @@ await run('map', async ({ log, setStep }) => {
       site_code: code,
       thumbnail,
       labels: { zh: zhLabel, en: enLabel },
-      screenshots: [shotZh, shotEn].filter(Boolean),
+      header: { ...header, roles_en: rolesEn },
+      screenshots: [shotLogin, shotZh, shotEn, shotMenu].filter(Boolean),
     };
   } finally {
     await browser.close();

@@ -1,0 +1,337 @@
+// Accounts, for admins: the list of users (organisation, roles, status, last sign-in), a dialog to create one,
+// disable / enable, and a password reset (which signs that user out everywhere). The server allows all of
+// this to the `admin` role only and redirects anyone else away from this page; the page trusts it.
+//
+// The same rules as the server's are checked here first so that a mistake is explained before a round trip:
+// name `^[a-z0-9][a-z0-9._-]{1,31}$` (app_user_name_format), display name 1–64 characters, at least one role,
+// a password of at least 10 characters. Whatever the server still refuses (a name taken: 409) is shown with
+// its own detail.
+
+import { session, apiJson, apiFetch, readResponse, h, fill, debounce } from './common.js';
+import { t, tCode, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
+import { mountHeader, ROLES, roleLabels } from './header.js';
+import { mountTokens } from './tokens.js';
+import { openDialog, confirmDialog } from './dialog.js';
+
+const NAME = /^[a-z0-9][a-z0-9._-]{1,31}$/;
+const DISPLAY_NAME_CHARS_MAX = 64;
+const PASSWORD_CHARS_MIN = 10;
+/** Generated passwords: no 0/O, 1/l/I, so that they can be read out over the phone. */
+const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+const GENERATED_PASSWORD_CHARS = 14;
+
+const state = {
+  me: null,
+  users: null,
+  loadError: null,
+  organisations: [],
+  filter: '',
+  createError: null,
+  creating: false,
+  flash: null, // {kind: 'ok' | 'error', text: () => string}
+  highlight: null, // id of the user just created
+};
+
+const $ = (id) => document.getElementById(id);
+
+window.roadledger = { reloadUsers: () => loadUsers() };
+
+main().catch((error) => {
+  console.error(error);
+  document.body.dataset.state = 'error';
+  fill($('user-list'), h('p', { class: 'error' }, t('common.error', { detail: error.detail || error.message })));
+});
+
+async function main() {
+  applyStatic();
+  mountLangSwitch($('lang-switch'));
+  const { user } = await session();
+  state.me = user;
+  mountHeader(user, 'admin');
+  onLangChange(renderAll);
+
+  $('user-search').addEventListener('input', debounce((e) => {
+    state.filter = e.target.value.trim().toLowerCase();
+    renderUsers();
+  }, 120));
+  $('open-create').addEventListener('click', openCreate);
+  $('create-cancel').addEventListener('click', () => $('create-dialog').close());
+  $('create-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    createUser();
+  });
+  $('new-password-generate').addEventListener('click', () => {
+    $('new-password').value = generatePassword();
+    $('new-password').type = 'text';
+  });
+  $('new-name').addEventListener('input', (e) => { e.target.value = e.target.value.toLowerCase(); });
+
+  renderAll();
+  const tokens = mountTokens($('tokens'));
+  const [organisations] = await Promise.all([
+    apiJson('/api/v1/organisations'),
+    loadUsers(),
+    tokens,
+  ]);
+  state.organisations = organisations;
+  renderOrganisations();
+  document.body.dataset.state = 'ready';
+}
+
+async function loadUsers() {
+  try {
+    state.users = await apiJson('/api/v1/users');
+    state.loadError = null;
+  } catch (error) {
+    state.loadError = error.detail || error.message;
+  }
+  renderUsers();
+}
+
+function renderAll() {
+  document.title = `${t('admin.title')} · RoadLedger`;
+  renderUsers();
+  renderRoleChecks();
+  renderOrganisations();
+  renderCreate();
+  renderFlash();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The list
+
+function matches(user) {
+  if (!state.filter) return true;
+  return [user.name, user.display_name, user.organisation?.name]
+    .some((text) => (text || '').toLowerCase().includes(state.filter));
+}
+
+function renderUsers() {
+  const container = $('user-list');
+  if (state.loadError) {
+    fill(container, h('p', { class: 'error' }, t('common.error', { detail: state.loadError })));
+    return;
+  }
+  if (!state.users) {
+    fill(container, h('p', { class: 'muted' }, t('common.loading')));
+    return;
+  }
+  const shown = state.users.filter(matches);
+  const disabled = state.users.filter((u) => u.disabled).length;
+  $('user-count').textContent = disabled
+    ? t('admin.countWithDisabled', { n: state.users.length, d: disabled })
+    : t('admin.count', { n: state.users.length });
+  if (!shown.length) {
+    fill(container, h('p', { class: 'muted', id: 'user-empty' }, state.users.length ? t('admin.noMatch') : t('admin.noUsers')));
+    return;
+  }
+  fill(container, h('div', { class: 'table-wrap' }, h('table', { class: 'data-table', id: 'user-table' },
+    h('thead', {}, h('tr', {},
+      h('th', {}, t('admin.name')), h('th', {}, t('admin.displayName')), h('th', {}, t('admin.organisation')),
+      h('th', {}, t('admin.roles')), h('th', {}, t('admin.status')), h('th', {}, t('admin.lastLogin')),
+      h('th', { class: 'actions' }, h('span', { class: 'visually-hidden' }, t('admin.actions'))))),
+    h('tbody', {}, shown.map(userRow)))));
+}
+
+function userRow(user) {
+  const isMe = user.id === state.me?.id;
+  return h('tr', {
+    dataset: { id: user.id, name: user.name, state: user.disabled ? 'disabled' : 'active' },
+    class: [user.disabled ? 'is-disabled' : '', user.id === state.highlight ? 'is-new' : ''].join(' ').trim() || null,
+  },
+  h('td', { class: 'mono' }, user.name, isMe ? h('span', { class: 'tag' }, t('admin.you')) : null),
+  h('td', { class: 'user-display-name' }, user.display_name),
+  h('td', { class: 'user-org' }, user.organisation?.name || t('common.none')),
+  h('td', {}, h('div', { class: 'chips' }, roleLabels(user.roles).map((label, i) => h('span', {
+    class: 'chip chip-small', dataset: { role: sortedRoles(user.roles)[i] },
+  }, label)))),
+  h('td', { class: 'user-status' }, user.disabled
+    ? h('span', { class: 'status-pill status-off' }, t('admin.disabled'))
+    : h('span', { class: 'status-pill status-on' }, t('admin.active'))),
+  h('td', { class: 'nowrap' }, user.last_login_at ? formatDateTime(user.last_login_at) : h('span', { class: 'muted' }, t('admin.never'))),
+  h('td', { class: 'actions' },
+    user.disabled
+      ? h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'enable' }, onclick: () => setDisabled(user, false) }, t('admin.enable'))
+      : h('button', {
+        type: 'button', class: 'btn btn-small btn-danger-outline', dataset: { action: 'disable' }, disabled: isMe,
+        title: isMe ? t('admin.cannotDisableSelf') : null, onclick: () => setDisabled(user, true),
+      }, t('admin.disable')),
+    h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'password' }, onclick: () => resetPassword(user) }, t('admin.resetPassword'))));
+}
+
+/** Role codes in display order, matching roleLabels(). */
+function sortedRoles(roles) {
+  return ROLES.filter((r) => roles.includes(r)).concat(roles.filter((r) => !ROLES.includes(r)));
+}
+
+function replaceUser(updated) {
+  state.users = state.users.map((u) => (u.id === updated.id ? updated : u));
+  renderUsers();
+}
+
+async function setDisabled(user, disable) {
+  if (disable) {
+    const ok = await confirmDialog({
+      title: t('admin.disableTitle'),
+      message: t('admin.disableConfirm', { name: user.display_name, login: user.name }),
+      confirmLabel: t('admin.disable'),
+      danger: true,
+      id: 'disable-dialog',
+    });
+    if (!ok) return;
+  }
+  try {
+    const updated = await apiJson(`/api/v1/users/${encodeURIComponent(user.id)}/${disable ? 'disable' : 'enable'}`, { method: 'POST' });
+    replaceUser(updated);
+    flash('ok', () => t(disable ? 'admin.disabledOk' : 'admin.enabledOk', { name: user.display_name }));
+  } catch (error) {
+    flash('error', () => t('common.error', { detail: error.detail || error.message }));
+  }
+}
+
+async function resetPassword(user) {
+  const input = h('input', {
+    id: 'reset-password', name: 'password', type: 'text', maxlength: 256, autocomplete: 'new-password', spellcheck: 'false',
+  });
+  const done = await openDialog({
+    id: 'password-dialog',
+    title: t('admin.resetTitle', { name: user.display_name }),
+    content: [
+      h('p', {}, t('admin.resetExplain', { login: user.name })),
+      h('div', { class: 'field' },
+        h('label', { for: 'reset-password' }, h('span', {}, t('admin.newPassword'))),
+        h('div', { class: 'password-field' }, input,
+          h('button', { type: 'button', class: 'password-toggle', onclick: () => { input.value = generatePassword(); input.focus(); } }, t('admin.generate'))),
+        h('small', { class: 'hint' }, t('admin.passwordHint'))),
+    ],
+    submitLabel: t('admin.resetSubmit'),
+    onSubmit: async () => {
+      const password = input.value;
+      if ([...password].length < PASSWORD_CHARS_MIN) throw new Error(t('admin.passwordShort', { n: PASSWORD_CHARS_MIN }));
+      await readResponse(await apiFetch(`/api/v1/users/${encodeURIComponent(user.id)}/password`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }),
+      }));
+      return true;
+    },
+  });
+  if (done) flash('ok', () => t('admin.resetOk', { name: user.display_name }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The form
+
+function renderRoleChecks() {
+  const container = $('new-roles');
+  const checked = new Set([...container.querySelectorAll('input:checked')].map((i) => i.value));
+  fill(container, ROLES.map((role) => h('label', { class: 'role-check' },
+    h('input', { type: 'checkbox', name: 'roles', value: role, checked: checked.has(role) }),
+    h('span', {},
+      h('span', { class: 'role-name' }, tCode('role', role)),
+      h('span', { class: 'role-hint' }, t(`roleHint.${role}`))))));
+}
+
+function renderOrganisations() {
+  const select = $('new-organisation');
+  const chosen = select.value;
+  const byKind = new Map();
+  for (const org of state.organisations) {
+    if (!byKind.has(org.kind)) byKind.set(org.kind, []);
+    byKind.get(org.kind).push(org);
+  }
+  fill(select,
+    h('option', { value: '' }, state.organisations.length ? t('admin.chooseOrganisation') : t('common.loading')),
+    [...byKind].map(([kind, orgs]) => h('optgroup', { label: tCode('orgKind', kind) },
+      orgs.map((org) => h('option', { value: String(org.id) }, org.name)))));
+  select.value = chosen;
+}
+
+function renderCreate() {
+  const error = $('create-error');
+  error.hidden = !state.createError;
+  error.textContent = state.createError || '';
+  $('create-submit').disabled = state.creating;
+  $('create-submit').textContent = state.creating ? t('admin.creating') : t('admin.create');
+}
+
+function openCreate() {
+  state.createError = null;
+  renderCreate();
+  $('create-dialog').showModal();
+  $('new-name').focus();
+}
+
+function formProblems(input) {
+  const problems = [];
+  if (!NAME.test(input.name)) problems.push(t('admin.badName'));
+  const displayChars = [...input.display_name].length;
+  if (displayChars < 1 || displayChars > DISPLAY_NAME_CHARS_MAX) problems.push(t('admin.badDisplayName', { n: DISPLAY_NAME_CHARS_MAX }));
+  if (!input.organisation_id) problems.push(t('admin.noOrganisation'));
+  if (!input.roles.length) problems.push(t('admin.noRoles'));
+  if ([...input.password].length < PASSWORD_CHARS_MIN) problems.push(t('admin.passwordShort', { n: PASSWORD_CHARS_MIN }));
+  return problems;
+}
+
+async function createUser() {
+  if (state.creating) return;
+  const input = {
+    name: $('new-name').value.trim().toLowerCase(),
+    display_name: $('new-display-name').value.trim(),
+    organisation_id: Number($('new-organisation').value) || null,
+    roles: [...document.querySelectorAll('#new-roles input:checked')].map((i) => i.value),
+    password: $('new-password').value,
+  };
+  const problems = formProblems(input);
+  if (problems.length) {
+    state.createError = problems.join('；');
+    renderCreate();
+    return;
+  }
+  state.creating = true;
+  state.createError = null;
+  renderCreate();
+  try {
+    const created = await apiJson('/api/v1/users', { method: 'POST', json: input });
+    state.highlight = created.id;
+    $('create-dialog').close();
+    $('create-form').reset();
+    $('new-password').type = 'password';
+    renderRoleChecks();
+    flash('ok', () => t('admin.createdOk', { name: created.display_name, login: created.name }));
+    await loadUsers();
+  } catch (error) {
+    state.createError = error.detail || error.message;
+  } finally {
+    state.creating = false;
+    renderCreate();
+  }
+}
+
+function generatePassword() {
+  const bytes = crypto.getRandomValues(new Uint8Array(GENERATED_PASSWORD_CHARS * 2));
+  let out = '';
+  // Rejection sampling: only bytes below the largest multiple of the alphabet's size, so no letter is likelier.
+  const limit = 256 - (256 % PASSWORD_ALPHABET.length);
+  for (const b of bytes) {
+    if (b < limit) out += PASSWORD_ALPHABET[b % PASSWORD_ALPHABET.length];
+    if (out.length === GENERATED_PASSWORD_CHARS) break;
+  }
+  return out.length === GENERATED_PASSWORD_CHARS ? out : generatePassword();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+let flashTimer = null;
+
+function flash(kind, text) {
+  state.flash = { kind, text };
+  renderFlash();
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { state.flash = null; renderFlash(); }, 8000);
+}
+
+function renderFlash() {
+  const el = $('admin-flash');
+  el.hidden = !state.flash;
+  el.dataset.kind = state.flash?.kind || '';
+  el.textContent = state.flash ? state.flash.text() : '';
+}
