@@ -142,7 +142,8 @@ pub async fn apply(
         }
         ActionKind::Merge => {
             let into = p.merge_into.expect("merge is validated to carry a target");
-            sqlx::query("update site set duplicate_of = $2 where id = $1")
+            // Status and target together: the schema insists a duplicate always names its survivor.
+            sqlx::query("update site set duplicate_of = $2, status = 'duplicate' where id = $1")
                 .bind(site.id)
                 .bind(into)
                 .execute(&mut **tx)

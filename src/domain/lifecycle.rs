@@ -237,7 +237,8 @@ mod tests {
         use SiteStatus as S;
         let open = [S::Reported, S::Verified, S::Assigned, S::InProgress, S::PendingReview, S::Reopened];
         // (action, roles that may take it, statuses it starts from, status it leads to or None = unchanged)
-        let table: &[(A, &[R], &[S], Option<S>)] = &[
+        type Row<'a> = (A, &'a [R], &'a [S], Option<S>);
+        let table: &[Row] = &[
             (A::Verify, &[R::Dispatcher], &[S::Reported], Some(S::Verified)),
             (A::Reject, &[R::Dispatcher], &[S::Reported], Some(S::Rejected)),
             (A::Merge, &[R::Dispatcher], &[S::Reported, S::Verified], Some(S::Duplicate)),

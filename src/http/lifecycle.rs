@@ -74,7 +74,8 @@ pub async fn act(
     let scope = actor.site_scope();
 
     let mut tx = state.pool.begin().await?;
-    let site = db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    let site =
+        db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
     if site.version != expected {
         return Err(Error::PreconditionFailed(format!(
             "the site changed since you loaded it (you had version {expected}, it is now {}); reload and try again",
@@ -86,13 +87,17 @@ pub async fn act(
     match action {
         ActionKind::Merge => {
             let into = params.merge_into.unwrap_or_default();
-            db::lifecycle::merge_target_ok(&mut tx, &site, into, &scope).await?.map_err(|m| Error::Unprocessable(m.into()))?;
+            db::lifecycle::merge_target_ok(&mut tx, &site, into, &scope)
+                .await?
+                .map_err(|m| Error::Unprocessable(m.into()))?;
         }
         ActionKind::RequestExtension => {
             if let (Some(old), Some(new)) = (site.deadline, params.deadline)
                 && new <= old
             {
-                return Err(Error::Unprocessable(format!("deadline: the new deadline must be after the current one ({old})")));
+                return Err(Error::Unprocessable(format!(
+                    "deadline: the new deadline must be after the current one ({old})"
+                )));
             }
         }
         ActionKind::LookBackRelapse => {
@@ -101,7 +106,10 @@ pub async fn act(
                 .fetch_all(&mut *tx)
                 .await?;
             if let Some(bad) = params.failed_items.iter().find(|c| !codes.contains(c)) {
-                return Err(Error::Unprocessable(format!("failed_items: {bad:?} is not on this site's checklist ({})", codes.join(", "))));
+                return Err(Error::Unprocessable(format!(
+                    "failed_items: {bad:?} is not on this site's checklist ({})",
+                    codes.join(", ")
+                )));
             }
         }
         _ => {}
@@ -124,7 +132,9 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
     match action {
         ActionKind::Dispatch => {
             let unit = req.responsible_unit_id.ok_or_else(|| {
-                Error::Unprocessable("responsible_unit_id: dispatch names the responsible unit (see GET /api/v1/organisations)".into())
+                Error::Unprocessable(
+                    "responsible_unit_id: dispatch names the responsible unit (see GET /api/v1/organisations)".into(),
+                )
             })?;
             let level = req.hazard_level.unwrap_or_else(|| "general".into());
             if !["general", "significant", "major"].contains(&level.as_str()) {
@@ -148,7 +158,9 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
                 Some(d) => d,
                 None => {
                     let days = state.settings.deadlines.default_days(&level, &mode).ok_or_else(|| {
-                        Error::Unprocessable("deadline: a major hazard's deadline follows its approved plan; give it".into())
+                        Error::Unprocessable(
+                            "deadline: a major hazard's deadline follows its approved plan; give it".into(),
+                        )
                     })?;
                     today + chrono::Days::new(days)
                 }
@@ -165,7 +177,8 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
             return Ok(p);
         }
         ActionKind::Merge => {
-            p.merge_into = Some(req.into.ok_or_else(|| Error::Unprocessable("into: the id of the surviving site".into()))?);
+            p.merge_into =
+                Some(req.into.ok_or_else(|| Error::Unprocessable("into: the id of the surviving site".into()))?);
         }
         ActionKind::RequestExtension => {
             let d = req.deadline.ok_or_else(|| Error::Unprocessable("deadline: the new deadline asked for".into()))?;
@@ -252,7 +265,9 @@ pub async fn evidence(
     let scope = actor.site_scope();
     {
         let mut conn = state.pool.acquire().await?;
-        let site = db::lifecycle::lock(&mut conn, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+        let site = db::lifecycle::lock(&mut conn, id, &scope)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
         check_rectifier(&actor, &mut conn, &site).await?;
     }
     let nights: Vec<bool> = upload.photos.iter().map(|(name, _)| name == "night_photo").collect();
@@ -260,15 +275,15 @@ pub async fn evidence(
     let photos = uploads::process_and_store(&state, files).await?;
 
     let mut tx = state.pool.begin().await?;
-    let site = db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    let site =
+        db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
     check_rectifier(&actor, &mut tx, &site).await?;
-    let template_item: Option<bool> = sqlx::query_scalar(
-        "select true from site_checklist_item where site_id = $1 and item_code = $2",
-    )
-    .bind(id)
-    .bind(&code)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let template_item: Option<bool> =
+        sqlx::query_scalar("select true from site_checklist_item where site_id = $1 and item_code = $2")
+            .bind(id)
+            .bind(&code)
+            .fetch_optional(&mut *tx)
+            .await?;
     if template_item.is_none() {
         return Err(Error::NotFound(format!("this site's checklist has no item {code:?}")));
     }
@@ -288,7 +303,8 @@ pub async fn evidence(
     .fetch_one(&mut *tx)
     .await?;
     for (position, (photo, night)) in photos.iter().zip(&nights).enumerate() {
-        let owner = if *night { PhotoOwner::EvidenceNight(evidence_id) } else { PhotoOwner::EvidenceAfter(evidence_id) };
+        let owner =
+            if *night { PhotoOwner::EvidenceNight(evidence_id) } else { PhotoOwner::EvidenceAfter(evidence_id) };
         db::photos::insert(&mut tx, owner, position as i16, photo).await?;
     }
     sqlx::query(
@@ -306,7 +322,10 @@ pub async fn evidence(
     .bind(&input.reason)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("update site set version = version + 1, updated_at = now() where id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("update site set version = version + 1, updated_at = now() where id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let status = site.status();
     let data = serde_json::json!({
         "item": code, "state": input.state, "evidence_id": evidence_id,
@@ -345,7 +364,10 @@ fn check_evidence(mut input: EvidenceInput) -> Result<EvidenceInput> {
 /// Evidence comes from the site's rectifiers while the work is in progress.
 async fn check_rectifier(actor: &Actor, conn: &mut sqlx::PgConnection, site: &db::lifecycle::LockedSite) -> Result<()> {
     if site.status() != SiteStatus::InProgress {
-        return Err(Error::Conflict(format!("evidence is recorded while a site is in_progress; this one is {}", site.status)));
+        return Err(Error::Conflict(format!(
+            "evidence is recorded while a site is in_progress; this one is {}",
+            site.status
+        )));
     }
     let facts = db::lifecycle::facts(conn, site).await?;
     // The same party rule as accepting the work.

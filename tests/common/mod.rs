@@ -30,6 +30,8 @@ pub async fn app(pool: PgPool) -> TestApp {
 }
 
 pub async fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
+    // Server errors are logged once, in the error type; show them in a failing test's output.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("roadledger=warn").try_init();
     let photo_dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(photo_dir.path()).unwrap();
     settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");

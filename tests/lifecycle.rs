@@ -1,0 +1,390 @@
+//! The close-out lifecycle end to end through the HTTP API, on a real database: report → verify → dispatch
+//! → accept → evidence → close-out → review → closed → look-back, and the side roads (return and rework,
+//! extension, relapse and reopen, merge, cancel), with stale writes refused.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::{DEFAULT_PASSWORD, TestApp, add_organisation, app, create_token, create_user, jpeg, observation};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+/// The people of one county office, each with an API token.
+struct Office {
+    app: TestApp,
+    dispatcher: String,
+    unit_officer: String,
+    town_officer: String,
+    reviewer: String,
+    unit_id: i32,
+}
+
+async fn office(pool: PgPool) -> Office {
+    let app = app(pool).await;
+    app.add_town("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]).await;
+    let town_id: i32 = sqlx::query_scalar("select id from town").fetch_one(&app.pool).await.unwrap();
+    let city = common::organisation(&app.pool, "city_office").await;
+    let town_org = add_organisation(&app.pool, "杨舍镇人民政府", "town", Some(town_id)).await;
+    let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
+    let token = async |name: &str, display: &str, role: &str, org: i32| {
+        let id = create_user(&app.pool, name, display, &[role], org, DEFAULT_PASSWORD).await;
+        create_token(&app.pool, id).await
+    };
+    let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
+    let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
+    let town_officer = token("town", "孙区镇", "town_officer", town_org).await;
+    let reviewer = token("review", "李验收", "reviewer", police).await;
+    Office { app, dispatcher, unit_officer, town_officer, reviewer, unit_id }
+}
+
+impl Office {
+    async fn report(&self, kind: &str, at: [f64; 2]) -> String {
+        let answer = self.app.upload(&observation(kind, json!(at)), &[&jpeg(320, 240)]).await;
+        assert_eq!(answer.status, 201);
+        answer.json()["site"]["id"].as_str().unwrap().to_string()
+    }
+
+    async fn get(&self, token: &str, site: &str) -> common::Answer {
+        let request = Request::get(format!("/api/v1/sites/{site}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.app.send(request).await
+    }
+
+    /// Reads the site's ETag, then acts with it in If-Match, as a page does.
+    async fn act(&self, token: &str, site: &str, body: Value) -> common::Answer {
+        let etag = self.get(token, site).await.headers["etag"].to_str().unwrap().to_string();
+        self.act_with(token, site, body, Some(&etag)).await
+    }
+
+    async fn act_with(&self, token: &str, site: &str, body: Value, if_match: Option<&str>) -> common::Answer {
+        let mut request = Request::post(format!("/api/v1/sites/{site}/actions"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        if let Some(etag) = if_match {
+            request = request.header("if-match", etag);
+        }
+        self.app.send(request.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// Evidence for one item: state installed, quantities, an after-photo, and a night photo when asked.
+    async fn evidence(&self, token: &str, site: &str, item: &str, night: bool) -> common::Answer {
+        let json = json!({"state": "installed", "quantity": 2, "installed_on": "2026-11-20", "installer": "张家港交通工程公司",
+                          "measured": {"distance_m": 35}});
+        let after = jpeg(640, 480);
+        let dark = jpeg(200, 150);
+        let mut photos: Vec<(&str, &[u8])> = vec![("photo", &after)];
+        if night {
+            photos.push(("night_photo", &dark));
+        }
+        let boundary = "evidence-boundary";
+        let mut body =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"\r\n\r\n{json}\r\n").into_bytes();
+        for (name, bytes) in photos {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"p.jpg\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let request = Request::post(format!("/api/v1/sites/{site}/items/{item}/evidence"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.app.send(request).await
+    }
+
+    async fn status(&self, site: &str) -> String {
+        self.get(&self.dispatcher, site).await.json()["properties"]["status"].as_str().unwrap().to_string()
+    }
+
+    /// Verify, dispatch to the unit, and accept: the site is in progress.
+    async fn bring_into_progress(&self, site: &str) {
+        assert_eq!(self.act(&self.dispatcher, site, json!({"action": "verify"})).await.status, 200);
+        let dispatched = self
+            .act(
+                &self.dispatcher,
+                site,
+                json!({"action": "dispatch", "responsible_unit_id": self.unit_id, "hazard_level": "general"}),
+            )
+            .await;
+        assert_eq!(dispatched.status, 200, "{}", String::from_utf8_lossy(&dispatched.bytes));
+        assert_eq!(self.act(&self.unit_officer, site, json!({"action": "accept"})).await.status, 200);
+    }
+
+    async fn all_evidence(&self, site: &str, token: &str) {
+        for (item, night) in [("line", false), ("sign", false), ("lamp", true)] {
+            let answer = self.evidence(token, site, item, night).await;
+            assert_eq!(answer.status, 201, "{item}: {}", String::from_utf8_lossy(&answer.bytes));
+        }
+    }
+
+    async fn events(&self, site: &str) -> Vec<(String, Option<String>, String)> {
+        sqlx::query_as("select kind, to_status, actor from site_event where site_id = $1::text::uuid order by id")
+            .bind(site)
+            .fetch_all(&self.app.pool)
+            .await
+            .unwrap()
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn report_to_closed_with_evidence_and_an_independent_review(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+
+    o.bring_into_progress(&site).await;
+    let detail = o.get(&o.unit_officer, &site).await.json();
+    let deadline = detail["properties"]["deadline"].as_str().unwrap().to_string();
+    let expected = (chrono::Local::now().date_naive() + chrono::Days::new(30)).to_string();
+    assert_eq!(deadline, expected, "general hazards default to 30 days");
+    assert_eq!(detail["properties"]["responsible_unit"], "农村公路管理处");
+
+    // Close-out before the work is refused, naming every unmet item.
+    let early = o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
+    assert_eq!(early.status, 409);
+    assert_eq!(early.json()["unmet_items"], json!(["line", "sign", "lamp"]));
+    // The lamp needs its night photo too.
+    o.evidence(&o.unit_officer, &site, "line", false).await;
+    o.evidence(&o.unit_officer, &site, "sign", false).await;
+    o.evidence(&o.unit_officer, &site, "lamp", false).await;
+    let no_night = o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
+    assert_eq!(no_night.json()["unmet_items"], json!(["lamp"]));
+    assert_eq!(o.evidence(&o.unit_officer, &site, "lamp", true).await.status, 201);
+
+    let requested = o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
+    assert_eq!(requested.status, 200);
+    assert_eq!(requested.json()["properties"]["status"], "pending_review");
+    let approved = o.act(&o.reviewer, &site, json!({"action": "approve"})).await;
+    assert_eq!(approved.status, 200);
+
+    let closed = approved.json();
+    assert_eq!(closed["properties"]["status"], "closed");
+    let items = closed["properties"]["checklist_items"].as_array().unwrap();
+    assert!(items.iter().all(|i| i["state"] == "verified"), "{items:?}");
+    let lamp = items.iter().find(|i| i["code"] == "lamp").unwrap();
+    let roles: Vec<&str> =
+        lamp["evidence"][0]["photos"].as_array().unwrap().iter().map(|p| p["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["after", "night"]);
+    assert_eq!(lamp["evidence"][0]["installer"], "张家港交通工程公司");
+    // The after-photo is served like any photo.
+    let after = lamp["evidence"][0]["photos"][0]["url"].as_str().unwrap();
+    assert_eq!(o.app.get(after).await.status, 200);
+
+    let timeline: Vec<(String, Option<String>)> = o.events(&site).await.into_iter().map(|(k, to, _)| (k, to)).collect();
+    let moves: Vec<(&str, Option<&str>)> =
+        timeline.iter().map(|(k, t)| (k.as_str(), t.as_deref())).filter(|(k, _)| *k != "evidence_submitted").collect();
+    assert_eq!(
+        moves,
+        [
+            ("opened", Some("reported")),
+            ("verify", Some("verified")),
+            ("dispatch", Some("assigned")),
+            ("accept", Some("in_progress")),
+            ("request_close_out", Some("pending_review")),
+            ("approve", Some("closed")),
+        ]
+    );
+    assert_eq!(timeline.iter().filter(|(k, _)| k == "evidence_submitted").count(), 4);
+    let actors: Vec<String> = o.events(&site).await.into_iter().map(|(_, _, a)| a).collect();
+    assert_eq!(actors.last().unwrap(), "李验收");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_returned_close_out_is_reworked_and_then_approved(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    o.bring_into_progress(&site).await;
+    o.all_evidence(&site, &o.unit_officer).await;
+    o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
+
+    let no_reason = o.act(&o.reviewer, &site, json!({"action": "return"})).await;
+    let returned = o.act(&o.reviewer, &site, json!({"action": "return", "reason": "标线长度不足，夜间灯不亮"})).await;
+
+    assert_eq!(no_reason.status, 422);
+    assert_eq!(returned.status, 200);
+    assert_eq!(returned.json()["properties"]["status"], "in_progress");
+    assert_eq!(returned.json()["properties"]["return_count"], 1);
+    // Rework, then the same reviewer approves (they did not do the work).
+    assert_eq!(o.evidence(&o.unit_officer, &site, "lamp", true).await.status, 201);
+    assert_eq!(o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await.status, 200);
+    assert_eq!(o.act(&o.reviewer, &site, json!({"action": "approve"})).await.status, 200);
+    let reason: Option<String> =
+        sqlx::query_scalar("select reason from site_event where kind = 'return'").fetch_one(&o.app.pool).await.unwrap();
+    assert_eq!(reason.as_deref(), Some("标线长度不足，夜间灯不亮"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_reviewer_may_not_approve_work_they_submitted(pool: PgPool) {
+    let o = office(pool).await;
+    // Someone who is both a unit officer and a reviewer.
+    let both =
+        create_user(&o.app.pool, "both", "周兼任", &["unit_officer", "reviewer"], o.unit_id, DEFAULT_PASSWORD).await;
+    let both = create_token(&o.app.pool, both).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    o.bring_into_progress(&site).await;
+    o.all_evidence(&site, &both).await;
+    o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
+
+    let own = o.act(&both, &site, json!({"action": "approve"})).await;
+
+    assert_eq!(own.status, 403);
+    assert!(own.detail().contains("must not be the person"), "{}", own.detail());
+    assert_eq!(o.status(&site).await, "pending_review");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    o.bring_into_progress(&site).await;
+    let old = o.get(&o.dispatcher, &site).await.json()["properties"]["deadline"].as_str().unwrap().to_string();
+    let new = (chrono::Local::now().date_naive() + chrono::Days::new(60)).to_string();
+
+    let asked = o
+        .act(&o.town_officer, &site, json!({"action": "request_extension", "deadline": new, "reason": "雨季无法施工"}))
+        .await;
+    let twice =
+        o.act(&o.town_officer, &site, json!({"action": "request_extension", "deadline": new, "reason": "再次"})).await;
+    let pending = o.get(&o.dispatcher, &site).await.json();
+    let decided =
+        o.act(&o.dispatcher, &site, json!({"action": "decide_extension", "approve": true, "reason": "同意"})).await;
+
+    assert_eq!(asked.status, 200, "{}", String::from_utf8_lossy(&asked.bytes));
+    assert_eq!(twice.status, 409);
+    assert_eq!(pending["properties"]["pending_extension"]["new_deadline"], new.as_str());
+    assert_eq!(decided.status, 200);
+    assert_eq!(decided.json()["properties"]["deadline"], new.as_str());
+    assert_eq!(decided.json()["properties"]["pending_extension"], Value::Null);
+    let data: Value = sqlx::query_scalar("select data from site_event where kind = 'decide_extension'")
+        .fetch_one(&o.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(data, json!({"approved": true, "old_deadline": old, "new_deadline": new}));
+    let request_reason: Option<String> =
+        sqlx::query_scalar("select reason from site_event where kind = 'request_extension'")
+            .fetch_one(&o.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(request_reason.as_deref(), Some("雨季无法施工"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_relapse_at_look_back_reopens_the_site_and_counts_against_it(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    o.bring_into_progress(&site).await;
+    o.all_evidence(&site, &o.unit_officer).await;
+    o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
+    o.act(&o.reviewer, &site, json!({"action": "approve"})).await;
+    let inspector = o.app.token.clone();
+
+    let no_items = o.act(&inspector, &site, json!({"action": "look_back_relapse", "reason": "灯不亮"})).await;
+    let relapsed = o
+        .act(
+            &inspector,
+            &site,
+            json!({"action": "look_back_relapse", "reason": "警示灯损坏", "failed_items": ["lamp"]}),
+        )
+        .await;
+
+    assert_eq!(no_items.status, 422);
+    assert_eq!(relapsed.status, 200);
+    let props = &relapsed.json()["properties"];
+    assert_eq!(props["status"], "reopened");
+    assert_eq!(props["relapse_count"], 1);
+    let lamp = props["checklist_items"].as_array().unwrap().iter().find(|i| i["code"] == "lamp").unwrap().clone();
+    assert_eq!(lamp["state"], "damaged");
+    // The town officer restarts the work.
+    let restarted = o.act(&o.town_officer, &site, json!({"action": "start"})).await;
+    assert_eq!(restarted.json()["properties"]["status"], "in_progress");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn merging_a_duplicate_moves_its_observations_to_the_surviving_site(pool: PgPool) {
+    let o = office(pool).await;
+    let survivor = o.report("intersection", [120.55, 31.87]).await;
+    let duplicate = o.report("intersection", [120.551, 31.8705]).await; // ~110 m away: not joined automatically
+    assert_ne!(survivor, duplicate);
+
+    let itself = o.act(&o.dispatcher, &duplicate, json!({"action": "merge", "into": duplicate})).await;
+    let merged = o.act(&o.dispatcher, &duplicate, json!({"action": "merge", "into": survivor})).await;
+
+    assert_eq!(itself.status, 422);
+    assert_eq!(merged.status, 200);
+    assert_eq!(merged.json()["properties"]["status"], "duplicate");
+    assert_eq!(merged.json()["properties"]["duplicate_of"], survivor.as_str());
+    let kept = o.get(&o.dispatcher, &survivor).await.json();
+    assert_eq!(kept["properties"]["observation_count"], 2);
+    assert_eq!(kept["properties"]["observations"].as_array().unwrap().len(), 2);
+    assert_eq!(kept["properties"]["observations"][1]["photos"].as_array().unwrap().len(), 1);
+    let kinds: Vec<String> = o.events(&survivor).await.into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(kinds, ["opened", "merged_in"]);
+    // A duplicate is not open: nothing more happens to it.
+    let again = o.act(&o.dispatcher, &duplicate, json!({"action": "verify"})).await;
+    assert_eq!(again.status, 409);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn stale_and_unconditional_writes_are_refused(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    let etag = o.get(&o.dispatcher, &site).await.headers["etag"].to_str().unwrap().to_string();
+    // Someone else moves the site first.
+    assert_eq!(o.act(&o.dispatcher, &site, json!({"action": "verify"})).await.status, 200);
+
+    let stale = o.act_with(&o.dispatcher, &site, json!({"action": "reject", "reason": "重复"}), Some(&etag)).await;
+    let blind = o.act_with(&o.dispatcher, &site, json!({"action": "cancel", "reason": "x"}), None).await;
+
+    assert_eq!(stale.status, 412);
+    assert!(stale.detail().contains("changed since you loaded it"), "{}", stale.detail());
+    assert_eq!(blind.status, 428);
+    assert_eq!(o.status(&site).await, "verified");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    let before = o.events(&site).await.len();
+
+    let cases = [
+        (&o.town_officer, json!({"action": "verify"}), 403, "needs the dispatcher role"),
+        (&o.dispatcher, json!({"action": "approve"}), 403, "needs the reviewer role"),
+        (
+            &o.dispatcher,
+            json!({"action": "dispatch", "responsible_unit_id": o.unit_id}),
+            409,
+            "cannot dispatch a site that is reported",
+        ),
+        (&o.dispatcher, json!({"action": "cancel"}), 422, "cancel needs a reason"),
+        (&o.dispatcher, json!({"action": "fly"}), 422, "accepted values: verify, reject"),
+        (&o.dispatcher, json!({"action": "verify", "approve": true}), 422, "approve does not apply to verify"),
+        (&o.dispatcher, json!({"action": "verify", "colour": 1}), 400, "unknown field `colour`"),
+    ];
+    for (token, body, status, fragment) in cases {
+        let answer = o.act(token, &site, body.clone()).await;
+        assert_eq!(answer.status, status, "{body}: {}", String::from_utf8_lossy(&answer.bytes));
+        assert!(answer.detail().contains(fragment), "{body}: {}", answer.detail());
+    }
+    assert_eq!(o.events(&site).await.len(), before);
+    // A major hazard's deadline must be given.
+    o.act(&o.dispatcher, &site, json!({"action": "verify"})).await;
+    let major = o
+        .act(
+            &o.dispatcher,
+            &site,
+            json!({"action": "dispatch", "responsible_unit_id": o.unit_id, "hazard_level": "major"}),
+        )
+        .await;
+    assert_eq!(major.status, 422);
+    assert!(major.detail().contains("approved plan"), "{}", major.detail());
+    let cancelled = o.act(&o.dispatcher, &site, json!({"action": "cancel", "reason": "道路已改建"})).await;
+    assert_eq!(cancelled.json()["properties"]["status"], "cancelled");
+}
