@@ -388,3 +388,66 @@ async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
     let cancelled = o.act(&o.dispatcher, &site, json!({"action": "cancel", "reason": "道路已改建"})).await;
     assert_eq!(cancelled.json()["properties"]["status"], "cancelled");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool: PgPool) {
+    let o = office(pool).await;
+    let major = o.report("spot", [120.55, 31.87]).await;
+    let general = o.report("spot", [120.57, 31.87]).await;
+    for (site, level) in [(&major, "major"), (&general, "general")] {
+        o.act(&o.dispatcher, site, json!({"action": "verify"})).await;
+        let deadline = (chrono::Local::now().date_naive() + chrono::Days::new(200)).to_string();
+        let dispatched = o
+            .act(&o.dispatcher, site, json!({"action": "dispatch", "responsible_unit_id": o.unit_id, "hazard_level": level, "deadline": deadline}))
+            .await;
+        assert_eq!(dispatched.status, 200);
+        o.act(&o.unit_officer, site, json!({"action": "accept"})).await;
+        o.all_evidence(site, &o.unit_officer).await;
+        o.act(&o.unit_officer, site, json!({"action": "request_close_out"})).await;
+        assert_eq!(o.act(&o.reviewer, site, json!({"action": "approve"})).await.status, 200);
+    }
+    let plan = |token: &str| {
+        Request::post("/api/v1/look-backs/plan").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()
+    };
+
+    // Just closed: nothing is due yet. Only dispatchers plan.
+    assert_eq!(o.app.send(plan(&o.reviewer)).await.status, 403);
+    assert_eq!(o.app.send(plan(&o.dispatcher)).await.json(), json!({"quarterly_major": 0, "monthly_sample": 0}));
+
+    // A hundred days on, with every other closed site sampled: both are due, once.
+    let later = chrono::Local::now().date_naive() + chrono::Days::new(100);
+    let policy = roadledger::db::lookback::LookBackPolicy { sample_percent: 100, ..Default::default() };
+    let dispatcher: uuid::Uuid = sqlx::query_scalar("select id from app_user where name = 'disp'").fetch_one(&o.app.pool).await.unwrap();
+    let actor = roadledger::domain::auth::Actor {
+        user_id: dispatcher,
+        name: "disp".into(),
+        display_name: "赵调度".into(),
+        roles: vec![roadledger::domain::auth::Role::Dispatcher],
+        organisation_id: 1,
+        town_id: None,
+    };
+    let planned = roadledger::db::lookback::plan(&o.app.pool, &policy, &actor, later).await.unwrap();
+    let again = roadledger::db::lookback::plan(&o.app.pool, &policy, &actor, later).await.unwrap();
+    assert_eq!((planned.quarterly_major, planned.monthly_sample), (1, 1));
+    assert_eq!((again.quarterly_major, again.monthly_sample), (0, 0));
+    let tasks = o.app.get("/api/v1/look-backs").await.json();
+    let mut policies: Vec<(String, String)> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["site_id"].as_str().unwrap().to_string(), t["policy"].as_str().unwrap().to_string()))
+        .collect();
+    policies.sort_by_key(|(site, _)| site != &major);
+    assert_eq!(policies, [(major.clone(), "quarterly_major".to_string()), (general.clone(), "monthly_sample".to_string())]);
+
+    // The inspector's pass completes the task; the site stays closed.
+    let passed = o.act(&o.app.token, &major, json!({"action": "look_back_pass"})).await;
+    assert_eq!(passed.json()["properties"]["status"], "closed");
+    let left = o.app.get("/api/v1/look-backs").await.json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    let due_events: i64 = sqlx::query_scalar("select count(*) from site_event where kind = 'look_back_due'")
+        .fetch_one(&o.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(due_events, 2);
+}

@@ -2,7 +2,9 @@
 //! transactions.
 
 pub mod accounts;
+pub mod ledger;
 pub mod lifecycle;
+pub mod lookback;
 pub mod observations;
 pub mod photos;
 pub mod reference;

@@ -216,6 +216,23 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
     Ok(p)
 }
 
+/// `GET /api/v1/look-backs`: open look-back tasks the user may see, soonest due first.
+pub async fn look_backs(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<serde_json::Value>> {
+    let tasks = db::lookback::open_tasks(&state.pool, &actor.site_scope()).await?;
+    Ok(axum::Json(serde_json::json!(tasks)))
+}
+
+/// `POST /api/v1/look-backs/plan`: the dispatcher applies the look-back policy (run it monthly; running it
+/// again picks nobody twice).
+pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<serde_json::Value>> {
+    if !actor.has(crate::domain::auth::Role::Dispatcher) {
+        return Err(Error::Forbidden("planning look-backs needs the dispatcher role".into()));
+    }
+    let planned = db::lookback::plan(&state.pool, &state.settings.look_back, &actor, Local::now().date_naive()).await?;
+    tracing::info!(by = %actor.name, ?planned, "look-backs planned");
+    Ok(axum::Json(serde_json::json!(planned)))
+}
+
 fn refusal(e: TransitionError) -> Error {
     match &e {
         TransitionError::WrongStatus { .. } | TransitionError::Extension(_) => Error::Conflict(e.to_string()),
