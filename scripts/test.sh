@@ -9,7 +9,7 @@ ensure_web_modules
 
 cargo build --bin roadledger
 data_dir=target/test-db
-DATABASE_URL="$(target/debug/roadledger db start --data-dir "$data_dir")"
+DATABASE_URL="$(target/debug/roadledger db start --data-dir "$data_dir" | tail -n 1)"
 export DATABASE_URL
 trap 'target/debug/roadledger db stop --data-dir "$data_dir" >/dev/null 2>&1 || true' EXIT
 

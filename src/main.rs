@@ -173,7 +173,9 @@ struct ServeArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to standard error: standard output is for what commands print (a DATABASE_URL, a token).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "roadledger=info,tower_http=warn,sqlx=warn".into()),

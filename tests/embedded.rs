@@ -14,14 +14,14 @@ fn serve(data_dir: &std::path::Path) -> (Child, String) {
         .env_remove("DATABASE_URL")
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "roadledger=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let logs = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(logs).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("serving on http://").nth(1) {
                 let addr = rest.split('/').next().unwrap().to_string();
                 let _ = tx.send(format!("http://{addr}"));
