@@ -325,3 +325,208 @@ async fn admin_page_creates_disables_and_resets_users_and_sends_non_admins_away(
     assert_eq!(prefix, result["token_prefix"].as_str().unwrap());
     assert!(revoked);
 }
+
+/// Hands a site to a unit directly in the database (as if dispatched and accepted), for the work lists to
+/// have company: `deadline_days_from_today` negative makes it overdue.
+async fn hand_to_unit(pool: &PgPool, site: Uuid, unit: i32, status: &str, deadline_days_from_today: i32) {
+    sqlx::query(
+        "update site set status = $2, responsible_unit_id = $3, hazard_level = 'general', rectification_mode = 'deadline',
+             deadline = current_date + $4, version = version + 1, updated_at = now()
+         where id = $1",
+    )
+    .bind(site)
+    .bind(status)
+    .bind(unit)
+    .bind(deadline_days_from_today)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A site's lifecycle columns as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct StoredSite {
+    status: String,
+    responsible_unit_id: Option<i32>,
+    hazard_level: Option<String>,
+    rectification_mode: Option<String>,
+    deadline: Option<chrono::NaiveDate>,
+    return_count: i32,
+    close_out_requested_by: Option<Uuid>,
+}
+
+/// A checklist item as stored, with the number of evidence photos of each role.
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct StoredItem {
+    item_code: String,
+    state: String,
+    quantity: Option<i32>,
+    installer: Option<String>,
+    after_photos: i64,
+    night_photos: i64,
+}
+
+/// An event of the site's timeline as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct StoredEvent {
+    kind: String,
+    to_status: Option<String>,
+    actor: String,
+    reason: Option<String>,
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn work_pages_take_a_site_from_report_to_closed_out_with_evidence_and_one_return(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let unit = common::add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    common::add_organisation(&app.pool, "张家港市交通运输局", "transport_bureau", None).await;
+    let police = common::add_organisation(&app.pool, "张家港市公安局交警大队", "police_brigade", None).await;
+    let dispatcher = account(&app.pool, "zhao.diao", "赵调度", &["dispatcher"], None).await;
+    let officer = account(&app.pool, "qian.zheng", "钱整改", &["unit_officer"], Some(unit)).await;
+    let reviewer = account(&app.pool, "li.yanshou", "李验收", &["reviewer"], Some(police)).await;
+
+    // The hazard spot the story follows: reported first, with a before-photo, so it heads the queue.
+    let before = common::jpeg(800, 600);
+    let mut spot = common::observation("spot", json!([120.55, 31.87]));
+    spot["hazard_types"] = json!(["sharp_curve", "no_lighting_section"]);
+    spot["checklist"] = json!({"line": "missing", "sign": "damaged", "lamp": "missing"});
+    spot["road_code"] = json!("X202");
+    spot["stake"] = json!("K3+200");
+    spot["notes"] = json!("急弯处无警告标志，夜间无照明");
+    spot["photo_sha256"] = json!([common::sha256_hex(&before)]);
+    let (site, code) = upload_site(&app, spot, &[&before]).await;
+    // Company in the lists: two more reports for the dispatcher, an overdue and a fresh site for the unit.
+    for (lon, lat) in [(120.52, 31.85), (120.58, 31.88)] {
+        upload_site(&app, common::observation("intersection", json!([lon, lat])), &[]).await;
+    }
+    let (overdue, overdue_code) = upload_site(&app, common::observation("spot", json!([120.53, 31.86])), &[]).await;
+    hand_to_unit(&app.pool, overdue, unit, "in_progress", -4).await;
+    let (later, _) = upload_site(&app, common::observation("spot", json!([120.57, 31.89])), &[]).await;
+    hand_to_unit(&app.pool, later, unit, "assigned", 60).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let after_path = dir.path().join("整改后.jpg");
+    let night_path = dir.path().join("夜间.jpg");
+    std::fs::write(&after_path, common::jpeg(640, 480)).unwrap();
+    std::fs::write(&night_path, common::jpeg(400, 300)).unwrap();
+    let return_reason = "夜间警示灯亮度不足，请更换";
+    let extension_reason = "标线施划需待雨季过后";
+    let config = json!({
+        "site": {"id": site, "code": code},
+        "dispatch_queue": 3,
+        "overdue_code": overdue_code,
+        "unit": "农村公路管理处",
+        "items": ["line", "sign", "lamp"],
+        "night_items": ["lamp"],
+        "photos": {"after": after_path, "night": night_path},
+        "return_reason": return_reason,
+        "extension_reason": extension_reason,
+    });
+    let env: Vec<_> = signs_in_as("E2E_DISPATCHER", &dispatcher)
+        .into_iter()
+        .chain(signs_in_as("E2E_OFFICER", &officer))
+        .chain(signs_in_as("E2E_REVIEWER", &reviewer))
+        .collect();
+    let base = common::serve(&app).await;
+    let result = run_e2e("work.mjs", &[&base, &config.to_string()], &env).await;
+
+    assert_eq!(result["final_status"], "closed");
+    assert_eq!(result["unmet"], json!(["line", "sign", "lamp"]));
+    assert_eq!(result["unmet_labels"], json!(["一条线", "一块牌", "一盏灯"]));
+
+    // The site as the pages left it: closed, dispatched as the dialog said, returned once.
+    let stored: StoredSite = sqlx::query_as(
+        "select status, responsible_unit_id, hazard_level, rectification_mode, deadline, return_count,
+                close_out_requested_by
+         from site where id = $1",
+    )
+    .bind(site)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.status, "closed");
+    assert_eq!(stored.responsible_unit_id, Some(unit));
+    assert_eq!(
+        (stored.hazard_level.as_deref(), stored.rectification_mode.as_deref()),
+        (Some("general"), Some("deadline"))
+    );
+    // Dispatched with the 30-day default the dialog showed, then moved by the approved extension.
+    assert_ne!(result["dispatch"]["deadline"], result["extension"]["deadline"]);
+    assert_eq!(stored.deadline.map(|d| d.to_string()).as_deref(), result["extension"]["deadline"].as_str());
+    assert_eq!(stored.return_count, 1);
+    assert_eq!(stored.close_out_requested_by, None);
+
+    // Every step in order, by the person who took it; the dispatcher's cancel on a stale page left no trace.
+    let events: Vec<StoredEvent> =
+        sqlx::query_as("select kind, to_status, actor, reason from site_event where site_id = $1 order by id")
+            .bind(site)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let steps: Vec<(&str, Option<&str>, &str)> = events
+        .iter()
+        .filter(|e| e.kind != "evidence_submitted")
+        .map(|e| (e.kind.as_str(), e.to_status.as_deref(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("opened", Some("reported"), "张伟"),
+            ("verify", Some("verified"), "赵调度"),
+            ("dispatch", Some("assigned"), "赵调度"),
+            ("accept", Some("in_progress"), "钱整改"),
+            ("request_extension", None, "钱整改"),
+            ("decide_extension", None, "赵调度"),
+            ("request_close_out", Some("pending_review"), "钱整改"),
+            ("return", Some("in_progress"), "李验收"),
+            ("request_close_out", Some("pending_review"), "钱整改"),
+            ("approve", Some("closed"), "李验收"),
+        ]
+    );
+    let returned = events.iter().find(|e| e.kind == "return").unwrap();
+    assert_eq!(returned.reason.as_deref(), Some(return_reason));
+    let extension = events.iter().find(|e| e.kind == "request_extension").unwrap();
+    assert_eq!(extension.reason.as_deref(), Some(extension_reason));
+    let (approved, decided_by): (Option<bool>, Option<Uuid>) =
+        sqlx::query_as("select approved, decided_by from extension_request where site_id = $1")
+            .bind(site)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((approved, decided_by), (Some(true), Some(dispatcher.id)));
+    assert_eq!(events.iter().filter(|e| e.kind == "evidence_submitted" && e.actor == "钱整改").count(), 4);
+
+    // The evidence: each item verified, with its after-photo, and the lamp with night photos too.
+    let items: Vec<StoredItem> = sqlx::query_as(
+        "select i.item_code, i.state, i.quantity, i.installer,
+                (select count(*) from photo p join item_evidence e on e.id = p.evidence_id
+                 where e.site_id = i.site_id and e.item_code = i.item_code and p.role = 'after') as after_photos,
+                (select count(*) from photo p join item_evidence e on e.id = p.evidence_id
+                 where e.site_id = i.site_id and e.item_code = i.item_code and p.role = 'night') as night_photos
+         from site_checklist_item i join checklist_template_item t
+              on t.template_code = i.template_code and t.code = i.item_code
+         where i.site_id = $1 order by t.position",
+    )
+    .bind(site)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let item = |code: &str, after_photos, night_photos| StoredItem {
+        item_code: code.into(),
+        state: "verified".into(),
+        quantity: Some(2),
+        installer: Some("张家港交通工程公司".into()),
+        after_photos,
+        night_photos,
+    };
+    // The lamp was redone after the return: a second after- and night-photo.
+    assert_eq!(items, [item("line", 1, 0), item("sign", 1, 0), item("lamp", 2, 2)]);
+    let length: Value =
+        sqlx::query_scalar("select measured from site_checklist_item where site_id = $1 and item_code = 'line'")
+            .bind(site)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(length, json!({"length_m": 30}));
+}

@@ -201,7 +201,13 @@ export function h(tag, attrs = {}, ...children) {
     if (value == null || value === false) continue;
     if (name === 'class') el.className = value;
     else if (name === 'dataset') Object.assign(el.dataset, value);
-    else if (name === 'style' && typeof value === 'object') Object.assign(el.style, value);
+    else if (name === 'style' && typeof value === 'object') {
+      // Custom properties (`--name`) only take effect through setProperty.
+      for (const [k, v] of Object.entries(value)) {
+        if (k.startsWith('--')) el.style.setProperty(k, v);
+        else el.style[k] = v;
+      }
+    }
     else if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
     else if (value === true) el.setAttribute(name, '');
     else el.setAttribute(name, String(value));

@@ -7,8 +7,11 @@ import { t } from './i18n.js';
 /**
  * Opens a dialog and resolves with what `onSubmit(form)` returned, or null if it was cancelled.
  * `onSubmit` may throw: its `detail` (problem+json) or message is shown in the dialog, which stays open.
+ * `wide`: room for a form of several fields.
  */
-export function openDialog({ title, content = [], submitLabel, cancelLabel = t('common.cancel'), danger = false, onSubmit = () => true, id }) {
+export function openDialog({
+  title, content = [], submitLabel, cancelLabel = t('common.cancel'), danger = false, onSubmit = () => true, id, wide = false,
+}) {
   return new Promise((resolve) => {
     const error = h('p', { class: 'dialog-error', role: 'alert', hidden: true });
     const submit = h('button', { type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, value: 'ok' }, submitLabel || t('common.ok'));
@@ -18,7 +21,7 @@ export function openDialog({ title, content = [], submitLabel, cancelLabel = t('
       h('div', { class: 'dialog-body' }, content),
       error,
       h('div', { class: 'dialog-actions' }, cancel, submit));
-    const dialog = h('dialog', { class: 'dialog', id }, form);
+    const dialog = h('dialog', { class: wide ? 'dialog dialog-wide' : 'dialog', id }, form);
     let settled = false;
 
     function close(value) {
@@ -29,6 +32,8 @@ export function openDialog({ title, content = [], submitLabel, cancelLabel = t('
       resolve(value);
     }
 
+    // An explanation goes once the user changes what it was about.
+    form.addEventListener('input', () => { error.hidden = true; });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       error.hidden = true;

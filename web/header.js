@@ -8,9 +8,13 @@ import { t, tCode, onLangChange } from './i18n.js';
 import { confirmDialog } from './dialog.js';
 import * as outbox from './outbox.js';
 
-/** The pages, in the order of the bar. `admin` marks a page only admins can open (the server enforces it). */
+/**
+ * The pages, in the order of the bar. `admin` marks a page only admins can open (the server enforces it);
+ * `roles` a page listed only for those roles (anyone may open it, but it has nothing for the others).
+ */
 const PAGES = [
   { id: 'map', href: '/', key: 'nav.map' },
+  { id: 'work', href: '/work.html', key: 'nav.work', roles: ['dispatcher', 'town_officer', 'unit_officer', 'reviewer'] },
   { id: 'inspect', href: '/inspect.html', key: 'nav.inspect' },
   { id: 'admin', href: '/admin.html', key: 'nav.admin', admin: true },
 ];
@@ -25,14 +29,15 @@ export function roleLabels(roles = []) {
 }
 
 /**
- * Fills the top bar for `user` on the page `pageId` ('map', 'inspect', 'admin', 'account').
+ * Fills the top bar for `user` on the page `pageId` ('map', 'work', 'inspect', 'admin', 'account').
  * Returns a function that renders it again (the language switch calls it by itself).
  */
 export function mountHeader(user, pageId) {
   const nav = document.getElementById('topnav');
   const slot = document.getElementById('usermenu');
   const render = () => {
-    const links = PAGES.filter((p) => !p.admin || hasRole('admin', user));
+    const links = PAGES.filter((p) => (!p.admin || hasRole('admin', user))
+      && (!p.roles || p.roles.some((r) => hasRole(r, user))));
     const link = (p) => h('a', {
       href: p.href, 'aria-current': p.id === pageId ? 'page' : null, dataset: { page: p.id },
     }, t(p.key));

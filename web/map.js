@@ -611,6 +611,9 @@ function renderPanel() {
   const itemNames = new Map(items.map((i) => [i.code, i]));
 
   fill(body,
+    // The site page holds the rest: the actions, the evidence and the before/after photos.
+    h('a', { class: 'btn btn-small btn-primary panel-open-site', id: 'panel-open-site', href: `/site.html?id=${encodeURIComponent(p.id)}` },
+      t('panel.openSite')),
     h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     p.duplicate_of ? h('p', { class: 'muted' }, t('panel.duplicateOf')) : null,
 

@@ -105,6 +105,8 @@ await run('map', async ({ log, setStep }) => {
     check('click site', code === expected.site.code, `the panel shows ${code}, expected ${expected.site.code}`);
     const facts = await page.$$eval('.facts dt', (dts) => dts.map((d) => d.textContent));
     check('click site', facts[0] === '类型', `the first fact is labelled ${facts[0]}`);
+    const siteLink = await page.getAttribute('#panel-open-site', 'href');
+    check('click site', siteLink === `/site.html?id=${site.id}`, `the panel links to ${siteLink}, not the site page of ${site.id}`);
 
     setStep('thumbnail');
     const thumbnails = page.locator('#panel-observations .photo img');

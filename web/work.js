@@ -1,0 +1,391 @@
+// 工作台: the queues of the close-out lifecycle, one tab per part a user plays (DOMAIN.md §6).
+//
+//  - 待核实 / 派单 (dispatchers): reported and verified sites, oldest first, verified or rejected here and
+//    dispatched through a dialog;
+//  - 我的整改 (town and unit officers): assigned, in-progress and reopened sites in their scope, overdue
+//    first, then by the days left;
+//  - 待验收 (reviewers): sites pending review;
+//  - 延期申请 (dispatchers): sites with an extension request waiting, approved or denied here.
+//
+// Every row links to the site page (site.html), where the rest of the work is done. The server scopes the
+// lists to the user (a town officer sees their town, a unit officer their unit's sites).
+//
+// For tests: window.roadledger = { reload(), tab(id) }; body[data-state="ready"] once every queue loaded.
+
+import { session, getJson, apiJson, h, fill, hasRole } from './common.js';
+import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
+import { mountHeader } from './header.js';
+import {
+  actFresh, loadSite, isStale, explain, statusBadge, daysLeft, daysLeftBadge, roadText, siteHref, dispatchAction,
+  reasonAction, confirmAction, decideExtensionAction,
+} from './lifecycle.js';
+
+/** The tabs, in the order of the bar, with the roles that see them and the statuses they list. */
+const TABS = [
+  { id: 'dispatch', roles: ['dispatcher'], statuses: ['reported', 'verified'] },
+  { id: 'rectify', roles: ['town_officer', 'unit_officer'], statuses: ['assigned', 'in_progress', 'reopened'] },
+  { id: 'review', roles: ['reviewer'], statuses: ['pending_review'] },
+  { id: 'extensions', roles: ['dispatcher'], statuses: ['in_progress'] },
+];
+/** Sites per page of the list API, and the most pages one queue reads. */
+const PAGE_SIZE = 1000;
+const PAGES_MAX = 10;
+/** Extension requests are only in a site's detail: at most this many in-progress sites are read for them,
+ * this many at a time. */
+const EXTENSION_SCAN_MAX = 500;
+const EXTENSION_SCAN_CONCURRENCY = 6;
+
+const state = {
+  user: null,
+  tabs: [],
+  current: null,
+  queues: {}, // tab id → {sites: [Feature], error, truncated, loading}
+  hazardTypes: new Map(),
+  organisations: [],
+  busy: new Set(), // site ids with an action under way
+  flash: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+window.roadledger = {
+  reload: () => loadAll(),
+  tab: (id) => selectTab(id),
+};
+
+main().catch((error) => {
+  console.error(error);
+  document.body.dataset.state = 'error';
+  fill($('work-panel'), h('p', { class: 'error' }, t('common.error', { detail: error.detail || error.message })));
+});
+
+async function main() {
+  applyStatic();
+  mountLangSwitch($('lang-switch'));
+  const { user } = await session();
+  state.user = user;
+  mountHeader(user, 'work');
+  state.tabs = TABS.filter((tab) => tab.roles.some((r) => hasRole(r, user)));
+  onLangChange(render);
+  $('work-refresh').addEventListener('click', () => loadAll());
+  window.addEventListener('hashchange', () => selectTab(location.hash.slice(1), { fromHash: true }));
+
+  const wanted = location.hash.slice(1);
+  state.current = state.tabs.find((tab) => tab.id === wanted)?.id || state.tabs[0]?.id || null;
+  render();
+  if (!state.tabs.length) {
+    document.body.dataset.state = 'ready';
+    return;
+  }
+  const [hazardTypes, organisations] = await Promise.all([
+    getJson('/api/v1/hazard-types').catch(() => []),
+    hasRole('dispatcher', user) ? apiJson('/api/v1/organisations') : Promise.resolve([]),
+  ]);
+  for (const ht of hazardTypes) state.hazardTypes.set(ht.code, ht);
+  state.organisations = organisations;
+  await loadAll();
+  document.body.dataset.state = 'ready';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading
+
+async function loadAll() {
+  document.body.dataset.queues = 'loading';
+  await Promise.all(state.tabs.map((tab) => loadQueue(tab)));
+  document.body.dataset.queues = 'loaded';
+}
+
+async function loadQueue(tab) {
+  state.queues[tab.id] = { ...(state.queues[tab.id] || {}), loading: true };
+  render();
+  try {
+    const { features, truncated } = await listSites(tab.statuses);
+    let sites = features;
+    let scanned = null; // {n, total} when only some in-progress sites were read for extension requests
+    if (tab.id === 'extensions') ({ sites, scanned } = await withPendingExtension(features));
+    state.queues[tab.id] = { sites: sortFor(tab.id, sites), truncated, scanned, error: null, loading: false };
+  } catch (error) {
+    state.queues[tab.id] = { sites: [], error: explain(error), loading: false };
+  }
+  render();
+}
+
+/** Every site in the given statuses that the user may see (the server scopes the list), page by page. */
+async function listSites(statuses) {
+  const features = [];
+  let after = null;
+  let pages = 0;
+  do {
+    const query = new URLSearchParams({ status: statuses.join(','), limit: String(PAGE_SIZE) });
+    if (after) query.set('after', after);
+    const page = await getJson(`/api/v1/sites?${query}`);
+    features.push(...page.features);
+    after = page.next_after;
+    pages += 1;
+  } while (after && pages < PAGES_MAX);
+  return { features, truncated: Boolean(after) };
+}
+
+/** The sites among `features` whose extension request waits for a decision (read from each site's detail). */
+async function withPendingExtension(features) {
+  const scanned = features.slice(0, EXTENSION_SCAN_MAX);
+  const found = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < scanned.length) {
+      const feature = scanned[next++];
+      const { feature: detail } = await loadSite(feature.properties.id);
+      if (detail.properties.pending_extension) found.push(detail);
+    }
+  };
+  await Promise.all(Array.from({ length: EXTENSION_SCAN_CONCURRENCY }, worker));
+  return { sites: found, scanned: features.length > scanned.length ? { n: scanned.length, total: features.length } : null };
+}
+
+/** Ledger codes count up as sites are opened (YH-000123): their order is the order of reporting. */
+const byCode = (a, b) => a.properties.code.localeCompare(b.properties.code, 'en', { numeric: true });
+
+function sortFor(tabId, sites) {
+  const list = [...sites];
+  if (tabId === 'rectify') {
+    // Overdue first (the longest overdue on top), then by days left; sites without a deadline last.
+    const key = (f) => daysLeft(f.properties.deadline) ?? Number.POSITIVE_INFINITY;
+    return list.sort((a, b) => key(a) - key(b) || byCode(a, b));
+  }
+  if (tabId === 'extensions') {
+    const asked = (f) => f.properties.pending_extension?.requested_at || '';
+    return list.sort((a, b) => asked(a).localeCompare(asked(b)));
+  }
+  return list.sort(byCode);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rendering
+
+function selectTab(id, { fromHash = false } = {}) {
+  if (!state.tabs.some((tab) => tab.id === id)) return;
+  state.current = id;
+  if (!fromHash) history.replaceState(null, '', `#${id}`);
+  render();
+  $(`tab-${id}`)?.focus();
+}
+
+function render() {
+  document.title = `${t('work.title')} · RoadLedger`;
+  const user = state.user;
+  if (user) {
+    $('work-who').textContent = [user.display_name, user.organisation?.name].filter(Boolean).join(' · ');
+  }
+  renderTabs();
+  renderPanel();
+  renderFlash();
+}
+
+function renderTabs() {
+  const bar = $('work-tabs');
+  bar.hidden = state.tabs.length === 0;
+  fill(bar, state.tabs.map((tab) => {
+    const queue = state.queues[tab.id];
+    const count = queue && !queue.loading && !queue.error ? queue.sites.length : null;
+    const selected = tab.id === state.current;
+    return h('button', {
+      type: 'button', role: 'tab', id: `tab-${tab.id}`, class: 'tab', dataset: { tab: tab.id },
+      'aria-selected': String(selected), 'aria-controls': 'work-panel', tabindex: selected ? '0' : '-1',
+      onclick: () => selectTab(tab.id),
+      onkeydown: (e) => {
+        const i = state.tabs.indexOf(tab);
+        if (e.key === 'ArrowRight') selectTab(state.tabs[(i + 1) % state.tabs.length].id);
+        if (e.key === 'ArrowLeft') selectTab(state.tabs[(i + state.tabs.length - 1) % state.tabs.length].id);
+      },
+    }, t(`work.tab.${tab.id}`), h('span', { class: 'tab-count', dataset: { count: count == null ? '' : String(count) } },
+      count == null ? '…' : String(count)));
+  }));
+}
+
+function renderPanel() {
+  const panel = $('work-panel');
+  if (!state.tabs.length) {
+    panel.removeAttribute('aria-labelledby');
+    fill(panel, h('div', { class: 'empty-state', id: 'work-no-roles' },
+      h('p', {}, t('work.noRoles')), h('a', { class: 'btn', href: '/' }, t('nav.map'))));
+    return;
+  }
+  const tab = state.current;
+  panel.setAttribute('aria-labelledby', `tab-${tab}`);
+  panel.dataset.tab = tab;
+  const queue = state.queues[tab];
+  const head = h('p', { class: 'work-hint muted' }, t(`work.hint.${tab}`));
+  if (!queue || (queue.loading && !queue.sites)) {
+    fill(panel, head, h('p', { class: 'muted' }, t('common.loading')));
+    return;
+  }
+  if (queue.error) {
+    fill(panel, head, h('p', { class: 'error' }, t('work.loadError', { detail: queue.error })));
+    return;
+  }
+  fill(panel, head,
+    queue.truncated ? h('p', { class: 'notice-inline' }, t('work.truncated', { n: queue.sites.length })) : null,
+    queue.scanned ? h('p', { class: 'notice-inline' }, t('work.scanTruncated', queue.scanned)) : null,
+    queue.sites.length
+      ? h('ul', { class: 'work-list', id: `list-${tab}` }, queue.sites.map((f) => row(tab, f)))
+      : h('p', { class: 'empty-state muted', id: `empty-${tab}` }, t(`work.empty.${tab}`)));
+}
+
+function hazardChips(codes = []) {
+  const shown = codes.slice(0, 3).map((code) => {
+    const ht = state.hazardTypes.get(code);
+    return h('span', { class: 'chip chip-small' }, ht ? localName(ht) : code);
+  });
+  if (codes.length > 3) shown.push(h('span', { class: 'chip chip-small chip-more' }, `+${codes.length - 3}`));
+  return shown;
+}
+
+function row(tab, feature) {
+  const p = feature.properties;
+  const busy = state.busy.has(p.id);
+  const place = [p.town, roadText(p)].filter(Boolean).join(' · ');
+  return h('li', { class: `work-row${busy ? ' is-busy' : ''}${p.overdue ? ' is-overdue' : ''}`, dataset: { siteId: p.id, code: p.code, status: p.status } },
+    h('div', { class: 'work-main' },
+      h('div', { class: 'work-title' },
+        h('a', { class: 'work-code', href: siteHref(p.id) }, p.code),
+        statusBadge(p.status),
+        h('span', { class: 'muted small' }, tCode('kindLong', p.kind)),
+        p.hazard_level ? h('span', { class: `level level-${p.hazard_level}` }, tCode('level', p.hazard_level)) : null,
+        p.supervision_level && p.supervision_level !== 'none'
+          ? h('span', { class: 'level level-major' }, tCode('supervision', p.supervision_level)) : null),
+      h('div', { class: 'work-place' }, place || t('common.none')),
+      p.hazard_types?.length ? h('div', { class: 'chips' }, hazardChips(p.hazard_types)) : null,
+      tab === 'extensions' && p.pending_extension
+        ? h('div', { class: 'work-extension' },
+          h('strong', {}, t('work.extensionAsked', { date: p.pending_extension.new_deadline })), ' ',
+          h('span', { class: 'muted' }, `${t('dialog.reason')}${t('common.colon')}${p.pending_extension.reason}`))
+        : null),
+    h('div', { class: 'work-when' }, when(tab, p)),
+    h('div', { class: 'work-actions' }, actions(tab, feature)));
+}
+
+function when(tab, p) {
+  if (tab === 'dispatch') {
+    return [h('span', { class: 'when-label' }, t('work.lastObserved')),
+      h('span', { class: 'when-value' }, formatDateTime(p.last_observed_at)),
+      h('span', { class: 'muted small' }, t('work.visits', { n: p.observation_count ?? 0 }))];
+  }
+  return [h('span', { class: 'when-label' }, t('work.deadline')),
+    h('span', { class: 'when-value' }, p.deadline ? formatDate(p.deadline) : t('work.noDeadline')),
+    daysLeftBadge(p),
+    tab !== 'extensions' && p.checklist ? h('span', { class: 'muted small' }, t('work.checklist', { done: p.checklist })) : null];
+}
+
+function actions(tab, feature) {
+  const p = feature.properties;
+  const disabled = state.busy.has(p.id);
+  const button = (action, label, onclick, extra = '') => h('button', {
+    type: 'button', class: `btn btn-small ${extra}`.trim(), dataset: { action }, disabled, onclick,
+  }, label);
+  const open = (label) => h('a', { class: 'btn btn-small', href: siteHref(p.id), dataset: { action: 'open' } }, label);
+  if (tab === 'dispatch') {
+    if (p.status === 'reported') {
+      return [button('verify', tCode('action', 'verify'), () => verify(feature), 'btn-primary'),
+        button('reject', tCode('action', 'reject'), () => reject(feature), 'btn-danger-outline'), open(t('work.view'))];
+    }
+    return [button('dispatch', tCode('action', 'dispatch'), () => dispatch(feature), 'btn-primary'), open(t('work.view'))];
+  }
+  if (tab === 'extensions') {
+    return [button('approve-extension', t('extension.approve'), () => decide(feature, true), 'btn-primary'),
+      button('deny-extension', t('extension.deny'), () => decide(feature, false), 'btn-danger-outline'), open(t('work.view'))];
+  }
+  if (tab === 'review') return [h('a', { class: 'btn btn-small btn-primary', href: siteHref(p.id), dataset: { action: 'open' } }, t('work.review'))];
+  return [h('a', { class: 'btn btn-small btn-primary', href: siteHref(p.id), dataset: { action: 'open' } }, t('work.open'))];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Quick actions
+
+/**
+ * Runs a move from a row; the row follows the site (it leaves the queue when the site leaves its statuses).
+ * The queues are read again afterwards, except the extension requests, which cost one request per site:
+ * a decided request just leaves that list.
+ */
+async function run(feature, perform) {
+  const p = feature.properties;
+  state.busy.add(p.id);
+  render();
+  let moved = false;
+  try {
+    const outcome = await perform();
+    if (!outcome) return; // cancelled
+    if (outcome.error) throw outcome.error;
+    moved = true;
+    flash('ok', () => t('act.done', { code: p.code, action: tCode('action', outcome.action), status: tCode('status', outcome.feature.properties.status) }));
+  } catch (error) {
+    moved = isStale(error);
+    if (moved) flash('error', () => t('act.staleList', { code: p.code }));
+    else flash('error', () => `${p.code}${t('common.colon')}${explain(error)}`);
+  } finally {
+    state.busy.delete(p.id);
+    if (moved) {
+      const extensions = state.queues.extensions;
+      if (extensions?.sites?.some((f) => f.properties.id === p.id)) {
+        const fresh = await loadSite(p.id).then((r) => r.feature, () => null);
+        extensions.sites = extensions.sites.flatMap((f) => {
+          if (f.properties.id !== p.id) return [f];
+          return fresh?.properties.pending_extension ? [fresh] : [];
+        });
+      }
+      await Promise.all(state.tabs.filter((tab) => tab.id !== 'extensions').map((tab) => loadQueue(tab)));
+    }
+    render();
+  }
+}
+
+/** Wraps a dialog's outcome with the action's name for the message. */
+const named = (action) => (outcome) => (outcome && !outcome.error ? { ...outcome, action } : outcome);
+
+function verify(feature) {
+  const p = feature.properties;
+  return run(feature, () => confirmAction({
+    site: p, action: 'verify', message: t('confirm.verify', { code: p.code }),
+    perform: (body) => actFresh(p.id, body),
+  }).then(named('verify')));
+}
+
+function reject(feature) {
+  const p = feature.properties;
+  return run(feature, () => reasonAction({
+    site: p, action: 'reject', message: t('confirm.reject'), placeholder: t('reason.rejectPlaceholder'), danger: true,
+    perform: (body) => actFresh(p.id, body),
+  }).then(named('reject')));
+}
+
+function dispatch(feature) {
+  const p = feature.properties;
+  return run(feature, () => dispatchAction({
+    site: p, organisations: state.organisations, perform: (body) => actFresh(p.id, body),
+  }).then(named('dispatch')));
+}
+
+function decide(feature, approve) {
+  const p = feature.properties;
+  return run(feature, () => decideExtensionAction({
+    site: p, approve, perform: (body) => actFresh(p.id, body),
+  }).then(named('decide_extension')));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+let flashTimer = null;
+
+function flash(kind, text) {
+  state.flash = { kind, text };
+  renderFlash();
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { state.flash = null; renderFlash(); }, 8000);
+}
+
+function renderFlash() {
+  const el = $('work-flash');
+  el.hidden = !state.flash;
+  el.dataset.kind = state.flash?.kind || '';
+  el.textContent = state.flash ? state.flash.text() : '';
+}
