@@ -142,7 +142,7 @@ async fn report_to_closed_with_evidence_and_an_independent_review(pool: PgPool) 
     o.bring_into_progress(&site).await;
     let detail = o.get(&o.unit_officer, &site).await.json();
     let deadline = detail["properties"]["deadline"].as_str().unwrap().to_string();
-    let expected = (chrono::Local::now().date_naive() + chrono::Days::new(30)).to_string();
+    let expected = (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(30)).to_string();
     assert_eq!(deadline, expected, "general hazards default to 30 days");
     assert_eq!(detail["properties"]["responsible_unit"], "农村公路管理处");
 
@@ -245,7 +245,7 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
     let site = o.report("spot", [120.55, 31.87]).await;
     o.bring_into_progress(&site).await;
     let old = o.get(&o.dispatcher, &site).await.json()["properties"]["deadline"].as_str().unwrap().to_string();
-    let new = (chrono::Local::now().date_naive() + chrono::Days::new(60)).to_string();
+    let new = (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(60)).to_string();
 
     let asked = o
         .act(&o.town_officer, &site, json!({"action": "request_extension", "deadline": new, "reason": "雨季无法施工"}))
@@ -396,7 +396,8 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
     let general = o.report("spot", [120.57, 31.87]).await;
     for (site, level) in [(&major, "major"), (&general, "general")] {
         o.act(&o.dispatcher, site, json!({"action": "verify"})).await;
-        let deadline = (chrono::Local::now().date_naive() + chrono::Days::new(200)).to_string();
+        let deadline =
+            (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(200)).to_string();
         let dispatched = o
             .act(&o.dispatcher, site, json!({"action": "dispatch", "responsible_unit_id": o.unit_id, "hazard_level": level, "deadline": deadline}))
             .await;
@@ -407,7 +408,10 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
         assert_eq!(o.act(&o.reviewer, site, json!({"action": "approve"})).await.status, 200);
     }
     let plan = |token: &str| {
-        Request::post("/api/v1/look-backs/plan").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()
+        Request::post("/api/v1/look-backs/plan")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
     };
 
     // Just closed: nothing is due yet. Only dispatchers plan.
@@ -415,9 +419,10 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
     assert_eq!(o.app.send(plan(&o.dispatcher)).await.json(), json!({"quarterly_major": 0, "monthly_sample": 0}));
 
     // A hundred days on, with every other closed site sampled: both are due, once.
-    let later = chrono::Local::now().date_naive() + chrono::Days::new(100);
+    let later = roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(100);
     let policy = roadledger::db::lookback::LookBackPolicy { sample_percent: 100, ..Default::default() };
-    let dispatcher: uuid::Uuid = sqlx::query_scalar("select id from app_user where name = 'disp'").fetch_one(&o.app.pool).await.unwrap();
+    let dispatcher: uuid::Uuid =
+        sqlx::query_scalar("select id from app_user where name = 'disp'").fetch_one(&o.app.pool).await.unwrap();
     let actor = roadledger::domain::auth::Actor {
         user_id: dispatcher,
         name: "disp".into(),
@@ -438,7 +443,10 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
         .map(|t| (t["site_id"].as_str().unwrap().to_string(), t["policy"].as_str().unwrap().to_string()))
         .collect();
     policies.sort_by_key(|(site, _)| site != &major);
-    assert_eq!(policies, [(major.clone(), "quarterly_major".to_string()), (general.clone(), "monthly_sample".to_string())]);
+    assert_eq!(
+        policies,
+        [(major.clone(), "quarterly_major".to_string()), (general.clone(), "monthly_sample".to_string())]
+    );
 
     // The inspector's pass completes the task; the site stays closed.
     let passed = o.act(&o.app.token, &major, json!({"action": "look_back_pass"})).await;

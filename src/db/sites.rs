@@ -11,7 +11,14 @@ use crate::domain::auth::SiteScope;
 /// The condition that keeps a user to their sites (`s` is the site), taking three parameters from `$first`
 /// on: all, town id, unit id. Bind them with [`bind_scope`] / [`bind_scope_scalar`].
 pub fn scope_condition(first: usize) -> String {
-    format!("(${first}::bool or s.town_id = ${}::int or s.responsible_unit_id = ${}::int)", first + 1, first + 2)
+    // A unit sees the sites it leads, is responsible for, or supports: all of them may act on the site.
+    format!(
+        "(${first}::bool or s.town_id = ${town}::int
+          or s.responsible_unit_id = ${unit}::int or s.lead_unit_id = ${unit}::int
+          or ${unit}::int = any(s.supporting_unit_ids))",
+        town = first + 1,
+        unit = first + 2
+    )
 }
 
 pub fn bind_scope<'q, O>(
@@ -37,8 +44,11 @@ const SITE_PROPERTIES: &str = "
     'hazard_types', s.hazard_types, 'hazard_level', s.hazard_level,
     'checklist', c.in_place || '/' || c.total,
     'deadline', s.deadline,
-    'overdue', s.deadline is not null and s.deadline < current_date
+    'overdue', s.deadline is not null and s.deadline < (now() at time zone 'Asia/Shanghai')::date
                and s.status not in ('closed', 'cancelled', 'rejected', 'duplicate'),
+    'town_id', s.town_id, 'responsible_unit_id', s.responsible_unit_id,
+    'first_observed_at', s.first_observed_at, 'return_count', s.return_count,
+    'extension_pending', exists (select 1 from extension_request x where x.site_id = s.id and x.decided_at is null),
     'supervision_level', s.supervision_level,
     'observation_count', s.observation_count,
     'last_observed_at', s.last_observed_at";

@@ -274,7 +274,7 @@ pub fn build(towns: &[Town], net: &Network, places: Vec<Place>, cat: &Catalogue)
     for o in outcomes {
         let survivor = o.site.duplicate_of.and_then(|id| codes.get(&id));
         for mut event in o.events {
-            if let (Some(code), "merged") = (survivor, event.kind) {
+            if let (Some(code), "merge") = (survivor, event.kind) {
                 event.reason = Some(format!("与{code}为同一点位，合并处理"));
                 event.data = json!({ "duplicate_of": o.site.duplicate_of, "duplicate_of_code": code });
             }
@@ -832,7 +832,7 @@ impl Story<'_> {
     fn verify(&mut self) {
         self.advance(0, 4);
         let actor = self.dispatcher();
-        self.event("verified", actor, Some(SiteStatus::Verified), None, json!({}));
+        self.event("verify", actor, Some(SiteStatus::Verified), None, json!({}));
     }
 
     /// Deadline by rectification mode and level (DOMAIN.md §6, defaults): immediate 3 days, general 30,
@@ -861,7 +861,7 @@ impl Story<'_> {
             "hazard_level": plan.level,
             "rectification_mode": plan.mode,
         });
-        self.event("dispatched", actor, Some(SiteStatus::Assigned), None, data);
+        self.event("dispatch", actor, Some(SiteStatus::Assigned), None, data);
         // Listed supervision (挂牌督办) for a few serious sites.
         let p = match plan.level {
             "major" => 0.4,
@@ -891,7 +891,7 @@ impl Story<'_> {
             self.advance(1, 4)
         }
         let officer = self.plan.officer;
-        self.event("accepted", officer, Some(SiteStatus::InProgress), None, json!({}));
+        self.event("accept", officer, Some(SiteStatus::InProgress), None, json!({}));
     }
 
     /// Days of work from acceptance to close-out, by mode and level.
@@ -963,7 +963,7 @@ impl Story<'_> {
         self.observe(officer, notes, Shots::AfterWithNight, false);
         let in_place = self.items.iter().filter(|i| i.state.is_in_place()).count();
         let data = json!({ "items_in_place": in_place, "items": self.items.len() });
-        self.event("close_out_requested", officer, Some(SiteStatus::PendingReview), None, data);
+        self.event("request_close_out", officer, Some(SiteStatus::PendingReview), None, data);
     }
 
     /// The reviewer returns the close-out with a reason; the unit fixes it within days.
@@ -971,7 +971,7 @@ impl Story<'_> {
         self.advance(1, 6);
         let reason = n::RETURN_REASONS[self.rng.index(n::RETURN_REASONS.len())].to_string();
         let reviewer = self.plan.reviewer;
-        self.event("returned", reviewer, Some(SiteStatus::InProgress), Some(reason), json!({}));
+        self.event("return", reviewer, Some(SiteStatus::InProgress), Some(reason), json!({}));
         self.advance(2, 8);
     }
 
@@ -979,13 +979,19 @@ impl Story<'_> {
         self.advance(3, 20);
         let reason = n::EXTENSION_REASONS[self.rng.index(n::EXTENSION_REASONS.len())].to_string();
         let officer = self.plan.officer;
-        self.event("extension_requested", officer, None, Some(reason), json!({}));
+        self.event("request_extension", officer, None, Some(reason), json!({}));
         self.advance(1, 3);
         let before = self.deadline;
         let after = before.map(|d| d + Duration::days(self.rng.int(15, 45)));
         self.deadline = after;
         let actor = self.dispatcher();
-        self.event("extension_approved", actor, None, None, json!({ "deadline_before": before, "deadline": after }));
+        self.event(
+            "decide_extension",
+            actor,
+            None,
+            None,
+            json!({ "approved": true, "old_deadline": before, "new_deadline": after }),
+        );
     }
 
     /// Acceptance by a reviewer who did not do the work: the items become verified (a few reviewers
@@ -1001,7 +1007,7 @@ impl Story<'_> {
             }
         }
         let reviewer = self.plan.reviewer;
-        self.event("approved", reviewer, Some(SiteStatus::Closed), None, json!({}));
+        self.event("approve", reviewer, Some(SiteStatus::Closed), None, json!({}));
         self.open_until = self.open_until.min(self.now.day);
     }
 
@@ -1012,7 +1018,7 @@ impl Story<'_> {
         let inspector = self.plan.look_back_inspector;
         if pass {
             self.observe(inspector, "回头看：设施完好，运行正常。".into(), Shots::After, false);
-            self.event("look_back_passed", inspector, None, None, json!({}));
+            self.event("look_back_pass", inspector, None, None, json!({}));
             return;
         }
         let findings: Vec<(usize, &str)> = (0..self.items.len())
@@ -1033,7 +1039,7 @@ impl Story<'_> {
         self.deadline = Some(deadline);
         let actor = self.dispatcher();
         self.event(
-            "relapsed",
+            "look_back_relapse",
             actor,
             Some(SiteStatus::Reopened),
             Some(format!("回头看发现{finding}")),
@@ -1045,7 +1051,7 @@ impl Story<'_> {
         self.advance(1, 5);
         let reason = n::REJECT_REASONS[self.rng.index(n::REJECT_REASONS.len())].to_string();
         let actor = self.dispatcher();
-        self.event("rejected", actor, Some(SiteStatus::Rejected), Some(reason), json!({}));
+        self.event("reject", actor, Some(SiteStatus::Rejected), Some(reason), json!({}));
         self.open_until = self.now.day;
     }
 
@@ -1053,7 +1059,7 @@ impl Story<'_> {
         self.advance(3, 30);
         let reason = n::CANCEL_REASONS[self.rng.index(n::CANCEL_REASONS.len())].to_string();
         let actor = self.dispatcher();
-        self.event("cancelled", actor, Some(SiteStatus::Cancelled), Some(reason), json!({}));
+        self.event("cancel", actor, Some(SiteStatus::Cancelled), Some(reason), json!({}));
         self.open_until = self.now.day;
     }
 
@@ -1062,7 +1068,7 @@ impl Story<'_> {
         self.advance(1, 4);
         let actor = self.dispatcher();
         let data = json!({ "duplicate_of": self.plan.duplicate_of });
-        self.event("merged", actor, Some(SiteStatus::Duplicate), None, data);
+        self.event("merge", actor, Some(SiteStatus::Duplicate), None, data);
         self.open_until = self.now.day;
     }
 
@@ -1265,7 +1271,7 @@ pub(crate) mod tests {
                     status = e.to_status;
                 }
                 assert!(e.at < end);
-                if matches!(e.kind, "rejected" | "cancelled" | "returned" | "relapsed" | "merged") {
+                if matches!(e.kind, "reject" | "cancel" | "return" | "look_back_relapse" | "merge") {
                     assert!(e.reason.is_some(), "{} needs a reason", e.kind);
                 }
             }

@@ -12,10 +12,17 @@
 //! any open ──cancel──> cancelled
 //! ```
 
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::auth::{Actor, Role};
 use super::site::SiteStatus;
+
+/// The calendar day in China (UTC+8, no daylight saving) at an instant: deadlines, overdue days and look-back
+/// dates are county dates, whatever time zone the server runs in.
+pub fn china_date(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")).date_naive()
+}
 
 crate::domain::site::coded_enum! {
     /// Every move a person can make on a site.
@@ -279,6 +286,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn dates_are_china_dates() {
+        let evening_utc: DateTime<Utc> = "2026-11-30T17:00:00Z".parse().unwrap();
+        assert_eq!(china_date(evening_utc), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use chrono::{Local, NaiveDate};
+use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ use crate::db;
 use crate::db::lifecycle::ActionParams;
 use crate::db::photos::PhotoOwner;
 use crate::domain::auth::Actor;
-use crate::domain::lifecycle::{ActionKind, Party, TransitionError, transition};
+use crate::domain::lifecycle::{ActionKind, Party, TransitionError, china_date, transition};
 use crate::domain::site::{ItemState, SiteStatus};
 
 const REASON_CHARS_MAX: usize = 1000;
@@ -128,7 +128,7 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
     }
     let mut p = ActionParams { reason, ..Default::default() };
     let unexpected = |field: &str| Error::Unprocessable(format!("{field} does not apply to {action}"));
-    let today = Local::now().date_naive();
+    let today = china_date(Utc::now());
     match action {
         ActionKind::Dispatch => {
             let unit = req.responsible_unit_id.ok_or_else(|| {
@@ -228,7 +228,7 @@ pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Res
     if !actor.has(crate::domain::auth::Role::Dispatcher) {
         return Err(Error::Forbidden("planning look-backs needs the dispatcher role".into()));
     }
-    let planned = db::lookback::plan(&state.pool, &state.settings.look_back, &actor, Local::now().date_naive()).await?;
+    let planned = db::lookback::plan(&state.pool, &state.settings.look_back, &actor, china_date(Utc::now())).await?;
     tracing::info!(by = %actor.name, ?planned, "look-backs planned");
     Ok(axum::Json(serde_json::json!(planned)))
 }
@@ -346,7 +346,9 @@ pub async fn evidence(
     let status = site.status();
     let data = serde_json::json!({
         "item": code, "state": input.state, "evidence_id": evidence_id,
-        "photos": photos.iter().map(|p| hex::encode(p.sha256)).collect::<Vec<_>>(),
+        "photos": photos.iter().zip(&nights).map(|(p, night)| serde_json::json!({
+            "sha256": hex::encode(p.sha256), "role": if *night { "night" } else { "after" },
+        })).collect::<Vec<_>>(),
     });
     db::lifecycle::insert_event(&mut tx, id, &actor, "evidence_submitted", Some(status), None, None, data).await?;
     tx.commit().await?;
