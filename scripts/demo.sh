@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-ensure_packages postgresql-15-postgis-3
+ensure_packages postgresql-15-postgis-3 fonts-noto-cjk
 ensure_web_modules
 exec cargo run --bin roadledger -- serve --demo "$@"

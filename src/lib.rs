@@ -4,6 +4,7 @@
 //! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database) and [`demo`] (the demo dataset) at the edges.
 
 pub mod cli;
+pub mod closeout;
 pub mod db;
 pub mod demo;
 pub mod domain;

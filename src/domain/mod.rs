@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod coords;
+pub mod labels;
 pub mod lifecycle;
 pub mod observation;
 pub mod site;

@@ -3,8 +3,10 @@
 
 mod accounts;
 pub mod auth;
+mod closeout;
 pub mod error;
 mod health;
+mod ledger;
 mod lifecycle;
 mod observations;
 mod photos;
@@ -46,6 +48,7 @@ pub struct Settings {
     /// How long an inspector may correct their own observation.
     pub observation_edit_window: chrono::Duration,
     pub deadlines: DeadlinePolicy,
+    pub look_back: crate::db::lookback::LookBackPolicy,
 }
 
 /// Default remediation deadlines (DOMAIN.md §6, configurable): immediate ≤ 3 days, general ≤ 30,
@@ -102,6 +105,7 @@ impl Default for Settings {
             login_throttle: LoginThrottle::default(),
             observation_edit_window: chrono::Duration::hours(24),
             deadlines: DeadlinePolicy::default(),
+            look_back: Default::default(),
         }
     }
 }
@@ -124,9 +128,14 @@ pub fn router(state: AppState) -> Router {
         .route("/observations", post(observations::create).layer(DefaultBodyLimit::max(upload_bytes_max)))
         .route("/observations/{id}", get(observations::show).patch(observations::edit))
         .route("/sites", get(sites::list))
+        .route("/ledger.csv", get(ledger::csv))
+        .route("/ledger.xlsx", get(ledger::xlsx))
         .route("/sites/counts", get(sites::counts))
         .route("/sites/{id}", get(sites::show))
+        .route("/sites/{id}/closeout.pdf", get(closeout::pdf))
         .route("/sites/{id}/actions", post(lifecycle::act))
+        .route("/look-backs", get(lifecycle::look_backs))
+        .route("/look-backs/plan", post(lifecycle::plan_look_backs))
         .route(
             "/sites/{id}/items/{code}/evidence",
             post(lifecycle::evidence).layer(DefaultBodyLimit::max(upload_bytes_max)),

@@ -23,12 +23,12 @@ pub const BBOX_AREA_DEG2_MAX: f64 = 1.0;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    bbox: Option<String>,
-    status: Option<String>,
-    kind: Option<String>,
-    town: Option<String>,
-    limit: Option<String>,
-    after: Option<String>,
+    pub bbox: Option<String>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub town: Option<String>,
+    pub limit: Option<String>,
+    pub after: Option<String>,
 }
 
 pub async fn list(
@@ -54,7 +54,7 @@ pub async fn list(
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
 }
 
-fn parse_filter(p: ListParams) -> Result<SiteFilter> {
+pub fn parse_filter(p: ListParams) -> Result<SiteFilter> {
     let bbox = p.bbox.as_deref().map(parse_bbox).transpose()?;
     let statuses = match p.status.as_deref() {
         None | Some("") => Vec::new(),
