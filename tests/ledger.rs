@@ -616,3 +616,59 @@ async fn refusals_say_why(pool: PgPool) {
     }
     assert_eq!(read, 3);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_database_failure_midway_aborts_the_csv_download(pool: PgPool) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = app(pool).await;
+    // Enough rows (several MB) that PostgreSQL is still sending when its connection is cut.
+    sqlx::query(
+        "insert into site (kind, geom, template_code, first_observed_at, last_observed_at)
+         select 'spot', st_point(120.3 + i * 0.00001, 31.8, 4326), 'three_ones', now(), now()
+         from generate_series(1, 20000) i",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let request = Request::get("/api/v1/ledger.csv")
+        .header("authorization", format!("Bearer {}", app.token))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let head = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert!(head.starts_with("\u{feff}编号,".as_bytes()));
+
+    // The export's query starts in its own task once the head is out: wait for it, then cut its connection.
+    let mut cut = 0;
+    for _ in 0..100 {
+        cut = sqlx::query_scalar(
+            "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid() and query like '%with item_column%') t",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if cut > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut rows = 0;
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => rows += frame.into_data().map_or(0, |d| d.iter().filter(|b| **b == b'\n').count()),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+
+    assert_eq!(cut, 1i64, "the export's connection was found");
+    assert!(failed, "the body ends with an error, not as if complete");
+    assert!(rows < 20_000, "{rows} rows arrived");
+}

@@ -9,8 +9,13 @@
 //! - XLSX is built in `spawn_blocking` (zipping is CPU work) by rust_xlsxwriter in constant-memory mode,
 //!   which writes each row to a temporary file as it comes, then saved to an unlinked temporary file and
 //!   sent with its length. An error before the first byte is an ordinary problem+json answer.
+//!
+//! Limits: more than `LEDGER_ROWS_MAX` matching sites is a 400 that says how to narrow the filter; at most
+//! `EXPORTS_CONCURRENT_MAX` exports run at once, and a request that waited `EXPORT_QUEUE_WAIT` for a slot
+//! gets a 429 with `Retry-After`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Seek as _};
 use std::time::Duration;
@@ -93,8 +98,8 @@ pub async fn csv(
     actor: Actor,
     params: std::result::Result<Query<LedgerParams>, QueryRejection>,
 ) -> Result<Response> {
-    let (export, permit) = start(&state, &actor, params).await?;
-    let layout = Layout::new(&export.item_columns);
+    let (mut export, permit) = start(&state, &actor, params).await?;
+    let layout = Layout::new(&export.item_columns, std::mem::take(&mut export.hazard_type_names));
     let mut head = String::from("\u{feff}");
     csv_row(&mut head, layout.headers.iter().map(|(title, _)| Cell::Text(Cow::Borrowed(title.as_str()))));
     let filename = attachment(export.today, "csv");
@@ -234,10 +239,11 @@ struct Layout {
     /// Header and column width.
     headers: Vec<(String, f64)>,
     items: usize,
+    hazard_type_names: HashMap<String, String>,
 }
 
 impl Layout {
-    fn new(items: &[ItemColumn]) -> Layout {
+    fn new(items: &[ItemColumn], hazard_type_names: HashMap<String, String>) -> Layout {
         let fixed = |(title, width): &(&str, f64)| (title.to_string(), width.max(header_width(title)));
         let item = |c: &ItemColumn| {
             let title = format!("{}·{}", c.template_name, c.item_name);
@@ -250,7 +256,7 @@ impl Layout {
             .chain(items.iter().map(item))
             .chain(TRAILING_COLUMNS.iter().map(fixed))
             .collect();
-        Layout { headers, items: items.len() }
+        Layout { headers, items: items.len(), hazard_type_names }
     }
 
     /// One row's cells, in header order. Codes become their Chinese labels; a code without one (which the
@@ -265,11 +271,13 @@ impl Layout {
             (start, end) => Cell::text(start.as_deref().or(end.as_deref())),
         });
         cells.push(coded(&row.kind, |k| k.parse::<SiteKind>().ok().map(labels::site_kind)));
-        cells.push(if row.hazard_types.is_empty() {
-            Cell::Empty
-        } else {
-            Cell::Text(Cow::Owned(row.hazard_types.join("、")))
-        });
+        // Names joined with 、, the list separator of Chinese; a code without a name is shown as it is.
+        let hazards: Vec<&str> = row
+            .hazard_types
+            .iter()
+            .map(|code| self.hazard_type_names.get(code).map_or(code.as_str(), String::as_str))
+            .collect();
+        cells.push(if hazards.is_empty() { Cell::Empty } else { Cell::Text(Cow::Owned(hazards.join("、"))) });
         cells.push(
             row.hazard_level.as_deref().map_or(Cell::Empty, |l| coded(l, |l| labels::lookup(labels::HAZARD_LEVELS, l))),
         );
@@ -424,7 +432,7 @@ async fn next_csv_chunk(state: Option<CsvRows>) -> Option<(io::Result<Bytes>, Op
 /// to a temporary file that is already unlinked, so nothing is left behind whatever happens next. Answers
 /// the file, rewound, and its length.
 fn write_xlsx(mut export: Export) -> Result<(std::fs::File, u64)> {
-    let layout = Layout::new(&export.item_columns);
+    let layout = Layout::new(&export.item_columns, std::mem::take(&mut export.hazard_type_names));
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet_with_constant_memory().map_err(internal)?;
     sheet.set_name(SHEET_NAME).map_err(internal)?;
