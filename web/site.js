@@ -684,9 +684,12 @@ function eventDetail(p, e) {
       const item = (p.checklist_items || []).find((i) => i.code === d.item);
       const evidence = item?.evidence?.find((ev) => ev.id === d.evidence_id);
       const roles = new Map((evidence?.photos || []).map((ph) => [ph.sha256, ph.role]));
+      // Events record each photo as {sha256, role}; older events as a bare hash.
+      for (const ph of d.photos || []) if (ph && typeof ph === 'object') roles.set(ph.sha256, ph.role);
+      const hashes = (d.photos || []).map((ph) => (typeof ph === 'string' ? ph : ph?.sha256)).filter(Boolean);
       return h('div', { class: 'timeline-detail small' },
         `${item ? localName(item) : d.item || ''}${t('common.colon')}${tCode('item', d.state)}`,
-        d.photos?.length ? h('div', { class: 'timeline-photos' }, d.photos.map((sha) => h('a', {
+        hashes.length ? h('div', { class: 'timeline-photos' }, hashes.map((sha) => h('a', {
           class: 'timeline-photo', href: `/api/v1/photos/${sha}`, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'),
           dataset: { role: roles.get(sha) || '' },
         }, h('img', { src: `/api/v1/photos/${sha}/thumbnail`, alt: roles.get(sha) === 'night' ? t('site.night') : t('site.after'), loading: 'lazy' }),
