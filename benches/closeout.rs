@@ -11,6 +11,10 @@
 //!
 //! Run: `cargo bench --bench closeout` (needs the Debian package fonts-noto-cjk).
 
+mod common;
+
+use common::{peak_rss_mib, reset_peak_rss};
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -152,23 +156,4 @@ fn report(what: &str, runs: usize, median: Duration, min: Duration, rss_mib: f64
         rss_mib,
         if pdf_bytes == 0 { "—".to_string() } else { pdf_bytes.to_string() }
     );
-}
-
-/// Resets the kernel's peak-RSS counter (VmHWM) of this process; returns the current RSS in MiB.
-fn reset_peak_rss() -> f64 {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    status_mib("VmRSS:")
-}
-
-fn peak_rss_mib() -> f64 {
-    status_mib("VmHWM:")
-}
-
-fn status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{peak_rss_mib, reset_peak_rss};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -203,23 +205,4 @@ fn report(what: &str, times: &[Duration], firsts: &[Duration], bytes: usize, rss
         bytes as f64 / (1024.0 * 1024.0),
         rss_mib
     );
-}
-
-/// Resets VmHWM to the current RSS (Linux `clear_refs` 5) and answers the current RSS in MiB.
-fn reset_peak_rss() -> f64 {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    status_mib("VmRSS:")
-}
-
-fn peak_rss_mib() -> f64 {
-    status_mib("VmHWM:")
-}
-
-fn status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }

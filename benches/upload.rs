@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::{peak_rss_mib, reset_peak_rss};
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,23 +146,4 @@ fn twelve_megapixel_jpeg() -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode_image(&img).unwrap();
     out
-}
-
-/// Resets the kernel's peak-RSS counter (VmHWM) of this process; returns the current RSS in MiB.
-fn reset_peak_rss() -> f64 {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    status_mib("VmRSS:")
-}
-
-fn peak_rss_mib() -> f64 {
-    status_mib("VmHWM:")
-}
-
-fn status_mib(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -1,5 +1,6 @@
 //! Shared by the benchmarks: an account with an API token, so requests pay for authentication like a real
-//! client's.
+//! client's, and peak-RSS measurement.
+#![allow(dead_code)] // each benchmark uses its own part
 
 use roadledger::db::accounts;
 use roadledger::domain::auth::Role;
@@ -35,4 +36,25 @@ pub async fn bench_token(pool: &sqlx::PgPool, role: Role) -> String {
     let token = roadledger::secrets::random_token("rl_");
     accounts::create_token(pool, user, "bench", &token).await.unwrap();
     token
+}
+
+/// Resets the kernel's peak-RSS counter (VmHWM) of this process (Linux `clear_refs` 5); returns the current RSS
+/// in MiB.
+pub fn reset_peak_rss() -> f64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_mib("VmRSS:")
+}
+
+/// The process's peak RSS since the last reset, MiB.
+pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+fn status_mib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
