@@ -459,3 +459,40 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
         .unwrap();
     assert_eq!(due_events, 2);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_dispatcher_lists_a_site_for_supervision(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+
+    let incomplete = o.act(&o.dispatcher, &site, json!({"action": "supervise", "supervision_level": "county"})).await;
+    let by_officer = o
+        .act(&o.town_officer, &site, json!({"action": "supervise", "supervision_level": "county", "supervision_body": "x", "supervision_doc_no": "y"}))
+        .await;
+    let listed = o
+        .act(
+            &o.dispatcher,
+            &site,
+            json!({"action": "supervise", "supervision_level": "county", "supervision_body": "张家港市道路交通安全委员会",
+                   "supervision_doc_no": "张交安委〔2026〕12号", "supervision_due": "2026-12-31"}),
+        )
+        .await;
+
+    assert_eq!(incomplete.status, 422);
+    assert!(incomplete.detail().contains("issuing body"), "{}", incomplete.detail());
+    assert_eq!(by_officer.status, 403);
+    assert_eq!(listed.status, 200, "{}", String::from_utf8_lossy(&listed.bytes));
+    let props = &listed.json()["properties"];
+    assert_eq!(props["status"], "reported", "listing is a flag, not a state");
+    assert_eq!(props["supervision_level"], "county");
+    assert_eq!(props["supervision_doc_no"], "张交安委〔2026〕12号");
+    assert_eq!(props["supervision_due"], "2026-12-31");
+    let (kind, to): (String, Option<String>) = sqlx::query_as(
+        "select kind, to_status from site_event where site_id = $1::text::uuid order by id desc limit 1",
+    )
+    .bind(&site)
+    .fetch_one(&o.app.pool)
+    .await
+    .unwrap();
+    assert_eq!((kind.as_str(), to), ("supervise", None));
+}

@@ -107,6 +107,16 @@ pub struct ActionParams {
     pub merge_into: Option<Uuid>,
     pub approve: Option<bool>,
     pub failed_items: Vec<String>,
+    pub supervision: Option<Supervision>,
+}
+
+/// Listed supervision (挂牌督办): level, issuing body, document number, required date.
+#[derive(Debug, Clone)]
+pub struct Supervision {
+    pub level: String,
+    pub body: Option<String>,
+    pub doc_no: Option<String>,
+    pub due: Option<NaiveDate>,
 }
 
 /// Applies a decided transition: the site's new state, the side effects of the action, and its event.
@@ -187,6 +197,23 @@ pub async fn apply(
                     .await?;
             }
             data = json!({ "approved": approve, "old_deadline": site.deadline, "new_deadline": new_deadline });
+        }
+        ActionKind::Supervise => {
+            let Supervision { level, body, doc_no, due } =
+                p.supervision.clone().expect("supervise is validated to carry a level");
+            sqlx::query(
+                "update site set supervision_level = $2, supervision_body = $3, supervision_doc_no = $4,
+                     supervision_due = $5
+                 where id = $1",
+            )
+            .bind(site.id)
+            .bind(&level)
+            .bind(&body)
+            .bind(&doc_no)
+            .bind(due)
+            .execute(&mut **tx)
+            .await?;
+            data = json!({ "level": level, "body": body, "doc_no": doc_no, "due": due });
         }
         ActionKind::RequestCloseOut => {
             sqlx::query("update site set close_out_requested_by = $2 where id = $1")

@@ -141,6 +141,8 @@ pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<
                  'responsible_unit_id', s.responsible_unit_id, 'lead_unit_id', s.lead_unit_id,
                  'supporting_unit_ids', s.supporting_unit_ids,
                  'return_count', s.return_count, 'relapse_count', s.relapse_count,
+                 'supervision_body', s.supervision_body, 'supervision_doc_no', s.supervision_doc_no,
+                 'supervision_due', s.supervision_due,
                  'close_out_requested_by', s.close_out_requested_by,
                  'pending_extension', (select json_build_object('new_deadline', x.new_deadline, 'reason', x.reason,
                          'requested_at', x.requested_at)

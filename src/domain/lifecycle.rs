@@ -41,6 +41,7 @@ crate::domain::site::coded_enum! {
         LookBackPass = "look_back_pass",
         LookBackRelapse = "look_back_relapse",
         Cancel = "cancel",
+        Supervise = "supervise",
     }
 }
 
@@ -61,7 +62,7 @@ impl ActionKind {
     pub fn party(self) -> Party {
         use ActionKind::*;
         match self {
-            Verify | Reject | Merge | Dispatch | DecideExtension | Cancel => Party::Dispatcher,
+            Verify | Reject | Merge | Dispatch | DecideExtension | Cancel | Supervise => Party::Dispatcher,
             Accept | Start | RequestExtension | RequestCloseOut => Party::Rectifier,
             Approve | Return => Party::Reviewer,
             LookBackPass | LookBackRelapse => Party::Inspector,
@@ -81,7 +82,9 @@ impl ActionKind {
             RequestExtension | DecideExtension | RequestCloseOut => &[S::InProgress],
             Approve | Return => &[S::PendingReview],
             LookBackPass | LookBackRelapse => &[S::Closed],
-            Cancel => &[S::Reported, S::Verified, S::Assigned, S::InProgress, S::PendingReview, S::Reopened],
+            Cancel | Supervise => {
+                &[S::Reported, S::Verified, S::Assigned, S::InProgress, S::PendingReview, S::Reopened]
+            }
         }
     }
 
@@ -99,7 +102,7 @@ impl ActionKind {
             Approve => Some(S::Closed),
             LookBackRelapse => Some(S::Reopened),
             Cancel => Some(S::Cancelled),
-            RequestExtension | DecideExtension | LookBackPass => None,
+            RequestExtension | DecideExtension | LookBackPass | Supervise => None,
         }
     }
 
@@ -259,6 +262,7 @@ mod tests {
             (A::LookBackPass, &[R::Inspector], &[S::Closed], None),
             (A::LookBackRelapse, &[R::Inspector], &[S::Closed], Some(S::Reopened)),
             (A::Cancel, &[R::Dispatcher], &open, Some(S::Cancelled)),
+            (A::Supervise, &[R::Dispatcher], &open, None),
         ];
         assert_eq!(
             table.len() + 1,

@@ -41,6 +41,10 @@ pub struct ActionRequest {
     approve: Option<bool>,
     #[serde(default)]
     failed_items: Vec<String>,
+    supervision_level: Option<String>,
+    supervision_body: Option<String>,
+    supervision_doc_no: Option<String>,
+    supervision_due: Option<NaiveDate>,
 }
 
 /// The ETag of a site version.
@@ -190,6 +194,32 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
         ActionKind::DecideExtension => {
             p.approve = Some(req.approve.ok_or_else(|| Error::Unprocessable("approve: true or false".into()))?);
         }
+        ActionKind::Supervise => {
+            let level = req.supervision_level.clone().ok_or_else(|| {
+                Error::Unprocessable("supervision_level: none, town, county, prefecture or province".into())
+            })?;
+            if !["none", "town", "county", "prefecture", "province"].contains(&level.as_str()) {
+                return Err(Error::Unprocessable(
+                    "supervision_level: none, town, county, prefecture or province".into(),
+                ));
+            }
+            let text = |v: &Option<String>, field: &str| -> Result<Option<String>> {
+                let v = v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                if v.as_ref().is_some_and(|s| s.chars().count() > 128) {
+                    return Err(Error::Unprocessable(format!("{field}: at most 128 characters")));
+                }
+                Ok(v)
+            };
+            let body = text(&req.supervision_body, "supervision_body")?;
+            let doc_no = text(&req.supervision_doc_no, "supervision_doc_no")?;
+            if level != "none" && (body.is_none() || doc_no.is_none()) {
+                return Err(Error::Unprocessable(
+                    "listed supervision names its issuing body (supervision_body) and document number (supervision_doc_no)"
+                        .into(),
+                ));
+            }
+            p.supervision = Some(db::lifecycle::Supervision { level, body, doc_no, due: req.supervision_due });
+        }
         ActionKind::LookBackRelapse => {
             if req.failed_items.is_empty() {
                 return Err(Error::Unprocessable("failed_items: name the checklist items that failed".into()));
@@ -209,6 +239,10 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
         ("into", req.into.is_some() && action != ActionKind::Merge),
         ("approve", req.approve.is_some() && action != ActionKind::DecideExtension),
         ("failed_items", !p.failed_items.is_empty() && action != ActionKind::LookBackRelapse),
+        ("supervision_level", req.supervision_level.is_some() && action != ActionKind::Supervise),
+        ("supervision_body", req.supervision_body.is_some() && action != ActionKind::Supervise),
+        ("supervision_doc_no", req.supervision_doc_no.is_some() && action != ActionKind::Supervise),
+        ("supervision_due", req.supervision_due.is_some() && action != ActionKind::Supervise),
     ];
     if let Some((field, _)) = given.iter().find(|(_, present)| *present) {
         return Err(unexpected(field));
