@@ -29,8 +29,7 @@ async fn office(pool: PgPool) -> Office {
     let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
     let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
     let token = async |name: &str, display: &str, role: &str, org: i32| {
-        let id = create_user(&app.pool, name, display, &[role], org, DEFAULT_PASSWORD).await;
-        create_token(&app.pool, id).await
+        common::token_for(&app.pool, name, display, role, org).await
     };
     let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
     let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
@@ -49,52 +48,18 @@ impl Office {
     }
 
     async fn get(&self, token: &str, site: &str) -> common::Answer {
-        let request = Request::get(format!("/api/v1/sites/{site}"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        self.app.send(request).await
+        self.app.site_as(token, site).await
     }
 
     async fn act(&self, token: &str, site: &str, body: Value) -> common::Answer {
-        let etag = self.get(token, site).await.headers["etag"].to_str().unwrap().to_string();
-        let request = Request::post(format!("/api/v1/sites/{site}/actions"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("if-match", etag)
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        self.app.send(request).await
+        self.app.act(token, site, &body).await
     }
 
     /// Evidence for one item: installed, with an after-photo, and a night photo when asked.
     async fn evidence(&self, site: &str, item: &str, night: bool) -> common::Answer {
         let json = json!({"state": "installed", "quantity": 2, "installed_on": "2026-11-20",
                           "installer": "张家港交通工程公司"});
-        let after = jpeg(640, 480);
-        let dark = jpeg(200, 150);
-        let mut photos: Vec<(&str, &[u8])> = vec![("photo", &after)];
-        if night {
-            photos.push(("night_photo", &dark));
-        }
-        let boundary = "evidence-boundary";
-        let mut body =
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"\r\n\r\n{json}\r\n").into_bytes();
-        for (name, bytes) in photos {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"p.jpg\"\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post(format!("/api/v1/sites/{site}/items/{item}/evidence"))
-            .header("authorization", format!("Bearer {}", self.unit_officer))
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(Body::from(body))
-            .unwrap();
-        self.app.send(request).await
+        self.app.evidence_as(&self.unit_officer, site, item, &json, night).await
     }
 
     /// Verify, dispatch to the unit, and accept: the site is in progress.

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{Days, NaiveDate};
-use common::{DEFAULT_PASSWORD, TestApp, add_organisation, app, create_token, create_user, jpeg, observation};
+use common::{TestApp, add_organisation, app, jpeg, observation};
 use roadledger::db::ledger::{self, ExportError};
 use roadledger::db::sites::SiteFilter;
 use roadledger::domain::auth::SiteScope;
@@ -90,8 +90,7 @@ async fn county(pool: PgPool) -> County {
     let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
     let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
     let token = async |name: &str, display: &str, role: &str, org: i32| {
-        let id = create_user(&app.pool, name, display, &[role], org, DEFAULT_PASSWORD).await;
-        create_token(&app.pool, id).await
+        common::token_for(&app.pool, name, display, role, org).await
     };
     let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
     let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
@@ -197,18 +196,7 @@ impl County {
 
     /// Acts on a site with its current ETag, as a page does, and expects success.
     async fn ok(&self, token: &str, site: &str, body: Value) -> Value {
-        let read = Request::get(format!("/api/v1/sites/{site}"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        let etag = self.app.send(read).await.headers["etag"].to_str().unwrap().to_string();
-        let request = Request::post(format!("/api/v1/sites/{site}/actions"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .header("if-match", etag)
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let answer = self.app.send(request).await;
+        let answer = self.app.act(token, site, &body).await;
         assert_eq!(answer.status, 200, "{body}: {}", String::from_utf8_lossy(&answer.bytes));
         answer.json()
     }
@@ -216,26 +204,7 @@ impl County {
     /// Evidence that an item is installed, with an after-photo (and a night photo when asked).
     async fn evidence(&self, site: &str, item: &str, night: bool) {
         let evidence = json!({"state": "installed", "quantity": 1, "installed_on": "2026-11-20"});
-        let boundary = "ledger-evidence-boundary";
-        let mut body =
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"\r\n\r\n{evidence}\r\n")
-                .into_bytes();
-        let photos: &[&str] = if night { &["photo", "night_photo"] } else { &["photo"] };
-        for name in photos {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"p.jpg\"\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(&jpeg(320, 240));
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post(format!("/api/v1/sites/{site}/items/{item}/evidence"))
-            .header("authorization", format!("Bearer {}", self.unit_officer))
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(Body::from(body))
-            .unwrap();
-        let answer = self.app.send(request).await;
+        let answer = self.app.evidence_as(&self.unit_officer, site, item, &evidence, night).await;
         assert_eq!(answer.status, 201, "{item}: {}", String::from_utf8_lossy(&answer.bytes));
     }
 

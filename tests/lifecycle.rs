@@ -29,8 +29,7 @@ async fn office(pool: PgPool) -> Office {
     let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
     let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
     let token = async |name: &str, display: &str, role: &str, org: i32| {
-        let id = create_user(&app.pool, name, display, &[role], org, DEFAULT_PASSWORD).await;
-        create_token(&app.pool, id).await
+        common::token_for(&app.pool, name, display, role, org).await
     };
     let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
     let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
@@ -47,57 +46,23 @@ impl Office {
     }
 
     async fn get(&self, token: &str, site: &str) -> common::Answer {
-        let request = Request::get(format!("/api/v1/sites/{site}"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        self.app.send(request).await
+        self.app.site_as(token, site).await
     }
 
     /// Reads the site's ETag, then acts with it in If-Match, as a page does.
     async fn act(&self, token: &str, site: &str, body: Value) -> common::Answer {
-        let etag = self.get(token, site).await.headers["etag"].to_str().unwrap().to_string();
-        self.act_with(token, site, body, Some(&etag)).await
+        self.app.act(token, site, &body).await
     }
 
     async fn act_with(&self, token: &str, site: &str, body: Value, if_match: Option<&str>) -> common::Answer {
-        let mut request = Request::post(format!("/api/v1/sites/{site}/actions"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json");
-        if let Some(etag) = if_match {
-            request = request.header("if-match", etag);
-        }
-        self.app.send(request.body(Body::from(body.to_string())).unwrap()).await
+        self.app.act_with(token, site, &body, if_match).await
     }
 
     /// Evidence for one item: state installed, quantities, an after-photo, and a night photo when asked.
     async fn evidence(&self, token: &str, site: &str, item: &str, night: bool) -> common::Answer {
         let json = json!({"state": "installed", "quantity": 2, "installed_on": "2026-11-20", "installer": "张家港交通工程公司",
                           "measured": {"distance_m": 35}});
-        let after = jpeg(640, 480);
-        let dark = jpeg(200, 150);
-        let mut photos: Vec<(&str, &[u8])> = vec![("photo", &after)];
-        if night {
-            photos.push(("night_photo", &dark));
-        }
-        let boundary = "evidence-boundary";
-        let mut body =
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"\r\n\r\n{json}\r\n").into_bytes();
-        for (name, bytes) in photos {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"p.jpg\"\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post(format!("/api/v1/sites/{site}/items/{item}/evidence"))
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(Body::from(body))
-            .unwrap();
-        self.app.send(request).await
+        self.app.evidence_as(token, site, item, &json, night).await
     }
 
     async fn status(&self, site: &str) -> String {

@@ -7,7 +7,7 @@
 // a password of at least 10 characters. Whatever the server still refuses (a name taken: 409) is shown with
 // its own detail.
 
-import { session, apiJson, apiFetch, readResponse, h, fill, debounce } from './common.js';
+import { session, apiJson, apiFetch, readResponse, h, fill, debounce, createFlash } from './common.js';
 import { t, tCode, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
 import { mountHeader, ROLES, roleLabels } from './header.js';
 import { mountTokens } from './tokens.js';
@@ -28,7 +28,6 @@ const state = {
   filter: '',
   createError: null,
   creating: false,
-  flash: null, // {kind: 'ok' | 'error', text: () => string}
   highlight: null, // id of the user just created
 };
 
@@ -94,7 +93,7 @@ function renderAll() {
   renderRoleChecks();
   renderOrganisations();
   renderCreate();
-  renderFlash();
+  flashLine.render();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -320,18 +319,5 @@ function generatePassword() {
 
 // ---------------------------------------------------------------------------------------------------------
 
-let flashTimer = null;
-
-function flash(kind, text) {
-  state.flash = { kind, text };
-  renderFlash();
-  clearTimeout(flashTimer);
-  flashTimer = setTimeout(() => { state.flash = null; renderFlash(); }, 8000);
-}
-
-function renderFlash() {
-  const el = $('admin-flash');
-  el.hidden = !state.flash;
-  el.dataset.kind = state.flash?.kind || '';
-  el.textContent = state.flash ? state.flash.text() : '';
-}
+const flashLine = createFlash('admin-flash');
+const flash = (kind, text) => flashLine.show(kind, text);

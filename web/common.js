@@ -264,3 +264,29 @@ export function setDeviceToken(value) {
     // Storage disabled: the token is not kept, and the cookie is used.
   }
 }
+
+/**
+ * A message line that clears itself after 8 s. `text` is a function so the message follows a language switch:
+ * call `render()` again after re-rendering the page.
+ */
+export function createFlash(elementId) {
+  let current = null;
+  let timer = null;
+  const render = () => {
+    const el = document.getElementById(elementId);
+    if (!el) return;
+    el.hidden = !current;
+    el.dataset.kind = current?.kind || '';
+    el.textContent = current ? current.text() : '';
+  };
+  return {
+    show(kind, text) {
+      current = { kind, text };
+      render();
+      clearTimeout(timer);
+      timer = setTimeout(() => { current = null; render(); }, 8000);
+    },
+    render,
+  };
+}
+

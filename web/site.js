@@ -12,7 +12,7 @@
 //
 // For tests: window.roadledger = { site(), reload() }; body[data-state="ready"], body[data-status].
 
-import { session, getJson, apiJson, apiFetch, readResponse, h, fill, hasRole, ITEM_STATE_COLOUR, STATUS_COLOUR } from './common.js';
+import { session, getJson, apiJson, apiFetch, readResponse, h, fill, hasRole, ITEM_STATE_COLOUR, STATUS_COLOUR, createFlash } from './common.js';
 import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
 import { mountHeader } from './header.js';
 import {
@@ -43,7 +43,6 @@ const state = {
   notice: null, // () => text: why the site was reloaded
   busy: false,
   forms: new Map(), // item code → its evidence form, kept across renders so that typing is never lost
-  flash: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -170,7 +169,7 @@ function render() {
   const p = props();
   document.title = `${p ? p.code : t('site.title')} · RoadLedger`;
   renderCrumbs(p);
-  renderFlash();
+  flashLine.render();
   const root = $('site-root');
   if (state.loadError) {
     fill(root, h('div', { class: 'card office-card' }, h('p', { class: 'error', id: 'site-error' }, state.loadError),
@@ -731,18 +730,5 @@ function renderObservations(p) {
 
 // ---------------------------------------------------------------------------------------------------------
 
-let flashTimer = null;
-
-function flash(kind, text) {
-  state.flash = { kind, text };
-  renderFlash();
-  clearTimeout(flashTimer);
-  flashTimer = setTimeout(() => { state.flash = null; renderFlash(); }, 8000);
-}
-
-function renderFlash() {
-  const el = $('site-flash');
-  el.hidden = !state.flash;
-  el.dataset.kind = state.flash?.kind || '';
-  el.textContent = state.flash ? state.flash.text() : '';
-}
+const flashLine = createFlash('site-flash');
+const flash = (kind, text) => flashLine.show(kind, text);

@@ -12,7 +12,7 @@
 //
 // For tests: window.roadledger = { reload(), tab(id) }; body[data-state="ready"] once every queue loaded.
 
-import { session, getJson, apiJson, h, fill, hasRole } from './common.js';
+import { session, getJson, apiJson, h, fill, hasRole, createFlash } from './common.js';
 import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
 import { mountHeader } from './header.js';
 import {
@@ -43,7 +43,6 @@ const state = {
   hazardTypes: new Map(),
   organisations: [],
   busy: new Set(), // site ids with an action under way
-  flash: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -179,7 +178,7 @@ function render() {
   }
   renderTabs();
   renderPanel();
-  renderFlash();
+  flashLine.render();
 }
 
 function renderTabs() {
@@ -374,18 +373,5 @@ function decide(feature, approve) {
 
 // ---------------------------------------------------------------------------------------------------------
 
-let flashTimer = null;
-
-function flash(kind, text) {
-  state.flash = { kind, text };
-  renderFlash();
-  clearTimeout(flashTimer);
-  flashTimer = setTimeout(() => { state.flash = null; renderFlash(); }, 8000);
-}
-
-function renderFlash() {
-  const el = $('work-flash');
-  el.hidden = !state.flash;
-  el.dataset.kind = state.flash?.kind || '';
-  el.textContent = state.flash ? state.flash.text() : '';
-}
+const flashLine = createFlash('work-flash');
+const flash = (kind, text) => flashLine.show(kind, text);

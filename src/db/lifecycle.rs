@@ -363,17 +363,12 @@ pub async fn merge_target_ok(
     })
 }
 
-/// Organisations that exist and may be responsible for work (not towns' village committees? any kind may).
-pub async fn organisations_exist(pool: &PgPool, ids: &[i32]) -> sqlx::Result<Vec<i32>> {
+/// The given organisation ids that do not exist (any kind of organisation may be given work).
+pub async fn missing_organisations(pool: &PgPool, ids: &[i32]) -> sqlx::Result<Vec<i32>> {
     sqlx::query_scalar(
         "select i from unnest($1::int[]) i where not exists (select 1 from organisation o where o.id = i)",
     )
     .bind(ids)
     .fetch_all(pool)
     .await
-}
-
-/// The site's current version, for ETags.
-pub async fn version(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar("select version from site where id = $1").bind(id).fetch_optional(pool).await
 }

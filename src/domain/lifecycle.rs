@@ -196,16 +196,22 @@ pub fn transition(
     Ok(Transition { from: status, to: action.to_status().unwrap_or(status), event: action })
 }
 
+/// Who rectifies a site, in words for refusals.
+pub const RECTIFIER: &str = "the town officer of the site's town or an officer of a unit it is assigned to";
+
+/// The town officer of the site's town, or an officer of its responsible, lead or supporting unit: the people
+/// who accept the work, record its evidence and ask for close-out.
+pub fn is_rectifier(actor: &Actor, site: &SiteFacts) -> bool {
+    (actor.has(Role::TownOfficer) && actor.town_id.is_some() && actor.town_id == site.town_id)
+        || (actor.has(Role::UnitOfficer) && site.unit_ids.contains(&actor.organisation_id))
+}
+
 fn check_party(action: ActionKind, actor: &Actor, site: &SiteFacts) -> Result<(), TransitionError> {
     let (allowed, needed) = match action.party() {
         Party::Dispatcher => (actor.has(Role::Dispatcher), "the dispatcher role"),
         Party::Reviewer => (actor.has(Role::Reviewer), "the reviewer role"),
         Party::Inspector => (actor.has(Role::Inspector), "the inspector role"),
-        Party::Rectifier => (
-            (actor.has(Role::TownOfficer) && actor.town_id.is_some() && actor.town_id == site.town_id)
-                || (actor.has(Role::UnitOfficer) && site.unit_ids.contains(&actor.organisation_id)),
-            "the town officer of the site's town or an officer of a unit it is assigned to",
-        ),
+        Party::Rectifier => (is_rectifier(actor, site), RECTIFIER),
     };
     if allowed { Ok(()) } else { Err(TransitionError::NotYourMove { action, needed }) }
 }

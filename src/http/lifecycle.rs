@@ -18,7 +18,7 @@ use crate::db;
 use crate::db::lifecycle::ActionParams;
 use crate::db::photos::PhotoOwner;
 use crate::domain::auth::Actor;
-use crate::domain::lifecycle::{ActionKind, Party, TransitionError, china_date, transition};
+use crate::domain::lifecycle::{ActionKind, RECTIFIER, TransitionError, china_date, is_rectifier, transition};
 use crate::domain::site::{ItemState, SiteStatus};
 
 const REASON_CHARS_MAX: usize = 1000;
@@ -154,7 +154,7 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
             let mut all: Vec<i32> = vec![unit];
             all.extend(req.lead_unit_id);
             all.extend(&req.supporting_unit_ids);
-            let missing = db::lifecycle::organisations_exist(&state.pool, &all).await?;
+            let missing = db::lifecycle::missing_organisations(&state.pool, &all).await?;
             if !missing.is_empty() {
                 return Err(Error::Unprocessable(format!("no organisation with id {missing:?}")));
             }
@@ -423,15 +423,5 @@ async fn check_rectifier(actor: &Actor, conn: &mut sqlx::PgConnection, site: &db
         )));
     }
     let facts = db::lifecycle::facts(conn, site).await?;
-    // The same party rule as accepting the work.
-    match transition(SiteStatus::Assigned, ActionKind::Accept, actor, &facts, None) {
-        Err(TransitionError::NotYourMove { .. }) => Err(Error::Forbidden(format!(
-            "evidence comes from {}",
-            match ActionKind::Accept.party() {
-                Party::Rectifier => "the town officer of the site's town or an officer of a unit it is assigned to",
-                _ => "the site's rectifiers",
-            }
-        ))),
-        _ => Ok(()),
-    }
+    if is_rectifier(actor, &facts) { Ok(()) } else { Err(Error::Forbidden(format!("evidence comes from {RECTIFIER}"))) }
 }

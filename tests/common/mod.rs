@@ -344,3 +344,66 @@ pub async fn serve(app: &TestApp) -> String {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// A new account with one role and its API token.
+pub async fn token_for(pool: &PgPool, name: &str, display_name: &str, role: &str, organisation_id: i32) -> String {
+    let id = create_user(pool, name, display_name, &[role], organisation_id, DEFAULT_PASSWORD).await;
+    create_token(pool, id).await
+}
+
+impl TestApp {
+    /// `GET /api/v1/sites/{site}` with someone's token.
+    pub async fn site_as(&self, token: &str, site: &str) -> Answer {
+        let request = Request::get(format!("/api/v1/sites/{site}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// A lifecycle action with the given `If-Match` (none: the request goes without).
+    pub async fn act_with(&self, token: &str, site: &str, body: &Value, if_match: Option<&str>) -> Answer {
+        let mut request = Request::post(format!("/api/v1/sites/{site}/actions"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        if let Some(etag) = if_match {
+            request = request.header("if-match", etag);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// A lifecycle action after reading the site's ETag, as a page does.
+    pub async fn act(&self, token: &str, site: &str, body: &Value) -> Answer {
+        let etag = self.site_as(token, site).await.headers["etag"].to_str().unwrap().to_string();
+        self.act_with(token, site, body, Some(&etag)).await
+    }
+
+    /// Checklist evidence: the `evidence` JSON, one after-photo, and a night photo when asked.
+    pub async fn evidence_as(&self, token: &str, site: &str, item: &str, evidence: &Value, night: bool) -> Answer {
+        let after = jpeg(640, 480);
+        let dark = jpeg(200, 150);
+        let mut photos: Vec<(&str, &[u8])> = vec![("photo", &after)];
+        if night {
+            photos.push(("night_photo", &dark));
+        }
+        let boundary = "evidence-boundary";
+        let mut body =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"\r\n\r\n{evidence}\r\n")
+                .into_bytes();
+        for (name, bytes) in photos {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"p.jpg\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let request = Request::post(format!("/api/v1/sites/{site}/items/{item}/evidence"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
