@@ -6,7 +6,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{DEFAULT_PASSWORD, TestApp, add_organisation, app, create_token, create_user, jpeg, observation};
+use common::{
+    DEFAULT_PASSWORD, TestApp, add_organisation, app, create_token, create_user, jpeg, north_of, observation,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -88,6 +90,33 @@ impl Office {
             let answer = self.evidence(token, site, item, night).await;
             assert_eq!(answer.status, 201, "{item}: {}", String::from_utf8_lossy(&answer.bytes));
         }
+    }
+
+    /// Report, bring into progress, evidence, close-out, approval: a closed site.
+    async fn closed_site(&self, kind: &str, at: [f64; 2]) -> String {
+        let site = self.report(kind, at).await;
+        self.bring_into_progress(&site).await;
+        self.all_evidence(&site, &self.unit_officer).await;
+        self.act(&self.unit_officer, &site, json!({"action": "request_close_out"})).await;
+        assert_eq!(self.act(&self.reviewer, &site, json!({"action": "approve"})).await.status, 200);
+        site
+    }
+
+    /// The inspector's look-back visit, standing at `at`.
+    fn look_back_observation(
+        &self,
+        site: &str,
+        kind: &str,
+        at: [f64; 2],
+        result: &str,
+        checklist: Value,
+        notes: &str,
+    ) -> Value {
+        let mut obs = observation(kind, json!(at));
+        obs["look_back"] = json!({"site_id": site, "result": result});
+        obs["checklist"] = checklist;
+        obs["notes"] = notes.into();
+        obs
     }
 
     async fn events(&self, site: &str) -> Vec<(String, Option<String>, String)> {
@@ -241,34 +270,100 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_relapse_at_look_back_reopens_the_site_and_counts_against_it(pool: PgPool) {
+async fn a_relapse_found_on_site_reopens_the_site_and_counts_against_it(pool: PgPool) {
     let o = office(pool).await;
-    let site = o.report("spot", [120.55, 31.87]).await;
-    o.bring_into_progress(&site).await;
-    o.all_evidence(&site, &o.unit_officer).await;
-    o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
-    o.act(&o.reviewer, &site, json!({"action": "approve"})).await;
-    let inspector = o.app.token.clone();
+    let at = [120.55, 31.87];
+    let site = o.closed_site("spot", at).await;
+    let visits_before = o.app.count("observation").await;
 
-    let no_items = o.act(&inspector, &site, json!({"action": "look_back_relapse", "reason": "灯不亮"})).await;
-    let relapsed = o
-        .act(
-            &inspector,
-            &site,
-            json!({"action": "look_back_relapse", "reason": "警示灯损坏", "failed_items": ["lamp"]}),
-        )
-        .await;
+    let relapse = o.look_back_observation(
+        &site,
+        "spot",
+        north_of(at, 40.0),
+        "relapse",
+        json!({"lamp": "damaged", "line": "installed"}),
+        "警示灯灯罩破损，夜间不亮",
+    );
+    let answer = o.app.upload(&relapse, &[&jpeg(320, 240)]).await;
+    let replayed = o.app.upload(&relapse, &[&jpeg(320, 240)]).await;
 
-    assert_eq!(no_items.status, 422);
-    assert_eq!(relapsed.status, 200);
-    let props = &relapsed.json()["properties"];
+    assert_eq!(answer.status, 201, "{}", answer.detail());
+    let body = answer.json();
+    assert_eq!(body["observation"]["site_match"], "look_back");
+    assert_eq!(body["observation"]["look_back_result"], "relapse");
+    assert_eq!(body["site"]["id"], site.as_str());
+    assert_eq!(replayed.status, 200, "a retry of the same look-back is a replay, not a second relapse");
+    let props = o.get(&o.dispatcher, &site).await.json()["properties"].clone();
     assert_eq!(props["status"], "reopened");
     assert_eq!(props["relapse_count"], 1);
-    let lamp = props["checklist_items"].as_array().unwrap().iter().find(|i| i["code"] == "lamp").unwrap().clone();
-    assert_eq!(lamp["state"], "damaged");
+    let state = |code: &str| {
+        props["checklist_items"].as_array().unwrap().iter().find(|i| i["code"] == code).unwrap()["state"].clone()
+    };
+    assert_eq!((state("lamp"), state("line")), (json!("damaged"), json!("verified")), "only the failed item goes back");
+    assert_eq!(o.app.count("observation").await, visits_before + 1);
+
+    // The timeline's relapse carries the visit (and so its photos) and the inspector's words as the reason.
+    let (kind, reason, observation_id, data): (String, Option<String>, Option<uuid::Uuid>, Value) = sqlx::query_as(
+        "select kind, reason, observation_id, data from site_event where site_id = $1::text::uuid order by id desc limit 1",
+    )
+    .bind(&site)
+    .fetch_one(&o.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(kind, "look_back_relapse");
+    assert_eq!(reason.as_deref(), Some("警示灯灯罩破损，夜间不亮"));
+    assert_eq!(observation_id.map(|id| id.to_string()), relapse["id"].as_str().map(String::from));
+    assert_eq!(data["failed_items"], json!(["lamp"]));
+    // Nobody planned this one: it is kept as a manual look-back task, done by this observation.
+    let (policy, result, task_observation): (String, String, uuid::Uuid) =
+        sqlx::query_as("select policy, result, observation_id from look_back_task where site_id = $1::text::uuid")
+            .bind(&site)
+            .fetch_one(&o.app.pool)
+            .await
+            .unwrap();
+    assert_eq!((policy.as_str(), result.as_str()), ("manual", "relapse"));
+    assert_eq!(Some(task_observation), observation_id);
+
     // The town officer restarts the work.
     let restarted = o.act(&o.town_officer, &site, json!({"action": "start"})).await;
     assert_eq!(restarted.json()["properties"]["status"], "in_progress");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_look_back_is_refused_off_site_off_status_without_a_photo_or_as_a_desk_action(pool: PgPool) {
+    let o = office(pool).await;
+    let at = [120.55, 31.87];
+    let closed = o.closed_site("spot", at).await;
+    let open = o.report("spot", [120.57, 31.87]).await;
+    let observations = o.app.count("observation").await;
+    let events = o.app.count("site_event").await;
+    let pass = |site: &str, kind: &str, where_: [f64; 2]| {
+        o.look_back_observation(site, kind, where_, "pass", json!({"lamp": "installed"}), "")
+    };
+
+    let far = o.app.upload(&pass(&closed, "spot", north_of(at, 500.0)), &[&jpeg(320, 240)]).await;
+    let not_closed = o.app.upload(&pass(&open, "spot", [120.57, 31.87]), &[&jpeg(320, 240)]).await;
+    let no_photo = o.app.upload(&pass(&closed, "spot", at), &[]).await;
+    let wrong_kind = o.app.upload(&pass(&closed, "intersection", at), &[&jpeg(320, 240)]).await;
+    let mut contradictory = pass(&closed, "spot", at);
+    contradictory["checklist"] = json!({"lamp": "missing"});
+    let contradictory = o.app.upload(&contradictory, &[&jpeg(320, 240)]).await;
+    let desk = o.act(&o.app.token, &closed, json!({"action": "look_back_pass"})).await;
+
+    assert_eq!(far.status, 422);
+    assert!(far.detail().contains("m from the site; it is done on site, within 100 m"), "{}", far.detail());
+    assert_eq!(not_closed.status, 409, "{}", not_closed.detail());
+    assert!(not_closed.detail().contains("look_back_pass"), "{}", not_closed.detail());
+    assert_eq!(no_photo.status, 422);
+    assert!(no_photo.detail().contains("photo"), "{}", no_photo.detail());
+    assert_eq!(wrong_kind.status, 422);
+    assert_eq!(contradictory.status, 422);
+    assert!(contradictory.detail().contains("relapse, not a pass"), "{}", contradictory.detail());
+    assert_eq!(desk.status, 422);
+    assert!(desk.detail().contains("POST /api/v1/observations"), "{}", desk.detail());
+    assert_eq!(o.app.count("observation").await, observations, "nothing is half-written");
+    assert_eq!(o.app.count("site_event").await, events);
+    assert_eq!(o.status(&closed).await, "closed");
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -413,11 +508,23 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
         [(major.clone(), "quarterly_major".to_string()), (general.clone(), "monthly_sample".to_string())]
     );
 
-    // The inspector's pass completes the task; the site stays closed.
-    let passed = o.act(&o.app.token, &major, json!({"action": "look_back_pass"})).await;
-    assert_eq!(passed.json()["properties"]["status"], "closed");
+    // The inspector's pass, recorded on site, completes the planned task; the site stays closed.
+    let pass =
+        o.look_back_observation(&major, "spot", [120.55, 31.87], "pass", json!({"lamp": "installed"}), "设施完好");
+    let passed = o.app.upload(&pass, &[&jpeg(320, 240)]).await;
+    assert_eq!(passed.status, 201, "{}", passed.detail());
+    assert_eq!(passed.json()["site"]["properties"]["status"], "closed");
     let left = o.app.get("/api/v1/look-backs").await.json();
     assert_eq!(left.as_array().unwrap().len(), 1);
+    let (policy, result, observation): (String, String, uuid::Uuid) = sqlx::query_as(
+        "select policy, result, observation_id from look_back_task where site_id = $1::text::uuid and done_at is not null",
+    )
+    .bind(&major)
+    .fetch_one(&o.app.pool)
+    .await
+    .unwrap();
+    assert_eq!((policy.as_str(), result.as_str()), ("quarterly_major", "pass"));
+    assert_eq!(observation.to_string(), pass["id"].as_str().unwrap());
     let due_events: i64 = sqlx::query_scalar("select count(*) from site_event where kind = 'look_back_due'")
         .fetch_one(&o.app.pool)
         .await

@@ -106,8 +106,10 @@ pub struct ActionParams {
     pub deadline: Option<NaiveDate>,
     pub merge_into: Option<Uuid>,
     pub approve: Option<bool>,
-    pub failed_items: Vec<String>,
     pub supervision: Option<Supervision>,
+    /// A look-back: the inspector's observation, and the items it found missing or damaged.
+    pub observation_id: Option<Uuid>,
+    pub failed_items: Vec<String>,
 }
 
 /// Listed supervision (挂牌督办): level, issuing body, document number, required date.
@@ -242,29 +244,51 @@ pub async fn apply(
         }
         ActionKind::LookBackPass | ActionKind::LookBackRelapse => {
             let relapse = t.event == ActionKind::LookBackRelapse;
-            sqlx::query(
-                "update look_back_task set done_at = now(), done_by = $2, result = $3 where site_id = $1 and done_at is null",
+            let result = if relapse { "relapse" } else { "pass" };
+            let observation_id = p.observation_id.expect("a look-back is recorded by its observation");
+            // The task the policy made, if any; a look-back nobody planned is kept as a manual task, so every
+            // look-back counts the same way in the statistics.
+            let done = sqlx::query(
+                "update look_back_task set done_at = now(), done_by = $2, result = $3, observation_id = $4
+                 where site_id = $1 and done_at is null",
             )
             .bind(site.id)
             .bind(actor.user_id)
-            .bind(if relapse { "relapse" } else { "pass" })
+            .bind(result)
+            .bind(observation_id)
             .execute(&mut **tx)
             .await?;
+            if done.rows_affected() == 0 {
+                sqlx::query(
+                    "insert into look_back_task (site_id, due_on, policy, done_at, done_by, result, observation_id)
+                     values ($1, (now() at time zone 'Asia/Shanghai')::date, 'manual', now(), $2, $3, $4)",
+                )
+                .bind(site.id)
+                .bind(actor.user_id)
+                .bind(result)
+                .bind(observation_id)
+                .execute(&mut **tx)
+                .await?;
+            }
+            data = json!({ "observation_id": observation_id });
             if relapse {
-                // A relapse counts against the town; the failed items go back to damaged.
+                // A relapse counts against the site (and so its town); the failed items take the state the
+                // inspector found, undoing their verification.
                 sqlx::query("update site set relapse_count = relapse_count + 1 where id = $1")
                     .bind(site.id)
                     .execute(&mut **tx)
                     .await?;
                 sqlx::query(
-                    "update site_checklist_item set state = 'damaged', updated_at = now()
-                     where site_id = $1 and item_code = any($2)",
+                    "update site_checklist_item i set state = o.checklist ->> i.item_code, updated_at = now()
+                     from observation o
+                     where o.id = $2 and i.site_id = $1 and i.item_code = any($3)",
                 )
                 .bind(site.id)
+                .bind(observation_id)
                 .bind(&p.failed_items)
                 .execute(&mut **tx)
                 .await?;
-                data = json!({ "failed_items": p.failed_items });
+                data["failed_items"] = json!(p.failed_items);
             }
         }
         _ => {}
@@ -274,7 +298,15 @@ pub async fn apply(
         .bind(t.to.as_str())
         .execute(&mut **tx)
         .await?;
-    insert_event(tx, site.id, actor, t.event.as_str(), Some(t.from), Some(t.to), p.reason.as_deref(), data).await
+    let event = NewEvent {
+        from: Some(t.from),
+        to: Some(t.to),
+        reason: p.reason.as_deref(),
+        data,
+        observation_id: p.observation_id,
+        ..NewEvent::new(t.event.as_str())
+    };
+    insert_event(tx, site.id, actor, event).await
 }
 
 /// The surviving site keeps the history: the duplicate's observations (and so their photos) move to it, and
@@ -306,32 +338,50 @@ async fn merge_observations(
     let status: String =
         sqlx::query_scalar("select status from site where id = $1").bind(into).fetch_one(&mut **tx).await?;
     let status = status.parse::<SiteStatus>().ok();
-    insert_event(tx, into, actor, "merged_in", status, None, None, json!({ "from": from, "observations": moved })).await
+    let event =
+        NewEvent { from: status, data: json!({ "from": from, "observations": moved }), ..NewEvent::new("merged_in") };
+    insert_event(tx, into, actor, event).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One entry for a site's timeline. `to` is recorded only when it differs from `from`.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub from: Option<SiteStatus>,
+    pub to: Option<SiteStatus>,
+    pub reason: Option<&'a str>,
+    pub data: Value,
+    /// The visit this event records, whose photos the timeline shows.
+    pub observation_id: Option<Uuid>,
+}
+
+impl<'a> NewEvent<'a> {
+    pub fn new(kind: &'a str) -> Self {
+        NewEvent { kind, from: None, to: None, reason: None, data: json!({}), observation_id: None }
+    }
+}
+
+/// Appends an event (the table refuses updates and deletes).
 pub async fn insert_event(
     tx: &mut Transaction<'_, Postgres>,
     site_id: Uuid,
     actor: &Actor,
-    kind: &str,
-    from: Option<SiteStatus>,
-    to: Option<SiteStatus>,
-    reason: Option<&str>,
-    data: Value,
+    e: NewEvent<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into site_event (site_id, actor, actor_user_id, kind, from_status, to_status, reason, data)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into site_event (site_id, actor, actor_user_id, kind, from_status, to_status, reason, data,
+             observation_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(site_id)
     .bind(&actor.display_name)
     .bind(actor.user_id)
-    .bind(kind)
-    .bind(from.map(SiteStatus::as_str))
-    .bind(to.filter(|to| Some(*to) != from).map(SiteStatus::as_str))
-    .bind(reason)
-    .bind(data)
+    .bind(e.kind)
+    .bind(e.from.map(SiteStatus::as_str))
+    .bind(e.to.filter(|to| Some(*to) != e.from).map(SiteStatus::as_str))
+    .bind(e.reason)
+    .bind(e.data)
+    .bind(e.observation_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

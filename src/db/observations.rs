@@ -57,18 +57,36 @@ pub async fn record(
         None => open_site(&mut tx, obs, &geojson, county_admin_code).await?,
     };
 
+    insert(&mut tx, site_id, obs, user_id, content_sha256, photos).await?;
+
+    // The event that records this visit points at the observation, so it is written after it.
+    write_visit_event(&mut tx, site_id, obs, user_id).await?;
+
+    tx.commit().await?;
+    Ok(Outcome::Created)
+}
+
+/// Writes the observation row and its photos.
+async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    site_id: Uuid,
+    obs: &NewObservation,
+    user_id: Uuid,
+    content_sha256: &[u8; 32],
+    photos: &[NewPhoto],
+) -> sqlx::Result<()> {
     sqlx::query(
         "insert into observation (id, site_id, kind, inspector, observed_at, geom, accuracy_m, source_crs,
-             hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id)
+             hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id, look_back_result)
          values ($1, $2, $3, $4, $5, st_setsrid(st_geomfromgeojson($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14,
-             $15)",
+             $15, $16)",
     )
     .bind(obs.id)
     .bind(site_id)
     .bind(obs.kind.as_str())
     .bind(&obs.inspector)
     .bind(obs.observed_at)
-    .bind(&geojson)
+    .bind(obs.geometry.to_geojson())
     .bind(obs.accuracy_m.map(|a| a as f32))
     .bind(obs.source_crs.as_str())
     .bind(&obs.hazard_types)
@@ -78,18 +96,41 @@ pub async fn record(
     .bind(obs.stake.as_ref().map(Stake::to_string))
     .bind(content_sha256.as_slice())
     .bind(user_id)
-    .execute(&mut *tx)
+    .bind(obs.look_back.map(|l| l.result.as_str()))
+    .execute(&mut **tx)
     .await?;
-
     for (position, photo) in photos.iter().enumerate() {
-        super::photos::insert(&mut tx, PhotoOwner::Observation(obs.id), position as i16, photo).await?;
+        super::photos::insert(tx, PhotoOwner::Observation(obs.id), position as i16, photo).await?;
     }
+    Ok(())
+}
 
-    // The event that records this visit points at the observation, so it is written after it.
-    write_visit_event(&mut tx, site_id, obs, user_id).await?;
+/// Records a look-back observation on the site it re-inspects, which the caller has locked: the visit, its
+/// photos and the site's visit counters. The lifecycle move (pass or relapse) and its event, which points at
+/// this observation, follow in the same transaction.
+pub async fn insert_look_back(
+    tx: &mut Transaction<'_, Postgres>,
+    site_id: Uuid,
+    obs: &NewObservation,
+    user_id: Uuid,
+    content_sha256: &[u8; 32],
+    photos: &[NewPhoto],
+) -> sqlx::Result<()> {
+    insert(tx, site_id, obs, user_id, content_sha256, photos).await?;
+    count_visit(tx, site_id, obs).await?;
+    Ok(())
+}
 
-    tx.commit().await?;
-    Ok(Outcome::Created)
+/// How far (metres, on the ellipsoid) a place is from a site's geometry.
+pub async fn distance_to_site(conn: &mut PgConnection, site_id: Uuid, geojson: &str) -> sqlx::Result<f64> {
+    sqlx::query_scalar(
+        "select st_distance(s.geom::geography, st_setsrid(st_geomfromgeojson($2), 4326)::geography)
+         from site s where s.id = $1",
+    )
+    .bind(site_id)
+    .bind(geojson)
+    .fetch_one(conn)
+    .await
 }
 
 async fn find_open_site(
@@ -118,22 +159,7 @@ async fn find_open_site(
 }
 
 async fn join_site(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewObservation) -> sqlx::Result<()> {
-    let newest: bool = sqlx::query_scalar(
-        "update site set
-             first_observed_at = least(first_observed_at, $2),
-             last_observed_at = greatest(last_observed_at, $2),
-             observation_count = observation_count + 1,
-             hazard_types = array(select distinct h from unnest(hazard_types || $3::text[]) h order by h),
-             updated_at = now(),
-             version = version + 1
-         where id = $1
-         returning last_observed_at = $2",
-    )
-    .bind(site_id)
-    .bind(obs.observed_at)
-    .bind(&obs.hazard_types)
-    .fetch_one(&mut **tx)
-    .await?;
+    let newest = count_visit(tx, site_id, obs).await?;
     // The site's checklist shows the latest visit; an older visit uploaded late does not roll it back, and
     // only a reviewer's acceptance sets or clears `verified`.
     if newest {
@@ -151,6 +177,26 @@ async fn join_site(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewO
         .await?;
     }
     Ok(())
+}
+
+/// Counts a visit on its site: first and last seen, visits, hazard types. True when this is the newest visit.
+async fn count_visit(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewObservation) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "update site set
+             first_observed_at = least(first_observed_at, $2),
+             last_observed_at = greatest(last_observed_at, $2),
+             observation_count = observation_count + 1,
+             hazard_types = array(select distinct h from unnest(hazard_types || $3::text[]) h order by h),
+             updated_at = now(),
+             version = version + 1
+         where id = $1
+         returning last_observed_at = $2",
+    )
+    .bind(site_id)
+    .bind(obs.observed_at)
+    .bind(&obs.hazard_types)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// The road a site lies on and where along it: the named route, or else the nearest road within the
@@ -298,8 +344,11 @@ pub struct ObservationView {
     pub notes: String,
     pub road_code: Option<String>,
     pub stake: Option<String>,
-    /// `opened` when this observation opened its site, `joined` when it was a repeat visit.
+    /// `opened` when this observation opened its site, `joined` when it was a repeat visit, `look_back` when
+    /// it re-inspected a closed site.
     pub site_match: String,
+    /// What a look-back found: `pass` or `relapse`.
+    pub look_back_result: Option<String>,
 }
 
 pub async fn get(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<ObservationView>> {
@@ -307,8 +356,10 @@ pub async fn get(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Opt
         "select o.id, o.site_id, o.kind, o.inspector, o.observed_at, o.received_at,
              st_asgeojson(o.geom, 9)::json as geometry, o.accuracy_m, o.source_crs, o.hazard_types, o.checklist,
              o.notes, o.route_code as road_code, o.stake_text as stake,
-             case when exists (select 1 from site_event e where e.observation_id = o.id and e.kind = 'opened')
-                  then 'opened' else 'joined' end as site_match
+             case when o.look_back_result is not null then 'look_back'
+                  when exists (select 1 from site_event e where e.observation_id = o.id and e.kind = 'opened')
+                  then 'opened' else 'joined' end as site_match,
+             o.look_back_result
          from observation o join site s on s.id = o.site_id
          where o.id = $1 and {}",
         super::sites::scope_condition(2)

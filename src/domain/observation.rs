@@ -22,6 +22,24 @@ pub const LINE_POINTS_MAX: usize = 500;
 pub const ACCURACY_M_MAX: f64 = 10_000.0;
 /// Phones' clocks drift; an observation may claim to be a little in the future, not more.
 pub const CLOCK_SKEW_MAX: Duration = Duration::minutes(10);
+/// A look-back is done on site: the inspector stands within this distance of the site's geometry.
+pub const LOOK_BACK_RADIUS_M: f64 = 100.0;
+
+crate::domain::site::coded_enum! {
+    /// What a look-back (回头看) found: the facilities hold, or something came back (反弹).
+    LookBackResult {
+        Pass = "pass",
+        Relapse = "relapse",
+    }
+}
+
+/// The `look_back` part of an observation: which closed site was re-inspected and what was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookBack {
+    pub site_id: Uuid,
+    pub result: LookBackResult,
+}
 
 /// The `observation` part of `POST /api/v1/observations`, as sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +65,9 @@ pub struct ObservationInput {
     pub source_crs: SourceCrs,
     #[serde(default)]
     pub photo_sha256: Option<Vec<String>>,
+    /// Present when this visit is a look-back of a closed site rather than a report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_back: Option<LookBack>,
 }
 
 /// A WGS-84 position, longitude then latitude, in degrees, checked to be in range.
@@ -112,6 +133,18 @@ pub struct NewObservation {
     pub stake: Option<Stake>,
     pub source_crs: SourceCrs,
     pub inspector: String,
+    pub look_back: Option<LookBack>,
+}
+
+impl NewObservation {
+    /// The items this visit found missing or damaged: what a relapse reports.
+    pub fn failed_items(&self) -> Vec<String> {
+        self.checklist
+            .iter()
+            .filter(|(_, state)| matches!(state, ItemState::Missing | ItemState::Damaged))
+            .map(|(code, _)| code.clone())
+            .collect()
+    }
 }
 
 /// What is wrong with an observation, naming the field.
@@ -137,7 +170,7 @@ impl NewObservation {
         item_codes: &[String],
         inspector: &str,
     ) -> Result<NewObservation, ObservationError> {
-        let geometry = validate_geometry(input.kind, &input.geometry, input.source_crs)?;
+        let geometry = validate_geometry(input.kind, &input.geometry, input.source_crs, input.look_back.is_some())?;
 
         if let Some(acc) = input.accuracy_m
             && (!acc.is_finite() || !(0.0..=ACCURACY_M_MAX).contains(&acc))
@@ -212,7 +245,7 @@ impl NewObservation {
             Some(text) => Some(Stake::parse(text).map_err(|e| ObservationError::new("stake", e.to_string()))?),
         };
 
-        Ok(NewObservation {
+        let obs = NewObservation {
             id: input.id,
             kind: input.kind,
             geometry,
@@ -225,7 +258,36 @@ impl NewObservation {
             stake,
             source_crs: input.source_crs,
             inspector,
-        })
+            look_back: input.look_back,
+        };
+        obs.check_look_back()?;
+        Ok(obs)
+    }
+
+    /// A look-back's findings must agree with its result: a relapse names what failed and says what was
+    /// seen; a pass finds nothing missing or damaged. (Whether the site may be looked back at is the
+    /// lifecycle's decision, made against the stored site.)
+    fn check_look_back(&self) -> Result<(), ObservationError> {
+        let Some(look_back) = self.look_back else { return Ok(()) };
+        let failed = self.failed_items();
+        match look_back.result {
+            LookBackResult::Relapse if failed.is_empty() => Err(ObservationError::new(
+                "checklist",
+                "a relapse marks the items found missing or damaged on the site's checklist",
+            )),
+            LookBackResult::Relapse if self.notes.is_empty() => {
+                Err(ObservationError::new("notes", "a relapse says what was found"))
+            }
+            LookBackResult::Pass if !failed.is_empty() => Err(ObservationError::new(
+                "look_back",
+                format!("items found missing or damaged ({}) make this a relapse, not a pass", failed.join(", ")),
+            )),
+            LookBackResult::Pass if !self.hazard_types.is_empty() => Err(ObservationError::new(
+                "hazard_types",
+                "a look-back that passes reports no hazards; found some? record a relapse",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -234,10 +296,13 @@ fn is_route_code(code: &str) -> bool {
     bytes.len() == 4 && b"GSXYCZ".contains(&bytes[0]) && bytes[1..].iter().all(u8::is_ascii_digit)
 }
 
+/// A report's geometry follows its kind (a section is a line); a look-back's is where the inspector stood,
+/// a point, whatever the site's kind.
 fn validate_geometry(
     kind: SiteKind,
     geometry: &geojson::Geometry,
     crs: SourceCrs,
+    look_back: bool,
 ) -> Result<SiteGeometry, ObservationError> {
     let position = |p: &geojson::Position| -> Result<Wgs84Point, ObservationError> {
         let c = p.as_slice();
@@ -250,7 +315,8 @@ fn validate_geometry(
         let (lon, lat) = coords::to_wgs84(crs, c[0], c[1]);
         Wgs84Point::new(lon, lat)
     };
-    match (&geometry.value, kind.is_line()) {
+    let line = kind.is_line() && !look_back;
+    match (&geometry.value, line) {
         (GeometryValue::Point { coordinates }, false) => Ok(SiteGeometry::Point(position(coordinates)?)),
         (GeometryValue::LineString { coordinates }, true) => {
             if coordinates.len() > LINE_POINTS_MAX {
@@ -269,12 +335,16 @@ fn validate_geometry(
             }
             Ok(SiteGeometry::Line(points))
         }
+        (other, _) if look_back => Err(ObservationError::new(
+            "geometry",
+            format!("a look-back is recorded as a Point where the inspector stands, not a {}", other.type_name()),
+        )),
         (other, _) => Err(ObservationError::new(
             "geometry",
             format!(
                 "a {} is recorded as a {}, not a {}",
                 kind,
-                if kind.is_line() { "LineString" } else { "Point" },
+                if line { "LineString" } else { "Point" },
                 other.type_name()
             ),
         )),
@@ -374,5 +444,48 @@ mod tests {
         json["hazard_types"] = serde_json::json!(["no_signal", "missing_warning_sign", "no_signal"]);
         let obs = NewObservation::validate(input(json), now(), &items(), "张伟").unwrap();
         assert_eq!(obs.hazard_types, vec!["missing_warning_sign", "no_signal"]);
+    }
+
+    #[test]
+    fn a_look_back_is_a_point_whose_findings_agree_with_its_result() {
+        let site = "5f0c8a52-1111-4a5e-8d7e-2f1d2e3c4b5a";
+        let look_back = |kind: &str, geometry: serde_json::Value, result: &str, extra: serde_json::Value| {
+            let mut json = base();
+            json["kind"] = kind.into();
+            json["geometry"] = geometry;
+            json["look_back"] = serde_json::json!({"site_id": site, "result": result});
+            for (k, v) in extra.as_object().unwrap() {
+                json[k] = v.clone();
+            }
+            let items = if kind == "section" { vec!["line".into(), "sign".into()] } else { items() };
+            NewObservation::validate(input(json), now(), &items, "张伟")
+        };
+        let here = serde_json::json!({"type": "Point", "coordinates": [120.55, 31.87]});
+
+        // A section's look-back is where the inspector stood; a line is refused.
+        let on_section = look_back("section", here.clone(), "pass", serde_json::json!({})).unwrap();
+        assert_eq!(on_section.geometry, SiteGeometry::Point(Wgs84Point { lon: 120.55, lat: 31.87 }));
+        let line = serde_json::json!({"type": "LineString", "coordinates": [[120.5, 31.8], [120.6, 31.8]]});
+        assert_eq!(look_back("section", line, "pass", serde_json::json!({})).unwrap_err().field, "geometry");
+
+        let relapse = look_back(
+            "intersection",
+            here.clone(),
+            "relapse",
+            serde_json::json!({"checklist": {"speed_bump": "damaged", "warning_sign": "installed"}, "notes": "减速带破损"}),
+        )
+        .unwrap();
+        assert_eq!(relapse.failed_items(), ["speed_bump"]);
+
+        let cases = [
+            ("relapse", serde_json::json!({"notes": "坏了"}), "checklist"),
+            ("relapse", serde_json::json!({"checklist": {"speed_bump": "missing"}}), "notes"),
+            ("pass", serde_json::json!({"checklist": {"speed_bump": "missing"}}), "look_back"),
+            ("pass", serde_json::json!({"hazard_types": ["no_signal"]}), "hazard_types"),
+        ];
+        for (result, extra, field) in cases {
+            let err = look_back("intersection", here.clone(), result, extra.clone()).unwrap_err();
+            assert_eq!(err.field, field, "{result} {extra}: {}", err.message);
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::db;
 use crate::db::lifecycle::ActionParams;
 use crate::db::photos::PhotoOwner;
 use crate::domain::auth::Actor;
-use crate::domain::lifecycle::{ActionKind, RECTIFIER, TransitionError, china_date, is_rectifier, transition};
+use crate::domain::lifecycle::{ActionKind, Party, RECTIFIER, TransitionError, china_date, is_rectifier, transition};
 use crate::domain::site::{ItemState, SiteStatus};
 
 const REASON_CHARS_MAX: usize = 1000;
@@ -39,8 +39,6 @@ pub struct ActionRequest {
     deadline: Option<NaiveDate>,
     into: Option<Uuid>,
     approve: Option<bool>,
-    #[serde(default)]
-    failed_items: Vec<String>,
     supervision_level: Option<String>,
     supervision_body: Option<String>,
     supervision_doc_no: Option<String>,
@@ -73,6 +71,12 @@ pub async fn act(
 ) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
     let action: ActionKind = req.action.parse().map_err(|e| Error::Unprocessable(format!("action: {e}")))?;
+    if action.party() == Party::Inspector {
+        return Err(Error::Unprocessable(format!(
+            "action: {action} is recorded on site, as the inspector's look-back observation: POST \
+             /api/v1/observations with \"look_back\": {{\"site_id\": \"{id}\", \"result\": \"pass\" or \"relapse\"}}"
+        )));
+    }
     let expected = expected_version(&headers)?;
     let params = validate(&state, action, req).await?;
     let scope = actor.site_scope();
@@ -101,18 +105,6 @@ pub async fn act(
             {
                 return Err(Error::Unprocessable(format!(
                     "deadline: the new deadline must be after the current one ({old})"
-                )));
-            }
-        }
-        ActionKind::LookBackRelapse => {
-            let codes: Vec<String> = sqlx::query_scalar("select item_code from site_checklist_item where site_id = $1")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
-            if let Some(bad) = params.failed_items.iter().find(|c| !codes.contains(c)) {
-                return Err(Error::Unprocessable(format!(
-                    "failed_items: {bad:?} is not on this site's checklist ({})",
-                    codes.join(", ")
                 )));
             }
         }
@@ -220,12 +212,6 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
             }
             p.supervision = Some(db::lifecycle::Supervision { level, body, doc_no, due: req.supervision_due });
         }
-        ActionKind::LookBackRelapse => {
-            if req.failed_items.is_empty() {
-                return Err(Error::Unprocessable("failed_items: name the checklist items that failed".into()));
-            }
-            p.failed_items = req.failed_items;
-        }
         _ => {}
     }
     // Fields that belong to other actions are refused, not ignored.
@@ -238,7 +224,6 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
         ("deadline", req.deadline.is_some() && action != ActionKind::RequestExtension),
         ("into", req.into.is_some() && action != ActionKind::Merge),
         ("approve", req.approve.is_some() && action != ActionKind::DecideExtension),
-        ("failed_items", !p.failed_items.is_empty() && action != ActionKind::LookBackRelapse),
         ("supervision_level", req.supervision_level.is_some() && action != ActionKind::Supervise),
         ("supervision_body", req.supervision_body.is_some() && action != ActionKind::Supervise),
         ("supervision_doc_no", req.supervision_doc_no.is_some() && action != ActionKind::Supervise),
@@ -267,7 +252,8 @@ pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Res
     Ok(axum::Json(serde_json::json!(planned)))
 }
 
-fn refusal(e: TransitionError) -> Error {
+/// The HTTP answer for a refused move.
+pub(super) fn refusal(e: TransitionError) -> Error {
     match &e {
         TransitionError::WrongStatus { .. } | TransitionError::Extension(_) => Error::Conflict(e.to_string()),
         TransitionError::NotYourMove { .. } | TransitionError::OwnWork => Error::Forbidden(e.to_string()),
@@ -384,7 +370,9 @@ pub async fn evidence(
             "sha256": hex::encode(p.sha256), "role": if *night { "night" } else { "after" },
         })).collect::<Vec<_>>(),
     });
-    db::lifecycle::insert_event(&mut tx, id, &actor, "evidence_submitted", Some(status), None, None, data).await?;
+    let event =
+        db::lifecycle::NewEvent { from: Some(status), data, ..db::lifecycle::NewEvent::new("evidence_submitted") };
+    db::lifecycle::insert_event(&mut tx, id, &actor, event).await?;
     tx.commit().await?;
     let mut response = super::sites::detail_response(&state, &actor, id).await?;
     *response.status_mut() = StatusCode::CREATED;

@@ -18,9 +18,13 @@ use uuid::Uuid;
 
 use super::{ApiJson, AppState, Error, Result, uploads};
 use crate::db;
+use crate::db::lifecycle::ActionParams;
 use crate::db::observations::Outcome;
 use crate::domain::auth::{Actor, Permission};
-use crate::domain::observation::{HAZARD_TYPES_MAX, NOTES_CHARS_MAX, NewObservation, ObservationInput};
+use crate::domain::lifecycle::{ActionKind, transition};
+use crate::domain::observation::{
+    HAZARD_TYPES_MAX, LOOK_BACK_RADIUS_M, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
+};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -63,17 +67,28 @@ pub async fn create(
         )));
     }
 
+    if obs.look_back.is_some() && photos.is_empty() {
+        return Err(Error::Unprocessable(
+            "photo: a look-back is evidence of what the site looks like now; attach at least one photo".into(),
+        ));
+    }
+
     let new_photos = uploads::process_and_store(&state, photos).await?;
 
-    let outcome = db::observations::record(
-        &state.pool,
-        &obs,
-        actor.user_id,
-        &content_sha256,
-        &new_photos,
-        &state.settings.county_admin_code,
-    )
-    .await?;
+    let outcome = match obs.look_back {
+        None => {
+            db::observations::record(
+                &state.pool,
+                &obs,
+                actor.user_id,
+                &content_sha256,
+                &new_photos,
+                &state.settings.county_admin_code,
+            )
+            .await?
+        }
+        Some(look_back) => record_look_back(&state, &actor, &obs, look_back, &content_sha256, &new_photos).await?,
+    };
     match outcome {
         Outcome::Created => {
             tracing::info!(observation = %obs.id, kind = %obs.kind, photos = new_photos.len(), "observation recorded");
@@ -142,6 +157,55 @@ pub async fn edit(
     }
     db::observations::edit(&state.pool, id, &actor, notes.as_deref(), hazard_types.as_deref()).await?;
     Ok(Json(body(&state, &actor, id).await?))
+}
+
+/// A look-back (回头看): the inspector, standing at a closed site, passes it or finds it relapsed. The visit
+/// and the lifecycle move are one transaction under the site's row lock: the transition function decides
+/// (the site must be closed, the actor an inspector), the open look-back task is completed by this
+/// observation, and a relapse reopens the site with the failed items.
+async fn record_look_back(
+    state: &AppState,
+    actor: &Actor,
+    obs: &NewObservation,
+    look_back: LookBack,
+    content_sha256: &[u8; 32],
+    photos: &[db::photos::NewPhoto],
+) -> Result<Outcome> {
+    let mut tx = state.pool.begin().await?;
+    let site_id = look_back.site_id;
+    let site = db::lifecycle::lock(&mut tx, site_id, &actor.site_scope())
+        .await?
+        .ok_or_else(|| Error::Unprocessable(format!("look_back.site_id: no site {site_id}")))?;
+    // A retry that raced this one has committed by the time the lock is ours.
+    if let Some(stored) = db::observations::content_hash(&mut tx, obs.id).await? {
+        return Ok(if stored == content_sha256 { Outcome::Replayed } else { Outcome::Conflict });
+    }
+    if site.kind != obs.kind.as_str() {
+        return Err(Error::Unprocessable(format!(
+            "kind: the site is a {}, and its look-back is recorded against that checklist",
+            site.kind
+        )));
+    }
+    let distance = db::observations::distance_to_site(&mut tx, site_id, &obs.geometry.to_geojson()).await?;
+    if distance > LOOK_BACK_RADIUS_M {
+        return Err(Error::Unprocessable(format!(
+            "geometry: the look-back was recorded {distance:.0} m from the site; it is done on site, within \
+             {LOOK_BACK_RADIUS_M:.0} m"
+        )));
+    }
+    let facts = db::lifecycle::facts(&mut tx, &site).await?;
+    let (action, reason) = match look_back.result {
+        LookBackResult::Pass => (ActionKind::LookBackPass, None),
+        LookBackResult::Relapse => (ActionKind::LookBackRelapse, Some(obs.notes.clone())),
+    };
+    let t = transition(site.status(), action, actor, &facts, reason.as_deref()).map_err(super::lifecycle::refusal)?;
+    db::observations::insert_look_back(&mut tx, site_id, obs, actor.user_id, content_sha256, photos).await?;
+    let params =
+        ActionParams { reason, observation_id: Some(obs.id), failed_items: obs.failed_items(), ..Default::default() };
+    db::lifecycle::apply(&mut tx, &site, &t, actor, &params).await?;
+    tx.commit().await?;
+    tracing::info!(site = %site_id, result = %look_back.result, by = %actor.name, "look-back recorded");
+    Ok(Outcome::Created)
 }
 
 async fn replay(state: &AppState, actor: &Actor, id: Uuid, content_sha256: &[u8; 32]) -> Result<Option<Response>> {
