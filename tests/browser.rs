@@ -530,3 +530,83 @@ async fn work_pages_take_a_site_from_report_to_closed_out_with_evidence_and_one_
             .unwrap();
     assert_eq!(length, json!({"length_m": 30}));
 }
+
+/// A site closed out with every item verified, as the lifecycle leaves it (set directly: the road there is
+/// another test's story).
+async fn close_site(pool: &PgPool, site: Uuid) {
+    set_status(pool, site, "closed", Some(-10)).await;
+    sqlx::query("update site_checklist_item set state = 'verified' where site_id = $1")
+        .bind(site)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_inspector_records_a_relapse_and_a_pass_on_site_from_the_phone(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let (linked_at, planned_at) = ([120.55, 31.87], [120.58, 31.88]);
+    let (linked, linked_code) = upload_site(&app, common::observation("spot", json!(linked_at)), &[]).await;
+    let (planned, planned_code) = upload_site(&app, common::observation("spot", json!(planned_at)), &[]).await;
+    for site in [linked, planned] {
+        close_site(&app.pool, site).await;
+    }
+    // The policy planned a look-back of one of them; the other is opened from its page.
+    sqlx::query("insert into look_back_task (site_id, due_on, policy) values ($1, current_date + 7, 'monthly_sample')")
+        .bind(planned)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("现状.jpg");
+    std::fs::write(&photo, common::jpeg(640, 480)).unwrap();
+    let notes = "警示灯灯罩破损，夜间不亮";
+    let config = json!({
+        "linked": {"id": linked, "code": linked_code, "at": linked_at},
+        "planned": {"id": planned, "code": planned_code, "at": planned_at},
+        "items": ["line", "sign", "lamp"],
+        "failed_item": "lamp",
+        "photo": photo,
+        "notes": notes,
+    });
+
+    let base = common::serve(&app).await;
+    let result = run_e2e("lookback.mjs", &[&base, &config.to_string()], &signs_in_as("E2E", &inspector)).await;
+
+    // The relapse reopened the linked site against the lamp, attributed to the inspector, with the photo.
+    let (status, relapses, lamp): (String, i32, String) = sqlx::query_as(
+        "select s.status, s.relapse_count, i.state from site s
+         join site_checklist_item i on i.site_id = s.id and i.item_code = 'lamp' where s.id = $1",
+    )
+    .bind(linked)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), relapses, lamp.as_str()), ("reopened", 1, "damaged"));
+    let relapse_id: Uuid = result["relapse"]["id"].as_str().unwrap().parse().unwrap();
+    let (result_text, user_id, photos, reason): (String, Uuid, i64, Option<String>) = sqlx::query_as(
+        "select o.look_back_result, o.user_id, (select count(*) from photo p where p.observation_id = o.id),
+                (select e.reason from site_event e where e.observation_id = o.id and e.kind = 'look_back_relapse')
+         from observation o where o.id = $1 and o.site_id = $2",
+    )
+    .bind(relapse_id)
+    .bind(linked)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((result_text.as_str(), user_id, photos, reason.as_deref()), ("relapse", inspector.id, 1, Some(notes)));
+
+    // The pass completed the planned task and left its site closed.
+    let pass_id: Uuid = result["pass"]["id"].as_str().unwrap().parse().unwrap();
+    let (status, task_result, task_observation): (String, Option<String>, Option<Uuid>) = sqlx::query_as(
+        "select s.status, t.result, t.observation_id from site s join look_back_task t on t.site_id = s.id
+         where s.id = $1",
+    )
+    .bind(planned)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), task_result.as_deref(), task_observation), ("closed", Some("pass"), Some(pass_id)));
+}

@@ -20,6 +20,7 @@ import {
 import * as outbox from './outbox.js';
 import { t, tCode, localName, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
 import { mountHeader } from './header.js';
+import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
 
 /** Which hazard groups apply to which kind of site. */
 const GROUPS_BY_KIND = {
@@ -56,6 +57,11 @@ const state = {
   /** The last send was refused with 401: {bearer: whether an API token was used, detail}. */
   authProblem: null,
   tokenStatus: null, // {kind: 'ok' | 'error', text}
+  lookBackTasks: [], // open look-back tasks (GET /api/v1/look-backs)
+  lookBackStale: null, // when the task list was kept on the phone, if the server could not be reached
+  lookBackExpanded: false,
+  /** The look-back under way: {target: task or site, result: 'pass' | 'relapse' | null}. */
+  lookBack: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -140,9 +146,83 @@ async function main() {
   state.hazardTypes = hazardTypes;
   state.templates = templates;
   renderAll();
+  await refreshLookBacks();
   document.body.dataset.state = 'ready';
   await refreshOutbox();
   flushOutbox();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Look-back (回头看)
+
+/** Loads the open tasks; a link from the site page (`?look_back=<site id>`) starts that site's look-back. */
+async function refreshLookBacks() {
+  if (!currentUser() || !hasRole('inspector')) return;
+  try {
+    const { tasks, stale } = await loadTasks(currentUser().id);
+    state.lookBackTasks = tasks;
+    state.lookBackStale = stale;
+  } catch (error) {
+    console.warn('look-backs', error);
+  }
+  const wanted = new URLSearchParams(location.search).get('look_back');
+  if (wanted && !state.lookBack) {
+    const task = state.lookBackTasks.find((x) => x.site_id === wanted);
+    if (task) {
+      startLookBack(task);
+    } else {
+      const site = await getJson(`/api/v1/sites/${encodeURIComponent(wanted)}`).catch(() => null);
+      if (site?.properties?.status === 'closed') startLookBack(targetFromSite(site));
+      else showResult('error', () => t('lookBack.notClosed'));
+    }
+  }
+  renderLookBack();
+}
+
+function startLookBack(target) {
+  state.lookBack = { target, result: null };
+  for (const input of document.querySelectorAll('input[name=kind]')) input.checked = input.value === target.kind;
+  setKind(target.kind);
+  state.hazards.clear();
+  clearResult();
+  renderAll();
+  window.scrollTo({ top: 0, behavior: 'smooth' });
+}
+
+function exitLookBack() {
+  state.lookBack = null;
+  if (new URLSearchParams(location.search).has('look_back')) history.replaceState(null, '', location.pathname);
+  renderAll();
+}
+
+function renderLookBack() {
+  const card = $('card-look-back');
+  const active = state.lookBack;
+  card.hidden = !active && !state.lookBackTasks.length;
+  card.dataset.mode = active ? 'active' : 'list';
+  document.body.dataset.lookBack = active ? active.result || 'chosen' : '';
+  $('card-kind').hidden = Boolean(active);
+  $('card-hazards').hidden = Boolean(active);
+  $('road-stake-row').hidden = Boolean(active);
+  if (card.hidden) return;
+  fill(card, renderLookBackCard({
+    tasks: state.lookBackTasks,
+    stale: state.lookBackStale,
+    fix: state.fix,
+    active,
+    expanded: state.lookBackExpanded,
+    today: new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10), // county date, UTC+8
+    onStart: startLookBack,
+    onExit: exitLookBack,
+    onResult: (result) => {
+      state.lookBack.result = result;
+      renderLookBack();
+    },
+    onExpand: () => {
+      state.lookBackExpanded = true;
+      renderLookBack();
+    },
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -254,6 +334,7 @@ function startGeolocation() {
       };
       state.geoError = null;
       renderLocation();
+      renderLookBack(); // distances to the sites
     },
     (error) => {
       state.geoError = error.code === error.PERMISSION_DENIED
@@ -306,7 +387,7 @@ function renderLocation() {
     $('loc-accuracy').textContent = state.geoError ? '—' : t('inspect.locating');
     $('loc-coords').textContent = state.geoError ? t(state.geoError.key, state.geoError.vars) : '';
   }
-  const isLine = state.kind === 'section';
+  const isLine = state.kind === 'section' && !state.lookBack;
   $('point-block').hidden = isLine;
   $('section-block').hidden = !isLine;
 
@@ -445,7 +526,7 @@ function renderPhotos() {
 // Submit
 
 function geometryOrProblem() {
-  if (state.kind === 'section') {
+  if (state.kind === 'section' && !state.lookBack) {
     if (!state.start || !state.end) return { problem: t('inspect.needStartEnd') };
     if (state.start.lon === state.end.lon && state.start.lat === state.end.lat) return { problem: t('inspect.sameStartEnd') };
     return {
@@ -475,8 +556,15 @@ async function submit() {
   if (where.problem) problems.push(where.problem);
   $('road-code').setAttribute('aria-invalid', String(Boolean(roadCode) && !ROAD_CODE.test(roadCode)));
   $('stake').setAttribute('aria-invalid', String(Boolean(stake) && !STAKE.test(stake)));
-  if (roadCode && !ROAD_CODE.test(roadCode)) problems.push(t('inspect.badRoad'));
-  if (stake && !STAKE.test(stake)) problems.push(t('inspect.badStake'));
+  const lookBack = state.lookBack;
+  if (lookBack) {
+    problems.push(...lookBackProblems({
+      result: lookBack.result, photos: state.photos.length, checklist: state.checklist, notes: $('notes').value.trim(),
+    }));
+  } else {
+    if (roadCode && !ROAD_CODE.test(roadCode)) problems.push(t('inspect.badRoad'));
+    if (stake && !STAKE.test(stake)) problems.push(t('inspect.badStake'));
+  }
   if (problems.length) {
     showResult('error', () => problems.join('；'));
     return;
@@ -497,16 +585,17 @@ async function submit() {
       geometry: where.geometry,
       accuracy_m: Math.round(where.accuracy_m * 10) / 10,
       observed_at: new Date().toISOString(),
-      hazard_types: [...state.hazards].sort(),
+      hazard_types: lookBack ? [] : [...state.hazards].sort(),
       checklist: Object.fromEntries(state.checklist),
       notes: $('notes').value.trim(),
-      road_code: roadCode || null,
-      stake: stake || null,
+      road_code: lookBack ? null : roadCode || null,
+      stake: lookBack ? null : stake || null,
       source_crs: 'wgs84',
       // Lets the server refuse a photo cut short in transit instead of storing half a picture.
       photo_sha256: await Promise.all(photos.map((p) => sha256Hex(p.blob))),
     };
     if (observation.photo_sha256.includes(null)) delete observation.photo_sha256;
+    if (lookBack) observation.look_back = { site_id: lookBack.target.site_id, result: lookBack.result };
     const me = currentUser();
     const record = {
       id: observation.id,
@@ -514,6 +603,8 @@ async function submit() {
       photos,
       user_id: me.id,
       user_name: me.display_name,
+      // Shown in the outbox; the server knows the site by its id.
+      look_back_code: lookBack ? lookBack.target.site_code : null,
       queued_at: new Date().toISOString(),
       attempts: 0,
       last_error: null,
@@ -621,6 +712,14 @@ async function send(record) {
 function showSuccess(body) {
   const site = body.site?.properties || {};
   const match = body.observation?.site_match;
+  if (match === 'look_back') {
+    const relapse = body.observation.look_back_result === 'relapse';
+    showResult('success', () => [
+      h('strong', {}, t(relapse ? 'lookBack.sentRelapse' : 'lookBack.sentPass', { code: site.code || '' })), ' · ',
+      h('a', { href: `/site.html?id=${encodeURIComponent(body.site.id)}` }, t('lookBack.viewSite')),
+    ], { siteCode: site.code || '', siteMatch: match });
+    return;
+  }
   const coords = body.site?.geometry?.type === 'Point' ? body.site.geometry.coordinates : body.observation?.geometry?.coordinates?.[0];
   showResult('success', () => [
     h('strong', {}, t('inspect.success', { code: site.code || '' })), h('br'),
@@ -630,6 +729,13 @@ function showSuccess(body) {
 }
 
 function resetDraft() {
+  // A look-back sent or queued is done on this phone: its task leaves the list.
+  if (state.lookBack) {
+    const done = state.lookBack.target.site_id;
+    state.lookBackTasks = state.lookBackTasks.filter((task) => task.site_id !== done);
+    state.lookBack = null;
+    if (new URLSearchParams(location.search).has('look_back')) history.replaceState(null, '', location.pathname);
+  }
   state.draftId = newId();
   state.point = null;
   state.start = null;
@@ -750,7 +856,10 @@ function renderOutbox() {
     ? h('li', { class: 'muted' }, t('inspect.outboxEmpty'))
     : state.outbox.map((r) => h('li', { dataset: { id: r.id, state: r.rejected ? 'rejected' : 'waiting' } },
       h('div', {},
-        h('strong', {}, tCode('kind', r.observation.kind)), ' · ', formatDateTime(r.observation.observed_at),
+        h('strong', {}, r.observation.look_back
+          ? t('lookBack.outboxLabel', { code: r.look_back_code || '', result: t(`lookBack.${r.observation.look_back.result}`) })
+          : tCode('kind', r.observation.kind)),
+        ' · ', formatDateTime(r.observation.observed_at),
         ' · ', t('inspect.photoN', { n: r.photos.length })),
       h('div', { class: r.rejected ? 'error small' : 'muted small' }, outboxLine(r)),
       h('div', { class: 'outbox-actions' },
@@ -784,6 +893,11 @@ async function editRecord(record) {
   state.draftId = o.id;
   for (const input of document.querySelectorAll('input[name=kind]')) input.checked = input.value === o.kind;
   state.kind = o.kind;
+  state.lookBack = o.look_back ? {
+    target: state.lookBackTasks.find((task) => task.site_id === o.look_back.site_id)
+      || { site_id: o.look_back.site_id, site_code: record.look_back_code || '', kind: o.kind, geometry: null },
+    result: o.look_back.result,
+  } : null;
   state.hazards = new Set(o.hazard_types);
   state.checklist = new Map(Object.entries(o.checklist || {}));
   const pos = (c) => ({ lon: c[0], lat: c[1], accuracy_m: o.accuracy_m ?? 0, at: o.observed_at });
@@ -812,6 +926,7 @@ function renderOnline() {
 function renderAll() {
   document.title = `${t('inspect.title')} · RoadLedger`;
   setSending(state.sending);
+  renderLookBack();
   renderLocation();
   renderHazards();
   renderChecklist();

@@ -129,7 +129,8 @@ export function allowedActions(user, props) {
   }
   if (p.dispatcher && s === 'in_progress' && props.pending_extension) out.push('decide_extension');
   if (p.reviewer && s === 'pending_review') out.push('approve', 'return');
-  if (p.inspector && s === 'closed') out.push('look_back_pass', 'look_back_relapse');
+  // A look-back is recorded on site, from the inspection page: the site page links there.
+  if (p.inspector && s === 'closed') out.push('look_back');
   if (p.dispatcher && OPEN_STATUSES.includes(s)) out.push('cancel');
   return out;
 }
@@ -227,7 +228,7 @@ function showProblem(form, text) {
   return null;
 }
 
-/** A yes/no move with nothing to ask (verify, accept, start, request close-out, approve, look-back pass). */
+/** A yes/no move with nothing to ask (verify, accept, start, request close-out, approve). */
 export function confirmAction({ site, action, message, perform }) {
   return runInDialog({
     id: `dialog-${action}`,
@@ -385,24 +386,5 @@ export function mergeAction({ site, candidates, perform }) {
   }, (form) => {
     if (!select.value) return showProblem(form, t('merge.missing'));
     return { action: 'merge', into: select.value };
-  }, perform);
-}
-
-/** 回头看发现反弹: which items failed, and why. */
-export function relapseAction({ site, items, perform }) {
-  const checks = h('div', { class: 'check-list', id: 'relapse-items' }, items.map((i) => h('label', { class: 'check' },
-    h('input', { type: 'checkbox', name: 'failed_items', value: i.code }), h('span', {}, i.label))));
-  const reason = h('textarea', { name: 'reason', id: 'action-reason', maxlength: 1000, rows: 3 });
-  return runInDialog({
-    id: 'dialog-look_back_relapse',
-    title: `${tCode('action', 'look_back_relapse')} · ${site.code}`,
-    content: [h('div', { class: 'field' }, h('span', {}, t('relapse.items')), checks), field(t('dialog.reason'), reason)],
-    submitLabel: tCode('action', 'look_back_relapse'),
-    danger: true,
-  }, (form) => {
-    const failed = [...checks.querySelectorAll('input:checked')].map((i) => i.value);
-    if (!failed.length) return showProblem(form, t('relapse.itemsMissing'));
-    if (!reason.value.trim()) return showProblem(form, t('dialog.reasonMissing'));
-    return { action: 'look_back_relapse', failed_items: failed, reason: reason.value.trim() };
   }, perform);
 }

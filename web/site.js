@@ -18,7 +18,7 @@ import { mountHeader } from './header.js';
 import {
   loadSite, act, isStale, unmetItems, explain, allowedActions, mayRecordEvidence, statusBadge, daysLeftBadge, roadText,
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
-  relapseAction, OPEN_STATUSES,
+  OPEN_STATUSES,
 } from './lifecycle.js';
 
 /** Fields of a template's `evidence_fields` that hold numbers and yes/no answers; the rest are text.
@@ -249,16 +249,20 @@ function renderActions(p) {
   const actions = allowedActions(state.user, p);
   const me = state.user?.id;
   const ownWork = actions.includes('approve') && p.close_out_requested_by && p.close_out_requested_by === me;
-  const primary = new Set(['verify', 'dispatch', 'accept', 'start', 'request_close_out', 'approve', 'look_back_pass']);
-  const danger = new Set(['reject', 'cancel', 'look_back_relapse']);
-  const buttons = actions.map((action) => h('button', {
+  const primary = new Set(['verify', 'dispatch', 'accept', 'start', 'request_close_out', 'approve', 'look_back']);
+  const danger = new Set(['reject', 'cancel']);
+  const buttons = actions.map((action) => (action === 'look_back' ? h('a', {
+    class: 'btn btn-primary',
+    href: `/inspect.html?look_back=${encodeURIComponent(p.id)}`,
+    dataset: { action },
+  }, t('action.look_back')) : h('button', {
     type: 'button',
     class: `btn ${primary.has(action) ? 'btn-primary' : danger.has(action) ? 'btn-danger-outline' : ''}`.trim(),
     dataset: { action },
     disabled: state.busy || (action === 'approve' && ownWork),
     title: action === 'approve' && ownWork ? t('refusal.ownWork') : null,
     onclick: () => onAction(action),
-  }, tCode('action', action)));
+  }, tCode('action', action))));
   return h('section', { class: 'card office-card site-card', id: 'site-actions' },
     h('h2', {}, t('site.actions')),
     h('p', { class: 'next-step', id: 'site-next' }, t(`next.${p.status}`)),
@@ -552,14 +556,6 @@ async function onAction(action) {
       break;
     case 'return':
       outcome = await reasonAction({ site, action, message: t('confirm.return'), placeholder: t('reason.returnPlaceholder'), perform });
-      break;
-    case 'look_back_pass':
-      outcome = await confirmAction({ site, action, message: t('confirm.lookBackPass'), perform });
-      break;
-    case 'look_back_relapse':
-      outcome = await relapseAction({
-        site, perform, items: (p.checklist_items || []).map((i) => ({ code: i.code, label: localName(i) })),
-      });
       break;
     case 'cancel':
       outcome = await reasonAction({ site, action, message: t('confirm.cancel'), placeholder: t('reason.cancelPlaceholder'), danger: true, perform });

@@ -93,6 +93,7 @@ pub struct Task {
     pub id: Uuid,
     pub site_id: Uuid,
     pub site_code: String,
+    pub kind: String,
     pub town: Option<String>,
     pub road_code: Option<String>,
     pub stake: Option<String>,
@@ -107,7 +108,7 @@ pub const TASKS_MAX: i64 = 2000;
 /// Open look-back tasks in the user's scope, soonest due first.
 pub async fn open_tasks(pool: &PgPool, scope: &SiteScope) -> sqlx::Result<Vec<Task>> {
     let sql = format!(
-        "select t.id, t.site_id, s.code as site_code, tw.name as town, s.route_code as road_code, s.stake_text as stake,
+        "select t.id, t.site_id, s.code as site_code, s.kind, tw.name as town, s.route_code as road_code, s.stake_text as stake,
              t.policy, t.due_on, st_asgeojson(s.geom, 6)::json as geometry
          from look_back_task t join site s on s.id = t.site_id left join town tw on tw.id = s.town_id
          where t.done_at is null and {}
