@@ -61,6 +61,10 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("POST /api/v1/observations",                         Any,   [401, 201, 201, 403, 403, 403, 403, 403, 403]),
     ("PATCH /api/v1/observations/{observation}",          Own,   [401, 200, 403, 403, 403, 403, 403, 403, 403]),
     ("PATCH /api/v1/observations/{observation}",          Other, [401, 200, 403, 404, 404, 403, 403, 403, 403]),
+    // Look-backs: everyone signed in reads the tasks and the towns' figures (scoped); dispatchers plan.
+    ("GET /api/v1/look-backs",                            Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/look-backs/towns",                      Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/look-backs/plan",                      Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
     // Reference data: anyone signed in.
     ("GET /api/v1/towns",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/roads",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -568,3 +568,59 @@ async fn a_dispatcher_lists_a_site_for_supervision(pool: PgPool) {
     .unwrap();
     assert_eq!((kind.as_str(), to), ("supervise", None));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn relapses_count_against_their_town(pool: PgPool) {
+    let o = office(pool).await;
+    o.app.add_town("320582101", "金港镇", [120.60, 31.84, 120.70, 31.90]).await;
+    let (yangshe_at, jingang_at) = ([120.55, 31.87], [120.65, 31.87]);
+    let relapsed = o.closed_site("spot", yangshe_at).await;
+    let passed = o.closed_site("spot", jingang_at).await;
+    let waiting = o.closed_site("spot", [120.66, 31.88]).await;
+    let relapse =
+        o.look_back_observation(&relapsed, "spot", yangshe_at, "relapse", json!({"sign": "missing"}), "标志牌被盗");
+    let pass = o.look_back_observation(&passed, "spot", jingang_at, "pass", json!({}), "");
+    for visit in [relapse, pass] {
+        assert_eq!(o.app.upload(&visit, &[&jpeg(320, 240)]).await.status, 201);
+    }
+    sqlx::query(
+        "insert into look_back_task (site_id, due_on, policy) values ($1::text::uuid, current_date - 3, 'manual')",
+    )
+    .bind(&waiting)
+    .execute(&o.app.pool)
+    .await
+    .unwrap();
+
+    let summary = o.app.get("/api/v1/look-backs/towns").await;
+    let town_officer = o
+        .app
+        .send(
+            Request::get("/api/v1/look-backs/towns")
+                .header("authorization", format!("Bearer {}", o.town_officer))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let backwards = o.app.get("/api/v1/look-backs/towns?from=2026-12-01&to=2026-11-01").await;
+    let unknown = o.app.get("/api/v1/look-backs/towns?since=2026-01-01").await;
+
+    assert_eq!(summary.status, 200);
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = summary.json()["towns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let n = |k: &str| t[k].as_i64().unwrap();
+            (t["town"].as_str().unwrap().to_string(), n("done"), n("passed"), n("relapsed"), n("open"), n("overdue"))
+        })
+        .collect();
+    // Most relapses first.
+    assert_eq!(rows, [("杨舍镇".to_string(), 1, 0, 1, 0, 0), ("金港镇".to_string(), 1, 1, 0, 1, 1)]);
+    assert_eq!(summary.json()["total"], json!({"done": 2, "passed": 1, "relapsed": 1, "open": 1, "overdue": 1}));
+    // A town officer sees their own town only.
+    let own: Vec<String> =
+        town_officer.json()["towns"].as_array().unwrap().iter().map(|t| t["town"].as_str().unwrap().into()).collect();
+    assert_eq!(own, ["杨舍镇"]);
+    assert_eq!(backwards.status, 422);
+    assert_eq!(unknown.status, 400);
+}

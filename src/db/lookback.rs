@@ -118,3 +118,43 @@ pub async fn open_tasks(pool: &PgPool, scope: &SiteScope) -> sqlx::Result<Vec<Ta
     );
     super::sites::bind_scope(sqlx::query_as(&sql), scope).fetch_all(pool).await
 }
+
+/// One town's look-backs: what was re-inspected in the period and what it found, and what is still open.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct TownLookBacks {
+    pub town_id: Option<i32>,
+    pub town: Option<String>,
+    /// Done in the period: passes plus relapses.
+    pub done: i64,
+    pub passed: i64,
+    /// Relapses (反弹) found in the period: they count against the town.
+    pub relapsed: i64,
+    /// Open tasks now, and how many of them are past their due date.
+    pub open: i64,
+    pub overdue: i64,
+}
+
+/// Look-backs per town, in the user's scope: tasks done between `from` and `to` (county dates, inclusive)
+/// and tasks open on `today`. Most relapses first: the ranking a bulletin prints.
+pub async fn by_town(
+    pool: &PgPool,
+    scope: &SiteScope,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> sqlx::Result<Vec<TownLookBacks>> {
+    let sql = format!(
+        "select tw.id as town_id, tw.name as town,
+             count(*) filter (where k.done_at is not null) as done,
+             count(*) filter (where k.result = 'pass') as passed,
+             count(*) filter (where k.result = 'relapse') as relapsed,
+             count(*) filter (where k.done_at is null) as open,
+             count(*) filter (where k.done_at is null and k.due_on < $3) as overdue
+         from look_back_task k join site s on s.id = k.site_id left join town tw on tw.id = s.town_id
+         where (k.done_at is null or (k.done_at at time zone 'Asia/Shanghai')::date between $1 and $2) and {}
+         group by tw.id, tw.name
+         order by relapsed desc, done desc, tw.name",
+        super::sites::scope_condition(4)
+    );
+    super::sites::bind_scope(sqlx::query_as(&sql).bind(from).bind(to).bind(today), scope).fetch_all(pool).await
+}

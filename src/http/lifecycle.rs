@@ -5,11 +5,12 @@
 //! is 428, a stale one 412, so two officers working on one site never overwrite each other.
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -239,6 +240,43 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
 pub async fn look_backs(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<serde_json::Value>> {
     let tasks = db::lookback::open_tasks(&state.pool, &actor.site_scope()).await?;
     Ok(axum::Json(serde_json::json!(tasks)))
+}
+
+/// The period of a look-back summary; both ends are county dates and inclusive.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+/// The longest period one summary covers.
+const PERIOD_DAYS_MAX: i64 = 3 * 366;
+
+/// `GET /api/v1/look-backs/towns?from=&to=`: per town, the look-backs done in the period (default: this year
+/// so far), passes and relapses, and the tasks open now. Relapses count against the town.
+pub async fn look_backs_by_town(
+    State(state): State<AppState>,
+    actor: Actor,
+    query: std::result::Result<Query<Period>, QueryRejection>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let Query(period) = query.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let today = china_date(Utc::now());
+    let to = period.to.unwrap_or(today);
+    let from = period.from.unwrap_or_else(|| today.with_ordinal(1).expect("day 1 exists"));
+    if from > to {
+        return Err(Error::Unprocessable(format!("from ({from}) is after to ({to})")));
+    }
+    if (to - from).num_days() > PERIOD_DAYS_MAX {
+        return Err(Error::Unprocessable(format!("a period covers at most {PERIOD_DAYS_MAX} days")));
+    }
+    let towns = db::lookback::by_town(&state.pool, &actor.site_scope(), from, to, today).await?;
+    let sum = |f: fn(&db::lookback::TownLookBacks) -> i64| towns.iter().map(f).sum::<i64>();
+    let total = serde_json::json!({
+        "done": sum(|t| t.done), "passed": sum(|t| t.passed), "relapsed": sum(|t| t.relapsed),
+        "open": sum(|t| t.open), "overdue": sum(|t| t.overdue),
+    });
+    Ok(axum::Json(serde_json::json!({ "from": from, "to": to, "towns": towns, "total": total })))
 }
 
 /// `POST /api/v1/look-backs/plan`: the dispatcher applies the look-back policy (run it monthly; running it

@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sites/{id}/actions", post(lifecycle::act))
         .route("/look-backs", get(lifecycle::look_backs))
         .route("/look-backs/plan", post(lifecycle::plan_look_backs))
+        .route("/look-backs/towns", get(lifecycle::look_backs_by_town))
         .route(
             "/sites/{id}/items/{code}/evidence",
             post(lifecycle::evidence).layer(DefaultBodyLimit::max(upload_bytes_max)),
