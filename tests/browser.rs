@@ -543,10 +543,11 @@ async fn close_site(pool: &PgPool, site: Uuid) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn an_inspector_records_a_relapse_and_a_pass_on_site_from_the_phone(pool: PgPool) {
+async fn an_inspector_records_a_relapse_and_a_pass_on_site_and_the_town_is_counted(pool: PgPool) {
     let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
     let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let dispatcher = account(&app.pool, "zhao.diao", "赵调度", &["dispatcher"], None).await;
     let (linked_at, planned_at) = ([120.55, 31.87], [120.58, 31.88]);
     let (linked, linked_code) = upload_site(&app, common::observation("spot", json!(linked_at)), &[]).await;
     let (planned, planned_code) = upload_site(&app, common::observation("spot", json!(planned_at)), &[]).await;
@@ -570,10 +571,15 @@ async fn an_inspector_records_a_relapse_and_a_pass_on_site_from_the_phone(pool: 
         "failed_item": "lamp",
         "photo": photo,
         "notes": notes,
+        "town": "杨舍镇",
     });
 
     let base = common::serve(&app).await;
-    let result = run_e2e("lookback.mjs", &[&base, &config.to_string()], &signs_in_as("E2E", &inspector)).await;
+    let env: Vec<_> =
+        signs_in_as("E2E", &inspector).into_iter().chain(signs_in_as("E2E_DISPATCHER", &dispatcher)).collect();
+    let result = run_e2e("lookback.mjs", &[&base, &config.to_string()], &env).await;
+    // The town's row on the work page: done, passed, relapsed, relapse rate, open, overdue.
+    assert_eq!(result["town_cells"], json!(["2", "1", "1", "50%", "0", "0"]));
 
     // The relapse reopened the linked site against the lamp, attributed to the inspector, with the photo.
     let (status, relapses, lamp): (String, i32, String) = sqlx::query_as(

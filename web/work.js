@@ -5,7 +5,10 @@
 //  - 我的整改 (town and unit officers): assigned, in-progress and reopened sites in their scope, overdue
 //    first, then by the days left;
 //  - 待验收 (reviewers): sites pending review;
-//  - 延期申请 (dispatchers): sites with an extension request waiting, approved or denied here.
+//  - 延期申请 (dispatchers): sites with an extension request waiting, approved or denied here;
+//  - 回头看 (dispatchers, leaders): the towns' look-back figures (relapses count against the town) and the open
+//    look-back tasks; dispatchers apply the look-back policy here. Inspectors do the look-backs on their
+//    phones (inspect.html).
 //
 // Every row links to the site page (site.html), where the rest of the work is done. The server scopes the
 // lists to the user (a town officer sees their town, a unit officer their unit's sites).
@@ -26,7 +29,10 @@ const TABS = [
   { id: 'rectify', roles: ['town_officer', 'unit_officer'], statuses: ['assigned', 'in_progress', 'reopened'] },
   { id: 'review', roles: ['reviewer'], statuses: ['pending_review'] },
   { id: 'extensions', roles: ['dispatcher'], statuses: ['in_progress'] },
+  { id: 'lookbacks', roles: ['dispatcher', 'leader'], statuses: null },
 ];
+/** Open look-back tasks listed on the page (the towns' table counts them all). */
+const LOOK_BACK_TASKS_SHOWN = 200;
 /** Sites per page of the list API, and the most pages one queue reads. */
 const PAGE_SIZE = 1000;
 const PAGES_MAX = 10;
@@ -99,6 +105,12 @@ async function loadQueue(tab) {
   state.queues[tab.id] = { ...(state.queues[tab.id] || {}), loading: true };
   render();
   try {
+    if (tab.id === 'lookbacks') {
+      const [tasks, summary] = await Promise.all([getJson('/api/v1/look-backs'), getJson('/api/v1/look-backs/towns')]);
+      state.queues[tab.id] = { sites: tasks, summary, error: null, loading: false };
+      render();
+      return;
+    }
     const { features, truncated } = await listSites(tab.statuses);
     let sites = features;
     let scanned = null; // {n, total} when only some in-progress sites were read for extension requests
@@ -223,6 +235,10 @@ function renderPanel() {
     fill(panel, head, h('p', { class: 'error' }, t('work.loadError', { detail: queue.error })));
     return;
   }
+  if (tab === 'lookbacks') {
+    fill(panel, head, lookBackPanel(queue));
+    return;
+  }
   fill(panel, head,
     queue.truncated ? h('p', { class: 'notice-inline' }, t('work.truncated', { n: queue.sites.length })) : null,
     queue.scanned ? h('p', { class: 'notice-inline' }, t('work.scanTruncated', queue.scanned)) : null,
@@ -296,6 +312,65 @@ function actions(tab, feature) {
   }
   if (tab === 'review') return [h('a', { class: 'btn btn-small btn-primary', href: siteHref(p.id), dataset: { action: 'open' } }, t('work.review'))];
   return [h('a', { class: 'btn btn-small btn-primary', href: siteHref(p.id), dataset: { action: 'open' } }, t('work.open'))];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 回头看: the towns' figures and the open tasks
+
+function lookBackPanel({ sites: tasks, summary }) {
+  const rate = (row) => (row.done ? `${Math.round((100 * row.relapsed) / row.done)}%` : '—');
+  const cells = (row) => [row.done, row.passed, row.relapsed, rate(row), row.open, row.overdue]
+    .map((v, i) => h('td', { class: i === 2 && row.relapsed ? 'num error' : 'num' }, String(v)));
+  const today = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10); // county date, UTC+8
+  return [
+    hasRole('dispatcher', state.user)
+      ? h('div', { class: 'work-toolbar' },
+        h('button', { type: 'button', class: 'btn btn-primary', id: 'plan-look-backs', onclick: planLookBacks }, t('lookBack.plan')),
+        h('span', { class: 'muted small' }, t('lookBack.planHint')))
+      : null,
+    h('h3', {}, t('lookBack.byTown'), ' ',
+      h('span', { class: 'muted small' }, t('lookBack.period', { from: formatDate(summary.from), to: formatDate(summary.to) }))),
+    summary.towns.length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'data-table', id: 'look-back-towns' },
+        h('thead', {}, h('tr', {}, ['town', 'done', 'passed', 'relapsed', 'rate', 'open', 'overdue']
+          .map((c) => h('th', { scope: 'col', class: c === 'town' ? null : 'num' }, t(`lookBack.col.${c}`))))),
+        h('tbody', {}, summary.towns.map((row) => h('tr', { dataset: { town: row.town || '' } },
+          h('th', { scope: 'row' }, row.town || t('common.none')), cells(row)))),
+        h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, t('lookBack.total')), cells(summary.total)))))
+      : h('p', { class: 'muted', id: 'look-back-towns-empty' }, t('lookBack.noneInPeriod')),
+    h('h3', {}, t('lookBack.openTasks')),
+    tasks.length > LOOK_BACK_TASKS_SHOWN ? h('p', { class: 'notice-inline' }, t('work.truncated', { n: LOOK_BACK_TASKS_SHOWN })) : null,
+    tasks.length
+      ? h('ul', { class: 'work-list', id: 'list-lookbacks' }, tasks.slice(0, LOOK_BACK_TASKS_SHOWN).map((task) => {
+        const overdue = task.due_on < today;
+        return h('li', { class: `work-row${overdue ? ' is-overdue' : ''}`, dataset: { siteId: task.site_id, code: task.site_code } },
+          h('div', { class: 'work-main' },
+            h('div', { class: 'work-title' },
+              h('a', { class: 'work-code', href: siteHref(task.site_id) }, task.site_code),
+              h('span', { class: 'muted small' }, tCode('kindLong', task.kind)),
+              h('span', { class: 'chip chip-small' }, tCode('policy', task.policy))),
+            h('div', { class: 'work-place' }, [task.town, [task.road_code, task.stake].filter(Boolean).join(' ')].filter(Boolean).join(' · ') || t('common.none'))),
+          h('div', { class: 'work-when' },
+            h('span', { class: 'when-label' }, t('lookBack.dueLabel')),
+            h('span', { class: overdue ? 'when-value error' : 'when-value' }, formatDate(task.due_on))),
+          h('div', { class: 'work-actions' }, h('a', { class: 'btn btn-small', href: siteHref(task.site_id), dataset: { action: 'open' } }, t('work.view'))));
+      }))
+      : h('p', { class: 'empty-state muted', id: 'empty-lookbacks' }, t('work.empty.lookbacks')),
+  ];
+}
+
+/** Applies the look-back policy (safe to repeat: a site with an open task gets no second one). */
+async function planLookBacks(e) {
+  e.target.disabled = true;
+  try {
+    const planned = await apiJson('/api/v1/look-backs/plan', { method: 'POST' });
+    flash('ok', () => t('lookBack.planned', { major: planned.quarterly_major, sample: planned.monthly_sample }));
+    await loadQueue(state.tabs.find((tab) => tab.id === 'lookbacks'));
+  } catch (error) {
+    flash('error', () => explain(error));
+  } finally {
+    e.target.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

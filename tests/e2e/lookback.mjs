@@ -4,12 +4,15 @@
 //  2. sending with nothing chosen is stopped on the phone, naming the result and the photo;
 //  3. a relapse (one item damaged, notes, a photo) is sent: the page says the site is reopened;
 //  4. the page then lists the open look-back tasks nearest first; at the planned site the inspector starts
-//     its task, finds everything in place, and sends a pass; the list is then empty and the card goes away.
+//     its task, finds everything in place, and sends a pass; the list is then empty and the card goes away;
+//  5. the dispatcher's 工作台 › 回头看 shows the town with one look-back passed and one relapse, and applying
+//     the look-back policy there plans nothing new (both sites were just looked at or reopened).
 //
-//   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/lookback.mjs <base-url> '<config JSON>'
+//   E2E_USER=<inspector> E2E_PASSWORD=<password> E2E_DISPATCHER_USER=… E2E_DISPATCHER_PASSWORD=… \
+//   node tests/e2e/lookback.mjs <base-url> '<config JSON>'
 //   config: {"linked": {"id", "code", "at": [lon, lat]}, "planned": {"id", "code", "at": [lon, lat]},
 //            "items": ["line", "sign", "lamp"], "failed_item": "lamp", "photo": "/tmp/…/now.jpg",
-//            "notes": "…"}
+//            "notes": "…", "town": "杨舍镇"}
 //
 // Prints one JSON line ({"ok": true, "relapse": {...}, "pass": {...}} or {"ok": false, "step", "error"}) and
 // exits non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
@@ -25,6 +28,7 @@ try {
   fail('usage', `config is not JSON: ${error.message}`);
 }
 const account = credentials();
+const dispatcherAccount = credentials('E2E_DISPATCHER');
 const TIMEOUT_MS = 30_000;
 /** About 20 m north of a position. */
 const near = ([lon, lat]) => ({ longitude: lon, latitude: lat + 0.00018, accuracy: 6 });
@@ -117,7 +121,24 @@ await run('lookback', async ({ log, setStep }) => {
     await page.waitForSelector('#card-look-back', { state: 'hidden' });
     check('pass', await page.isVisible('#card-kind'), 'the page did not come back to ordinary reports');
 
-    return { relapse: { id: relapseId, text: relapseText }, pass: { id: passId, text: passText } };
+    setStep('work page');
+    const office = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    const desk = await office.newPage();
+    desk.setDefaultTimeout(TIMEOUT_MS);
+    watchConsole(desk, log);
+    await signIn(desk, dispatcherAccount, base);
+    await desk.goto(new URL('/work.html#lookbacks', base).href);
+    const townRow = desk.locator(`#look-back-towns tbody tr[data-town="${config.town}"]`);
+    await townRow.waitFor();
+    const cells = (await townRow.locator('td').allTextContents()).map((c) => c.trim());
+    check('work page', await desk.isVisible('#empty-lookbacks'), 'open look-back tasks are still listed');
+    await desk.click('#plan-look-backs');
+    await desk.waitForSelector('#work-flash:not([hidden])');
+    const planned = (await desk.textContent('#work-flash')).trim();
+    check('work page', planned.includes('重大/挂牌 0 处') && planned.includes('抽查 0 处'), `planning says: ${planned}`);
+    await screenshot(desk, 'work-lookbacks-desktop');
+
+    return { relapse: { id: relapseId, text: relapseText }, pass: { id: passId, text: passText }, town_cells: cells };
   } finally {
     await browser.close();
   }
