@@ -572,6 +572,7 @@ async fn an_inspector_records_a_relapse_and_a_pass_on_site_and_the_town_is_count
         "photo": photo,
         "notes": notes,
         "town": "杨舍镇",
+        "supervision": {"body": "张家港市道路交通安全委员会", "doc_no": "张交安委〔2026〕12号", "due": "2026-12-31"},
     });
 
     let base = common::serve(&app).await;
@@ -580,6 +581,23 @@ async fn an_inspector_records_a_relapse_and_a_pass_on_site_and_the_town_is_count
     let result = run_e2e("lookback.mjs", &[&base, &config.to_string()], &env).await;
     // The town's row on the work page: done, passed, relapsed, relapse rate, open, overdue.
     assert_eq!(result["town_cells"], json!(["2", "1", "1", "50%", "0", "0"]));
+    // The dispatcher then listed the reopened site for supervision from its page.
+    let listing: (String, Option<String>, Option<String>, Option<chrono::NaiveDate>) = sqlx::query_as(
+        "select supervision_level, supervision_body, supervision_doc_no, supervision_due from site where id = $1",
+    )
+    .bind(linked)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        listing,
+        (
+            "county".to_string(),
+            Some("张家港市道路交通安全委员会".to_string()),
+            Some("张交安委〔2026〕12号".to_string()),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+        )
+    );
 
     // The relapse reopened the linked site against the lamp, attributed to the inspector, with the photo.
     let (status, relapses, lamp): (String, i32, String) = sqlx::query_as(

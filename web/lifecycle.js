@@ -131,7 +131,7 @@ export function allowedActions(user, props) {
   if (p.reviewer && s === 'pending_review') out.push('approve', 'return');
   // A look-back is recorded on site, from the inspection page: the site page links there.
   if (p.inspector && s === 'closed') out.push('look_back');
-  if (p.dispatcher && OPEN_STATUSES.includes(s)) out.push('cancel');
+  if (p.dispatcher && OPEN_STATUSES.includes(s)) out.push('supervise', 'cancel');
   return out;
 }
 
@@ -369,6 +369,35 @@ export function decideExtensionAction({ site, approve = null, perform }) {
     if (reason.value.trim()) body.reason = reason.value.trim();
     else if (!body.approve) return showProblem(form, t('extension.denyReason'));
     return body;
+  }, perform);
+}
+
+/** 挂牌督办: list the site for supervision (level, issuing body, document number, required date), or lift it. */
+export function superviseAction({ site, perform }) {
+  const levels = ['town', 'county', 'prefecture', 'province', 'none'];
+  const current = site.supervision_level && site.supervision_level !== 'none' ? site.supervision_level : 'county';
+  const level = h('select', { name: 'supervision_level', id: 'supervise-level' },
+    levels.map((l) => h('option', { value: l, selected: l === current }, l === 'none' ? t('supervise.lift') : tCode('supervision', l))));
+  const body = h('input', { name: 'supervision_body', id: 'supervise-body', maxlength: 128, value: site.supervision_body || '', placeholder: t('supervise.bodyPlaceholder') });
+  const docNo = h('input', { name: 'supervision_doc_no', id: 'supervise-doc-no', maxlength: 128, value: site.supervision_doc_no || '', placeholder: t('supervise.docNoPlaceholder') });
+  const due = h('input', { type: 'date', name: 'supervision_due', id: 'supervise-due', value: site.supervision_due || '' });
+  const listed = h('div', { id: 'supervise-details' },
+    field(t('supervise.body'), body), h('div', { class: 'form-grid' }, field(t('supervise.docNo'), docNo), field(t('supervise.due'), due)));
+  const sync = () => { listed.hidden = level.value === 'none'; };
+  level.addEventListener('change', sync);
+  sync();
+  return runInDialog({
+    id: 'dialog-supervise',
+    title: `${tCode('action', 'supervise')} · ${site.code}`,
+    content: [h('p', {}, t('supervise.explain')), field(t('supervise.level'), level), listed],
+    submitLabel: tCode('action', 'supervise'),
+    wide: true,
+  }, (form) => {
+    if (level.value === 'none') return { action: 'supervise', supervision_level: 'none' };
+    if (!body.value.trim() || !docNo.value.trim()) return showProblem(form, t('supervise.missing'));
+    const out = { action: 'supervise', supervision_level: level.value, supervision_body: body.value.trim(), supervision_doc_no: docNo.value.trim() };
+    if (due.value) out.supervision_due = due.value;
+    return out;
   }, perform);
 }
 

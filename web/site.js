@@ -18,7 +18,7 @@ import { mountHeader } from './header.js';
 import {
   loadSite, act, isStale, unmetItems, explain, allowedActions, mayRecordEvidence, statusBadge, daysLeftBadge, roadText,
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
-  OPEN_STATUSES,
+  superviseAction, OPEN_STATUSES,
 } from './lifecycle.js';
 
 /** Fields of a template's `evidence_fields` that hold numbers and yes/no answers; the rest are text.
@@ -557,6 +557,9 @@ async function onAction(action) {
     case 'return':
       outcome = await reasonAction({ site, action, message: t('confirm.return'), placeholder: t('reason.returnPlaceholder'), perform });
       break;
+    case 'supervise':
+      outcome = await superviseAction({ site: p, perform });
+      break;
     case 'cancel':
       outcome = await reasonAction({ site, action, message: t('confirm.cancel'), placeholder: t('reason.cancelPlaceholder'), danger: true, perform });
       break;
@@ -659,6 +662,15 @@ function eventLabel(e) {
   return tCode('event', e.kind);
 }
 
+/** The photos of the visit an event records (a look-back), as thumbnails that open the photo. */
+function visitPhotos(p, e) {
+  const visit = e.observation_id && (p.observations || []).find((o) => o.id === e.observation_id);
+  if (!visit?.photos?.length) return null;
+  return h('div', { class: 'timeline-photos' }, visit.photos.map((ph) => h('a', {
+    class: 'timeline-photo', href: ph.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), dataset: { role: 'before' },
+  }, h('img', { src: ph.thumbnail_url, alt: eventLabel(e), loading: 'lazy' }))));
+}
+
 /** What an event's data says, for the kinds that carry something a reader needs. */
 function eventDetail(p, e) {
   const d = e.data || {};
@@ -690,9 +702,12 @@ function eventDetail(p, e) {
         }, h('img', { src: `/api/v1/photos/${sha}/thumbnail`, alt: roles.get(sha) === 'night' ? t('site.night') : t('site.after'), loading: 'lazy' }),
         roles.get(sha) === 'night' ? h('span', { class: 'timeline-photo-tag' }, t('site.night')) : null))) : null);
     }
+    case 'look_back_pass':
     case 'look_back_relapse':
     case 'relapsed':
-      return d.failed_items?.length ? line(`${t('relapse.items')}${t('common.colon')}${d.failed_items.map((c) => itemLabel(p, c)).join(t('common.listSep'))}`) : null;
+      return h('div', { class: 'timeline-detail small' },
+        d.failed_items?.length ? `${t('relapse.items')}${t('common.colon')}${d.failed_items.map((c) => itemLabel(p, c)).join(t('common.listSep'))}` : null,
+        visitPhotos(p, e));
     case 'merge':
     case 'merged':
       return d.into ? line(h('a', { href: siteHref(d.into) }, t('site.survivor'))) : null;

@@ -6,13 +6,16 @@
 //  4. the page then lists the open look-back tasks nearest first; at the planned site the inspector starts
 //     its task, finds everything in place, and sends a pass; the list is then empty and the card goes away;
 //  5. the dispatcher's 工作台 › 回头看 shows the town with one look-back passed and one relapse, and applying
-//     the look-back policy there plans nothing new (both sites were just looked at or reopened).
+//     the look-back policy there plans nothing new (both sites were just looked at or reopened);
+//  6. the dispatcher lists the reopened site for supervision (挂牌督办) from its page: the dialog asks for the
+//     issuing body and document number, and the site's facts then show the level.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> E2E_DISPATCHER_USER=… E2E_DISPATCHER_PASSWORD=… \
 //   node tests/e2e/lookback.mjs <base-url> '<config JSON>'
 //   config: {"linked": {"id", "code", "at": [lon, lat]}, "planned": {"id", "code", "at": [lon, lat]},
 //            "items": ["line", "sign", "lamp"], "failed_item": "lamp", "photo": "/tmp/…/now.jpg",
-//            "notes": "…", "town": "杨舍镇"}
+//            "notes": "…", "town": "杨舍镇",
+//            "supervision": {"body": "…", "doc_no": "…", "due": "YYYY-MM-DD"}}
 //
 // Prints one JSON line ({"ok": true, "relapse": {...}, "pass": {...}} or {"ok": false, "step", "error"}) and
 // exits non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
@@ -137,6 +140,25 @@ await run('lookback', async ({ log, setStep }) => {
     const planned = (await desk.textContent('#work-flash')).trim();
     check('work page', planned.includes('重大/挂牌 0 处') && planned.includes('抽查 0 处'), `planning says: ${planned}`);
     await screenshot(desk, 'work-lookbacks-desktop');
+
+    setStep('supervise');
+    await desk.goto(new URL(`/site.html?id=${config.linked.id}`, base).href);
+    await desk.click('#action-buttons button[data-action="supervise"]');
+    await desk.waitForSelector('#dialog-supervise[open]');
+    await desk.selectOption('#supervise-level', 'county');
+    await desk.click('#dialog-supervise button[type=submit]');
+    const problem = (await desk.textContent('#dialog-supervise .dialog-error')).trim();
+    check('supervise', problem.includes('督办单位'), `an incomplete listing says: ${problem}`);
+    await desk.fill('#supervise-body', config.supervision.body);
+    await desk.fill('#supervise-doc-no', config.supervision.doc_no);
+    await desk.fill('#supervise-due', config.supervision.due);
+    await desk.click('#dialog-supervise button[type=submit]');
+    await desk.waitForSelector('#dialog-supervise', { state: 'detached' });
+    await desk.waitForFunction(() => document.querySelector('[data-fact="supervision"]')?.textContent.includes('市(县)级挂牌'));
+    const timeline = await desk.$$eval('#timeline li', (els) => els.map((e) => e.dataset.kind));
+    check('supervise', timeline.at(-1) === 'supervise', `the timeline ends with ${timeline.at(-1)}`);
+    const relapsePhotos = await desk.locator('#timeline li[data-kind="look_back_relapse"] .timeline-photo img').count();
+    check('supervise', relapsePhotos === 1, `the relapse in the timeline shows ${relapsePhotos} photos`);
 
     return { relapse: { id: relapseId, text: relapseText }, pass: { id: passId, text: passText }, town_cells: cells };
   } finally {

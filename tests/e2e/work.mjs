@@ -83,7 +83,7 @@ await run('work', async ({ log, setStep }) => {
     await signInAt(dispatcher, '/work.html', dispatcherAccount);
     await dispatcher.waitForSelector('body[data-queues="loaded"]');
     const tabs = await dispatcher.$$eval('#work-tabs [role="tab"]', (els) => els.map((e) => e.dataset.tab));
-    check('dispatcher: queue', tabs.join() === 'dispatch,extensions', `a dispatcher's tabs are ${tabs}`);
+    check('dispatcher: queue', tabs.join() === 'dispatch,extensions,lookbacks', `a dispatcher's tabs are ${tabs}`);
     const links = await dispatcher.$$eval('#topnav a', (as) => as.map((a) => a.getAttribute('href')));
     check('dispatcher: queue', links.includes('/work.html'), `the bar links to ${links}`);
     check('dispatcher: queue', await dispatcher.getAttribute('#topnav a[aria-current="page"]', 'href') === '/work.html', 'the bar should mark 工作台');
