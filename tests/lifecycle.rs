@@ -144,6 +144,7 @@ async fn report_to_closed_with_evidence_and_an_independent_review(pool: PgPool) 
     let early = o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await;
     assert_eq!(early.status, 409);
     assert_eq!(early.json()["unmet_items"], json!(["line", "sign", "lamp"]));
+    assert_eq!(early.json()["code"], "unmet_items");
     // The lamp needs its night photo too.
     o.evidence(&o.unit_officer, &site, "line", false).await;
     o.evidence(&o.unit_officer, &site, "sign", false).await;
@@ -352,6 +353,8 @@ async fn a_look_back_is_refused_off_site_off_status_without_a_photo_or_as_a_desk
 
     assert_eq!(far.status, 422);
     assert!(far.detail().contains("m from the site; it is done on site, within 100 m"), "{}", far.detail());
+    assert_eq!(far.json()["code"], "look_back_too_far");
+    assert!(far.json()["distance_m"].as_f64().unwrap() > 490.0, "{}", far.json());
     assert_eq!(not_closed.status, 409, "{}", not_closed.detail());
     assert!(not_closed.detail().contains("look_back_pass"), "{}", not_closed.detail());
     assert_eq!(no_photo.status, 422);
@@ -361,6 +364,7 @@ async fn a_look_back_is_refused_off_site_off_status_without_a_photo_or_as_a_desk
     assert!(contradictory.detail().contains("relapse, not a pass"), "{}", contradictory.detail());
     assert_eq!(desk.status, 422);
     assert!(desk.detail().contains("POST /api/v1/observations"), "{}", desk.detail());
+    assert_eq!(desk.json()["code"], "look_back_on_site");
     assert_eq!(o.app.count("observation").await, observations, "nothing is half-written");
     assert_eq!(o.app.count("site_event").await, events);
     assert_eq!(o.status(&closed).await, "closed");
@@ -414,24 +418,58 @@ async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
     let site = o.report("spot", [120.55, 31.87]).await;
     let before = o.events(&site).await.len();
 
+    // Refusals by a lifecycle rule carry a stable `code` and the facts their message names, for clients to
+    // say in their own words.
     let cases = [
-        (&o.town_officer, json!({"action": "verify"}), 403, "needs the dispatcher role"),
-        (&o.dispatcher, json!({"action": "approve"}), 403, "needs the reviewer role"),
+        (
+            &o.town_officer,
+            json!({"action": "verify"}),
+            403,
+            "needs the dispatcher role",
+            json!({"code": "not_your_move", "party": "dispatcher"}),
+        ),
+        (
+            &o.dispatcher,
+            json!({"action": "approve"}),
+            403,
+            "needs the reviewer role",
+            json!({"code": "not_your_move", "party": "reviewer"}),
+        ),
         (
             &o.dispatcher,
             json!({"action": "dispatch", "responsible_unit_id": o.unit_id}),
             409,
             "cannot dispatch a site that is reported",
+            json!({"code": "wrong_status", "action": "dispatch", "site_status": "reported", "allowed_from": ["verified"]}),
         ),
-        (&o.dispatcher, json!({"action": "cancel"}), 422, "cancel needs a reason"),
-        (&o.dispatcher, json!({"action": "fly"}), 422, "accepted values: verify, reject"),
-        (&o.dispatcher, json!({"action": "verify", "approve": true}), 422, "approve does not apply to verify"),
-        (&o.dispatcher, json!({"action": "verify", "colour": 1}), 400, "unknown field `colour`"),
+        (
+            &o.dispatcher,
+            json!({"action": "cancel"}),
+            422,
+            "cancel needs a reason",
+            json!({"code": "reason_required", "action": "cancel"}),
+        ),
+        (&o.dispatcher, json!({"action": "fly"}), 422, "accepted values: verify, reject", json!({})),
+        (
+            &o.dispatcher,
+            json!({"action": "verify", "approve": true}),
+            422,
+            "approve does not apply to verify",
+            json!({}),
+        ),
+        (&o.dispatcher, json!({"action": "verify", "colour": 1}), 400, "unknown field `colour`", json!({})),
     ];
-    for (token, body, status, fragment) in cases {
+    for (token, body, status, fragment, members) in cases {
         let answer = o.act(token, &site, body.clone()).await;
         assert_eq!(answer.status, status, "{body}: {}", String::from_utf8_lossy(&answer.bytes));
         assert!(answer.detail().contains(fragment), "{body}: {}", answer.detail());
+        let problem = answer.json();
+        for (member, value) in members.as_object().unwrap() {
+            assert_eq!(&problem[member], value, "{body}: {problem}");
+        }
+        if members.as_object().unwrap().is_empty() {
+            assert!(problem.get("code").is_none(), "{body}: {problem}");
+        }
     }
     assert_eq!(o.events(&site).await.len(), before);
     // A major hazard's deadline must be given.
@@ -445,6 +483,7 @@ async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
         .await;
     assert_eq!(major.status, 422);
     assert!(major.detail().contains("approved plan"), "{}", major.detail());
+    assert_eq!(major.json()["code"], "deadline_required");
     let cancelled = o.act(&o.dispatcher, &site, json!({"action": "cancel", "reason": "道路已改建"})).await;
     assert_eq!(cancelled.json()["properties"]["status"], "cancelled");
 }

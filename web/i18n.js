@@ -452,6 +452,8 @@ const zh = {
   'refusal.majorDeadline': '重大隐患按批准的整改方案确定时限，请填写整改时限。',
   'refusal.pastDeadline': '时限 {date} 已过，请选择今天或以后的日期。',
   'refusal.laterDeadline': '新的时限须晚于当前时限（{date}）。',
+  'refusal.lookBackTooFar': '回头看须在现场记录：提交位置距点位 {m} 米，须在 {radius} 米以内。',
+  'refusal.lookBackOnSite': '回头看须由巡查员到现场，在“巡查录入”页记录。',
 
   'dialog.reason': '原因',
   'dialog.reasonMissing': '请填写原因',

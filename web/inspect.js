@@ -21,6 +21,7 @@ import * as outbox from './outbox.js';
 import { t, tCode, localName, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
 import { mountHeader } from './header.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
+import { explain } from './lifecycle.js';
 
 /** Which hazard groups apply to which kind of site. */
 const GROUPS_BY_KIND = {
@@ -703,7 +704,8 @@ async function send(record) {
     return { kind: 'sent', body: await readResponse(response) };
   } catch (error) {
     const status = error instanceof ApiError ? error.status : 0;
-    const detail = error.detail || error.message;
+    // A refusal by a named rule (a look-back too far from its site…) in the inspector's language.
+    const detail = error.body?.code ? explain(error) : error.detail || error.message;
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { kind: 'rejected', status, detail };
     return { kind: 'retry', detail };
   }

@@ -64,22 +64,27 @@ export function unmetItems(error) {
     ? error.body.unmet_items : null;
 }
 
-// The server explains refusals in English (src/domain/lifecycle.rs). The common ones are said again in
-// Chinese; anything else is shown as the server wrote it.
-const EXPLANATIONS = [
-  [/must not be the person who requested the close-out/, () => t('refusal.ownWork')],
-  [/^(\w+) needs the (dispatcher|reviewer|inspector) role$/, (m) => t('refusal.role', { action: tCode('action', m[1]), role: tCode('role', m[2]) })],
-  [/^(\w+) needs the town officer of the site's town/, (m) => t('refusal.rectifier', { action: tCode('action', m[1]) })],
-  [/^evidence comes from the town officer/, () => t('refusal.evidenceRectifier')],
-  [/^cannot (\w+) a site that is (\w+)/, (m) => t('refusal.status', { action: tCode('action', m[1]), status: tCode('status', m[2]) })],
-  [/^evidence is recorded while a site is in_progress; this one is (\w+)/, (m) => t('refusal.evidenceStatus', { status: tCode('status', m[1]) })],
-  [/extension request is waiting/, () => t('refusal.extensionWaiting')],
-  [/no extension request to decide/, () => t('refusal.noExtension')],
-  [/^(\w+) needs a reason$/, (m) => t('refusal.reason', { action: tCode('action', m[1]) })],
-  [/deadline: a major hazard's deadline follows its approved plan/, () => t('refusal.majorDeadline')],
-  [/deadline: (\S+) is in the past/, (m) => t('refusal.pastDeadline', { date: m[1] })],
-  [/deadline: the new deadline must be after the current one \((\S+)\)/, (m) => t('refusal.laterDeadline', { date: m[1] })],
-];
+/**
+ * The server's refusals by their stable `code` (problem+json), said in the page's language from the facts
+ * the problem carries. A refusal without a code is shown with the server's own detail.
+ */
+const REFUSALS = {
+  own_work: () => t('refusal.ownWork'),
+  not_your_move: (p) => (p.party === 'rectifier'
+    ? t('refusal.rectifier', { action: tCode('action', p.action) })
+    : t('refusal.role', { action: tCode('action', p.action), role: tCode('role', p.party) })),
+  not_rectifier: () => t('refusal.evidenceRectifier'),
+  wrong_status: (p) => t('refusal.status', { action: tCode('action', p.action), status: tCode('status', p.site_status) }),
+  evidence_status: (p) => t('refusal.evidenceStatus', { status: tCode('status', p.site_status) }),
+  extension_pending: () => t('refusal.extensionWaiting'),
+  no_extension: () => t('refusal.noExtension'),
+  reason_required: (p) => t('refusal.reason', { action: tCode('action', p.action) }),
+  deadline_required: () => t('refusal.majorDeadline'),
+  deadline_past: (p) => t('refusal.pastDeadline', { date: p.deadline }),
+  deadline_not_later: (p) => t('refusal.laterDeadline', { date: p.deadline }),
+  look_back_too_far: (p) => t('refusal.lookBackTooFar', { m: Math.round(p.distance_m), radius: p.radius_m }),
+  look_back_on_site: () => t('refusal.lookBackOnSite'),
+};
 
 /** A refusal or failure as a sentence for the user, in the page's language. */
 export function explain(error) {
@@ -87,12 +92,8 @@ export function explain(error) {
     return error instanceof TypeError ? t('common.networkError') : (error?.message || String(error));
   }
   const detail = error.detail || '';
-  if (!isEnglish()) {
-    for (const [pattern, say] of EXPLANATIONS) {
-      const m = detail.match(pattern);
-      if (m) return say(m);
-    }
-  }
+  const say = REFUSALS[error.body?.code];
+  if (say && !isEnglish()) return say(error.body);
   const lead = { 403: 'refusal.forbidden', 404: 'refusal.notFound', 409: 'refusal.conflict', 422: 'refusal.invalid' }[error.status];
   return lead ? t(lead, { detail }) : t('common.error', { detail });
 }

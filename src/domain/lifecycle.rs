@@ -46,7 +46,8 @@ crate::domain::site::coded_enum! {
 }
 
 /// Who may take an action on a site, by role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Party {
     /// 市交安办: verify, reject, merge, dispatch, decide extensions, cancel.
     Dispatcher,
@@ -146,9 +147,44 @@ pub enum TransitionError {
     /// 422: the action must say why.
     #[error("{0} needs a reason")]
     ReasonRequired(ActionKind),
-    /// 409: an extension request is already waiting, or there is none to decide.
-    #[error("{0}")]
-    Extension(&'static str),
+    /// 409: an extension request is already waiting for the dispatcher's decision.
+    #[error("an extension request is waiting for the dispatcher's decision")]
+    ExtensionPending,
+    /// 409: there is no extension request to decide.
+    #[error("there is no extension request to decide")]
+    NoExtension,
+}
+
+impl TransitionError {
+    /// A stable name for the rule that refused the move, for clients to translate (problem+json `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransitionError::WrongStatus { .. } => "wrong_status",
+            TransitionError::NotYourMove { .. } => "not_your_move",
+            TransitionError::OwnWork => "own_work",
+            TransitionError::UnmetItems(_) => "unmet_items",
+            TransitionError::ReasonRequired(_) => "reason_required",
+            TransitionError::ExtensionPending => "extension_pending",
+            TransitionError::NoExtension => "no_extension",
+        }
+    }
+
+    /// The values the refusal names, as problem+json extension members.
+    pub fn facts(&self) -> serde_json::Value {
+        match self {
+            TransitionError::WrongStatus { action, status, allowed } => {
+                serde_json::json!({ "action": action, "site_status": status, "allowed_from": allowed })
+            }
+            TransitionError::NotYourMove { action, .. } => {
+                serde_json::json!({ "action": action, "party": action.party() })
+            }
+            TransitionError::UnmetItems(items) => serde_json::json!({ "unmet_items": items }),
+            TransitionError::ReasonRequired(action) => serde_json::json!({ "action": action }),
+            TransitionError::OwnWork | TransitionError::ExtensionPending | TransitionError::NoExtension => {
+                serde_json::json!({})
+            }
+        }
+    }
 }
 
 /// The decision: the status after the move (unchanged when `None` was the action's target) and the event
@@ -181,10 +217,10 @@ pub fn transition(
             return Err(TransitionError::UnmetItems(site.unmet_items.clone()));
         }
         ActionKind::RequestCloseOut | ActionKind::RequestExtension if site.extension_pending => {
-            return Err(TransitionError::Extension("an extension request is waiting for the dispatcher's decision"));
+            return Err(TransitionError::ExtensionPending);
         }
         ActionKind::DecideExtension if !site.extension_pending => {
-            return Err(TransitionError::Extension("there is no extension request to decide"));
+            return Err(TransitionError::NoExtension);
         }
         ActionKind::Approve
             if site.close_out_requested_by == Some(actor.user_id) || site.evidence_by.contains(&actor.user_id) =>
@@ -364,12 +400,12 @@ mod tests {
         let mut facts = site();
         assert!(matches!(
             transition(SiteStatus::InProgress, ActionKind::DecideExtension, &dispatcher, &facts, None),
-            Err(TransitionError::Extension(_))
+            Err(TransitionError::NoExtension)
         ));
         facts.extension_pending = true;
         assert!(matches!(
             transition(SiteStatus::InProgress, ActionKind::RequestExtension, &officer, &facts, Some("雨季施工")),
-            Err(TransitionError::Extension(_))
+            Err(TransitionError::ExtensionPending)
         ));
         let decided =
             transition(SiteStatus::InProgress, ActionKind::DecideExtension, &dispatcher, &facts, None).unwrap();

@@ -31,9 +31,11 @@ pub enum Error {
     PreconditionFailed(String),
     #[error("{0}")]
     PreconditionRequired(String),
-    /// A close-out refused: the body lists the unmet items as `unmet_items` too.
+    /// A rule refused the request. `code` names the rule, stably, so that clients can say it in their own
+    /// words; `facts` (an object) holds the values the message names, e.g. `unmet_items`, and is merged into
+    /// the problem+json body.
     #[error("{message}")]
-    UnmetItems { message: String, items: Vec<String> },
+    Refused { status: StatusCode, code: &'static str, message: String, facts: serde_json::Value },
     #[error("the database is not answering; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -56,10 +58,17 @@ impl Error {
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
-            Error::UnmetItems { .. } => StatusCode::CONFLICT,
+            Error::Refused { status, .. } => *status,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl Error {
+    /// A refusal by a named rule with nothing more to name.
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Error::Refused { status, code, message: message.into(), facts: json!({}) }
     }
 }
 
@@ -100,8 +109,13 @@ impl IntoResponse for Error {
             "status": status.as_u16(),
             "detail": self.to_string(),
         });
-        if let Error::UnmetItems { items, .. } = &self {
-            body["unmet_items"] = json!(items);
+        if let Error::Refused { code, facts, .. } = &self {
+            body["code"] = json!(code);
+            if let Some(facts) = facts.as_object() {
+                for (k, v) in facts {
+                    body[k] = v.clone();
+                }
+            }
         }
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();

@@ -73,10 +73,14 @@ pub async fn act(
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
     let action: ActionKind = req.action.parse().map_err(|e| Error::Unprocessable(format!("action: {e}")))?;
     if action.party() == Party::Inspector {
-        return Err(Error::Unprocessable(format!(
-            "action: {action} is recorded on site, as the inspector's look-back observation: POST \
-             /api/v1/observations with \"look_back\": {{\"site_id\": \"{id}\", \"result\": \"pass\" or \"relapse\"}}"
-        )));
+        return Err(Error::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "look_back_on_site",
+            format!(
+                "action: {action} is recorded on site, as the inspector's look-back observation: POST \
+                 /api/v1/observations with \"look_back\": {{\"site_id\": \"{id}\", \"result\": \"pass\" or \"relapse\"}}"
+            ),
+        ));
     }
     let expected = expected_version(&headers)?;
     let params = validate(&state, action, req).await?;
@@ -104,9 +108,12 @@ pub async fn act(
             if let (Some(old), Some(new)) = (site.deadline, params.deadline)
                 && new <= old
             {
-                return Err(Error::Unprocessable(format!(
-                    "deadline: the new deadline must be after the current one ({old})"
-                )));
+                return Err(Error::Refused {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "deadline_not_later",
+                    message: format!("deadline: the new deadline must be after the current one ({old})"),
+                    facts: serde_json::json!({ "deadline": old }),
+                });
             }
         }
         _ => {}
@@ -115,6 +122,15 @@ pub async fn act(
     tx.commit().await?;
     tracing::info!(site = %id, action = %action, from = %t.from, to = %t.to, by = %actor.name, "site moved");
     super::sites::detail_response(&state, &actor, id).await
+}
+
+fn past_deadline(deadline: NaiveDate) -> Error {
+    Error::Refused {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "deadline_past",
+        message: format!("deadline: {deadline} is in the past"),
+        facts: serde_json::json!({ "deadline": deadline }),
+    }
 }
 
 /// Checks the parameters an action needs (and that it carries no others), filling defaults.
@@ -155,15 +171,17 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
                 Some(d) => d,
                 None => {
                     let days = state.settings.deadlines.default_days(&level, &mode).ok_or_else(|| {
-                        Error::Unprocessable(
-                            "deadline: a major hazard's deadline follows its approved plan; give it".into(),
+                        Error::refused(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "deadline_required",
+                            "deadline: a major hazard's deadline follows its approved plan; give it",
                         )
                     })?;
                     today + chrono::Days::new(days)
                 }
             };
             if deadline < today {
-                return Err(Error::Unprocessable(format!("deadline: {deadline} is in the past")));
+                return Err(past_deadline(deadline));
             }
             p.responsible_unit_id = Some(unit);
             p.lead_unit_id = req.lead_unit_id;
@@ -180,7 +198,7 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
         ActionKind::RequestExtension => {
             let d = req.deadline.ok_or_else(|| Error::Unprocessable("deadline: the new deadline asked for".into()))?;
             if d < today {
-                return Err(Error::Unprocessable(format!("deadline: {d} is in the past")));
+                return Err(past_deadline(d));
             }
             p.deadline = Some(d);
         }
@@ -290,14 +308,17 @@ pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Res
     Ok(axum::Json(serde_json::json!(planned)))
 }
 
-/// The HTTP answer for a refused move.
+/// The HTTP answer for a refused move: the status by kind of refusal, the rule's code and its facts.
 pub(super) fn refusal(e: TransitionError) -> Error {
-    match &e {
-        TransitionError::WrongStatus { .. } | TransitionError::Extension(_) => Error::Conflict(e.to_string()),
-        TransitionError::NotYourMove { .. } | TransitionError::OwnWork => Error::Forbidden(e.to_string()),
-        TransitionError::UnmetItems(items) => Error::UnmetItems { message: e.to_string(), items: items.clone() },
-        TransitionError::ReasonRequired(_) => Error::Unprocessable(e.to_string()),
-    }
+    let status = match &e {
+        TransitionError::WrongStatus { .. }
+        | TransitionError::UnmetItems(_)
+        | TransitionError::ExtensionPending
+        | TransitionError::NoExtension => StatusCode::CONFLICT,
+        TransitionError::NotYourMove { .. } | TransitionError::OwnWork => StatusCode::FORBIDDEN,
+        TransitionError::ReasonRequired(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    Error::Refused { status, code: e.code(), message: e.to_string(), facts: e.facts() }
 }
 
 /// The `evidence` part of an evidence upload.
@@ -443,11 +464,17 @@ fn check_evidence(mut input: EvidenceInput) -> Result<EvidenceInput> {
 /// Evidence comes from the site's rectifiers while the work is in progress.
 async fn check_rectifier(actor: &Actor, conn: &mut sqlx::PgConnection, site: &db::lifecycle::LockedSite) -> Result<()> {
     if site.status() != SiteStatus::InProgress {
-        return Err(Error::Conflict(format!(
-            "evidence is recorded while a site is in_progress; this one is {}",
-            site.status
-        )));
+        return Err(Error::Refused {
+            status: StatusCode::CONFLICT,
+            code: "evidence_status",
+            message: format!("evidence is recorded while a site is in_progress; this one is {}", site.status),
+            facts: serde_json::json!({ "site_status": site.status }),
+        });
     }
     let facts = db::lifecycle::facts(conn, site).await?;
-    if is_rectifier(actor, &facts) { Ok(()) } else { Err(Error::Forbidden(format!("evidence comes from {RECTIFIER}"))) }
+    if is_rectifier(actor, &facts) {
+        Ok(())
+    } else {
+        Err(Error::refused(StatusCode::FORBIDDEN, "not_rectifier", format!("evidence comes from {RECTIFIER}")))
+    }
 }

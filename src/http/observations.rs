@@ -188,10 +188,15 @@ async fn record_look_back(
     }
     let distance = db::observations::distance_to_site(&mut tx, site_id, &obs.geometry.to_geojson()).await?;
     if distance > LOOK_BACK_RADIUS_M {
-        return Err(Error::Unprocessable(format!(
-            "geometry: the look-back was recorded {distance:.0} m from the site; it is done on site, within \
-             {LOOK_BACK_RADIUS_M:.0} m"
-        )));
+        return Err(Error::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "look_back_too_far",
+            message: format!(
+                "geometry: the look-back was recorded {distance:.0} m from the site; it is done on site, within \
+                 {LOOK_BACK_RADIUS_M:.0} m"
+            ),
+            facts: json!({ "distance_m": distance.round(), "radius_m": LOOK_BACK_RADIUS_M }),
+        });
     }
     let facts = db::lifecycle::facts(&mut tx, &site).await?;
     let (action, reason) = match look_back.result {

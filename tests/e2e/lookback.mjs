@@ -2,7 +2,9 @@
 //  1. on a closed site's page the inspector finds "到现场回头看", which opens the inspection page in look-back
 //     mode for that site (no kind or hazard cards; the site, its distance and the result to choose);
 //  2. sending with nothing chosen is stopped on the phone, naming the result and the photo;
-//  3. a relapse (one item damaged, notes, a photo) is sent: the page says the site is reopened;
+//  3. a relapse (one item damaged, notes, a photo) sent from 550 m away is refused by the server, and the page
+//     says why in Chinese (from the problem's `code`); sent again from the site, it goes through, and the page
+//     says the site is reopened;
 //  4. the page then lists the open look-back tasks nearest first; at the planned site the inspector starts
 //     its task, finds everything in place, and sends a pass; the list is then empty and the card goes away;
 //  5. the dispatcher's 工作台 › 回头看 shows the town with one look-back passed and one relapse, and applying
@@ -92,6 +94,19 @@ await run('lookback', async ({ log, setStep }) => {
     await page.waitForSelector('#photo-count[data-count="1"]');
     await page.fill('#notes', config.notes);
     const relapseId = await page.evaluate(() => window.roadledger.draftId());
+    await context.setGeolocation({ ...near(config.linked.at), latitude: config.linked.at[1] + 0.005 });
+    await page.waitForSelector('#look-back-far');
+    await page.tap('#use-location'); // let go of the fix taken at the site
+    await page.tap('#use-location'); // and take the one far away
+    await page.tap('#submit');
+    await page.waitForSelector('#result[data-state="error"]');
+    const tooFar = await resultText();
+    check('relapse', /提交位置距点位 5\d\d 米，须在 100 米以内/.test(tooFar), `a look-back from afar is refused with: ${tooFar}`);
+    check('relapse', await page.evaluate(() => window.roadledger.draftId()) === relapseId, 'the refused draft lost its id');
+    await context.setGeolocation(near(config.linked.at));
+    await page.waitForSelector('#look-back-far', { state: 'detached' });
+    await page.tap('#use-location');
+    await page.tap('#use-location');
     await screenshot(page, 'lookback-relapse', { fullPage: true });
     await page.tap('#submit');
     await waitResult();
