@@ -11,12 +11,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use futures::StreamExt;
-use sqlx::postgres::PgArguments;
-use sqlx::query::QueryAs;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 
-use super::sites::{SiteFilter, scope_condition};
+use super::sites::{FILTER_CONDITION, SiteFilter, bind_filter, scope_condition};
 use crate::domain::site::SiteStatus;
 
 /// Most rows one export may hold. A whole county is a few thousand sites; this leaves room for a province
@@ -100,31 +98,6 @@ pub enum ExportError {
     TooManyRows { rows: i64, max: i64 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-}
-
-/// The filter of `GET /api/v1/sites` (see `db::sites::list`), without its paging: parameters $1–$7, the
-/// scope $8–$10. Needs `s` (site) and `t` (town).
-const FILTER_CONDITION: &str = "
-    ($1::float8 is null or s.geom && st_makeenvelope($1, $2, $3, $4, 4326))
-    and (cardinality($5::text[]) = 0 or s.status = any($5))
-    and ($6::text is null or s.kind = $6)
-    and ($7::text is null or t.admin_code = $7 or t.name = $7)";
-
-fn bind_filter<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    f: &SiteFilter,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
-    q.bind(minx)
-        .bind(miny)
-        .bind(maxx)
-        .bind(maxy)
-        .bind(f.statuses.clone())
-        .bind(f.kind.clone())
-        .bind(f.town.clone())
-        .bind(f.scope.all)
-        .bind(f.scope.town_id)
-        .bind(f.scope.unit_id)
 }
 
 /// The columns and the rows come from the same order: template code, then position.

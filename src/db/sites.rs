@@ -79,41 +79,49 @@ pub struct SiteFilter {
 
 /// One page of site features as GeoJSON text, in id order, and the id to continue after (if more remain).
 pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, Option<Uuid>)> {
-    let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+    let sql = format!(
         "select s.id, json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 6)::json,
              'properties', json_build_object({SITE_PROPERTIES}))::text
          {SITE_FROM}
-         where ($1::float8 is null or s.geom && st_makeenvelope($1, $2, $3, $4, 4326))
-           and (cardinality($5::text[]) = 0 or s.status = any($5))
-           and ($6::text is null or s.kind = $6)
-           and ($7::text is null or t.admin_code = $7 or t.name = $7)
-           and ($8::uuid is null or s.id > $8)
-           and {scope}
+         where {FILTER_CONDITION} and {scope} and ($11::uuid is null or s.id > $11)
          order by s.id
-         limit $9",
-        scope = scope_condition(10)
-    ))
-    .bind(minx)
-    .bind(miny)
-    .bind(maxx)
-    .bind(maxy)
-    .bind(&f.statuses)
-    .bind(&f.kind)
-    .bind(&f.town)
-    .bind(f.after)
-    .bind(f.limit + 1)
-    .bind(f.scope.all)
-    .bind(f.scope.town_id)
-    .bind(f.scope.unit_id)
-    .fetch_all(pool)
-    .await?;
+         limit $12",
+        scope = scope_condition(8)
+    );
+    let rows: Vec<(Uuid, String)> =
+        bind_filter(sqlx::query_as(&sql), f).bind(f.after).bind(f.limit + 1).fetch_all(pool).await?;
     let more = rows.len() as i64 > f.limit;
     let mut features: Vec<(Uuid, String)> = rows;
     features.truncate(f.limit as usize);
     let next = if more { features.last().map(|(id, _)| *id) } else { None };
     Ok((features.into_iter().map(|(_, json)| json).collect(), next))
+}
+
+/// The filter of `GET /api/v1/sites`, shared with the ledger exports, without paging: parameters $1–$7, the
+/// scope $8–$10 (bound by [`bind_filter`]). Needs `s` (site) and `t` (town).
+pub const FILTER_CONDITION: &str = "
+    ($1::float8 is null or s.geom && st_makeenvelope($1, $2, $3, $4, 4326))
+    and (cardinality($5::text[]) = 0 or s.status = any($5))
+    and ($6::text is null or s.kind = $6)
+    and ($7::text is null or t.admin_code = $7 or t.name = $7)";
+
+/// Binds [`FILTER_CONDITION`]'s parameters and the scope, $1–$10.
+pub fn bind_filter<'q, O>(
+    q: QueryAs<'q, sqlx::Postgres, O, PgArguments>,
+    f: &SiteFilter,
+) -> QueryAs<'q, sqlx::Postgres, O, PgArguments> {
+    let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
+    bind_scope(
+        q.bind(minx)
+            .bind(miny)
+            .bind(maxx)
+            .bind(maxy)
+            .bind(f.statuses.clone())
+            .bind(f.kind.clone())
+            .bind(f.town.clone()),
+        &f.scope,
+    )
 }
 
 /// Number of sites per status, for the map legend.
