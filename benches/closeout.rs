@@ -40,7 +40,7 @@ fn main() {
     // First: nothing is loaded yet in this process.
     let base = reset_peak_rss();
     let start = Instant::now();
-    let font = CjkFont::shared().expect("a Chinese font: install the Debian package fonts-noto-cjk");
+    let font = CjkFont::shared(None).expect("a Chinese font: install the Debian package fonts-noto-cjk");
     let pdf = closeout::render(&sheet, font).unwrap();
     let first = start.elapsed();
     report("first render (loads the font)", 1, first, first, peak_rss_mib() - base, pdf.len());

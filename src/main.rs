@@ -166,6 +166,10 @@ struct ServeArgs {
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
+    /// The Chinese font for close-out sheets (an OpenType .otf/.ttf or .ttc file); by default Debian's
+    /// fonts-noto-cjk.
+    #[arg(long, env = "ROADLEDGER_CJK_FONT")]
+    cjk_font: Option<PathBuf>,
     /// Load the Zhangjiagang demo dataset (and one demo account per role) into an empty database.
     #[arg(long)]
     demo: bool,
@@ -281,6 +285,7 @@ async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> 
         county_admin_code: args.county_admin_code.clone(),
         base_map_url: args.base_map_url.clone(),
         web_dir: args.web_dir.clone(),
+        cjk_font: args.cjk_font.clone(),
         cookie_secure: args.secure_cookies,
         session_idle: chrono::Duration::hours(args.session_idle_hours.clamp(1, 24 * 7)),
         observation_edit_window: chrono::Duration::hours(args.edit_window_hours.clamp(0, 24 * 30)),

@@ -4,7 +4,8 @@
 //! the font file is ~20 MB. Reading and hashing that file costs tens of milliseconds, so it is done once and
 //! kept in a `OnceLock`; a failed load is not kept, so installing the font later needs no restart.
 //!
-//! Where the font comes from: the file named by `ROADLEDGER_CJK_FONT` if set, otherwise the first of the
+//! Where the font comes from: the file configured with `serve --cjk-font` (or `ROADLEDGER_CJK_FONT`) if set,
+//! otherwise the first of the
 //! Debian `fonts-noto-cjk` paths in [`DEFAULT_PATHS`] that exists. A collection (`.ttc`) holds one font per
 //! region; the Simplified Chinese member (`… SC`) is chosen, because the sheet is read in mainland China and
 //! the SC glyph forms are the ones readers expect.
@@ -18,7 +19,7 @@ use skrifa::raw::{FileRef, FontRef};
 use skrifa::string::StringId;
 use skrifa::{MetadataProvider, Tag};
 
-/// The environment variable that names the font file (an OpenType `.otf`/`.ttf` or a collection `.ttc`).
+/// The environment variable behind `serve --cjk-font`, named in refusals when no font is found.
 pub const FONT_ENV: &str = "ROADLEDGER_CJK_FONT";
 
 /// Where Debian's `fonts-noto-cjk` puts its fonts, in order of preference (sans reads best at small sizes).
@@ -37,7 +38,7 @@ const PROBE_CHAR: char = '销';
 #[derive(Debug, thiserror::Error)]
 pub enum FontError {
     #[error(
-        "no Chinese font found (looked for {}); install the Debian package fonts-noto-cjk, or set {FONT_ENV} to an \
+        "no Chinese font found (looked for {}); install the Debian package fonts-noto-cjk, or give serve --cjk-font ({FONT_ENV}) an \
          OpenType font with Chinese glyphs",
         .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
@@ -69,20 +70,16 @@ impl std::fmt::Debug for CjkFont {
 static LOADED: OnceLock<CjkFont> = OnceLock::new();
 
 impl CjkFont {
-    /// The process-wide font, loaded on first use. Blocking (file I/O and parsing): call it from
-    /// `spawn_blocking`. Two first calls at once may both load; one result is kept.
-    pub fn shared() -> Result<&'static CjkFont, FontError> {
+    /// The process-wide font, loaded on first use from `configured` (an OpenType `.otf`/`.ttf` or a
+    /// collection `.ttc`) or else the first default path that exists. Blocking (file I/O and parsing): call
+    /// it from `spawn_blocking`. Two first calls at once may both load; one result is kept.
+    pub fn shared(configured: Option<&Path>) -> Result<&'static CjkFont, FontError> {
         if let Some(font) = LOADED.get() {
             return Ok(font);
         }
-        let font = CjkFont::load(&CjkFont::locate()?)?;
+        let font = CjkFont::load(&locate_in(configured.map(Path::to_path_buf), DEFAULT_PATHS)?)?;
         tracing::info!(path = %font.path.display(), family = %font.family, "loaded the close-out sheet font");
         Ok(LOADED.get_or_init(|| font))
-    }
-
-    /// The configured font file: `ROADLEDGER_CJK_FONT`, or the first default path that exists.
-    pub fn locate() -> Result<PathBuf, FontError> {
-        locate_in(std::env::var_os(FONT_ENV).map(PathBuf::from), DEFAULT_PATHS)
     }
 
     /// Reads and checks a font file, choosing the Simplified Chinese member of a collection.

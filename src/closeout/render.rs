@@ -614,7 +614,7 @@ mod tests {
 
     fn font() -> &'static CjkFont {
         // A system package, like PostGIS for the database tests: scripts/test.sh installs it.
-        CjkFont::shared().expect("a Chinese font: install the Debian package fonts-noto-cjk")
+        CjkFont::shared(None).expect("a Chinese font: install the Debian package fonts-noto-cjk")
     }
 
     #[test]

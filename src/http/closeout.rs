@@ -35,8 +35,8 @@ const RENDER_QUEUE_WAIT: Duration = Duration::from_secs(10);
 pub const SHEET_PHOTOS_MAX: usize = 64;
 
 const FONT_MISSING: &str = "the close-out sheet needs a Chinese font and the server has none: install the Debian \
-                            package fonts-noto-cjk (apt-get install fonts-noto-cjk), or set ROADLEDGER_CJK_FONT to \
-                            an OpenType font with Chinese glyphs";
+                            package fonts-noto-cjk (apt-get install fonts-noto-cjk), or start the server with \
+                            --cjk-font (ROADLEDGER_CJK_FONT) naming an OpenType font with Chinese glyphs";
 
 pub async fn pdf(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
@@ -78,8 +78,9 @@ pub async fn pdf(State(state): State<AppState>, actor: Actor, Path(id): Path<Str
     };
     let code = sheet.code.clone();
     let started = Instant::now();
+    let configured_font = state.settings.cjk_font.clone();
     let rendered = tokio::task::spawn_blocking(move || {
-        let font = CjkFont::shared()?;
+        let font = CjkFont::shared(configured_font.as_deref())?;
         Ok::<_, RenderError>(closeout::render(&sheet, font)?)
     })
     .await

@@ -40,6 +40,8 @@ pub struct Settings {
     /// XYZ raster tile URL template for the base map; `None` draws towns and roads only.
     pub base_map_url: Option<String>,
     pub web_dir: PathBuf,
+    /// The close-out sheet's Chinese font file; `None`: Debian's `fonts-noto-cjk`.
+    pub cjk_font: Option<PathBuf>,
     /// A session ends after this long without a request (and after 7 days in any case).
     pub session_idle: chrono::Duration,
     /// Mark the session cookie `Secure`: set when the service is reached over HTTPS.
@@ -100,6 +102,7 @@ impl Default for Settings {
             county_admin_code: "320582".into(),
             base_map_url: None,
             web_dir: PathBuf::from("web"),
+            cjk_font: None,
             session_idle: chrono::Duration::hours(12),
             cookie_secure: false,
             login_throttle: LoginThrottle::default(),
