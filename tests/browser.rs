@@ -324,6 +324,16 @@ async fn admin_page_creates_disables_and_resets_users_and_sends_non_admins_away(
             .unwrap();
     assert_eq!(prefix, result["token_prefix"].as_str().unwrap());
     assert!(revoked);
+
+    // The leader's own new password is the one that now signs in.
+    let new_password = result["other_new_password"].as_str().unwrap();
+    let hash: String = sqlx::query_scalar("select password_hash from app_user where id = $1")
+        .bind(leader.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(roadledger::secrets::verify_password(new_password, &hash));
+    assert!(!roadledger::secrets::verify_password(common::DEFAULT_PASSWORD, &hash));
 }
 
 /// Hands a site to a unit directly in the database (as if dispatched and accepted), for the work lists to

@@ -336,3 +336,43 @@ async fn observations_are_attributed_to_the_signed_in_account(pool: PgPool) {
         sqlx::query_scalar("select id from app_user where name = 'zhangwei'").fetch_one(&app.pool).await.unwrap();
     assert_eq!(event_user, Some(user_id));
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn users_change_their_own_password_and_their_other_sessions_end(pool: PgPool) {
+    let app = app(pool).await;
+    leader(&app).await;
+    let here = login(&app, "wang.qiang", DEFAULT_PASSWORD, None).await;
+    let here_cookie = session_cookie(&here);
+    let csrf = here.json()["csrf_token"].as_str().unwrap().to_string();
+    let elsewhere = session_cookie(&login(&app, "wang.qiang", DEFAULT_PASSWORD, None).await);
+    let change = |current: &str, new: &str| {
+        Request::post("/api/v1/session/password")
+            .header("cookie", &here_cookie)
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"current_password": current, "new_password": new}).to_string()))
+            .unwrap()
+    };
+    let new_password = "路口警示桩 grows back 2027";
+
+    let wrong = app.send_as_is(change("not my password", new_password)).await;
+    let weak = app.send_as_is(change(DEFAULT_PASSWORD, "short")).await;
+    let changed = app.send_as_is(change(DEFAULT_PASSWORD, new_password)).await;
+
+    assert_eq!(wrong.status, 403);
+    assert_eq!(wrong.json()["code"], "wrong_password");
+    assert_eq!(weak.status, 422);
+    assert_eq!(changed.status, 204, "{}", changed.detail());
+    // This session goes on; the one on the other device has ended.
+    assert_eq!(get_with_cookie(&app, "/api/v1/session", &here_cookie).await.status, 200);
+    assert_eq!(get_with_cookie(&app, "/api/v1/session", &elsewhere).await.status, 401);
+    assert_eq!(login(&app, "wang.qiang", DEFAULT_PASSWORD, None).await.status, 401);
+    assert_eq!(login(&app, "wang.qiang", new_password, None).await.status, 200);
+    // Guessing the current password through this route is throttled like sign-in.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(app.send_as_is(change("guess", "another long passphrase 1")).await.status.as_u16());
+    }
+    assert_eq!(statuses.first(), Some(&403));
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}

@@ -84,6 +84,7 @@ const REFUSALS = {
   deadline_not_later: (p) => t('refusal.laterDeadline', { date: p.deadline }),
   look_back_too_far: (p) => t('refusal.lookBackTooFar', { m: Math.round(p.distance_m), radius: p.radius_m }),
   look_back_on_site: () => t('refusal.lookBackOnSite'),
+  wrong_password: () => t('account.wrongPassword'),
 };
 
 /** A refusal or failure as a sentence for the user, in the page's language. */

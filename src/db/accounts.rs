@@ -189,6 +189,37 @@ pub async fn set_password(pool: &PgPool, id: Uuid, password_hash: &str) -> sqlx:
     Ok(found)
 }
 
+/// The account's own password change: a new hash, and every other browser session ended (a password
+/// changed because it leaked must not leave a stranger signed in). The session that made the change and the
+/// account's API tokens stay; the tokens are revoked one by one on the account page.
+pub async fn change_own_password(
+    pool: &PgPool,
+    id: Uuid,
+    password_hash: &str,
+    keep_session: Option<[u8; 32]>,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("update app_user set password_hash = $2, password_changed_at = now() where id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from user_session where user_id = $1 and token_sha256 is distinct from $2")
+        .bind(id)
+        .bind(keep_session.as_ref().map(|h| h.as_slice()))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// The password hash of an enabled account.
+pub async fn password_hash(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select password_hash from app_user where id = $1 and disabled_at is null")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// What sign-in needs to know about a name: the account (if enabled) and its password hash.
 pub async fn credentials(pool: &PgPool, name: &str) -> sqlx::Result<Option<(Uuid, String)>> {
     sqlx::query_as("select id, password_hash from app_user where name = $1 and disabled_at is null")

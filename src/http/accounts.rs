@@ -39,26 +39,7 @@ pub async fn login(
         return Err(Error::BadRequest("name or password is too long".into()));
     }
     let client = auth::client_addr(&extensions);
-    let throttle = &state.settings.login_throttle;
-
-    let (account_failures, client_failures, account_oldest, client_oldest) =
-        accounts::recent_failures(&state.pool, &name, &client, throttle.window).await?;
-    let now = Utc::now();
-    let wait_until = |oldest: Option<chrono::DateTime<Utc>>| oldest.map(|t| t + throttle.window).unwrap_or(now);
-    let blocked_until = match (account_failures >= throttle.per_account, client_failures >= throttle.per_client) {
-        (true, true) => Some(wait_until(account_oldest).max(wait_until(client_oldest))),
-        (true, false) => Some(wait_until(account_oldest)),
-        (false, true) => Some(wait_until(client_oldest)),
-        (false, false) => None,
-    };
-    if let Some(until) = blocked_until {
-        let retry_after_s = (until - now).num_seconds().max(1) as u64;
-        tracing::warn!(account = %name, client = %client, "sign-in throttled");
-        return Err(Error::TooManyRequests {
-            message: format!("too many failed sign-ins; try again in {} minutes", retry_after_s.div_ceil(60)),
-            retry_after_s,
-        });
-    }
+    throttle(&state, &name, &client).await?;
 
     let credentials = accounts::credentials(&state.pool, &name).await?;
     let verified = tokio::task::spawn_blocking(move || match credentials {
@@ -95,6 +76,70 @@ pub async fn login(
     let cookie =
         auth::session_cookie_header(&token, state.settings.session_idle.num_seconds(), state.settings.cookie_secure);
     Ok(([(header::SET_COOKIE, cookie)], axum::Json(json!({ "user": user, "csrf_token": csrf_token }))).into_response())
+}
+
+/// Refuses (429) while an account or a client address has failed to give its password too often lately.
+async fn throttle(state: &AppState, name: &str, client: &str) -> Result<()> {
+    let throttle = &state.settings.login_throttle;
+    let (account_failures, client_failures, account_oldest, client_oldest) =
+        accounts::recent_failures(&state.pool, name, client, throttle.window).await?;
+    let now = Utc::now();
+    let wait_until = |oldest: Option<chrono::DateTime<Utc>>| oldest.map(|t| t + throttle.window).unwrap_or(now);
+    let blocked_until = match (account_failures >= throttle.per_account, client_failures >= throttle.per_client) {
+        (true, true) => Some(wait_until(account_oldest).max(wait_until(client_oldest))),
+        (true, false) => Some(wait_until(account_oldest)),
+        (false, true) => Some(wait_until(client_oldest)),
+        (false, false) => None,
+    };
+    let Some(until) = blocked_until else { return Ok(()) };
+    let retry_after_s = (until - now).num_seconds().max(1) as u64;
+    tracing::warn!(account = %name, client = %client, "password attempts throttled");
+    Err(Error::TooManyRequests {
+        message: format!("too many failed sign-ins; try again in {} minutes", retry_after_s.div_ceil(60)),
+        retry_after_s,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/session/password`: the signed-in user changes their own password, giving the current one
+/// (throttled like sign-in). Every other browser session of the account ends; this one and the API tokens
+/// stay.
+pub async fn change_password(
+    State(state): State<AppState>,
+    actor: Actor,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    ApiJson(change): ApiJson<PasswordChange>,
+) -> Result<StatusCode> {
+    if change.current_password.len() > rules::PASSWORD_BYTES_MAX {
+        return Err(Error::BadRequest("current_password is too long".into()));
+    }
+    let client = auth::client_addr(&extensions);
+    throttle(&state, &actor.name, &client).await?;
+    let hash = accounts::password_hash(&state.pool, actor.user_id)
+        .await?
+        .ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+    let current = change.current_password;
+    let verified = tokio::task::spawn_blocking(move || secrets::verify_password(&current, &hash))
+        .await
+        .map_err(|e| Error::Internal(e.into()))?;
+    if !verified {
+        accounts::record_failure(&state.pool, &actor.name, &client).await?;
+        return Err(Error::refused(StatusCode::FORBIDDEN, "wrong_password", "current_password is not your password"));
+    }
+    rules::check_password(&change.new_password, &actor.name).map_err(Error::Unprocessable)?;
+    let new_hash = hash_off_runtime(change.new_password).await?;
+    let this_session = session_cookie(&headers).map(|t| secrets::sha256(&t));
+    accounts::change_own_password(&state.pool, actor.user_id, &new_hash, this_session).await?;
+    accounts::clear_failures(&state.pool, &actor.name).await?;
+    tracing::info!(user = %actor.name, "password changed by its owner");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/session`: who is signed in, with the CSRF token the page must send back (none for an API

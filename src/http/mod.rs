@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/checklist-templates", get(reference::templates))
         .route("/settings", get(reference::settings))
         .route("/session", get(accounts::current).post(accounts::login).delete(accounts::logout))
+        .route("/session/password", post(accounts::change_password))
         .route("/tokens", get(accounts::tokens).post(accounts::create_token))
         .route("/tokens/{id}", delete(accounts::revoke_token))
         .route("/users", get(accounts::users).post(accounts::create_user))

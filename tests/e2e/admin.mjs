@@ -9,7 +9,8 @@
 //  5. the sign-in page shows a 429 with its Retry-After wait (the answer is faked in the browser: the
 //     server's threshold is its own business), and never follows `next` off the site;
 //  6. a signed-in non-admin is sent away from /admin.html, sees no link to it, and the users API answers 403;
-//     without the inspector role, the survey page says so and offers no submit button.
+//     on "My account" they change their own password (a wrong current one is refused in Chinese); without
+//     the inspector role, the survey page says so and offers no submit button.
 //
 //   E2E_USER=<admin> E2E_PASSWORD=<password> E2E_OTHER_USER=<non-admin> E2E_OTHER_PASSWORD=<password> \
 //     node tests/e2e/admin.mjs <base-url> [<organisation name for the new user>]
@@ -27,6 +28,8 @@ if (!base) fail('usage', 'usage: E2E_USER=… E2E_PASSWORD=… E2E_OTHER_USER=�
 const admin = credentials('E2E');
 const other = credentials('E2E_OTHER');
 
+/** The non-admin's own new password, set on the account page. */
+const OTHER_NEW_PASSWORD = 'Hui-tou-kan 2026 relapse';
 const NEW_USER = { name: 'zhao.lei', display_name: '赵磊', roles: ['inspector', 'town_officer'], password: 'Qiao-lu-2026-first' };
 const NEW_PASSWORD = 'Huang-tu-2026-reset';
 const TIMEOUT_MS = 30_000;
@@ -226,6 +229,18 @@ await run('admin', async ({ log, setStep }) => {
     await plain.page.goto(new URL('/account.html', base).href);
     await plain.page.waitForSelector('body[data-state="ready"]');
     const accountName = await plain.page.textContent('#account-display-name');
+    // They change their own password there: a wrong current password is said in Chinese, then it works.
+    await plain.page.fill('#current-password', 'not-my-password');
+    await plain.page.fill('#new-password', OTHER_NEW_PASSWORD);
+    await plain.page.fill('#confirm-password', OTHER_NEW_PASSWORD);
+    await plain.page.click('#password-submit');
+    await plain.page.waitForSelector('#password-status[data-state="error"]');
+    const wrongCurrent = (await plain.page.textContent('#password-status')).trim();
+    check('non-admin', wrongCurrent === '当前密码不正确。', `a wrong current password is answered: ${wrongCurrent}`);
+    await plain.page.fill('#current-password', other.password);
+    await plain.page.click('#password-submit');
+    await plain.page.waitForSelector('#password-status[data-state="ok"]');
+    check('non-admin', await plain.page.inputValue('#new-password') === '', 'the form keeps the new password after the change');
     // Without the inspector role the survey page opens but says why it cannot submit.
     await plain.page.goto(new URL('/inspect.html', base).href);
     await plain.page.waitForSelector('body[data-state="ready"] #not-inspector');
@@ -243,6 +258,7 @@ await run('admin', async ({ log, setStep }) => {
       throttled_wait_s: wait,
       token_prefix: prefix,
       non_admin: { landed: plainLanded, admin_page: away, users_api: usersApi.status(), account: accountName },
+      other_new_password: OTHER_NEW_PASSWORD,
       screenshots: [shotCreated, shotForm, shotDialog, shotRefused, shotThrottled, shotToken].filter(Boolean),
     };
   } finally {
