@@ -280,6 +280,31 @@ struct StoredUser {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn the_inspection_page_opens_offline_and_sends_what_was_recorded_there(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("路口.jpg");
+    std::fs::write(&photo, common::jpeg(640, 480)).unwrap();
+
+    let base = common::serve(&app).await;
+    let result = run_e2e("offline.mjs", &[&base, photo.to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
+
+    assert_eq!(result["inspector"], "王芳");
+    let id: Uuid = result["id"].as_str().unwrap().parse().unwrap();
+    let (user_id, hazards, photos): (Uuid, Vec<String>, i64) = sqlx::query_as(
+        "select o.user_id, o.hazard_types, (select count(*) from photo p where p.observation_id = o.id)
+         from observation o where o.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((user_id, hazards, photos), (inspector.id, vec!["no_signal".to_string()], 1));
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn admin_page_creates_disables_and_resets_users_and_sends_non_admins_away(pool: PgPool) {
     let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;

@@ -184,6 +184,13 @@ export async function signOut() {
     // Offline: the page still leaves; the session ends by itself when it expires.
   }
   current = null;
+  // The inspection page's service worker (sw.js) keeps the session's answers for opening the page offline:
+  // they go with the session, even when the sign-out could not reach the server.
+  try {
+    for (const name of await caches.keys()) if (name.startsWith('roadledger-api-')) await caches.delete(name);
+  } catch {
+    // No Cache API here (not a secure context): nothing was kept.
+  }
   // A personal API token kept on this device for the outbox belongs to whoever signed out: the next person
   // to use this phone must not send under it.
   setDeviceToken(null);

@@ -4,6 +4,9 @@
 // phone is back online, on page load and every so often. The observation id is made once per draft and
 // kept across retries, so a retry after a lost answer is recognised by the server as the same observation.
 //
+// The page itself opens offline too: its service worker (sw.js) keeps the page's files and the reference
+// data it reads at start.
+//
 // Photo location comes from the Geolocation API at capture time, not from EXIF: mobile browsers strip GPS
 // EXIF from photos picked in a web page (DOMAIN.md §5).
 //
@@ -94,6 +97,10 @@ main().catch((error) => {
 });
 
 async function main() {
+  // Lets the page open without signal next time (sw.js); needs a secure context (HTTPS or localhost).
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register('/sw.js').catch((error) => console.warn('service worker', error));
+  }
   applyStatic();
   mountLangSwitch($('lang-switch'));
   onLangChange(renderAll);

@@ -1,0 +1,95 @@
+// The inspection page opened with no signal at all, in a real browser (390×844, touch, GPS):
+//  1. signed in and online once, the page installs its service worker, which takes control of it;
+//  2. offline, a reload still opens the page: the files, the signed-in inspector, the hazard types and the
+//     checklist come from the worker's copies, and the page says it is offline;
+//  3. an observation recorded there waits in the outbox; back online, it is sent by itself;
+//  4. signing out drops the kept session, so the next person on the phone does not open the page as this one.
+//
+//   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/offline.mjs <base-url> <path-to-a-jpeg>
+//
+// Prints one JSON line ({"ok": true, "sent_codes": "...", ...} or {"ok": false, "step", "error"}) and exits
+// non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
+
+import { existsSync } from 'node:fs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+
+const [base, jpeg] = process.argv.slice(2);
+if (!base || !jpeg) fail('usage', 'usage: E2E_USER=… E2E_PASSWORD=… node tests/e2e/offline.mjs <base-url> <path-to-a-jpeg>');
+if (!existsSync(jpeg)) fail('usage', `no such photo: ${jpeg}`);
+const account = credentials();
+const TIMEOUT_MS = 30_000;
+
+await run('offline', async ({ log, setStep }) => {
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+      timezoneId: 'Asia/Shanghai',
+      geolocation: { longitude: 120.56, latitude: 31.88, accuracy: 7 },
+      permissions: ['geolocation'],
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    watchConsole(page, log);
+    const labelOf = (selector) => page.locator('label', { has: page.locator(selector) });
+    const waitReady = () => page.waitForSelector('body[data-state="ready"]');
+
+    setStep('online once');
+    await page.goto(new URL('/inspect.html', base).href);
+    await signIn(page, account);
+    await waitReady();
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    // One more online load, now through the worker, so that the start-up answers are kept too.
+    await page.reload();
+    await waitReady();
+    const kept = await page.evaluate(async () => (await caches.keys()).sort());
+    check('online once', kept.join() === 'roadledger-api-v1,roadledger-shell-v1', `the worker keeps ${kept}`);
+
+    setStep('offline start');
+    await context.setOffline(true);
+    await page.reload();
+    await waitReady();
+    check('offline start', await page.isVisible('#offline-flag'), 'the page does not say it is offline');
+    const groups = await page.$$eval('#hazard-groups .hazard-group', (els) => els.length);
+    check('offline start', groups > 0, 'no hazard types offline');
+    const items = await page.$$eval('#checklist-items .check-item', (els) => els.length);
+    check('offline start', items === 5, `the five must-haves offline: ${items} items`);
+    const inspector = (await page.textContent('#inspector-name')).trim();
+    check('offline start', inspector.length > 0, 'the page does not name the inspector offline');
+    check('offline start', !(await page.isDisabled('#submit')), 'the submit button is disabled offline');
+
+    setStep('record offline');
+    await page.tap('#use-location');
+    await labelOf('input[name=hazard][value=no_signal]').tap();
+    await page.setInputFiles('#photo-input', jpeg);
+    await page.waitForSelector('#photo-count[data-count="1"]');
+    const id = await page.evaluate(() => window.roadledger.draftId());
+    await page.tap('#submit');
+    await page.waitForSelector('#result[data-state="queued"], #result[data-state="error"], #result[data-state="success"], #result[data-state="signin"]');
+    check('record offline', await page.getAttribute('#result', 'data-state') === 'queued', `not queued: ${await page.textContent('#result')}`);
+    await screenshot(page, 'inspect-offline-start');
+
+    setStep('back online');
+    await context.setOffline(false);
+    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await page.waitForSelector('#outbox-count[data-count="0"]', { timeout: 45_000 });
+    const sentCodes = await page.getAttribute('#outbox-log', 'data-sent-codes');
+    check('back online', /^YH-\d{6}$/.test(sentCodes || ''), `sent: ${sentCodes}`);
+
+    setStep('sign out');
+    await page.click('#usermenu-details summary');
+    await Promise.all([page.waitForURL((url) => url.pathname === '/login.html'), page.click('#sign-out')]);
+    const left = await page.evaluate(async () => (await caches.keys()).sort());
+    check('sign out', left.join() === 'roadledger-shell-v1', `after signing out the worker still keeps ${left}`);
+
+    const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
+    check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
+    return { id, sent_codes: sentCodes, inspector };
+  } finally {
+    await browser.close();
+  }
+});
