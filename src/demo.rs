@@ -3,7 +3,8 @@
 //!
 //! Everything is generated from a constant seed (`rng`), so every demo database is the same. Generation is
 //! pure — `towns` (boundaries), `roads` (network and junctions), `places` (where sites are), `ledger` (each
-//! site's story), `pictures` (photos) — and `write` does the SQL, in one transaction.
+//! site's story: checklist, observations, evidence, extension requests, look-backs, events), `pictures`
+//! (photos) — and `write` does the SQL, in one transaction.
 //! Towns and stakes are derived by PostGIS from the stored geometry, exactly as for a real observation, so
 //! the demo obeys the same rules as live data.
 //!
@@ -129,7 +130,8 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     let rendered = tokio::task::spawn_blocking(render_pictures).await??;
     let pictures = store_pictures(photos, rendered).await?;
     let cat = catalogue.clone();
-    let data = tokio::task::spawn_blocking(move || Dataset::generate(&cat)).await?;
+    let hashes: Vec<[u8; 32]> = pictures.iter().map(|p| p.sha256).collect();
+    let data = tokio::task::spawn_blocking(move || Dataset::generate(&cat, &hashes)).await?;
 
     write::towns(&mut tx, &data.towns).await.context("towns")?;
     let road_ids = write::roads(&mut tx, &data.net.roads).await.context("roads")?;
@@ -146,10 +148,13 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         people.iter().filter_map(|p| Some((p.display_name, *account_ids.get(p.name)?))).collect();
 
     let ledger = &data.ledger;
-    write::sites(&mut tx, &ledger.sites, &road_ids, &org_ids).await.context("sites")?;
+    write::sites(&mut tx, &ledger.sites, &road_ids, &org_ids, &users).await.context("sites")?;
     write::items(&mut tx, &ledger.items).await.context("checklist items")?;
     write::observations(&mut tx, &ledger.observations, &users).await.context("observations")?;
+    write::evidence(&mut tx, &ledger.evidence, &users).await.context("evidence")?;
     write::photos(&mut tx, &ledger.photos, &pictures).await.context("photos")?;
+    write::look_backs(&mut tx, &ledger.look_backs, &users).await.context("look-back tasks")?;
+    write::extensions(&mut tx, &ledger.extensions, &users).await.context("extension requests")?;
     write::events(&mut tx, &ledger.events, &users).await.context("site events")?;
     // Live sites continue the ledger numbers after the demo's.
     sqlx::query("select setval('site_code_seq', $1)").bind(ledger.sites.len() as i64).execute(&mut *tx).await?;
@@ -186,7 +191,10 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         overdue,
         checklist_items = ledger.items.len(),
         observations = ledger.observations.len(),
+        evidence = ledger.evidence.len(),
         photos = ledger.photos.len(),
+        extension_requests = ledger.extensions.len(),
+        look_back_tasks = ledger.look_backs.len(),
         photo_files = pictures.len(),
         events = ledger.events.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -232,11 +240,11 @@ struct Dataset {
 }
 
 impl Dataset {
-    fn generate(catalogue: &Catalogue) -> Self {
+    fn generate(catalogue: &Catalogue, pictures: &[[u8; 32]]) -> Self {
         let towns = towns::tile();
         let net = roads::build(&towns);
         let places = places::place(&towns, &net, (places::INTERSECTIONS, places::SPOTS, places::SECTIONS));
-        let ledger = ledger::build(&towns, &net, places, catalogue);
+        let ledger = ledger::build(&towns, &net, places, catalogue, pictures);
         Dataset { towns, net, ledger }
     }
 }

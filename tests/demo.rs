@@ -77,3 +77,270 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();
     assert_eq!(app.count("site").await, before);
 }
+
+/// Loads the demo into this test's database and photo directory, as `roadledger serve --demo` does.
+async fn load(pool: &PgPool) -> common::TestApp {
+    let app = common::app(pool.clone()).await;
+    let photos = PhotoStore::local(app.photo_dir.path()).unwrap();
+    roadledger::demo::load_if_empty(pool, &photos).await.unwrap();
+    app
+}
+
+/// Rows an invariant query finds broken: each query below selects the offenders, which must be none.
+async fn offenders(pool: &PgPool, what: &str, sql: &str) {
+    let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(rows.is_empty(), "{what}: {} offenders, e.g. {:?}", rows.len(), &rows[..rows.len().min(5)]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn sites_under_review_or_closed_have_the_evidence_close_out_needs(pool: PgPool) {
+    let app = load(&pool).await;
+    // Freshly loaded tables have no planner statistics until autovacuum gets to them; the twelve hundred
+    // close-out checks below would take seconds instead of a fraction of one.
+    sqlx::query("analyze").execute(&pool).await.unwrap();
+
+    // The close-out rule, as the lifecycle applies it to a request, holds for every site that was asked to close.
+    let reviewed: Vec<(uuid::Uuid, String)> =
+        sqlx::query_as("select id, code from site where status in ('pending_review', 'closed') order by code")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(reviewed.len() > 800, "{}", reviewed.len());
+    let mut conn = pool.acquire().await.unwrap();
+    for (id, code) in &reviewed {
+        let unmet = roadledger::db::lifecycle::unmet_items(&mut conn, *id).await.unwrap();
+        assert!(unmet.is_empty(), "{code}: {unmet:?}");
+    }
+    drop(conn);
+
+    let (evidence, after, night, night_items): (i64, i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from item_evidence),
+                (select count(*) from photo where role = 'after'),
+                (select count(*) from photo where role = 'night'),
+                (select count(distinct e.item_code) from item_evidence e join photo p on p.evidence_id = e.id
+                 where p.role = 'night')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(evidence > 3000 && after >= evidence && night > 500, "{evidence} evidence, {after} after, {night} night");
+    assert_eq!(night_items, 2, "signal lights and lamps have night photos");
+
+    offenders(
+        &pool,
+        "installed or verified items of reviewed sites without installed evidence",
+        "select s.code || ' ' || i.item_code from site_checklist_item i join site s on s.id = i.site_id
+         where s.status in ('pending_review', 'closed') and i.state in ('installed', 'verified')
+           and not exists (select 1 from item_evidence e
+                           where e.site_id = i.site_id and e.item_code = i.item_code and e.state = 'installed')",
+    )
+    .await;
+    offenders(
+        &pool,
+        "evidence of night-evidence items without a night photo, or any evidence without an after-photo",
+        "select e.id::text from item_evidence e join site s on s.id = e.site_id
+         join checklist_template_item t on t.template_code = s.template_code and t.code = e.item_code
+         where not exists (select 1 from photo p where p.evidence_id = e.id and p.role = 'after')
+            or (t.night_evidence and not exists (select 1 from photo p where p.evidence_id = e.id and p.role = 'night'))",
+    )
+    .await;
+    // Evidence comes from the officer who accepted the work, while it was in progress; the reviewer who
+    // approved submitted none of it (four eyes).
+    offenders(
+        &pool,
+        "evidence not submitted by the accepting officer, or installed outside acceptance..request",
+        "select s.code from item_evidence e join site s on s.id = e.site_id
+         where e.submitted_by <> (select a.actor_user_id from site_event a where a.site_id = s.id and a.kind = 'accept'
+                                  order by a.id limit 1)
+            or e.installed_on < (select min(a.at at time zone 'Asia/Shanghai')::date from site_event a
+                                 where a.site_id = s.id and a.kind = 'accept')
+            or (s.status in ('pending_review', 'closed') and e.submitted_at > (select max(r.at) from site_event r
+                 where r.site_id = s.id and r.kind = 'request_close_out'))",
+    )
+    .await;
+    offenders(
+        &pool,
+        "closed sites approved by someone who submitted evidence or asked for the close-out",
+        "select s.code from site s join site_event a on a.site_id = s.id and a.kind = 'approve'
+         where s.status = 'closed'
+           and (a.actor_user_id in (select e.submitted_by from item_evidence e where e.site_id = s.id)
+                or a.actor_user_id = (select r.actor_user_id from site_event r where r.site_id = s.id
+                                      and r.kind = 'request_close_out' and r.at < a.at order by r.at desc limit 1))",
+    )
+    .await;
+    offenders(
+        &pool,
+        "sites under review that do not name who asked for the close-out",
+        "select code from site where (status = 'pending_review') <> (close_out_requested_by is not null)",
+    )
+    .await;
+    // Every evidence event names an evidence row: same site, item, submitter, time and photos.
+    offenders(
+        &pool,
+        "evidence_submitted events that do not match their item_evidence row",
+        "select e.id::text from site_event e left join item_evidence v on v.id = (e.data ->> 'evidence_id')::uuid
+         where e.kind = 'evidence_submitted'
+           and (v.id is null or v.site_id <> e.site_id or v.item_code <> e.data ->> 'item'
+                or v.submitted_by <> e.actor_user_id or v.submitted_at <> e.at or e.data ->> 'state' <> 'installed'
+                or e.data -> 'photos' <> (select jsonb_agg(jsonb_build_object('sha256', encode(p.sha256, 'hex'),
+                                                  'role', p.role) order by p.position)
+                                          from photo p where p.evidence_id = v.id))",
+    )
+    .await;
+    let events: i64 = sqlx::query_scalar("select count(*) from site_event where kind = 'evidence_submitted'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events, evidence);
+
+    // Every evidence picture loads through the API and decodes.
+    let pictures: Vec<(String, String)> = sqlx::query_as(
+        "select distinct encode(sha256, 'hex'), role from photo where evidence_id is not null order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(pictures.iter().any(|(_, role)| role == "night") && pictures.len() > 20, "{pictures:?}");
+    for (sha, role) in &pictures {
+        let photo = app.get(&format!("/api/v1/photos/{sha}")).await;
+        assert_eq!(photo.status, 200, "{role} photo {sha}");
+        let image = image::load_from_memory(&photo.bytes).unwrap();
+        assert_eq!((image.width(), image.height()), (640, 480));
+    }
+
+    // The close-out sheet of a closed site with a signal light shows its evidence.
+    let site: String = sqlx::query_scalar(
+        "select s.id::text from site s join site_checklist_item i on i.site_id = s.id
+         where s.status = 'closed' and i.item_code = 'signal_light' and i.state = 'verified' order by s.code limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let detail = app.get(&format!("/api/v1/sites/{site}")).await.json();
+    let items = detail["properties"]["checklist_items"].as_array().unwrap();
+    let signal = items.iter().find(|i| i["code"] == "signal_light").unwrap();
+    let roles: Vec<&str> =
+        signal["evidence"][0]["photos"].as_array().unwrap().iter().map(|p| p["role"].as_str().unwrap()).collect();
+    assert!(roles.contains(&"after") && roles.contains(&"night"), "{roles:?}");
+    let sheet = app.get(&format!("/api/v1/sites/{site}/closeout.pdf")).await;
+    assert_eq!(sheet.status, 200);
+    assert!(sheet.bytes.starts_with(b"%PDF"));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn extensions_and_look_backs_are_records_behind_their_events(pool: PgPool) {
+    let app = load(&pool).await;
+
+    // One extension request per request_extension event, decided as the decide_extension event says.
+    offenders(
+        &pool,
+        "request_extension events without their request",
+        "select e.id::text from site_event e where e.kind = 'request_extension' and not exists (
+             select 1 from extension_request x where x.site_id = e.site_id and x.requested_at = e.at
+                 and x.requested_by = e.actor_user_id and x.reason = e.reason
+                 and x.old_deadline is not distinct from (e.data ->> 'old_deadline')::date
+                 and x.new_deadline = (e.data ->> 'new_deadline')::date)",
+    )
+    .await;
+    offenders(
+        &pool,
+        "decide_extension events without their decision",
+        "select e.id::text from site_event e where e.kind = 'decide_extension' and not exists (
+             select 1 from extension_request x where x.site_id = e.site_id and x.decided_at = e.at
+                 and x.decided_by = e.actor_user_id and x.approved = (e.data ->> 'approved')::boolean
+                 and x.decision_reason is not distinct from e.reason)",
+    )
+    .await;
+    let counts: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+        "select (select count(*) from extension_request),
+                (select count(*) from site_event where kind = 'request_extension'),
+                (select count(*) from extension_request where decided_at is not null),
+                (select count(*) from site_event where kind = 'decide_extension'),
+                (select count(*) from extension_request where not approved),
+                (select count(*) from extension_request where decided_at is null)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (requests, asked, decisions, decided, refused, pending) = counts;
+    assert_eq!((requests, decisions), (asked, decided));
+    assert!(refused > 0 && pending > 0, "{counts:?}");
+    // An approved extension moves the deadline (nothing after it does); a pending one waits on work in progress.
+    offenders(
+        &pool,
+        "sites whose deadline is not their last approved extension's",
+        "select s.code from site s cross join lateral (
+             select x.new_deadline from extension_request x where x.site_id = s.id and x.approved
+             order by x.decided_at desc limit 1) x
+         where s.deadline is distinct from x.new_deadline",
+    )
+    .await;
+    offenders(
+        &pool,
+        "pending extension requests on sites not in progress",
+        "select s.code from extension_request x join site s on s.id = x.site_id
+         where x.decided_at is null and s.status <> 'in_progress'",
+    )
+    .await;
+
+    // A done look-back task was completed by an observation on site that says what it found, and the pass or
+    // relapse event points at it.
+    offenders(
+        &pool,
+        "done look-back tasks without their observation or event",
+        "select t.id::text from look_back_task t join site s on s.id = t.site_id
+         left join observation o on o.id = t.observation_id
+         where t.done_at is not null and (
+             o.id is null or o.site_id <> t.site_id or o.look_back_result is distinct from t.result
+             or o.user_id <> t.done_by or geometrytype(o.geom) <> 'POINT'
+             or not st_dwithin(o.geom::geography, s.geom::geography, 100)
+             or not exists (select 1 from site_event e where e.site_id = t.site_id
+                                and e.kind = 'look_back_' || t.result and e.observation_id = o.id
+                                and e.data ->> 'observation_id' = o.id::text and e.actor_user_id = t.done_by
+                                and e.at = t.done_at))",
+    )
+    .await;
+    offenders(
+        &pool,
+        "look-back tasks without the look_back_due event that planned them",
+        "select t.id::text from look_back_task t where not exists (
+             select 1 from site_event e where e.site_id = t.site_id and e.kind = 'look_back_due' and e.at = t.created_at
+                 and e.data = jsonb_build_object('policy', t.policy, 'due_on', t.due_on))",
+    )
+    .await;
+    offenders(
+        &pool,
+        "look-back events without a task, relapses whose failed items were seen in place",
+        "select e.id::text from site_event e left join observation o on o.id = e.observation_id
+         where e.kind in ('look_back_pass', 'look_back_relapse')
+           and (not exists (select 1 from look_back_task t where t.observation_id = e.observation_id)
+                or (e.kind = 'look_back_relapse' and (e.reason is distinct from o.notes or exists (
+                    select 1 from jsonb_array_elements_text(e.data -> 'failed_items') f(item)
+                    where o.checklist ->> f.item not in ('missing', 'damaged')))))",
+    )
+    .await;
+    offenders(
+        &pool,
+        "sites whose visit counters or return and relapse counts disagree with their records",
+        "select s.code from site s where s.observation_count <> (select count(*) from observation o where o.site_id = s.id)
+            or s.last_observed_at <> (select max(o.observed_at) from observation o where o.site_id = s.id)
+            or s.return_count <> (select count(*) from site_event e where e.site_id = s.id and e.kind = 'return')
+            or s.relapse_count <> (select count(*) from site_event e where e.site_id = s.id
+                                   and e.kind = 'look_back_relapse')",
+    )
+    .await;
+
+    // Some closed sites wait for their look-back, and the app lists them.
+    let (open, overdue, passes, relapses): (i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where t.done_at is null),
+                count(*) filter (where t.done_at is null and t.due_on < (now() at time zone 'Asia/Shanghai')::date),
+                count(*) filter (where t.result = 'pass'), count(*) filter (where t.result = 'relapse')
+         from look_back_task t",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(open > 20 && overdue > 0 && passes > 50 && relapses > 50, "{open} open, {overdue} overdue");
+    let listed = app.get("/api/v1/look-backs").await.json();
+    assert_eq!(listed.as_array().unwrap().len() as i64, open);
+}

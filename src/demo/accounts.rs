@@ -217,6 +217,7 @@ mod tests {
     use crate::demo::DEMO_ACCOUNTS;
     use crate::demo::ledger::tests::ledger;
     use crate::domain::auth::{check_password, check_user_name};
+    use crate::domain::lifecycle::{ActionKind, Party};
 
     #[test]
     fn every_name_in_the_ledger_has_an_account() {
@@ -229,11 +230,29 @@ mod tests {
         for e in &ledger.events {
             assert!(known.contains(e.actor), "{} event by {} has no account", e.kind, e.actor);
         }
-        // Observations are recorded by inspectors, or by the officers doing the work.
+        // Only inspectors record observations; each move is made by the party the lifecycle names, evidence by
+        // the rectifier, look-backs are planned by the dispatcher.
         let by_display: HashMap<&str, &Person> = people.iter().map(|p| (p.display_name, p)).collect();
         for o in &ledger.observations {
-            let role = by_display[o.inspector].role;
-            assert!(matches!(role, Role::Inspector | Role::TownOfficer | Role::UnitOfficer), "{}: {role}", o.inspector);
+            assert_eq!(by_display[o.inspector].role, Role::Inspector, "{}", o.inspector);
+        }
+        for e in &ledger.events {
+            let party = match e.kind {
+                "evidence_submitted" => Party::Rectifier,
+                "look_back_due" | "supervision_listed" => Party::Dispatcher,
+                kind => match kind.parse::<ActionKind>() {
+                    Ok(action) => action.party(),
+                    Err(_) => continue,
+                },
+            };
+            let role = by_display[e.actor].role;
+            let allowed = match party {
+                Party::Dispatcher => role == Role::Dispatcher,
+                Party::Rectifier => matches!(role, Role::TownOfficer | Role::UnitOfficer),
+                Party::Reviewer => role == Role::Reviewer,
+                Party::Inspector => role == Role::Inspector,
+            };
+            assert!(allowed, "{} by {} ({role})", e.kind, e.actor);
         }
     }
 

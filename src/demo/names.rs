@@ -17,6 +17,17 @@ pub const CONTRACTORS: [&str; 4] = [
     "张家港港城道路养护工程有限公司",
     "江苏畅行标志标线工程有限公司",
 ];
+/// The crews that do the work (施工班组), by contractor: what an evidence record names as the installer.
+pub const CREWS: [&str; 8] = [
+    "通达交通设施公司第一施工队",
+    "通达交通设施公司第二施工队",
+    "路安交通设施公司张家港项目部",
+    "路安交通设施公司安装二班",
+    "港城道路养护公司养护三班",
+    "港城道路养护公司标线作业队",
+    "畅行标志标线公司标线一队",
+    "畅行标志标线公司标志安装班",
+];
 const VILLAGE_COMMITTEES: [(&str, &str); 3] =
     [("永联村村民委员会", "320582106"), ("长江村村民委员会", "320582102"), ("善港村村民委员会", "320582100")];
 
@@ -204,13 +215,18 @@ pub const CANCEL_REASONS: &[&str] = &[
     "纳入年度安防工程统一实施",
     "经复核与相邻点位属同一隐患，已合并整改",
 ];
-pub const RETURN_REASONS: &[&str] = &[
-    "警示桩数量不足，请补齐后重新提交",
-    "缺少夜间照片，无法确认警示灯夜间工作正常",
-    "减速带未全幅设置，请整改到位",
-    "警告标志设置距离不足，请按规范调整",
-    "整改后照片不清晰，请重新上传",
-    "标线施划不完整，请补划",
+/// Why a reviewer returns a close-out: (the item it concerns, or "" for any item; the reason; whether the
+/// work is redone rather than only photographed again). Either way the item gets new evidence.
+pub const RETURN_REASONS: &[(&str, &str, bool)] = &[
+    ("warning_post", "警示桩数量不足，请补齐后重新提交", true),
+    ("signal_light", "夜间照片未能反映警示灯工作状态，请重新拍摄", false),
+    ("speed_bump", "减速带未全幅设置，请整改到位", true),
+    ("warning_sign", "警告标志设置距离不足，请按规范调整", true),
+    ("road_marking", "标线施划不完整，请补划", true),
+    ("line", "减速标线施划长度不足，请补划", true),
+    ("sign", "标志牌被路侧树木遮挡，请调整设置位置", true),
+    ("lamp", "夜间照片未能反映爆闪灯工作状态，请重新拍摄", false),
+    ("", "整改后照片不清晰，请重新上传", false),
 ];
 pub const EXTENSION_REASONS: &[&str] = &[
     "材料采购周期长，申请延期",
@@ -218,14 +234,24 @@ pub const EXTENSION_REASONS: &[&str] = &[
     "雨季施工条件不足，申请延期",
     "需结合道路大中修工程实施",
 ];
-/// (item code, what the look-back found).
-pub const RELAPSE_FINDINGS: &[(&str, &str)] = &[
-    ("warning_post", "警示桩被车辆撞倒2根"),
-    ("signal_light", "太阳能警示灯夜间不亮"),
-    ("warning_sign", "警告标志被树木遮挡"),
-    ("speed_bump", "减速带破损脱落"),
-    ("road_marking", "标线磨损严重"),
-    ("lamp", "爆闪灯损坏"),
-    ("sign", "警告标志牌被撞歪"),
-    ("line", "减速标线磨损"),
+/// After a relapse the old deadline has long passed: the unit asks for a new one.
+pub const RELAPSE_EXTENSION_REASON: &str = "回头看发现设施反弹，需重新采购安装，申请重新确定整改时限";
+/// Why the dispatcher refuses an extension: in general, for an immediate fix, for a supervised site.
+pub const EXTENSION_REFUSALS: &[&str] =
+    &["理由不充分，请加派力量按原时限完成", "可先设置临时警示设施，请按原时限完成整改"];
+pub const EXTENSION_REFUSAL_IMMEDIATE: &str = "属立行立改事项，不予延期";
+pub const EXTENSION_REFUSAL_SUPERVISED: &str = "已列入挂牌督办，须按期完成，不予延期";
+/// (item code, what the look-back found, the state it leaves the item in).
+pub const RELAPSE_FINDINGS: &[(&str, &str, &str)] = &[
+    ("warning_post", "警示桩被车辆撞倒2根", "damaged"),
+    ("signal_light", "太阳能警示灯夜间不亮", "damaged"),
+    ("signal_light", "警示灯被盗", "missing"),
+    ("warning_sign", "警告标志被树木遮挡", "damaged"),
+    ("speed_bump", "减速带破损脱落", "damaged"),
+    ("speed_bump", "减速带被拆除", "missing"),
+    ("road_marking", "标线磨损严重", "damaged"),
+    ("lamp", "爆闪灯损坏", "damaged"),
+    ("lamp", "太阳能爆闪灯被盗", "missing"),
+    ("sign", "警告标志牌被撞歪", "damaged"),
+    ("line", "减速标线磨损", "damaged"),
 ];

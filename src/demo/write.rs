@@ -10,7 +10,11 @@ use std::collections::HashMap;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::ledger::{Catalogue, Event, Item, Observation, Photo, Site, TemplateItem};
+use crate::db::photos::PhotoOwner;
+
+use super::ledger::{
+    Catalogue, Event, Evidence, Extension, Item, LookBackTask, Observation, Photo, Site, TemplateItem,
+};
 use super::names::Organisation;
 use super::plane;
 use super::roads::{COUNTY_ADMIN_CODE, ChainageBreak, Road};
@@ -34,8 +38,9 @@ pub struct StoredPicture {
 
 /// The checklist items and hazard types the migrations installed.
 pub async fn catalogue(conn: &mut PgConnection) -> sqlx::Result<Catalogue> {
-    let items: Vec<(String, String, String)> = sqlx::query_as(
-        "select template_code, code, name from checklist_template_item order by template_code, position",
+    let items: Vec<(String, String, String, bool)> = sqlx::query_as(
+        "select template_code, code, name, night_evidence from checklist_template_item
+         order by template_code, position",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -44,7 +49,12 @@ pub async fn catalogue(conn: &mut PgConnection) -> sqlx::Result<Catalogue> {
     Ok(Catalogue {
         items: items
             .into_iter()
-            .map(|(template_code, code, name)| TemplateItem { template_code, code, name })
+            .map(|(template_code, code, name, night_evidence)| TemplateItem {
+                template_code,
+                code,
+                name,
+                night_evidence,
+            })
             .collect(),
         hazard_names: hazards.into_iter().collect(),
     })
@@ -206,12 +216,14 @@ pub async fn accounts(conn: &mut PgConnection, accounts: &[NewAccount<'_>]) -> s
     Ok(ids.into_iter().collect())
 }
 
-/// Inserts sites in ledger order (a duplicate always comes after the site it points at).
+/// Inserts sites in ledger order (a duplicate always comes after the site it points at). The person who
+/// asked for a close-out under review is named by their account (`users`).
 pub async fn sites(
     conn: &mut PgConnection,
     sites: &[Site],
     road_ids: &[i32],
     org_ids: &HashMap<String, i32>,
+    users: &HashMap<&str, Uuid>,
 ) -> anyhow::Result<()> {
     let org = |name: Option<&str>| -> anyhow::Result<Option<i32>> {
         name.map(|n| org_ids.get(n).copied().ok_or_else(|| anyhow::anyhow!("unknown organisation {n}"))).transpose()
@@ -220,6 +232,7 @@ pub async fn sites(
         let mut supporting = Vec::with_capacity(chunk.len());
         let mut responsible = Vec::with_capacity(chunk.len());
         let mut lead = Vec::with_capacity(chunk.len());
+        let mut requesters = Vec::with_capacity(chunk.len());
         for s in chunk {
             let ids: Vec<String> = s
                 .supporting_units
@@ -229,6 +242,7 @@ pub async fn sites(
             supporting.push(ids.join(","));
             responsible.push(org(s.responsible_unit)?);
             lead.push(org(s.lead_unit)?);
+            requesters.push(s.close_out_requested_by.map(|p| account(users, p)).transpose()?);
         }
         let sup = |f: fn(&super::ledger::Supervision) -> String| -> Vec<Option<String>> {
             chunk.iter().map(|s| s.supervision.as_ref().map(f)).collect()
@@ -238,7 +252,8 @@ pub async fn sites(
                  end_stake_text, status, template_code, hazard_types, hazard_level, rectification_mode, source,
                  responsible_unit_id, lead_unit_id, supporting_unit_ids, deadline, supervision_level,
                  supervision_body, supervision_doc_no, supervision_due, duplicate_of, first_observed_at,
-                 last_observed_at, observation_count, created_at, updated_at, version)
+                 last_observed_at, observation_count, created_at, updated_at, version, close_out_requested_by,
+                 return_count, relapse_count)
              select u.id, u.code, u.kind, g.geom,
                  (select t.id from town t
                   where st_intersects(t.boundary,
@@ -252,17 +267,17 @@ pub async fn sites(
                  string_to_array(u.supporting_unit_ids, ',')::integer[], u.deadline,
                  coalesce(u.supervision_level, 'none'), u.supervision_body, u.supervision_doc_no, u.supervision_due,
                  u.duplicate_of, u.first_observed_at, u.last_observed_at, u.observation_count, u.created_at,
-                 u.updated_at, u.version
+                 u.updated_at, u.version, u.close_out_requested_by, u.return_count, u.relapse_count
              from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
                      $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
                      $15::date[], $16::text[], $17::text[], $18::text[], $19::date[], $20::uuid[],
                      $21::timestamptz[], $22::timestamptz[], $23::integer[], $24::timestamptz[],
-                     $25::timestamptz[], $26::integer[])
+                     $25::timestamptz[], $26::integer[], $27::uuid[], $28::integer[], $29::integer[])
                  with ordinality as u(id, code, kind, wkt, road_id, status, template_code, hazard_types,
                      hazard_level, rectification_mode, source, responsible_unit_id, lead_unit_id,
                      supporting_unit_ids, deadline, supervision_level, supervision_body, supervision_doc_no,
                      supervision_due, duplicate_of, first_observed_at, last_observed_at, observation_count,
-                     created_at, updated_at, version, ord)
+                     created_at, updated_at, version, close_out_requested_by, return_count, relapse_count, ord)
              cross join lateral (select st_setsrid(st_geomfromtext(u.wkt), 4326) as geom) g
              join road r on r.id = u.road_id
              -- Distance along the road as db/observations.rs measures it, then the chainage breaks behind.
@@ -305,10 +320,18 @@ pub async fn sites(
         .bind(chunk.iter().map(|s| s.created_at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.updated_at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.version).collect::<Vec<_>>())
+        .bind(&requesters)
+        .bind(chunk.iter().map(|s| s.return_count).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.relapse_count).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
+}
+
+/// The account of a person the ledger names.
+fn account(users: &HashMap<&str, Uuid>, name: &str) -> anyhow::Result<Uuid> {
+    users.get(name).copied().ok_or_else(|| anyhow::anyhow!("{name} has no account"))
 }
 
 pub async fn items(conn: &mut PgConnection, items: &[Item]) -> sqlx::Result<()> {
@@ -347,22 +370,21 @@ pub async fn observations(
     users: &HashMap<&str, Uuid>,
 ) -> anyhow::Result<()> {
     for chunk in observations.chunks(BATCH_ROWS) {
-        let user_ids: Vec<Uuid> = chunk
-            .iter()
-            .map(|o| users.get(o.inspector).copied().ok_or_else(|| anyhow::anyhow!("{} has no account", o.inspector)))
-            .collect::<Result<_, _>>()?;
+        let user_ids: Vec<Uuid> = chunk.iter().map(|o| account(users, o.inspector)).collect::<Result<_, _>>()?;
         sqlx::query(
             "insert into observation (id, site_id, kind, inspector, observed_at, received_at, geom, accuracy_m,
-                 source_crs, hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id)
+                 source_crs, hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id,
+                 look_back_result)
              select u.id, u.site_id, u.kind, u.inspector, u.observed_at, u.received_at,
                  st_setsrid(st_geomfromtext(u.wkt), 4326), u.accuracy_m, 'wgs84',
                  string_to_array(u.hazard_types, ','), u.checklist::jsonb, u.notes,
-                 s.route_code, case when u.with_stake then s.stake_text end, u.content_sha256, u.user_id
+                 s.route_code, case when u.with_stake then s.stake_text end, u.content_sha256, u.user_id,
+                 u.look_back_result
              from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
                  $7::text[], $8::real[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::bytea[],
-                 $14::uuid[])
+                 $14::uuid[], $15::text[])
                  as u(id, site_id, kind, inspector, observed_at, received_at, wkt, accuracy_m, hazard_types,
-                     checklist, notes, with_stake, content_sha256, user_id)
+                     checklist, notes, with_stake, content_sha256, user_id, look_back_result)
              join site s on s.id = u.site_id",
         )
         .bind(chunk.iter().map(|o| o.id).collect::<Vec<_>>())
@@ -379,24 +401,59 @@ pub async fn observations(
         .bind(chunk.iter().map(|o| o.with_stake).collect::<Vec<_>>())
         .bind(chunk.iter().map(|o| o.content_sha256.to_vec()).collect::<Vec<_>>())
         .bind(&user_ids)
+        .bind(chunk.iter().map(|o| o.look_back_result).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
 
+/// Remediation evidence, after the checklist items it is for; by the account of whoever submitted it.
+pub async fn evidence(
+    conn: &mut PgConnection,
+    evidence: &[Evidence],
+    users: &HashMap<&str, Uuid>,
+) -> anyhow::Result<()> {
+    for chunk in evidence.chunks(BATCH_ROWS) {
+        let submitters: Vec<Uuid> = chunk.iter().map(|e| account(users, e.submitted_by)).collect::<Result<_, _>>()?;
+        sqlx::query(
+            "insert into item_evidence (id, site_id, item_code, state, quantity, measured, installed_on, installer,
+                 submitted_by, submitted_at)
+             select u.id, u.site_id, u.item_code, 'installed', u.quantity, u.measured::jsonb, u.installed_on,
+                 u.installer, u.submitted_by, u.submitted_at
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::integer[], $5::text[], $6::date[], $7::text[],
+                 $8::uuid[], $9::timestamptz[])
+                 as u(id, site_id, item_code, quantity, measured, installed_on, installer, submitted_by,
+                     submitted_at)",
+        )
+        .bind(chunk.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.site_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.item_code.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.quantity).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.measured.to_string()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.installed_on).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.installer).collect::<Vec<_>>())
+        .bind(&submitters)
+        .bind(chunk.iter().map(|e| e.submitted_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Photos of observations (before) and of evidence (after, night), after the rows they belong to.
 pub async fn photos(conn: &mut PgConnection, photos: &[Photo], pictures: &[StoredPicture]) -> sqlx::Result<()> {
     for chunk in photos.chunks(BATCH_ROWS) {
         let pic = |p: &Photo| &pictures[p.picture];
         sqlx::query(
             "insert into photo (id, observation_id, position, sha256, content_type, bytes, width, height,
-                 original_key, thumbnail_key, thumbnail_width, thumbnail_height, created_at)
+                 original_key, thumbnail_key, thumbnail_width, thumbnail_height, created_at, evidence_id, role)
              select * from unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::bytea[], $5::text[], $6::integer[],
                  $7::integer[], $8::integer[], $9::text[], $10::text[], $11::integer[], $12::integer[],
-                 $13::timestamptz[])",
+                 $13::timestamptz[], $14::uuid[], $15::text[])",
         )
         .bind(chunk.iter().map(|p| p.id).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|p| p.observation_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| owner(p).0).collect::<Vec<_>>())
         .bind(chunk.iter().map(|p| p.position).collect::<Vec<_>>())
         .bind(chunk.iter().map(|p| pic(p).sha256.to_vec()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|p| pic(p).content_type).collect::<Vec<_>>())
@@ -408,6 +465,84 @@ pub async fn photos(conn: &mut PgConnection, photos: &[Photo], pictures: &[Store
         .bind(chunk.iter().map(|p| pic(p).thumbnail_width).collect::<Vec<_>>())
         .bind(chunk.iter().map(|p| pic(p).thumbnail_height).collect::<Vec<_>>())
         .bind(chunk.iter().map(|p| p.created_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| owner(p).1).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|p| owner(p).2).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A photo's observation, evidence and role, as db/photos.rs records them.
+fn owner(p: &Photo) -> (Option<Uuid>, Option<Uuid>, &'static str) {
+    match p.owner {
+        PhotoOwner::Observation(id) => (Some(id), None, "before"),
+        PhotoOwner::EvidenceAfter(id) => (None, Some(id), "after"),
+        PhotoOwner::EvidenceNight(id) => (None, Some(id), "night"),
+    }
+}
+
+/// Look-back tasks, after the observations that completed them.
+pub async fn look_backs(
+    conn: &mut PgConnection,
+    tasks: &[LookBackTask],
+    users: &HashMap<&str, Uuid>,
+) -> anyhow::Result<()> {
+    for chunk in tasks.chunks(BATCH_ROWS) {
+        let done_by: Vec<Option<Uuid>> = chunk
+            .iter()
+            .map(|t| t.done.as_ref().map(|d| account(users, d.by)).transpose())
+            .collect::<Result<_, _>>()?;
+        sqlx::query(
+            "insert into look_back_task (id, site_id, due_on, policy, created_at, done_at, done_by, result,
+                 observation_id)
+             select * from unnest($1::uuid[], $2::uuid[], $3::date[], $4::text[], $5::timestamptz[],
+                 $6::timestamptz[], $7::uuid[], $8::text[], $9::uuid[])",
+        )
+        .bind(chunk.iter().map(|t| t.id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.site_id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.due_on).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.policy).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.created_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.at)).collect::<Vec<_>>())
+        .bind(&done_by)
+        .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.result)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.observation_id)).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Extension requests with the dispatcher's decision where there is one.
+pub async fn extensions(
+    conn: &mut PgConnection,
+    requests: &[Extension],
+    users: &HashMap<&str, Uuid>,
+) -> anyhow::Result<()> {
+    for chunk in requests.chunks(BATCH_ROWS) {
+        let requested_by: Vec<Uuid> = chunk.iter().map(|x| account(users, x.requested_by)).collect::<Result<_, _>>()?;
+        let decided_by: Vec<Option<Uuid>> = chunk
+            .iter()
+            .map(|x| x.decision.as_ref().map(|d| account(users, d.by)).transpose())
+            .collect::<Result<_, _>>()?;
+        sqlx::query(
+            "insert into extension_request (id, site_id, requested_by, requested_at, old_deadline, new_deadline,
+                 reason, decided_by, decided_at, approved, decision_reason)
+             select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::date[], $6::date[],
+                 $7::text[], $8::uuid[], $9::timestamptz[], $10::boolean[], $11::text[])",
+        )
+        .bind(chunk.iter().map(|x| x.id).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|x| x.site_id).collect::<Vec<_>>())
+        .bind(&requested_by)
+        .bind(chunk.iter().map(|x| x.requested_at).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|x| x.old_deadline).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|x| x.new_deadline).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|x| x.reason).collect::<Vec<_>>())
+        .bind(&decided_by)
+        .bind(chunk.iter().map(|x| x.decision.as_ref().map(|d| d.at)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|x| x.decision.as_ref().map(|d| d.approved)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|x| x.decision.as_ref().and_then(|d| d.reason)).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
