@@ -174,6 +174,9 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
+    // Planner statistics now, not when autovacuum gets round to the new rows: the first pages opened on the
+    // demo would otherwise plan their joins blind (the close-out checks of every site take 30× longer).
+    sqlx::query("analyze").execute(pool).await?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {

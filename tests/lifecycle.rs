@@ -276,6 +276,12 @@ async fn a_relapse_found_on_site_reopens_the_site_and_counts_against_it(pool: Pg
     let at = [120.55, 31.87];
     let site = o.closed_site("spot", at).await;
     let visits_before = o.app.count("observation").await;
+    // Closed long ago: its remediation deadline has passed.
+    sqlx::query("update site set deadline = current_date - 200 where id = $1::text::uuid")
+        .bind(&site)
+        .execute(&o.app.pool)
+        .await
+        .unwrap();
 
     let relapse = o.look_back_observation(
         &site,
@@ -297,6 +303,10 @@ async fn a_relapse_found_on_site_reopens_the_site_and_counts_against_it(pool: Pg
     let props = o.get(&o.dispatcher, &site).await.json()["properties"].clone();
     assert_eq!(props["status"], "reopened");
     assert_eq!(props["relapse_count"], 1);
+    // The reopened site has a new deadline (the general hazard's 30 days from today), not the one that passed.
+    let expected = (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(30)).to_string();
+    assert_eq!(props["deadline"], expected.as_str());
+    assert_eq!(props["overdue"], false);
     let state = |code: &str| {
         props["checklist_items"].as_array().unwrap().iter().find(|i| i["code"] == code).unwrap()["state"].clone()
     };

@@ -23,6 +23,8 @@ pub struct LockedSite {
     pub supporting_unit_ids: Vec<i32>,
     pub deadline: Option<NaiveDate>,
     pub close_out_requested_by: Option<Uuid>,
+    pub hazard_level: Option<String>,
+    pub rectification_mode: Option<String>,
 }
 
 impl LockedSite {
@@ -35,7 +37,7 @@ impl LockedSite {
 pub async fn lock(tx: &mut PgConnection, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<LockedSite>> {
     let sql = format!(
         "select s.id, s.kind, s.status, s.version, s.town_id, s.responsible_unit_id, s.lead_unit_id,
-             s.supporting_unit_ids, s.deadline, s.close_out_requested_by
+             s.supporting_unit_ids, s.deadline, s.close_out_requested_by, s.hazard_level, s.rectification_mode
          from site s where s.id = $1 and {} for update",
         super::sites::scope_condition(2)
     );
@@ -272,12 +274,16 @@ pub async fn apply(
             }
             data = json!({ "observation_id": observation_id });
             if relapse {
-                // A relapse counts against the site (and so its town); the failed items take the state the
-                // inspector found, undoing their verification.
-                sqlx::query("update site set relapse_count = relapse_count + 1 where id = $1")
-                    .bind(site.id)
-                    .execute(&mut **tx)
-                    .await?;
+                // A relapse counts against the site (and so its town) and sets a new deadline (the old one
+                // has passed); the failed items take the state the inspector found, undoing their
+                // verification.
+                sqlx::query(
+                    "update site set relapse_count = relapse_count + 1, deadline = coalesce($2, deadline) where id = $1",
+                )
+                .bind(site.id)
+                .bind(p.deadline)
+                .execute(&mut **tx)
+                .await?;
                 sqlx::query(
                     "update site_checklist_item i set state = o.checklist ->> i.item_code, updated_at = now()
                      from observation o
@@ -289,6 +295,8 @@ pub async fn apply(
                 .execute(&mut **tx)
                 .await?;
                 data["failed_items"] = json!(p.failed_items);
+                data["old_deadline"] = json!(site.deadline);
+                data["deadline"] = json!(p.deadline);
             }
         }
         _ => {}

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::db::lookback::LookBackPolicy;
 use crate::db::photos::PhotoOwner;
 use crate::domain::site::{ItemState, SiteKind, SiteStatus};
+use crate::http::DeadlinePolicy;
 
 use super::names::{self as n};
 use super::pictures::{self, Facility};
@@ -1274,8 +1275,8 @@ impl Story<'_> {
 
     /// The look-back (回头看), planned and then done on site by the town's inspector, mostly before it is
     /// due: an observation that says what was found completes the task. The facilities hold (pass), or
-    /// something broke or went (反弹): the failed items take the state seen and the site is reopened, with
-    /// the inspector's notes as the reason (db/observations.rs, `record_look_back`).
+    /// something broke or went (反弹): the failed items take the state seen and the site is reopened with a new
+    /// deadline, with the inspector's notes as the reason (http/observations.rs, `record_look_back`).
     fn look_back(&mut self, pass: bool) {
         self.look_back_due();
         self.advance(1, 16);
@@ -1296,7 +1297,14 @@ impl Story<'_> {
             let notes = format!("回头看：{}，需重新整改。", found.join("，"));
             let id = self.observe(inspector, notes.clone(), Visit::LookBack { pass: false });
             let codes: Vec<String> = failed.iter().map(|f| self.item_code(f.0).to_string()).collect();
-            let data = json!({ "failed_items": codes, "observation_id": id });
+            // The reopened site gets a new deadline, as the server gives it.
+            let days = DeadlinePolicy::default().relapse_days(Some(self.plan.level), Some(self.plan.mode));
+            let old_deadline = self.deadline;
+            let deadline = self.now.date() + Duration::days(days as i64);
+            self.deadline = Some(deadline);
+            let data = json!({
+                "failed_items": codes, "observation_id": id, "old_deadline": old_deadline, "deadline": deadline,
+            });
             self.push_event("look_back_relapse", inspector, Some(SiteStatus::Reopened), Some(notes), data, Some(id));
             self.relapses += 1;
             (id, "relapse")
@@ -1833,6 +1841,7 @@ pub(crate) mod tests {
                 match e.kind {
                     "dispatch" => deadline = date(&e.data["deadline"]),
                     "decide_extension" if e.data["approved"] == true => deadline = date(&e.data["new_deadline"]),
+                    "look_back_relapse" => deadline = date(&e.data["deadline"]),
                     _ => {}
                 }
             }

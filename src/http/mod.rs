@@ -78,6 +78,14 @@ impl DeadlinePolicy {
             _ => None,
         }
     }
+
+    /// Days from a relapse (反弹) to the reopened site's new deadline: the default for its level and mode, and
+    /// for a major hazard, whose deadline follows an approved plan nobody has re-approved yet, the longest
+    /// default. The dispatcher moves it through an extension if the plan says otherwise.
+    pub fn relapse_days(&self, hazard_level: Option<&str>, rectification_mode: Option<&str>) -> u64 {
+        self.default_days(hazard_level.unwrap_or("general"), rectification_mode.unwrap_or("deadline"))
+            .unwrap_or(self.significant_days.max(self.general_days))
+    }
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
