@@ -707,6 +707,7 @@ function eventDetail(p, e) {
     case 'relapsed':
       return h('div', { class: 'timeline-detail small' },
         d.failed_items?.length ? `${t('relapse.items')}${t('common.colon')}${d.failed_items.map((c) => itemLabel(p, c)).join(t('common.listSep'))}` : null,
+        d.deadline ? h('div', {}, t('site.deadlineChange', { from: d.old_deadline ? formatDate(d.old_deadline) : t('common.none'), to: formatDate(d.deadline) })) : null,
         visitPhotos(p, e));
     case 'merge':
     case 'merged':
