@@ -619,7 +619,6 @@ const zh = {
   'site.unmetNight': '尚未到位：需“已设置”状态、整改后照片和夜间照片',
   'site.deadlineChange': '整改时限：{from} → {to}',
   'site.lookBackDue': '回头看到期：{date}',
-  'site.observations': '排查记录（整改前）',
 
   'next.reported': '新上报的隐患，等待市交安办核实。',
   'next.verified': '已核实，等待市交安办定级派单。',
@@ -632,6 +631,7 @@ const zh = {
   'next.duplicate': '与另一点位重复，已合并。',
   'next.cancelled': '已撤销，不再处理。',
   'relapse.items': '反弹的项目',
+  'site.visits': '排查与回头看记录',
   'supervise.explain': '挂牌督办的点位列入重点督办，按督办文件要求的时限整改，销号后每季度回头看。',
   'supervise.level': '督办级别',
   'supervise.lift': '取消挂牌',
@@ -1261,7 +1261,6 @@ const en = {
   'site.unmetNight': 'Not in place: needs "installed", an after-photo and a night photo',
   'site.deadlineChange': 'Deadline: {from} → {to}',
   'site.lookBackDue': 'Look-back due {date}',
-  'site.observations': 'Observations (before)',
 
   'next.reported': 'Newly reported: waiting for the city office to verify it.',
   'next.verified': 'Verified: waiting for the city office to set its level and dispatch it.',
@@ -1274,6 +1273,7 @@ const en = {
   'next.duplicate': 'A duplicate of another site, merged into it.',
   'next.cancelled': 'Cancelled; nothing more happens to it.',
   'relapse.items': 'Items that failed',
+  'site.visits': 'Visits and look-backs',
   'supervise.explain': 'A listed site is remediated by the date its supervision notice sets, and looked back at every quarter once closed.',
   'supervise.level': 'Level',
   'supervise.lift': 'Lift the listing',

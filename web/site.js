@@ -727,10 +727,11 @@ function eventDetail(p, e) {
 function renderObservations(p) {
   const observations = p.observations || [];
   return h('section', { class: 'card office-card site-card', id: 'site-observations' },
-    h('h2', {}, t('site.observations'), h('span', { class: 'muted count-aside' }, String(p.observation_count ?? observations.length))),
+    h('h2', {}, t('site.visits'), h('span', { class: 'muted count-aside' }, String(p.observation_count ?? observations.length))),
     observations.length
       ? h('ol', { class: 'observations' }, observations.map((o) => h('li', { class: 'observation', dataset: { observationId: o.id } },
-        h('div', { class: 'observation-head' }, h('strong', {}, formatDateTime(o.observed_at)), ' · ', o.inspector || ''),
+        h('div', { class: 'observation-head' }, h('strong', {}, formatDateTime(o.observed_at)), ' · ', o.inspector || '',
+          o.look_back_result ? [' ', h('span', { class: `chip chip-small look-back-${o.look_back_result}` }, tCode('event', `look_back_${o.look_back_result}`))] : null),
         o.notes ? h('p', { class: 'observation-notes' }, o.notes) : null,
         o.photos?.length
           ? h('div', { class: 'photos' }, o.photos.map((photo) => h('a', {

@@ -187,7 +187,7 @@ pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<
                          'id', o.id, 'inspector', o.inspector, 'observed_at', o.observed_at,
                          'received_at', o.received_at, 'geometry', st_asgeojson(o.geom, 7)::json,
                          'accuracy_m', o.accuracy_m, 'source_crs', o.source_crs, 'hazard_types', o.hazard_types,
-                         'checklist', o.checklist, 'notes', o.notes,
+                         'checklist', o.checklist, 'notes', o.notes, 'look_back_result', o.look_back_result,
                          'photos', (
                              select coalesce(json_agg(json_build_object(
                                  'id', p.id, 'sha256', encode(p.sha256, 'hex'), 'content_type', p.content_type,
