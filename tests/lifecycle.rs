@@ -248,12 +248,15 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
     let twice =
         o.act(&o.town_officer, &site, json!({"action": "request_extension", "deadline": new, "reason": "再次"})).await;
     let pending = o.get(&o.dispatcher, &site).await.json();
+    // The work page's extension queue reads the request from the list, without opening each site.
+    let listed = o.app.get("/api/v1/sites?status=in_progress").await.json();
     let decided =
         o.act(&o.dispatcher, &site, json!({"action": "decide_extension", "approve": true, "reason": "同意"})).await;
 
     assert_eq!(asked.status, 200, "{}", String::from_utf8_lossy(&asked.bytes));
     assert_eq!(twice.status, 409);
     assert_eq!(pending["properties"]["pending_extension"]["new_deadline"], new.as_str());
+    assert_eq!(listed["features"][0]["properties"]["pending_extension"]["reason"], "雨季无法施工");
     assert_eq!(decided.status, 200);
     assert_eq!(decided.json()["properties"]["deadline"], new.as_str());
     assert_eq!(decided.json()["properties"]["pending_extension"], Value::Null);

@@ -19,7 +19,7 @@ import { session, getJson, apiJson, h, fill, hasRole, createFlash } from './comm
 import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
 import { mountHeader } from './header.js';
 import {
-  actFresh, loadSite, isStale, explain, statusBadge, daysLeft, daysLeftBadge, roadText, siteHref, dispatchAction,
+  actFresh, isStale, explain, statusBadge, daysLeft, daysLeftBadge, roadText, siteHref, dispatchAction,
   reasonAction, confirmAction, decideExtensionAction,
 } from './lifecycle.js';
 
@@ -36,10 +36,6 @@ const LOOK_BACK_TASKS_SHOWN = 200;
 /** Sites per page of the list API, and the most pages one queue reads. */
 const PAGE_SIZE = 1000;
 const PAGES_MAX = 10;
-/** Extension requests are only in a site's detail: at most this many in-progress sites are read for them,
- * this many at a time. */
-const EXTENSION_SCAN_MAX = 500;
-const EXTENSION_SCAN_CONCURRENCY = 6;
 
 const state = {
   user: null,
@@ -112,10 +108,9 @@ async function loadQueue(tab) {
       return;
     }
     const { features, truncated } = await listSites(tab.statuses);
-    let sites = features;
-    let scanned = null; // {n, total} when only some in-progress sites were read for extension requests
-    if (tab.id === 'extensions') ({ sites, scanned } = await withPendingExtension(features));
-    state.queues[tab.id] = { sites: sortFor(tab.id, sites), truncated, scanned, error: null, loading: false };
+    // The extension requests waiting are those of in-progress sites that have one.
+    const sites = tab.id === 'extensions' ? features.filter((f) => f.properties.pending_extension) : features;
+    state.queues[tab.id] = { sites: sortFor(tab.id, sites), truncated, error: null, loading: false };
   } catch (error) {
     state.queues[tab.id] = { sites: [], error: explain(error), loading: false };
   }
@@ -136,22 +131,6 @@ async function listSites(statuses) {
     pages += 1;
   } while (after && pages < PAGES_MAX);
   return { features, truncated: Boolean(after) };
-}
-
-/** The sites among `features` whose extension request waits for a decision (read from each site's detail). */
-async function withPendingExtension(features) {
-  const scanned = features.slice(0, EXTENSION_SCAN_MAX);
-  const found = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < scanned.length) {
-      const feature = scanned[next++];
-      const { feature: detail } = await loadSite(feature.properties.id);
-      if (detail.properties.pending_extension) found.push(detail);
-    }
-  };
-  await Promise.all(Array.from({ length: EXTENSION_SCAN_CONCURRENCY }, worker));
-  return { sites: found, scanned: features.length > scanned.length ? { n: scanned.length, total: features.length } : null };
 }
 
 /** Ledger codes count up as sites are opened (YH-000123): their order is the order of reporting. */
@@ -241,7 +220,6 @@ function renderPanel() {
   }
   fill(panel, head,
     queue.truncated ? h('p', { class: 'notice-inline' }, t('work.truncated', { n: queue.sites.length })) : null,
-    queue.scanned ? h('p', { class: 'notice-inline' }, t('work.scanTruncated', queue.scanned)) : null,
     queue.sites.length
       ? h('ul', { class: 'work-list', id: `list-${tab}` }, queue.sites.map((f) => row(tab, f)))
       : h('p', { class: 'empty-state muted', id: `empty-${tab}` }, t(`work.empty.${tab}`)));
@@ -377,9 +355,8 @@ async function planLookBacks(e) {
 // Quick actions
 
 /**
- * Runs a move from a row; the row follows the site (it leaves the queue when the site leaves its statuses).
- * The queues are read again afterwards, except the extension requests, which cost one request per site:
- * a decided request just leaves that list.
+ * Runs a move from a row; the row follows the site (it leaves the queue when the site leaves its statuses,
+ * or its extension request is decided): the queues are read again afterwards.
  */
 async function run(feature, perform) {
   const p = feature.properties;
@@ -398,17 +375,7 @@ async function run(feature, perform) {
     else flash('error', () => `${p.code}${t('common.colon')}${explain(error)}`);
   } finally {
     state.busy.delete(p.id);
-    if (moved) {
-      const extensions = state.queues.extensions;
-      if (extensions?.sites?.some((f) => f.properties.id === p.id)) {
-        const fresh = await loadSite(p.id).then((r) => r.feature, () => null);
-        extensions.sites = extensions.sites.flatMap((f) => {
-          if (f.properties.id !== p.id) return [f];
-          return fresh?.properties.pending_extension ? [fresh] : [];
-        });
-      }
-      await Promise.all(state.tabs.filter((tab) => tab.id !== 'extensions').map((tab) => loadQueue(tab)));
-    }
+    if (moved) await Promise.all(state.tabs.map((tab) => loadQueue(tab)));
     render();
   }
 }

@@ -48,7 +48,9 @@ const SITE_PROPERTIES: &str = "
                and s.status not in ('closed', 'cancelled', 'rejected', 'duplicate'),
     'town_id', s.town_id, 'responsible_unit_id', s.responsible_unit_id,
     'first_observed_at', s.first_observed_at, 'return_count', s.return_count,
-    'extension_pending', exists (select 1 from extension_request x where x.site_id = s.id and x.decided_at is null),
+    'pending_extension', (select json_build_object('new_deadline', x.new_deadline, 'reason', x.reason,
+            'requested_at', x.requested_at)
+        from extension_request x where x.site_id = s.id and x.decided_at is null),
     'supervision_level', s.supervision_level,
     'observation_count', s.observation_count,
     'last_observed_at', s.last_observed_at";
@@ -152,9 +154,6 @@ pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<
                  'supervision_body', s.supervision_body, 'supervision_doc_no', s.supervision_doc_no,
                  'supervision_due', s.supervision_due,
                  'close_out_requested_by', s.close_out_requested_by,
-                 'pending_extension', (select json_build_object('new_deadline', x.new_deadline, 'reason', x.reason,
-                         'requested_at', x.requested_at)
-                     from extension_request x where x.site_id = s.id and x.decided_at is null),
                  'created_at', s.created_at, 'updated_at', s.updated_at,
                  'checklist_items', (
                      select coalesce(json_agg(json_build_object(
