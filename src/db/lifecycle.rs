@@ -250,9 +250,14 @@ pub async fn apply(
             let observation_id = p.observation_id.expect("a look-back is recorded by its observation");
             // The task the policy made, if any; a look-back nobody planned is kept as a manual task, so every
             // look-back counts the same way in the statistics.
-            let done = sqlx::query(
-                "update look_back_task set done_at = now(), done_by = $2, result = $3, observation_id = $4
-                 where site_id = $1 and done_at is null",
+            sqlx::query(
+                "with done as (
+                     update look_back_task set done_at = now(), done_by = $2, result = $3, observation_id = $4
+                     where site_id = $1 and done_at is null
+                     returning id)
+                 insert into look_back_task (site_id, due_on, policy, done_at, done_by, result, observation_id)
+                 select $1, (now() at time zone 'Asia/Shanghai')::date, 'manual', now(), $2, $3, $4
+                 where not exists (select 1 from done)",
             )
             .bind(site.id)
             .bind(actor.user_id)
@@ -260,18 +265,6 @@ pub async fn apply(
             .bind(observation_id)
             .execute(&mut **tx)
             .await?;
-            if done.rows_affected() == 0 {
-                sqlx::query(
-                    "insert into look_back_task (site_id, due_on, policy, done_at, done_by, result, observation_id)
-                     values ($1, (now() at time zone 'Asia/Shanghai')::date, 'manual', now(), $2, $3, $4)",
-                )
-                .bind(site.id)
-                .bind(actor.user_id)
-                .bind(result)
-                .bind(observation_id)
-                .execute(&mut **tx)
-                .await?;
-            }
             data = json!({ "observation_id": observation_id });
             if relapse {
                 // A relapse counts against the site (and so its town) and sets a new deadline (the old one
