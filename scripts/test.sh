@@ -8,10 +8,11 @@ ensure_packages postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils
 ensure_web_modules
 
 cargo build --bin roadledger
+roadledger="${CARGO_TARGET_DIR:-target}/debug/roadledger"
 data_dir=target/test-db
-DATABASE_URL="$(target/debug/roadledger db start --data-dir "$data_dir" | tail -n 1)"
+DATABASE_URL="$("$roadledger" db start --data-dir "$data_dir" | tail -n 1)"
 export DATABASE_URL
-trap 'target/debug/roadledger db stop --data-dir "$data_dir" >/dev/null 2>&1 || true' EXIT
+trap '"$roadledger" db stop --data-dir "$data_dir" >/dev/null 2>&1 || true' EXIT
 
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --no-fail-fast "$@"
