@@ -48,9 +48,8 @@ const SITE_PROPERTIES: &str = "
                and s.status not in ('closed', 'cancelled', 'rejected', 'duplicate'),
     'town_id', s.town_id, 'responsible_unit_id', s.responsible_unit_id,
     'first_observed_at', s.first_observed_at, 'return_count', s.return_count,
-    'pending_extension', (select json_build_object('new_deadline', x.new_deadline, 'reason', x.reason,
-            'requested_at', x.requested_at)
-        from extension_request x where x.site_id = s.id and x.decided_at is null),
+    'pending_extension', case when px.site_id is not null then json_build_object('new_deadline', px.new_deadline,
+        'reason', px.reason, 'requested_at', px.requested_at) end,
     'supervision_level', s.supervision_level,
     'observation_count', s.observation_count,
     'last_observed_at', s.last_observed_at";
@@ -58,6 +57,8 @@ const SITE_PROPERTIES: &str = "
 const SITE_FROM: &str = "
     from site s
     left join town t on t.id = s.town_id
+    -- At most one request waits per site (extension_request_one_pending): a join, not a subquery per site.
+    left join extension_request px on px.site_id = s.id and px.decided_at is null
     cross join lateral (
         select count(*) filter (where i.state in ('installed', 'verified', 'not_applicable')) as in_place,
                count(*) as total
@@ -109,13 +110,19 @@ pub const FILTER_CONDITION: &str = "
     and ($7::text is null or t.admin_code = $7 or t.name = $7)";
 
 /// Binds [`FILTER_CONDITION`]'s parameters and the scope, $1–$10.
+///
+/// The statement is not kept prepared: PostgreSQL would switch a kept statement to a generic plan after five
+/// runs, and a generic plan cannot see which of the optional filters are null; it guesses one row and loops,
+/// which doubles the map's query (measured in docs/benchmarks.md). Planning each time costs well under a
+/// millisecond.
 pub fn bind_filter<'q, O>(
     q: QueryAs<'q, sqlx::Postgres, O, PgArguments>,
     f: &SiteFilter,
 ) -> QueryAs<'q, sqlx::Postgres, O, PgArguments> {
     let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
     bind_scope(
-        q.bind(minx)
+        q.persistent(false)
+            .bind(minx)
             .bind(miny)
             .bind(maxx)
             .bind(maxy)
