@@ -577,10 +577,11 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
     .unwrap();
     assert_eq!((policy.as_str(), result.as_str()), ("quarterly_major", "pass"));
     assert_eq!(observation.to_string(), pass["id"].as_str().unwrap());
-    let due_events: i64 = sqlx::query_scalar("select count(*) from site_event where kind = 'look_back_due'")
-        .fetch_one(&o.app.pool)
-        .await
-        .unwrap();
+    let due_events: i64 =
+        sqlx::query_scalar("select count(*) from site_event where kind = 'look_back_due' and from_status = 'closed'")
+            .fetch_one(&o.app.pool)
+            .await
+            .unwrap();
     assert_eq!(due_events, 2);
 }
 

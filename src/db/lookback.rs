@@ -73,8 +73,8 @@ pub async fn plan(pool: &PgPool, policy: &LookBackPolicy, actor: &Actor, today: 
     .await?;
     for (site_id, kind, due_on) in &rows {
         sqlx::query(
-            "insert into site_event (site_id, actor, actor_user_id, kind, data)
-             values ($1, $2, $3, 'look_back_due', $4)",
+            "insert into site_event (site_id, actor, actor_user_id, kind, from_status, data)
+             values ($1, $2, $3, 'look_back_due', 'closed', $4)",
         )
         .bind(site_id)
         .bind(&actor.display_name)
