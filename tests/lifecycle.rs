@@ -95,11 +95,15 @@ impl Office {
     /// Report, bring into progress, evidence, close-out, approval: a closed site.
     async fn closed_site(&self, kind: &str, at: [f64; 2]) -> String {
         let site = self.report(kind, at).await;
-        self.bring_into_progress(&site).await;
-        self.all_evidence(&site, &self.unit_officer).await;
-        self.act(&self.unit_officer, &site, json!({"action": "request_close_out"})).await;
-        assert_eq!(self.act(&self.reviewer, &site, json!({"action": "approve"})).await.status, 200);
+        self.close(&site).await;
         site
+    }
+
+    async fn close(&self, site: &str) {
+        self.bring_into_progress(site).await;
+        self.all_evidence(site, &self.unit_officer).await;
+        self.act(&self.unit_officer, site, json!({"action": "request_close_out"})).await;
+        assert_eq!(self.act(&self.reviewer, site, json!({"action": "approve"})).await.status, 200);
     }
 
     /// The inspector's look-back visit, standing at `at`.
@@ -112,7 +116,9 @@ impl Office {
         checklist: Value,
         notes: &str,
     ) -> Value {
-        let mut obs = observation(kind, json!(at));
+        // Where the inspector stands: a point, whatever the site's kind.
+        let mut obs = observation("spot", json!(at));
+        obs["kind"] = kind.into();
         obs["look_back"] = json!({"site_id": site, "result": result});
         obs["checklist"] = checklist;
         obs["notes"] = notes.into();
@@ -676,4 +682,23 @@ async fn relapses_count_against_their_town(pool: PgPool) {
     assert_eq!(own, ["杨舍镇"]);
     assert_eq!(backwards.status, 422);
     assert_eq!(unknown.status, 400);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_section_is_looked_back_at_from_a_point_beside_it(pool: PgPool) {
+    let o = office(pool).await;
+    let (start, end) = ([120.55, 31.87], [120.56, 31.87]);
+    let reported = o.app.upload(&observation("section", json!([start, end])), &[&jpeg(320, 240)]).await;
+    assert_eq!(reported.status, 201);
+    let site = reported.json()["site"]["id"].as_str().unwrap().to_string();
+    o.close(&site).await;
+    // Halfway along the section, 30 m off it: near the line, though 470 m from either end.
+    let beside = north_of([120.555, 31.87], 30.0);
+
+    let pass = o.look_back_observation(&site, "section", beside, "pass", json!({"line": "installed"}), "标线清晰");
+    let answer = o.app.upload(&pass, &[&jpeg(320, 240)]).await;
+
+    assert_eq!(answer.status, 201, "{}", answer.detail());
+    assert_eq!(answer.json()["observation"]["geometry"]["type"], "Point");
+    assert_eq!(o.status(&site).await, "closed");
 }
