@@ -163,6 +163,9 @@ struct ServeArgs {
     /// Hours without a request after which a browser session ends (7 days at most in any case).
     #[arg(long, env = "ROADLEDGER_SESSION_IDLE_HOURS", default_value_t = 12)]
     session_idle_hours: i64,
+    /// How far (metres) from its site a look-back observation may be recorded: it is done on site.
+    #[arg(long, env = "ROADLEDGER_LOOK_BACK_RADIUS_M", default_value_t = roadledger::domain::observation::LOOK_BACK_RADIUS_M)]
+    look_back_radius_m: f64,
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
@@ -289,6 +292,7 @@ async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> 
         cookie_secure: args.secure_cookies,
         session_idle: chrono::Duration::hours(args.session_idle_hours.clamp(1, 24 * 7)),
         observation_edit_window: chrono::Duration::hours(args.edit_window_hours.clamp(0, 24 * 30)),
+        look_back_radius_m: args.look_back_radius_m.clamp(10.0, 5_000.0),
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

@@ -6,9 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{
-    DEFAULT_PASSWORD, TestApp, add_organisation, app, create_token, create_user, jpeg, north_of, observation,
-};
+use common::{DEFAULT_PASSWORD, TestApp, add_organisation, create_token, create_user, jpeg, north_of, observation};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -23,7 +21,11 @@ struct Office {
 }
 
 async fn office(pool: PgPool) -> Office {
-    let app = app(pool).await;
+    office_with(pool, roadledger::http::Settings::default()).await
+}
+
+async fn office_with(pool: PgPool, settings: roadledger::http::Settings) -> Office {
+    let app = common::app_with(pool, settings).await;
     app.add_town("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]).await;
     let town_id: i32 = sqlx::query_scalar("select id from town").fetch_one(&app.pool).await.unwrap();
     let city = common::organisation(&app.pool, "city_office").await;
@@ -701,4 +703,24 @@ async fn a_section_is_looked_back_at_from_a_point_beside_it(pool: PgPool) {
     assert_eq!(answer.status, 201, "{}", answer.detail());
     assert_eq!(answer.json()["observation"]["geometry"]["type"], "Point");
     assert_eq!(o.status(&site).await, "closed");
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_look_back_radius_is_a_setting_the_phone_page_reads(pool: PgPool) {
+    let settings = roadledger::http::Settings { look_back_radius_m: 20.0, ..Default::default() };
+    let o = office_with(pool, settings).await;
+    let at = [120.55, 31.87];
+    let site = o.closed_site("spot", at).await;
+
+    let pass = |north_m: f64| {
+        o.look_back_observation(&site, "spot", north_of(at, north_m), "pass", json!({"lamp": "installed"}), "")
+    };
+    let far = o.app.upload(&pass(30.0), &[&jpeg(320, 240)]).await;
+    let near = o.app.upload(&pass(10.0), &[&jpeg(320, 240)]).await;
+    let published = o.app.get("/api/v1/settings").await.json();
+
+    assert_eq!(far.status, 422);
+    assert_eq!(far.json()["radius_m"], 20.0);
+    assert_eq!(near.status, 201, "{}", near.detail());
+    assert_eq!(published["look_back_radius_m"], 20.0);
 }

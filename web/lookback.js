@@ -11,8 +11,8 @@ import { t, tCode, formatDate } from './i18n.js';
 export const NEARBY_SHOWN = 5;
 /** The most tasks the page ever lists (the server sends at most 2000). */
 const SHOWN_MAX = 100;
-/** The server's rule (domain::observation::LOOK_BACK_RADIUS_M), used here to warn before sending. */
-export const LOOK_BACK_RADIUS_M = 100;
+/** The server's look-back radius when /api/v1/settings does not say (domain::observation::LOOK_BACK_RADIUS_M). */
+const LOOK_BACK_RADIUS_M = 100;
 const CACHE_KEY = 'roadledger.lookBackTasks';
 const EARTH_RADIUS_M = 6_371_008.8;
 
@@ -83,17 +83,17 @@ const distanceText = (m) => (m == null ? '' : m < 1000 ? t('lookBack.metres', { 
  * The look-back card: the nearest open tasks, each with a "start" button; or, once one is chosen, the site
  * and the result to record.
  */
-export function renderLookBackCard({ tasks, stale, fix, active, expanded, today, onStart, onExit, onResult, onExpand }) {
+export function renderLookBackCard({ tasks, stale, fix, active, expanded, today, radius = LOOK_BACK_RADIUS_M, onStart, onExit, onResult, onExpand }) {
   if (active) {
     const { target, result } = active;
     const distance = distanceToGeometry(fix, target.geometry);
     return [
       h('h2', {}, t('lookBack.activeTitle', { code: target.site_code })),
       h('p', { class: 'look-back-where', id: 'look-back-where' }, where(target),
-        distance != null ? h('span', { class: distance > LOOK_BACK_RADIUS_M ? 'error' : 'muted', dataset: { distanceM: String(Math.round(distance)) } },
+        distance != null ? h('span', { class: distance > radius ? 'error' : 'muted', dataset: { distanceM: String(Math.round(distance)) } },
           ` · ${t('lookBack.distance', { d: distanceText(distance) })}`) : null),
-      distance != null && distance > LOOK_BACK_RADIUS_M
-        ? h('p', { class: 'alert alert-warn', id: 'look-back-far' }, t('lookBack.tooFar', { m: LOOK_BACK_RADIUS_M })) : null,
+      distance != null && distance > radius
+        ? h('p', { class: 'alert alert-warn', id: 'look-back-far' }, t('lookBack.tooFar', { m: radius })) : null,
       h('div', { class: 'segmented segmented-2', role: 'radiogroup', 'aria-label': t('lookBack.result') },
         ['pass', 'relapse'].map((code) => h('label', {},
           h('input', { type: 'radio', name: 'look-back-result', value: code, checked: result === code, onchange: () => onResult(code) }),

@@ -22,7 +22,8 @@ pub const LINE_POINTS_MAX: usize = 500;
 pub const ACCURACY_M_MAX: f64 = 10_000.0;
 /// Phones' clocks drift; an observation may claim to be a little in the future, not more.
 pub const CLOCK_SKEW_MAX: Duration = Duration::minutes(10);
-/// A look-back is done on site: the inspector stands within this distance of the site's geometry.
+/// A look-back is done on site: by default the inspector stands within this distance of the site's geometry
+/// (`serve --look-back-radius-m`).
 pub const LOOK_BACK_RADIUS_M: f64 = 100.0;
 
 crate::domain::site::coded_enum! {

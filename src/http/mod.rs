@@ -49,6 +49,8 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     /// How long an inspector may correct their own observation.
     pub observation_edit_window: chrono::Duration,
+    /// A look-back observation is recorded within this distance of its site (metres).
+    pub look_back_radius_m: f64,
     pub deadlines: DeadlinePolicy,
     pub look_back: crate::db::lookback::LookBackPolicy,
 }
@@ -115,6 +117,7 @@ impl Default for Settings {
             cookie_secure: false,
             login_throttle: LoginThrottle::default(),
             observation_edit_window: chrono::Duration::hours(24),
+            look_back_radius_m: crate::domain::observation::LOOK_BACK_RADIUS_M,
             deadlines: DeadlinePolicy::default(),
             look_back: Default::default(),
         }

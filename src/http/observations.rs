@@ -23,7 +23,7 @@ use crate::db::observations::Outcome;
 use crate::domain::auth::{Actor, Permission};
 use crate::domain::lifecycle::{ActionKind, china_date, transition};
 use crate::domain::observation::{
-    HAZARD_TYPES_MAX, LOOK_BACK_RADIUS_M, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
+    HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
 };
 
 pub async fn create(
@@ -187,15 +187,16 @@ async fn record_look_back(
         )));
     }
     let distance = db::observations::distance_to_site(&mut tx, site_id, &obs.geometry.to_geojson()).await?;
-    if distance > LOOK_BACK_RADIUS_M {
+    let radius = state.settings.look_back_radius_m;
+    if distance > radius {
         return Err(Error::Refused {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "look_back_too_far",
             message: format!(
                 "geometry: the look-back was recorded {distance:.0} m from the site; it is done on site, within \
-                 {LOOK_BACK_RADIUS_M:.0} m"
+                 {radius:.0} m"
             ),
-            facts: json!({ "distance_m": distance.round(), "radius_m": LOOK_BACK_RADIUS_M }),
+            facts: json!({ "distance_m": distance.round(), "radius_m": radius }),
         });
     }
     let facts = db::lifecycle::facts(&mut tx, &site).await?;

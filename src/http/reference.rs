@@ -40,5 +40,6 @@ pub async fn settings(State(state): State<AppState>, _actor: Actor) -> Json<Valu
         "photo_pixels_max": s.photo_limits.pixels_max,
         "photos_per_observation_max": s.photos_per_observation_max,
         "repeat_visit_radius_m": crate::domain::site::REPEAT_VISIT_RADIUS_M,
+        "look_back_radius_m": s.look_back_radius_m,
     }))
 }
