@@ -18,7 +18,7 @@
 // non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
 
 import { existsSync } from 'node:fs';
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 
 const [base, jpeg] = process.argv.slice(2);
 if (!base || !jpeg) fail('usage', 'usage: E2E_USER=… E2E_PASSWORD=… node tests/e2e/inspect.mjs <base-url> <path-to-a-jpeg>');
@@ -31,16 +31,7 @@ const TIMEOUT_MS = 30_000;
 await run('inspect', async ({ log, setStep }) => {
   const browser = await launch();
   try {
-    const context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      geolocation: { ...HERE, accuracy: 20_000 },
-      permissions: ['geolocation'],
-    });
+    const context = await phoneContext(browser, { ...HERE, accuracy: 20_000 });
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);

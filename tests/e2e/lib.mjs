@@ -42,6 +42,20 @@ export async function launch() {
 }
 
 /** Records console errors and page errors; the GL driver's performance chatter is not an error. */
+/** A phone's browser context: 390×844 at 2×, touch, Chinese, China time, the GPS at `geolocation`. */
+export function phoneContext(browser, geolocation) {
+  return browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    geolocation,
+    permissions: ['geolocation'],
+  });
+}
+
 export function watchConsole(page, log) {
   page.on('console', (message) => {
     const text = message.text();

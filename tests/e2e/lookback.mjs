@@ -22,7 +22,7 @@
 // Prints one JSON line ({"ok": true, "relapse": {...}, "pass": {...}} or {"ok": false, "step", "error"}) and
 // exits non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
 
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 
 const [base, configText] = process.argv.slice(2);
 if (!base || !configText) fail('usage', 'usage: node tests/e2e/lookback.mjs <base-url> <config-json>');
@@ -41,16 +41,7 @@ const near = ([lon, lat]) => ({ longitude: lon, latitude: lat + 0.00018, accurac
 await run('lookback', async ({ log, setStep }) => {
   const browser = await launch();
   try {
-    const context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      geolocation: near(config.linked.at),
-      permissions: ['geolocation'],
-    });
+    const context = await phoneContext(browser, near(config.linked.at));
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);

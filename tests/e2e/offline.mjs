@@ -11,7 +11,7 @@
 // non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
 
 import { existsSync } from 'node:fs';
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 
 const [base, jpeg] = process.argv.slice(2);
 if (!base || !jpeg) fail('usage', 'usage: E2E_USER=… E2E_PASSWORD=… node tests/e2e/offline.mjs <base-url> <path-to-a-jpeg>');
@@ -22,15 +22,7 @@ const TIMEOUT_MS = 30_000;
 await run('offline', async ({ log, setStep }) => {
   const browser = await launch();
   try {
-    const context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      geolocation: { longitude: 120.56, latitude: 31.88, accuracy: 7 },
-      permissions: ['geolocation'],
-    });
+    const context = await phoneContext(browser, { longitude: 120.56, latitude: 31.88, accuracy: 7 });
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);
