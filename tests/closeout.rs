@@ -24,16 +24,7 @@ struct Office {
 
 async fn office(pool: PgPool) -> Office {
     let app = app(pool).await;
-    app.add_town("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]).await;
-    let city = common::organisation(&app.pool, "city_office").await;
-    let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
-    let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
-    let token = async |name: &str, display: &str, role: &str, org: i32| {
-        common::token_for(&app.pool, name, display, role, org).await
-    };
-    let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
-    let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
-    let reviewer = token("review", "李验收", "reviewer", police).await;
+    let common::CountyOffice { unit_id, dispatcher, unit_officer, reviewer, .. } = common::county_office(&app).await;
     Office { app, dispatcher, unit_officer, reviewer, unit_id }
 }
 

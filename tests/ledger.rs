@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{Days, NaiveDate};
-use common::{TestApp, add_organisation, app, jpeg, observation};
+use common::{TestApp, app, jpeg, observation};
 use roadledger::db::ledger::{self, ExportError};
 use roadledger::db::sites::SiteFilter;
 use roadledger::domain::auth::SiteScope;
@@ -73,10 +73,9 @@ struct County {
 
 async fn county(pool: PgPool) -> County {
     let app = app(pool).await;
-    app.add_town("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]).await;
+    let common::CountyOffice { unit_id, dispatcher, unit_officer, town_officer, reviewer, .. } =
+        common::county_office(&app).await;
     app.add_town("320582101", "金港镇", [120.60, 31.84, 120.70, 31.90]).await;
-    let yangshe: i32 =
-        sqlx::query_scalar("select id from town where name = '杨舍镇'").fetch_one(&app.pool).await.unwrap();
     // X202 runs due north from (120.52, 31.85) for about 2.2 km.
     sqlx::query(
         "insert into road (route_code, admin_code, geom)
@@ -85,17 +84,6 @@ async fn county(pool: PgPool) -> County {
     .execute(&app.pool)
     .await
     .unwrap();
-    let city = common::organisation(&app.pool, "city_office").await;
-    let town_org = add_organisation(&app.pool, "杨舍镇人民政府", "town", Some(yangshe)).await;
-    let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
-    let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
-    let token = async |name: &str, display: &str, role: &str, org: i32| {
-        common::token_for(&app.pool, name, display, role, org).await
-    };
-    let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
-    let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
-    let town_officer = token("town", "孙区镇", "town_officer", town_org).await;
-    let reviewer = token("review", "李验收", "reviewer", police).await;
     let today: NaiveDate =
         sqlx::query_scalar("select (now() at time zone 'Asia/Shanghai')::date").fetch_one(&app.pool).await.unwrap();
     // Points 1 200 m and 1 800 m along the road, measured on the spheroid as the server measures stakes.

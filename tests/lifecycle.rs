@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{DEFAULT_PASSWORD, TestApp, add_organisation, create_token, create_user, jpeg, north_of, observation};
+use common::{DEFAULT_PASSWORD, TestApp, create_token, create_user, jpeg, north_of, observation};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -26,19 +26,8 @@ async fn office(pool: PgPool) -> Office {
 
 async fn office_with(pool: PgPool, settings: roadledger::http::Settings) -> Office {
     let app = common::app_with(pool, settings).await;
-    app.add_town("320582100", "杨舍镇", [120.50, 31.84, 120.60, 31.90]).await;
-    let town_id: i32 = sqlx::query_scalar("select id from town").fetch_one(&app.pool).await.unwrap();
-    let city = common::organisation(&app.pool, "city_office").await;
-    let town_org = add_organisation(&app.pool, "杨舍镇人民政府", "town", Some(town_id)).await;
-    let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
-    let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
-    let token = async |name: &str, display: &str, role: &str, org: i32| {
-        common::token_for(&app.pool, name, display, role, org).await
-    };
-    let dispatcher = token("disp", "赵调度", "dispatcher", city).await;
-    let unit_officer = token("unit", "钱整改", "unit_officer", unit_id).await;
-    let town_officer = token("town", "孙区镇", "town_officer", town_org).await;
-    let reviewer = token("review", "李验收", "reviewer", police).await;
+    let common::CountyOffice { unit_id, dispatcher, unit_officer, town_officer, reviewer, .. } =
+        common::county_office(&app).await;
     Office { app, dispatcher, unit_officer, town_officer, reviewer, unit_id }
 }
 

@@ -345,6 +345,41 @@ pub async fn serve(app: &TestApp) -> String {
     format!("http://{addr}")
 }
 
+/// The people of one county office around 杨舍镇, each with an API token: the city office's dispatcher, the
+/// town officer, an officer of a responsible unit and the traffic police's reviewer.
+pub struct CountyOffice {
+    pub town_id: i32,
+    pub unit_id: i32,
+    pub dispatcher: String,
+    pub unit_officer: String,
+    pub town_officer: String,
+    pub reviewer: String,
+}
+
+/// 杨舍镇 as the tests draw it: a rectangle in lon/lat degrees.
+pub const YANGSHE: [f64; 4] = [120.50, 31.84, 120.60, 31.90];
+
+/// Adds 杨舍镇 and its county office: the organisations and one account per part of the lifecycle.
+pub async fn county_office(app: &TestApp) -> CountyOffice {
+    app.add_town("320582100", "杨舍镇", YANGSHE).await;
+    let town_id: i32 =
+        sqlx::query_scalar("select id from town where admin_code = '320582100'").fetch_one(&app.pool).await.unwrap();
+    let city = organisation(&app.pool, "city_office").await;
+    let town_org = add_organisation(&app.pool, "杨舍镇人民政府", "town", Some(town_id)).await;
+    let unit_id = add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    let police = add_organisation(&app.pool, "交警大队", "police_brigade", None).await;
+    let token =
+        async |name: &str, display: &str, role: &str, org: i32| token_for(&app.pool, name, display, role, org).await;
+    CountyOffice {
+        town_id,
+        unit_id,
+        dispatcher: token("disp", "赵调度", "dispatcher", city).await,
+        unit_officer: token("unit", "钱整改", "unit_officer", unit_id).await,
+        town_officer: token("town", "孙区镇", "town_officer", town_org).await,
+        reviewer: token("review", "李验收", "reviewer", police).await,
+    }
+}
+
 /// A new account with one role and its API token.
 pub async fn token_for(pool: &PgPool, name: &str, display_name: &str, role: &str, organisation_id: i32) -> String {
     let id = create_user(pool, name, display_name, &[role], organisation_id, DEFAULT_PASSWORD).await;
