@@ -26,6 +26,14 @@ export const ITEM_STATE_COLOUR = {
   not_applicable: '#8d8d8d',
 };
 
+/** Metres between two WGS-84 positions {lon, lat} (haversine on the mean Earth radius; ample for "how far"). */
+export function distanceM(a, b) {
+  const rad = Math.PI / 180;
+  const s = Math.sin(((b.lat - a.lat) * rad) / 2) ** 2
+    + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(s)));
+}
+
 /** An API answer that is not 2xx; `detail` is the server's explanation (problem+json) when it sent one. */
 export class ApiError extends Error {
   constructor(status, detail, body) {

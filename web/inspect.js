@@ -219,7 +219,6 @@ function renderLookBack() {
     fix: state.fix,
     active,
     expanded: state.lookBackExpanded,
-    today: new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10), // county date, UTC+8
     radius: state.settings.look_back_radius_m,
     onStart: startLookBack,
     onExit: exitLookBack,

@@ -4,8 +4,9 @@
 // and goes like any other record. The server decides whether it counts: the site must still be closed and
 // the inspector within 100 m of it.
 
-import { getJson, h } from './common.js';
+import { getJson, h, distanceM } from './common.js';
 import { t, tCode, formatDate } from './i18n.js';
+import { roadText, today } from './lifecycle.js';
 
 /** How many of the nearest tasks the page lists before "show all". */
 export const NEARBY_SHOWN = 5;
@@ -14,16 +15,6 @@ const SHOWN_MAX = 100;
 /** The server's look-back radius when /api/v1/settings does not say (domain::observation::LOOK_BACK_RADIUS_M). */
 const LOOK_BACK_RADIUS_M = 100;
 const CACHE_KEY = 'roadledger.lookBackTasks';
-const EARTH_RADIUS_M = 6_371_008.8;
-
-/** Metres between two WGS-84 positions (haversine; ample for "how far away is the site"). */
-export function distanceM(a, b) {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const s = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(s)));
-}
 
 /** From a position to a site's geometry: a point, or the nearest vertex of a section's line. */
 export function distanceToGeometry(p, geometry) {
@@ -74,8 +65,7 @@ export function byDistance(tasks, fix) {
   return rows;
 }
 
-const where = (task) => [tCode('kind', task.kind), task.town, [task.road_code, task.stake].filter(Boolean).join(' ')]
-  .filter(Boolean).join(' · ');
+const where = (task) => [tCode('kind', task.kind), task.town, roadText(task)].filter(Boolean).join(' · ');
 
 const distanceText = (m) => (m == null ? '' : m < 1000 ? t('lookBack.metres', { m: Math.round(m) }) : t('lookBack.km', { km: (m / 1000).toFixed(1) }));
 
@@ -83,7 +73,7 @@ const distanceText = (m) => (m == null ? '' : m < 1000 ? t('lookBack.metres', { 
  * The look-back card: the nearest open tasks, each with a "start" button; or, once one is chosen, the site
  * and the result to record.
  */
-export function renderLookBackCard({ tasks, stale, fix, active, expanded, today, radius = LOOK_BACK_RADIUS_M, onStart, onExit, onResult, onExpand }) {
+export function renderLookBackCard({ tasks, stale, fix, active, expanded, radius = LOOK_BACK_RADIUS_M, onStart, onExit, onResult, onExpand }) {
   if (active) {
     const { target, result } = active;
     const distance = distanceToGeometry(fix, target.geometry);
@@ -108,7 +98,7 @@ export function renderLookBackCard({ tasks, stale, fix, active, expanded, today,
     h('h2', {}, t('lookBack.title'), ' ', h('span', { class: 'aside', id: 'look-back-count' }, t('lookBack.count', { n: tasks.length }))),
     stale ? h('p', { class: 'small muted' }, t('lookBack.stale', { at: formatDate(stale.slice(0, 10)) })) : null,
     h('ul', { class: 'look-back-list', id: 'look-back-list' }, shown.map(({ task, distance }) => {
-      const overdue = task.due_on && task.due_on < today;
+      const overdue = task.due_on && task.due_on < today();
       return h('li', { dataset: { siteId: task.site_id, siteCode: task.site_code } },
         h('div', {},
           h('strong', {}, task.site_code), ' ', h('span', { class: 'muted' }, where(task)), h('br'),

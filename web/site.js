@@ -12,7 +12,9 @@
 //
 // For tests: window.roadledger = { site(), reload() }; body[data-state="ready"], body[data-status].
 
-import { session, getJson, apiJson, apiFetch, readResponse, h, fill, hasRole, ITEM_STATE_COLOUR, STATUS_COLOUR, createFlash } from './common.js';
+import {
+  session, getJson, apiJson, apiFetch, readResponse, h, fill, hasRole, ITEM_STATE_COLOUR, STATUS_COLOUR, createFlash, distanceM,
+} from './common.js';
 import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
 import { mountHeader } from './header.js';
 import {
@@ -611,7 +613,7 @@ async function mergeCandidates(p) {
     const page = await getJson(`/api/v1/sites?${query}`);
     return page.features.filter((f) => f.properties.id !== p.id).map((f) => {
       const [x, y] = centre(f.geometry);
-      return { id: f.properties.id, code: f.properties.code, status: f.properties.status, road: roadText(f.properties), distance_m: metres(lon, lat, x, y) };
+      return { id: f.properties.id, code: f.properties.code, status: f.properties.status, road: roadText(f.properties), distance_m: distanceM({ lon, lat }, { lon: x, lat: y }) };
     }).sort((a, b) => a.distance_m - b.distance_m).slice(0, 30);
   } catch {
     return [];
@@ -622,14 +624,6 @@ function centre(geometry) {
   if (geometry.type === 'Point') return geometry.coordinates;
   const c = geometry.coordinates;
   return c[Math.floor(c.length / 2)];
-}
-
-/** Great-circle distance in metres (haversine on a 6 371 km sphere). */
-function metres(lon1, lat1, lon2, lat2) {
-  const rad = Math.PI / 180;
-  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2
-    + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
-  return 2 * 6_371_000 * Math.asin(Math.sqrt(a));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // The service worker of the inspection page: inspectors work in fields and villages with weak or no signal,
 // so the page must open there too. It keeps the page's files and the reference data it reads at start
-// (who is signed in, settings, hazard types, checklists, open look-backs) and answers from them when the
+// (who is signed in, settings, hazard types, checklists) and answers from them when the
 // network fails or is too slow. Observations themselves never pass through here: the page's outbox
 // (IndexedDB) holds them until they are sent.
 //
@@ -18,7 +18,8 @@ const SHELL_FILES = [
   '/lifecycle.js', '/dialog.js', '/app.css', '/favicon.svg',
 ];
 /** API answers the page reads at start; kept for opening the page offline. */
-const API_KEPT = ['/api/v1/session', '/api/v1/settings', '/api/v1/hazard-types', '/api/v1/checklist-templates', '/api/v1/look-backs'];
+// The open look-backs are kept by the page itself (lookback.js), which says how old its copy is.
+const API_KEPT = ['/api/v1/session', '/api/v1/settings', '/api/v1/hazard-types', '/api/v1/checklist-templates'];
 /** How long the network may take before a kept copy is answered instead (the network answer still refreshes it). */
 const NETWORK_WAIT_MS = 4000;
 

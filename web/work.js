@@ -19,7 +19,7 @@ import { session, getJson, apiJson, h, fill, hasRole, createFlash } from './comm
 import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
 import { mountHeader } from './header.js';
 import {
-  actFresh, isStale, explain, statusBadge, daysLeft, daysLeftBadge, roadText, siteHref, dispatchAction,
+  actFresh, isStale, explain, statusBadge, daysLeft, daysLeftBadge, roadText, siteHref, today, dispatchAction,
   reasonAction, confirmAction, decideExtensionAction,
 } from './lifecycle.js';
 
@@ -299,7 +299,6 @@ function lookBackPanel({ sites: tasks, summary }) {
   const rate = (row) => (row.done ? `${Math.round((100 * row.relapsed) / row.done)}%` : '—');
   const cells = (row) => [row.done, row.passed, row.relapsed, rate(row), row.open, row.overdue]
     .map((v, i) => h('td', { class: i === 2 && row.relapsed ? 'num error' : 'num' }, String(v)));
-  const today = new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10); // county date, UTC+8
   return [
     hasRole('dispatcher', state.user)
       ? h('div', { class: 'work-toolbar' },
@@ -320,14 +319,14 @@ function lookBackPanel({ sites: tasks, summary }) {
     tasks.length > LOOK_BACK_TASKS_SHOWN ? h('p', { class: 'notice-inline' }, t('work.truncated', { n: LOOK_BACK_TASKS_SHOWN })) : null,
     tasks.length
       ? h('ul', { class: 'work-list', id: 'list-lookbacks' }, tasks.slice(0, LOOK_BACK_TASKS_SHOWN).map((task) => {
-        const overdue = task.due_on < today;
+        const overdue = task.due_on < today();
         return h('li', { class: `work-row${overdue ? ' is-overdue' : ''}`, dataset: { siteId: task.site_id, code: task.site_code } },
           h('div', { class: 'work-main' },
             h('div', { class: 'work-title' },
               h('a', { class: 'work-code', href: siteHref(task.site_id) }, task.site_code),
               h('span', { class: 'muted small' }, tCode('kindLong', task.kind)),
               h('span', { class: 'chip chip-small' }, tCode('policy', task.policy))),
-            h('div', { class: 'work-place' }, [task.town, [task.road_code, task.stake].filter(Boolean).join(' ')].filter(Boolean).join(' · ') || t('common.none'))),
+            h('div', { class: 'work-place' }, [task.town, roadText(task)].filter(Boolean).join(' · ') || t('common.none'))),
           h('div', { class: 'work-when' },
             h('span', { class: 'when-label' }, t('lookBack.dueLabel')),
             h('span', { class: overdue ? 'when-value error' : 'when-value' }, formatDate(task.due_on))),
