@@ -10,5 +10,6 @@ pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
 pub mod http;
+pub mod import;
 pub mod photos;
 pub mod secrets;

@@ -1,0 +1,1 @@
+//! Coordinate reference systems of imported files (placeholder, filled by the readers branch).

@@ -1,0 +1,1 @@
+//! File readers (placeholder, filled by the readers branch).
