@@ -68,7 +68,8 @@ alter table road add column source_id text;
 alter table road add constraint road_has_key check (route_code is not null or source_id is not null);
 alter table road add constraint road_source_id_length check (char_length(source_id) between 1 and 128);
 alter table road add constraint road_name_length check (char_length(name) <= 128);
-create unique index road_source_key on road (admin_code, source_id) where route_code is null;
+-- One key for both: the route code, or `~` and the source id (route codes never start with `~`).
+create unique index road_key on road (admin_code, coalesce(route_code, '~' || source_id));
 
 -- Calibrated stakes. `geom_m` is the road with a measure at every vertex: the stake in metres of continuous
 -- chainage (before chainage breaks), from the start and end stakes the road database gives each part, or
@@ -121,6 +122,25 @@ language sql stable parallel safe as $$
     select m.m + coalesce((select sum(b.stake_ahead_m - b.stake_back_m) from road_chainage_break b
                            where b.road_id = road and b.measure_m <= m.m), 0)
     from m
+$$;
+
+-- The road a site lies on and its stakes, the same rule for a new observation and for a re-import: the named
+-- route in the county when the site has one, else the nearest road within `radius_m` of the site's point (a
+-- section's start). A section gets an end stake too.
+create function road_match(g geometry, route text, county text, radius_m double precision)
+returns table (road_id integer, route_code text, stake_m double precision, end_stake_m double precision)
+language sql stable parallel safe as $$
+    with a as (
+        select case when geometrytype(g) = 'LINESTRING' then st_startpoint(g) else g end as s,
+               case when geometrytype(g) = 'LINESTRING' then st_endpoint(g) end as e),
+    r as (
+        select road.id, road.route_code, a.s, a.e from road, a
+        where (route is not null and road.route_code = route and road.admin_code = county)
+           or (route is null and st_dwithin(road.geom::geography, a.s::geography, radius_m))
+        order by road.geom::geography <-> a.s::geography
+        limit 1)
+    select r.id, r.route_code, road_stake_at(r.id, r.s), case when r.e is not null then road_stake_at(r.id, r.e) end
+    from r
 $$;
 
 create table road_history (

@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod lookback;
 pub mod observations;
 pub mod photos;
+pub mod places;
 pub mod reference;
 pub mod sites;
 

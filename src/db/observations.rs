@@ -139,13 +139,13 @@ async fn find_open_site(
     geojson: &str,
 ) -> sqlx::Result<Option<Uuid>> {
     // Points: geodesic distance. Sections: the two lines must lie within the radius of each other
-    // everywhere (Hausdorff distance, measured in metres in EPSG:4549), not merely touch.
+    // everywhere (Hausdorff distance, measured in metres in the Gauss-Krüger zone of the new line, `metric_srid`), not merely touch.
     sqlx::query_scalar(
         "with g as (select st_setsrid(st_geomfromgeojson($1), 4326) as geom)
          select s.id from site s, g
          where s.kind = $2 and s.status = any($3)
            and st_dwithin(s.geom::geography, g.geom::geography, $4)
-           and ($5 = false or st_hausdorffdistance(st_transform(s.geom, 4549), st_transform(g.geom, 4549)) <= $4)
+           and ($5 = false or st_hausdorffdistance(st_transform(s.geom, metric_srid(g.geom)), st_transform(g.geom, metric_srid(g.geom))) <= $4)
          order by s.geom::geography <-> g.geom::geography, s.created_at
          limit 1",
     )
@@ -200,11 +200,12 @@ async fn count_visit(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &Ne
 }
 
 /// The road a site lies on and where along it: the named route, or else the nearest road within the
-/// repeat-visit radius. Stakes are derived from the distance along the line, corrected by chainage breaks.
+/// repeat-visit radius. Stakes are read off the road's calibrated measure, corrected by chainage breaks; the
+/// rule is the SQL function `road_match` (migrations/0005), which a road re-import applies too.
 #[derive(sqlx::FromRow)]
 struct RoadMatch {
-    id: i32,
-    route_code: String,
+    road_id: i32,
+    route_code: Option<String>,
     stake_m: Option<f64>,
     end_stake_m: Option<f64>,
 }
@@ -215,32 +216,13 @@ async fn match_road(
     geojson: &str,
     county_admin_code: &str,
 ) -> sqlx::Result<Option<RoadMatch>> {
-    sqlx::query_as(
-        "with g as (select st_setsrid(st_geomfromgeojson($1), 4326) as geom),
-         a as (select st_startpoint(geom) as s, st_endpoint(geom) as e, geom from g
-               where geometrytype(geom) = 'LINESTRING'
-               union all select geom, null, geom from g where geometrytype(geom) = 'POINT'),
-         r as (
-             select road.id, road.route_code, road.geom as rgeom, a.s, a.e from road, a
-             where ($2::text is not null and road.route_code = $2 and road.admin_code = $3)
-                or ($2::text is null and st_dwithin(road.geom::geography, a.s::geography, $4))
-             order by road.geom::geography <-> a.s::geography
-             limit 1)
-         select r.id, r.route_code,
-             case when st_numgeometries(rgeom) = 1 then m.s_m + coalesce((select sum(b.stake_ahead_m - b.stake_back_m)
-                 from road_chainage_break b where b.road_id = r.id and b.measure_m <= m.s_m), 0) end as stake_m,
-             case when st_numgeometries(rgeom) = 1 and r.e is not null then m.e_m + coalesce((select sum(b.stake_ahead_m - b.stake_back_m)
-                 from road_chainage_break b where b.road_id = r.id and b.measure_m <= m.e_m), 0) end as end_stake_m
-         from r, lateral (select
-             st_linelocatepoint(st_geometryn(rgeom, 1), r.s) * st_length(rgeom::geography) as s_m,
-             st_linelocatepoint(st_geometryn(rgeom, 1), coalesce(r.e, r.s)) * st_length(rgeom::geography) as e_m) m",
-    )
-    .bind(geojson)
-    .bind(&obs.road_code)
-    .bind(county_admin_code)
-    .bind(REPEAT_VISIT_RADIUS_M)
-    .fetch_optional(&mut **tx)
-    .await
+    sqlx::query_as("select * from road_match(st_setsrid(st_geomfromgeojson($1), 4326), $2, $3, $4)")
+        .bind(geojson)
+        .bind(&obs.road_code)
+        .bind(county_admin_code)
+        .bind(REPEAT_VISIT_RADIUS_M)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 async fn open_site(
@@ -256,7 +238,7 @@ async fn open_site(
         (None, Some(r)) => (derived(r.stake_m), if obs.kind.is_line() { derived(r.end_stake_m) } else { None }),
         (None, None) => (None, None),
     };
-    let route_code = obs.road_code.clone().or_else(|| road.as_ref().map(|r| r.route_code.clone()));
+    let route_code = obs.road_code.clone().or_else(|| road.as_ref().and_then(|r| r.route_code.clone()));
 
     let site_id: Uuid = sqlx::query_scalar(
         "with g as (select st_setsrid(st_geomfromgeojson($2), 4326) as geom)
@@ -273,7 +255,7 @@ async fn open_site(
     )
     .bind(obs.kind.as_str())
     .bind(geojson)
-    .bind(road.as_ref().map(|r| r.id))
+    .bind(road.as_ref().map(|r| r.road_id))
     .bind(&route_code)
     .bind(stake.as_ref().map(|s| s.metres))
     .bind(stake.as_ref().map(Stake::to_string))

@@ -60,6 +60,20 @@ pub const SOURCES: &[(&str, &str)] = &[
 pub const SUPERVISION_LEVELS: &[(&str, &str)] =
     &[("town", "镇级"), ("county", "县级"), ("prefecture", "市级"), ("province", "省级")];
 
+/// `organisation.kind` (constraint `organisation_kind_known`), as DOMAIN.md §6 names them.
+pub const ORGANISATION_KINDS: &[(&str, &str)] = &[
+    ("city_office", "市交安办"),
+    ("town", "区镇"),
+    ("police_brigade", "交警大队"),
+    ("police_squadron", "交警中队"),
+    ("transport_bureau", "交通运输局"),
+    ("highway_centre", "公路中心"),
+    ("education_bureau", "教育局"),
+    ("village_committee", "村委会"),
+    ("responsible_unit", "责任单位"),
+    ("contractor", "施工单位"),
+];
+
 /// The label of `code` in `table`, or `None` for a code the table does not know.
 pub fn lookup(table: &[(&str, &'static str)], code: &str) -> Option<&'static str> {
     table.iter().find(|(c, _)| *c == code).map(|(_, label)| *label)

@@ -5,5 +5,6 @@ pub mod coords;
 pub mod labels;
 pub mod lifecycle;
 pub mod observation;
+pub mod places;
 pub mod site;
 pub mod stake;

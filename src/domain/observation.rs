@@ -234,7 +234,7 @@ impl NewObservation {
                 return Err(ObservationError::new(
                     "road_code",
                     format!(
-                        "{:?} is not a route code: one of G S X Y C Z then three digits, e.g. X202",
+                        "{:?} is not a route code: one of G S X Y C Z then 1 to 4 digits, e.g. X202",
                         c.chars().take(32).collect::<String>()
                     ),
                 ));
@@ -293,8 +293,9 @@ impl NewObservation {
 }
 
 fn is_route_code(code: &str) -> bool {
+    // Ordinary routes have three digits (X202), expressways one, two or four (G2, S38, G1501).
     let bytes = code.as_bytes();
-    bytes.len() == 4 && b"GSXYCZ".contains(&bytes[0]) && bytes[1..].iter().all(u8::is_ascii_digit)
+    (2..=5).contains(&bytes.len()) && b"GSXYCZ".contains(&bytes[0]) && bytes[1..].iter().all(u8::is_ascii_digit)
 }
 
 /// A report's geometry follows its kind (a section is a line); a look-back's is where the inspector stood,
