@@ -4,7 +4,11 @@
 use anyhow::{Context, bail};
 use sqlx::PgPool;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crate::db::accounts::{self, CreateOutcome, NewUser};
+use crate::import::{self, ImportError, ImportKind, ImportProgress, ImportReport, Importer, OptionsInput};
 use crate::domain::auth;
 use crate::secrets;
 
@@ -99,5 +103,103 @@ pub async fn token_create(pool: &PgPool, user_name: &str, token_name: &str) -> a
     let token = secrets::random_token("rl_");
     accounts::create_token(pool, user.id, token_name, &token).await?;
     println!("{token}");
+    Ok(())
+}
+
+/// `roadledger import …` as given on the command line.
+pub struct ImportRequest {
+    pub kind: ImportKind,
+    pub file: PathBuf,
+    pub breaks: Option<PathBuf>,
+    pub options: OptionsInput,
+    pub json: bool,
+}
+
+/// Runs an import with a progress bar on standard error (drawn only on a terminal) and prints its report:
+/// JSON with `--json`, else lines a person reads. Problems make the command fail.
+pub async fn import(pool: &PgPool, request: ImportRequest) -> anyhow::Result<()> {
+    let file_name = request.file.file_name().unwrap_or_default().display().to_string();
+    let user = std::env::var("USER").unwrap_or_else(|_| "?".into());
+    let importer = Importer { name: format!("命令行 command line ({user})"), user_id: None };
+    let mut options = request.options.into_options(&file_name, importer).map_err(anyhow::Error::msg)?;
+    options.breaks = request.breaks;
+
+    let progress = Arc::new(ImportProgress::default());
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {bytes}/{total_bytes} {per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let watcher = {
+        let (progress, bar) = (progress.clone(), bar.clone());
+        tokio::spawn(async move {
+            loop {
+                let snapshot = progress.snapshot();
+                bar.set_length(snapshot["total"].as_u64().unwrap_or(0));
+                bar.set_position(snapshot["done"].as_u64().unwrap_or(0));
+                bar.set_message(snapshot["phase"].as_str().unwrap_or("").to_owned());
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let result = import::run(pool, request.kind, &request.file, &options, progress).await;
+    watcher.abort();
+    bar.finish_and_clear();
+
+    let report = match result {
+        Ok(report) => report,
+        Err(ImportError::Refused(report)) => {
+            print_report(&report, request.json)?;
+            bail!("{} problem(s): nothing was imported", report.problems_total);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_report(&report, request.json)
+}
+
+fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let f = &report.file;
+    let details: Vec<&str> = [Some(f.format.as_str()), f.crs.as_deref(), f.encoding.as_deref()].into_iter().flatten().collect();
+    println!("{} ({}): {} read in {:.1} s", f.name, details.join(", "), report.features_read, report.elapsed_ms as f64 / 1000.0);
+    if !f.fields.is_empty() {
+        let fields: Vec<String> = f.fields.iter().map(|(a, field)| format!("{a} → {}", field.as_str().unwrap_or(""))).collect();
+        println!("fields: {}", fields.join(", "));
+    }
+    let verb = if report.dry_run { "would insert" } else if report.applied { "inserted" } else { "insert" };
+    if report.problems_total == 0 {
+        println!(
+            "{}: {verb} {}, update {}; {} unchanged; {} in the database but not in the file (kept){}",
+            report.kind.as_str(),
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.not_in_file,
+            if report.dry_run { " — dry run, nothing written" } else if !report.applied { " — nothing to change" } else { "" }
+        );
+    }
+    for r in &report.repaired {
+        println!("repaired: feature {} ({}): {}", r.feature, r.key, r.repair);
+    }
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+    for c in &report.sites_changed {
+        println!("site {} {}: {} → {}", c.code.as_deref().unwrap_or("?"), c.field, c.before, c.after);
+    }
+    for p in &report.problems {
+        let at = p.feature.map(|n| format!("feature {n}")).unwrap_or_default();
+        let key = p.key.as_deref().map(|k| format!(" ({k})")).unwrap_or_default();
+        println!("problem: {at}{key}: {}", p.problem);
+    }
+    if report.problems_total > report.problems.len() as u64 {
+        println!("… and {} more problems", report.problems_total - report.problems.len() as u64);
+    }
+    if let Some(id) = report.import_id {
+        println!("import {id} recorded");
+    }
     Ok(())
 }

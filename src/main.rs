@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use roadledger::embedded_pg::EmbeddedPg;
 use roadledger::http::{self, AppState, Settings};
+use roadledger::import::{ImportKind, OptionsInput};
+use roadledger::import::fields::FieldMapping;
 use roadledger::photos::{PhotoLimits, PhotoStore};
 use roadledger::{cli, db, demo};
 use sqlx::postgres::PgConnectOptions;
@@ -43,6 +45,78 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Load a county's own places from its files: towns, roads, chainage breaks, organisations. Works while
+    /// the server runs. Nothing is half-imported: a file with any problem changes nothing.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Town boundaries (polygons) with admin code and name: GeoJSON, Shapefile (folder, .shp or .zip) or GeoPackage.
+    Towns(ImportArgs),
+    /// Roads (lines) with route code, name, stakes: GeoJSON, Shapefile, GeoPackage or OpenStreetMap PBF.
+    Roads(ImportArgs),
+    /// Organisations from a CSV with columns name, kind, town (admin code or name).
+    Organisations(ImportArgs),
+    /// Chainage breaks (断链) from a CSV with columns route_code, admin_code, stake_back, stake_ahead.
+    ChainageBreaks(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    db: Database,
+    /// The file (a shapefile may be its .shp, its folder or a .zip).
+    file: PathBuf,
+    /// Report what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The file's coordinate system when it declares none or declares it wrongly: EPSG:4326, EPSG:4490,
+    /// EPSG:4513–4554 (CGCS2000 Gauss-Krüger), gcj02 (AMap, Tencent) or bd09 (Baidu).
+    #[arg(long)]
+    crs: Option<String>,
+    /// Attribute text encoding: gbk, gb18030, utf-8 … (default: the .cpg, else UTF-8).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// The county (6-digit admin code) of features that do not say; features of another county are refused.
+    #[arg(long)]
+    county: Option<String>,
+    /// The layer (GeoPackage table, or shapefile name in a folder or zip) when the file holds several.
+    #[arg(long)]
+    layer: Option<String>,
+    /// Attribute holding the admin code (default: admin_code, XZQDM …).
+    #[arg(long)]
+    admin_code_field: Option<String>,
+    /// Attribute holding the name (default: name, LXMC, XZQMC …).
+    #[arg(long)]
+    name_field: Option<String>,
+    /// Attribute holding the route code (default: route_code, LXBM, ref).
+    #[arg(long)]
+    route_code_field: Option<String>,
+    /// Attribute holding a road part's start stake (default: start_stake, QDZH).
+    #[arg(long)]
+    start_stake_field: Option<String>,
+    /// Attribute holding a road part's end stake (default: end_stake, ZDZH).
+    #[arg(long)]
+    end_stake_field: Option<String>,
+    /// Attribute holding the source's id of uncoded roads (default: source_id, osm_id, id, fid, OBJECTID).
+    #[arg(long)]
+    source_id_field: Option<String>,
+    /// Unit of numeric stakes: m or km.
+    #[arg(long, default_value = "m")]
+    stake_unit: String,
+    /// With roads: a chainage break table (CSV) to apply in the same import.
+    #[arg(long)]
+    breaks: Option<PathBuf>,
+    /// With an OSM file: the highway=* values to keep, comma-separated (default: roads for vehicles).
+    #[arg(long, value_delimiter = ',')]
+    osm_highways: Option<Vec<String>>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -226,6 +300,38 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token { command: TokenCommand::Create { db, user, name } } => {
             with_database(db, move |pool| Box::pin(async move { cli::token_create(&pool, &user, &name).await })).await
+        }
+        Command::Import { command } => {
+            let (kind, args) = match command {
+                ImportCommand::Towns(a) => (ImportKind::Towns, a),
+                ImportCommand::Roads(a) => (ImportKind::Roads, a),
+                ImportCommand::Organisations(a) => (ImportKind::Organisations, a),
+                ImportCommand::ChainageBreaks(a) => (ImportKind::ChainageBreaks, a),
+            };
+            let request = cli::ImportRequest {
+                kind,
+                file: args.file,
+                breaks: args.breaks,
+                options: OptionsInput {
+                    dry_run: args.dry_run,
+                    crs: args.crs,
+                    encoding: args.encoding,
+                    county: args.county,
+                    layer: args.layer,
+                    mapping: FieldMapping {
+                        admin_code: args.admin_code_field,
+                        name: args.name_field,
+                        route_code: args.route_code_field,
+                        start_stake: args.start_stake_field,
+                        end_stake: args.end_stake_field,
+                        source_id: args.source_id_field,
+                    },
+                    stake_unit: Some(args.stake_unit),
+                    osm_highways: args.osm_highways,
+                },
+                json: args.json,
+            };
+            with_database(args.db, move |pool| Box::pin(async move { cli::import(&pool, request).await })).await
         }
     }
 }

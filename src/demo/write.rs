@@ -2,8 +2,8 @@
 //! all on the caller's transaction.
 //!
 //! Towns and stakes are not taken from the generator: as for a real observation (db/observations.rs), the
-//! town comes from `st_intersects` with the boundaries and the stake from the distance along the road
-//! (`st_linelocatepoint` × geodesic length), corrected by the chainage breaks.
+//! town comes from `st_intersects` with the boundaries and the stake from the road's calibrated measure
+//! (`road_stake_at`), corrected by the chainage breaks.
 
 use std::collections::HashMap;
 
@@ -280,18 +280,12 @@ pub async fn sites(
                      created_at, updated_at, version, close_out_requested_by, return_count, relapse_count, ord)
              cross join lateral (select st_setsrid(st_geomfromtext(u.wkt), 4326) as geom) g
              join road r on r.id = u.road_id
-             -- Distance along the road as db/observations.rs measures it, then the chainage breaks behind.
+             -- The stake as every new observation gets it: the road's measure, then the chainage breaks behind
+             -- (road_stake_at, migrations/0005).
              cross join lateral (select
-                 st_linelocatepoint(st_geometryn(r.geom, 1),
-                     case when u.kind = 'section' then st_startpoint(g.geom) else g.geom end)
-                     * st_length(r.geom::geography) as s_raw,
-                 case when u.kind = 'section' then st_linelocatepoint(st_geometryn(r.geom, 1), st_endpoint(g.geom))
-                     * st_length(r.geom::geography) end as e_raw) m
-             cross join lateral (select
-                 round(m.s_raw + coalesce((select sum(b.stake_ahead_m - b.stake_back_m) from road_chainage_break b
-                     where b.road_id = r.id and b.measure_m <= m.s_raw), 0)) as s_m,
-                 round(m.e_raw + coalesce((select sum(b.stake_ahead_m - b.stake_back_m) from road_chainage_break b
-                     where b.road_id = r.id and b.measure_m <= m.e_raw), 0)) as e_m) k
+                 round(road_stake_at(r.id, case when u.kind = 'section' then st_startpoint(g.geom) else g.geom end))
+                     as s_m,
+                 case when u.kind = 'section' then round(road_stake_at(r.id, st_endpoint(g.geom))) end as e_m) k
              order by u.ord",
         )
         .bind(chunk.iter().map(|s| s.id).collect::<Vec<Uuid>>())

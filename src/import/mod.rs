@@ -161,6 +161,96 @@ impl ImportOptions {
     }
 }
 
+/// Import options as people give them (the command line's flags, the page's form), before checking.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsInput {
+    #[serde(default)]
+    pub dry_run: bool,
+    pub crs: Option<String>,
+    pub encoding: Option<String>,
+    pub county: Option<String>,
+    pub layer: Option<String>,
+    #[serde(default)]
+    pub mapping: FieldMapping,
+    pub stake_unit: Option<String>,
+    pub osm_highways: Option<Vec<String>>,
+}
+
+/// Longest option text accepted (a layer name, an attribute name).
+const OPTION_CHARS_MAX: usize = 64;
+
+impl OptionsInput {
+    /// Checks the options; an error says which one is wrong and what it may be.
+    pub fn into_options(self, file_name: &str, importer: Importer) -> Result<ImportOptions, String> {
+        let texts = [&self.crs, &self.encoding, &self.county, &self.layer, &self.stake_unit]
+            .into_iter()
+            .chain([
+                &self.mapping.admin_code,
+                &self.mapping.name,
+                &self.mapping.route_code,
+                &self.mapping.start_stake,
+                &self.mapping.end_stake,
+                &self.mapping.source_id,
+            ])
+            .flatten();
+        for text in texts {
+            if text.chars().count() > OPTION_CHARS_MAX {
+                return Err(format!("an option is longer than {OPTION_CHARS_MAX} characters"));
+            }
+        }
+        let blank = |o: Option<String>| o.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let mut options = ImportOptions::new(file_name, importer);
+        options.dry_run = self.dry_run;
+        options.crs = blank(self.crs).map(|c| CoordSystem::parse(&c)).transpose()?;
+        options.encoding = blank(self.encoding).map(|e| encoding(&e)).transpose()?;
+        options.county = blank(self.county).map(|c| rules::county_admin_code(&c)).transpose()?;
+        options.layer = blank(self.layer);
+        options.mapping = self.mapping;
+        options.stake_unit = match blank(self.stake_unit).as_deref() {
+            None | Some("m") => StakeUnit::M,
+            Some("km") => StakeUnit::Km,
+            Some(other) => return Err(format!("stake unit {other:?}: use m or km")),
+        };
+        if let Some(highways) = &self.osm_highways
+            && (highways.len() > 64 || highways.iter().any(|h| h.len() > OPTION_CHARS_MAX))
+        {
+            return Err("at most 64 highway values of at most 64 characters".into());
+        }
+        options.osm_highways = self.osm_highways;
+        Ok(options)
+    }
+}
+
+/// A text encoding by name: the WHATWG labels (gbk, gb18030, utf-8 …) and the Windows code page numbers
+/// Chinese GIS tools write into `.cpg` files (936, cp936, 65001).
+pub fn encoding(label: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    let label = label.trim().to_ascii_lowercase();
+    let label = match label.as_str() {
+        "936" | "cp936" | "ms936" | "windows-936" => "gbk",
+        "65001" | "cp65001" | "utf8" => "utf-8",
+        "54936" | "cp54936" => "gb18030",
+        other => other,
+    };
+    encoding_rs::Encoding::for_label(label.as_bytes())
+        .ok_or_else(|| format!("unknown encoding {label:?}: use gbk, gb18030 or utf-8"))
+}
+
+/// Runs an import of any kind.
+pub async fn run(
+    pool: &PgPool,
+    kind: ImportKind,
+    path: &Path,
+    options: &ImportOptions,
+    progress: Arc<ImportProgress>,
+) -> Result<ImportReport, ImportError> {
+    match kind {
+        ImportKind::Towns | ImportKind::Roads => import_places(pool, kind, path, options, progress).await,
+        ImportKind::Organisations => import_organisations(pool, path, options, progress).await,
+        ImportKind::ChainageBreaks => import_chainage_breaks(pool, path, options, progress).await,
+    }
+}
+
 /// What an import is doing, shared with whoever shows it (the command line's bar, the page's poll).
 #[derive(Debug, Default)]
 pub struct ImportProgress {
