@@ -695,3 +695,132 @@ pub async fn chainage_breaks(conn: &mut PgConnection, road_id: i32) -> sqlx::Res
     .await?;
     Ok(rows.into_iter().map(|(measure_m, stake_back_m, stake_ahead_m)| ChainageBreak { measure_m, stake_back_m, stake_ahead_m }).collect())
 }
+
+/// The import history as JSON text: newest first, with each report's counts.
+pub async fn imports_json(pool: &sqlx::PgPool, limit: i64) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "select coalesce(json_agg(json_build_object(
+             'id', i.id, 'kind', i.kind, 'file_name', i.file_name, 'file_sha256', encode(i.file_sha256, 'hex'),
+             'format', i.format, 'crs', i.crs, 'county_code', i.county_code, 'imported_by', i.imported_by,
+             'imported_at', i.imported_at, 'features_read', i.report -> 'features_read',
+             'inserted', i.report -> 'inserted', 'updated', i.report -> 'updated',
+             'unchanged', i.report -> 'unchanged',
+             'sites_changed', coalesce(jsonb_array_length(i.report -> 'sites_changed'), 0))
+             order by i.id desc), '[]')::text
+         from (select * from place_import order by id desc limit $1) i",
+    )
+    .bind(limit)
+    .fetch_one(pool)
+    .await
+}
+
+/// Every town with its count of sites (all and open), as JSON text, by admin code.
+pub async fn towns_json(pool: &sqlx::PgPool) -> sqlx::Result<String> {
+    sqlx::query_scalar(&format!(
+        "select coalesce(json_agg(json_build_object(
+             'id', t.id, 'admin_code', t.admin_code, 'name', t.name, 'import_id', t.import_id,
+             'area_km2', round((st_area(t.boundary::geography) / 1e6)::numeric, 2),
+             'sites', coalesce(c.sites, 0), 'open_sites', coalesce(c.open_sites, 0)) order by t.admin_code), '[]')::text
+         from town t
+         left join (select s.town_id, count(*) as sites, count(*) filter (where {OPEN_SITE}) as open_sites
+                    from site s group by 1) c on c.town_id = t.id"
+    ))
+    .fetch_one(pool)
+    .await
+}
+
+/// A page of roads with their length, stake range and count of sites, as JSON text: coded routes first by
+/// class and code, then named roads. `q` filters on route code or name.
+pub async fn roads_json(pool: &sqlx::PgPool, q: Option<&str>, limit: i64, offset: i64) -> sqlx::Result<String> {
+    sqlx::query_scalar(&format!(
+        "with r as (
+             select * from road
+             where $1::text is null or route_code ilike $1 || '%' or name like '%' || $1 || '%'),
+         page as (select * from r order by route_code is null, class, route_code, name, id limit $2 offset $3)
+         select json_build_object('total', (select count(*) from r), 'roads', coalesce(json_agg(json_build_object(
+             'id', p.id, 'route_code', p.route_code, 'name', p.name, 'admin_code', p.admin_code,
+             'source_id', p.source_id, 'import_id', p.import_id,
+             'length_m', round(st_length(p.geom::geography)),
+             'start_stake_m', (select min(st_m(d.geom)) from st_dumppoints(p.geom_m) d),
+             'end_stake_m', (select max(st_m(d.geom)) from st_dumppoints(p.geom_m) d),
+             'sites', (select count(*) from site s where s.road_id = p.id),
+             'open_sites', (select count(*) from site s where s.road_id = p.id and {OPEN_SITE}))
+             order by p.route_code is null, p.class, p.route_code, p.name, p.id), '[]'))::text
+         from page p"
+    ))
+    .bind(q)
+    .bind(limit)
+    .bind(offset)
+    .fetch_one(pool)
+    .await
+}
+
+/// Where a point is on the road network: the nearest road within `radius_m`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Located {
+    pub road_id: i32,
+    pub route_code: Option<String>,
+    pub name: Option<String>,
+    pub admin_code: String,
+    /// Null on a road without stakes.
+    pub stake_m: Option<f64>,
+    pub offset_m: f64,
+    /// Which side of the road, looking along its drawn direction (the direction of increasing stakes unless
+    /// the stakes run against the drawing); null on the line.
+    pub side: Option<String>,
+}
+
+pub async fn locate_point(pool: &sqlx::PgPool, lon: f64, lat: f64, radius_m: f64) -> sqlx::Result<Option<Located>> {
+    sqlx::query_as(
+        "with p as (select st_setsrid(st_point($1, $2), 4326) as p),
+         r as (select road.id, road.route_code, road.name, road.admin_code, road.geom from road, p
+               where st_dwithin(road.geom::geography, p.p::geography, $3)
+               order by road.geom::geography <-> p.p::geography limit 1),
+         part as (select d.geom, st_linelocatepoint(d.geom, p.p) as f from r, p, st_dump(r.geom) d
+                  order by d.geom <-> p.p limit 1),
+         ab as (select st_lineinterpolatepoint(geom, greatest(f - 0.0005, 0)) as a,
+                       st_lineinterpolatepoint(geom, least(f + 0.0005, 1)) as b from part)
+         select r.id as road_id, r.route_code, r.name, r.admin_code, road_stake_at(r.id, p.p) as stake_m,
+             st_distance(r.geom::geography, p.p::geography) as offset_m,
+             case when st_distance(r.geom::geography, p.p::geography) < 0.5 then null
+                  when (st_x(ab.b) - st_x(ab.a)) * (st_y(p.p) - st_y(ab.a))
+                     - (st_y(ab.b) - st_y(ab.a)) * (st_x(p.p) - st_x(ab.a)) > 0 then 'left' else 'right' end as side
+         from r, p, ab",
+    )
+    .bind(lon)
+    .bind(lat)
+    .bind(radius_m)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A coded road by route and county: id, name, and the measure range of its stakes (null without stakes).
+pub async fn road_by_route(
+    pool: &sqlx::PgPool,
+    route_code: &str,
+    county: &str,
+) -> sqlx::Result<Option<(i32, Option<String>, Option<f64>, Option<f64>)>> {
+    sqlx::query_as(
+        "select id, name, (select min(st_m(d.geom)) from st_dumppoints(geom_m) d),
+             (select max(st_m(d.geom)) from st_dumppoints(geom_m) d)
+         from road where route_code = $1 and admin_code = $2",
+    )
+    .bind(route_code)
+    .bind(county)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The point of a road at a continuous-chainage measure, as (lon, lat); `None` where the road has no such
+/// measure (a gap between parts, beyond an end).
+pub async fn point_at_measure(pool: &sqlx::PgPool, road_id: i32, measure_m: f64) -> sqlx::Result<Option<(f64, f64)>> {
+    sqlx::query_as(
+        "select st_x(p), st_y(p) from (
+             select st_geometryn(st_locatealong(geom_m, $2), 1) as p from road where id = $1) x
+         where p is not null",
+    )
+    .bind(road_id)
+    .bind(measure_m)
+    .fetch_optional(pool)
+    .await
+}

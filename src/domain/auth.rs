@@ -26,13 +26,15 @@ pub enum Permission {
     RecordObservation,
     /// Manage accounts: list, create, disable, reset passwords.
     ManageUsers,
+    /// Import a county's towns, roads, chainage breaks and organisations.
+    ImportPlaces,
 }
 
 impl Permission {
     fn granted_by(self) -> &'static [Role] {
         match self {
             Permission::RecordObservation => &[Role::Inspector],
-            Permission::ManageUsers => &[Role::Admin],
+            Permission::ManageUsers | Permission::ImportPlaces => &[Role::Admin],
         }
     }
 }
@@ -185,6 +187,7 @@ mod tests {
             let a = actor(&[*role]);
             assert_eq!(a.can(Permission::RecordObservation), *role == Role::Inspector, "{role}");
             assert_eq!(a.can(Permission::ManageUsers), *role == Role::Admin, "{role}");
+            assert_eq!(a.can(Permission::ImportPlaces), *role == Role::Admin, "{role}");
         }
     }
 

@@ -6,10 +6,12 @@ pub mod auth;
 mod closeout;
 pub mod error;
 mod health;
+mod imports;
 mod ledger;
 mod lifecycle;
 mod observations;
 mod photos;
+mod places;
 mod reference;
 mod sites;
 mod uploads;
@@ -53,6 +55,8 @@ pub struct Settings {
     pub look_back_radius_m: f64,
     pub deadlines: DeadlinePolicy,
     pub look_back: crate::db::lookback::LookBackPolicy,
+    /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
+    pub import_bytes_max: u64,
 }
 
 /// Default remediation deadlines (DOMAIN.md §6, configurable): immediate ≤ 3 days, general ≤ 30,
@@ -120,6 +124,7 @@ impl Default for Settings {
             look_back_radius_m: crate::domain::observation::LOOK_BACK_RADIUS_M,
             deadlines: DeadlinePolicy::default(),
             look_back: Default::default(),
+            import_bytes_max: 512 * 1024 * 1024,
         }
     }
 }
@@ -171,6 +176,18 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/enable", post(accounts::enable_user))
         .route("/users/{id}/password", post(accounts::reset_password))
         .route("/organisations", get(accounts::organisations))
+        .route(
+            "/imports/{kind}",
+            post(imports::create).layer(DefaultBodyLimit::max(
+                usize::try_from(state.settings.import_bytes_max).unwrap_or(usize::MAX).saturating_add(1024 * 1024),
+            )),
+        )
+        .route("/imports", get(imports::history))
+        .route("/imports/progress/{id}", get(imports::progress))
+        .route("/places/towns", get(places::towns))
+        .route("/places/roads", get(places::roads))
+        .route("/roads/locate", get(places::locate_point))
+        .route("/roads/{route}/locate", get(places::locate_stake))
         .fallback(|| async { Error::NotFound("no such API route; see README.md for the API".into()) });
 
     // Pages change with every deploy: browsers must revalidate them.
