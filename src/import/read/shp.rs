@@ -449,7 +449,10 @@ impl FeatureSource for ShpSource {
             let shape = self.next_shape();
             let record = self.dbf.next_record();
             let (geometry, (deleted, attributes)) = match (shape, record) {
-                (None, None) => return None,
+                (None, None) => {
+                    self.number -= 1;
+                    return None;
+                }
                 (Some(Err(e)), _) | (_, Some(Err(e))) => break Err(e),
                 (Some(Ok(g)), Some(Ok(r))) => (g, r),
                 (shapes_left, _) => {
