@@ -680,6 +680,13 @@ async fn rederive_roads(
     Ok(())
 }
 
+/// The county whose towns are loaded, when there is exactly one.
+pub async fn only_county(pool: &sqlx::PgPool) -> sqlx::Result<Option<String>> {
+    let counties: Vec<String> =
+        sqlx::query_scalar("select distinct left(admin_code, 6) from town limit 2").fetch_all(pool).await?;
+    Ok(if counties.len() == 1 { counties.into_iter().next() } else { None })
+}
+
 /// The county of the staged roads (the first), for sites that say none.
 pub async fn staged_county(tx: &mut Tx<'_>) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("select min(admin_code) from stage_road").fetch_one(&mut **tx).await

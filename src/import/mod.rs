@@ -471,10 +471,24 @@ pub async fn import_places(
     // The reader runs on a blocking thread; batches cross a bounded channel, so memory stays bounded.
     progress.set_phase(1);
     let (sender, mut batches) = mpsc::channel::<Batch>(4);
+    // Roads that name no county belong to the one the importer gives, or else to the only county whose towns
+    // are loaded: the usual order is towns first, then roads.
+    let default_county = match (&county, kind) {
+        (Some(c), _) => Some(c.clone()),
+        (None, ImportKind::Roads) => {
+            let only = db::only_county(pool).await?;
+            if let Some(c) = &only {
+                report.warnings.push(format!("roads that name no county are taken to be in {c}, the county whose towns are loaded"));
+            }
+            only
+        }
+        (None, _) => None,
+    };
     let mapper = Mapper {
         kind,
         mapping: options.mapping.clone(),
         county: county.clone(),
+        default_county,
         stake_unit: options.stake_unit,
         system,
         osm: source.format() == Format::OsmPbf,
@@ -602,7 +616,10 @@ struct ReadOutcome {
 struct Mapper {
     kind: ImportKind,
     mapping: FieldMapping,
+    /// Features of another county are refused.
     county: Option<String>,
+    /// The county of features that name none.
+    default_county: Option<String>,
     stake_unit: StakeUnit,
     system: CoordSystem,
     osm: bool,
@@ -749,8 +766,8 @@ impl Mapper {
                 return Err(format!("the road is in county {own}, not in {county}"));
             }
             (Some(own), _) => own,
-            (None, Some(county)) => county.clone(),
-            (None, None) => {
+            (None, _) if self.default_county.is_some() => self.default_county.clone().unwrap_or_default(),
+            (None, _) => {
                 return Err("no county: the file has no admin code for this road; give one with --county".into());
             }
         };
