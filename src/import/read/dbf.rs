@@ -21,6 +21,9 @@ struct Field {
     decimals: u8,
 }
 
+/// One .dbf record: whether it is marked deleted, and its attributes.
+pub(super) type Record = (bool, Map<String, Value>);
+
 pub(super) struct Dbf {
     file: String,
     reader: BufReader<File>,
@@ -185,7 +188,7 @@ impl Dbf {
     }
 
     /// The next record: `(deleted, attributes)`, None after the last one the header announces.
-    pub(super) fn next_record(&mut self) -> Option<Result<(bool, Map<String, Value>), ReadError>> {
+    pub(super) fn next_record(&mut self) -> Option<Result<Record, ReadError>> {
         if self.read >= self.records {
             return None;
         }

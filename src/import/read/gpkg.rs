@@ -21,6 +21,9 @@ use crate::import::crs::Crs;
 
 const BATCH_ROWS: i64 = 256;
 
+/// A row read ahead: attributes and the geometry blob.
+type Row = (Map<String, Value>, Option<Vec<u8>>);
+
 struct GpkgSource {
     file: String,
     conn: Connection,
@@ -30,7 +33,7 @@ struct GpkgSource {
     crs: Option<Crs>,
     limits: ReadLimits,
     last_pk: Option<i64>,
-    batch: VecDeque<(Map<String, Value>, Option<Vec<u8>>)>,
+    batch: VecDeque<Row>,
     exhausted: bool,
     number: u64,
     total: u64,
