@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::db::accounts::{self, CreateOutcome, NewUser};
-use crate::import::{self, ImportError, ImportKind, ImportProgress, ImportReport, Importer, OptionsInput};
 use crate::domain::auth;
+use crate::import::{self, ImportError, ImportKind, ImportProgress, ImportReport, Importer, OptionsInput};
 use crate::secrets;
 
 const ORGANISATION_KINDS: &[&str] = &[
@@ -163,13 +163,27 @@ fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let f = &report.file;
-    let details: Vec<&str> = [Some(f.format.as_str()), f.crs.as_deref(), f.encoding.as_deref()].into_iter().flatten().collect();
-    println!("{} ({}): {} read in {:.1} s", f.name, details.join(", "), report.features_read, report.elapsed_ms as f64 / 1000.0);
+    let details: Vec<&str> =
+        [Some(f.format.as_str()), f.crs.as_deref(), f.encoding.as_deref()].into_iter().flatten().collect();
+    println!(
+        "{} ({}): {} read in {:.1} s",
+        f.name,
+        details.join(", "),
+        report.features_read,
+        report.elapsed_ms as f64 / 1000.0
+    );
     if !f.fields.is_empty() {
-        let fields: Vec<String> = f.fields.iter().map(|(a, field)| format!("{a} → {}", field.as_str().unwrap_or(""))).collect();
+        let fields: Vec<String> =
+            f.fields.iter().map(|(a, field)| format!("{a} → {}", field.as_str().unwrap_or(""))).collect();
         println!("fields: {}", fields.join(", "));
     }
-    let verb = if report.dry_run { "would insert" } else if report.applied { "inserted" } else { "insert" };
+    let verb = if report.dry_run {
+        "would insert"
+    } else if report.applied {
+        "inserted"
+    } else {
+        "insert"
+    };
     if report.problems_total == 0 {
         println!(
             "{}: {verb} {}, update {}; {} unchanged; {} in the database but not in the file (kept){}",
@@ -178,7 +192,13 @@ fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
             report.updated,
             report.unchanged,
             report.not_in_file,
-            if report.dry_run { " — dry run, nothing written" } else if !report.applied { " — nothing to change" } else { "" }
+            if report.dry_run {
+                " — dry run, nothing written"
+            } else if !report.applied {
+                " — nothing to change"
+            } else {
+                ""
+            }
         );
     }
     for r in &report.repaired {

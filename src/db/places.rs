@@ -121,9 +121,8 @@ pub async fn check_towns(tx: &mut Tx<'_>, county: Option<&str>, report: &mut Imp
     )
     .execute(&mut **tx)
     .await?;
-    let collapsed: Vec<i64> = sqlx::query_scalar("select feature_no from stage_town where st_isempty(geom)")
-        .fetch_all(&mut **tx)
-        .await?;
+    let collapsed: Vec<i64> =
+        sqlx::query_scalar("select feature_no from stage_town where st_isempty(geom)").fetch_all(&mut **tx).await?;
     for (feature, code, reason) in invalid {
         if collapsed.contains(&feature) {
             report.problem(problem(
@@ -179,14 +178,19 @@ pub async fn check_towns(tx: &mut Tx<'_>, county: Option<&str>, report: &mut Imp
         ));
     }
 
-    duplicates(tx, "select admin_code, array_agg(feature_no order by feature_no) from stage_town group by 1 having count(*) > 1", "admin code", report).await?;
+    duplicates(
+        tx,
+        "select admin_code, array_agg(feature_no order by feature_no) from stage_town group by 1 having count(*) > 1",
+        "admin code",
+        report,
+    )
+    .await?;
 
     if county.is_none() {
-        let counties: Vec<(String, i64)> = sqlx::query_as(
-            "select left(admin_code, 6), count(*) from stage_town group by 1 order by 2 desc, 1",
-        )
-        .fetch_all(&mut **tx)
-        .await?;
+        let counties: Vec<(String, i64)> =
+            sqlx::query_as("select left(admin_code, 6), count(*) from stage_town group by 1 order by 2 desc, 1")
+                .fetch_all(&mut **tx)
+                .await?;
         if counties.len() > 1 {
             let list: Vec<String> = counties.iter().map(|(c, n)| format!("{c} ({n})")).collect();
             report.warnings.push(format!("towns of {} counties: {}", counties.len(), list.join(", ")));
@@ -322,7 +326,11 @@ pub async fn check_roads(tx: &mut Tx<'_>, report: &mut ImportReport) -> sqlx::Re
     .fetch_all(&mut **tx)
     .await?;
     for (feature, route, stakes, drawn) in mismatched {
-        let hint = if stakes > 0.0 && drawn / stakes > 500.0 { " (are the stakes in kilometres? use --stake-unit km)" } else { "" };
+        let hint = if stakes > 0.0 && drawn / stakes > 500.0 {
+            " (are the stakes in kilometres? use --stake-unit km)"
+        } else {
+            ""
+        };
         report.warnings.push(format!(
             "{route}, feature {feature}: the stakes span {stakes:.0} m, the line is {drawn:.0} m long{hint}"
         ));
@@ -479,13 +487,12 @@ pub async fn apply_breaks(tx: &mut Tx<'_>, rows: &[BreakRow]) -> sqlx::Result<Re
     let mut by_road: std::collections::BTreeMap<i32, Vec<(f64, f64)>> = Default::default();
     let mut problems = Vec::new();
     for row in rows {
-        let road: Option<(i32, bool)> = sqlx::query_as(
-            "select id, geom_m is not null from road where route_code = $1 and admin_code = $2",
-        )
-        .bind(&row.route_code)
-        .bind(&row.admin_code)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let road: Option<(i32, bool)> =
+            sqlx::query_as("select id, geom_m is not null from road where route_code = $1 and admin_code = $2")
+                .bind(&row.route_code)
+                .bind(&row.admin_code)
+                .fetch_optional(&mut **tx)
+                .await?;
         match road {
             Some((id, true)) => by_road.entry(id).or_default().push((row.stake_back_m, row.stake_ahead_m)),
             Some((_, false)) | None => problems.push(Problem {
@@ -634,15 +641,25 @@ async fn rederive_roads(
         let new_stake = stake(c.new_stake_m);
         let new_end = stake(c.new_end_stake_m);
         let same_road = c.road_id == c.new_road_id;
-        let same_stake = c.stake_m == new_stake.as_ref().map(|s| s.metres)
-            && c.end_stake_m == new_end.as_ref().map(|s| s.metres);
+        let same_stake =
+            c.stake_m == new_stake.as_ref().map(|s| s.metres) && c.end_stake_m == new_end.as_ref().map(|s| s.metres);
         if same_road && same_stake {
             continue;
         }
         let new_stake_text = new_stake.as_ref().map(Stake::to_string);
-        let before = format!("{} {}", c.old_road.as_deref().unwrap_or("—"), c.stake_text.as_deref().unwrap_or("")).trim().to_owned();
-        let after = format!("{} {}", c.new_road.as_deref().unwrap_or("—"), new_stake_text.as_deref().unwrap_or("")).trim().to_owned();
-        report.sites_changed.push(SiteChange { site_id: c.id, code: c.code, field: "road", before: before.clone(), after: after.clone() });
+        let before = format!("{} {}", c.old_road.as_deref().unwrap_or("—"), c.stake_text.as_deref().unwrap_or(""))
+            .trim()
+            .to_owned();
+        let after = format!("{} {}", c.new_road.as_deref().unwrap_or("—"), new_stake_text.as_deref().unwrap_or(""))
+            .trim()
+            .to_owned();
+        report.sites_changed.push(SiteChange {
+            site_id: c.id,
+            code: c.code,
+            field: "road",
+            before: before.clone(),
+            after: after.clone(),
+        });
         ids.push(c.id);
         road_ids.push(c.new_road_id);
         route_codes.push(c.new_route_code.or(c.route_code));
@@ -700,7 +717,10 @@ pub async fn chainage_breaks(conn: &mut PgConnection, road_id: i32) -> sqlx::Res
     .bind(road_id)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|(measure_m, stake_back_m, stake_ahead_m)| ChainageBreak { measure_m, stake_back_m, stake_ahead_m }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(measure_m, stake_back_m, stake_ahead_m)| ChainageBreak { measure_m, stake_back_m, stake_ahead_m })
+        .collect())
 }
 
 /// The import history as JSON text: newest first, with each report's counts.

@@ -51,10 +51,7 @@ pub fn route_code(text: &str) -> Result<Option<(String, Option<String>)>, String
         if upper.chars().all(|c| !c.is_ascii_alphanumeric()) {
             return Ok(None);
         }
-        return Err(format!(
-            "{:?} is not a route code: one of G S X Y C Z then digits, e.g. X202",
-            clip(text)
-        ));
+        return Err(format!("{:?} is not a route code: one of G S X Y C Z then digits, e.g. X202", clip(text)));
     }
     let digits = &upper[1..];
     if !digits.bytes().all(|b| b.is_ascii_digit()) {

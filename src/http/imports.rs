@@ -75,9 +75,10 @@ pub async fn create(
     let upload = receive(multipart, dir.path(), state.settings.import_bytes_max).await?;
     let file_name = upload.display_name();
     let importer = Importer { name: actor.display_name.clone(), user_id: Some(actor.user_id) };
-    let mut options = upload.options.into_options(&file_name, importer).map_err(|e| {
-        Error::refused(StatusCode::UNPROCESSABLE_ENTITY, "import_options", e)
-    })?;
+    let mut options = upload
+        .options
+        .into_options(&file_name, importer)
+        .map_err(|e| Error::refused(StatusCode::UNPROCESSABLE_ENTITY, "import_options", e))?;
     options.breaks = upload.breaks;
 
     let progress = Arc::new(ImportProgress::default());
@@ -111,10 +112,7 @@ fn import_error(e: ImportError) -> Error {
         ImportError::Refused(report) => Error::Refused {
             status: unprocessable,
             code: "import_problems",
-            message: format!(
-                "{} problem(s) in {}: nothing was imported",
-                report.problems_total, report.file.name
-            ),
+            message: format!("{} problem(s) in {}: nothing was imported", report.problems_total, report.file.name),
             facts: json!({ "report": report }),
         },
         ImportError::Database(e) => e.into(),
@@ -163,12 +161,15 @@ async fn receive(
                 let mut buf = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     if buf.len() + chunk.len() > OPTIONS_BYTES_MAX {
-                        return Err(Error::PayloadTooLarge(format!("the options part is over {OPTIONS_BYTES_MAX} bytes")));
+                        return Err(Error::PayloadTooLarge(format!(
+                            "the options part is over {OPTIONS_BYTES_MAX} bytes"
+                        )));
                     }
                     buf.extend_from_slice(&chunk);
                 }
-                options = serde_json::from_slice(&buf)
-                    .map_err(|e| Error::refused(StatusCode::UNPROCESSABLE_ENTITY, "import_options", format!("options: {e}")))?;
+                options = serde_json::from_slice(&buf).map_err(|e| {
+                    Error::refused(StatusCode::UNPROCESSABLE_ENTITY, "import_options", format!("options: {e}"))
+                })?;
             }
             "file" | "breaks" => {
                 let name = safe_file_name(field.file_name().unwrap_or(""))?;
@@ -223,7 +224,10 @@ fn safe_file_name(name: &str) -> Result<String> {
         return Err(Error::BadRequest("every file part needs a file name, e.g. roads.geojson".into()));
     }
     if base.chars().count() > FILE_NAME_CHARS_MAX || base.chars().any(char::is_control) {
-        return Err(Error::BadRequest(format!("file name {:?} is too long or has control characters", base.chars().take(32).collect::<String>())));
+        return Err(Error::BadRequest(format!(
+            "file name {:?} is too long or has control characters",
+            base.chars().take(32).collect::<String>()
+        )));
     }
     Ok(base.to_owned())
 }

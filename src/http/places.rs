@@ -33,7 +33,11 @@ pub struct RoadsQuery {
 }
 
 /// `GET /api/v1/places/roads?q=&limit=&offset=`: roads with length, stake range and sites, a page at a time.
-pub async fn roads(State(state): State<AppState>, actor: Actor, Query(query): Query<RoadsQuery>) -> Result<impl IntoResponse> {
+pub async fn roads(
+    State(state): State<AppState>,
+    actor: Actor,
+    Query(query): Query<RoadsQuery>,
+) -> Result<impl IntoResponse> {
     require_admin(&actor)?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=ROADS_PAGE_MAX).contains(&limit) {
@@ -135,7 +139,8 @@ pub async fn locate_stake(
     drop(conn);
     let (first, last) = (stake_at(first_m.min(last_m), &breaks), stake_at(first_m.max(last_m), &breaks));
     let range = || {
-        let text = |m: f64| Stake::new(Carriageway::Single, m.max(0.0).round()).map(|s| s.to_string()).unwrap_or_default();
+        let text =
+            |m: f64| Stake::new(Carriageway::Single, m.max(0.0).round()).map(|s| s.to_string()).unwrap_or_default();
         json!({ "route_code": route_code, "stake": stake.to_string(), "first_stake": text(first), "last_stake": text(last) })
     };
     let beyond = |why: &str| Error::Refused {
@@ -145,9 +150,9 @@ pub async fn locate_stake(
         facts: range(),
     };
     let measure = measure_of(stake.metres, &breaks).ok_or_else(|| beyond("a chainage break skips it"))?;
-    let (lon, lat) = db::point_at_measure(&state.pool, road_id, measure)
-        .await?
-        .ok_or_else(|| beyond(&format!("its stakes run from {} to {}", range()["first_stake"], range()["last_stake"])))?;
+    let (lon, lat) = db::point_at_measure(&state.pool, road_id, measure).await?.ok_or_else(|| {
+        beyond(&format!("its stakes run from {} to {}", range()["first_stake"], range()["last_stake"]))
+    })?;
     let body = json!({
         "type": "Feature",
         "geometry": { "type": "Point", "coordinates": [(lon * 1e7).round() / 1e7, (lat * 1e7).round() / 1e7] },

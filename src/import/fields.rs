@@ -171,8 +171,7 @@ mod tests {
 
     #[test]
     fn documented_names_win_over_the_others() {
-        let resolved =
-            FieldMapping::default().resolve(&[Field::Name], &["LXMC", "name", "ref"]).unwrap();
+        let resolved = FieldMapping::default().resolve(&[Field::Name], &["LXMC", "name", "ref"]).unwrap();
         assert_eq!(resolved.attribute(Field::Name), Some("name"));
     }
 

@@ -478,7 +478,9 @@ pub async fn import_places(
         (None, ImportKind::Roads) => {
             let only = db::only_county(pool).await?;
             if let Some(c) = &only {
-                report.warnings.push(format!("roads that name no county are taken to be in {c}, the county whose towns are loaded"));
+                report.warnings.push(format!(
+                    "roads that name no county are taken to be in {c}, the county whose towns are loaded"
+                ));
             }
             only
         }
@@ -629,14 +631,9 @@ impl Mapper {
     fn fields(&self) -> &'static [Field] {
         match self.kind {
             ImportKind::Towns => &[Field::AdminCode, Field::Name],
-            _ => &[
-                Field::RouteCode,
-                Field::Name,
-                Field::AdminCode,
-                Field::StartStake,
-                Field::EndStake,
-                Field::SourceId,
-            ],
+            _ => {
+                &[Field::RouteCode, Field::Name, Field::AdminCode, Field::StartStake, Field::EndStake, Field::SourceId]
+            }
         }
     }
 

@@ -44,14 +44,9 @@ impl Table {
                 format!("{name} is not UTF-8; pass --encoding gbk (tables saved by Excel on Chinese Windows are usually GBK)")
             })?,
         };
-        let mut reader =
-            csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| format!("{name}: {e}"))?
-            .iter()
-            .map(|h| h.trim().to_owned())
-            .collect();
+        let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+        let headers =
+            reader.headers().map_err(|e| format!("{name}: {e}"))?.iter().map(|h| h.trim().to_owned()).collect();
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| format!("{name}: {e}"))?;
@@ -86,7 +81,8 @@ fn cell(row: &[String], column: Option<usize>) -> Option<&str> {
 }
 
 fn table_report(kind: ImportKind, path: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
-    let (sha256, bytes) = file_digest(path).map_err(|e| ImportError::Options(format!("cannot read {}: {e}", options.file_name)))?;
+    let (sha256, bytes) =
+        file_digest(path).map_err(|e| ImportError::Options(format!("cannot read {}: {e}", options.file_name)))?;
     Ok(ImportReport::new(
         kind,
         options.dry_run,
@@ -114,7 +110,8 @@ pub async fn import_organisations(
     let started = Instant::now();
     let mut report = table_report(ImportKind::Organisations, path, options)?;
     let table = Table::read(path, options.encoding).map_err(ImportError::Options)?;
-    let name_col = table.column("name", &["name", "名称", "单位名称", "organisation"], true).map_err(ImportError::Options)?;
+    let name_col =
+        table.column("name", &["name", "名称", "单位名称", "organisation"], true).map_err(ImportError::Options)?;
     let kind_col = table.column("kind", &["kind", "类型", "单位类型"], true).map_err(ImportError::Options)?;
     let town_col = table
         .column("town", &["town", "town_admin_code", "admin_code", "区镇代码", "区镇", "所属区镇"], false)
@@ -128,7 +125,12 @@ pub async fn import_organisations(
     for (line, row) in &table.rows {
         report.features_read += 1;
         let mut fail = |problem: String| {
-            report.problem(Problem { feature: Some(*line), key: cell(row, name_col).map(str::to_owned), problem, attributes: None })
+            report.problem(Problem {
+                feature: Some(*line),
+                key: cell(row, name_col).map(str::to_owned),
+                problem,
+                attributes: None,
+            })
         };
         let Some(name) = cell(row, name_col) else {
             fail("no name".into());
@@ -143,7 +145,10 @@ pub async fn import_organisations(
             continue;
         }
         let given_kind = cell(row, kind_col).unwrap_or("");
-        let Some(kind) = ORGANISATION_KINDS.iter().find(|(code, label)| *code == given_kind || *label == given_kind).map(|(c, _)| *c)
+        let Some(kind) = ORGANISATION_KINDS
+            .iter()
+            .find(|(code, label)| *code == given_kind || *label == given_kind)
+            .map(|(c, _)| *c)
         else {
             let known: Vec<String> = ORGANISATION_KINDS.iter().map(|(c, l)| format!("{c} ({l})")).collect();
             fail(format!("unknown kind {given_kind:?}; use one of {}", known.join(", ")));
@@ -250,7 +255,13 @@ pub(crate) fn read_breaks(
                 .map_err(at)?
                 .ok_or_else(|| at("a break needs both stakes".into()))
         };
-        out.push(BreakRow { line: *line, route_code, admin_code, stake_back_m: stake(back_col)?, stake_ahead_m: stake(ahead_col)? });
+        out.push(BreakRow {
+            line: *line,
+            route_code,
+            admin_code,
+            stake_back_m: stake(back_col)?,
+            stake_ahead_m: stake(ahead_col)?,
+        });
     }
     Ok(out)
 }
@@ -271,11 +282,10 @@ pub async fn import_chainage_breaks(
     let mut tx = pool.begin().await?;
     db::lock_imports(&mut tx).await?;
     sqlx::query("create temp table touched_road (id integer primary key) on commit drop").execute(&mut *tx).await?;
-    let before: Vec<(i32, f64, f64, f64)> = sqlx::query_as(
-        "select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by 1, 2",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let before: Vec<(i32, f64, f64, f64)> =
+        sqlx::query_as("select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by 1, 2")
+            .fetch_all(&mut *tx)
+            .await?;
     let import_id = db::begin_import(&mut tx, &report, county.as_deref(), &options.importer).await?;
     match db::apply_breaks(&mut tx, &rows).await? {
         Ok(count) => report.inserted = count,
@@ -288,15 +298,22 @@ pub async fn import_chainage_breaks(
             return Err(ImportError::Refused(Box::new(report)));
         }
     }
-    let after: Vec<(i32, f64, f64, f64)> = sqlx::query_as(
-        "select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by 1, 2",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let after: Vec<(i32, f64, f64, f64)> =
+        sqlx::query_as("select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by 1, 2")
+            .fetch_all(&mut *tx)
+            .await?;
     if before == after {
         report.unchanged = report.inserted;
         report.inserted = 0;
     }
-    db::rederive_sites(&mut tx, ImportKind::ChainageBreaks, import_id, county.as_deref(), &options.importer.name, &mut report).await?;
+    db::rederive_sites(
+        &mut tx,
+        ImportKind::ChainageBreaks,
+        import_id,
+        county.as_deref(),
+        &options.importer.name,
+        &mut report,
+    )
+    .await?;
     finish(tx, import_id, report, started, &progress).await
 }
