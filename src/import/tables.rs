@@ -276,7 +276,10 @@ pub async fn import_chainage_breaks(
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let mut report = table_report(ImportKind::ChainageBreaks, path, options)?;
-    let county = options.county.as_deref().map(rules::county_admin_code).transpose().map_err(ImportError::Options)?;
+    let county = match options.county.as_deref() {
+        Some(c) => Some(rules::county_admin_code(c).map_err(ImportError::Options)?),
+        None => db::only_county(pool).await?,
+    };
     let rows = read_breaks(path, options.encoding, county.as_deref()).map_err(ImportError::Options)?;
     report.features_read = rows.len() as u64;
     let mut tx = pool.begin().await?;
