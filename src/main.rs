@@ -247,6 +247,9 @@ struct ServeArgs {
     /// fonts-noto-cjk.
     #[arg(long, env = "ROADLEDGER_CJK_FONT")]
     cjk_font: Option<PathBuf>,
+    /// Largest county file uploaded on the admin page, bytes (larger ones: `roadledger import`).
+    #[arg(long, env = "ROADLEDGER_IMPORT_BYTES_MAX", default_value_t = 512 * 1024 * 1024)]
+    import_bytes_max: u64,
     /// Load the Zhangjiagang demo dataset (and one demo account per role) into an empty database.
     #[arg(long)]
     demo: bool,
@@ -399,6 +402,7 @@ async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> 
         session_idle: chrono::Duration::hours(args.session_idle_hours.clamp(1, 24 * 7)),
         observation_edit_window: chrono::Duration::hours(args.edit_window_hours.clamp(0, 24 * 30)),
         look_back_radius_m: args.look_back_radius_m.clamp(10.0, 5_000.0),
+        import_bytes_max: args.import_bytes_max,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

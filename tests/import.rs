@@ -784,3 +784,26 @@ fn options_from_people_are_checked() {
     assert!(parse(json!({"layer": "x".repeat(65)})).is_err());
     assert!(parse(json!({"unknown": 1})).is_err());
 }
+
+#[sqlx::test]
+async fn osm_does_not_replace_an_official_layer(pool: PgPool) {
+    load_county(&pool).await;
+    let official: Value = sqlx::query_scalar(
+        "select json_agg(json_build_object('code', route_code, 'geom', md5(st_asbinary(geom_m))) order by route_code)
+         from road where route_code is not null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let report = import_ok(&pool, ImportKind::Roads, &data("county/roads.osm.pbf")).await;
+    assert!(report.warnings.iter().any(|w| w.contains("6 coded roads come from an official layer")), "{:?}", report.warnings);
+    assert_eq!(report.updated, 0);
+    let after: Value = sqlx::query_scalar(
+        "select json_agg(json_build_object('code', route_code, 'geom', md5(st_asbinary(geom_m))) order by route_code)
+         from road where route_code is not null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(after, official, "the official roads and their stakes are untouched");
+}

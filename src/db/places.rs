@@ -406,7 +406,10 @@ pub async fn apply_towns(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportRep
 
 /// Builds one road per key from the staged features (a route drawn in several parts is one road), measures
 /// each part from its own stakes, then inserts new roads and updates changed ones (keeping what they were).
-pub async fn apply_roads(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportReport) -> sqlx::Result<()> {
+///
+/// OpenStreetMap (`from_osm`) never replaces a coded road that came from another source: an official layer
+/// has stakes and a survey behind it, OSM has neither. Such roads are kept and counted in a warning.
+pub async fn apply_roads(tx: &mut Tx<'_>, import_id: i32, from_osm: bool, report: &mut ImportReport) -> sqlx::Result<()> {
     // Parts of a multi-part feature are measured one after another from its start stake; a single part with
     // both stakes is spread between them (calibrate_line in migrations/0005).
     sqlx::query(
@@ -434,13 +437,29 @@ pub async fn apply_roads(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportRep
     .await?;
     sqlx::query("create temp table touched_road (id integer primary key) on commit drop").execute(&mut **tx).await?;
 
+    let kept_official: i64 = sqlx::query_scalar(
+        "select count(*) from road r join next_road n
+             on n.admin_code = r.admin_code and n.key = coalesce(r.route_code, '~' || r.source_id)
+         where $1 and r.route_code is not null
+           and (select i.format from place_import i where i.id = r.import_id) is distinct from 'osm_pbf'",
+    )
+    .bind(from_osm)
+    .fetch_one(&mut **tx)
+    .await?;
+    if kept_official > 0 {
+        report.warnings.push(format!(
+            "{kept_official} coded roads come from an official layer and were kept: OpenStreetMap does not replace them"
+        ));
+    }
     let (inserted, updated, unchanged, not_in_file): (i64, i64, i64, i64) = sqlx::query_as(
         "with n as (select * from next_road),
          changed as (
              select r.id, n.name, n.geom, n.geom_m from road r
              join n on n.admin_code = r.admin_code and n.key = coalesce(r.route_code, '~' || r.source_id)
-             where r.name is distinct from n.name or st_asbinary(r.geom) <> st_asbinary(n.geom)
-                or (n.geom_m is not null and st_asbinary(r.geom_m) is distinct from st_asbinary(n.geom_m))),
+             where not ($2 and r.route_code is not null
+                        and (select i.format from place_import i where i.id = r.import_id) is distinct from 'osm_pbf')
+               and (r.name is distinct from n.name or st_asbinary(r.geom) <> st_asbinary(n.geom)
+                or (n.geom_m is not null and st_asbinary(r.geom_m) is distinct from st_asbinary(n.geom_m)))),
          history as (
              insert into road_history (import_id, road_id, route_code, source_id, admin_code, name, geom, geom_m)
              select $1, r.id, r.route_code, r.source_id, r.admin_code, r.name, r.geom, r.geom_m
@@ -462,6 +481,7 @@ pub async fn apply_roads(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportRep
                                      and n.key = coalesce(r.route_code, '~' || r.source_id)))",
     )
     .bind(import_id)
+    .bind(from_osm)
     .fetch_one(&mut **tx)
     .await?;
     report.inserted = inserted as u64;

@@ -540,7 +540,7 @@ pub async fn import_places(
     match kind {
         ImportKind::Towns => db::apply_towns(&mut tx, import_id, &mut report).await?,
         _ => {
-            db::apply_roads(&mut tx, import_id, &mut report).await?;
+            db::apply_roads(&mut tx, import_id, report.file.format == Format::OsmPbf.as_str(), &mut report).await?;
             if let Some(breaks) = &options.breaks {
                 let default_county = county.clone();
                 let rows = tables::read_breaks(breaks, options.encoding, default_county.as_deref())
