@@ -54,12 +54,12 @@ create table town_history (
 -- ---------------------------------------------------------------------------------------------------------
 -- Roads.
 --
--- Route codes: letter + digits. Ordinary routes have three digits (X202); expressways have one, two or four
--- (G2, G15, S38, G1501).
+-- Route codes: county, township, village and special routes have three digits (X202); national and
+-- provincial routes and expressways one to four (G2, G15, S38, G228, G1501). As domain::places::is_route_code.
 alter table road drop constraint road_route_code_format;
-alter table road add constraint road_route_code_format check (route_code ~ '^[GSXYCZ][0-9]{1,4}$');
+alter table road add constraint road_route_code_format check (route_code ~ '^([GS][0-9]{1,4}|[XYCZ][0-9]{3})$');
 alter table site drop constraint site_route_code_format;
-alter table site add constraint site_route_code_format check (route_code ~ '^[GSXYCZ][0-9]{1,4}$');
+alter table site add constraint site_route_code_format check (route_code ~ '^([GS][0-9]{1,4}|[XYCZ][0-9]{3})$');
 
 -- Most village roads have no route code. They are roads all the same: sites snap to them and show their name,
 -- but they carry no stakes. Their key is the source's own id (an OSM way, a feature id, a name).

@@ -36,7 +36,8 @@ const ITEM_STATES = ['missing', 'damaged', 'installed', 'not_applicable'];
 const ACCURACY_GOOD_M = 10;
 const ACCURACY_FAIR_M = 30;
 const RETRY_INTERVAL_MS = 20_000;
-const ROAD_CODE = /^[GSXYCZ]\d{3}$/;
+// As the server: X, Y, C, Z and three digits; G and S (national, provincial, expressways) one to four.
+const ROAD_CODE = /^([GS]\d{1,4}|[XYCZ]\d{3})$/;
 const STAKE = /^[ZY]?K\d{1,4}\+\d{3}(\.\d{1,3})?$/;
 
 const state = {

@@ -229,12 +229,12 @@ impl NewObservation {
 
         let road_code = match input.road_code.map(|c| c.trim().to_uppercase()) {
             Some(c) if c.is_empty() => None,
-            Some(c) if is_route_code(&c) => Some(c),
+            Some(c) if crate::domain::places::is_route_code(&c) => Some(c),
             Some(c) => {
                 return Err(ObservationError::new(
                     "road_code",
                     format!(
-                        "{:?} is not a route code: one of G S X Y C Z then 1 to 4 digits, e.g. X202",
+                        "{:?} is not a route code: X, Y, C or Z and three digits (X202), or G or S and 1 to 4 digits (G15, S228)",
                         c.chars().take(32).collect::<String>()
                     ),
                 ));
@@ -290,12 +290,6 @@ impl NewObservation {
             _ => Ok(()),
         }
     }
-}
-
-fn is_route_code(code: &str) -> bool {
-    // Ordinary routes have three digits (X202), expressways one, two or four (G2, S38, G1501).
-    let bytes = code.as_bytes();
-    (2..=5).contains(&bytes.len()) && b"GSXYCZ".contains(&bytes[0]) && bytes[1..].iter().all(u8::is_ascii_digit)
 }
 
 /// A report's geometry follows its kind (a section is a line); a look-back's is where the inspector stood,

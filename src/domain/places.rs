@@ -53,15 +53,29 @@ pub fn route_code(text: &str) -> Result<Option<(String, Option<String>)>, String
         }
         return Err(format!("{:?} is not a route code: one of G S X Y C Z then digits, e.g. X202", clip(text)));
     }
-    let digits = &upper[1..];
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{:?} is not a route code: one of G S X Y C Z then digits, e.g. X202", clip(text)));
+    if is_route_code(&upper) {
+        return Ok(Some((upper, None)));
     }
-    match digits.len() {
-        1..=4 => Ok(Some((upper, None))),
-        // X202 + 320582: the road database writes the county after the number of X, Y and C routes.
-        9 => Ok(Some((upper[..4].to_owned(), Some(digits[3..].to_owned())))),
-        _ => Err(format!("{:?} is not a route code: one of G S X Y C Z then 1 to 4 digits, e.g. X202", clip(text))),
+    // X202 + 320582: the road database writes the county after the number of X, Y, C and Z routes.
+    if upper.len() == 10 && is_route_code(&upper[..4]) && upper[4..].bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some((upper[..4].to_owned(), Some(upper[4..].to_owned()))));
+    }
+    Err(format!(
+        "{:?} is not a route code: X, Y, C or Z and three digits (X202), or G or S and 1 to 4 digits (G15, S228)",
+        clip(text)
+    ))
+}
+
+/// Whether `code` is a route code as stored: X, Y, C or Z and three digits (X202); G or S and one to four, for
+/// national and provincial routes and expressways (G2, G15, S38, G228, G1501).
+pub fn is_route_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    let digits = bytes.len().saturating_sub(1);
+    let digits_ok = bytes.len() > 1 && bytes[1..].iter().all(u8::is_ascii_digit);
+    match bytes.first() {
+        Some(b'G' | b'S') => digits_ok && (1..=4).contains(&digits),
+        Some(b'X' | b'Y' | b'C' | b'Z') => digits_ok && digits == 3,
+        _ => false,
     }
 }
 
@@ -198,6 +212,8 @@ mod tests {
         assert!(route_code("A12").is_err());
         assert!(route_code("X2O2").is_err());
         assert!(route_code("X20212").is_err());
+        assert!(route_code("X20").is_err(), "county routes have three digits");
+        assert_eq!(code("S38"), Some(("S38".into(), None)));
     }
 
     #[test]
