@@ -82,6 +82,13 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("POST /api/v1/tokens",                               Any,   [401, 201, 201, 201, 201, 201, 201, 201, 201]),
     ("DELETE /api/v1/tokens/{token}",                     Own,   [401, 204, 204, 204, 204, 204, 204, 204, 204]),
     ("DELETE /api/v1/tokens/{token}",                     Other, [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    // A county's places: admins import (a dry run here) and list; anyone signed in locates a point on the roads
+    // (this world has no roads, so the answer is 404 "no road within 100 m").
+    ("GET /api/v1/imports",                               Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST /api/v1/imports/organisations",                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("GET /api/v1/places/towns",                          Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("GET /api/v1/places/roads",                          Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("GET /api/v1/roads/locate?lon=120.55&lat=31.87",     Any,   [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     // Accounts: admins only.
     ("GET /api/v1/users",                                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users",                                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 201]),
@@ -230,6 +237,15 @@ impl World {
                 "password": DEFAULT_PASSWORD,
             })),
             ("POST", "/api/v1/tokens") => json_body(json!({ "name": "matrix" })),
+            ("POST", "/api/v1/imports/organisations") => {
+                let boundary = "matrix-import";
+                let body = format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"options\"\r\n\r\n{{\"dry_run\": true}}\r\n\
+                     --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"units.csv\"\r\n\r\n\
+                     name,kind,town\n矩阵单位,责任单位,\n\r\n--{boundary}--\r\n"
+                );
+                (Some(format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
+            }
             ("POST", "/api/v1/users") => json_body(json!({
                 "name": format!("new.{}", ACTORS[column]),
                 "display_name": "新用户",

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{TestApp, app, observation};
-use roadledger::import::{self, ImportError, ImportKind, ImportOptions, ImportProgress, ImportReport, Importer, OptionsInput};
+use roadledger::import::{
+    self, ImportError, ImportKind, ImportOptions, ImportProgress, ImportReport, Importer, OptionsInput,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -28,7 +30,12 @@ fn options(file: &Path) -> ImportOptions {
     )
 }
 
-async fn run(pool: &PgPool, kind: ImportKind, file: &Path, options: &ImportOptions) -> Result<ImportReport, ImportError> {
+async fn run(
+    pool: &PgPool,
+    kind: ImportKind,
+    file: &Path,
+    options: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
     import::run(pool, kind, file, options, Arc::new(ImportProgress::default())).await
 }
 
@@ -65,8 +72,10 @@ async fn places_state(pool: &PgPool) -> Value {
     .unwrap()
 }
 
-/// The roads of the test data's GeoJSON: route code (or none), name, start and end stake, coordinates.
-fn roads_geojson() -> Vec<(Option<String>, String, Option<String>, Option<String>, Vec<[f64; 2]>)> {
+/// A road feature of the test data's GeoJSON: route code (or none), name, start and end stake, coordinates.
+type RoadFeature = (Option<String>, String, Option<String>, Option<String>, Vec<[f64; 2]>);
+
+fn roads_geojson() -> Vec<RoadFeature> {
     let text = std::fs::read_to_string(data("county/roads.geojson")).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     doc["features"]
@@ -128,7 +137,8 @@ fn import_upload(options: &Value, files: &[(&str, &str, Vec<u8>)]) -> (String, V
     .into_bytes();
     for (part, name, bytes) in files {
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{name}\"\r\n\r\n").as_bytes(),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{name}\"\r\n\r\n")
+                .as_bytes(),
         );
         body.extend_from_slice(bytes);
         body.extend_from_slice(b"\r\n");
@@ -208,17 +218,22 @@ async fn osm_roads_keep_their_refs_and_names_and_skip_footways(pool: PgPool) {
     let report = import_ok(&pool, ImportKind::Roads, &data("county/roads.osm.pbf")).await;
     assert_eq!(report.file.format, "osm_pbf");
     let roads: Vec<(Option<String>, Option<String>, Option<String>)> =
-        sqlx::query_as("select route_code, source_id, name from road order by route_code, name").fetch_all(&pool).await.unwrap();
+        sqlx::query_as("select route_code, source_id, name from road order by route_code, name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     let coded: Vec<&str> = roads.iter().filter_map(|r| r.0.as_deref()).collect();
     assert_eq!(coded, ["C001", "C002", "X202", "X203", "Y101", "Y102"]);
     let uncoded: Vec<_> = roads.iter().filter(|r| r.0.is_none()).collect();
     assert_eq!(uncoded.len(), 2, "{roads:?}");
     assert!(uncoded.iter().all(|r| r.1.as_deref().is_some_and(|id| id.starts_with("osm:w"))), "{uncoded:?}");
     assert!(roads.iter().all(|r| r.2.as_deref() != Some("") && r.2.is_some()), "every way has its name: {roads:?}");
-    let footways: i64 = sqlx::query_scalar("select count(*) from road where name like '%步行%' or source_id is null and route_code is null")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let footways: i64 = sqlx::query_scalar(
+        "select count(*) from road where name like '%步行%' or source_id is null and route_code is null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(footways, 0);
     // Idempotent too.
     let again = import_ok(&pool, ImportKind::Roads, &data("county/roads.osm.pbf")).await;
@@ -237,7 +252,10 @@ async fn projected_and_cgcs2000_prj_files_land_where_the_geojson_does(pool: PgPo
         assert_eq!(report.features_read, 3, "{folder}");
     }
     // Projected coordinates come back to the same boundaries within a centimetre.
-    sqlx::query("create table town_from_geojson as select admin_code, boundary from town").execute(&pool).await.unwrap();
+    sqlx::query("create table town_from_geojson as select admin_code, boundary from town")
+        .execute(&pool)
+        .await
+        .unwrap();
     sqlx::query("delete from town").execute(&pool).await.unwrap();
     import_ok(&pool, ImportKind::Towns, &data("county/towns-4549")).await;
     let worst: f64 = sqlx::query_scalar(
@@ -328,7 +346,8 @@ async fn broken_files_get_clear_errors_and_change_nothing(pool: PgPool) {
         .to_string(),
     )
     .unwrap();
-    let ImportError::Refused(report) = run(&pool, ImportKind::Towns, &broken, &options(&broken)).await.unwrap_err() else {
+    let ImportError::Refused(report) = run(&pool, ImportKind::Towns, &broken, &options(&broken)).await.unwrap_err()
+    else {
         panic!("refused expected")
     };
     let by_feature: Vec<(Option<u64>, &str)> =
@@ -357,7 +376,8 @@ async fn broken_files_get_clear_errors_and_change_nothing(pool: PgPool) {
     // Lon/lat coordinates said to be Gauss-Krüger metres.
     let mut wrong = options(&data("county/roads.geojson"));
     wrong.crs = Some(import::CoordSystem::parse("EPSG:4549").unwrap());
-    let ImportError::Refused(report) = run(&pool, ImportKind::Roads, &data("county/roads.geojson"), &wrong).await.unwrap_err()
+    let ImportError::Refused(report) =
+        run(&pool, ImportKind::Roads, &data("county/roads.geojson"), &wrong).await.unwrap_err()
     else {
         panic!("refused expected")
     };
@@ -382,7 +402,10 @@ async fn an_invalid_boundary_is_repaired_and_reported(pool: PgPool) {
     assert_eq!(report.repaired.len(), 1, "{report:?}");
     assert!(report.repaired[0].repair.contains("Self-intersection"), "{:?}", report.repaired);
     let (valid, parts): (bool, i32) =
-        sqlx::query_as("select st_isvalid(boundary), st_numgeometries(boundary) from town").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("select st_isvalid(boundary), st_numgeometries(boundary) from town")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((valid, parts), (true, 2), "the bow-tie becomes its two triangles");
 }
 
@@ -409,12 +432,18 @@ async fn stakes_go_both_ways_through_the_api_within_a_metre(pool: PgPool) {
             let got = located["stake_m"].as_f64().unwrap();
             assert!((got - expected).abs() < 1.0, "{code} vertex {i}: stake {got}, expected {expected}");
 
-            let text = roadledger::domain::stake::Stake::new(roadledger::domain::stake::Carriageway::Single, expected.round()).unwrap().to_string();
+            let text =
+                roadledger::domain::stake::Stake::new(roadledger::domain::stake::Carriageway::Single, expected.round())
+                    .unwrap()
+                    .to_string();
             let point = app.get(&format!("/api/v1/roads/{code}/locate?stake={}", text.replace('+', "%2B"))).await;
             assert_eq!(point.status, StatusCode::OK, "{code} {text}: {}", String::from_utf8_lossy(&point.bytes));
             let c = point.json()["geometry"]["coordinates"].clone();
             let back = [c[0].as_f64().unwrap(), c[1].as_f64().unwrap()];
-            assert!(haversine(back, *vertex) < 1.0 + (expected.round() - expected).abs(), "{code} {text}: {back:?} vs {vertex:?}");
+            assert!(
+                haversine(back, *vertex) < 1.0 + (expected.round() - expected).abs(),
+                "{code} {text}: {back:?} vs {vertex:?}"
+            );
         }
     }
     // A + sent unencoded arrives as a space and still reads.
@@ -435,12 +464,15 @@ async fn stakes_go_both_ways_through_the_api_within_a_metre(pool: PgPool) {
     assert!((10.0..20.0).contains(&offset), "{located}");
     assert_eq!(located["side"], "left", "north of a road drawn eastwards is its left");
     let far = common::north_of(x202[0], 5_000.0);
-    assert_eq!(app.get(&format!("/api/v1/roads/locate?lon={}&lat={}", far[0], far[1])).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/roads/locate?lon={}&lat={}", far[0], far[1])).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/api/v1/roads/locate?lon=500&lat=31").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/api/v1/roads/locate?lon=120.5&lat=31.8&radius_m=99999").await.status, StatusCode::BAD_REQUEST);
 }
 
-fn roadledger_x202() -> (Option<String>, String, Option<String>, Option<String>, Vec<[f64; 2]>) {
+fn roadledger_x202() -> RoadFeature {
     roads_geojson().into_iter().find(|r| r.0.as_deref() == Some("X202")).unwrap()
 }
 
@@ -456,20 +488,18 @@ async fn an_observation_after_import_gets_its_town_road_and_stake(pool: PgPool) 
     let obs = observation("intersection", json!(at));
     let answer = app.upload(&obs, &[]).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&answer.bytes));
-    let (town, route, stake): (String, Option<String>, f64) = sqlx::query_as(
-        "select t.name, s.route_code, s.stake_m from site s join town t on t.id = s.town_id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    let town_of_point: String = sqlx::query_scalar(
-        "select name from town where st_intersects(boundary, st_setsrid(st_point($1, $2), 4326))",
-    )
-    .bind(at[0])
-    .bind(at[1])
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (town, route, stake): (String, Option<String>, f64) =
+        sqlx::query_as("select t.name, s.route_code, s.stake_m from site s join town t on t.id = s.town_id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let town_of_point: String =
+        sqlx::query_scalar("select name from town where st_intersects(boundary, st_setsrid(st_point($1, $2), 4326))")
+            .bind(at[0])
+            .bind(at[1])
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(town, town_of_point);
     assert_eq!(route.as_deref(), Some("X202"));
     assert!((stake - expected).abs() <= 1.0, "stake {stake}, expected {expected}");
@@ -576,16 +606,15 @@ async fn organisations_and_a_town_officer_who_sees_only_their_town(pool: PgPool)
     // A table with an unknown kind and a town that is not loaded: both lines reported, nothing written.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "name,kind,town\n甲,教育,\n乙,town,320582199\n").unwrap();
-    let ImportError::Refused(refused) = run(&pool, ImportKind::Organisations, &bad, &options(&bad)).await.unwrap_err() else {
+    let ImportError::Refused(refused) = run(&pool, ImportKind::Organisations, &bad, &options(&bad)).await.unwrap_err()
+    else {
         panic!("refused expected")
     };
     assert_eq!(refused.problems.iter().map(|p| p.feature).collect::<Vec<_>>(), [Some(2), Some(3)]);
 
     // An officer of 杨舍镇 and sites in two towns.
-    let yangshe_org: i32 = sqlx::query_scalar("select id from organisation where name = '杨舍镇人民政府'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let yangshe_org: i32 =
+        sqlx::query_scalar("select id from organisation where name = '杨舍镇人民政府'").fetch_one(&pool).await.unwrap();
     let officer = common::token_for(&pool, "yangshe", "杨舍官", "town_officer", yangshe_org).await;
     // One site in 杨舍镇, one in 塘桥镇 (tests/data/county/towns.geojson).
     for at in [[120.53, 31.85], [120.60, 31.85]] {
@@ -596,7 +625,8 @@ async fn organisations_and_a_town_officer_who_sees_only_their_town(pool: PgPool)
         .body(Body::empty())
         .unwrap();
     let seen = app.send(request).await.json();
-    let towns: Vec<&str> = seen["features"].as_array().unwrap().iter().map(|f| f["properties"]["town"].as_str().unwrap()).collect();
+    let towns: Vec<&str> =
+        seen["features"].as_array().unwrap().iter().map(|f| f["properties"]["town"].as_str().unwrap()).collect();
     assert_eq!(towns, ["杨舍镇"], "the officer sees only their town's site: {seen}");
 }
 
@@ -613,7 +643,15 @@ async fn the_admin_page_api_imports_previews_and_refuses(pool: PgPool) {
 
     // Preview: 200 and nothing written; then the import: 201.
     let (ct, body) = import_upload(&json!({"dry_run": true}), &[("file", "towns.geojson", towns.clone())]);
-    let preview = app.send(admin_request("POST", "/api/v1/imports/towns?progress=3c5e1d4b-8a51-4d33-9d1e-0a5f8e0c6b7a", &admin, &ct, body)).await;
+    let preview = app
+        .send(admin_request(
+            "POST",
+            "/api/v1/imports/towns?progress=3c5e1d4b-8a51-4d33-9d1e-0a5f8e0c6b7a",
+            &admin,
+            &ct,
+            body,
+        ))
+        .await;
     assert_eq!(preview.status, StatusCode::OK, "{}", String::from_utf8_lossy(&preview.bytes));
     assert_eq!(preview.json()["inserted"], 3);
     assert_eq!(app.count("town").await, 0);
@@ -644,14 +682,20 @@ async fn the_admin_page_api_imports_previews_and_refuses(pool: PgPool) {
     let towns = app.send(admin_request("GET", "/api/v1/places/towns", &admin, "text/plain", vec![])).await.json();
     assert_eq!(towns.as_array().unwrap().len(), 3);
     let history = app.send(admin_request("GET", "/api/v1/imports", &admin, "text/plain", vec![])).await.json();
-    assert_eq!(history.as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["roads", "towns"]);
+    assert_eq!(
+        history.as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["roads", "towns"]
+    );
     assert_eq!(app.get("/api/v1/imports").await.status, StatusCode::FORBIDDEN);
 
     // Refusals: 422 with a stable code, and nothing written.
     let before = places_state(&pool).await;
     let (ct, body) = import_upload(&json!({"crs": "EPSG:9999"}), &[("file", "t.geojson", b"{}".to_vec())]);
     let answer = app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await;
-    assert_eq!((answer.status, answer.json()["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("import_options")));
+    assert_eq!(
+        (answer.status, answer.json()["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("import_options"))
+    );
     let (ct, body) = import_upload(&json!({}), &[("file", "t.geojson", b"{not json".to_vec())]);
     let answer = app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await;
     assert_eq!(answer.json()["code"], "import_unreadable", "{}", answer.detail());
@@ -659,12 +703,25 @@ async fn the_admin_page_api_imports_previews_and_refuses(pool: PgPool) {
     let (ct, body) = import_upload(&json!({}), &[("file", "roads.geojson", roads_as_towns)]);
     let answer = app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(answer.detail().contains("no attribute for admin_code") || answer.json()["code"] == "import_problems", "{}", answer.detail());
+    assert!(
+        answer.detail().contains("no attribute for admin_code") || answer.json()["code"] == "import_problems",
+        "{}",
+        answer.detail()
+    );
     let (ct, body) = import_upload(&json!({"mapping": {"nmae": "x"}}), &[("file", "t.geojson", b"{}".to_vec())]);
-    assert_eq!(app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     let (ct, body) = import_upload(&json!({}), &[("file", "../../etc/passwd", b"x".to_vec())]);
-    assert_eq!(app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.send(admin_request("POST", "/api/v1/imports/nothing", &admin, &ct, vec![])).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.send(admin_request("POST", "/api/v1/imports/towns", &admin, &ct, body)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.send(admin_request("POST", "/api/v1/imports/nothing", &admin, &ct, vec![])).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(places_state(&pool).await, before);
 }
 
@@ -730,9 +787,15 @@ async fn metric_work_is_right_at_87_and_126_degrees_east(pool: PgPool) {
             assert_eq!(count, n);
         };
         assert_eq!(app.upload(&observation("intersection", json!(at)), &[]).await.status, StatusCode::CREATED);
-        assert_eq!(app.upload(&observation("intersection", json!(east_of(at, 25.0))), &[]).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.upload(&observation("intersection", json!(east_of(at, 25.0))), &[]).await.status,
+            StatusCode::CREATED
+        );
         sites_near(1).await;
-        assert_eq!(app.upload(&observation("intersection", json!(east_of(at, 35.0))), &[]).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.upload(&observation("intersection", json!(east_of(at, 35.0))), &[]).await.status,
+            StatusCode::CREATED
+        );
         sites_near(2).await;
 
         // Sections 28 m apart everywhere are the same section; a fixed zone at 120°E would measure them over
@@ -761,10 +824,7 @@ async fn metric_work_is_right_at_87_and_126_degrees_east(pool: PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
-        let located = app
-            .get(&format!("/api/v1/roads/locate?lon={}&lat={}", mid[0], mid[1]))
-            .await
-            .json();
+        let located = app.get(&format!("/api/v1/roads/locate?lon={}&lat={}", mid[0], mid[1])).await.json();
         assert_eq!(located["admin_code"], county);
         assert!((located["stake_m"].as_f64().unwrap() - geodesic).abs() < 1.0, "{county}: {located} vs {geodesic}");
         let point = app.get(&format!("/api/v1/roads/X101/locate?county={county}&stake={geodesic}")).await.json();
@@ -776,7 +836,11 @@ async fn metric_work_is_right_at_87_and_126_degrees_east(pool: PgPool) {
 #[test]
 fn options_from_people_are_checked() {
     let importer = || Importer { name: "x".into(), user_id: None };
-    let parse = |v: Value| serde_json::from_value::<OptionsInput>(v).map_err(|e| e.to_string()).and_then(|o| o.into_options("f", importer()));
+    let parse = |v: Value| {
+        serde_json::from_value::<OptionsInput>(v)
+            .map_err(|e| e.to_string())
+            .and_then(|o| o.into_options("f", importer()))
+    };
     assert!(parse(json!({"crs": "gcj02", "encoding": "936", "county": "320582000000", "stake_unit": "km"})).is_ok());
     assert!(parse(json!({"encoding": "klingon"})).unwrap_err().contains("gbk"));
     assert!(parse(json!({"stake_unit": "li"})).unwrap_err().contains("m or km"));
@@ -796,7 +860,11 @@ async fn osm_does_not_replace_an_official_layer(pool: PgPool) {
     .await
     .unwrap();
     let report = import_ok(&pool, ImportKind::Roads, &data("county/roads.osm.pbf")).await;
-    assert!(report.warnings.iter().any(|w| w.contains("6 coded roads come from an official layer")), "{:?}", report.warnings);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("6 coded roads come from an official layer")),
+        "{:?}",
+        report.warnings
+    );
     assert_eq!(report.updated, 0);
     let after: Value = sqlx::query_scalar(
         "select json_agg(json_build_object('code', route_code, 'geom', md5(st_asbinary(geom_m))) order by route_code)

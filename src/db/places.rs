@@ -409,7 +409,12 @@ pub async fn apply_towns(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportRep
 ///
 /// OpenStreetMap (`from_osm`) never replaces a coded road that came from another source: an official layer
 /// has stakes and a survey behind it, OSM has neither. Such roads are kept and counted in a warning.
-pub async fn apply_roads(tx: &mut Tx<'_>, import_id: i32, from_osm: bool, report: &mut ImportReport) -> sqlx::Result<()> {
+pub async fn apply_roads(
+    tx: &mut Tx<'_>,
+    import_id: i32,
+    from_osm: bool,
+    report: &mut ImportReport,
+) -> sqlx::Result<()> {
     // Parts of a multi-part feature are measured one after another from its start stake; a single part with
     // both stakes is spread between them (calibrate_line in migrations/0005).
     sqlx::query(
@@ -568,7 +573,9 @@ pub async fn rederive_sites(
 }
 
 async fn rederive_towns(tx: &mut Tx<'_>, import_id: i32, actor: &str, report: &mut ImportReport) -> sqlx::Result<()> {
-    let changes: Vec<(Uuid, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(&format!(
+    // Site, its code, the town's name before and after.
+    type Moved = (Uuid, Option<String>, Option<String>, Option<String>);
+    let changes: Vec<Moved> = sqlx::query_as(&format!(
         "with d as (
              select s.id, s.code, s.town_id as old_id,
                  (select t.id from town t

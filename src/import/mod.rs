@@ -514,6 +514,7 @@ pub async fn import_places(
     for problem in outcome.problems {
         report.problem(problem);
     }
+    report.problems_total += outcome.problems_unlisted;
     if report.features_read == 0 {
         report.problem(Problem {
             feature: None,
@@ -610,6 +611,7 @@ enum Batch {
 struct ReadOutcome {
     features: u64,
     problems: Vec<Problem>,
+    problems_unlisted: u64,
     warnings: Vec<String>,
     fields: serde_json::Map<String, serde_json::Value>,
 }
@@ -643,8 +645,13 @@ impl Mapper {
         sender: mpsc::Sender<Batch>,
         progress: &ImportProgress,
     ) -> Result<ReadOutcome, ImportError> {
-        let mut outcome =
-            ReadOutcome { features: 0, problems: Vec::new(), warnings: Vec::new(), fields: Default::default() };
+        let mut outcome = ReadOutcome {
+            features: 0,
+            problems: Vec::new(),
+            problems_unlisted: 0,
+            warnings: Vec::new(),
+            fields: Default::default(),
+        };
         let mut resolved: Option<Resolved> = None;
         let mut towns = Vec::new();
         let mut roads = Vec::new();
@@ -677,13 +684,16 @@ impl Mapper {
                 _ => self.road(&feature, resolved, &mut uncoded_refs).map(|row| roads.push(row)),
             };
             if let Err(problem) = result {
-                if outcome.problems.len() < PROBLEMS_LISTED_MAX * 5 {
+                // Every problem counts; the first few hundred are kept with their attributes.
+                if outcome.problems.len() < PROBLEMS_LISTED_MAX {
                     outcome.problems.push(Problem {
                         feature: Some(feature.number),
                         key: None,
                         problem,
                         attributes: Some(clipped(&feature.attributes)),
                     });
+                } else {
+                    outcome.problems_unlisted += 1;
                 }
             }
             if towns.len() >= BATCH_FEATURES {
@@ -692,7 +702,7 @@ impl Mapper {
             if roads.len() >= BATCH_FEATURES {
                 send(&sender, Batch::Roads(std::mem::take(&mut roads)))?;
             }
-            if outcome.features % 1024 == 0 {
+            if outcome.features.is_multiple_of(1024) {
                 let p = source.progress();
                 progress.done.store(p.done, Ordering::Relaxed);
                 progress.total.store(p.total, Ordering::Relaxed);
