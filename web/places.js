@@ -271,6 +271,8 @@ function renderForm() {
   file.accept = isMap ? MAP_ACCEPT : '.csv,text/csv';
   file.multiple = isMap;
   $('import-file-hint').textContent = t(isMap ? 'places.fileHintMap' : 'places.fileHintCsv');
+  fileNames($('import-file'), $('import-file-names'));
+  fileNames($('import-breaks'), $('import-breaks-names'));
   for (const input of document.querySelectorAll('#import-kinds input, #import-form input, #import-form select')) {
     input.disabled = Boolean(state.busy);
   }
@@ -283,6 +285,15 @@ function renderForm() {
   $('import-apply').disabled = !ready;
   $('import-apply').textContent = state.busy === 'import' ? t('places.applying') : t('places.apply');
   $('import-apply-hint').textContent = state.busy || ready ? '' : t('places.applyHint');
+}
+
+/** The chosen files' names and sizes beside the picker (the browser's own text would be in its own language). */
+function fileNames(input, out) {
+  const files = [...input.files];
+  out.classList.toggle('muted', !files.length);
+  out.textContent = files.length
+    ? files.map((f) => `${f.name}（${bytesText(f.size)}）`).join(t('common.listSep'))
+    : t('places.noFileChosen');
 }
 
 /** The options part: only what was set (the server refuses unknown fields and treats absent as "from the file"). */
@@ -469,7 +480,7 @@ function renderOutcome() {
     container.dataset.state = r.dry_run ? 'preview' : r.applied ? 'applied' : 'unchanged';
     let headline;
     if (r.dry_run) headline = changes(r) ? t('places.previewReady') : t('places.previewNothing');
-    else headline = r.applied ? t('places.applied', { id: r.import_id ?? '' }) : t('places.nothingChanged');
+    else headline = r.applied ? t('places.applied') : t('places.nothingChanged');
     fill(container, h('div', { class: `alert ${r.dry_run && changes(r) ? 'alert-info' : 'alert-ok'}`, id: 'import-headline' }, headline),
       reportBody(r));
     return;
