@@ -547,8 +547,11 @@ pub async fn rederive_sites(
     }
 }
 
+/// A site whose town an import changes: id, code, the town's name before and after.
+type TownChange = (Uuid, Option<String>, Option<String>, Option<String>);
+
 async fn rederive_towns(tx: &mut Tx<'_>, import_id: i32, actor: &str, report: &mut ImportReport) -> sqlx::Result<()> {
-    let changes: Vec<(Uuid, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(&format!(
+    let changes: Vec<TownChange> = sqlx::query_as(&format!(
         "with d as (
              select s.id, s.code, s.town_id as old_id,
                  (select t.id from town t
