@@ -361,6 +361,64 @@ async fn admin_page_creates_disables_and_resets_users_and_sends_non_admins_away(
     assert!(!roadledger::secrets::verify_password(common::DEFAULT_PASSWORD, &hash));
 }
 
+/// The GBK shapefile's roads: 9 features, X202 in two pieces, so 8 roads.
+const COUNTY_ROADS: i64 = 8;
+
+#[sqlx::test(migrations = "./migrations")]
+async fn admin_page_imports_a_county(pool: PgPool) {
+    // A fresh county: no towns, no roads (common::app adds none); only the admin who imports them.
+    let app = common::app(pool).await;
+    let admin = account(&app.pool, "zhangmin", "张敏", &["admin"], None).await;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/county");
+
+    let base = common::serve(&app).await;
+    let result =
+        run_e2e("places.mjs", &[&base, data.to_str().unwrap(), &COUNTY_ROADS.to_string()], &signs_in_as("E2E", &admin))
+            .await;
+
+    assert_eq!(result["towns_preview"]["inserted"], 3);
+    assert_eq!(result["roads"]["parts_sent"], json!(["roads.shp", "roads.shx", "roads.dbf", "roads.prj", "roads.cpg"]));
+    assert_eq!(result["broken"]["code"], "import_unreadable");
+    assert_eq!(result["wrong_kind"]["problems"], 3);
+
+    // The two imports, and nothing from the previews or the two refused uploads.
+    let imports: Vec<(String, String, Option<Uuid>, String)> =
+        sqlx::query_as("select kind, file_name, user_id, imported_by from place_import order by id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        imports,
+        [
+            ("towns".to_string(), "towns.geojson".to_string(), Some(admin.id), "张敏".to_string()),
+            ("roads".to_string(), "roads.shp".to_string(), Some(admin.id), "张敏".to_string()),
+        ]
+    );
+    let towns: Vec<(String, String)> =
+        sqlx::query_as("select admin_code, name from town order by admin_code").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(
+        towns,
+        [("320582100", "杨舍镇"), ("320582101", "塘桥镇"), ("320582102", "凤凰镇")]
+            .map(|(code, name)| (code.to_string(), name.to_string()))
+    );
+    let roads: i64 = sqlx::query_scalar("select count(*) from road").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(roads, COUNTY_ROADS);
+    // The shapefile's names were GBK bytes: stored exactly as the characters, not mojibake.
+    let names: Vec<(Option<String>, String, String)> = sqlx::query_as(
+        "select route_code, name, admin_code from road where name in ('凤塘线', '东港路') order by route_code nulls first",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        names,
+        [
+            (None, "东港路".to_string(), "320582".to_string()),
+            (Some("Y101".to_string()), "凤塘线".to_string(), "320582".to_string())
+        ]
+    );
+}
+
 /// Hands a site to a unit directly in the database (as if dispatched and accepted), for the work lists to
 /// have company: `deadline_days_from_today` negative makes it overdue.
 async fn hand_to_unit(pool: &PgPool, site: Uuid, unit: i32, status: &str, deadline_days_from_today: i32) {

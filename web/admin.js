@@ -6,12 +6,16 @@
 // name `^[a-z0-9][a-z0-9._-]{1,31}$` (app_user_name_format), display name 1–64 characters, at least one role,
 // a password of at least 10 characters. Whatever the server still refuses (a name taken: 409) is shown with
 // its own detail.
+//
+// A second tab, 区镇与道路 (`#places`), lists the county's towns and roads and imports them from its files:
+// see places.js.
 
 import { session, apiJson, apiFetch, readResponse, h, fill, debounce, createFlash } from './common.js';
 import { t, tCode, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
 import { mountHeader, ROLES, roleLabels } from './header.js';
 import { mountTokens } from './tokens.js';
 import { openDialog, confirmDialog } from './dialog.js';
+import { mountPlaces, loadPlaces, renderPlaces } from './places.js';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{1,31}$/;
 const DISPLAY_NAME_CHARS_MAX = 64;
@@ -29,11 +33,14 @@ const state = {
   createError: null,
   creating: false,
   highlight: null, // id of the user just created
+  tab: 'users', // 'users' | 'places'
 };
+
+const TABS = ['users', 'places'];
 
 const $ = (id) => document.getElementById(id);
 
-window.roadledger = { reloadUsers: () => loadUsers() };
+window.roadledger = { reloadUsers: () => loadUsers(), tab: (id) => selectTab(id) };
 
 main().catch((error) => {
   console.error(error);
@@ -65,12 +72,26 @@ async function main() {
   });
   $('new-name').addEventListener('input', (e) => { e.target.value = e.target.value.toLowerCase(); });
 
+  mountPlaces();
+  for (const button of document.querySelectorAll('#admin-tabs [role="tab"]')) {
+    button.addEventListener('click', () => selectTab(button.dataset.tab));
+    button.addEventListener('keydown', (e) => {
+      const i = TABS.indexOf(button.dataset.tab);
+      if (e.key === 'ArrowRight') selectTab(TABS[(i + 1) % TABS.length], { focus: true });
+      if (e.key === 'ArrowLeft') selectTab(TABS[(i + TABS.length - 1) % TABS.length], { focus: true });
+    });
+  }
+  window.addEventListener('hashchange', () => selectTab(location.hash.slice(1) || 'users', { fromHash: true }));
+  state.tab = TABS.includes(location.hash.slice(1)) ? location.hash.slice(1) : 'users';
+
   renderAll();
+  const places = state.tab === 'places' ? loadPlaces() : null;
   const tokens = mountTokens($('tokens'));
   const [organisations] = await Promise.all([
     apiJson('/api/v1/organisations'),
     loadUsers(),
     tokens,
+    places,
   ]);
   state.organisations = organisations;
   renderOrganisations();
@@ -88,12 +109,39 @@ async function loadUsers() {
 }
 
 function renderAll() {
-  document.title = `${t('admin.title')} · RoadLedger`;
+  renderTabs();
   renderUsers();
   renderRoleChecks();
   renderOrganisations();
   renderCreate();
+  renderPlaces();
   flashLine.render();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The tabs: 用户与令牌 and 区镇与道路 (#places), the second loading its lists when first opened.
+
+function selectTab(id, { fromHash = false, focus = false } = {}) {
+  if (!TABS.includes(id)) return;
+  state.tab = id;
+  if (!fromHash) history.replaceState(null, '', id === 'users' ? location.pathname + location.search : `#${id}`);
+  renderTabs();
+  if (id === 'places') loadPlaces();
+  if (focus) $(`tab-${id}`).focus();
+}
+
+function renderTabs() {
+  const title = state.tab === 'places' ? t('places.title') : t('admin.title');
+  document.title = `${title} · RoadLedger`;
+  $('page-title').textContent = title;
+  $('open-create').hidden = state.tab !== 'users';
+  for (const id of TABS) {
+    const selected = id === state.tab;
+    const tab = $(`tab-${id}`);
+    tab.setAttribute('aria-selected', String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    $(`panel-${id}`).hidden = !selected;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
