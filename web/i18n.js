@@ -71,6 +71,8 @@ const zh = {
 
   'event.opened': '建账（首次上报）',
   'event.observed': '复查记录',
+  'event.road_changed': '道路数据更新，桩号重算',
+  'event.town_changed': '区镇边界更新，所属区镇重算',
   'event.verified': '核实',
   'event.rejected': '驳回',
   'event.merged': '合并为重复',
@@ -417,6 +419,7 @@ const zh = {
   'places.uploading': '正在上传 {pct}%（{sent} / {total}）',
   'places.serverWorking': '服务器正在处理…',
   'places.phaseCount': '{phase}：{done} / {total}',
+  'places.phase.receiving': '接收上传',
   'places.phase.opening': '打开文件',
   'places.phase.reading': '读取要素',
   'places.phase.checking': '检查数据',
@@ -873,6 +876,8 @@ const en = {
 
   'event.opened': 'Opened (first report)',
   'event.observed': 'Repeat visit',
+  'event.road_changed': 'Road data updated: road and stake re-derived',
+  'event.town_changed': 'Town boundaries updated: town re-derived',
   'event.verified': 'Verified',
   'event.rejected': 'Rejected',
   'event.merged': 'Merged as duplicate',
@@ -1210,6 +1215,7 @@ const en = {
   'places.uploading': 'Uploading {pct}% ({sent} of {total})',
   'places.serverWorking': 'The server is working…',
   'places.phaseCount': '{phase}: {done} of {total}',
+  'places.phase.receiving': 'Receiving the upload',
   'places.phase.opening': 'Opening the file',
   'places.phase.reading': 'Reading features',
   'places.phase.checking': 'Checking',

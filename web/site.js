@@ -678,6 +678,10 @@ function eventDetail(p, e) {
         d.rectification_mode ? `${t('site.mode')}${t('common.colon')}${tCode('mode', d.rectification_mode)}` : null,
         d.deadline ? `${t('panel.deadline')}${t('common.colon')}${formatDate(d.deadline)}` : null,
       ].filter(Boolean).join('；'));
+    case 'road_changed':
+    case 'town_changed':
+      // An import of newer road or town data re-derived this: before → after, as the import's report says.
+      return d.from != null || d.to != null ? line(`${d.from || t('common.none')} → ${d.to || t('common.none')}`) : null;
     case 'request_extension':
     case 'decide_extension':
       return d.new_deadline ? line(t('site.deadlineChange', { from: d.old_deadline ? formatDate(d.old_deadline) : t('common.none'), to: formatDate(d.new_deadline) })) : null;

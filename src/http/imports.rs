@@ -72,7 +72,15 @@ pub async fn create(
         .prefix("roadledger-import-")
         .tempdir()
         .map_err(|e| Error::Internal(anyhow::anyhow!("cannot make a temporary directory: {e}")))?;
-    let upload = receive(multipart, dir.path(), state.settings.import_bytes_max).await?;
+    // Registered before the upload arrives, so the page sees it being received.
+    let progress = Arc::new(ImportProgress::default());
+    progress.set_phase(ImportProgress::RECEIVING);
+    if let Some(id) = query.progress {
+        let mut running = running().lock().expect("the registry is never poisoned");
+        running.retain(|_, p| p.strong_count() > 0);
+        running.insert(id, Arc::downgrade(&progress));
+    }
+    let upload = receive(multipart, dir.path(), state.settings.import_bytes_max, &progress).await?;
     let file_name = upload.display_name();
     let importer = Importer { name: actor.display_name.clone(), user_id: Some(actor.user_id) };
     let mut options = upload
@@ -81,12 +89,7 @@ pub async fn create(
         .map_err(|e| Error::refused(StatusCode::UNPROCESSABLE_ENTITY, "import_options", e))?;
     options.breaks = upload.breaks;
 
-    let progress = Arc::new(ImportProgress::default());
-    if let Some(id) = query.progress {
-        let mut running = running().lock().expect("the registry is never poisoned");
-        running.retain(|_, p| p.strong_count() > 0);
-        running.insert(id, Arc::downgrade(&progress));
-    }
+    progress.set_phase(ImportProgress::OPENING);
     let result = import::run(&state.pool, kind, &upload.path, &options, progress).await;
     drop(dir);
     match result {
@@ -144,6 +147,7 @@ async fn receive(
     multipart: std::result::Result<Multipart, MultipartRejection>,
     dir: &Path,
     bytes_max: u64,
+    progress: &ImportProgress,
 ) -> Result<Upload> {
     let usage = "send multipart/form-data with one or more parts named \"file\" (with file names), optionally \
                  \"options\" (JSON) and, for roads, \"breaks\" (CSV)";
@@ -194,6 +198,7 @@ async fn receive(
                         )));
                     }
                     out.write_all(&chunk).await.map_err(|e| Error::Internal(e.into()))?;
+                    progress.done.store(total, std::sync::atomic::Ordering::Relaxed);
                 }
                 out.flush().await.map_err(|e| Error::Internal(e.into()))?;
                 if part == "breaks" {

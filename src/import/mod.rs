@@ -254,7 +254,7 @@ pub async fn run(
 /// What an import is doing, shared with whoever shows it (the command line's bar, the page's poll).
 #[derive(Debug, Default)]
 pub struct ImportProgress {
-    /// 0 opening, 1 reading, 2 checking, 3 writing, 4 done.
+    /// One of the `ImportProgress::` phases.
     pub phase: AtomicU64,
     pub done: AtomicU64,
     pub total: AtomicU64,
@@ -262,8 +262,16 @@ pub struct ImportProgress {
 }
 
 impl ImportProgress {
+    pub const OPENING: u64 = 0;
+    pub const READING: u64 = 1;
+    pub const CHECKING: u64 = 2;
+    pub const WRITING: u64 = 3;
+    pub const DONE: u64 = 4;
+    /// An upload still arriving (`done` counts its bytes).
+    pub const RECEIVING: u64 = 5;
+
     pub fn snapshot(&self) -> serde_json::Value {
-        let phase = ["opening", "reading", "checking", "writing", "done"]
+        let phase = ["opening", "reading", "checking", "writing", "done", "receiving"]
             .get(self.phase.load(Ordering::Relaxed) as usize)
             .copied()
             .unwrap_or("done");
@@ -275,7 +283,7 @@ impl ImportProgress {
         })
     }
 
-    pub(crate) fn set_phase(&self, phase: u64) {
+    pub fn set_phase(&self, phase: u64) {
         self.phase.store(phase, Ordering::Relaxed);
     }
 }
@@ -469,7 +477,7 @@ pub async fn import_places(
     }
 
     // The reader runs on a blocking thread; batches cross a bounded channel, so memory stays bounded.
-    progress.set_phase(1);
+    progress.set_phase(ImportProgress::READING);
     let (sender, mut batches) = mpsc::channel::<Batch>(4);
     // Roads that name no county belong to the one the importer gives, or else to the only county whose towns
     // are loaded: the usual order is towns first, then roads.
@@ -524,7 +532,7 @@ pub async fn import_places(
         });
     }
 
-    progress.set_phase(2);
+    progress.set_phase(ImportProgress::CHECKING);
     match kind {
         ImportKind::Towns => db::check_towns(&mut tx, county.as_deref(), &mut report).await?,
         _ => db::check_roads(&mut tx, &mut report).await?,
@@ -532,11 +540,11 @@ pub async fn import_places(
     if report.problems_total > 0 {
         tx.rollback().await?;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
-        progress.set_phase(4);
+        progress.set_phase(ImportProgress::DONE);
         return Err(ImportError::Refused(Box::new(report)));
     }
 
-    progress.set_phase(3);
+    progress.set_phase(ImportProgress::WRITING);
     let import_id = db::begin_import(&mut tx, &report, county.as_deref(), &options.importer).await?;
     match kind {
         ImportKind::Towns => db::apply_towns(&mut tx, import_id, &mut report).await?,
@@ -557,7 +565,7 @@ pub async fn import_places(
     if report.problems_total > 0 {
         tx.rollback().await?;
         report.elapsed_ms = started.elapsed().as_millis() as u64;
-        progress.set_phase(4);
+        progress.set_phase(ImportProgress::DONE);
         return Err(ImportError::Refused(Box::new(report)));
     }
     let site_county = match (&county, kind) {
@@ -576,7 +584,7 @@ pub async fn import_places(
         db::finish_import(&mut tx, import_id, &report).await?;
         tx.commit().await?;
     }
-    progress.set_phase(4);
+    progress.set_phase(ImportProgress::DONE);
     Ok(report)
 }
 
@@ -656,6 +664,7 @@ impl Mapper {
         let mut towns = Vec::new();
         let mut roads = Vec::new();
         let mut uncoded_refs = 0u64;
+        let mut defaulted = 0u64;
         while let Some(feature) = source.next_feature() {
             let feature = feature?;
             outcome.features += 1;
@@ -681,7 +690,7 @@ impl Mapper {
             };
             let result = match self.kind {
                 ImportKind::Towns => self.town(&feature, resolved).map(|row| towns.push(row)),
-                _ => self.road(&feature, resolved, &mut uncoded_refs).map(|row| roads.push(row)),
+                _ => self.road(&feature, resolved, &mut uncoded_refs, &mut defaulted).map(|row| roads.push(row)),
             };
             if let Err(problem) = result {
                 // Every problem counts; the first few hundred are kept with their attributes.
@@ -719,6 +728,12 @@ impl Mapper {
         progress.done.store(p.total, Ordering::Relaxed);
         progress.total.store(p.total, Ordering::Relaxed);
         progress.features.store(outcome.features, Ordering::Relaxed);
+        if defaulted > 0 && self.county.is_none() {
+            outcome.warnings.push(format!(
+                "{defaulted} roads name no county and are taken to be in {}, the county whose towns are loaded",
+                self.default_county.as_deref().unwrap_or("?")
+            ));
+        }
         if uncoded_refs > 0 {
             outcome
                 .warnings
@@ -752,7 +767,13 @@ impl Mapper {
         Ok(TownRow { number: feature.number, admin_code, name, wkb: geometry })
     }
 
-    fn road(&self, feature: &Feature, fields: &Resolved, uncoded_refs: &mut u64) -> Result<RoadRow, String> {
+    fn road(
+        &self,
+        feature: &Feature,
+        fields: &Resolved,
+        uncoded_refs: &mut u64,
+        defaulted: &mut u64,
+    ) -> Result<RoadRow, String> {
         let attrs = &feature.attributes;
         let route = match fields.text(Field::RouteCode, attrs).as_deref().map(rules::route_code) {
             None => None,
@@ -768,14 +789,19 @@ impl Mapper {
             Some(code) => Some(rules::county_admin_code(&code)?),
             None => route.as_ref().and_then(|(_, county)| county.clone()),
         };
-        let admin_code = match (county_of_feature, &self.county) {
-            (Some(own), Some(county)) if &own != county => {
+        let admin_code = match (county_of_feature, self.county.as_ref().or(self.default_county.as_ref())) {
+            (Some(own), Some(county)) if self.county.is_some() && &own != county => {
                 return Err(format!("the road is in county {own}, not in {county}"));
             }
             (Some(own), _) => own,
-            (None, _) if self.default_county.is_some() => self.default_county.clone().unwrap_or_default(),
-            (None, _) => {
-                return Err("no county: the file has no admin code for this road; give one with --county".into());
+            (None, Some(default)) => {
+                *defaulted += 1;
+                default.clone()
+            }
+            (None, None) => {
+                return Err("no county: the file names none for this road, and no towns are loaded; give the county \
+                     (--county, or the county on the admin page)"
+                    .into());
             }
         };
         let name = fields.text(Field::Name, attrs);

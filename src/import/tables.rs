@@ -116,7 +116,7 @@ pub async fn import_organisations(
     let town_col = table
         .column("town", &["town", "town_admin_code", "admin_code", "区镇代码", "区镇", "所属区镇"], false)
         .map_err(ImportError::Options)?;
-    progress.set_phase(2);
+    progress.set_phase(ImportProgress::CHECKING);
 
     let towns: Vec<(i32, String, String)> =
         sqlx::query_as("select id, admin_code, name from town").fetch_all(pool).await?;
@@ -178,7 +178,7 @@ pub async fn import_organisations(
         return Err(ImportError::Refused(Box::new(report)));
     }
 
-    progress.set_phase(3);
+    progress.set_phase(ImportProgress::WRITING);
     let mut tx = pool.begin().await?;
     db::lock_imports(&mut tx).await?;
     let import_id = db::begin_import(&mut tx, &report, None, &options.importer).await?;
@@ -222,7 +222,7 @@ async fn finish(
         db::finish_import(&mut tx, import_id, &report).await?;
         tx.commit().await?;
     }
-    progress.set_phase(4);
+    progress.set_phase(ImportProgress::DONE);
     Ok(report)
 }
 
