@@ -185,6 +185,14 @@ struct StoredObservation {
 async fn inspector_page_sends_observations_online_from_the_outbox_and_with_an_api_token(pool: PgPool) {
     let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
+    // X202 runs east through the phone's fix (120.55, 31.87), measured from K0+000 at 120.54.
+    sqlx::query(
+        "insert into road (route_code, admin_code, name, geom)
+         values ('X202', '320582', '港城大道', st_multi(st_geomfromtext('LINESTRING(120.54 31.87, 120.56 31.87)', 4326)))",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let photo = common::jpeg(800, 600);
     let dir = tempfile::tempdir().unwrap();
     let photo_path: PathBuf = dir.path().join("路口.jpg");
@@ -195,6 +203,8 @@ async fn inspector_page_sends_observations_online_from_the_outbox_and_with_an_ap
     let result = run_e2e("inspect.mjs", &[&base, photo_path.to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
 
     assert_eq!(result["inspector_line"], "巡查员：王芳 · 市交安办");
+    // 0.01° of longitude at 31.87°N is 946.26 m on the ellipsoid: K0+946, on the line.
+    assert_eq!(result["on_road"], "X202 K0+946 · 港城大道 · 距路 0 米");
     assert_eq!(result["user"]["id"], inspector.id.to_string());
     // The refused attempt (accuracy beyond the limit) recorded nothing; neither the outbox retries (one
     // answered 401, then sent after signing in again) nor the token upload made a duplicate.

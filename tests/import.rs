@@ -503,6 +503,17 @@ async fn an_observation_after_import_gets_its_town_road_and_stake(pool: PgPool) 
     assert_eq!(town, town_of_point);
     assert_eq!(route.as_deref(), Some("X202"));
     assert!((stake - expected).abs() <= 1.0, "stake {stake}, expected {expected}");
+
+    // On a village road without a route code: the site shows the road's name, and no stake.
+    let (_, name, _, _, lane) = roads_geojson().into_iter().find(|r| r.0.is_none()).unwrap();
+    let answer = app.upload(&observation("intersection", json!(lane[0])), &[]).await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+    let site = answer.json()["site"]["id"].as_str().unwrap().to_owned();
+    let props = app.get(&format!("/api/v1/sites/{site}")).await.json()["properties"].clone();
+    assert_eq!(
+        (props["road_name"].as_str(), props["road_code"].as_str(), props["stake"].as_str()),
+        (Some(name.as_str()), None, None)
+    );
 }
 
 #[sqlx::test]

@@ -19,6 +19,7 @@
 
 import {
   ApiError, readResponse, getJson, h, fill, session, apiFetch, currentUser, hasRole, deviceToken, setDeviceToken, loginUrl,
+  distanceM,
 } from './common.js';
 import * as outbox from './outbox.js';
 import { t, tCode, localName, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
@@ -47,6 +48,7 @@ const state = {
   kind: 'intersection',
   draftId: newId(),
   fix: null, // latest position {lon, lat, accuracy_m, at}
+  onRoad: null, // where the fix is on the road network, as /api/v1/roads/locate says ({none: true}: no road near)
   geoError: null,
   point: null, // the position chosen with "use this location"
   start: null,
@@ -344,6 +346,7 @@ function startGeolocation() {
       state.geoError = null;
       renderLocation();
       renderLookBack(); // distances to the sites
+      locateOnRoad(state.fix);
     },
     (error) => {
       state.geoError = error.code === error.PERMISSION_DENIED
@@ -353,6 +356,40 @@ function startGeolocation() {
     },
     { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 },
   );
+}
+
+/** Ask the server where the fix is on the road network ("X202 K12+300"), at most every few seconds and only
+ * after moving; without signal the last answer simply stays (or nothing is shown). */
+const ROAD_LOOKUP_MIN_MS = 4000;
+const ROAD_LOOKUP_MIN_MOVE_M = 15;
+let roadLookup = { at: 0, lon: null, lat: null, busy: false };
+async function locateOnRoad(fix) {
+  if (!fix || roadLookup.busy || !navigator.onLine) return;
+  const now = Date.now();
+  const moved = roadLookup.lon == null ? Infinity : distanceM(roadLookup, fix);
+  if (now - roadLookup.at < ROAD_LOOKUP_MIN_MS || moved < ROAD_LOOKUP_MIN_MOVE_M) return;
+  roadLookup = { at: now, lon: fix.lon, lat: fix.lat, busy: true };
+  try {
+    const query = new URLSearchParams({ lon: fix.lon.toFixed(7), lat: fix.lat.toFixed(7), radius_m: '100' });
+    const response = await apiFetch(`/api/v1/roads/locate?${query}`, { bearer: deviceToken() || null, loginRedirect: false });
+    if (response.status === 404) state.onRoad = { none: true };
+    else if (response.ok) state.onRoad = await response.json();
+  } catch { /* no signal: keep what was shown */ } finally {
+    roadLookup.busy = false;
+  }
+  renderRoad();
+}
+
+function renderRoad() {
+  const box = $('loc-road');
+  const r = state.onRoad;
+  box.hidden = !r;
+  if (!r) return;
+  box.textContent = r.none
+    ? t('inspect.noRoadNear')
+    : [r.route_code ? `${r.route_code}${r.stake ? ` ${r.stake}` : ''}` : t('inspect.uncodedRoad'), r.name,
+      t('inspect.offRoad', { m: Math.round(r.offset_m) })].filter(Boolean).join(' · ');
+  box.dataset.route = r.route_code || '';
 }
 
 function quality(accuracy) {

@@ -192,7 +192,8 @@ export function statusBadge(status) {
 
 export function roadText(props) {
   const stake = props.stake && (props.end_stake ? `${props.stake} – ${props.end_stake}` : props.stake);
-  return [props.road_code, stake].filter(Boolean).join(' ');
+  // A road without a route code (most village roads) is known by its name.
+  return [props.road_code || props.road_name, stake].filter(Boolean).join(' ');
 }
 
 export function siteHref(id) {

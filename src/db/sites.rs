@@ -35,12 +35,12 @@ pub fn bind_scope_scalar<'q, O>(
     q.bind(scope.all).bind(scope.town_id).bind(scope.unit_id)
 }
 
-/// The `properties` every site feature carries (list and detail). Needs `s` (site), `t` (town) and
-/// `c` (checklist counts) in scope. `overdue` is derived at read time, so it is never stored stale.
+/// The `properties` every site feature carries (list and detail). Needs `s` (site), `t` (town), `rd` (road)
+/// and `c` (checklist counts) in scope. `overdue` is derived at read time, so it is never stored stale.
 const SITE_PROPERTIES: &str = "
     'id', s.id, 'code', s.code, 'kind', s.kind, 'status', s.status,
     'town', t.name, 'town_code', t.admin_code,
-    'road_code', s.route_code, 'stake', s.stake_text, 'end_stake', s.end_stake_text,
+    'road_code', s.route_code, 'road_name', rd.name, 'stake', s.stake_text, 'end_stake', s.end_stake_text,
     'hazard_types', s.hazard_types, 'hazard_level', s.hazard_level,
     'checklist', c.in_place || '/' || c.total,
     'deadline', s.deadline,
@@ -57,6 +57,8 @@ const SITE_PROPERTIES: &str = "
 const SITE_FROM: &str = "
     from site s
     left join town t on t.id = s.town_id
+    -- The road's name: most village roads have no route code, only a name.
+    left join road rd on rd.id = s.road_id
     -- At most one request waits per site (extension_request_one_pending): a join, not a subquery per site.
     left join extension_request px on px.site_id = s.id and px.decided_at is null
     cross join lateral (

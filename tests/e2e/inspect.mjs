@@ -99,6 +99,9 @@ await run('inspect', async ({ log, setStep }) => {
     setStep('first');
     await context.setGeolocation(HERE);
     await page.waitForSelector('#loc-accuracy[data-accuracy-m="8"]');
+    // Where the fix is on the road network, live from /api/v1/roads/locate.
+    await page.waitForSelector('#loc-road[data-route="X202"]', { timeout: TIMEOUT_MS });
+    const onRoad = (await page.textContent('#loc-road')).trim();
     await page.tap('#use-location'); // let go of the 20 km fix
     await page.tap('#use-location'); // and take the good one
     check('first', (await page.textContent('#point-fixed')).includes('31.870000, 120.550000'), 'the new fix is not used');
@@ -207,6 +210,7 @@ await run('inspect', async ({ log, setStep }) => {
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
 
     return {
+      on_road: onRoad,
       user: { id: user.id, name: user.name, display_name: user.display_name },
       inspector_line: inspectorLine,
       first,
