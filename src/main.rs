@@ -258,14 +258,19 @@ struct ServeArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Logs go to standard error: standard output is for what commands print (a DATABASE_URL, a token).
+    let cli = Cli::parse();
+    // An import's statements take seconds by design: sqlx's slow-statement warnings are noise there.
+    let default_filter = match cli.command {
+        Command::Import { .. } => "roadledger=info,sqlx=error",
+        _ => "roadledger=info,tower_http=warn,sqlx=warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "roadledger=info,tower_http=warn,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Db { command: DbCommand::Start(d) } => {
             let pg = EmbeddedPg::start(&d.data_dir)?;

@@ -20,17 +20,16 @@ pub fn town_admin_code(text: &str) -> Result<String, String> {
     }
 }
 
-/// A county's admin code: 6 digits (320582), or the 12-digit division code of the county (320582000000).
+/// The county of an admin code: a county's own 6 digits (320582), or the first 6 of a town's 9 or a division's
+/// 12 (a road database often gives a township or village road the code of its town).
 pub fn county_admin_code(text: &str) -> Result<String, String> {
     let code = text.trim();
     if !code.bytes().all(|b| b.is_ascii_digit()) || code.is_empty() {
         return Err(format!("county admin code {:?} is not a number of 6 digits", clip(code)));
     }
     match code.len() {
-        6 => Ok(code.to_owned()),
-        9 if code.ends_with("000") => Ok(code[..6].to_owned()),
-        12 if code.ends_with("000000") => Ok(code[..6].to_owned()),
-        n => Err(format!("county admin code {code} has {n} digits: a county's has 6 (e.g. 320582)")),
+        6 | 9 | 12 => Ok(code[..6].to_owned()),
+        n => Err(format!("admin code {code} has {n} digits: a county's has 6 (e.g. 320582), a town's 9")),
     }
 }
 
@@ -195,7 +194,9 @@ mod tests {
     fn county_codes() {
         assert_eq!(county_admin_code("320582").unwrap(), "320582");
         assert_eq!(county_admin_code("320582000000").unwrap(), "320582");
+        assert_eq!(county_admin_code("320582100").unwrap(), "320582", "a town's code names its county");
         assert!(county_admin_code("3205").is_err());
+        assert!(county_admin_code("3205821").is_err());
     }
 
     #[test]
