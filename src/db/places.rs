@@ -373,7 +373,7 @@ pub async fn finish_import(tx: &mut Tx<'_>, import_id: i32, report: &ImportRepor
 
 /// Inserts new towns, updates changed ones (keeping what they were in `town_history`), counts the rest.
 pub async fn apply_towns(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportReport) -> sqlx::Result<()> {
-    let (inserted, updated, unchanged, not_in_file): (i64, i64, i64, i64) = sqlx::query_as(
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
         "with s as (select admin_code, name, geom from stage_town),
          changed as (
              select t.id, s.name, s.geom from town t join s on s.admin_code = t.admin_code
@@ -397,10 +397,7 @@ pub async fn apply_towns(tx: &mut Tx<'_>, import_id: i32, report: &mut ImportRep
     .bind(import_id)
     .fetch_one(&mut **tx)
     .await?;
-    report.inserted = inserted as u64;
-    report.updated = updated as u64;
-    report.unchanged = unchanged as u64;
-    report.not_in_file = not_in_file as u64;
+    report.set_counts(counts);
     Ok(())
 }
 
@@ -456,7 +453,7 @@ pub async fn apply_roads(
             "{kept_official} coded roads come from an official layer and were kept: OpenStreetMap does not replace them"
         ));
     }
-    let (inserted, updated, unchanged, not_in_file): (i64, i64, i64, i64) = sqlx::query_as(
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
         "with n as (select * from next_road),
          changed as (
              select r.id, n.name, n.geom, n.geom_m from road r
@@ -489,10 +486,7 @@ pub async fn apply_roads(
     .bind(from_osm)
     .fetch_one(&mut **tx)
     .await?;
-    report.inserted = inserted as u64;
-    report.updated = updated as u64;
-    report.unchanged = unchanged as u64;
-    report.not_in_file = not_in_file as u64;
+    report.set_counts(counts);
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
+use super::uploads::multipart_error;
 use super::{AppState, Error, Result};
 use crate::domain::auth::{Actor, Permission};
 use crate::import::{self, ImportError, ImportKind, ImportProgress, Importer, OptionsInput};
@@ -235,14 +236,6 @@ fn safe_file_name(name: &str) -> Result<String> {
         )));
     }
     Ok(base.to_owned())
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::PayloadTooLarge(format!("the upload is too large: {}", e.body_text()))
-    } else {
-        Error::BadRequest(format!("the multipart body cannot be read: {}", e.body_text()))
-    }
 }
 
 /// `GET /api/v1/imports/progress/{id}`: what the import started with `?progress=id` is doing.

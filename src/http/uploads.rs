@@ -94,7 +94,7 @@ async fn read_part(mut field: Field<'_>, bytes_max: usize, what: &str) -> Result
     Ok(buf.freeze())
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
+pub(super) fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Error::PayloadTooLarge(format!("the request is too large: {}", e.body_text()))
     } else {

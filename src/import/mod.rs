@@ -385,6 +385,14 @@ impl ImportReport {
         }
     }
 
+    /// Inserted, updated, unchanged and not in the file, as the database counted them.
+    pub(crate) fn set_counts(&mut self, (inserted, updated, unchanged, not_in_file): (i64, i64, i64, i64)) {
+        self.inserted = inserted as u64;
+        self.updated = updated as u64;
+        self.unchanged = unchanged as u64;
+        self.not_in_file = not_in_file as u64;
+    }
+
     /// Whether anything would change.
     pub fn changes(&self) -> bool {
         self.inserted + self.updated > 0 || !self.sites_changed.is_empty()
@@ -574,9 +582,19 @@ pub async fn import_places(
         (None, _) => None,
     };
     db::rederive_sites(&mut tx, kind, import_id, site_county.as_deref(), &options.importer.name, &mut report).await?;
+    finish(tx, import_id, report, started, &progress).await
+}
 
+/// Rolls back a dry run or an import that changed nothing; otherwise records the report and commits.
+pub(crate) async fn finish(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    import_id: i32,
+    mut report: ImportReport,
+    started: Instant,
+    progress: &ImportProgress,
+) -> Result<ImportReport, ImportError> {
     report.elapsed_ms = started.elapsed().as_millis() as u64;
-    if options.dry_run || !report.changes() {
+    if report.dry_run || !report.changes() {
         tx.rollback().await?;
     } else {
         report.applied = true;

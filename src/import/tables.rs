@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
-use super::{FileInfo, ImportError, ImportKind, ImportOptions, ImportProgress, ImportReport, Problem, file_digest};
+use super::{
+    FileInfo, ImportError, ImportKind, ImportOptions, ImportProgress, ImportReport, Problem, file_digest, finish,
+};
 use crate::db::places::{self as db, BreakRow};
 use crate::domain::labels::ORGANISATION_KINDS;
 use crate::domain::places::{self as rules, StakeUnit};
@@ -203,27 +205,6 @@ pub async fn import_organisations(
     report.updated = updated as u64;
     report.unchanged = rows.len() as u64 - report.inserted - report.updated;
     finish(tx, import_id, report, started, &progress).await
-}
-
-/// Rolls back a dry run or an import that changed nothing; otherwise records the report and commits.
-async fn finish(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    import_id: i32,
-    mut report: ImportReport,
-    started: Instant,
-    progress: &ImportProgress,
-) -> Result<ImportReport, ImportError> {
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    if report.dry_run || !report.changes() {
-        tx.rollback().await?;
-    } else {
-        report.applied = true;
-        report.import_id = Some(import_id);
-        db::finish_import(&mut tx, import_id, &report).await?;
-        tx.commit().await?;
-    }
-    progress.set_phase(ImportProgress::DONE);
-    Ok(report)
 }
 
 /// Reads a chainage break table: `route_code`, optional `admin_code` (else `county`), `stake_back` and
