@@ -13,6 +13,7 @@
 # Each tool runs under /usr/bin/time -v: wall time and peak RSS of the tool's own process. The database
 # server's memory and work are not in the RSS figures of either tool.
 set -euo pipefail
+export PGOPTIONS='--client-min-messages=warning'
 cd "$(dirname "$0")/.."
 
 target=${CARGO_TARGET_DIR:-target}
@@ -41,11 +42,11 @@ fresh_db() {
 }
 ours=$(fresh_db bench_import_roadledger)
 theirs=$(fresh_db bench_import_osm2pgsql)
-psql -q "$theirs" -c 'create extension postgis'
+psql -q "$theirs" -c 'create extension if not exists postgis'
 
 bytes=$(stat -c %s "$file")
 echo "file: $file, $(numfmt --to=iec-i --suffix=B "$bytes") ($bytes bytes)"
-osmium fileinfo -e -g data.count.nodes -g data.count.ways "$file" | paste -sd' ' | awk '{print "nodes: " $1 ", ways: " $2}'
+osmium fileinfo -e -j "$file" | python3 -c 'import json, sys; c = json.load(sys.stdin)["data"]["count"]; print("nodes:", c["nodes"], "ways:", c["ways"])'
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 

@@ -217,6 +217,9 @@ fn osm_roads_skip_the_footway() {
     let progress = source.progress();
     assert_eq!(progress.done, progress.total);
     assert!(source.warnings().is_empty());
+    // A way has only its own tags: the reader declares every attribute it keeps, so fields are not mapped
+    // from the first way alone (one without a ref would drop the route codes of the whole file).
+    assert_eq!(source.attribute_names().unwrap(), ["highway", "ref", "name", "name:zh", "osm_id"]);
 
     // With footways asked for, the footway comes too.
     let options = ReadOptions { osm_highways: Some(vec!["footway".into()]), ..Default::default() };
