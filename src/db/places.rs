@@ -553,8 +553,11 @@ pub async fn rederive_sites(
     }
 }
 
+/// A site whose town changed: id, code, the old town's name, the new one's.
+type TownChange = (Uuid, Option<String>, Option<String>, Option<String>);
+
 async fn rederive_towns(tx: &mut Tx<'_>, import_id: i32, actor: &str, report: &mut ImportReport) -> sqlx::Result<()> {
-    let changes: Vec<(Uuid, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(&format!(
+    let changes: Vec<TownChange> = sqlx::query_as(&format!(
         "with d as (
              select s.id, s.code, s.town_id as old_id,
                  (select t.id from town t

@@ -680,15 +680,15 @@ impl Mapper {
                 ImportKind::Towns => self.town(&feature, resolved).map(|row| towns.push(row)),
                 _ => self.road(&feature, resolved, &mut uncoded_refs).map(|row| roads.push(row)),
             };
-            if let Err(problem) = result {
-                if outcome.problems.len() < PROBLEMS_LISTED_MAX * 5 {
-                    outcome.problems.push(Problem {
-                        feature: Some(feature.number),
-                        key: None,
-                        problem,
-                        attributes: Some(clipped(&feature.attributes)),
-                    });
-                }
+            if let Err(problem) = result
+                && outcome.problems.len() < PROBLEMS_LISTED_MAX * 5
+            {
+                outcome.problems.push(Problem {
+                    feature: Some(feature.number),
+                    key: None,
+                    problem,
+                    attributes: Some(clipped(&feature.attributes)),
+                });
             }
             if towns.len() >= BATCH_FEATURES {
                 send(&sender, Batch::Towns(std::mem::take(&mut towns)))?;
@@ -696,7 +696,7 @@ impl Mapper {
             if roads.len() >= BATCH_FEATURES {
                 send(&sender, Batch::Roads(std::mem::take(&mut roads)))?;
             }
-            if outcome.features % 1024 == 0 {
+            if outcome.features.is_multiple_of(1024) {
                 let p = source.progress();
                 progress.done.store(p.done, Ordering::Relaxed);
                 progress.total.store(p.total, Ordering::Relaxed);
