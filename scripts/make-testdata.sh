@@ -5,8 +5,9 @@
 # change the data. It writes a small fictional county (admin code 320582, near 120.6°E 31.85°N, inside
 # EPSG:4549's zone, CM 120°E):
 #   towns.geojson            3 towns (MultiPolygons tiling ~20 km × 15 km), admin_code + name (WGS 84)
-#   roads.geojson            9 road features: X202 in two sections joined end to end (K0+000–K5+200,
-#                            K5+200–K11+000), X203, Y101, Y102, C001, C002, and 2 village roads with a name only
+#   roads.geojson            9 road features: X202 in two sections joined end to end (K0+000–K5+786,
+#                            K5+786–K14+187), X203, Y101, Y102, C001, C002, and 2 village roads with a name only;
+#                            every coded feature's end stake is its start stake plus its geodesic length
 #   roads-gbk/               the roads as a Shapefile with GBK text and a .cpg, Chinese road-database fields:
 #                            LXBM (route code), LXMC (name), QDZH / ZDZH (start / end stake, metres)
 #   roads-gbk.zip            the same folder zipped
@@ -35,7 +36,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 python3 - "$out" "$work" <<'PY'
-import json, sys
+import json, math, sys
 out, work = sys.argv[1], sys.argv[2]
 
 # Three towns side by side: west 120.50–120.57, middle 120.57–120.64, east 120.64–120.71; 31.78–31.915.
@@ -65,27 +66,69 @@ for i, (code, name) in enumerate(towns):
 json.dump({"type": "FeatureCollection", "features": features}, open(f"{out}/towns.geojson", "w"),
           ensure_ascii=False, indent=1)
 
-# Roads: (route_code, name, start_stake, end_stake, start m, end m, highway, coordinates)
-roads = [
-    ("X202", "港城大道", "K0+000", "K5+200", 0, 5200, "secondary",
-     [(120.515, 31.800), (120.540, 31.815), (120.565, 31.830)]),
-    ("X202", "港城大道", "K5+200", "K11+000", 5200, 11000, "secondary",
+def geodesic_m(p, q):
+    """Vincenty's inverse formula on the WGS 84 ellipsoid: what PostGIS's st_length(geography) measures."""
+    a, f = 6378137.0, 1 / 298.257223563
+    b = a * (1 - f)
+    (lon1, lat1), (lon2, lat2) = p, q
+    L = math.radians(lon2 - lon1)
+    U1, U2 = math.atan((1 - f) * math.tan(math.radians(lat1))), math.atan((1 - f) * math.tan(math.radians(lat2)))
+    sinU1, cosU1, sinU2, cosU2 = math.sin(U1), math.cos(U1), math.sin(U2), math.cos(U2)
+    lam = L
+    for _ in range(200):
+        sinl, cosl = math.sin(lam), math.cos(lam)
+        sin_s = math.hypot(cosU2 * sinl, cosU1 * sinU2 - sinU1 * cosU2 * cosl)
+        if sin_s == 0:
+            return 0.0
+        cos_s = sinU1 * sinU2 + cosU1 * cosU2 * cosl
+        s = math.atan2(sin_s, cos_s)
+        sin_al = cosU1 * cosU2 * sinl / sin_s
+        cos2_al = 1 - sin_al ** 2
+        cos2sm = cos_s - 2 * sinU1 * sinU2 / cos2_al if cos2_al else 0.0
+        C = f / 16 * cos2_al * (4 + f * (4 - 3 * cos2_al))
+        prev, lam = lam, L + (1 - C) * f * sin_al * (s + C * sin_s * (cos2sm + C * cos_s * (-1 + 2 * cos2sm ** 2)))
+        if abs(lam - prev) < 1e-12:
+            break
+    u2 = cos2_al * (a * a - b * b) / (b * b)
+    A = 1 + u2 / 16384 * (4096 + u2 * (-768 + u2 * (320 - 175 * u2)))
+    B = u2 / 1024 * (256 + u2 * (-128 + u2 * (74 - 47 * u2)))
+    ds = B * sin_s * (cos2sm + B / 4 * (cos_s * (-1 + 2 * cos2sm ** 2)
+                                       - B / 6 * cos2sm * (-3 + 4 * sin_s ** 2) * (-3 + 4 * cos2sm ** 2)))
+    return b * A * (s - ds)
+
+def stake_text(m):
+    """K<km>+<metres>, e.g. K5+786 or K3+258.92 (a decimal part only when the stake has one)."""
+    km, rest = divmod(round(m * 100), 100_000)
+    whole, cm = divmod(rest, 100)
+    return f"K{km}+{whole:03d}" + (f".{cm:02d}" if cm else "")
+
+# Roads: (route_code, name, decimals, highway, coordinates). As in a real road database, each coded feature's
+# end stake is its start stake plus its geodesic length (rounded to the metre, or to the centimetre where
+# decimals = 2: C001 keeps a decimal end stake); X202's second section starts where the first ends.
+drawn = [
+    ("X202", "港城大道", 0, "secondary", [(120.515, 31.800), (120.540, 31.815), (120.565, 31.830)]),
+    ("X202", "港城大道", 0, "secondary",
      [(120.565, 31.830), (120.600, 31.845), (120.625, 31.860), (120.640, 31.870)]),
-    ("X203", "南环路", "K0+000", "K12+450", 0, 12450, "secondary",
-     [(120.510, 31.790), (120.580, 31.795), (120.650, 31.800), (120.700, 31.805)]),
-    ("Y101", "凤塘线", "K0+000", "K6+300", 0, 6300, "tertiary",
-     [(120.600, 31.790), (120.610, 31.830), (120.615, 31.850)]),
-    ("Y102", "晨阳路", "K0+000", "K4+080", 0, 4080, "tertiary",
-     [(120.660, 31.820), (120.670, 31.850), (120.690, 31.880)]),
-    ("C001", "永联村道", "K0+000", "K2+814.19", 0, 2814.19, "unclassified",
-     [(120.520, 31.860), (120.535, 31.870), (120.545, 31.880)]),
-    ("C002", "双塘村道", "K0+000", "K1+950", 0, 1950, "unclassified",
-     [(120.650, 31.890), (120.660, 31.895), (120.670, 31.905)]),
-    (None, "东港路", None, None, None, None, "residential",
-     [(120.580, 31.900), (120.590, 31.905), (120.600, 31.908)]),
-    (None, "河北组道路", None, None, None, None, "residential",
-     [(120.550, 31.850), (120.556, 31.846)]),
+    ("X203", "南环路", 0, "secondary", [(120.510, 31.790), (120.580, 31.795), (120.650, 31.800), (120.700, 31.805)]),
+    ("Y101", "凤塘线", 0, "tertiary", [(120.600, 31.790), (120.610, 31.830), (120.615, 31.850)]),
+    ("Y102", "晨阳路", 0, "tertiary", [(120.660, 31.820), (120.670, 31.850), (120.690, 31.880)]),
+    ("C001", "永联村道", 2, "unclassified", [(120.520, 31.860), (120.535, 31.870), (120.545, 31.880)]),
+    ("C002", "双塘村道", 0, "unclassified", [(120.650, 31.890), (120.660, 31.895), (120.670, 31.905)]),
+    (None, "东港路", 0, "residential", [(120.580, 31.900), (120.590, 31.905), (120.600, 31.908)]),
+    (None, "河北组道路", 0, "residential", [(120.550, 31.850), (120.556, 31.846)]),
 ]
+# (route_code, name, start_stake, end_stake, start m, end m, highway, coordinates)
+roads, ends = [], {}
+for code, name, decimals, hw, coords in drawn:
+    if code is None:
+        roads.append((code, name, None, None, None, None, hw, coords))
+        continue
+    qm = ends.get(code, 0)
+    length = sum(geodesic_m(p, q) for p, q in zip(coords, coords[1:]))
+    zm = round(qm + length, decimals) if decimals else round(qm + length)
+    ends[code] = zm
+    roads.append((code, name, stake_text(qm), stake_text(zm), qm, zm, hw, coords))
+    print(f"{code}: {stake_text(qm)}–{stake_text(zm)} ({length:.2f} m drawn)", file=sys.stderr)
 gj, cn = [], []
 for code, name, qs, zs, qm, zm, hw, coords in roads:
     geom = {"type": "LineString", "coordinates": [[x, y] for x, y in coords]}
@@ -134,7 +177,7 @@ rm -rf "$out/roads-gbk" "$out/roads-gbk.zip" "$out/towns-4549" "$out/towns-4549-
   "$out/roads.gpkg" "$out/roads.osm.pbf"
 mkdir -p "$out/roads-gbk" "$out/towns-4549" "$out/towns-4490"
 
-# Shapefile, GBK text, .cpg written by GDAL from the ENCODING option; Real stakes (C001 ends at 2814.19 m).
+# Shapefile, GBK text, .cpg written by GDAL from the ENCODING option; Real stakes (C001 ends at 3258.92 m).
 ogr2ogr -f "ESRI Shapefile" "$out/roads-gbk/roads.shp" "$work/roads-cn.geojson" -lco ENCODING=GBK -nln roads
 (cd "$out" && rm -f roads-gbk.zip && zip -q -X -r roads-gbk.zip roads-gbk)
 

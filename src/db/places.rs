@@ -413,27 +413,33 @@ pub async fn apply_roads(
     report: &mut ImportReport,
 ) -> sqlx::Result<()> {
     // Parts of a multi-part feature are measured one after another from its start stake; a single part with
-    // both stakes is spread between them (calibrate_line in migrations/0005).
+    // both stakes is spread between them (calibrate_line in migrations/0005). Only coded routes are grouped and
+    // measured: an uncoded road is one feature (check_roads refuses a repeated source id) and has no stakes,
+    // so it is taken as staged. Most roads of an OSM extract are uncoded, and carrying their geometries
+    // through the window's and the grouping's sorts took 25 of 33 s for 1.5 million ways (docs/benchmarks.md).
     sqlx::query(
         "create temp table next_road on commit drop as
          with parts as (
-             select s.feature_no, s.route_code, s.admin_code, s.source_id, s.name, s.start_m, s.end_m, d.path,
-                 d.geom, count(*) over (partition by s.feature_no) as n_parts,
-                 coalesce(sum(st_length(d.geom::geography)) over (partition by s.feature_no order by d.path
-                     rows between unbounded preceding and 1 preceding), 0) as before_m
-             from stage_road s, st_dump(s.geom) d),
+             select s.feature_no, s.route_code, s.admin_code, s.name, s.start_m, s.end_m, d.path, d.geom,
+                 count(*) over (partition by s.feature_no) as n_parts,
+                 coalesce(sum(case when s.start_m is not null then st_length(d.geom::geography) end)
+                     over (partition by s.feature_no order by d.path
+                           rows between unbounded preceding and 1 preceding), 0) as before_m
+             from stage_road s, st_dump(s.geom) d where s.route_code is not null),
          measured as (
              select *, case when start_m is not null
                  then calibrate_line(geom, start_m + before_m, case when n_parts = 1 then end_m end) end as geom_m
              from parts)
-         select route_code, admin_code, case when route_code is null then min(source_id) end as source_id,
-             coalesce(route_code, '~' || min(source_id)) as key,
+         select route_code, admin_code, null::text as source_id, route_code as key,
              (array_agg(name order by feature_no) filter (where name is not null))[1] as name,
              st_multi(st_collect(geom order by feature_no, path)) as geom,
              case when bool_and(geom_m is not null)
                  then st_multi(st_collect(geom_m order by feature_no, path)) end as geom_m
          from measured
-         group by admin_code, route_code, case when route_code is null then source_id end",
+         group by admin_code, route_code
+         union all
+         select null, admin_code, source_id, '~' || source_id, name, geom, null from stage_road
+         where route_code is null",
     )
     .execute(&mut **tx)
     .await?;
@@ -566,10 +572,11 @@ pub async fn rederive_sites(
     }
 }
 
+/// A site whose town changed: id, code, the old town's name, the new one's.
+type TownChange = (Uuid, Option<String>, Option<String>, Option<String>);
+
 async fn rederive_towns(tx: &mut Tx<'_>, import_id: i32, actor: &str, report: &mut ImportReport) -> sqlx::Result<()> {
-    // Site, its code, the town's name before and after.
-    type Moved = (Uuid, Option<String>, Option<String>, Option<String>);
-    let changes: Vec<Moved> = sqlx::query_as(&format!(
+    let changes: Vec<TownChange> = sqlx::query_as(&format!(
         "with d as (
              select s.id, s.code, s.town_id as old_id,
                  (select t.id from town t

@@ -18,6 +18,8 @@ const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/jso
 const LOCATE_RADIUS_DEFAULT_M: f64 = 100.0;
 const LOCATE_RADIUS_MAX_M: f64 = 2_000.0;
 const ROADS_PAGE_MAX: i64 = 500;
+/// How far past a road's first or last stake a stake still names its end (metres).
+const STAKE_END_TOLERANCE_M: f64 = 1.0;
 
 /// `GET /api/v1/places/towns`: every town with its sites and open sites (admins).
 pub async fn towns(State(state): State<AppState>, actor: Actor) -> Result<impl IntoResponse> {
@@ -150,8 +152,20 @@ pub async fn locate_stake(
         facts: range(),
     };
     let measure = measure_of(stake.metres, &breaks).ok_or_else(|| beyond("a chainage break skips it"))?;
+    // Stakes are written to the metre (or less) and roads end anywhere: K6+803 names the end of a road whose
+    // measure ends at 6 802.7 m.
+    let (low, high) = (first_m.min(last_m), first_m.max(last_m));
+    let measure = if measure < low && low - measure <= STAKE_END_TOLERANCE_M {
+        low
+    } else if measure > high && measure - high <= STAKE_END_TOLERANCE_M {
+        high
+    } else {
+        measure
+    };
     let (lon, lat) = db::point_at_measure(&state.pool, road_id, measure).await?.ok_or_else(|| {
-        beyond(&format!("its stakes run from {} to {}", range()["first_stake"], range()["last_stake"]))
+        let r = range();
+        let text = |k: &str| r[k].as_str().unwrap_or("").to_owned();
+        beyond(&format!("its stakes run from {} to {}", text("first_stake"), text("last_stake")))
     })?;
     let body = json!({
         "type": "Feature",

@@ -689,7 +689,11 @@ impl Mapper {
             let resolved = match &resolved {
                 Some(r) => r,
                 None => {
-                    let names: Vec<&str> = feature.attributes.keys().map(String::as_str).collect();
+                    let declared = source.attribute_names();
+                    let names: Vec<&str> = match &declared {
+                        Some(names) => names.iter().map(String::as_str).collect(),
+                        None => feature.attributes.keys().map(String::as_str).collect(),
+                    };
                     let r = self.mapping.resolve(self.fields(), &names).map_err(ImportError::Options)?;
                     if let Some(missing) = self.required_missing(&r) {
                         return Err(ImportError::Options(format!(

@@ -40,6 +40,9 @@ impl FeatureSource for Extracted {
     fn warnings(&self) -> Vec<String> {
         self.inner.warnings()
     }
+    fn attribute_names(&self) -> Option<Vec<String>> {
+        self.inner.attribute_names()
+    }
 }
 
 pub(super) fn open_zip(path: &Path, options: &ReadOptions) -> Result<Box<dyn FeatureSource>, ReadError> {

@@ -158,6 +158,12 @@ pub trait FeatureSource: Send {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Every attribute a feature may have, when the format fixes them up front whatever the first feature
+    /// holds (OSM: the tags the reader keeps). Fields are mapped from these names; `None`: from the first
+    /// feature's attributes (a Shapefile's or GeoPackage's features all have the same ones).
+    fn attribute_names(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A reading error. Every message names the file (file name only) and the record when there is one, says

@@ -36,6 +36,8 @@ use crate::import::crs::Crs;
 /// PBF format limits (OSM wiki, "PBF Format": BlobHeader < 64 KiB, Blob < 32 MiB).
 const BLOB_HEADER_MAX: u64 = 64 * 1024;
 const BLOB_MAX: u64 = 32 * 1024 * 1024;
+/// The attributes of a feature: the tags kept (each only when the way has it) and the way's id.
+const ATTRIBUTES: [&str; 5] = ["highway", "ref", "name", "name:zh", "osm_id"];
 /// A needed node whose coordinates were not found in the file.
 const MISSING: i32 = i32::MIN;
 
@@ -469,6 +471,12 @@ impl FeatureSource for OsmSource {
             out.push(format!("{} ways cut at the extract's edge: kept their parts inside", group(self.clipped)));
         }
         out
+    }
+
+    /// A way has only the tags it has: the first kept way often has no `ref` or no `name`, and mapping
+    /// fields from its tags alone would drop every route code of the file.
+    fn attribute_names(&self) -> Option<Vec<String>> {
+        Some(ATTRIBUTES.iter().map(|a| a.to_string()).collect())
     }
 }
 
