@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::domain::lifecycle::TransitionError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -69,6 +71,21 @@ impl Error {
     /// A refusal by a named rule with nothing more to name.
     pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Error::Refused { status, code, message: message.into(), facts: json!({}) }
+    }
+}
+
+/// A move the lifecycle refuses: the status by kind of refusal, the rule's code and its facts.
+impl From<TransitionError> for Error {
+    fn from(e: TransitionError) -> Self {
+        let status = match &e {
+            TransitionError::WrongStatus { .. }
+            | TransitionError::UnmetItems(_)
+            | TransitionError::ExtensionPending
+            | TransitionError::NoExtension => StatusCode::CONFLICT,
+            TransitionError::NotYourMove { .. } | TransitionError::OwnWork => StatusCode::FORBIDDEN,
+            TransitionError::ReasonRequired(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Error::Refused { status, code: e.code(), message: e.to_string(), facts: e.facts() }
     }
 }
 

@@ -7,7 +7,7 @@
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use chrono::{Datelike, NaiveDate, Utc};
@@ -19,7 +19,7 @@ use crate::db;
 use crate::db::lifecycle::ActionParams;
 use crate::db::photos::PhotoOwner;
 use crate::domain::auth::Actor;
-use crate::domain::lifecycle::{ActionKind, Party, RECTIFIER, TransitionError, china_date, is_rectifier, transition};
+use crate::domain::lifecycle::{ActionKind, Party, RECTIFIER, china_date, is_rectifier, transition};
 use crate::domain::site::{ItemState, SiteStatus};
 
 const REASON_CHARS_MAX: usize = 1000;
@@ -44,11 +44,6 @@ pub struct ActionRequest {
     supervision_body: Option<String>,
     supervision_doc_no: Option<String>,
     supervision_due: Option<NaiveDate>,
-}
-
-/// The ETag of a site version.
-pub fn etag(version: i32) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"v{version}\"")).expect("digits make a valid header")
 }
 
 fn expected_version(headers: &HeaderMap) -> Result<i32> {
@@ -96,7 +91,7 @@ pub async fn act(
         )));
     }
     let facts = db::lifecycle::facts(&mut tx, &site).await?;
-    let t = transition(site.status(), action, &actor, &facts, params.reason.as_deref()).map_err(refusal)?;
+    let t = transition(site.status(), action, &actor, &facts, params.reason.as_deref())?;
     match action {
         ActionKind::Merge => {
             let into = params.merge_into.unwrap_or_default();
@@ -121,7 +116,7 @@ pub async fn act(
     db::lifecycle::apply(&mut tx, &site, &t, &actor, &params).await?;
     tx.commit().await?;
     tracing::info!(site = %id, action = %action, from = %t.from, to = %t.to, by = %actor.name, "site moved");
-    super::sites::detail_response(&state, &actor, id).await
+    super::site_view::detail_response(&state, &actor, id).await
 }
 
 fn past_deadline(deadline: NaiveDate) -> Error {
@@ -308,19 +303,6 @@ pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Res
     Ok(axum::Json(serde_json::json!(planned)))
 }
 
-/// The HTTP answer for a refused move: the status by kind of refusal, the rule's code and its facts.
-pub(super) fn refusal(e: TransitionError) -> Error {
-    let status = match &e {
-        TransitionError::WrongStatus { .. }
-        | TransitionError::UnmetItems(_)
-        | TransitionError::ExtensionPending
-        | TransitionError::NoExtension => StatusCode::CONFLICT,
-        TransitionError::NotYourMove { .. } | TransitionError::OwnWork => StatusCode::FORBIDDEN,
-        TransitionError::ReasonRequired(_) => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    Error::Refused { status, code: e.code(), message: e.to_string(), facts: e.facts() }
-}
-
 /// The `evidence` part of an evidence upload.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -433,7 +415,7 @@ pub async fn evidence(
         db::lifecycle::NewEvent { from: Some(status), data, ..db::lifecycle::NewEvent::new("evidence_submitted") };
     db::lifecycle::insert_event(&mut tx, id, &actor, event).await?;
     tx.commit().await?;
-    let mut response = super::sites::detail_response(&state, &actor, id).await?;
+    let mut response = super::site_view::detail_response(&state, &actor, id).await?;
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
 }

@@ -13,6 +13,7 @@ mod observations;
 mod photos;
 mod places;
 mod reference;
+mod site_view;
 mod sites;
 mod uploads;
 

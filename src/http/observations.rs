@@ -204,7 +204,7 @@ async fn record_look_back(
         LookBackResult::Pass => (ActionKind::LookBackPass, None),
         LookBackResult::Relapse => (ActionKind::LookBackRelapse, Some(obs.notes.clone())),
     };
-    let t = transition(site.status(), action, actor, &facts, reason.as_deref()).map_err(super::lifecycle::refusal)?;
+    let t = transition(site.status(), action, actor, &facts, reason.as_deref())?;
     db::observations::insert_look_back(&mut tx, site_id, obs, actor.user_id, content_sha256, photos).await?;
     // A relapse reopens the site with a new deadline: the old one has passed.
     let relapse_deadline = (look_back.result == LookBackResult::Relapse).then(|| {

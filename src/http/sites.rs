@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -116,20 +116,7 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
 
 pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
-    detail_response(&state, &actor, id).await
-}
-
-/// One site as a Feature, with its version as the ETag that state changes must send back in `If-Match`.
-pub async fn detail_response(state: &AppState, actor: &Actor, id: Uuid) -> Result<Response> {
-    let (feature, version) = sites::detail(&state.pool, id, &actor.site_scope())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json")),
-        (header::ETAG, super::lifecycle::etag(version)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    Ok((headers, feature).into_response())
+    super::site_view::detail_response(&state, &actor, id).await
 }
 
 pub async fn counts(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>> {
