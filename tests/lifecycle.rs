@@ -529,7 +529,7 @@ async fn the_look_back_policy_plans_tasks_that_a_pass_or_relapse_completes(pool:
 
     // A hundred days on, with every other closed site sampled: both are due, once.
     let later = roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(100);
-    let policy = roadledger::db::lookback::LookBackPolicy { sample_percent: 100, ..Default::default() };
+    let policy = roadledger::domain::policy::LookBackPolicy { sample_percent: 100, ..Default::default() };
     let dispatcher: uuid::Uuid =
         sqlx::query_scalar("select id from app_user where name = 'disp'").fetch_one(&o.app.pool).await.unwrap();
     let actor = roadledger::domain::auth::Actor {

@@ -10,24 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::auth::{Actor, SiteScope};
-
-#[derive(Debug, Clone)]
-pub struct LookBackPolicy {
-    /// Major or supervised sites are looked at again when their last look-back (or closure) is this old.
-    pub major_interval_days: i32,
-    /// Other closed sites: percentage sampled each month, 0–100.
-    pub sample_percent: i32,
-    /// Other closed sites are sampled when closed (or last looked at) at least this long ago.
-    pub sample_min_age_days: i32,
-    /// Days from planning to the task's due date.
-    pub due_in_days: i32,
-}
-
-impl Default for LookBackPolicy {
-    fn default() -> Self {
-        LookBackPolicy { major_interval_days: 90, sample_percent: 10, sample_min_age_days: 30, due_in_days: 14 }
-    }
-}
+use crate::domain::policy::LookBackPolicy;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Planned {

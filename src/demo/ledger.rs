@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::db::lookback::LookBackPolicy;
 use crate::db::photos::PhotoOwner;
+use crate::domain::policy::DeadlinePolicy;
+use crate::domain::policy::LookBackPolicy;
 use crate::domain::site::{ItemState, SiteKind, SiteStatus};
-use crate::http::DeadlinePolicy;
 
 use super::names::{self as n};
 use super::pictures::{self, Facility};

@@ -6,5 +6,6 @@ pub mod labels;
 pub mod lifecycle;
 pub mod observation;
 pub mod places;
+pub mod policy;
 pub mod site;
 pub mod stake;

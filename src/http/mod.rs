@@ -31,6 +31,8 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{Error, Result};
 
+use crate::domain::policy::{DeadlinePolicy, LookBackPolicy};
+
 use crate::photos::{PhotoLimits, PhotoStore};
 
 /// Settings the handlers need; one value per server, shared read-only.
@@ -55,44 +57,9 @@ pub struct Settings {
     /// A look-back observation is recorded within this distance of its site (metres).
     pub look_back_radius_m: f64,
     pub deadlines: DeadlinePolicy,
-    pub look_back: crate::db::lookback::LookBackPolicy,
+    pub look_back: LookBackPolicy,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
-}
-
-/// Default remediation deadlines (DOMAIN.md §6, configurable): immediate ≤ 3 days, general ≤ 30,
-/// significant ≤ 90; a major hazard follows its approved plan, so its deadline must be given.
-#[derive(Debug, Clone)]
-pub struct DeadlinePolicy {
-    pub immediate_days: u64,
-    pub general_days: u64,
-    pub significant_days: u64,
-}
-
-impl Default for DeadlinePolicy {
-    fn default() -> Self {
-        DeadlinePolicy { immediate_days: 3, general_days: 30, significant_days: 90 }
-    }
-}
-
-impl DeadlinePolicy {
-    /// Days from dispatch to the default deadline, or `None` when it must be given.
-    pub fn default_days(&self, hazard_level: &str, rectification_mode: &str) -> Option<u64> {
-        match (rectification_mode, hazard_level) {
-            ("immediate", _) => Some(self.immediate_days),
-            (_, "general") => Some(self.general_days),
-            (_, "significant") => Some(self.significant_days),
-            _ => None,
-        }
-    }
-
-    /// Days from a relapse (反弹) to the reopened site's new deadline: the default for its level and mode, and
-    /// for a major hazard, whose deadline follows an approved plan nobody has re-approved yet, the longest
-    /// default. The dispatcher moves it through an extension if the plan says otherwise.
-    pub fn relapse_days(&self, hazard_level: Option<&str>, rectification_mode: Option<&str>) -> u64 {
-        self.default_days(hazard_level.unwrap_or("general"), rectification_mode.unwrap_or("deadline"))
-            .unwrap_or(self.significant_days.max(self.general_days))
-    }
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
