@@ -886,3 +886,26 @@ async fn osm_does_not_replace_an_official_layer(pool: PgPool) {
     .unwrap();
     assert_eq!(after, official, "the official roads and their stakes are untouched");
 }
+
+#[sqlx::test]
+async fn geojson_fields_are_found_in_any_feature_not_only_the_first(pool: PgPool) {
+    import_ok(&pool, ImportKind::Towns, &data("county/towns.geojson")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roads = dir.path().join("mixed.geojson");
+    std::fs::write(
+        &roads,
+        json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"name": "无号路"},
+             "geometry": {"type": "LineString", "coordinates": [[120.52, 31.86], [120.53, 31.86]]}},
+            {"type": "Feature", "properties": {"name": "港城大道", "route_code": "X202", "start_stake": 0},
+             "geometry": {"type": "LineString", "coordinates": [[120.52, 31.87], [120.53, 31.87]]}}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let report = import_ok(&pool, ImportKind::Roads, &roads).await;
+    assert_eq!(report.file.fields.get("route_code"), Some(&json!("route_code")), "{report:?}");
+    let coded: Vec<Option<String>> =
+        sqlx::query_scalar("select route_code from road order by name").fetch_all(&pool).await.unwrap();
+    assert_eq!(coded, [None, Some("X202".to_owned())]);
+}

@@ -15,6 +15,8 @@ struct GeoJsonSource {
     file: String,
     crs: Crs,
     features: std::vec::IntoIter<geojson::Feature>,
+    /// Every property name of any feature, in first-seen order: features need not all have the same ones.
+    attributes: Vec<String>,
     total: u64,
     done: u64,
     limits: ReadLimits,
@@ -62,7 +64,14 @@ pub(super) fn open(path: &Path, options: &ReadOptions) -> Result<Box<dyn Feature
             ),
         });
     }
-    Ok(Box::new(GeoJsonSource { file, crs, features: features.into_iter(), total, done: 0, limits }))
+    let mut attributes: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for key in features.iter().filter_map(|f| f.properties.as_ref()).flat_map(|p| p.keys()) {
+        if seen.insert(key.as_str()) {
+            attributes.push(key.clone());
+        }
+    }
+    Ok(Box::new(GeoJsonSource { file, crs, features: features.into_iter(), attributes, total, done: 0, limits }))
 }
 
 /// The legacy `crs` member: `{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4549"}}` or
@@ -133,6 +142,11 @@ fn value_bytes(v: &serde_json::Value) -> usize {
 impl FeatureSource for GeoJsonSource {
     fn format(&self) -> Format {
         Format::GeoJson
+    }
+
+    /// GeoJSON features carry only the properties they have: the first one may lack `route_code`.
+    fn attribute_names(&self) -> Option<Vec<String>> {
+        Some(self.attributes.clone())
     }
 
     fn declared_crs(&self) -> Option<Crs> {
