@@ -423,6 +423,43 @@ async fn stale_and_unconditional_writes_are_refused(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn evidence_is_recorded_against_the_version_its_author_saw(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report("spot", [120.55, 31.87]).await;
+    o.bring_into_progress(&site).await;
+    let seen = o.get(&o.unit_officer, &site).await.headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(o.evidence(&o.unit_officer, &site, "line", false).await.status, 201);
+
+    let send = async |if_match: Option<&str>| {
+        let boundary = "stale-evidence";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"\r\n\r\n{}\r\n",
+            json!({"state": "installed", "quantity": 1})
+        )
+        .into_bytes();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&common::jpeg(320, 240));
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut request = axum::http::Request::post(format!("/api/v1/sites/{site}/items/sign/evidence"))
+            .header("authorization", format!("Bearer {}", o.unit_officer))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"));
+        if let Some(etag) = if_match {
+            request = request.header("if-match", etag);
+        }
+        o.app.send(request.body(axum::body::Body::from(body)).unwrap()).await
+    };
+    // The version seen before the line's evidence is stale now; no version at all is refused too.
+    let files = o.app.stored_files().len();
+    assert_eq!(send(Some(&seen)).await.status, 412);
+    assert_eq!(send(None).await.status, 428);
+    assert_eq!(o.app.count("item_evidence").await, 1, "neither refused upload recorded anything");
+    assert_eq!(o.app.stored_files().len(), files, "the refused photos were not stored");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
     let o = office(pool).await;
     let site = o.report("spot", [120.55, 31.87]).await;

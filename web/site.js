@@ -452,7 +452,7 @@ function buildEvidenceForm(item, template) {
       for (const f of afterFiles) body.append('photo', f, f.name);
       for (const f of nightFiles) body.append('night_photo', f, f.name);
       const response = await apiFetch(`/api/v1/sites/${encodeURIComponent(state.id)}/items/${encodeURIComponent(code)}/evidence`,
-        { method: 'POST', body });
+        { method: 'POST', body, headers: { 'if-match': state.etag || '' } });
       const feature = await readResponse(response);
       after.clear();
       night?.clear();

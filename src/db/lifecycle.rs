@@ -423,3 +423,73 @@ pub async fn missing_organisations(pool: &PgPool, ids: &[i32]) -> sqlx::Result<V
     .fetch_all(pool)
     .await
 }
+
+/// Whether the site's checklist has the item.
+pub async fn has_item(conn: &mut PgConnection, site_id: Uuid, item_code: &str) -> sqlx::Result<bool> {
+    let found: Option<bool> =
+        sqlx::query_scalar("select true from site_checklist_item where site_id = $1 and item_code = $2")
+            .bind(site_id)
+            .bind(item_code)
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// What a rectifier records for one checklist item: its state, quantity, measured values, who installed it
+/// and when, and the reason for `not_applicable`.
+#[derive(Debug, Clone)]
+pub struct EvidenceRecord {
+    pub state: crate::domain::site::ItemState,
+    pub quantity: Option<i32>,
+    pub measured: serde_json::Map<String, Value>,
+    pub installed_on: Option<NaiveDate>,
+    pub installer: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Records evidence for an item: the `item_evidence` row (returned), the item's current state, and a new
+/// site version. The caller holds the site's lock, adds the photos and the event.
+pub async fn record_evidence(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    item_code: &str,
+    evidence: &EvidenceRecord,
+    actor: &Actor,
+) -> sqlx::Result<Uuid> {
+    let measured = Value::Object(evidence.measured.clone());
+    let evidence_id: Uuid = sqlx::query_scalar(
+        "insert into item_evidence (site_id, item_code, state, quantity, measured, installed_on, installer, reason, submitted_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+    )
+    .bind(site_id)
+    .bind(item_code)
+    .bind(evidence.state.as_str())
+    .bind(evidence.quantity)
+    .bind(&measured)
+    .bind(evidence.installed_on)
+    .bind(&evidence.installer)
+    .bind(&evidence.reason)
+    .bind(actor.user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update site_checklist_item set state = $3, quantity = $4, measured = $5, installed_on = $6, installer = $7,
+             reason = $8, updated_at = now()
+         where site_id = $1 and item_code = $2",
+    )
+    .bind(site_id)
+    .bind(item_code)
+    .bind(evidence.state.as_str())
+    .bind(evidence.quantity)
+    .bind(&measured)
+    .bind(evidence.installed_on)
+    .bind(&evidence.installer)
+    .bind(&evidence.reason)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("update site set version = version + 1, updated_at = now() where id = $1")
+        .bind(site_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(evidence_id)
+}

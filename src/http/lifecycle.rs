@@ -84,12 +84,7 @@ pub async fn act(
     let mut tx = state.pool.begin().await?;
     let site =
         db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
-    if site.version != expected {
-        return Err(Error::PreconditionFailed(format!(
-            "the site changed since you loaded it (you had version {expected}, it is now {}); reload and try again",
-            site.version
-        )));
-    }
+    check_version(site.version, expected)?;
     let facts = db::lifecycle::facts(&mut tx, &site).await?;
     let t = transition(site.status(), action, &actor, &facts, params.reason.as_deref())?;
     match action {
@@ -117,6 +112,16 @@ pub async fn act(
     tx.commit().await?;
     tracing::info!(site = %id, action = %action, from = %t.from, to = %t.to, by = %actor.name, "site moved");
     super::site_view::detail_response(&state, &actor, id).await
+}
+
+/// A change of a site is made to the version its author saw, or not at all.
+fn check_version(version: i32, expected: i32) -> Result<()> {
+    if version == expected {
+        return Ok(());
+    }
+    Err(Error::PreconditionFailed(format!(
+        "the site changed since you loaded it (you had version {expected}, it is now {version}); reload and try again"
+    )))
 }
 
 fn past_deadline(deadline: NaiveDate) -> Error {
@@ -323,9 +328,11 @@ pub async fn evidence(
     State(state): State<AppState>,
     actor: Actor,
     Path((id, code)): Path<(String, String)>,
+    headers: HeaderMap,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
+    let expected = expected_version(&headers)?;
     let limits = state.settings.photo_limits;
     let upload = uploads::read(
         multipart,
@@ -346,6 +353,7 @@ pub async fn evidence(
         let site = db::lifecycle::lock(&mut conn, id, &scope)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+        check_version(site.version, expected)?;
         check_rectifier(&actor, &mut conn, &site).await?;
     }
     let nights: Vec<bool> = upload.photos.iter().map(|(name, _)| name == "night_photo").collect();
@@ -355,58 +363,28 @@ pub async fn evidence(
     let mut tx = state.pool.begin().await?;
     let site =
         db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    check_version(site.version, expected)?;
     check_rectifier(&actor, &mut tx, &site).await?;
-    let template_item: Option<bool> =
-        sqlx::query_scalar("select true from site_checklist_item where site_id = $1 and item_code = $2")
-            .bind(id)
-            .bind(&code)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if template_item.is_none() {
+    if !db::lifecycle::has_item(&mut tx, id, &code).await? {
         return Err(Error::NotFound(format!("this site's checklist has no item {code:?}")));
     }
-    let evidence_id: Uuid = sqlx::query_scalar(
-        "insert into item_evidence (site_id, item_code, state, quantity, measured, installed_on, installer, reason, submitted_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
-    )
-    .bind(id)
-    .bind(&code)
-    .bind(input.state.as_str())
-    .bind(input.quantity)
-    .bind(serde_json::Value::Object(input.measured.clone()))
-    .bind(input.installed_on)
-    .bind(&input.installer)
-    .bind(&input.reason)
-    .bind(actor.user_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let record = db::lifecycle::EvidenceRecord {
+        state: input.state,
+        quantity: input.quantity,
+        measured: input.measured,
+        installed_on: input.installed_on,
+        installer: input.installer,
+        reason: input.reason,
+    };
+    let evidence_id = db::lifecycle::record_evidence(&mut tx, id, &code, &record, &actor).await?;
     for (position, (photo, night)) in photos.iter().zip(&nights).enumerate() {
         let owner =
             if *night { PhotoOwner::EvidenceNight(evidence_id) } else { PhotoOwner::EvidenceAfter(evidence_id) };
         db::photos::insert(&mut tx, owner, position as i16, photo).await?;
     }
-    sqlx::query(
-        "update site_checklist_item set state = $3, quantity = $4, measured = $5, installed_on = $6, installer = $7,
-             reason = $8, updated_at = now()
-         where site_id = $1 and item_code = $2",
-    )
-    .bind(id)
-    .bind(&code)
-    .bind(input.state.as_str())
-    .bind(input.quantity)
-    .bind(serde_json::Value::Object(input.measured))
-    .bind(input.installed_on)
-    .bind(&input.installer)
-    .bind(&input.reason)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("update site set version = version + 1, updated_at = now() where id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
     let status = site.status();
     let data = serde_json::json!({
-        "item": code, "state": input.state, "evidence_id": evidence_id,
+        "item": code, "state": record.state, "evidence_id": evidence_id,
         "photos": photos.iter().zip(&nights).map(|(p, night)| serde_json::json!({
             "sha256": hex::encode(p.sha256), "role": if *night { "night" } else { "after" },
         })).collect::<Vec<_>>(),

@@ -434,8 +434,11 @@ impl TestApp {
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        // Like every change of a site, evidence is recorded against the version its author saw.
+        let etag = self.site_as(token, site).await.headers.get("etag").map(|v| v.to_str().unwrap().to_owned());
         let request = Request::post(format!("/api/v1/sites/{site}/items/{item}/evidence"))
             .header("authorization", format!("Bearer {token}"))
+            .header("if-match", etag.unwrap_or_else(|| "\"v0\"".into()))
             .header("content-type", format!("multipart/form-data; boundary={boundary}"))
             .body(Body::from(body))
             .unwrap();
