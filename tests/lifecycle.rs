@@ -504,7 +504,17 @@ async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
             "approve does not apply to verify",
             json!({}),
         ),
-        (&o.dispatcher, json!({"action": "verify", "colour": 1}), 400, "unknown field `colour`", json!({})),
+        // Unknown and misplaced fields are named, never ignored: dispatch too (it once skipped this check).
+        (&o.dispatcher, json!({"action": "verify", "colour": 1}), 422, "unknown field `colour`", json!({})),
+        (
+            &o.dispatcher,
+            json!({"action": "dispatch", "responsible_unit_id": o.unit_id, "approve": true}),
+            422,
+            "approve does not apply to dispatch",
+            json!({}),
+        ),
+        (&o.dispatcher, json!({"action": "merge"}), 422, "into: the id of the surviving site", json!({})),
+        (&o.dispatcher, json!({"reason": "x"}), 422, "action: which move to make", json!({})),
     ];
     for (token, body, status, fragment, members) in cases {
         let answer = o.act(token, &site, body.clone()).await;

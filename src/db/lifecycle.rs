@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::auth::{Actor, SiteScope};
-use crate::domain::lifecycle::{ActionKind, SiteFacts, Transition};
+use crate::domain::lifecycle::{Dispatch, Move, Relapse, SiteFacts, Supervision, Transition};
 use crate::domain::site::SiteStatus;
 
 /// A site as the lifecycle sees it, locked for the rest of the transaction.
@@ -96,204 +96,31 @@ pub async fn unmet_items(tx: &mut PgConnection, site_id: Uuid) -> sqlx::Result<V
     .await
 }
 
-/// The parameters an action carries, already validated by the http layer.
-#[derive(Debug, Default, Clone)]
-pub struct ActionParams {
-    pub reason: Option<String>,
-    pub responsible_unit_id: Option<i32>,
-    pub lead_unit_id: Option<i32>,
-    pub supporting_unit_ids: Vec<i32>,
-    pub hazard_level: Option<String>,
-    pub rectification_mode: Option<String>,
-    pub deadline: Option<NaiveDate>,
-    pub merge_into: Option<Uuid>,
-    pub approve: Option<bool>,
-    pub supervision: Option<Supervision>,
-    /// A look-back: the inspector's observation, and the items it found missing or damaged.
-    pub observation_id: Option<Uuid>,
-    pub failed_items: Vec<String>,
-}
-
-/// Listed supervision (挂牌督办): level, issuing body, document number, required date.
-#[derive(Debug, Clone)]
-pub struct Supervision {
-    pub level: String,
-    pub body: Option<String>,
-    pub doc_no: Option<String>,
-    pub due: Option<NaiveDate>,
-}
-
-/// Applies a decided transition: the site's new state, the side effects of the action, and its event.
+/// Applies a decided transition: the site's new state, the side effects of the move, and its event (with the
+/// reason, when the move gives one). Each move with side effects has its own function; each returns what its
+/// event records.
 pub async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     site: &LockedSite,
     t: &Transition,
     actor: &Actor,
-    p: &ActionParams,
+    reason: Option<&str>,
+    action: &Move,
 ) -> sqlx::Result<()> {
-    let mut data = json!({});
-    match t.event {
-        ActionKind::Dispatch => {
-            sqlx::query(
-                "update site set responsible_unit_id = $2, lead_unit_id = $3, supporting_unit_ids = $4,
-                     hazard_level = $5, rectification_mode = $6, deadline = $7
-                 where id = $1",
-            )
-            .bind(site.id)
-            .bind(p.responsible_unit_id)
-            .bind(p.lead_unit_id)
-            .bind(&p.supporting_unit_ids)
-            .bind(&p.hazard_level)
-            .bind(&p.rectification_mode)
-            .bind(p.deadline)
-            .execute(&mut **tx)
-            .await?;
-            data = json!({
-                "responsible_unit_id": p.responsible_unit_id, "lead_unit_id": p.lead_unit_id,
-                "supporting_unit_ids": p.supporting_unit_ids, "hazard_level": p.hazard_level,
-                "rectification_mode": p.rectification_mode, "deadline": p.deadline,
-            });
-        }
-        ActionKind::Merge => {
-            let into = p.merge_into.expect("merge is validated to carry a target");
-            // Status and target together: the schema insists a duplicate always names its survivor.
-            sqlx::query("update site set duplicate_of = $2, status = 'duplicate' where id = $1")
-                .bind(site.id)
-                .bind(into)
-                .execute(&mut **tx)
-                .await?;
-            merge_observations(tx, site.id, into, actor).await?;
-            data = json!({ "into": into });
-        }
-        ActionKind::RequestExtension => {
-            let new_deadline = p.deadline.expect("an extension request is validated to carry a deadline");
-            sqlx::query(
-                "insert into extension_request (site_id, requested_by, old_deadline, new_deadline, reason)
-                 values ($1, $2, $3, $4, $5)",
-            )
-            .bind(site.id)
-            .bind(actor.user_id)
-            .bind(site.deadline)
-            .bind(new_deadline)
-            .bind(&p.reason)
-            .execute(&mut **tx)
-            .await?;
-            data = json!({ "old_deadline": site.deadline, "new_deadline": new_deadline });
-        }
-        ActionKind::DecideExtension => {
-            let approve = p.approve.unwrap_or(false);
-            let new_deadline: NaiveDate = sqlx::query_scalar(
-                "update extension_request set decided_by = $2, decided_at = now(), approved = $3, decision_reason = $4
-                 where site_id = $1 and decided_at is null
-                 returning new_deadline",
-            )
-            .bind(site.id)
-            .bind(actor.user_id)
-            .bind(approve)
-            .bind(&p.reason)
-            .fetch_one(&mut **tx)
-            .await?;
-            if approve {
-                sqlx::query("update site set deadline = $2 where id = $1")
-                    .bind(site.id)
-                    .bind(new_deadline)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            data = json!({ "approved": approve, "old_deadline": site.deadline, "new_deadline": new_deadline });
-        }
-        ActionKind::Supervise => {
-            let Supervision { level, body, doc_no, due } =
-                p.supervision.clone().expect("supervise is validated to carry a level");
-            sqlx::query(
-                "update site set supervision_level = $2, supervision_body = $3, supervision_doc_no = $4,
-                     supervision_due = $5
-                 where id = $1",
-            )
-            .bind(site.id)
-            .bind(&level)
-            .bind(&body)
-            .bind(&doc_no)
-            .bind(due)
-            .execute(&mut **tx)
-            .await?;
-            data = json!({ "level": level, "body": body, "doc_no": doc_no, "due": due });
-        }
-        ActionKind::RequestCloseOut => {
-            sqlx::query("update site set close_out_requested_by = $2 where id = $1")
-                .bind(site.id)
-                .bind(actor.user_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        ActionKind::Approve => {
-            // Acceptance verifies what was installed.
-            sqlx::query("update site_checklist_item set state = 'verified', updated_at = now() where site_id = $1 and state = 'installed'")
-                .bind(site.id)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("update site set close_out_requested_by = null where id = $1")
-                .bind(site.id)
-                .execute(&mut **tx)
-                .await?;
-            data = json!({ "close_out_requested_by": site.close_out_requested_by });
-        }
-        ActionKind::Return => {
-            sqlx::query("update site set return_count = return_count + 1, close_out_requested_by = null where id = $1")
-                .bind(site.id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        ActionKind::LookBackPass | ActionKind::LookBackRelapse => {
-            let relapse = t.event == ActionKind::LookBackRelapse;
-            let result = if relapse { "relapse" } else { "pass" };
-            let observation_id = p.observation_id.expect("a look-back is recorded by its observation");
-            // The task the policy made, if any; a look-back nobody planned is kept as a manual task, so every
-            // look-back counts the same way in the statistics.
-            sqlx::query(
-                "with done as (
-                     update look_back_task set done_at = now(), done_by = $2, result = $3, observation_id = $4
-                     where site_id = $1 and done_at is null
-                     returning id)
-                 insert into look_back_task (site_id, due_on, policy, done_at, done_by, result, observation_id)
-                 select $1, (now() at time zone 'Asia/Shanghai')::date, 'manual', now(), $2, $3, $4
-                 where not exists (select 1 from done)",
-            )
-            .bind(site.id)
-            .bind(actor.user_id)
-            .bind(result)
-            .bind(observation_id)
-            .execute(&mut **tx)
-            .await?;
-            data = json!({ "observation_id": observation_id });
-            if relapse {
-                // A relapse counts against the site (and so its town) and sets a new deadline (the old one
-                // has passed); the failed items take the state the inspector found, undoing their
-                // verification.
-                sqlx::query(
-                    "update site set relapse_count = relapse_count + 1, deadline = coalesce($2, deadline) where id = $1",
-                )
-                .bind(site.id)
-                .bind(p.deadline)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query(
-                    "update site_checklist_item i set state = o.checklist ->> i.item_code, updated_at = now()
-                     from observation o
-                     where o.id = $2 and i.site_id = $1 and i.item_code = any($3)",
-                )
-                .bind(site.id)
-                .bind(observation_id)
-                .bind(&p.failed_items)
-                .execute(&mut **tx)
-                .await?;
-                data["failed_items"] = json!(p.failed_items);
-                data["old_deadline"] = json!(site.deadline);
-                data["deadline"] = json!(p.deadline);
-            }
-        }
-        _ => {}
-    }
+    debug_assert_eq!(t.event, action.kind(), "the transition was decided for this move");
+    let data = match action {
+        Move::Dispatch(d) => dispatch(tx, site, d).await?,
+        Move::Merge { into } => merge(tx, site, *into, actor).await?,
+        Move::RequestExtension { deadline } => request_extension(tx, site, *deadline, actor, reason).await?,
+        Move::DecideExtension { approve } => decide_extension(tx, site, *approve, actor, reason).await?,
+        Move::Supervise(s) => supervise(tx, site, s).await?,
+        Move::RequestCloseOut => request_close_out(tx, site, actor).await?,
+        Move::Approve => approve(tx, site).await?,
+        Move::Return => return_close_out(tx, site).await?,
+        Move::LookBackPass { observation_id } => look_back(tx, site, *observation_id, "pass", actor).await?,
+        Move::LookBackRelapse(r) => relapse(tx, site, r, actor).await?,
+        Move::Verify | Move::Reject | Move::Accept | Move::Start | Move::Cancel => json!({}),
+    };
     sqlx::query("update site set status = $2, version = version + 1, updated_at = now() where id = $1")
         .bind(site.id)
         .bind(t.to.as_str())
@@ -302,12 +129,205 @@ pub async fn apply(
     let event = NewEvent {
         from: Some(t.from),
         to: Some(t.to),
-        reason: p.reason.as_deref(),
+        reason,
         data,
-        observation_id: p.observation_id,
+        observation_id: action.observation_id(),
         ..NewEvent::new(t.event.as_str())
     };
     insert_event(tx, site.id, actor, event).await
+}
+
+async fn dispatch(tx: &mut Transaction<'_, Postgres>, site: &LockedSite, d: &Dispatch) -> sqlx::Result<Value> {
+    sqlx::query(
+        "update site set responsible_unit_id = $2, lead_unit_id = $3, supporting_unit_ids = $4,
+             hazard_level = $5, rectification_mode = $6, deadline = $7
+         where id = $1",
+    )
+    .bind(site.id)
+    .bind(d.responsible_unit_id)
+    .bind(d.lead_unit_id)
+    .bind(&d.supporting_unit_ids)
+    .bind(&d.hazard_level)
+    .bind(&d.rectification_mode)
+    .bind(d.deadline)
+    .execute(&mut **tx)
+    .await?;
+    Ok(json!({
+        "responsible_unit_id": d.responsible_unit_id, "lead_unit_id": d.lead_unit_id,
+        "supporting_unit_ids": d.supporting_unit_ids, "hazard_level": d.hazard_level,
+        "rectification_mode": d.rectification_mode, "deadline": d.deadline,
+    }))
+}
+
+async fn merge(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    into: Uuid,
+    actor: &Actor,
+) -> sqlx::Result<Value> {
+    // Status and target together: the schema insists a duplicate always names its survivor.
+    sqlx::query("update site set duplicate_of = $2, status = 'duplicate' where id = $1")
+        .bind(site.id)
+        .bind(into)
+        .execute(&mut **tx)
+        .await?;
+    merge_observations(tx, site.id, into, actor).await?;
+    Ok(json!({ "into": into }))
+}
+
+async fn request_extension(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    new_deadline: NaiveDate,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> sqlx::Result<Value> {
+    sqlx::query(
+        "insert into extension_request (site_id, requested_by, old_deadline, new_deadline, reason)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(site.id)
+    .bind(actor.user_id)
+    .bind(site.deadline)
+    .bind(new_deadline)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(json!({ "old_deadline": site.deadline, "new_deadline": new_deadline }))
+}
+
+async fn decide_extension(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    approve: bool,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> sqlx::Result<Value> {
+    let new_deadline: NaiveDate = sqlx::query_scalar(
+        "update extension_request set decided_by = $2, decided_at = now(), approved = $3, decision_reason = $4
+         where site_id = $1 and decided_at is null
+         returning new_deadline",
+    )
+    .bind(site.id)
+    .bind(actor.user_id)
+    .bind(approve)
+    .bind(reason)
+    .fetch_one(&mut **tx)
+    .await?;
+    if approve {
+        sqlx::query("update site set deadline = $2 where id = $1")
+            .bind(site.id)
+            .bind(new_deadline)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(json!({ "approved": approve, "old_deadline": site.deadline, "new_deadline": new_deadline }))
+}
+
+async fn supervise(tx: &mut Transaction<'_, Postgres>, site: &LockedSite, s: &Supervision) -> sqlx::Result<Value> {
+    sqlx::query(
+        "update site set supervision_level = $2, supervision_body = $3, supervision_doc_no = $4,
+             supervision_due = $5
+         where id = $1",
+    )
+    .bind(site.id)
+    .bind(&s.level)
+    .bind(&s.body)
+    .bind(&s.doc_no)
+    .bind(s.due)
+    .execute(&mut **tx)
+    .await?;
+    Ok(json!({ "level": s.level, "body": s.body, "doc_no": s.doc_no, "due": s.due }))
+}
+
+async fn request_close_out(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    actor: &Actor,
+) -> sqlx::Result<Value> {
+    sqlx::query("update site set close_out_requested_by = $2 where id = $1")
+        .bind(site.id)
+        .bind(actor.user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn approve(tx: &mut Transaction<'_, Postgres>, site: &LockedSite) -> sqlx::Result<Value> {
+    // Acceptance verifies what was installed.
+    sqlx::query(
+        "update site_checklist_item set state = 'verified', updated_at = now() where site_id = $1 and state = 'installed'",
+    )
+    .bind(site.id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("update site set close_out_requested_by = null where id = $1").bind(site.id).execute(&mut **tx).await?;
+    Ok(json!({ "close_out_requested_by": site.close_out_requested_by }))
+}
+
+async fn return_close_out(tx: &mut Transaction<'_, Postgres>, site: &LockedSite) -> sqlx::Result<Value> {
+    sqlx::query("update site set return_count = return_count + 1, close_out_requested_by = null where id = $1")
+        .bind(site.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(json!({}))
+}
+
+/// Completes the site's look-back task with the observation that did it. The task the policy made, if any; a
+/// look-back nobody planned is kept as a manual task, so every look-back counts the same way in the statistics.
+async fn look_back(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    observation_id: Uuid,
+    result: &str,
+    actor: &Actor,
+) -> sqlx::Result<Value> {
+    sqlx::query(
+        "with done as (
+             update look_back_task set done_at = now(), done_by = $2, result = $3, observation_id = $4
+             where site_id = $1 and done_at is null
+             returning id)
+         insert into look_back_task (site_id, due_on, policy, done_at, done_by, result, observation_id)
+         select $1, (now() at time zone 'Asia/Shanghai')::date, 'manual', now(), $2, $3, $4
+         where not exists (select 1 from done)",
+    )
+    .bind(site.id)
+    .bind(actor.user_id)
+    .bind(result)
+    .bind(observation_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(json!({ "observation_id": observation_id }))
+}
+
+/// A relapse counts against the site (and so its town) and sets a new deadline (the old one has passed); the
+/// failed items take the state the inspector found, undoing their verification.
+async fn relapse(
+    tx: &mut Transaction<'_, Postgres>,
+    site: &LockedSite,
+    r: &Relapse,
+    actor: &Actor,
+) -> sqlx::Result<Value> {
+    let mut data = look_back(tx, site, r.observation_id, "relapse", actor).await?;
+    sqlx::query("update site set relapse_count = relapse_count + 1, deadline = $2 where id = $1")
+        .bind(site.id)
+        .bind(r.deadline)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "update site_checklist_item i set state = o.checklist ->> i.item_code, updated_at = now()
+         from observation o
+         where o.id = $2 and i.site_id = $1 and i.item_code = any($3)",
+    )
+    .bind(site.id)
+    .bind(r.observation_id)
+    .bind(&r.failed_items)
+    .execute(&mut **tx)
+    .await?;
+    data["failed_items"] = json!(r.failed_items);
+    data["old_deadline"] = json!(site.deadline);
+    data["deadline"] = json!(r.deadline);
+    Ok(data)
 }
 
 /// The surviving site keeps the history: the duplicate's observations (and so their photos) move to it, and

@@ -114,6 +114,97 @@ impl ActionKind {
     }
 }
 
+/// A move with exactly what it carries, checked at the edge: one variant per action, so the code that writes
+/// a move never looks for a parameter that might be missing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Move {
+    Verify,
+    Reject,
+    Merge {
+        into: Uuid,
+    },
+    Dispatch(Dispatch),
+    Accept,
+    Start,
+    RequestExtension {
+        deadline: NaiveDate,
+    },
+    DecideExtension {
+        approve: bool,
+    },
+    RequestCloseOut,
+    Approve,
+    Return,
+    /// A look-back that found the site as it should be, recorded by the inspector's observation.
+    LookBackPass {
+        observation_id: Uuid,
+    },
+    LookBackRelapse(Relapse),
+    Cancel,
+    Supervise(Supervision),
+}
+
+impl Move {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Move::Verify => ActionKind::Verify,
+            Move::Reject => ActionKind::Reject,
+            Move::Merge { .. } => ActionKind::Merge,
+            Move::Dispatch(_) => ActionKind::Dispatch,
+            Move::Accept => ActionKind::Accept,
+            Move::Start => ActionKind::Start,
+            Move::RequestExtension { .. } => ActionKind::RequestExtension,
+            Move::DecideExtension { .. } => ActionKind::DecideExtension,
+            Move::RequestCloseOut => ActionKind::RequestCloseOut,
+            Move::Approve => ActionKind::Approve,
+            Move::Return => ActionKind::Return,
+            Move::LookBackPass { .. } => ActionKind::LookBackPass,
+            Move::LookBackRelapse(_) => ActionKind::LookBackRelapse,
+            Move::Cancel => ActionKind::Cancel,
+            Move::Supervise(_) => ActionKind::Supervise,
+        }
+    }
+
+    /// The observation that recorded the move (look-backs), for its event.
+    pub fn observation_id(&self) -> Option<Uuid> {
+        match self {
+            Move::LookBackPass { observation_id } => Some(*observation_id),
+            Move::LookBackRelapse(r) => Some(r.observation_id),
+            _ => None,
+        }
+    }
+}
+
+/// Dispatch (派单): the responsible unit, the others involved, the hazard level, the rectification mode and the
+/// deadline (given, or the policy's default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub responsible_unit_id: i32,
+    pub lead_unit_id: Option<i32>,
+    pub supporting_unit_ids: Vec<i32>,
+    pub hazard_level: String,
+    pub rectification_mode: String,
+    pub deadline: NaiveDate,
+}
+
+/// A relapse (反弹) found on site: the inspector's observation, the items it found missing or damaged, and the
+/// reopened site's new deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relapse {
+    pub observation_id: Uuid,
+    pub failed_items: Vec<String>,
+    pub deadline: NaiveDate,
+}
+
+/// Listed supervision (挂牌督办): level, issuing body, document number, required date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supervision {
+    pub level: String,
+    pub body: Option<String>,
+    pub doc_no: Option<String>,
+    pub due: Option<NaiveDate>,
+}
+
 /// What the transition needs to know about the site beyond its status.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SiteFacts {

@@ -16,34 +16,138 @@ use uuid::Uuid;
 
 use super::{ApiJson, AppState, Error, Result, uploads};
 use crate::db;
-use crate::db::lifecycle::ActionParams;
 use crate::db::photos::PhotoOwner;
 use crate::domain::auth::Actor;
-use crate::domain::lifecycle::{ActionKind, Party, RECTIFIER, china_date, is_rectifier, transition};
+use crate::domain::lifecycle::{
+    ActionKind, Dispatch, Move, Party, RECTIFIER, Supervision, china_date, is_rectifier, transition,
+};
 use crate::domain::site::{ItemState, SiteStatus};
 
 const REASON_CHARS_MAX: usize = 1000;
 const SUPPORTING_UNITS_MAX: usize = 10;
 
-/// The body of an action. Which fields apply depends on `action`; the rest must be absent.
+/// The body of an action: one variant per action, with only its fields. Any other field is refused with a
+/// 422 that names it, so a client never believes a field it sent was taken.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActionRequest {
-    action: String,
-    reason: Option<String>,
-    responsible_unit_id: Option<i32>,
-    lead_unit_id: Option<i32>,
-    #[serde(default)]
-    supporting_unit_ids: Vec<i32>,
-    hazard_level: Option<String>,
-    rectification_mode: Option<String>,
-    deadline: Option<NaiveDate>,
-    into: Option<Uuid>,
-    approve: Option<bool>,
-    supervision_level: Option<String>,
-    supervision_body: Option<String>,
-    supervision_doc_no: Option<String>,
-    supervision_due: Option<NaiveDate>,
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+enum ActionRequest {
+    Verify {
+        reason: Option<String>,
+    },
+    Reject {
+        reason: Option<String>,
+    },
+    Merge {
+        reason: Option<String>,
+        into: Uuid,
+    },
+    Dispatch {
+        reason: Option<String>,
+        responsible_unit_id: i32,
+        lead_unit_id: Option<i32>,
+        #[serde(default)]
+        supporting_unit_ids: Vec<i32>,
+        hazard_level: Option<String>,
+        rectification_mode: Option<String>,
+        deadline: Option<NaiveDate>,
+    },
+    Accept {
+        reason: Option<String>,
+    },
+    Start {
+        reason: Option<String>,
+    },
+    RequestExtension {
+        reason: Option<String>,
+        deadline: NaiveDate,
+    },
+    DecideExtension {
+        reason: Option<String>,
+        approve: bool,
+    },
+    RequestCloseOut {
+        reason: Option<String>,
+    },
+    Approve {
+        reason: Option<String>,
+    },
+    Return {
+        reason: Option<String>,
+    },
+    Cancel {
+        reason: Option<String>,
+    },
+    Supervise {
+        reason: Option<String>,
+        supervision_level: String,
+        supervision_body: Option<String>,
+        supervision_doc_no: Option<String>,
+        supervision_due: Option<NaiveDate>,
+    },
+}
+
+/// Every field some action takes: one of these sent with another action "does not apply" to it.
+const ACTION_FIELDS: &[&str] = &[
+    "reason",
+    "into",
+    "responsible_unit_id",
+    "lead_unit_id",
+    "supporting_unit_ids",
+    "hazard_level",
+    "rectification_mode",
+    "deadline",
+    "approve",
+    "supervision_level",
+    "supervision_body",
+    "supervision_doc_no",
+    "supervision_due",
+];
+
+/// What a required field of an action is, for the message when it is missing.
+fn field_hint(field: &str) -> &'static str {
+    match field {
+        "responsible_unit_id" => "dispatch names the responsible unit (see GET /api/v1/organisations)",
+        "into" => "the id of the surviving site",
+        "deadline" => "the new deadline asked for",
+        "approve" => "true or false",
+        "supervision_level" => "none, town, county, prefecture or province",
+        _ => "required",
+    }
+}
+
+/// Reads an action's body: the action first (an unknown one lists those accepted; a look-back is refused, it
+/// is done on site), then its fields, each error a 422 naming the field.
+fn parse_action(id: Uuid, body: serde_json::Value) -> Result<ActionRequest> {
+    let name = body
+        .get("action")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| Error::Unprocessable("action: which move to make, e.g. {\"action\": \"verify\"}".into()))?;
+    let action: ActionKind = name.parse().map_err(|e| Error::Unprocessable(format!("action: {e}")))?;
+    if action.party() == Party::Inspector {
+        return Err(Error::refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "look_back_on_site",
+            format!(
+                "action: {action} is recorded on site, as the inspector's look-back observation: POST \
+                 /api/v1/observations with \"look_back\": {{\"site_id\": \"{id}\", \"result\": \"pass\" or \"relapse\"}}"
+            ),
+        ));
+    }
+    serde_json::from_value(body).map_err(|e| {
+        let message = e.to_string();
+        let quoted =
+            |prefix: &str| message.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+        if let Some(field) = quoted("unknown field `") {
+            if ACTION_FIELDS.contains(&field.as_str()) {
+                return Error::Unprocessable(format!("{field} does not apply to {action}"));
+            }
+            return Error::Unprocessable(format!("{message} (for {action})"));
+        }
+        if let Some(field) = quoted("missing field `") {
+            return Error::Unprocessable(format!("{field}: {}", field_hint(&field)));
+        }
+        Error::Unprocessable(format!("{action}: {message}"))
+    })
 }
 
 fn expected_version(headers: &HeaderMap) -> Result<i32> {
@@ -63,22 +167,12 @@ pub async fn act(
     actor: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<ActionRequest>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
-    let action: ActionKind = req.action.parse().map_err(|e| Error::Unprocessable(format!("action: {e}")))?;
-    if action.party() == Party::Inspector {
-        return Err(Error::refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "look_back_on_site",
-            format!(
-                "action: {action} is recorded on site, as the inspector's look-back observation: POST \
-                 /api/v1/observations with \"look_back\": {{\"site_id\": \"{id}\", \"result\": \"pass\" or \"relapse\"}}"
-            ),
-        ));
-    }
+    let req = parse_action(id, body)?;
     let expected = expected_version(&headers)?;
-    let params = validate(&state, action, req).await?;
+    let (reason, action) = validate(&state, req).await?;
     let scope = actor.site_scope();
 
     let mut tx = state.pool.begin().await?;
@@ -86,17 +180,16 @@ pub async fn act(
         db::lifecycle::lock(&mut tx, id, &scope).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
     check_version(site.version, expected)?;
     let facts = db::lifecycle::facts(&mut tx, &site).await?;
-    let t = transition(site.status(), action, &actor, &facts, params.reason.as_deref())?;
-    match action {
-        ActionKind::Merge => {
-            let into = params.merge_into.unwrap_or_default();
-            db::lifecycle::merge_target_ok(&mut tx, &site, into, &scope)
+    let t = transition(site.status(), action.kind(), &actor, &facts, reason.as_deref())?;
+    match &action {
+        Move::Merge { into } => {
+            db::lifecycle::merge_target_ok(&mut tx, &site, *into, &scope)
                 .await?
                 .map_err(|m| Error::Unprocessable(m.into()))?;
         }
-        ActionKind::RequestExtension => {
-            if let (Some(old), Some(new)) = (site.deadline, params.deadline)
-                && new <= old
+        Move::RequestExtension { deadline: new } => {
+            if let Some(old) = site.deadline
+                && *new <= old
             {
                 return Err(Error::Refused {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -108,9 +201,9 @@ pub async fn act(
         }
         _ => {}
     }
-    db::lifecycle::apply(&mut tx, &site, &t, &actor, &params).await?;
+    db::lifecycle::apply(&mut tx, &site, &t, &actor, reason.as_deref(), &action).await?;
     tx.commit().await?;
-    tracing::info!(site = %id, action = %action, from = %t.from, to = %t.to, by = %actor.name, "site moved");
+    tracing::info!(site = %id, action = %t.event, from = %t.from, to = %t.to, by = %actor.name, "site moved");
     super::site_view::detail_response(&state, &actor, id).await
 }
 
@@ -133,41 +226,56 @@ fn past_deadline(deadline: NaiveDate) -> Error {
     }
 }
 
-/// Checks the parameters an action needs (and that it carries no others), filling defaults.
-async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> Result<ActionParams> {
-    let reason = req.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > REASON_CHARS_MAX) {
-        return Err(Error::Unprocessable(format!("reason: at most {REASON_CHARS_MAX} characters")));
-    }
-    let mut p = ActionParams { reason, ..Default::default() };
-    let unexpected = |field: &str| Error::Unprocessable(format!("{field} does not apply to {action}"));
+/// Checks what an action carries against its limits and the database, filling defaults (a dispatch's level,
+/// mode and deadline): the reason, trimmed, and the move.
+async fn validate(state: &AppState, req: ActionRequest) -> Result<(Option<String>, Move)> {
+    use ActionRequest as R;
     let today = china_date(Utc::now());
-    match action {
-        ActionKind::Dispatch => {
-            let unit = req.responsible_unit_id.ok_or_else(|| {
-                Error::Unprocessable(
-                    "responsible_unit_id: dispatch names the responsible unit (see GET /api/v1/organisations)".into(),
-                )
-            })?;
-            let level = req.hazard_level.unwrap_or_else(|| "general".into());
+    let (reason, action) = match req {
+        R::Verify { reason } => (reason, Move::Verify),
+        R::Reject { reason } => (reason, Move::Reject),
+        R::Accept { reason } => (reason, Move::Accept),
+        R::Start { reason } => (reason, Move::Start),
+        R::RequestCloseOut { reason } => (reason, Move::RequestCloseOut),
+        R::Approve { reason } => (reason, Move::Approve),
+        R::Return { reason } => (reason, Move::Return),
+        R::Cancel { reason } => (reason, Move::Cancel),
+        R::Merge { reason, into } => (reason, Move::Merge { into }),
+        R::DecideExtension { reason, approve } => (reason, Move::DecideExtension { approve }),
+        R::RequestExtension { reason, deadline } => {
+            if deadline < today {
+                return Err(past_deadline(deadline));
+            }
+            (reason, Move::RequestExtension { deadline })
+        }
+        R::Dispatch {
+            reason,
+            responsible_unit_id,
+            lead_unit_id,
+            supporting_unit_ids,
+            hazard_level,
+            rectification_mode,
+            deadline,
+        } => {
+            let level = hazard_level.unwrap_or_else(|| "general".into());
             if !["general", "significant", "major"].contains(&level.as_str()) {
                 return Err(Error::Unprocessable("hazard_level: general, significant or major".into()));
             }
-            let mode = req.rectification_mode.unwrap_or_else(|| "deadline".into());
+            let mode = rectification_mode.unwrap_or_else(|| "deadline".into());
             if !["immediate", "deadline", "project"].contains(&mode.as_str()) {
                 return Err(Error::Unprocessable("rectification_mode: immediate, deadline or project".into()));
             }
-            if req.supporting_unit_ids.len() > SUPPORTING_UNITS_MAX {
+            if supporting_unit_ids.len() > SUPPORTING_UNITS_MAX {
                 return Err(Error::Unprocessable(format!("supporting_unit_ids: at most {SUPPORTING_UNITS_MAX}")));
             }
-            let mut all: Vec<i32> = vec![unit];
-            all.extend(req.lead_unit_id);
-            all.extend(&req.supporting_unit_ids);
+            let mut all: Vec<i32> = vec![responsible_unit_id];
+            all.extend(lead_unit_id);
+            all.extend(&supporting_unit_ids);
             let missing = db::lifecycle::missing_organisations(&state.pool, &all).await?;
             if !missing.is_empty() {
                 return Err(Error::Unprocessable(format!("no organisation with id {missing:?}")));
             }
-            let deadline = match req.deadline {
+            let deadline = match deadline {
                 Some(d) => d,
                 None => {
                     let days = state.settings.deadlines.default_days(&level, &mode).ok_or_else(|| {
@@ -183,75 +291,46 @@ async fn validate(state: &AppState, action: ActionKind, req: ActionRequest) -> R
             if deadline < today {
                 return Err(past_deadline(deadline));
             }
-            p.responsible_unit_id = Some(unit);
-            p.lead_unit_id = req.lead_unit_id;
-            p.supporting_unit_ids = req.supporting_unit_ids;
-            p.hazard_level = Some(level);
-            p.rectification_mode = Some(mode);
-            p.deadline = Some(deadline);
-            return Ok(p);
+            let dispatch = Dispatch {
+                responsible_unit_id,
+                lead_unit_id,
+                supporting_unit_ids,
+                hazard_level: level,
+                rectification_mode: mode,
+                deadline,
+            };
+            (reason, Move::Dispatch(dispatch))
         }
-        ActionKind::Merge => {
-            p.merge_into =
-                Some(req.into.ok_or_else(|| Error::Unprocessable("into: the id of the surviving site".into()))?);
-        }
-        ActionKind::RequestExtension => {
-            let d = req.deadline.ok_or_else(|| Error::Unprocessable("deadline: the new deadline asked for".into()))?;
-            if d < today {
-                return Err(past_deadline(d));
-            }
-            p.deadline = Some(d);
-        }
-        ActionKind::DecideExtension => {
-            p.approve = Some(req.approve.ok_or_else(|| Error::Unprocessable("approve: true or false".into()))?);
-        }
-        ActionKind::Supervise => {
-            let level = req.supervision_level.clone().ok_or_else(|| {
-                Error::Unprocessable("supervision_level: none, town, county, prefecture or province".into())
-            })?;
+        R::Supervise { reason, supervision_level, supervision_body, supervision_doc_no, supervision_due } => {
+            let level = supervision_level;
             if !["none", "town", "county", "prefecture", "province"].contains(&level.as_str()) {
                 return Err(Error::Unprocessable(
                     "supervision_level: none, town, county, prefecture or province".into(),
                 ));
             }
-            let text = |v: &Option<String>, field: &str| -> Result<Option<String>> {
-                let v = v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            let text = |v: Option<String>, field: &str| -> Result<Option<String>> {
+                let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
                 if v.as_ref().is_some_and(|s| s.chars().count() > 128) {
                     return Err(Error::Unprocessable(format!("{field}: at most 128 characters")));
                 }
                 Ok(v)
             };
-            let body = text(&req.supervision_body, "supervision_body")?;
-            let doc_no = text(&req.supervision_doc_no, "supervision_doc_no")?;
+            let body = text(supervision_body, "supervision_body")?;
+            let doc_no = text(supervision_doc_no, "supervision_doc_no")?;
             if level != "none" && (body.is_none() || doc_no.is_none()) {
                 return Err(Error::Unprocessable(
                     "listed supervision names its issuing body (supervision_body) and document number (supervision_doc_no)"
                         .into(),
                 ));
             }
-            p.supervision = Some(db::lifecycle::Supervision { level, body, doc_no, due: req.supervision_due });
+            (reason, Move::Supervise(Supervision { level, body, doc_no, due: supervision_due }))
         }
-        _ => {}
+    };
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > REASON_CHARS_MAX) {
+        return Err(Error::Unprocessable(format!("reason: at most {REASON_CHARS_MAX} characters")));
     }
-    // Fields that belong to other actions are refused, not ignored.
-    let given = [
-        ("responsible_unit_id", req.responsible_unit_id.is_some()),
-        ("lead_unit_id", req.lead_unit_id.is_some()),
-        ("supporting_unit_ids", !req.supporting_unit_ids.is_empty()),
-        ("hazard_level", req.hazard_level.is_some()),
-        ("rectification_mode", req.rectification_mode.is_some()),
-        ("deadline", req.deadline.is_some() && action != ActionKind::RequestExtension),
-        ("into", req.into.is_some() && action != ActionKind::Merge),
-        ("approve", req.approve.is_some() && action != ActionKind::DecideExtension),
-        ("supervision_level", req.supervision_level.is_some() && action != ActionKind::Supervise),
-        ("supervision_body", req.supervision_body.is_some() && action != ActionKind::Supervise),
-        ("supervision_doc_no", req.supervision_doc_no.is_some() && action != ActionKind::Supervise),
-        ("supervision_due", req.supervision_due.is_some() && action != ActionKind::Supervise),
-    ];
-    if let Some((field, _)) = given.iter().find(|(_, present)| *present) {
-        return Err(unexpected(field));
-    }
-    Ok(p)
+    Ok((reason, action))
 }
 
 /// `GET /api/v1/look-backs`: open look-back tasks the user may see, soonest due first.

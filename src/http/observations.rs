@@ -18,10 +18,9 @@ use uuid::Uuid;
 
 use super::{ApiJson, AppState, Error, Result, uploads};
 use crate::db;
-use crate::db::lifecycle::ActionParams;
 use crate::db::observations::Outcome;
 use crate::domain::auth::{Actor, Permission};
-use crate::domain::lifecycle::{ActionKind, china_date, transition};
+use crate::domain::lifecycle::{ActionKind, Move, Relapse, china_date, transition};
 use crate::domain::observation::{
     HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
 };
@@ -207,19 +206,19 @@ async fn record_look_back(
     let t = transition(site.status(), action, actor, &facts, reason.as_deref())?;
     db::observations::insert_look_back(&mut tx, site_id, obs, actor.user_id, content_sha256, photos).await?;
     // A relapse reopens the site with a new deadline: the old one has passed.
-    let relapse_deadline = (look_back.result == LookBackResult::Relapse).then(|| {
-        let days =
-            state.settings.deadlines.relapse_days(site.hazard_level.as_deref(), site.rectification_mode.as_deref());
-        china_date(Utc::now()) + chrono::Days::new(days)
-    });
-    let params = ActionParams {
-        reason,
-        deadline: relapse_deadline,
-        observation_id: Some(obs.id),
-        failed_items: obs.failed_items(),
-        ..Default::default()
+    let action = match look_back.result {
+        LookBackResult::Pass => Move::LookBackPass { observation_id: obs.id },
+        LookBackResult::Relapse => {
+            let days =
+                state.settings.deadlines.relapse_days(site.hazard_level.as_deref(), site.rectification_mode.as_deref());
+            Move::LookBackRelapse(Relapse {
+                observation_id: obs.id,
+                failed_items: obs.failed_items(),
+                deadline: china_date(Utc::now()) + chrono::Days::new(days),
+            })
+        }
     };
-    db::lifecycle::apply(&mut tx, &site, &t, actor, &params).await?;
+    db::lifecycle::apply(&mut tx, &site, &t, actor, reason.as_deref(), &action).await?;
     tx.commit().await?;
     tracing::info!(site = %site_id, result = %look_back.result, by = %actor.name, "look-back recorded");
     Ok(Outcome::Created)
