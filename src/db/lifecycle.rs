@@ -476,40 +476,30 @@ pub async fn record_evidence(
     evidence: &EvidenceRecord,
     actor: &Actor,
 ) -> sqlx::Result<Uuid> {
-    let measured = Value::Object(evidence.measured.clone());
+    // One statement: the evidence row, the item's current state taken from it, and a new site version.
     let evidence_id: Uuid = sqlx::query_scalar(
-        "insert into item_evidence (site_id, item_code, state, quantity, measured, installed_on, installer, reason, submitted_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+        "with e as (
+             insert into item_evidence (site_id, item_code, state, quantity, measured, installed_on, installer, reason,
+                 submitted_by)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             returning id, site_id, item_code, state, quantity, measured, installed_on, installer, reason),
+         item as (
+             update site_checklist_item i set state = e.state, quantity = e.quantity, measured = e.measured,
+                 installed_on = e.installed_on, installer = e.installer, reason = e.reason, updated_at = now()
+             from e where i.site_id = e.site_id and i.item_code = e.item_code),
+         version as (update site set version = version + 1, updated_at = now() where id = $1)
+         select id from e",
     )
     .bind(site_id)
     .bind(item_code)
     .bind(evidence.state.as_str())
     .bind(evidence.quantity)
-    .bind(&measured)
+    .bind(Value::Object(evidence.measured.clone()))
     .bind(evidence.installed_on)
     .bind(&evidence.installer)
     .bind(&evidence.reason)
     .bind(actor.user_id)
-    .fetch_one(&mut *conn)
+    .fetch_one(conn)
     .await?;
-    sqlx::query(
-        "update site_checklist_item set state = $3, quantity = $4, measured = $5, installed_on = $6, installer = $7,
-             reason = $8, updated_at = now()
-         where site_id = $1 and item_code = $2",
-    )
-    .bind(site_id)
-    .bind(item_code)
-    .bind(evidence.state.as_str())
-    .bind(evidence.quantity)
-    .bind(&measured)
-    .bind(evidence.installed_on)
-    .bind(&evidence.installer)
-    .bind(&evidence.reason)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("update site set version = version + 1, updated_at = now() where id = $1")
-        .bind(site_id)
-        .execute(&mut *conn)
-        .await?;
     Ok(evidence_id)
 }
