@@ -514,6 +514,13 @@ async fn refusals_say_why_and_leave_no_trace(pool: PgPool) {
             json!({}),
         ),
         (&o.dispatcher, json!({"action": "merge"}), 422, "into: the id of the surviving site", json!({})),
+        (
+            &o.dispatcher,
+            json!({"action": "dispatch", "responsible_unit_id": o.unit_id, "hazard_level": "extreme"}),
+            422,
+            "unknown variant `extreme`, expected one of `general`, `significant`, `major`",
+            json!({}),
+        ),
         (&o.dispatcher, json!({"reason": "x"}), 422, "action: which move to make", json!({})),
     ];
     for (token, body, status, fragment, members) in cases {
@@ -759,4 +766,13 @@ async fn the_look_back_radius_is_a_setting_the_phone_page_reads(pool: PgPool) {
     assert_eq!(far.json()["radius_m"], 20.0);
     assert_eq!(near.status, 201, "{}", near.detail());
     assert_eq!(published["look_back_radius_m"], 20.0);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_stored_code_the_domain_does_not_know_is_an_error_never_a_default(pool: PgPool) {
+    use roadledger::domain::site::{HazardLevel, SiteStatus};
+    let known: SiteStatus = sqlx::query_scalar("select 'closed'").fetch_one(&pool).await.unwrap();
+    assert_eq!(known, SiteStatus::Closed);
+    let unknown = sqlx::query_scalar::<_, HazardLevel>("select 'extreme'").fetch_one(&pool).await.unwrap_err();
+    assert!(unknown.to_string().contains("accepted values: general, significant, major"), "{unknown}");
 }

@@ -8,14 +8,14 @@ use uuid::Uuid;
 
 use crate::domain::auth::{Actor, SiteScope};
 use crate::domain::lifecycle::{Dispatch, Move, Relapse, SiteFacts, Supervision, Transition};
-use crate::domain::site::SiteStatus;
+use crate::domain::site::{HazardLevel, RectificationMode, SiteStatus};
 
 /// A site as the lifecycle sees it, locked for the rest of the transaction.
 #[derive(Debug, sqlx::FromRow)]
 pub struct LockedSite {
     pub id: Uuid,
     pub kind: String,
-    pub status: String,
+    pub status: SiteStatus,
     pub version: i32,
     pub town_id: Option<i32>,
     pub responsible_unit_id: Option<i32>,
@@ -23,13 +23,13 @@ pub struct LockedSite {
     pub supporting_unit_ids: Vec<i32>,
     pub deadline: Option<NaiveDate>,
     pub close_out_requested_by: Option<Uuid>,
-    pub hazard_level: Option<String>,
-    pub rectification_mode: Option<String>,
+    pub hazard_level: Option<HazardLevel>,
+    pub rectification_mode: Option<RectificationMode>,
 }
 
 impl LockedSite {
     pub fn status(&self) -> SiteStatus {
-        self.status.parse().unwrap_or(SiteStatus::Reported)
+        self.status
     }
 }
 
@@ -147,8 +147,8 @@ async fn dispatch(tx: &mut Transaction<'_, Postgres>, site: &LockedSite, d: &Dis
     .bind(d.responsible_unit_id)
     .bind(d.lead_unit_id)
     .bind(&d.supporting_unit_ids)
-    .bind(&d.hazard_level)
-    .bind(&d.rectification_mode)
+    .bind(d.hazard_level)
+    .bind(d.rectification_mode)
     .bind(d.deadline)
     .execute(&mut **tx)
     .await?;
@@ -231,7 +231,7 @@ async fn supervise(tx: &mut Transaction<'_, Postgres>, site: &LockedSite, s: &Su
          where id = $1",
     )
     .bind(site.id)
-    .bind(&s.level)
+    .bind(s.level)
     .bind(&s.body)
     .bind(&s.doc_no)
     .bind(s.due)

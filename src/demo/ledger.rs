@@ -1297,7 +1297,8 @@ impl Story<'_> {
             let id = self.observe(inspector, notes.clone(), Visit::LookBack { pass: false });
             let codes: Vec<String> = failed.iter().map(|f| self.item_code(f.0).to_string()).collect();
             // The reopened site gets a new deadline, as the server gives it.
-            let days = DeadlinePolicy::default().relapse_days(Some(self.plan.level), Some(self.plan.mode));
+            let days =
+                DeadlinePolicy::default().relapse_days(self.plan.level.parse().ok(), self.plan.mode.parse().ok());
             let old_deadline = self.deadline;
             let deadline = self.now.date() + Duration::days(days as i64);
             self.deadline = Some(deadline);

@@ -16,7 +16,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::auth::{Actor, Role};
-use super::site::SiteStatus;
+use super::site::{HazardLevel, RectificationMode, SiteStatus, SupervisionLevel};
 
 /// The calendar day in China (UTC+8, no daylight saving) at an instant: deadlines, overdue days and look-back
 /// dates are county dates, whatever time zone the server runs in.
@@ -182,8 +182,8 @@ pub struct Dispatch {
     pub responsible_unit_id: i32,
     pub lead_unit_id: Option<i32>,
     pub supporting_unit_ids: Vec<i32>,
-    pub hazard_level: String,
-    pub rectification_mode: String,
+    pub hazard_level: HazardLevel,
+    pub rectification_mode: RectificationMode,
     pub deadline: NaiveDate,
 }
 
@@ -199,7 +199,7 @@ pub struct Relapse {
 /// Listed supervision (挂牌督办): level, issuing body, document number, required date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Supervision {
-    pub level: String,
+    pub level: SupervisionLevel,
     pub body: Option<String>,
     pub doc_no: Option<String>,
     pub due: Option<NaiveDate>,

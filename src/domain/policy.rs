@@ -1,6 +1,8 @@
 //! The county's configurable rules (DOMAIN.md §6): default remediation deadlines and the look-back policy.
 //! Settings of the server, used by the HTTP handlers, the look-back planner and the demo alike.
 
+use super::site::{HazardLevel, RectificationMode};
+
 /// Default remediation deadlines (DOMAIN.md §6, configurable): immediate ≤ 3 days, general ≤ 30,
 /// significant ≤ 90; a major hazard follows its approved plan, so its deadline must be given.
 #[derive(Debug, Clone)]
@@ -18,21 +20,28 @@ impl Default for DeadlinePolicy {
 
 impl DeadlinePolicy {
     /// Days from dispatch to the default deadline, or `None` when it must be given.
-    pub fn default_days(&self, hazard_level: &str, rectification_mode: &str) -> Option<u64> {
+    pub fn default_days(&self, hazard_level: HazardLevel, rectification_mode: RectificationMode) -> Option<u64> {
         match (rectification_mode, hazard_level) {
-            ("immediate", _) => Some(self.immediate_days),
-            (_, "general") => Some(self.general_days),
-            (_, "significant") => Some(self.significant_days),
-            _ => None,
+            (RectificationMode::Immediate, _) => Some(self.immediate_days),
+            (_, HazardLevel::General) => Some(self.general_days),
+            (_, HazardLevel::Significant) => Some(self.significant_days),
+            (_, HazardLevel::Major) => None,
         }
     }
 
     /// Days from a relapse (反弹) to the reopened site's new deadline: the default for its level and mode, and
     /// for a major hazard, whose deadline follows an approved plan nobody has re-approved yet, the longest
     /// default. The dispatcher moves it through an extension if the plan says otherwise.
-    pub fn relapse_days(&self, hazard_level: Option<&str>, rectification_mode: Option<&str>) -> u64 {
-        self.default_days(hazard_level.unwrap_or("general"), rectification_mode.unwrap_or("deadline"))
-            .unwrap_or(self.significant_days.max(self.general_days))
+    pub fn relapse_days(
+        &self,
+        hazard_level: Option<HazardLevel>,
+        rectification_mode: Option<RectificationMode>,
+    ) -> u64 {
+        self.default_days(
+            hazard_level.unwrap_or(HazardLevel::General),
+            rectification_mode.unwrap_or(RectificationMode::Deadline),
+        )
+        .unwrap_or(self.significant_days.max(self.general_days))
     }
 }
 

@@ -107,6 +107,36 @@ impl SiteStatus {
 }
 
 coded_enum! {
+    /// Hazard level (隐患等级, DOMAIN.md §6): 一般, 较大, 重大. Decides the default deadline.
+    HazardLevel {
+        General = "general",
+        Significant = "significant",
+        Major = "major",
+    }
+}
+
+coded_enum! {
+    /// Rectification mode (DOMAIN.md §6): 立行立改 immediately, 限期整改 by a deadline, 工程整改 as a capital
+    /// project with interim measures.
+    RectificationMode {
+        Immediate = "immediate",
+        Deadline = "deadline",
+        Project = "project",
+    }
+}
+
+coded_enum! {
+    /// Listed supervision (挂牌督办): by whom a site is listed, or `none`.
+    SupervisionLevel {
+        None = "none",
+        Town = "town",
+        County = "county",
+        Prefecture = "prefecture",
+        Province = "province",
+    }
+}
+
+coded_enum! {
     /// The state of one checklist item at a site.
     ItemState {
         Missing = "missing",

@@ -21,7 +21,7 @@ use crate::domain::auth::Actor;
 use crate::domain::lifecycle::{
     ActionKind, Dispatch, Move, Party, RECTIFIER, Supervision, china_date, is_rectifier, transition,
 };
-use crate::domain::site::{ItemState, SiteStatus};
+use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteStatus, SupervisionLevel};
 
 const REASON_CHARS_MAX: usize = 1000;
 const SUPPORTING_UNITS_MAX: usize = 10;
@@ -47,8 +47,8 @@ enum ActionRequest {
         lead_unit_id: Option<i32>,
         #[serde(default)]
         supporting_unit_ids: Vec<i32>,
-        hazard_level: Option<String>,
-        rectification_mode: Option<String>,
+        hazard_level: Option<HazardLevel>,
+        rectification_mode: Option<RectificationMode>,
         deadline: Option<NaiveDate>,
     },
     Accept {
@@ -79,7 +79,7 @@ enum ActionRequest {
     },
     Supervise {
         reason: Option<String>,
-        supervision_level: String,
+        supervision_level: SupervisionLevel,
         supervision_body: Option<String>,
         supervision_doc_no: Option<String>,
         supervision_due: Option<NaiveDate>,
@@ -257,14 +257,8 @@ async fn validate(state: &AppState, req: ActionRequest) -> Result<(Option<String
             rectification_mode,
             deadline,
         } => {
-            let level = hazard_level.unwrap_or_else(|| "general".into());
-            if !["general", "significant", "major"].contains(&level.as_str()) {
-                return Err(Error::Unprocessable("hazard_level: general, significant or major".into()));
-            }
-            let mode = rectification_mode.unwrap_or_else(|| "deadline".into());
-            if !["immediate", "deadline", "project"].contains(&mode.as_str()) {
-                return Err(Error::Unprocessable("rectification_mode: immediate, deadline or project".into()));
-            }
+            let level = hazard_level.unwrap_or(HazardLevel::General);
+            let mode = rectification_mode.unwrap_or(RectificationMode::Deadline);
             if supporting_unit_ids.len() > SUPPORTING_UNITS_MAX {
                 return Err(Error::Unprocessable(format!("supporting_unit_ids: at most {SUPPORTING_UNITS_MAX}")));
             }
@@ -278,7 +272,7 @@ async fn validate(state: &AppState, req: ActionRequest) -> Result<(Option<String
             let deadline = match deadline {
                 Some(d) => d,
                 None => {
-                    let days = state.settings.deadlines.default_days(&level, &mode).ok_or_else(|| {
+                    let days = state.settings.deadlines.default_days(level, mode).ok_or_else(|| {
                         Error::refused(
                             StatusCode::UNPROCESSABLE_ENTITY,
                             "deadline_required",
@@ -303,11 +297,6 @@ async fn validate(state: &AppState, req: ActionRequest) -> Result<(Option<String
         }
         R::Supervise { reason, supervision_level, supervision_body, supervision_doc_no, supervision_due } => {
             let level = supervision_level;
-            if !["none", "town", "county", "prefecture", "province"].contains(&level.as_str()) {
-                return Err(Error::Unprocessable(
-                    "supervision_level: none, town, county, prefecture or province".into(),
-                ));
-            }
             let text = |v: Option<String>, field: &str| -> Result<Option<String>> {
                 let v = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
                 if v.as_ref().is_some_and(|s| s.chars().count() > 128) {
@@ -317,7 +306,7 @@ async fn validate(state: &AppState, req: ActionRequest) -> Result<(Option<String
             };
             let body = text(supervision_body, "supervision_body")?;
             let doc_no = text(supervision_doc_no, "supervision_doc_no")?;
-            if level != "none" && (body.is_none() || doc_no.is_none()) {
+            if level != SupervisionLevel::None && (body.is_none() || doc_no.is_none()) {
                 return Err(Error::Unprocessable(
                     "listed supervision names its issuing body (supervision_body) and document number (supervision_doc_no)"
                         .into(),

@@ -209,8 +209,7 @@ async fn record_look_back(
     let action = match look_back.result {
         LookBackResult::Pass => Move::LookBackPass { observation_id: obs.id },
         LookBackResult::Relapse => {
-            let days =
-                state.settings.deadlines.relapse_days(site.hazard_level.as_deref(), site.rectification_mode.as_deref());
+            let days = state.settings.deadlines.relapse_days(site.hazard_level, site.rectification_mode);
             Move::LookBackRelapse(Relapse {
                 observation_id: obs.id,
                 failed_items: obs.failed_items(),
