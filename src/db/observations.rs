@@ -10,7 +10,7 @@ use super::photos::{NewPhoto, PhotoOwner};
 use crate::domain::auth::{Actor, SiteScope};
 use crate::domain::observation::NewObservation;
 use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteStatus};
-use crate::domain::stake::{Carriageway, Stake};
+use crate::domain::stake::Stake;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -232,7 +232,7 @@ async fn open_site(
     county_admin_code: &str,
 ) -> sqlx::Result<Uuid> {
     let road = match_road(tx, obs, geojson, county_admin_code).await?;
-    let derived = |m: Option<f64>| m.and_then(|m| Stake::new(Carriageway::Single, m.max(0.0).round()).ok());
+    let derived = |m: Option<f64>| m.and_then(Stake::derived);
     let (stake, end_stake) = match (&obs.stake, &road) {
         (Some(given), _) => (Some(given.clone()), None),
         (None, Some(r)) => (derived(r.stake_m), if obs.kind.is_line() { derived(r.end_stake_m) } else { None }),

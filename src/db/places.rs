@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::places::ChainageBreak;
-use crate::domain::stake::{Carriageway, Stake};
+use crate::domain::stake::Stake;
 use crate::import::{ImportKind, ImportReport, Importer, Problem, Repair, SiteChange};
 
 type Tx<'a> = Transaction<'a, Postgres>;
@@ -511,16 +511,24 @@ pub struct BreakRow {
 pub async fn apply_breaks(tx: &mut Tx<'_>, rows: &[BreakRow]) -> sqlx::Result<Result<u64, Vec<Problem>>> {
     let mut by_road: std::collections::BTreeMap<i32, Vec<(f64, f64)>> = Default::default();
     let mut problems = Vec::new();
+    // The coded roads with stakes that the table names, in one query: route → id.
+    let roads: std::collections::HashMap<(String, String), i32> = sqlx::query_as::<_, (String, String, i32)>(
+        "select r.route_code, r.admin_code, r.id from road r
+         join unnest($1::text[], $2::text[]) as u(route_code, admin_code)
+             on r.route_code = u.route_code and r.admin_code = u.admin_code
+         where r.geom_m is not null",
+    )
+    .bind(rows.iter().map(|r| r.route_code.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.admin_code.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|(route, county, id)| ((route, county), id))
+    .collect();
     for row in rows {
-        let road: Option<(i32, bool)> =
-            sqlx::query_as("select id, geom_m is not null from road where route_code = $1 and admin_code = $2")
-                .bind(&row.route_code)
-                .bind(&row.admin_code)
-                .fetch_optional(&mut **tx)
-                .await?;
-        match road {
-            Some((id, true)) => by_road.entry(id).or_default().push((row.stake_back_m, row.stake_ahead_m)),
-            Some((_, false)) | None => problems.push(Problem {
+        match roads.get(&(row.route_code.clone(), row.admin_code.clone())) {
+            Some(id) => by_road.entry(*id).or_default().push((row.stake_back_m, row.stake_ahead_m)),
+            None => problems.push(Problem {
                 feature: Some(row.line),
                 key: Some(row.route_code.clone()),
                 problem: format!("no road {} in county {} to put a chainage break on", row.route_code, row.admin_code),
@@ -656,7 +664,7 @@ async fn rederive_roads(
     .fetch_all(&mut **tx)
     .await?;
 
-    let stake = |m: Option<f64>| m.and_then(|m| Stake::new(Carriageway::Single, m.max(0.0).round()).ok());
+    let stake = |m: Option<f64>| m.and_then(Stake::derived);
     let mut ids = Vec::new();
     let mut road_ids = Vec::new();
     let mut route_codes = Vec::new();

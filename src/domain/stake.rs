@@ -77,6 +77,12 @@ pub enum StakeError {
 }
 
 impl Stake {
+    /// The stake of a measure derived from a road (not typed by a person): on the centre line, to the metre,
+    /// never below K0+000. `None` for a measure no stake can have (NaN, beyond K9999).
+    pub fn derived(metres: f64) -> Option<Stake> {
+        Stake::new(Carriageway::Single, metres.max(0.0).round()).ok()
+    }
+
     /// Builds a stake from a number of metres (e.g. read back from the database), checking the invariant.
     pub fn new(carriageway: Carriageway, metres: f64) -> Result<Stake, StakeError> {
         // Written so that NaN fails too.

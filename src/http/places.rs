@@ -87,14 +87,13 @@ pub async fn locate_point(
     let located = db::locate_point(&state.pool, lon, lat, radius_m)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no road within {radius_m} m of ({lon}, {lat})")))?;
-    let stake = located.stake_m.and_then(|m| Stake::new(Carriageway::Single, m.max(0.0)).ok());
     Ok(Json(json!({
         "road_id": located.road_id,
         "route_code": located.route_code,
         "name": located.name,
         "admin_code": located.admin_code,
-        "stake": stake.as_ref().map(|s| Stake::new(Carriageway::Single, s.metres.round()).map(|s| s.to_string()).unwrap_or_default()),
-        "stake_m": stake.as_ref().map(|s| (s.metres * 100.0).round() / 100.0),
+        "stake": located.stake_m.and_then(Stake::derived).map(|s| s.to_string()),
+        "stake_m": located.stake_m.map(|m| (m.max(0.0) * 100.0).round() / 100.0),
         "offset_m": (located.offset_m * 10.0).round() / 10.0,
         "side": located.side,
     })))
@@ -139,22 +138,18 @@ pub async fn locate_stake(
     let mut conn = state.pool.acquire().await?;
     let breaks = db::chainage_breaks(&mut conn, road_id).await?;
     drop(conn);
-    let (first, last) = (stake_at(first_m.min(last_m), &breaks), stake_at(first_m.max(last_m), &breaks));
-    let range = || {
-        let text =
-            |m: f64| Stake::new(Carriageway::Single, m.max(0.0).round()).map(|s| s.to_string()).unwrap_or_default();
-        json!({ "route_code": route_code, "stake": stake.to_string(), "first_stake": text(first), "last_stake": text(last) })
-    };
+    let (low, high) = (first_m.min(last_m), first_m.max(last_m));
+    let text = |m: f64| Stake::derived(stake_at(m, &breaks)).map(|s| s.to_string()).unwrap_or_default();
+    let (first, last) = (text(low), text(high));
     let beyond = |why: &str| Error::Refused {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         code: "stake_off_road",
         message: format!("{route_code} has no {stake}: {why}"),
-        facts: range(),
+        facts: json!({ "route_code": route_code, "stake": stake.to_string(), "first_stake": first, "last_stake": last }),
     };
     let measure = measure_of(stake.metres, &breaks).ok_or_else(|| beyond("a chainage break skips it"))?;
     // Stakes are written to the metre (or less) and roads end anywhere: K6+803 names the end of a road whose
     // measure ends at 6 802.7 m.
-    let (low, high) = (first_m.min(last_m), first_m.max(last_m));
     let measure = if measure < low && low - measure <= STAKE_END_TOLERANCE_M {
         low
     } else if measure > high && measure - high <= STAKE_END_TOLERANCE_M {
@@ -162,11 +157,9 @@ pub async fn locate_stake(
     } else {
         measure
     };
-    let (lon, lat) = db::point_at_measure(&state.pool, road_id, measure).await?.ok_or_else(|| {
-        let r = range();
-        let text = |k: &str| r[k].as_str().unwrap_or("").to_owned();
-        beyond(&format!("its stakes run from {} to {}", text("first_stake"), text("last_stake")))
-    })?;
+    let (lon, lat) = db::point_at_measure(&state.pool, road_id, measure)
+        .await?
+        .ok_or_else(|| beyond(&format!("its stakes run from {first} to {last}")))?;
     let body = json!({
         "type": "Feature",
         "geometry": { "type": "Point", "coordinates": [(lon * 1e7).round() / 1e7, (lat * 1e7).round() / 1e7] },
