@@ -1,6 +1,6 @@
 //! Benchmark: rendering one close-out sheet (销号单) PDF, without the database or HTTP.
 //!
-//! The sheet is a hazard spot with the three ones (三个一), as `tests/closeout.rs` closes it: three items, a
+//! The sheet is a hazard spot with the three ones (三个一), as `tests/it/closeout.rs` closes it: three items, a
 //! before-photo, an after-photo per item and the lamp's night photo, as 320 × 240 JPEG thumbnails like the
 //! photo store keeps. Prints, with time and peak-RSS growth (VmHWM, reset before each row):
 //! - the first render of the process, which loads the ~20 MB font (`CjkFont::shared`);

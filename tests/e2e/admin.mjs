@@ -19,7 +19,7 @@
 // script creates the user `zhao.lei`, which must not exist yet.
 //
 // Prints one JSON line ({"ok": true, "created": {...}, ...} or {"ok": false, "step", "error"}) and exits
-// non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
+// non-zero on failure. The Rust test (tests/it/browser.rs) checks the database afterwards.
 
 import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, failSignIn } from './lib.mjs';
 

@@ -15,7 +15,7 @@
 //
 // The account must have the `inspector` role. Prints one JSON line ({"ok": true, "first": {...},
 // "second": {...}, "third": {...}, "inspector_line": "…"} or {"ok": false, "step", "error"}) and exits
-// non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
+// non-zero on failure. The Rust test (tests/it/browser.rs) checks the database afterwards.
 
 import { existsSync } from 'node:fs';
 import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';

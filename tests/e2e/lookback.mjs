@@ -20,7 +20,7 @@
 //            "supervision": {"body": "…", "doc_no": "…", "due": "YYYY-MM-DD"}}
 //
 // Prints one JSON line ({"ok": true, "relapse": {...}, "pass": {...}} or {"ok": false, "step", "error"}) and
-// exits non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
+// exits non-zero on failure. The Rust test (tests/it/browser.rs) checks the database afterwards.
 
 import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 

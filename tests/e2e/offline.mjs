@@ -8,7 +8,7 @@
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/offline.mjs <base-url> <path-to-a-jpeg>
 //
 // Prints one JSON line ({"ok": true, "sent_codes": "...", ...} or {"ok": false, "step", "error"}) and exits
-// non-zero on failure. The Rust test (tests/browser.rs) checks the database afterwards.
+// non-zero on failure. The Rust test (tests/it/browser.rs) checks the database afterwards.
 
 import { existsSync } from 'node:fs';
 import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';

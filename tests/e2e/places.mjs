@@ -11,7 +11,7 @@
 //   E2E_USER=<admin> E2E_PASSWORD=<password> node tests/e2e/places.mjs <base-url> <tests/data/county> <roads expected>
 //
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}) and exits non-zero on failure.
-// The Rust test (tests/browser.rs, admin_page_imports_a_county) checks the database afterwards.
+// The Rust test (tests/it/browser.rs, admin_page_imports_a_county) checks the database afterwards.
 
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -22,7 +22,7 @@
 //            "extension_reason": "…"}
 //
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}); exits non-zero on failure. The
-// Rust test (tests/browser.rs) checks the database afterwards.
+// Rust test (tests/it/browser.rs) checks the database afterwards.
 
 import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
 

@@ -2,7 +2,7 @@
 //! walked against the real router on a real database. `docs/authz.md` shows the same table: a test renders
 //! it from `MATRIX` and compares (run with `UPDATE_AUTHZ_MD=1` to rewrite the document's copy).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -517,7 +517,7 @@ fn matrix_markdown() -> String {
 }
 
 const DOC_BEGIN: &str =
-    "<!-- matrix:begin (generated from tests/authz.rs: UPDATE_AUTHZ_MD=1 cargo nextest run --test authz) -->\n";
+    "<!-- matrix:begin (generated from tests/it/authz.rs: UPDATE_AUTHZ_MD=1 cargo nextest run authz::) -->\n";
 const DOC_END: &str = "<!-- matrix:end -->";
 
 #[test]
@@ -534,6 +534,6 @@ fn docs_authz_md_shows_this_matrix() {
     assert_eq!(
         doc[start..end],
         rendered,
-        "docs/authz.md shows a different matrix; rewrite it with UPDATE_AUTHZ_MD=1 cargo nextest run --test authz"
+        "docs/authz.md shows a different matrix; rewrite it with UPDATE_AUTHZ_MD=1 cargo nextest run authz::"
     );
 }

@@ -2,7 +2,7 @@
 //! database: sites taken through the lifecycle by the API, then both files read back with real readers
 //! (the `csv` crate, `calamine`) and checked cell by cell; filters and scope as in the sites list; refusals.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 

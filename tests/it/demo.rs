@@ -1,7 +1,7 @@
 //! The demo dataset, loaded into a real database the way `roadledger serve --demo` does, read back
 //! through the API.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! The README's "Setting up a real county", command by command, with the real binary on an empty database:
 //! towns, roads, organisations, the first accounts; then a town officer sees only their town's sites.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -6,7 +6,7 @@
 //! Needs `npm ci --prefix web` (MapLibre for the pages, playwright-core for the scripts) and Debian's
 //! `chromium` (or `CHROMIUM=/path/to/chrome`). Set `E2E_SCREENSHOT_DIR` to keep screenshots of the pages.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! through the API, organisations and a town officer who sees only their town, and metric work far from
 //! 120°E (Xinjiang at 87°E, Heilongjiang at 126°E).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Recording observations through `POST /api/v1/observations`, against a real PostGIS and photo store.
 
-mod common;
+use crate::common;
 
 use common::{ExifSpec, app, jpeg, jpeg_with_exif, north_of, observation, pixel_flood_png, sha256_hex};
 use roadledger::domain::coords;

@@ -3,7 +3,7 @@
 //! review), then its sheet is downloaded and read back with poppler's `pdftotext`, `pdfinfo` and `pdfimages`
 //! (Debian `poppler-utils`), which know nothing of how it was written.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

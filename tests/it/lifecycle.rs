@@ -2,7 +2,7 @@
 //! → accept → evidence → close-out → review → closed → look-back, and the side roads (return and rework,
 //! extension, relapse and reopen, merge, cancel), with stale writes refused.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::Request;

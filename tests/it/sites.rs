@@ -1,6 +1,6 @@
 //! Reading sites (bbox, filters, paging, detail), health, and the rules the database itself enforces.
 
-mod common;
+use crate::common;
 
 use common::{app, jpeg, observation};
 use serde_json::{Value, json};

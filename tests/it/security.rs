@@ -1,7 +1,7 @@
 //! Sign-in and sessions as an attacker would probe them: session fixation, CSRF, token revocation,
 //! throttling (surviving a restart), disabled accounts, account enumeration, sign-out.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::Request;

@@ -1,0 +1,19 @@
+//! The integration tests, as one test binary (one link instead of one per file): the API against a real
+//! PostGIS (a fresh database per test), the real binary, the import readers, and the pages in headless
+//! Chromium. `common` is the shared test support.
+
+mod common;
+
+mod authz;
+mod browser;
+mod closeout;
+mod county_guide;
+mod demo;
+mod embedded;
+mod import;
+mod import_read;
+mod ledger;
+mod lifecycle;
+mod observations;
+mod security;
+mod sites;
