@@ -598,13 +598,14 @@ async fn a_database_failure_midway_aborts_the_csv_download(pool: PgPool) {
     let head = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert!(head.starts_with("\u{feff}编号,".as_bytes()));
 
-    // The export's query starts in its own task once the head is out: wait for it, then cut its connection.
+    // The export names its connection (application_name): wait for it to be running, then cut it.
     let mut cut = 0;
     for _ in 0..100 {
         cut = sqlx::query_scalar(
             "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
-             where datname = current_database() and pid <> pg_backend_pid() and query like '%with item_column%') t",
+             where datname = current_database() and application_name = $1) t",
         )
+        .bind(ledger::EXPORT_APPLICATION_NAME)
         .fetch_one(&app.pool)
         .await
         .unwrap();
