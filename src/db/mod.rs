@@ -10,6 +10,7 @@ pub mod photos;
 pub mod places;
 pub mod reference;
 pub mod sites;
+pub mod tiles;
 
 use std::time::Duration;
 

@@ -15,6 +15,7 @@ mod places;
 mod reference;
 mod site_view;
 mod sites;
+mod tiles;
 mod uploads;
 
 use std::path::PathBuf;
@@ -164,6 +165,10 @@ pub fn router(state: AppState) -> Router {
         .not_found_service(ServeFile::new(web_dir.join("404.html")));
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route(
+            "/tiles/{layer}/{z}/{x}/{y}",
+            get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(tiles::CACHE_BYTES_MAX)))),
+        )
         .nest("/api/v1", api)
         .nest_service("/vendor/maplibre-gl", ServeDir::new(maplibre))
         .fallback_service(

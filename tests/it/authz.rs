@@ -49,6 +49,8 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     // Sites: everyone signed in reads; town and unit officers only their own (404 outside, never 403).
     ("GET /api/v1/sites",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/counts",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /tiles/sites/14/13680/6647.mvt",                Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /tiles/towns/10/855/411.mvt",                   Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/{site}",                          Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/{site}",                          Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
     ("GET /api/v1/observations/{observation}",            Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -17,3 +17,4 @@ mod lifecycle;
 mod observations;
 mod security;
 mod sites;
+mod tiles;

@@ -1,0 +1,279 @@
+//! Mapbox vector tiles of the map's layers, cut by PostGIS (`ST_AsMVT`), and the change log that tells a
+//! cached tile whether it is still right.
+//!
+//! - **sites**, z ≥ [`FEATURE_ZOOM`]: one feature per site (points, and sections as lines) with what the map
+//!   colours, filters and labels by. Below that zoom a tile would hold up to a whole county's sites, so it holds
+//!   aggregates instead: a [`GRID`] × [`GRID`] grid of cells, one point per non-empty cell at the mean position
+//!   of its sites, with the count per status. Each site is counted once, by its anchor point
+//!   (`site.anchor_3857`), in the one cell whose half-open square holds it, so cells add up to the total.
+//! - **towns** and **roads**: the background, simplified to the tile's pixel below [`FEATURE_ZOOM`]; below
+//!   [`MINOR_ROADS_ZOOM`] only roads with a route code.
+//!
+//! Every tile is drawn in one statement that also returns its snapshot (`pg_current_snapshot()`), and
+//! [`changed_since`] answers from `map_change` (migration 0006) whether a statement the snapshot did not see has
+//! since committed a change inside the tile: that is how a cached tile is never stale.
+
+use chrono::NaiveDate;
+use sqlx::PgPool;
+use std::sync::LazyLock;
+
+use super::sites::scope_condition;
+use crate::domain::auth::SiteScope;
+use crate::domain::site::SiteStatus;
+
+/// From this zoom on, the sites layer has one feature per site; below it, grid aggregates.
+pub const FEATURE_ZOOM: u8 = 13;
+/// Below this zoom the roads layer leaves out roads without a route code (village lanes).
+pub const MINOR_ROADS_ZOOM: u8 = 11;
+/// The deepest zoom served (a site's stake is a few metres wide there).
+pub const MAX_ZOOM: u8 = 22;
+/// Cells per tile side in the low-zoom aggregates (16 px cells on a 512 px tile).
+pub const GRID: u32 = 32;
+/// Tile coordinate space (the MVT extent) and the buffer around it, in those units.
+const EXTENT: u32 = 4096;
+const BUFFER: u32 = 64;
+
+/// A layer of the map's vector tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Sites,
+    Towns,
+    Roads,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 3] = [Layer::Sites, Layer::Towns, Layer::Roads];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Sites => "sites",
+            Layer::Towns => "towns",
+            Layer::Roads => "roads",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// The `map_change` layers whose changes can alter this layer's tiles: site tiles show town and road
+    /// names, so a renamed town or road changes them (within its extent).
+    fn depends_on(self) -> &'static [&'static str] {
+        match self {
+            Layer::Sites => &["sites", "towns", "roads"],
+            Layer::Towns => &["towns"],
+            Layer::Roads => &["roads"],
+        }
+    }
+}
+
+/// A tile address; [`TileId::new`] checks it exists at its zoom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileId {
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+}
+
+impl TileId {
+    pub fn new(z: u8, x: u32, y: u32) -> Option<TileId> {
+        let side = 1u64 << z.min(MAX_ZOOM);
+        (z <= MAX_ZOOM && u64::from(x) < side && u64::from(y) < side).then_some(TileId { z, x, y })
+    }
+}
+
+/// A drawn tile and what it was drawn from.
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    /// The MVT bytes (empty when the tile has no feature).
+    pub mvt: Vec<u8>,
+    /// The database snapshot the tile shows (`pg_snapshot` text), for [`changed_since`].
+    pub snapshot: String,
+    /// The county's date the tile was drawn on: `overdue` turns at midnight.
+    pub today: NaiveDate,
+}
+
+/// The site feature tile: parameters $1–$3 the tile, $4–$6 the scope, $7 the open statuses.
+const SITES_SQL: &str = "
+    with tile as (
+        select st_tileenvelope($1, $2, $3) as env,
+               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
+               (now() at time zone 'Asia/Shanghai')::date as today)
+    select coalesce((
+        select st_asmvt(f, 'sites', {extent}, 'geom')
+        from (
+            select st_asmvtgeom(s.geom_3857, tile.env, {extent}, {buffer}, true) as geom,
+                   s.id::text as id, s.code, s.kind, s.status, s.hazard_level,
+                   s.deadline is not null and s.deadline < tile.today and s.status = any($7) as overdue,
+                   s.supervision_level <> 'none' as supervised,
+                   s.return_count > 0 as returned,
+                   t.name as town, coalesce(s.route_code, rd.name) as road, s.stake_text as stake,
+                   to_char(s.deadline, 'YYYY-MM-DD') as deadline
+            from site s
+            left join town t on t.id = s.town_id
+            left join road rd on rd.id = s.road_id
+            where s.geom_3857 && tile.buffered and {scope}
+        ) f
+        where f.geom is not null), ''),
+        pg_current_snapshot()::text, tile.today
+    from tile";
+
+/// The low-zoom grid: parameters as [`SITES_SQL`]. One column per status, null (left out of the feature)
+/// when the cell has none of it.
+static CELLS_SQL: LazyLock<String> = LazyLock::new(|| {
+    let per_status: String = SiteStatus::ALL
+        .iter()
+        .map(|s| format!(",\n nullif(count(*) filter (where s.status = '{0}'), 0)::int as {0}", s.as_str()))
+        .collect();
+    format!(
+        "with tile as (
+            select st_tileenvelope($1, $2, $3) as env, (now() at time zone 'Asia/Shanghai')::date as today),
+         cell as (select env, (st_xmax(env) - st_xmin(env)) / {GRID} as side, today from tile)
+         select coalesce((
+            select st_asmvt(f, 'sites', {EXTENT}, 'geom')
+            from (
+                select st_asmvtgeom(st_setsrid(st_point(avg(st_x(s.anchor_3857)), avg(st_y(s.anchor_3857))), 3857),
+                                    cell.env, {EXTENT}, 0, true) as geom,
+                       count(*)::int as n,
+                       count(*) filter (where s.status = any($7))::int as open,
+                       count(*) filter (where s.deadline < cell.today and s.status = any($7))::int as overdue
+                       {per_status}
+                from site s, cell
+                -- Half-open cells: a site on a tile's top or right edge belongs to the next tile.
+                where s.anchor_3857 && cell.env
+                  and st_x(s.anchor_3857) < st_xmax(cell.env) and st_y(s.anchor_3857) < st_ymax(cell.env)
+                  and {scope}
+                group by floor((st_x(s.anchor_3857) - st_xmin(cell.env)) / cell.side),
+                         floor((st_y(s.anchor_3857) - st_ymin(cell.env)) / cell.side), cell.env
+            ) f
+            where f.geom is not null), ''),
+            pg_current_snapshot()::text, (select today from tile)",
+        scope = scope_condition(4)
+    )
+});
+
+/// Town boundaries: $1–$3 the tile, $4 the simplification tolerance (metres, 0 for none).
+const TOWNS_SQL: &str = "
+    with tile as (
+        select st_tileenvelope($1, $2, $3) as env, (now() at time zone 'Asia/Shanghai')::date as today)
+    select coalesce((
+        select st_asmvt(f, 'towns', {extent}, 'geom')
+        from (
+            select st_asmvtgeom(st_simplify(st_transform(t.boundary, 3857), $4), tile.env, {extent}, {buffer}, true)
+                       as geom,
+                   t.id, t.name, t.admin_code
+            from town t
+            where t.boundary && st_transform(tile.env, 4326)
+        ) f
+        where f.geom is not null), ''),
+        pg_current_snapshot()::text, tile.today
+    from tile";
+
+/// Roads: $1–$3 the tile, $4 the simplification tolerance, $5 whether roads without a route code are drawn.
+const ROADS_SQL: &str = "
+    with tile as (
+        select st_tileenvelope($1, $2, $3) as env, (now() at time zone 'Asia/Shanghai')::date as today)
+    select coalesce((
+        select st_asmvt(f, 'roads', {extent}, 'geom')
+        from (
+            select st_asmvtgeom(st_simplify(st_transform(r.geom, 3857), $4), tile.env, {extent}, {buffer}, true)
+                       as geom,
+                   r.id, r.name, r.route_code, left(r.route_code, 1) as class
+            from road r
+            where r.geom && st_transform(tile.env, 4326) and ($5 or r.route_code is not null)
+        ) f
+        where f.geom is not null), ''),
+        pg_current_snapshot()::text, tile.today
+    from tile";
+
+fn with_constants(sql: &str) -> String {
+    sql.replace("{extent}", &EXTENT.to_string())
+        .replace("{buffer}", &BUFFER.to_string())
+        .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
+        .replace("{scope}", &scope_condition(4))
+}
+
+static SITES: LazyLock<String> = LazyLock::new(|| with_constants(SITES_SQL));
+static TOWNS: LazyLock<String> = LazyLock::new(|| with_constants(TOWNS_SQL));
+static ROADS: LazyLock<String> = LazyLock::new(|| with_constants(ROADS_SQL));
+
+/// The SQL of each layer and zoom band, for tests that run every variant.
+pub fn statements() -> [&'static str; 4] {
+    [SITES.as_str(), CELLS_SQL.as_str(), TOWNS.as_str(), ROADS.as_str()]
+}
+
+/// Half a pixel of a 4096-unit tile at zoom `z`, in Mercator metres: detail finer than that cannot show.
+fn pixel_tolerance(z: u8) -> f64 {
+    const WORLD: f64 = 2.0 * 20_037_508.342_789_244;
+    if z >= FEATURE_ZOOM { 0.0 } else { WORLD / f64::from(1u32 << z) / f64::from(EXTENT) / 2.0 }
+}
+
+/// Draws one tile of `layer` as `scope` may see it (towns and roads are the same for everyone).
+pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, scope: &SiteScope) -> sqlx::Result<Drawn> {
+    let (z, x, y) = (i32::from(tile.z), tile.x as i32, tile.y as i32);
+    let row: (Vec<u8>, String, NaiveDate) = match layer {
+        Layer::Sites => {
+            let sql = if tile.z >= FEATURE_ZOOM { SITES.as_str() } else { CELLS_SQL.as_str() };
+            sqlx::query_as(sql)
+                .bind(z)
+                .bind(x)
+                .bind(y)
+                .bind(scope.all)
+                .bind(scope.town_id)
+                .bind(scope.unit_id)
+                .bind(SiteStatus::open_codes())
+                .fetch_one(pool)
+                .await?
+        }
+        Layer::Towns => {
+            sqlx::query_as(TOWNS.as_str()).bind(z).bind(x).bind(y).bind(pixel_tolerance(tile.z)).fetch_one(pool).await?
+        }
+        Layer::Roads => {
+            sqlx::query_as(ROADS.as_str())
+                .bind(z)
+                .bind(x)
+                .bind(y)
+                .bind(pixel_tolerance(tile.z))
+                .bind(tile.z >= MINOR_ROADS_ZOOM)
+                .fetch_one(pool)
+                .await?
+        }
+    };
+    Ok(Drawn { mvt: row.0, snapshot: row.1, today: row.2 })
+}
+
+/// Whether a change that `drawn`'s snapshot did not see has committed inside `tile` (with its buffer), or
+/// the county's date has turned since: then the tile must be drawn again.
+pub async fn changed_since(pool: &PgPool, layer: Layer, tile: TileId, drawn: &Drawn) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select (now() at time zone 'Asia/Shanghai')::date <> $6 or exists (
+            select 1 from map_change m
+            where m.layer = any($1)
+              and m.xid >= pg_snapshot_xmin($2::pg_snapshot)
+              and not pg_visible_in_snapshot(m.xid, $2::pg_snapshot)
+              and (m.extent is null or m.extent && st_tileenvelope($3, $4, $5, margin => $7)))",
+    )
+    .bind(layer.depends_on())
+    .bind(&drawn.snapshot)
+    .bind(i32::from(tile.z))
+    .bind(tile.x as i32)
+    .bind(tile.y as i32)
+    .bind(drawn.today)
+    .bind(f64::from(BUFFER) / f64::from(EXTENT))
+    .fetch_one(pool)
+    .await
+}
+
+/// Deletes change-log rows written more than `age` ago by transactions that have ended. Tiles are cached for
+/// less than that (http::tiles), so no cached tile still needs them.
+pub async fn prune_changes(pool: &PgPool, age: std::time::Duration) -> sqlx::Result<u64> {
+    let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::days(1));
+    let done = sqlx::query(
+        "delete from map_change
+         where written_at < now() - $1::interval and pg_xact_status(xid) is distinct from 'in progress'",
+    )
+    .bind(age)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,296 @@
+//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: the map's vector tiles (`db::tiles`), cached in memory and never
+//! served stale.
+//!
+//! A cached tile is kept with the database snapshot it was drawn from. Before it is served again,
+//! `db::tiles::changed_since` asks the change log whether a change that snapshot did not see has committed
+//! inside the tile (one indexed query, well under a millisecond): if so the tile is drawn again. So the cache
+//! saves the drawing, never the check, and any change — a status move, a new observation, a merge, an import —
+//! shows in the very next request for the tiles it touches, on every app server.
+//!
+//! Site tiles depend on who asks (a town officer sees only their town's sites): the cache key holds the scope,
+//! so a tile drawn for one scope is never served to another. Bodies are kept gzipped (fast level, drawn once)
+//! and sent gzipped to clients that accept it; the `ETag` is the tile's content hash, so a browser's
+//! revalidation is a `304` whenever the tile it holds is still right.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::{AppState, Error, Result};
+use crate::db::tiles::{self, Drawn, Layer, TileId};
+use crate::domain::auth::{Actor, SiteScope};
+
+/// A cached tile is checked against the change log on every use and dropped after this long in any case
+/// (the log keeps its rows for [`CHANGES_KEPT`], far longer).
+const CACHE_AGE_MAX: Duration = Duration::from_secs(10 * 60);
+/// Change-log rows older than this are pruned (at most once per [`PRUNE_EVERY`]).
+const CHANGES_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+/// Memory the cache may hold (gzipped and plain bodies together).
+pub const CACHE_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+pub const CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+/// Tiles drawn recently, per layer, tile and scope.
+pub struct TileCache {
+    inner: Mutex<Entries>,
+    bytes_max: usize,
+    started: Instant,
+    /// Seconds since `started` of the last prune of the change log.
+    last_prune_s: AtomicU64,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Key, Arc<Entry>>,
+    /// Insertion order, oldest first, for eviction.
+    order: VecDeque<Key>,
+    bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    layer: Layer,
+    tile: TileId,
+    /// `None` for the layers everyone sees alike (towns, roads).
+    scope: Option<(bool, Option<i32>, Option<i32>)>,
+}
+
+struct Entry {
+    drawn: Drawn,
+    plain: Bytes,
+    gzip: Bytes,
+    etag: HeaderValue,
+    at: Instant,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        self.plain.len() + self.gzip.len() + self.drawn.snapshot.len() + 128
+    }
+}
+
+impl TileCache {
+    pub fn new(bytes_max: usize) -> TileCache {
+        TileCache {
+            inner: Mutex::new(Entries::default()),
+            bytes_max,
+            started: Instant::now(),
+            last_prune_s: AtomicU64::new(0),
+        }
+    }
+
+    fn get(&self, key: &Key) -> Option<Arc<Entry>> {
+        let entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        entries.map.get(key).filter(|e| e.at.elapsed() < CACHE_AGE_MAX).cloned()
+    }
+
+    fn put(&self, key: Key, entry: Arc<Entry>) {
+        let size = entry.size();
+        if size > self.bytes_max / 8 {
+            return;
+        }
+        let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = entries.map.insert(key.clone(), entry) {
+            entries.bytes -= old.size();
+            entries.order.retain(|k| k != &key);
+        }
+        entries.bytes += size;
+        entries.order.push_back(key);
+        while entries.bytes > self.bytes_max {
+            let Some(oldest) = entries.order.pop_front() else { break };
+            if let Some(gone) = entries.map.remove(&oldest) {
+                entries.bytes -= gone.size();
+            }
+        }
+    }
+
+    /// Whether it is time to prune the change log (true at most once per [`PRUNE_EVERY`]).
+    fn prune_due(&self) -> bool {
+        let now = self.started.elapsed().as_secs();
+        let last = self.last_prune_s.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= PRUNE_EVERY.as_secs())
+            && self.last_prune_s.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
+
+/// `{y}` comes with its format: `123.mvt`.
+fn parse_tile(z: &str, x: &str, y: &str) -> Result<TileId> {
+    let bad = || {
+        Error::BadRequest(format!(
+            "no tile {z}/{x}/{y}: give /tiles/{{layer}}/{{z}}/{{x}}/{{y}}.mvt with 0 ≤ z ≤ {} and 0 ≤ x, y < 2^z",
+            tiles::MAX_ZOOM
+        ))
+    };
+    let y = y.strip_suffix(".mvt").ok_or_else(bad)?;
+    let (z, x, y) = (z.parse::<u8>().map_err(|_| bad())?, x.parse().map_err(|_| bad())?, y.parse().map_err(|_| bad())?);
+    TileId::new(z, x, y).ok_or_else(bad)
+}
+
+pub async fn tile(
+    State(state): State<AppState>,
+    Extension(cache): Extension<Arc<TileCache>>,
+    actor: Actor,
+    Path((layer, z, x, y)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let layer = Layer::from_name(&layer)
+        .ok_or_else(|| Error::NotFound(format!("no tile layer {layer:?}; layers are sites, towns and roads")))?;
+    let tile = parse_tile(&z, &x, &y)?;
+    let scope = actor.site_scope();
+    let key = Key { layer, tile, scope: (layer == Layer::Sites).then_some((scope.all, scope.town_id, scope.unit_id)) };
+
+    if cache.prune_due() {
+        let pool = state.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tiles::prune_changes(&pool, CHANGES_KEPT).await {
+                tracing::warn!(error = %e, "pruning the map change log failed");
+            }
+        });
+    }
+
+    let entry = match cache.get(&key) {
+        Some(entry) if !tiles::changed_since(&state.pool, layer, tile, &entry.drawn).await? => entry,
+        _ => {
+            let entry = Arc::new(draw(&state, layer, tile, &scope).await?);
+            cache.put(key, entry.clone());
+            entry
+        }
+    };
+    Ok(respond(&entry, &headers))
+}
+
+async fn draw(state: &AppState, layer: Layer, tile: TileId, scope: &SiteScope) -> Result<Entry> {
+    let mut drawn = tiles::draw(&state.pool, layer, tile, scope).await?;
+    let plain = Bytes::from(std::mem::take(&mut drawn.mvt));
+    // Compressing is CPU work of the same order as drawing: done once per drawing, off the async threads.
+    let (gzip, etag) = tokio::task::spawn_blocking({
+        let plain = plain.clone();
+        move || (gzip(&plain), etag(&plain))
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
+    Ok(Entry { drawn, plain, gzip, etag, at: Instant::now() })
+}
+
+fn gzip(plain: &[u8]) -> Bytes {
+    if plain.is_empty() {
+        return Bytes::new();
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(plain.len() / 3), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    encoder.write_all(plain).expect("gzip into memory");
+    Bytes::from(encoder.finish().expect("gzip into memory"))
+}
+
+fn etag(plain: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(plain);
+    HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..12]))).expect("hex is a valid header value")
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|coding| {
+            let mut parts = coding.trim().split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+    })
+}
+
+fn respond(entry: &Entry, headers: &HeaderMap) -> Response {
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == entry.etag || t.trim() == "*"))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if accepts_gzip(headers) && !entry.gzip.is_empty() {
+        let mut response = Body::from(entry.gzip.clone()).into_response();
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response
+    } else {
+        Body::from(entry.plain.clone()).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(header::ETAG, entry.etag.clone());
+    // Private: site tiles depend on who asks. no-cache: the browser keeps the tile but asks each time, which is
+    // a 304 while the tile is still right and the new tile as soon as anything in it changed.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding, Cookie, Authorization"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_addresses_are_checked() {
+        assert_eq!(parse_tile("14", "13700", "6650.mvt").unwrap(), TileId { z: 14, x: 13700, y: 6650 });
+        assert!(parse_tile("0", "0", "0.mvt").is_ok());
+        for (z, x, y) in [
+            ("1", "2", "0.mvt"),
+            ("1", "0", "2.mvt"),
+            ("23", "0", "0.mvt"),
+            ("3", "1", "1.png"),
+            ("a", "0", "0.mvt"),
+            ("-1", "0", "0.mvt"),
+        ] {
+            assert!(parse_tile(z, x, y).is_err(), "{z}/{x}/{y}");
+        }
+    }
+
+    #[test]
+    fn gzip_is_negotiated() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(with("gzip, deflate, br"));
+        assert!(with("br;q=1.0, gzip;q=0.8"));
+        assert!(with("*"));
+        assert!(!with("br"));
+        assert!(!with("gzip;q=0"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_cache_keeps_to_its_budget() {
+        let cache = TileCache::new(64 * 1024);
+        let entry = |n: usize| {
+            Arc::new(Entry {
+                drawn: Drawn { mvt: Vec::new(), snapshot: "1:1:".into(), today: chrono::NaiveDate::MIN },
+                plain: Bytes::from(vec![0u8; n]),
+                gzip: Bytes::new(),
+                etag: HeaderValue::from_static("\"x\""),
+                at: Instant::now(),
+            })
+        };
+        let key = |x: u32| Key { layer: Layer::Sites, tile: TileId { z: 10, x, y: 0 }, scope: None };
+        for x in 0..20 {
+            cache.put(key(x), entry(6 * 1024));
+        }
+        let held = cache.inner.lock().unwrap();
+        assert!(held.bytes <= 64 * 1024, "{} bytes held", held.bytes);
+        assert!(held.map.contains_key(&key(19)), "the newest tile is kept");
+        assert!(!held.map.contains_key(&key(0)), "the oldest tile is evicted");
+        drop(held);
+        // Too big to be worth a slot: not cached at all.
+        cache.put(key(99), entry(60 * 1024));
+        assert!(cache.get(&key(99)).is_none());
+    }
+}
