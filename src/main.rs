@@ -250,6 +250,10 @@ struct ServeArgs {
     /// Largest county file uploaded on the admin page, bytes (larger ones: `roadledger import`).
     #[arg(long, env = "ROADLEDGER_IMPORT_BYTES_MAX", default_value_t = 512 * 1024 * 1024)]
     import_bytes_max: u64,
+    /// Memory for drawn map tiles, MiB (0: draw every tile afresh). Cached tiles are checked against the
+    /// database's change log on every request, so they are never stale.
+    #[arg(long, env = "ROADLEDGER_TILE_CACHE_MIB", default_value_t = 256)]
+    tile_cache_mib: usize,
     /// Load the Zhangjiagang demo dataset (and one demo account per role) into an empty database.
     #[arg(long)]
     demo: bool,
@@ -408,6 +412,7 @@ async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> 
         observation_edit_window: chrono::Duration::hours(args.edit_window_hours.clamp(0, 24 * 30)),
         look_back_radius_m: args.look_back_radius_m.clamp(10.0, 5_000.0),
         import_bytes_max: args.import_bytes_max,
+        tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

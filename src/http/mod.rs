@@ -15,7 +15,7 @@ mod places;
 mod reference;
 mod site_view;
 mod sites;
-mod tiles;
+pub mod tiles;
 mod uploads;
 
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::routing::{delete, get, post};
 use sqlx::PgPool;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub look_back: LookBackPolicy,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
+    /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
+    pub tile_cache_bytes: usize,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -94,6 +97,7 @@ impl Default for Settings {
             deadlines: DeadlinePolicy::default(),
             look_back: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
+            tile_cache_bytes: tiles::CACHE_BYTES_MAX,
         }
     }
 }
@@ -167,7 +171,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route(
             "/tiles/{layer}/{z}/{x}/{y}",
-            get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(tiles::CACHE_BYTES_MAX)))),
+            get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),
         )
         .nest("/api/v1", api)
         .nest_service("/vendor/maplibre-gl", ServeDir::new(maplibre))
@@ -181,6 +185,9 @@ pub fn router(state: AppState) -> Router {
                 .service(pages),
         )
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        // gzip or br as the client accepts: GeoJSON, pages and MapLibre shrink 5–10×. Responses that come
+        // compressed already (tiles) and images pass through as they are.
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -225,3 +225,45 @@ async fn reference_data_for_the_pages(pool: PgPool) {
     assert_eq!(app.get("/api/v1/towns").await.json()["features"], json!([]));
     assert_eq!(app.get("/api/v1/nothing-here").await.status, 404);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn responses_are_compressed_as_the_client_accepts(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::io::Read;
+    let app = app(pool).await;
+    seed(&app).await;
+    let get = |path: &str, encoding: Option<&str>| {
+        let mut request = Request::get(path);
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        app.send(request.body(Body::empty()).unwrap())
+    };
+
+    let plain = get("/api/v1/sites", None).await;
+    assert_eq!(plain.status, 200);
+    assert!(plain.headers.get("content-encoding").is_none());
+    let zipped = get("/api/v1/sites", Some("gzip")).await;
+    assert_eq!(zipped.headers["content-encoding"], "gzip");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.bytes[..]).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain.bytes);
+    assert!(zipped.bytes.len() < plain.bytes.len());
+
+    // Pages and MapLibre too, with brotli when the browser prefers it.
+    let script = get("/vendor/maplibre-gl/maplibre-gl.css", Some("br, gzip")).await;
+    assert_eq!(script.status, 200);
+    assert_eq!(script.headers["content-encoding"], "br");
+    let page = get("/", Some("gzip")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["content-encoding"], "gzip");
+    // Photos are JPEGs already: sent as they are.
+    let photo = jpeg(64, 48);
+    let answer = app.upload(&observation("spot", json!([120.61, 31.9])), &[&photo]).await;
+    assert_eq!(answer.status, 201);
+    let sha = common::sha256_hex(&photo);
+    let stored = get(&format!("/api/v1/photos/{sha}"), Some("gzip")).await;
+    assert_eq!(stored.status, 200);
+    assert!(stored.headers.get("content-encoding").is_none());
+}

@@ -1,0 +1,359 @@
+//! Benchmark: the map's vector tiles over the shared deterministic 1 M-site dataset, in one run against
+//! - **Martin** serving the same table (same geometry column, a similar set of properties), when `MARTIN`
+//!   names its binary;
+//! - the **SQL ceiling**: pgbench, 8 clients, running our own tile statement on the same tiles;
+//! - our server with its tile cache off ("uncached") and on ("cached", after one warming pass).
+//!
+//! Every load is 8 connections for `TILE_BENCH_SECONDS` (default 20) per zoom band, cycling through the band's
+//! tile list from `../shared/bench/tiles_z*.txt`, asking for gzip. Then the p99 of an empty tile while z10 load
+//! runs (cheap tiles must not wait behind heavy ones).
+//!
+//! Run: `benches/tiles.sh` (a scratch cluster, the dataset, Martin if built), or by hand:
+//! `DATABASE_URL=… MARTIN=… cargo bench --bench tiles` on a scratch database (it loads the dataset when the
+//! database has fewer than 1 M sites; see docs/benchmarks.md).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roadledger::db::tiles;
+use roadledger::domain::site::SiteStatus;
+use roadledger::http::{AppState, Settings, router};
+use roadledger::photos::PhotoStore;
+
+const CONNECTIONS: usize = 8;
+/// A tile address, z/x/y.
+type Tile = (u8, u32, u32);
+/// A zoom band and its tiles.
+type Band = (u8, Vec<Tile>);
+const BANDS: [u8; 4] = [10, 12, 14, 16];
+/// A tile no site is near (the Pacific at z16).
+const EMPTY_TILE: Tile = (16, 60000, 30000);
+
+#[tokio::main]
+async fn main() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        println!("set DATABASE_URL (a scratch database) to run this benchmark");
+        return;
+    };
+    let seconds: u64 = std::env::var("TILE_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench");
+    let pool = roadledger::db::connect(url.parse().unwrap()).await.unwrap();
+    roadledger::db::MIGRATOR.run(&pool).await.unwrap();
+    ensure_dataset(&pool, &url, &shared).await;
+    let bands: Vec<Band> = BANDS.iter().map(|&z| (z, tile_list(&shared, z))).collect();
+    store_tile_lists(&pool, &bands).await;
+
+    let token = common::bench_token(&pool, roadledger::domain::auth::Role::Leader).await;
+    let dir = tempfile::tempdir().unwrap();
+    let uncached = serve(&pool, dir.path(), 0).await;
+    let cached = serve(&pool, dir.path(), roadledger::http::tiles::CACHE_BYTES_MAX).await;
+    let martin = std::env::var_os("MARTIN").map(|bin| Martin::start(Path::new(&bin), &url));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build().unwrap();
+
+    let sites: i64 = sqlx::query_scalar("select count(*) from site").fetch_one(&pool).await.unwrap();
+    println!("{sites} sites; {CONNECTIONS} connections, {seconds} s per load, gzip asked for");
+    println!(
+        "{:<5} {:<16} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "zoom", "server", "tiles/s", "p50 ms", "p99 ms", "avg KiB", "max KiB"
+    );
+    let duration = Duration::from_secs(seconds);
+    for (z, list) in &bands {
+        let ours = |base: &str| -> Vec<String> {
+            list.iter().map(|(z, x, y)| format!("{base}/tiles/sites/{z}/{x}/{y}.mvt")).collect()
+        };
+        if let Some(martin) = &martin {
+            let urls: Vec<String> =
+                list.iter().map(|(z, x, y)| format!("{}/site_bench/{z}/{x}/{y}", martin.base)).collect();
+            report(*z, "Martin", &load(&client, &urls, None, duration).await);
+        }
+        report(*z, "ours, uncached", &load(&client, &ours(&uncached), Some(&token), duration).await);
+        if let Some(tps) = pgbench_ceiling(&url, *z, list.len(), seconds) {
+            println!("{:<5} {:<16} {:>9.1}", format!("z{z}"), "SQL ceiling", tps);
+        }
+        let warm = ours(&cached);
+        load_once(&client, &warm, &token).await;
+        report(*z, "ours, cached", &load(&client, &warm, Some(&token), duration).await);
+    }
+
+    // An empty tile's latency while z10 tiles are drawn (uncached) by 8 other connections.
+    let z10: Vec<String> =
+        bands[0].1.iter().map(|(z, x, y)| format!("{uncached}/tiles/sites/{z}/{x}/{y}.mvt")).collect();
+    let (z, x, y) = EMPTY_TILE;
+    let empty = vec![format!("{uncached}/tiles/sites/{z}/{x}/{y}.mvt")];
+    let heavy = load(&client, &z10, Some(&token), duration);
+    let light = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        load_with(&client, &empty, Some(&token), duration - Duration::from_secs(2), 1).await
+    };
+    let (heavy, light) = tokio::join!(heavy, light);
+    report(10, "z10 load", &heavy);
+    report(16, "empty, during", &light);
+}
+
+/// Results of one load.
+struct Stats {
+    latencies: Vec<Duration>,
+    bytes: Vec<usize>,
+    elapsed: Duration,
+    errors: usize,
+}
+
+fn report(z: u8, server: &str, s: &Stats) {
+    let mut l = s.latencies.clone();
+    l.sort();
+    let pct =
+        |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or_default();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let avg = s.bytes.iter().sum::<usize>() as f64 / s.bytes.len().max(1) as f64 / 1024.0;
+    let max = s.bytes.iter().max().copied().unwrap_or(0) as f64 / 1024.0;
+    println!(
+        "{:<5} {:<16} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1}{}",
+        format!("z{z}"),
+        server,
+        l.len() as f64 / s.elapsed.as_secs_f64(),
+        ms(pct(0.5)),
+        ms(pct(0.99)),
+        avg,
+        max,
+        if s.errors > 0 { format!("  ({} errors)", s.errors) } else { String::new() }
+    );
+}
+
+async fn load(client: &reqwest::Client, urls: &[String], token: Option<&str>, duration: Duration) -> Stats {
+    load_with(client, urls, token, duration, CONNECTIONS).await
+}
+
+/// `connections` loops, each cycling through `urls` from its own offset, until `duration` has passed.
+async fn load_with(
+    client: &reqwest::Client,
+    urls: &[String],
+    token: Option<&str>,
+    duration: Duration,
+    connections: usize,
+) -> Stats {
+    let urls = Arc::new(urls.to_vec());
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let (client, urls, token) = (client.clone(), urls.clone(), token.map(str::to_string));
+            tokio::spawn(async move {
+                let mut out = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
+                let mut i = c * urls.len() / connections.max(1);
+                while started.elapsed() < duration {
+                    let url = &urls[i % urls.len()];
+                    i += 1;
+                    let t = Instant::now();
+                    let mut request = client.get(url).header("accept-encoding", "gzip");
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token);
+                    }
+                    match request.send().await {
+                        Ok(response) if response.status().is_success() => {
+                            let body = response.bytes().await.map(|b| b.len()).unwrap_or(0);
+                            out.latencies.push(t.elapsed());
+                            out.bytes.push(body);
+                        }
+                        _ => out.errors += 1,
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
+    for task in tasks {
+        let s = task.await.unwrap();
+        all.latencies.extend(s.latencies);
+        all.bytes.extend(s.bytes);
+        all.errors += s.errors;
+    }
+    all.elapsed = started.elapsed();
+    all
+}
+
+async fn load_once(client: &reqwest::Client, urls: &[String], token: &str) {
+    for url in urls {
+        client.get(url).bearer_auth(token).header("accept-encoding", "gzip").send().await.unwrap();
+    }
+}
+
+async fn serve(pool: &sqlx::PgPool, photo_dir: &Path, tile_cache_bytes: usize) -> String {
+    let photos = PhotoStore::local(photo_dir).unwrap();
+    let settings = Settings { tile_cache_bytes, ..Settings::default() };
+    let app = router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn tile_list(shared: &Path, z: u8) -> Vec<Tile> {
+    let text = std::fs::read_to_string(shared.join(format!("tiles_z{z}.txt"))).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.trim().trim_start_matches("/site/").split('/');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The shared recipe's sites in our schema: the same geometries in the same order; its kinds mapped to ours
+/// (lines are sections, "intersection" points intersections, the other points spots), "draft" as reported,
+/// and deadlines and levels spread deterministically.
+async fn ensure_dataset(pool: &sqlx::PgPool, url: &str, shared: &Path) {
+    let sites: i64 = sqlx::query_scalar("select count(*) from site").fetch_one(pool).await.unwrap();
+    if sites >= 1_000_000 {
+        return;
+    }
+    println!("loading the 1 M-site dataset (a few minutes)…");
+    let started = Instant::now();
+    // The recipe drops and creates a bare `site`: a placeholder in the schema searched first makes its
+    // `drop table site` find that one, not ours.
+    sqlx::raw_sql("create schema if not exists recipe; create table if not exists recipe.site ()")
+        .execute(pool)
+        .await
+        .unwrap();
+    let status = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-f"])
+        .arg(shared.join("sites-1m.sql"))
+        .env("PGOPTIONS", "-c search_path=recipe,public")
+        .stderr(Stdio::inherit())
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "the recipe failed");
+    sqlx::raw_sql(
+        "insert into site (kind, geom, status, template_code, hazard_level, deadline, first_observed_at,
+                           last_observed_at, observation_count)
+         select k.kind, r.geom,
+                case r.status when 'draft' then 'reported' else r.status end,
+                case k.kind when 'intersection' then 'five_must_haves' else 'three_ones' end,
+                (array['general', 'significant', 'major'])[1 + r.id % 3],
+                date '2026-06-01' + (r.id % 400)::int,
+                timestamptz '2026-01-01 08:00+08' + (r.id % 300) * interval '1 day',
+                timestamptz '2026-01-01 08:00+08' + (r.id % 300) * interval '1 day', 1
+         from recipe.site r
+         cross join lateral (select case when geometrytype(r.geom) = 'LINESTRING' then 'section'
+                                         when r.kind = 'intersection' then 'intersection'
+                                         else 'spot' end as kind) k
+         order by r.id;
+         drop schema recipe cascade;
+         vacuum analyze site;",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    println!("loaded in {:.0} s", started.elapsed().as_secs_f64());
+}
+
+async fn store_tile_lists(pool: &sqlx::PgPool, bands: &[Band]) {
+    sqlx::raw_sql("drop table if exists bench_tile; create table bench_tile (z int, n int, x int, y int)")
+        .execute(pool)
+        .await
+        .unwrap();
+    for (z, list) in bands {
+        for (n, (_, x, y)) in list.iter().enumerate() {
+            sqlx::query("insert into bench_tile values ($1, $2, $3, $4)")
+                .bind(i32::from(*z))
+                .bind(n as i32 + 1)
+                .bind(*x as i32)
+                .bind(*y as i32)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// pgbench, 8 clients, running the server's own statement for this band on random tiles of the list;
+/// answers transactions per second (one tile each, plus a lookup of its address by primary key-sized table).
+fn pgbench_ceiling(url: &str, z: u8, tiles: usize, seconds: u64) -> Option<f64> {
+    let statement = if z >= tiles::FEATURE_ZOOM { tiles::statements()[0] } else { tiles::statements()[1] };
+    let open: Vec<&str> = SiteStatus::open_codes();
+    let sql = statement
+        .replace("$1", ":z")
+        .replace("$2", ":x")
+        .replace("$3", ":y")
+        .replace("$4::bool", "true")
+        .replace("$5::int", "null::int")
+        .replace("$6::int", "null::int")
+        .replace("$7", &format!("'{{{}}}'::text[]", open.join(",")));
+    let script = format!(
+        "\\set n random(1, {tiles})\nselect z, x, y from bench_tile where z = {z} and n = :n \\gset\n{};\n",
+        sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    let file = tempfile::NamedTempFile::new().ok()?;
+    std::fs::write(file.path(), script).ok()?;
+    let out = Command::new("pgbench")
+        .args(["-n", "-c", "8", "-j", "2", "-T", &seconds.to_string(), "-f"])
+        .arg(file.path())
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        eprintln!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    text.lines().find(|l| l.starts_with("tps = ")).and_then(|l| l[6..].split_whitespace().next()?.parse().ok())
+}
+
+/// Martin on the same database and table: the Mercator geometry column our tiles use and the properties a
+/// map colours and labels by. Its own tile cache is off.
+struct Martin {
+    child: std::process::Child,
+    base: String,
+    _config: PathBuf,
+}
+
+impl Martin {
+    fn start(bin: &Path, url: &str) -> Martin {
+        let config = std::env::temp_dir().join(format!("roadledger-martin-{}.yaml", std::process::id()));
+        std::fs::write(
+            &config,
+            format!(
+                "listen_addresses: '127.0.0.1:3999'
+cache_size_mb: 0
+postgres:
+  connection_string: '{url}'
+  auto_publish: false
+  tables:
+    site_bench:
+      schema: public
+      table: site
+      srid: 3857
+      geometry_column: geom_3857
+      geometry_type: GEOMETRY
+      properties:
+        code: text
+        kind: text
+        status: text
+        hazard_level: text
+"
+            ),
+        )
+        .unwrap();
+        let child =
+            Command::new(bin).arg("--config").arg(&config).stdout(Stdio::null()).spawn().expect("martin starts");
+        let base = "http://127.0.0.1:3999".to_string();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect("127.0.0.1:3999").is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Martin { child, base, _config: config }
+    }
+}
+
+impl Drop for Martin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self._config);
+    }
+}
