@@ -1,6 +1,14 @@
 -- Vector tiles of the map (src/db/tiles.rs): sites kept in Web Mercator for the tile queries, and a log of
 -- map changes that tells a cached tile whether anything it shows has changed since it was drawn.
 
+-- A province-size ledger passes a million sites: `lpad(n, 6)` cut the millionth code back to six digits
+-- (YH-1000000 became YH-100000, a duplicate). Codes keep at least six digits and never lose one.
+create function site_code(n bigint) returns text
+language sql immutable parallel safe as $$
+    select 'YH-' || lpad(n::text, greatest(6, length(n::text)), '0')
+$$;
+alter table site alter column code set default site_code(nextval('site_code_seq'));
+
 -- Tiles are cut in EPSG:3857. Transforming a million geometries per request is most of a tile's cost, so the
 -- site keeps its geometry in Mercator too, and an anchor point for the low-zoom aggregates: every site is
 -- counted in exactly one grid cell (sections by a point on the line), so cell counts add up to the total.

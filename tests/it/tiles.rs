@@ -342,3 +342,19 @@ async fn every_tile_statement_runs(pool: PgPool) {
     sqlx::query("update map_change set written_at = now() - interval '2 days'").execute(&app.pool).await.unwrap();
     assert!(tiles::prune_changes(&app.pool, std::time::Duration::from_secs(3600)).await.unwrap() > 0);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn site_codes_keep_every_digit_past_a_million(pool: PgPool) {
+    // The map's scale is a province: the millionth site must not take the hundred-thousandth's code.
+    let codes: Vec<String> =
+        sqlx::query_scalar("select site_code(n) from unnest(array[7, 999999, 1000000, 12345678]::bigint[]) n")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(codes, ["YH-000007", "YH-999999", "YH-1000000", "YH-12345678"]);
+    sqlx::query("select setval('site_code_seq', 999999)").execute(&pool).await.unwrap();
+    let app = app(pool).await;
+    spot(&app, [120.55, 31.87]).await;
+    let code: String = sqlx::query_scalar("select code from site").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(code, "YH-1000000");
+}
