@@ -241,12 +241,13 @@ async fn ensure_dataset(pool: &sqlx::PgPool, url: &str, shared: &Path) {
                                          when r.kind = 'intersection' then 'intersection'
                                          else 'spot' end as kind) k
          order by r.id;
-         drop schema recipe cascade;
-         vacuum analyze site;",
+         drop schema recipe cascade;",
     )
     .execute(pool)
     .await
     .unwrap();
+    // On its own: VACUUM cannot run inside the implicit transaction of several statements.
+    sqlx::query("vacuum analyze site").execute(pool).await.unwrap();
     println!("loaded in {:.0} s", started.elapsed().as_secs_f64());
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-ensure_packages postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils
+ensure_packages postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils gdal-bin
 ensure_web_modules
 
 cargo build --bin roadledger

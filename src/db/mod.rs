@@ -6,6 +6,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;
 pub mod observations;
+pub mod ogc;
 pub mod photos;
 pub mod places;
 pub mod reference;

@@ -10,6 +10,7 @@ mod imports;
 mod ledger;
 mod lifecycle;
 mod observations;
+mod ogc;
 mod photos;
 mod places;
 mod reference;
@@ -169,6 +170,12 @@ pub fn router(state: AppState) -> Router {
         .not_found_service(ServeFile::new(web_dir.join("404.html")));
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/items/{feature}", get(ogc::item))
         .route(
             "/tiles/{layer}/{z}/{x}/{y}",
             get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),

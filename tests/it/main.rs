@@ -15,6 +15,7 @@ mod import_read;
 mod ledger;
 mod lifecycle;
 mod observations;
+mod ogc;
 mod security;
 mod sites;
 mod tiles;
