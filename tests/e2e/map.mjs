@@ -12,7 +12,7 @@
 //
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}); exits non-zero on failure.
 
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
 
 const [base, expectationsText] = process.argv.slice(2);
 if (!base || !expectationsText) fail('usage', 'usage: node tests/e2e/map.mjs <base-url> <expectations-json>');
@@ -42,6 +42,8 @@ await run('map', async ({ log, setStep }) => {
     await page.goto(new URL('/', base).href);
     check('sign in', new URL(page.url()).pathname === '/login.html', `without a session / should lead to the sign-in page, it is at ${page.url()}`);
     const shotLogin = await screenshot(page, 'login');
+    // WCAG 2.1 A/AA with axe-core: no serious or critical violation on any page audited here.
+    const accessibility = { login: await checkAccessible('sign in', page, 'the sign-in page') };
     const landed = await signIn(page, account);
     check('sign in', landed === '/', `after signing in the browser is at ${landed}`);
 
@@ -129,6 +131,9 @@ await run('map', async ({ log, setStep }) => {
     }
     const shotZh = await screenshot(page, 'map-zh');
 
+    setStep('accessibility');
+    accessibility.map = await checkAccessible('accessibility', page, 'the map with a site open');
+
     setStep('status filter');
     // Hide "reported": no reported site may be drawn any more.
     const drawn = () => page.evaluate(() => window.roadledger.idle().then(() => window.roadledger.map
@@ -171,6 +176,7 @@ await run('map', async ({ log, setStep }) => {
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
 
     return {
+      accessibility,
       sites_loaded: loaded,
       legend: Object.fromEntries(legend.map((l) => [l.status, l.count])),
       site_code: code,

@@ -24,7 +24,7 @@
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}); exits non-zero on failure. The
 // Rust test (tests/it/browser.rs) checks the database afterwards.
 
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
 
 const [base, configText] = process.argv.slice(2);
 if (!base || !configText) fail('usage', 'usage: node tests/e2e/work.mjs <base-url> <config-json>');
@@ -93,6 +93,8 @@ await run('work', async ({ log, setStep }) => {
     result.dispatch_queue = queue;
     const row = (page, list, code) => page.locator(`#list-${list} li[data-code="${code}"]`);
     await screenshot(dispatcher, 'work-dispatch-desktop');
+    // WCAG 2.1 A/AA with axe-core: no serious or critical violation on the work bench, the dialogs and the site page.
+    result.accessibility = { dispatch_queue: await checkAccessible('dispatcher: queue', dispatcher, 'the dispatcher\'s work bench') };
 
     setStep('dispatcher: verify');
     await row(dispatcher, 'dispatch', site.code).locator('[data-action="verify"]').click();
@@ -116,6 +118,7 @@ await run('work', async ({ log, setStep }) => {
     await dispatcher.waitForSelector('#dialog-dispatch .dialog-error:not([hidden])');
     await dispatcher.selectOption('#dispatch-unit', { label: config.unit });
     await screenshot(dispatcher, 'work-dispatch-dialog');
+    result.accessibility.dispatch_dialog = await checkAccessible('dispatcher: dispatch', dispatcher, 'the dispatch dialog');
     await submitDialog(dispatcher, 'dialog-dispatch');
     await dispatcher.waitForSelector('#dialog-dispatch', { state: 'detached' });
     await dispatcher.waitForSelector(`#list-dispatch li[data-code="${site.code}"]`, { state: 'detached' });
@@ -127,6 +130,7 @@ await run('work', async ({ log, setStep }) => {
     check('dispatcher: site page', await status(dispatcher) === 'assigned', `the site is ${await status(dispatcher)}`);
     const unitFact = (await dispatcher.textContent('[data-fact="unit"]')).trim();
     check('dispatcher: site page', unitFact.startsWith(config.unit), `the responsible unit reads ${unitFact}`);
+    result.accessibility.site_assigned = await checkAccessible('dispatcher: site page', dispatcher, 'the site page (assigned)');
 
     // ---------------------------------------------------------------------------------------------
     setStep('officer: work list');
@@ -148,6 +152,7 @@ await run('work', async ({ log, setStep }) => {
       check('officer: work list', /^超期 \d+ 天$/.test(mine[0].text) && mine[0].colour === 'rgb(198, 40, 40)', `overdue shown as ${mine[0].text} on ${mine[0].colour}`);
     }
     await screenshot(officer, 'work-rectify-desktop');
+    result.accessibility.rectify_queue = await checkAccessible('officer: work list', officer, 'the officer\'s work bench');
     await row(officer, 'rectify', site.code).locator('a.work-code').click();
     await officer.waitForURL((url) => url.pathname === '/site.html');
     await officer.waitForSelector('body[data-state="ready"]');
@@ -259,6 +264,7 @@ await run('work', async ({ log, setStep }) => {
       }
     }
     await screenshot(reviewer, 'site-review-desktop', { fullPage: true });
+    result.accessibility.site_review = await checkAccessible('reviewer: photos side by side', reviewer, 'the site page under review');
     const reviewerActions = await reviewer.$$eval('#action-buttons [data-action]', (bs) => bs.map((b) => b.dataset.action));
     check('reviewer: photos side by side', reviewerActions.join() === 'approve,return', `a reviewer may ${reviewerActions}`);
 
