@@ -15,7 +15,7 @@ export const STATUS_COLOUR = {
   closed: '#23804a',
   reopened: '#c2187a',
   rejected: '#707070',
-  duplicate: '#86673f',
+  duplicate: '#8b5e3c',
   cancelled: '#4a4a4a',
 };
 

@@ -12,6 +12,8 @@
 //     on "My account" they change their own password (a wrong current one is refused in Chinese); without
 //     the inspector role, the survey page says so and offers no submit button.
 //
+// axe-core finds no serious or critical WCAG 2.1 A/AA violation on the admin page nor on the account page.
+//
 //   E2E_USER=<admin> E2E_PASSWORD=<password> E2E_OTHER_USER=<non-admin> E2E_OTHER_PASSWORD=<password> \
 //     node tests/e2e/admin.mjs <base-url> [<organisation name for the new user>]
 //

@@ -11,6 +11,8 @@
 //  5. with a personal API token (made on /account.html, saved under "Settings"), a third observation is sent
 //     with `Authorization: Bearer` and no cookie at all.
 //
+// With the form filled in, axe-core finds no serious or critical WCAG 2.1 A/AA violation on the page.
+//
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/inspect.mjs <base-url> <path-to-a-jpeg>
 //
 // The account must have the `inspector` role. Prints one JSON line ({"ok": true, "first": {...},

@@ -11,6 +11,8 @@
 //     returns it with a reason; the officer re-does the lamp and requests close-out again; the reviewer
 //     approves it;
 //  5. the timeline lists every step in order, in Chinese, with the evidence photos.
+// On the way, axe-core finds no serious or critical WCAG 2.1 A/AA violation on the work bench (both queues),
+// the dispatch dialog and the site page (assigned, and under review).
 // Screenshots of work.html and site.html, desktop and 390×844, when E2E_SCREENSHOT_DIR is set.
 //
 //   E2E_DISPATCHER_USER=… E2E_DISPATCHER_PASSWORD=… E2E_OFFICER_USER=… E2E_OFFICER_PASSWORD=… \
