@@ -157,6 +157,7 @@ await run('map', async ({ log, setStep }) => {
     const enFact = await page.textContent('.facts dt');
     check('language', enFact === 'Kind', `after switching, the panel's first fact is labelled ${enFact}`);
     const shotEn = await screenshot(page, 'map-en');
+    accessibility.map_en = await checkAccessible('language', page, 'the map in English, one status hidden');
     await page.reload();
     await page.waitForFunction(() => window.roadledger && window.roadledger.ready);
     await page.evaluate(() => window.roadledger.ready.then(() => true));

@@ -346,6 +346,7 @@ await run('work', async ({ log, setStep }) => {
     };
     check('english', english.status === 'Closed out' && english.last === 'Approved, closed out', `in English: ${JSON.stringify(english)}`);
     await screenshot(reviewer, 'site-closed-desktop-en', { fullPage: true });
+    result.accessibility.site_closed_en = await checkAccessible('english', reviewer, 'a closed site\'s page in English');
     await reviewer.click('#lang-switch');
 
     // ---------------------------------------------------------------------------------------------
