@@ -1,27 +1,24 @@
 // "My account": who I am (name, organisation, roles), my password and my personal API tokens. Open to every
 // signed-in user, unlike the admin page.
 
-import { session, h, fill, apiJson } from './common.js';
+import { h, fill, apiJson } from './common.js';
 import { explain } from './lifecycle.js';
-import { t, tCode, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
-import { mountHeader, roleLabels } from './header.js';
+import { t, tCode, onLangChange } from './i18n.js';
+import { roleLabels } from './header.js';
+import { boot } from './boot.js';
 import { mountTokens } from './tokens.js';
 
 const $ = (id) => document.getElementById(id);
 
-main().catch((error) => {
-  console.error(error);
-  document.body.dataset.state = 'error';
-  fill($('account-facts'), h('p', { class: 'error' }, t('common.error', { detail: error.detail || error.message })));
+boot({
+  page: 'account',
+  title: 'account.title',
+  main,
+  onError: (message) => fill($('account-facts'), h('p', { class: 'error' }, message)),
 });
 
-async function main() {
-  applyStatic();
-  mountLangSwitch($('lang-switch'));
-  const { user } = await session();
-  mountHeader(user, 'account');
+async function main({ user }) {
   const render = () => {
-    document.title = `${t('account.title')} · RoadLedger`;
     const org = user.organisation;
     fill($('account-facts'),
       h('dt', {}, t('account.displayName')), h('dd', { id: 'account-display-name' }, user.display_name),

@@ -10,9 +10,10 @@
 // A second tab, 区镇与道路 (`#places`), lists the county's towns and roads and imports them from its files:
 // see places.js.
 
-import { session, apiJson, apiFetch, readResponse, h, fill, debounce, createFlash } from './common.js';
-import { t, tCode, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
-import { mountHeader, ROLES, roleLabels } from './header.js';
+import { apiJson, apiFetch, readResponse, h, fill, debounce, createFlash } from './common.js';
+import { t, tCode, onLangChange, formatDateTime } from './i18n.js';
+import { ROLES, roleLabels } from './header.js';
+import { boot } from './boot.js';
 import { mountTokens } from './tokens.js';
 import { openDialog, confirmDialog } from './dialog.js';
 import { mountPlaces, loadPlaces, renderPlaces } from './places.js';
@@ -42,18 +43,14 @@ const $ = (id) => document.getElementById(id);
 
 window.roadledger = { reloadUsers: () => loadUsers(), tab: (id) => selectTab(id) };
 
-main().catch((error) => {
-  console.error(error);
-  document.body.dataset.state = 'error';
-  fill($('user-list'), h('p', { class: 'error' }, t('common.error', { detail: error.detail || error.message })));
+boot({
+  page: 'admin',
+  main,
+  onError: (message) => fill($('user-list'), h('p', { class: 'error' }, message)),
 });
 
-async function main() {
-  applyStatic();
-  mountLangSwitch($('lang-switch'));
-  const { user } = await session();
+async function main({ user }) {
   state.me = user;
-  mountHeader(user, 'admin');
   onLangChange(renderAll);
 
   $('user-search').addEventListener('input', debounce((e) => {

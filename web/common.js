@@ -1,29 +1,31 @@
-// Shared by the pages: the API client, the site statuses with their colours, and a small DOM builder
+// Shared by the pages: the API client, the colours of site statuses and item states, and a small DOM builder
 // (text is always set as text, never as HTML: notes and names come from users).
 
-/** Every site status in lifecycle order (DOMAIN.md §6) with its map colour. */
-export const STATUSES = [
-  { code: 'reported', colour: '#d7301f' },
-  { code: 'verified', colour: '#f07c1b' },
-  { code: 'assigned', colour: '#d9a400' },
-  { code: 'in_progress', colour: '#1f78b4' },
-  { code: 'pending_review', colour: '#7b52c7' },
-  { code: 'closed', colour: '#2e9e57' },
-  { code: 'reopened', colour: '#c2187a' },
-  { code: 'rejected', colour: '#8d8d8d' },
-  { code: 'duplicate', colour: '#9c7a4d' },
-  { code: 'cancelled', colour: '#4a4a4a' },
-];
+/**
+ * The colour of each site status (DOMAIN.md §6), on the map and as the background of white badge text: each
+ * is dark enough for 4.5:1 against white (WCAG 2.1 AA 1.4.3), so a badge stays legible on a phone in the sun. The statuses themselves, their order and which are open
+ * come from /api/v1/settings (boot.js); a code missing here is drawn grey.
+ */
+export const STATUS_COLOUR = {
+  reported: '#d7301f',
+  verified: '#b85a0e',
+  assigned: '#946f00',
+  in_progress: '#1f78b4',
+  pending_review: '#7b52c7',
+  closed: '#23804a',
+  reopened: '#c2187a',
+  rejected: '#707070',
+  duplicate: '#8b5e3c',
+  cancelled: '#4a4a4a',
+};
 
-export const STATUS_COLOUR = Object.fromEntries(STATUSES.map((s) => [s.code, s.colour]));
-
-/** Checklist item states and the colour of their badge. */
+/** Checklist item states and the colour of their badge (4.5:1 with white text, as above). */
 export const ITEM_STATE_COLOUR = {
   missing: '#d7301f',
-  damaged: '#f07c1b',
-  installed: '#2e9e57',
+  damaged: '#b85a0e',
+  installed: '#23804a',
   verified: '#1b6e3c',
-  not_applicable: '#8d8d8d',
+  not_applicable: '#707070',
 };
 
 /** Metres between two WGS-84 positions {lon, lat} (haversine on the mean Earth radius; ample for "how far"). */

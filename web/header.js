@@ -65,7 +65,9 @@ function userMenu(user, pageId, navLinks) {
   const roles = roleLabels(user.roles);
   const initial = [...(user.display_name || user.name || '?')][0];
   return h('details', { class: 'usermenu', id: 'usermenu-details' },
-    h('summary', { class: 'usermenu-button', 'aria-label': t('header.account', { name: user.display_name }) },
+    // The button's name is what it shows, after a word for screen readers (WCAG 2.5.3, label in name).
+    h('summary', { class: 'usermenu-button' },
+      h('span', { class: 'visually-hidden' }, t('header.account')),
       h('span', { class: 'avatar', 'aria-hidden': 'true' }, initial),
       h('span', { class: 'usermenu-text' },
         h('span', { class: 'usermenu-name', id: 'user-display-name' }, user.display_name),

@@ -18,12 +18,12 @@
 // sent with `Authorization: Bearer` and no cookie, so they go out even after the session has expired.
 
 import {
-  ApiError, readResponse, getJson, h, fill, session, apiFetch, currentUser, hasRole, deviceToken, setDeviceToken, loginUrl,
+  ApiError, readResponse, getJson, h, fill, apiFetch, currentUser, hasRole, deviceToken, setDeviceToken, loginUrl,
   distanceM,
 } from './common.js';
 import * as outbox from './outbox.js';
-import { t, tCode, localName, applyStatic, mountLangSwitch, onLangChange, formatDateTime } from './i18n.js';
-import { mountHeader } from './header.js';
+import { t, tCode, localName, onLangChange, formatDateTime } from './i18n.js';
+import { boot } from './boot.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
 import { explain } from './lifecycle.js';
 
@@ -42,7 +42,7 @@ const ROAD_CODE = /^([GS]\d{1,4}|[XYCZ]\d{3})$/;
 const STAKE = /^[ZY]?K\d{1,4}\+\d{3}(\.\d{1,3})?$/;
 
 const state = {
-  settings: { photo_bytes_max: 15 * 1024 * 1024, photos_per_observation_max: 8 },
+  settings: null, // /api/v1/settings (boot.js): photo limits, the look-back radius
   hazardTypes: [],
   templates: [],
   kind: 'intersection',
@@ -93,23 +93,22 @@ window.roadledger = {
   flushOutbox: () => flushOutbox(),
 };
 
-main().catch((error) => {
-  console.error(error);
-  document.body.dataset.state = 'error';
-  showResult('error', () => t('common.error', { detail: error.detail || error.message }));
+boot({
+  page: 'inspect',
+  title: 'inspect.title',
+  before: () => {
+    // Lets the page open without signal next time (sw.js); needs a secure context (HTTPS or localhost).
+    if ('serviceWorker' in navigator && window.isSecureContext) {
+      navigator.serviceWorker.register('/sw.js').catch((error) => console.warn('service worker', error));
+    }
+  },
+  main,
+  onError: (message) => showResult('error', () => message),
 });
 
-async function main() {
-  // Lets the page open without signal next time (sw.js); needs a secure context (HTTPS or localhost).
-  if ('serviceWorker' in navigator && window.isSecureContext) {
-    navigator.serviceWorker.register('/sw.js').catch((error) => console.warn('service worker', error));
-  }
-  applyStatic();
-  mountLangSwitch($('lang-switch'));
+async function main({ settings }) {
+  state.settings = settings;
   onLangChange(renderAll);
-  document.title = `${t('inspect.title')} · RoadLedger`;
-  const { user } = await session();
-  mountHeader(user, 'inspect');
 
   // A reload may bring back the browser's remembered choice.
   state.kind = document.querySelector('input[name=kind]:checked')?.value || state.kind;
@@ -148,12 +147,10 @@ async function main() {
   renderOnline();
   renderAll();
 
-  const [settings, hazardTypes, templates] = await Promise.all([
-    getJson('/api/v1/settings').catch(() => null),
+  const [hazardTypes, templates] = await Promise.all([
     getJson('/api/v1/hazard-types'),
     getJson('/api/v1/checklist-templates'),
   ]);
-  if (settings) state.settings = settings;
   state.hazardTypes = hazardTypes;
   state.templates = templates;
   renderAll();
@@ -971,7 +968,6 @@ function renderOnline() {
 }
 
 function renderAll() {
-  document.title = `${t('inspect.title')} · RoadLedger`;
   setSending(state.sending);
   renderLookBack();
   renderLocation();

@@ -8,23 +8,25 @@
 import { apiFetch, readResponse, h, ApiError, STATUS_COLOUR, hasRole } from './common.js';
 import { t, tCode, isEnglish } from './i18n.js';
 import { openDialog } from './dialog.js';
+import { settings } from './boot.js';
 
-/** Statuses in which a site is still open (may still be cancelled). */
-export const OPEN_STATUSES = ['reported', 'verified', 'assigned', 'in_progress', 'pending_review', 'reopened'];
+/** Statuses in which a site is still open (may still be cancelled), as the server says. */
+export function openStatuses() {
+  return settings().statuses.filter((s) => s.open).map((s) => s.code);
+}
 
 /**
- * Default remediation deadlines in days (DOMAIN.md §6): the same table as `DeadlinePolicy` in
- * src/http/mod.rs. The server applies its own when no deadline is sent; /api/v1/settings does not publish
- * it, so the dialog prefills from this copy and always sends the date it shows.
+ * Default remediation deadline in days for a hazard level and a rectification mode (DOMAIN.md §6), from the
+ * server's `DeadlinePolicy` (/api/v1/settings); null when the deadline must be given (a major hazard). The
+ * dialog prefills it and always sends the date it shows.
  */
-const DEFAULT_DEADLINE_DAYS = { immediate: 3, general: 30, significant: 90 };
+function defaultDeadlineDays(level, mode) {
+  return settings().default_deadline_days[mode]?.[level] ?? null;
+}
 
 /** Organisation kinds that may be made responsible for a site, in the order the dispatch dialog lists them. */
 const UNIT_KINDS = ['responsible_unit', 'town', 'transport_bureau', 'highway_centre', 'contractor', 'education_bureau',
   'village_committee', 'police_brigade', 'police_squadron'];
-
-const LEVELS = ['general', 'significant', 'major'];
-const MODES = ['immediate', 'deadline', 'project'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Reading and acting
@@ -133,7 +135,7 @@ export function allowedActions(user, props) {
   if (p.reviewer && s === 'pending_review') out.push('approve', 'return');
   // A look-back is recorded on site, from the inspection page: the site page links there.
   if (p.inspector && s === 'closed') out.push('look_back');
-  if (p.dispatcher && OPEN_STATUSES.includes(s)) out.push('supervise', 'cancel');
+  if (p.dispatcher && openStatuses().includes(s)) out.push('supervise', 'cancel');
   return out;
 }
 
@@ -178,7 +180,7 @@ export function daysLeftBadge(props) {
 }
 
 export function defaultDeadline(level, mode) {
-  const days = mode === 'immediate' ? DEFAULT_DEADLINE_DAYS.immediate : DEFAULT_DEADLINE_DAYS[level];
+  const days = defaultDeadlineDays(level, mode);
   return days == null ? null : addDays(today(), days);
 }
 
@@ -271,9 +273,9 @@ export function dispatchAction({ site, organisations, perform }) {
 
   const unit = h('select', { name: 'responsible_unit_id', id: 'dispatch-unit', required: true }, grouped(t('dispatch.chooseUnit')));
   const level = h('select', { name: 'hazard_level', id: 'dispatch-level' },
-    LEVELS.map((l) => h('option', { value: l, selected: l === (site.hazard_level || 'general') }, tCode('level', l))));
+    settings().hazard_levels.map((l) => h('option', { value: l, selected: l === (site.hazard_level || 'general') }, tCode('level', l))));
   const mode = h('select', { name: 'rectification_mode', id: 'dispatch-mode' },
-    MODES.map((m) => h('option', { value: m, selected: m === (site.rectification_mode || 'deadline') }, tCode('mode', m))));
+    settings().rectification_modes.map((m) => h('option', { value: m, selected: m === (site.rectification_mode || 'deadline') }, tCode('mode', m))));
   const deadline = h('input', { type: 'date', name: 'deadline', id: 'dispatch-deadline', min: today() });
   const deadlineHint = h('small', { class: 'hint', id: 'dispatch-deadline-hint' });
   const lead = h('select', { name: 'lead_unit_id', id: 'dispatch-lead' }, grouped(t('dispatch.noLead')));
@@ -282,7 +284,7 @@ export function dispatchAction({ site, organisations, perform }) {
 
   let touched = false;
   const prefill = () => {
-    const days = mode.value === 'immediate' ? DEFAULT_DEADLINE_DAYS.immediate : DEFAULT_DEADLINE_DAYS[level.value];
+    const days = defaultDeadlineDays(level.value, mode.value);
     if (!touched) deadline.value = defaultDeadline(level.value, mode.value) || '';
     deadline.required = days == null;
     deadlineHint.textContent = days == null ? t('dispatch.majorHint') : t('dispatch.defaultHint', { n: days });
@@ -377,7 +379,8 @@ export function decideExtensionAction({ site, approve = null, perform }) {
 
 /** 挂牌督办: list the site for supervision (level, issuing body, document number, required date), or lift it. */
 export function superviseAction({ site, perform }) {
-  const levels = ['town', 'county', 'prefecture', 'province', 'none'];
+  // The listing levels first, 'none' (lift the listing) last.
+  const levels = settings().supervision_levels.filter((l) => l !== 'none').concat('none');
   const current = site.supervision_level && site.supervision_level !== 'none' ? site.supervision_level : 'county';
   const level = h('select', { name: 'supervision_level', id: 'supervise-level' },
     levels.map((l) => h('option', { value: l, selected: l === current }, l === 'none' ? t('supervise.lift') : tCode('supervision', l))));

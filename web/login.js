@@ -5,7 +5,8 @@
 // same for a disabled account), 429 comes with Retry-After, and the button waits that long.
 
 import { ApiError, readResponse, safeNext, fetchSession, h, fill } from './common.js';
-import { t, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
+import { t, onLangChange } from './i18n.js';
+import { boot } from './boot.js';
 
 const $ = (id) => document.getElementById(id);
 const target = safeNext(new URLSearchParams(location.search).get('next') || '/');
@@ -18,31 +19,34 @@ const state = {
 };
 let countdown = null;
 
-applyStatic();
-mountLangSwitch($('lang-switch'));
-onLangChange(render);
-$('login-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  signIn();
-});
-$('password-toggle').addEventListener('click', () => {
-  const input = $('password');
-  const show = input.type === 'password';
-  input.type = show ? 'text' : 'password';
-  $('password-toggle').setAttribute('aria-pressed', String(show));
-  render();
-});
-render();
-$('name').focus();
-document.body.dataset.state = 'ready';
+// No session to wait for here: boot() only sets the language up.
+boot({ page: null, title: 'login.title', main: start });
 
-// Already signed in (a bookmark of this page, or the back button): offer to carry on instead.
-fetchSession().then((s) => {
-  if (s) {
-    state.signedIn = s.user;
+function start() {
+  onLangChange(render);
+  $('login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    signIn();
+  });
+  $('password-toggle').addEventListener('click', () => {
+    const input = $('password');
+    const show = input.type === 'password';
+    input.type = show ? 'text' : 'password';
+    $('password-toggle').setAttribute('aria-pressed', String(show));
     render();
-  }
-}).catch(() => {});
+  });
+  render();
+  $('name').focus();
+  document.body.dataset.state = 'ready';
+
+  // Already signed in (a bookmark of this page, or the back button): offer to carry on instead.
+  fetchSession().then((s) => {
+    if (s) {
+      state.signedIn = s.user;
+      render();
+    }
+  }).catch(() => {});
+}
 
 async function signIn() {
   if (state.sending || Date.now() < state.retryUntil) return;
@@ -105,7 +109,6 @@ function startCountdown() {
 }
 
 function render() {
-  document.title = `${t('login.title')} · RoadLedger`;
   const waitS = Math.max(0, Math.ceil((state.retryUntil - Date.now()) / 1000));
   const error = $('login-error');
   error.hidden = !state.error;

@@ -12,8 +12,6 @@ import { roadText, today } from './lifecycle.js';
 export const NEARBY_SHOWN = 5;
 /** The most tasks the page ever lists (the server sends at most 2000). */
 const SHOWN_MAX = 100;
-/** The server's look-back radius when /api/v1/settings does not say (domain::observation::LOOK_BACK_RADIUS_M). */
-const LOOK_BACK_RADIUS_M = 100;
 const CACHE_KEY = 'roadledger.lookBackTasks';
 
 /** From a position to a site's geometry: a point, or the nearest vertex of a section's line. */
@@ -73,7 +71,7 @@ const distanceText = (m) => (m == null ? '' : m < 1000 ? t('lookBack.metres', { 
  * The look-back card: the nearest open tasks, each with a "start" button; or, once one is chosen, the site
  * and the result to record.
  */
-export function renderLookBackCard({ tasks, stale, fix, active, expanded, radius = LOOK_BACK_RADIUS_M, onStart, onExit, onResult, onExpand }) {
+export function renderLookBackCard({ tasks, stale, fix, active, expanded, radius, onStart, onExit, onResult, onExpand }) {
   if (active) {
     const { target, result } = active;
     const distance = distanceToGeometry(fix, target.geometry);

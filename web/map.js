@@ -9,15 +9,13 @@
 // For tests: window.roadledger = { map, ready, loadedSiteCount(), sites(), openSite(id), idle() }.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
-import { STATUSES, STATUS_COLOUR, ITEM_STATE_COLOUR, getJson, h, fill, debounce, session } from './common.js';
-import { mountHeader } from './header.js';
-import {
-  t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange,
-} from './i18n.js';
+import { STATUS_COLOUR, ITEM_STATE_COLOUR, getJson, h, fill, debounce } from './common.js';
+import { boot } from './boot.js';
+import { allSites } from './paging.js';
+import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
 
-/** The server refuses a bbox larger than this (BBOX_AREA_DEG2_MAX in src/http/sites.rs). */
-const BBOX_AREA_DEG2_MAX = 1.0;
-/** Sites per request, and how many pages one view may load before asking the user to zoom in. */
+/** Sites per request (at most the server's `sites_page_size_max`), and how many pages one view may load
+ * before asking the user to zoom in. */
 const PAGE_SIZE = 2000;
 const PAGES_MAX = 5;
 /** Zhangjiagang, for an empty database. */
@@ -70,42 +68,43 @@ window.roadledger = {
 
 const $ = (id) => document.getElementById(id);
 
-main().catch((error) => {
-  console.error(error);
-  document.body.dataset.state = 'error';
-  showNotice(t('common.error', { detail: error.detail || error.message }), true);
-  rejectReady(error);
+boot({
+  page: 'map',
+  title: 'map.title',
+  before,
+  main,
+  onError: (message, error) => {
+    showNotice(message, true);
+    rejectReady(error);
+  },
 });
 
-async function main() {
-  applyStatic();
-  mountLangSwitch($('lang-switch'));
+function before() {
   onLangChange(() => {
-    document.title = `${t('map.title')} · RoadLedger`;
     renderLegend();
     renderTownLabels();
     renderPanel();
     renderNotice();
   });
-  document.title = `${t('map.title')} · RoadLedger`;
   // On a phone the legend starts folded: the map comes first.
   if (window.matchMedia('(max-width: 760px)').matches) $('legend').open = false;
   renderLegend();
   $('panel-close').addEventListener('click', closePanel);
-  const { user } = await session();
-  mountHeader(user, 'map');
+}
+
+async function main({ settings }) {
+  state.settings = settings;
+  renderLegend();
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') closePanel();
   });
 
-  const [settings, towns, roads, hazardTypes, templates] = await Promise.all([
-    getJson('/api/v1/settings'),
+  const [towns, roads, hazardTypes, templates] = await Promise.all([
     getJson('/api/v1/towns'),
     getJson('/api/v1/roads'),
     getJson('/api/v1/hazard-types'),
     getJson('/api/v1/checklist-templates'),
   ]);
-  state.settings = settings;
   state.towns = towns;
   for (const ht of hazardTypes) state.hazardTypes.set(ht.code, ht);
   for (const tpl of templates) state.templates.set(tpl.code, tpl);
@@ -172,7 +171,7 @@ function buildStyle(settings) {
     sources.base = { type: 'raster', tiles, tileSize: 256, maxzoom: 18 };
     layers.push({ id: 'base', type: 'raster', source: 'base' });
   }
-  const statusColour = ['match', ['get', 'status'], ...STATUSES.flatMap((s) => [s.code, s.colour]), '#555555'];
+  const statusColour = ['match', ['get', 'status'], ...Object.entries(STATUS_COLOUR).flat(), '#555555'];
   const isPoint = ['==', ['geometry-type'], 'Point'];
   const isLine = ['==', ['geometry-type'], 'LineString'];
   const overdue = ['==', ['get', 'overdue'], true];
@@ -295,18 +294,19 @@ let loadGeneration = 0;
 let loadAbort = null;
 
 /**
- * The view as a bbox the server accepts: within ±180/±85 and at most BBOX_AREA_DEG2_MAX square degrees
- * (when zoomed out further, a box of that area around the centre, with the view's proportions).
+ * The view as a bbox the server accepts: within ±180/±85 and at most `areaMax` square degrees (the server's
+ * `bbox_area_deg2_max`; when zoomed out further, a box of that area around the centre, with the view's
+ * proportions).
  */
-export function clampBbox(bounds, center) {
+export function clampBbox(bounds, center, areaMax) {
   let w = bounds.getWest();
   let s = bounds.getSouth();
   let e = bounds.getEast();
   let n = bounds.getNorth();
   let clamped = false;
   const area = (e - w) * (n - s);
-  if (area > BBOX_AREA_DEG2_MAX) {
-    const k = Math.sqrt((BBOX_AREA_DEG2_MAX * 0.999) / area);
+  if (area > areaMax) {
+    const k = Math.sqrt((areaMax * 0.999) / area);
     const halfW = ((e - w) * k) / 2;
     const halfH = ((n - s) * k) / 2;
     [w, e, s, n] = [center.lng - halfW, center.lng + halfW, center.lat - halfH, center.lat + halfH];
@@ -325,20 +325,14 @@ async function loadSites() {
   loadAbort?.abort();
   const abort = new AbortController();
   loadAbort = abort;
-  const { bbox, clamped } = clampBbox(map.getBounds(), map.getCenter());
+  const { bbox, clamped } = clampBbox(map.getBounds(), map.getCenter(), state.settings.bbox_area_deg2_max);
   document.body.dataset.sites = 'loading';
-  const features = [];
-  let after = null;
-  let pages = 0;
+  let features;
+  let truncated;
   try {
-    do {
-      const query = new URLSearchParams({ bbox, limit: String(PAGE_SIZE) });
-      if (after) query.set('after', after);
-      const page = await getJson(`/api/v1/sites?${query}`, { signal: abort.signal });
-      features.push(...page.features);
-      after = page.next_after;
-      pages += 1;
-    } while (after && pages < PAGES_MAX);
+    ({ features, truncated } = await allSites({ bbox }, {
+      pageSize: Math.min(PAGE_SIZE, state.settings.sites_page_size_max), pagesMax: PAGES_MAX, signal: abort.signal,
+    }));
   } catch (error) {
     if (generation !== loadGeneration) return; // superseded by a newer view
     state.loadError = error.detail || error.message;
@@ -348,7 +342,7 @@ async function loadSites() {
   }
   if (generation !== loadGeneration) return;
   state.sites = features;
-  state.truncated = Boolean(after);
+  state.truncated = truncated;
   state.clamped = clamped;
   state.loadError = null;
   map.getSource('sites').setData({ type: 'FeatureCollection', features });
@@ -370,7 +364,7 @@ async function refreshCounts() {
 function applyStatusFilter() {
   const map = state.map;
   if (!map) return;
-  const visible = STATUSES.map((s) => s.code).filter((c) => !state.hidden.has(c));
+  const visible = statusCodes().filter((c) => !state.hidden.has(c));
   const byStatus = ['in', ['get', 'status'], ['literal', visible]];
   map.setFilter('sites-point', ['all', ['==', ['geometry-type'], 'Point'], byStatus]);
   map.setFilter('sites-section', ['all', ['==', ['geometry-type'], 'LineString'], byStatus]);
@@ -402,23 +396,28 @@ function renderNotice() {
 // ---------------------------------------------------------------------------------------------------------
 // Legend
 
+/** The site statuses in the server's order (lifecycle order), once the settings are in. */
+function statusCodes() {
+  return state.settings?.statuses.map((s) => s.code) ?? [];
+}
+
 function renderLegend() {
   const counts = state.counts?.by_status || {};
   const list = $('legend-statuses');
-  list.replaceChildren(...STATUSES.map((s) => {
-    const shown = !state.hidden.has(s.code);
+  list.replaceChildren(...statusCodes().map((code) => {
+    const shown = !state.hidden.has(code);
     return h('li', {},
       h('button', {
         type: 'button',
         class: `legend-item${shown ? '' : ' is-off'}`,
-        dataset: { status: s.code },
+        dataset: { status: code },
         'aria-pressed': String(shown),
-        onclick: () => toggleStatus(s.code),
+        onclick: () => toggleStatus(code),
       },
-      h('span', { class: 'swatch', style: { background: s.colour } }),
-      h('span', { class: 'legend-label' }, t(`status.${s.code}`)),
-      h('span', { class: 'count', dataset: { count: String(counts[s.code] ?? 0) } },
-        state.counts ? String(counts[s.code] ?? 0) : '…')));
+      h('span', { class: 'swatch', style: { background: STATUS_COLOUR[code] } }),
+      h('span', { class: 'legend-label' }, tCode('status', code)),
+      h('span', { class: 'count', dataset: { count: String(counts[code] ?? 0) } },
+        state.counts ? String(counts[code] ?? 0) : '…')));
   }));
   $('legend-total').textContent = state.counts ? `${t('map.total')} ${state.counts.total}` : '';
   $('legend-total').dataset.count = String(state.counts?.total ?? '');

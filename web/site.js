@@ -13,14 +13,14 @@
 // For tests: window.roadledger = { site(), reload() }; body[data-state="ready"], body[data-status].
 
 import {
-  session, getJson, apiJson, apiFetch, readResponse, h, fill, hasRole, ITEM_STATE_COLOUR, STATUS_COLOUR, createFlash, distanceM,
+  getJson, apiJson, apiFetch, readResponse, h, fill, hasRole, ITEM_STATE_COLOUR, STATUS_COLOUR, createFlash, distanceM,
 } from './common.js';
-import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
-import { mountHeader } from './header.js';
+import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
+import { boot } from './boot.js';
 import {
   loadSite, act, isStale, unmetItems, explain, allowedActions, mayRecordEvidence, statusBadge, daysLeftBadge, roadText,
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
-  superviseAction, OPEN_STATUSES,
+  superviseAction, openStatuses,
 } from './lifecycle.js';
 
 /** Fields of a template's `evidence_fields` that hold numbers and yes/no answers; the rest are text.
@@ -55,18 +55,15 @@ window.roadledger = {
   reload: () => reload(),
 };
 
-main().catch((error) => {
-  console.error(error);
-  document.body.dataset.state = 'error';
-  fill($('site-root'), h('p', { class: 'error' }, t('common.error', { detail: error.detail || error.message })));
+boot({
+  page: 'work',
+  main,
+  onError: (message) => fill($('site-root'), h('p', { class: 'error' }, message)),
 });
 
-async function main() {
-  applyStatic();
-  mountLangSwitch($('lang-switch'));
-  const { user } = await session();
+async function main({ user, settings }) {
   state.user = user;
-  mountHeader(user, 'work');
+  state.settings = settings;
   onLangChange(() => {
     state.forms.clear(); // rebuilt with labels in the new language
     render();
@@ -78,13 +75,11 @@ async function main() {
     document.body.dataset.state = 'error';
     return;
   }
-  const [settings, templates, hazardTypes, organisations] = await Promise.all([
-    getJson('/api/v1/settings').catch(() => null),
+  const [templates, hazardTypes, organisations] = await Promise.all([
     getJson('/api/v1/checklist-templates').catch(() => []),
     getJson('/api/v1/hazard-types').catch(() => []),
     apiJson('/api/v1/organisations').catch(() => []),
   ]);
-  state.settings = settings;
   for (const tpl of templates) state.templates.set(tpl.code, tpl);
   for (const ht of hazardTypes) state.hazardTypes.set(ht.code, ht);
   for (const org of organisations) state.organisations.set(org.id, org);
@@ -479,9 +474,9 @@ function checkEvidence(item, evidence, afterFiles, nightFiles) {
   }
   if (evidence.state === 'installed' && !afterFiles.length && !latestPhoto(item, 'after')) return t('site.afterMissing');
   const all = [...afterFiles, ...nightFiles];
-  const max = state.settings?.photos_per_observation_max ?? 8;
+  const max = state.settings.photos_per_observation_max;
   if (all.length > max) return t('inspect.tooManyPhotos', { max });
-  const bytesMax = state.settings?.photo_bytes_max;
+  const bytesMax = state.settings.photo_bytes_max;
   for (const f of all) {
     if (!['image/jpeg', 'image/png'].includes(f.type)) return t('inspect.photoType', { name: f.name });
     if (bytesMax && f.size > bytesMax) return t('inspect.photoTooLarge', { name: f.name, mb: Math.floor(bytesMax / 1048576) });
@@ -608,7 +603,7 @@ async function refused(error) {
 async function mergeCandidates(p) {
   const [lon, lat] = centre(state.feature.geometry);
   const bbox = [lon - MERGE_RADIUS_DEG, lat - MERGE_RADIUS_DEG, lon + MERGE_RADIUS_DEG, lat + MERGE_RADIUS_DEG].map((v) => v.toFixed(6)).join(',');
-  const query = new URLSearchParams({ bbox, kind: p.kind, status: OPEN_STATUSES.join(','), limit: '200' });
+  const query = new URLSearchParams({ bbox, kind: p.kind, status: openStatuses().join(','), limit: '200' });
   try {
     const page = await getJson(`/api/v1/sites?${query}`);
     return page.features.filter((f) => f.properties.id !== p.id).map((f) => {

@@ -15,9 +15,10 @@
 //
 // For tests: window.roadledger = { reload(), tab(id) }; body[data-state="ready"] once every queue loaded.
 
-import { session, getJson, apiJson, h, fill, hasRole, createFlash } from './common.js';
-import { t, tCode, localName, formatDateTime, formatDate, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
-import { mountHeader } from './header.js';
+import { getJson, apiJson, h, fill, hasRole, createFlash } from './common.js';
+import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
+import { boot } from './boot.js';
+import { allSites } from './paging.js';
 import {
   actFresh, isStale, explain, statusBadge, daysLeft, daysLeftBadge, roadText, siteHref, today, dispatchAction,
   reasonAction, confirmAction, decideExtensionAction,
@@ -33,7 +34,8 @@ const TABS = [
 ];
 /** Open look-back tasks listed on the page (the towns' table counts them all). */
 const LOOK_BACK_TASKS_SHOWN = 200;
-/** Sites per page of the list API, and the most pages one queue reads. */
+/** Sites per page of the list API (at most the server's `sites_page_size_max`), and the most pages one queue
+ * reads. */
 const PAGE_SIZE = 1000;
 const PAGES_MAX = 10;
 
@@ -45,6 +47,7 @@ const state = {
   hazardTypes: new Map(),
   organisations: [],
   busy: new Set(), // site ids with an action under way
+  settings: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -54,18 +57,16 @@ window.roadledger = {
   tab: (id) => selectTab(id),
 };
 
-main().catch((error) => {
-  console.error(error);
-  document.body.dataset.state = 'error';
-  fill($('work-panel'), h('p', { class: 'error' }, t('common.error', { detail: error.detail || error.message })));
+boot({
+  page: 'work',
+  title: 'work.title',
+  main,
+  onError: (message) => fill($('work-panel'), h('p', { class: 'error' }, message)),
 });
 
-async function main() {
-  applyStatic();
-  mountLangSwitch($('lang-switch'));
-  const { user } = await session();
+async function main({ user, settings }) {
   state.user = user;
-  mountHeader(user, 'work');
+  state.settings = settings;
   state.tabs = TABS.filter((tab) => tab.roles.some((r) => hasRole(r, user)));
   onLangChange(render);
   $('work-refresh').addEventListener('click', () => loadAll());
@@ -118,19 +119,10 @@ async function loadQueue(tab) {
 }
 
 /** Every site in the given statuses that the user may see (the server scopes the list), page by page. */
-async function listSites(statuses) {
-  const features = [];
-  let after = null;
-  let pages = 0;
-  do {
-    const query = new URLSearchParams({ status: statuses.join(','), limit: String(PAGE_SIZE) });
-    if (after) query.set('after', after);
-    const page = await getJson(`/api/v1/sites?${query}`);
-    features.push(...page.features);
-    after = page.next_after;
-    pages += 1;
-  } while (after && pages < PAGES_MAX);
-  return { features, truncated: Boolean(after) };
+function listSites(statuses) {
+  return allSites({ status: statuses.join(',') }, {
+    pageSize: Math.min(PAGE_SIZE, state.settings.sites_page_size_max), pagesMax: PAGES_MAX,
+  });
 }
 
 /** Ledger codes count up as sites are opened (YH-000123): their order is the order of reporting. */
@@ -162,7 +154,6 @@ function selectTab(id, { fromHash = false } = {}) {
 }
 
 function render() {
-  document.title = `${t('work.title')} · RoadLedger`;
   const user = state.user;
   if (user) {
     $('work-who').textContent = [user.display_name, user.organisation?.name].filter(Boolean).join(' · ');

@@ -14,6 +14,7 @@ mod ogc;
 mod photos;
 mod places;
 mod reference;
+mod settings;
 mod site_view;
 mod sites;
 pub mod tiles;
@@ -140,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/roads", get(reference::roads))
         .route("/hazard-types", get(reference::hazard_types))
         .route("/checklist-templates", get(reference::templates))
-        .route("/settings", get(reference::settings))
+        .route("/settings", get(settings::settings))
         .route("/session", get(accounts::current).post(accounts::login).delete(accounts::logout))
         .route("/session/password", post(accounts::change_password))
         .route("/tokens", get(accounts::tokens).post(accounts::create_token))
@@ -182,6 +183,11 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/api/v1", api)
         .nest_service("/vendor/maplibre-gl", ServeDir::new(maplibre))
+        // web/ also holds what `npm ci` installed for the browser tests (playwright-core, axe-core) and its
+        // manifests: none of it is a page. MapLibre is served from /vendor/ above.
+        .route("/node_modules/{*path}", get(not_a_page))
+        .route("/package.json", get(not_a_page))
+        .route("/package-lock.json", get(not_a_page))
         .fallback_service(
             tower::ServiceBuilder::new()
                 .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate_pages))
@@ -197,6 +203,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn not_a_page() -> Error {
+    Error::NotFound("no such page".into())
 }
 
 /// `Json` with our error shape: a malformed body is a problem+json 400 that says what is wrong, a missing

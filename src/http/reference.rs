@@ -1,11 +1,9 @@
-//! Reference data for the pages: towns and roads (the default map background), hazard types, checklist
-//! templates and the client settings.
+//! Reference data for the pages: towns and roads (the default map background), hazard types and checklist
+//! templates.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
 
 use super::{AppState, Result};
 use crate::db::reference;
@@ -28,18 +26,4 @@ pub async fn hazard_types(State(state): State<AppState>, _actor: Actor) -> Resul
 
 pub async fn templates(State(state): State<AppState>, _actor: Actor) -> Result<impl IntoResponse> {
     Ok(([JSON], reference::templates_json(&state.pool).await?))
-}
-
-/// What the pages need to know about this server.
-pub async fn settings(State(state): State<AppState>, _actor: Actor) -> Json<Value> {
-    let s = &state.settings;
-    Json(json!({
-        "base_map_url": s.base_map_url,
-        "county_admin_code": s.county_admin_code,
-        "photo_bytes_max": s.photo_limits.bytes_max,
-        "photo_pixels_max": s.photo_limits.pixels_max,
-        "photos_per_observation_max": s.photos_per_observation_max,
-        "repeat_visit_radius_m": crate::domain::site::REPEAT_VISIT_RADIUS_M,
-        "look_back_radius_m": s.look_back_radius_m,
-    }))
 }

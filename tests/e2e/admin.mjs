@@ -12,6 +12,8 @@
 //     on "My account" they change their own password (a wrong current one is refused in Chinese); without
 //     the inspector role, the survey page says so and offers no submit button.
 //
+// axe-core finds no serious or critical WCAG 2.1 A/AA violation on the admin page nor on the account page.
+//
 //   E2E_USER=<admin> E2E_PASSWORD=<password> E2E_OTHER_USER=<non-admin> E2E_OTHER_PASSWORD=<password> \
 //     node tests/e2e/admin.mjs <base-url> [<organisation name for the new user>]
 //
@@ -21,7 +23,7 @@
 // Prints one JSON line ({"ok": true, "created": {...}, ...} or {"ok": false, "step", "error"}) and exits
 // non-zero on failure. The Rust test (tests/it/browser.rs) checks the database afterwards.
 
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, failSignIn } from './lib.mjs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, failSignIn, checkAccessible } from './lib.mjs';
 
 const [base, organisationName] = process.argv.slice(2);
 if (!base) fail('usage', 'usage: E2E_USER=… E2E_PASSWORD=… E2E_OTHER_USER=… E2E_OTHER_PASSWORD=… node tests/e2e/admin.mjs <base-url> [<organisation>]');
@@ -68,6 +70,8 @@ await run('admin', async ({ log, setStep }) => {
     check('sign in', organisations.length > 0, 'the organisation list is empty');
     const organisation = organisationName ? organisations.find((o) => o.name === organisationName) : organisations[0];
     check('sign in', organisation, `no organisation named ${organisationName} among ${organisations.map((o) => o.name)}`);
+    // WCAG 2.1 A/AA with axe-core: no serious or critical violation on the admin and account pages.
+    const accessibility = { admin: await checkAccessible('sign in', page, 'the admin page') };
 
     const fillForm = async (user) => {
       await page.fill('#new-name', user.name);
@@ -229,6 +233,7 @@ await run('admin', async ({ log, setStep }) => {
     await plain.page.goto(new URL('/account.html', base).href);
     await plain.page.waitForSelector('body[data-state="ready"]');
     const accountName = await plain.page.textContent('#account-display-name');
+    accessibility.account = await checkAccessible('non-admin', plain.page, 'the account page');
     // They change their own password there: a wrong current password is said in Chinese, then it works.
     await plain.page.fill('#current-password', 'not-my-password');
     await plain.page.fill('#new-password', OTHER_NEW_PASSWORD);
@@ -259,6 +264,7 @@ await run('admin', async ({ log, setStep }) => {
       token_prefix: prefix,
       non_admin: { landed: plainLanded, admin_page: away, users_api: usersApi.status(), account: accountName },
       other_new_password: OTHER_NEW_PASSWORD,
+      accessibility,
       screenshots: [shotCreated, shotForm, shotDialog, shotRefused, shotThrottled, shotToken].filter(Boolean),
     };
   } finally {

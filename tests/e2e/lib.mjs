@@ -2,7 +2,7 @@
 // flags that make WebGL (MapLibre) work headless, collect the page's console, and report one JSON line.
 
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const webPackage = new URL('../../web/package.json', import.meta.url);
@@ -153,4 +153,51 @@ export async function failSignIn(page, { name, password }) {
     detail: await page.textContent('#login-error-detail'),
     text: await page.textContent('#login-error'),
   };
+}
+
+/** WCAG 2.1 levels A and AA, as axe-core tags them. */
+export const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+let axeSource = null;
+
+/**
+ * Runs axe-core (from web/node_modules, injected by the test, never served by the application) on the page as
+ * it is now, with the WCAG 2.1 A and AA rules. Returns the serious and critical violations, each with its
+ * rule, impact, number of nodes and the first few of them; `counts` has every impact's number of nodes.
+ */
+export async function audit(page) {
+  if (!axeSource) {
+    const require = createRequire(webPackage);
+    try {
+      axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    } catch (error) {
+      fail('setup', `axe-core is not installed in web/node_modules (${error.code || error.message}); run \`npm ci --prefix web\``);
+    }
+  }
+  // Evaluated through the DevTools protocol rather than a <script> tag, so the page's own rules do not apply.
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
+  return page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    const counts = {};
+    for (const v of result.violations) counts[v.impact] = (counts[v.impact] || 0) + v.nodes.length;
+    const severe = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({
+      rule: v.id,
+      impact: v.impact,
+      nodes: v.nodes.length,
+      first: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ').slice(0, 240)}`),
+    }));
+    return { severe, counts };
+  }, WCAG_TAGS);
+}
+
+/**
+ * Fails the step when axe-core finds a serious or critical WCAG 2.1 A/AA violation on the page (colour contrast,
+ * names of controls, labels, …); returns the audit's counts of nodes per impact.
+ */
+export async function checkAccessible(step, page, name) {
+  const { severe, counts } = await audit(page);
+  const nodes = severe.reduce((n, v) => n + v.nodes, 0);
+  check(step, severe.length === 0,
+    `${name}: ${nodes} nodes with serious or critical WCAG 2.1 A/AA violations: ${JSON.stringify(severe)}`);
+  return counts;
 }

@@ -11,6 +11,8 @@
 //     the look-back policy there plans nothing new (both sites were just looked at or reopened);
 //  6. the dispatcher lists the reopened site for supervision (挂牌督办) from its page: the dialog asks for the
 //     issuing body and document number, and the site's facts then show the level.
+// axe-core finds no serious or critical WCAG 2.1 A/AA violation on the closed site's page nor on the
+// inspection page in look-back mode.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> E2E_DISPATCHER_USER=… E2E_DISPATCHER_PASSWORD=… \
 //   node tests/e2e/lookback.mjs <base-url> '<config JSON>'
@@ -22,7 +24,7 @@
 // Prints one JSON line ({"ok": true, "relapse": {...}, "pass": {...}} or {"ok": false, "step", "error"}) and
 // exits non-zero on failure. The Rust test (tests/it/browser.rs) checks the database afterwards.
 
-import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, phoneContext, watchConsole, screenshot, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
 
 const [base, configText] = process.argv.slice(2);
 if (!base || !configText) fail('usage', 'usage: node tests/e2e/lookback.mjs <base-url> <config-json>');
@@ -55,6 +57,8 @@ await run('lookback', async ({ log, setStep }) => {
     const link = page.locator('#action-buttons a[data-action="look_back"]');
     await link.waitFor();
     check('site page', (await link.textContent()).trim() === '到现场回头看', `the link reads ${await link.textContent()}`);
+    // WCAG 2.1 A/AA with axe-core, on the phone: a closed site with its evidence, and the look-back card.
+    const accessibility = { closed_site: await checkAccessible('site page', page, 'a closed site\'s page on a phone') };
     check('site page', await page.locator('#action-buttons button[data-action^="look_back"]').count() === 0,
       'the site page still offers a desk look-back button');
     await link.tap();
@@ -68,6 +72,7 @@ await run('lookback', async ({ log, setStep }) => {
     await page.waitForSelector('#look-back-where [data-distance-m]');
     const distance = Number(await page.getAttribute('#look-back-where [data-distance-m]', 'data-distance-m'));
     check('site page', distance > 10 && distance < 30, `the site is shown ${distance} m away, about 20 expected`);
+    accessibility.look_back = await checkAccessible('site page', page, 'the inspection page in look-back mode');
 
     setStep('incomplete');
     await page.tap('#use-location');
@@ -166,7 +171,7 @@ await run('lookback', async ({ log, setStep }) => {
     const relapsePhotos = await desk.locator('#timeline li[data-kind="look_back_relapse"] .timeline-photo img').count();
     check('supervise', relapsePhotos === 1, `the relapse in the timeline shows ${relapsePhotos} photos`);
 
-    return { relapse: { id: relapseId, text: relapseText }, pass: { id: passId, text: passText }, town_cells: cells };
+    return { accessibility, relapse: { id: relapseId, text: relapseText }, pass: { id: passId, text: passText }, town_cells: cells };
   } finally {
     await browser.close();
   }

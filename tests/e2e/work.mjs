@@ -11,6 +11,8 @@
 //     returns it with a reason; the officer re-does the lamp and requests close-out again; the reviewer
 //     approves it;
 //  5. the timeline lists every step in order, in Chinese, with the evidence photos.
+// On the way, axe-core finds no serious or critical WCAG 2.1 A/AA violation on the work bench (both queues),
+// the dispatch dialog and the site page (assigned, and under review).
 // Screenshots of work.html and site.html, desktop and 390×844, when E2E_SCREENSHOT_DIR is set.
 //
 //   E2E_DISPATCHER_USER=… E2E_DISPATCHER_PASSWORD=… E2E_OFFICER_USER=… E2E_OFFICER_PASSWORD=… \
@@ -24,7 +26,7 @@
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}); exits non-zero on failure. The
 // Rust test (tests/it/browser.rs) checks the database afterwards.
 
-import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn } from './lib.mjs';
+import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
 
 const [base, configText] = process.argv.slice(2);
 if (!base || !configText) fail('usage', 'usage: node tests/e2e/work.mjs <base-url> <config-json>');
@@ -93,6 +95,8 @@ await run('work', async ({ log, setStep }) => {
     result.dispatch_queue = queue;
     const row = (page, list, code) => page.locator(`#list-${list} li[data-code="${code}"]`);
     await screenshot(dispatcher, 'work-dispatch-desktop');
+    // WCAG 2.1 A/AA with axe-core: no serious or critical violation on the work bench, the dialogs and the site page.
+    result.accessibility = { dispatch_queue: await checkAccessible('dispatcher: queue', dispatcher, 'the dispatcher\'s work bench') };
 
     setStep('dispatcher: verify');
     await row(dispatcher, 'dispatch', site.code).locator('[data-action="verify"]').click();
@@ -116,6 +120,7 @@ await run('work', async ({ log, setStep }) => {
     await dispatcher.waitForSelector('#dialog-dispatch .dialog-error:not([hidden])');
     await dispatcher.selectOption('#dispatch-unit', { label: config.unit });
     await screenshot(dispatcher, 'work-dispatch-dialog');
+    result.accessibility.dispatch_dialog = await checkAccessible('dispatcher: dispatch', dispatcher, 'the dispatch dialog');
     await submitDialog(dispatcher, 'dialog-dispatch');
     await dispatcher.waitForSelector('#dialog-dispatch', { state: 'detached' });
     await dispatcher.waitForSelector(`#list-dispatch li[data-code="${site.code}"]`, { state: 'detached' });
@@ -127,6 +132,7 @@ await run('work', async ({ log, setStep }) => {
     check('dispatcher: site page', await status(dispatcher) === 'assigned', `the site is ${await status(dispatcher)}`);
     const unitFact = (await dispatcher.textContent('[data-fact="unit"]')).trim();
     check('dispatcher: site page', unitFact.startsWith(config.unit), `the responsible unit reads ${unitFact}`);
+    result.accessibility.site_assigned = await checkAccessible('dispatcher: site page', dispatcher, 'the site page (assigned)');
 
     // ---------------------------------------------------------------------------------------------
     setStep('officer: work list');
@@ -148,6 +154,7 @@ await run('work', async ({ log, setStep }) => {
       check('officer: work list', /^超期 \d+ 天$/.test(mine[0].text) && mine[0].colour === 'rgb(198, 40, 40)', `overdue shown as ${mine[0].text} on ${mine[0].colour}`);
     }
     await screenshot(officer, 'work-rectify-desktop');
+    result.accessibility.rectify_queue = await checkAccessible('officer: work list', officer, 'the officer\'s work bench');
     await row(officer, 'rectify', site.code).locator('a.work-code').click();
     await officer.waitForURL((url) => url.pathname === '/site.html');
     await officer.waitForSelector('body[data-state="ready"]');
@@ -259,6 +266,7 @@ await run('work', async ({ log, setStep }) => {
       }
     }
     await screenshot(reviewer, 'site-review-desktop', { fullPage: true });
+    result.accessibility.site_review = await checkAccessible('reviewer: photos side by side', reviewer, 'the site page under review');
     const reviewerActions = await reviewer.$$eval('#action-buttons [data-action]', (bs) => bs.map((b) => b.dataset.action));
     check('reviewer: photos side by side', reviewerActions.join() === 'approve,return', `a reviewer may ${reviewerActions}`);
 
@@ -338,6 +346,7 @@ await run('work', async ({ log, setStep }) => {
     };
     check('english', english.status === 'Closed out' && english.last === 'Approved, closed out', `in English: ${JSON.stringify(english)}`);
     await screenshot(reviewer, 'site-closed-desktop-en', { fullPage: true });
+    result.accessibility.site_closed_en = await checkAccessible('english', reviewer, 'a closed site\'s page in English');
     await reviewer.click('#lang-switch');
 
     // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /admin.html",                                   Any,   [303, 303, 303, 303, 303, 303, 303, 303, 200]),
     ("GET /login.html",                                   Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/no-such-route",                         Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    // The browser tests' tools live in web/node_modules too: not served to anyone (MapLibre is, under /vendor/).
+    ("GET /node_modules/axe-core/axe.min.js",             Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     // Sites: everyone signed in reads; town and unit officers only their own (404 outside, never 403).
     ("GET /api/v1/sites",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/counts",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -84,6 +84,91 @@ async fn run_e2e(script: &str, args: &[&str], env: &[(String, String)]) -> Value
     result
 }
 
+/// Every translation key exists in every locale file, with the same placeholders: a key added in one
+/// language only fails here (the 13 refusal messages that had no English were found this way).
+#[tokio::test]
+async fn every_locale_has_every_key() {
+    let result = run_e2e("locales.mjs", &[], &[]).await;
+    let zh = result["keys"]["zh-CN"].as_u64().unwrap();
+    assert_eq!(result["keys"]["en"].as_u64(), Some(zh), "{result:#}");
+    assert!(zh > 700, "{result:#}");
+}
+
+/// What the pages read instead of keeping copies: the server's limits, its codes and the default deadlines of
+/// its `DeadlinePolicy`, which the dispatch dialog prefills (a configured policy shows through).
+#[sqlx::test(migrations = "./migrations")]
+async fn the_pages_read_limits_codes_and_deadlines_from_the_settings(pool: PgPool) {
+    let settings = roadledger::http::Settings {
+        deadlines: roadledger::domain::policy::DeadlinePolicy {
+            immediate_days: 2,
+            general_days: 20,
+            significant_days: 60,
+        },
+        ..Default::default()
+    };
+    let app = common::app_with(pool, settings).await;
+
+    let answer = app.get("/api/v1/settings").await;
+    assert_eq!(answer.status, 200);
+    let s = answer.json();
+    assert_eq!(s["bbox_area_deg2_max"], 1.0);
+    assert_eq!(s["sites_page_size_max"], 5000);
+    assert_eq!(
+        s["default_deadline_days"],
+        json!({
+            "immediate": {"general": 2, "significant": 2, "major": 2},
+            "deadline": {"general": 20, "significant": 60, "major": null},
+            "project": {"general": 20, "significant": 60, "major": null},
+        })
+    );
+    let statuses: Vec<(&str, bool)> = s["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| (st["code"].as_str().unwrap(), st["open"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("reported", true),
+            ("verified", true),
+            ("assigned", true),
+            ("in_progress", true),
+            ("pending_review", true),
+            ("closed", false),
+            ("reopened", true),
+            ("rejected", false),
+            ("duplicate", false),
+            ("cancelled", false),
+        ]
+    );
+    assert_eq!(s["hazard_levels"], json!(["general", "significant", "major"]));
+    assert_eq!(s["rectification_modes"], json!(["immediate", "deadline", "project"]));
+    assert_eq!(s["supervision_levels"], json!(["none", "town", "county", "prefecture", "province"]));
+    assert_eq!(s["item_states"], json!(["missing", "damaged", "installed", "verified", "not_applicable"]));
+    assert_eq!(s["photos_per_observation_max"], 8);
+}
+
+/// web/node_modules holds the browser tests' tools (playwright-core, axe-core): the server does not hand them
+/// out, nor the npm manifests; the pages' own modules and MapLibre it does.
+#[sqlx::test(migrations = "./migrations")]
+async fn only_the_pages_and_maplibre_are_served_from_the_web_directory(pool: PgPool) {
+    let app = common::app(pool).await;
+    for path in [
+        "/node_modules/axe-core/axe.min.js",
+        "/node_modules/playwright-core/package.json",
+        "/node_modules/",
+        "/package.json",
+        "/package-lock.json",
+    ] {
+        assert_eq!(app.get(path).await.status, 404, "{path}");
+    }
+    for path in ["/vendor/maplibre-gl/maplibre-gl.mjs", "/boot.js", "/paging.js", "/locales/zh-CN.js", "/locales/en.js"]
+    {
+        assert_eq!(app.get(path).await.status, 200, "{path}");
+    }
+}
+
 /// Uploads an observation (with photos, as the default inspector) and returns its site's `(id, code)`.
 async fn upload_site(app: &common::TestApp, observation: Value, photos: &[&[u8]]) -> (Uuid, String) {
     let answer = app.upload(&observation, photos).await;
@@ -92,19 +177,77 @@ async fn upload_site(app: &common::TestApp, observation: Value, photos: &[&[u8]]
     (site["id"].as_str().unwrap().parse().unwrap(), site["code"].as_str().unwrap().to_string())
 }
 
-/// Moves a site along its lifecycle directly in the database: the workflow API does not exist yet, and the
-/// map only needs sites in different statuses.
-async fn set_status(pool: &PgPool, site: Uuid, status: &str, deadline_days_from_today: Option<i32>) {
-    sqlx::query(
-        "update site set status = $2, deadline = current_date + $3, version = version + 1, updated_at = now()
-         where id = $1",
-    )
-    .bind(site)
-    .bind(status)
-    .bind(deadline_days_from_today)
-    .execute(pool)
-    .await
-    .unwrap();
+/// The county office behind the scenes of a page's story: one account per part of the lifecycle, each with an
+/// API token, to move the other sites through the lifecycle API as the pages would (If-Match and all).
+struct Office {
+    dispatcher: String,
+    rectifier: String,
+    reviewer: String,
+    unit: i32,
+}
+
+impl Office {
+    /// Accounts in the city office, the responsible `unit` and the police; names that no script signs in with.
+    async fn new(pool: &PgPool, unit: i32) -> Office {
+        let city = common::organisation(pool, "city_office").await;
+        let police = common::add_organisation(pool, "交警中队", "police_squadron", None).await;
+        Office {
+            dispatcher: common::token_for(pool, "office.dispatcher", "周调度", "dispatcher", city).await,
+            rectifier: common::token_for(pool, "office.rectifier", "吴整改", "unit_officer", unit).await,
+            reviewer: common::token_for(pool, "office.reviewer", "郑验收", "reviewer", police).await,
+            unit,
+        }
+    }
+
+    /// One action, after reading the site's ETag; it must succeed.
+    async fn act(&self, app: &common::TestApp, token: &str, site: Uuid, body: Value) {
+        let answer = app.act(token, &site.to_string(), &body).await;
+        assert_eq!(answer.status, 200, "{body}: {}", String::from_utf8_lossy(&answer.bytes));
+    }
+
+    /// Verified and dispatched to the unit (a general hazard, by `deadline` or the default one): assigned.
+    async fn dispatch(&self, app: &common::TestApp, site: Uuid, deadline: Option<chrono::NaiveDate>) {
+        self.act(app, &self.dispatcher, site, json!({"action": "verify"})).await;
+        let mut dispatch = json!({"action": "dispatch", "responsible_unit_id": self.unit, "hazard_level": "general"});
+        if let Some(deadline) = deadline {
+            dispatch["deadline"] = json!(deadline);
+        }
+        self.act(app, &self.dispatcher, site, dispatch).await;
+    }
+
+    /// Dispatched and accepted: in progress.
+    async fn bring_into_progress(&self, app: &common::TestApp, site: Uuid) {
+        self.dispatch(app, site, None).await;
+        self.act(app, &self.rectifier, site, json!({"action": "accept"})).await;
+    }
+
+    /// In progress, evidence for every item (after- and night photo), close-out requested and approved.
+    async fn close(&self, app: &common::TestApp, site: Uuid) {
+        self.bring_into_progress(app, site).await;
+        let items: Vec<String> = sqlx::query_scalar("select item_code from site_checklist_item where site_id = $1")
+            .bind(site)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        let evidence = json!({"state": "installed", "quantity": 2, "installer": "张家港交通工程公司"});
+        for item in items {
+            let answer = app.evidence_as(&self.rectifier, &site.to_string(), &item, &evidence, true).await;
+            assert_eq!(answer.status, 201, "{item}: {}", String::from_utf8_lossy(&answer.bytes));
+        }
+        self.act(app, &self.rectifier, site, json!({"action": "request_close_out"})).await;
+        self.act(app, &self.reviewer, site, json!({"action": "approve"})).await;
+    }
+}
+
+/// Makes a site's deadline `days` days past. Set by SQL, as in tests/it/ledger.rs: the API refuses a deadline
+/// in the past, and time cannot be advanced here.
+async fn make_overdue(pool: &PgPool, site: Uuid, days: i32) {
+    sqlx::query("update site set deadline = current_date - $2 where id = $1")
+        .bind(site)
+        .bind(days)
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -133,8 +276,11 @@ async fn map_page_shows_sites_by_status_and_opens_a_site_with_its_photo(pool: Pg
     let closed = common::observation("intersection", json!([120.57, 31.88]));
     let (closed_id, _) = upload_site(&app, closed, &[]).await;
 
-    set_status(&app.pool, spot_id, "in_progress", Some(-3)).await; // overdue: drawn with a black ring
-    set_status(&app.pool, closed_id, "closed", None).await;
+    let unit = common::add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    let office = Office::new(&app.pool, unit).await;
+    office.bring_into_progress(&app, spot_id).await;
+    make_overdue(&app.pool, spot_id, 3).await; // drawn with a black ring
+    office.close(&app, closed_id).await;
 
     // A leader reads every site and changes nothing: the map is theirs, user management is not.
     let leader = account(&app.pool, "liqiang", "李强", &["leader"], None).await;
@@ -429,23 +575,6 @@ async fn admin_page_imports_a_county(pool: PgPool) {
     );
 }
 
-/// Hands a site to a unit directly in the database (as if dispatched and accepted), for the work lists to
-/// have company: `deadline_days_from_today` negative makes it overdue.
-async fn hand_to_unit(pool: &PgPool, site: Uuid, unit: i32, status: &str, deadline_days_from_today: i32) {
-    sqlx::query(
-        "update site set status = $2, responsible_unit_id = $3, hazard_level = 'general', rectification_mode = 'deadline',
-             deadline = current_date + $4, version = version + 1, updated_at = now()
-         where id = $1",
-    )
-    .bind(site)
-    .bind(status)
-    .bind(unit)
-    .bind(deadline_days_from_today)
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
 /// A site's lifecycle columns as stored.
 #[derive(Debug, sqlx::FromRow)]
 struct StoredSite {
@@ -504,9 +633,12 @@ async fn work_pages_take_a_site_from_report_to_closed_out_with_evidence_and_one_
         upload_site(&app, common::observation("intersection", json!([lon, lat])), &[]).await;
     }
     let (overdue, overdue_code) = upload_site(&app, common::observation("spot", json!([120.53, 31.86])), &[]).await;
-    hand_to_unit(&app.pool, overdue, unit, "in_progress", -4).await;
+    let office = Office::new(&app.pool, unit).await;
+    office.bring_into_progress(&app, overdue).await;
+    make_overdue(&app.pool, overdue, 4).await;
     let (later, _) = upload_site(&app, common::observation("spot", json!([120.57, 31.89])), &[]).await;
-    hand_to_unit(&app.pool, later, unit, "assigned", 60).await;
+    let in_60_days = roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(60);
+    office.dispatch(&app, later, Some(in_60_days)).await;
 
     let dir = tempfile::tempdir().unwrap();
     let after_path = dir.path().join("整改后.jpg");
@@ -634,17 +766,6 @@ async fn work_pages_take_a_site_from_report_to_closed_out_with_evidence_and_one_
     assert_eq!(length, json!({"length_m": 30}));
 }
 
-/// A site closed out with every item verified, as the lifecycle leaves it (set directly: the road there is
-/// another test's story).
-async fn close_site(pool: &PgPool, site: Uuid) {
-    set_status(pool, site, "closed", Some(-10)).await;
-    sqlx::query("update site_checklist_item set state = 'verified' where site_id = $1")
-        .bind(site)
-        .execute(pool)
-        .await
-        .unwrap();
-}
-
 #[sqlx::test(migrations = "./migrations")]
 async fn an_inspector_records_a_relapse_and_a_pass_on_site_and_the_town_is_counted(pool: PgPool) {
     let app = common::app(pool).await;
@@ -654,8 +775,10 @@ async fn an_inspector_records_a_relapse_and_a_pass_on_site_and_the_town_is_count
     let (linked_at, planned_at) = ([120.55, 31.87], [120.58, 31.88]);
     let (linked, linked_code) = upload_site(&app, common::observation("spot", json!(linked_at)), &[]).await;
     let (planned, planned_code) = upload_site(&app, common::observation("spot", json!(planned_at)), &[]).await;
+    let unit = common::add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    let office = Office::new(&app.pool, unit).await;
     for site in [linked, planned] {
-        close_site(&app.pool, site).await;
+        office.close(&app, site).await;
     }
     // The policy planned a look-back of one of them; the other is opened from its page.
     sqlx::query("insert into look_back_task (site_id, due_on, policy) values ($1, current_date + 7, 'monthly_sample')")
