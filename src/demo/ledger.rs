@@ -23,7 +23,7 @@ use crate::domain::observation::LookBackResult;
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteKind, SiteStatus};
 
 use super::places::{Geom, Place};
-use super::plan::{self, Cast, DUPLICATE_SHARE, LOOK_BACK_OPEN_SHARE, STATUS_WEIGHTS};
+use super::plan::{self, Cast};
 use super::rng::Rng;
 use super::roads::Network;
 use super::story::{self, LAST_DAY, Outcome, Setting};
@@ -112,7 +112,7 @@ pub struct Observation {
     pub look_back_result: Option<LookBackResult>,
 }
 
-/// A photo row: which picture (index into [`pictures`]) an observation (before-photo) or an evidence
+/// A photo row: which picture (index into [`super::pictures`]) an observation (before-photo) or an evidence
 /// record (after- or night photo) carries.
 #[derive(Debug, Clone)]
 pub struct Photo {
@@ -256,18 +256,7 @@ pub fn build(towns: &[Town], net: &Network, places: Vec<Place>, cat: &Catalogue,
     let setting = Setting { cat, cast: &cast, pictures };
     let mut rng = Rng::stream("ledger");
     let total = places.len();
-    let duplicates = (total as f64 * DUPLICATE_SHARE).round() as usize;
-    // Duplicate slots are drawn from every kind in proportion; their own place is replaced by one near
-    // the site they duplicate.
-    let mut is_duplicate = vec![false; total];
-    let mut marked = 0;
-    while marked < duplicates {
-        let i = rng.index(total);
-        if !is_duplicate[i] && places[i].other_road.is_none() {
-            is_duplicate[i] = true;
-            marked += 1;
-        }
-    }
+    let is_duplicate = plan::duplicate_slots(&places, &mut rng);
 
     let mut done: Vec<(plan::Plan, Outcome)> = Vec::with_capacity(total);
     let mut slots: Vec<Place> = Vec::new();
@@ -276,13 +265,7 @@ pub fn build(towns: &[Town], net: &Network, places: Vec<Place>, cat: &Catalogue,
             slots.push(place);
             continue;
         }
-        let mut plan = plan::plan(place, *rng.weighted(STATUS_WEIGHTS), None, towns, net, cat, &mut rng);
-        // Immediate fixes (立行立改, 3 days) are seldom still open: most of them are done.
-        let waiting = matches!(plan.target, SiteStatus::Assigned | SiteStatus::InProgress | SiteStatus::PendingReview);
-        if plan.mode == RectificationMode::Immediate && waiting && rng.chance(0.75) {
-            plan.target = SiteStatus::Closed;
-        }
-        plan.look_back_open = plan.target == SiteStatus::Closed && rng.chance(LOOK_BACK_OPEN_SHARE);
+        let plan = plan::site(place, towns, net, cat, &mut rng);
         let outcome = story::run(&plan, setting, &mut rng, |duration, side| plan::start_day(&plan, duration, side));
         done.push((plan, outcome));
     }
@@ -301,7 +284,7 @@ pub fn build(towns: &[Town], net: &Network, places: Vec<Place>, cat: &Catalogue,
         let Some((target, start)) = chosen else { continue };
         let place = plan::near(&done[target].0.place, slot.kind, towns, net, &mut rng);
         let survivor = done[target].0.id;
-        let plan = plan::plan(place, SiteStatus::Duplicate, Some(survivor), towns, net, cat, &mut rng);
+        let plan = plan::duplicate(place, survivor, towns, net, cat, &mut rng);
         let outcome = story::run(&plan, setting, &mut rng, |_, _| start);
         done.push((plan, outcome));
     }

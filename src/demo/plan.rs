@@ -23,11 +23,11 @@ use super::story::LAST_DAY;
 use super::towns::{self, Town};
 
 /// Share of sites that are duplicates of another (merged).
-pub const DUPLICATE_SHARE: f64 = 0.04;
+const DUPLICATE_SHARE: f64 = 0.04;
 /// Share of closed sites whose look-back is planned and not yet done (the app's look-back list).
-pub const LOOK_BACK_OPEN_SHARE: f64 = 0.08;
+const LOOK_BACK_OPEN_SHARE: f64 = 0.08;
 /// Statuses of the other sites, by weight.
-pub const STATUS_WEIGHTS: &[(SiteStatus, u32)] = &[
+const STATUS_WEIGHTS: &[(SiteStatus, u32)] = &[
     (SiteStatus::Closed, 38),
     (SiteStatus::InProgress, 18),
     (SiteStatus::Assigned, 8),
@@ -38,6 +38,40 @@ pub const STATUS_WEIGHTS: &[(SiteStatus, u32)] = &[
     (SiteStatus::Rejected, 5),
     (SiteStatus::Cancelled, 3),
 ];
+
+/// Which places will be duplicates: drawn from every kind in proportion (`DUPLICATE_SHARE`), never at a
+/// crossing of two roads. A duplicate's own place is replaced by one near the site it duplicates (`near`).
+pub fn duplicate_slots(places: &[Place], rng: &mut Rng) -> Vec<bool> {
+    let total = places.len();
+    let duplicates = (total as f64 * DUPLICATE_SHARE).round() as usize;
+    let mut is_duplicate = vec![false; total];
+    let mut marked = 0;
+    while marked < duplicates {
+        let i = rng.index(total);
+        if !is_duplicate[i] && places[i].other_road.is_none() {
+            is_duplicate[i] = true;
+            marked += 1;
+        }
+    }
+    is_duplicate
+}
+
+/// The plan of a site of its own: its status today by `STATUS_WEIGHTS`, except that immediate fixes
+/// (立行立改, 3 days) are seldom still open, and for a closed site whether its look-back is still to do.
+pub fn site(place: Place, towns: &[Town], net: &Network, cat: &Catalogue, rng: &mut Rng) -> Plan {
+    let mut plan = plan(place, *rng.weighted(STATUS_WEIGHTS), None, towns, net, cat, rng);
+    let waiting = matches!(plan.target, SiteStatus::Assigned | SiteStatus::InProgress | SiteStatus::PendingReview);
+    if plan.mode == RectificationMode::Immediate && waiting && rng.chance(0.75) {
+        plan.target = SiteStatus::Closed;
+    }
+    plan.look_back_open = plan.target == SiteStatus::Closed && rng.chance(LOOK_BACK_OPEN_SHARE);
+    plan
+}
+
+/// The plan of a duplicate of `survivor` at `place`, to be merged into it.
+pub fn duplicate(place: Place, survivor: Uuid, towns: &[Town], net: &Network, cat: &Catalogue, rng: &mut Rng) -> Plan {
+    plan(place, SiteStatus::Duplicate, Some(survivor), towns, net, cat, rng)
+}
 
 /// Everything about a site that is decided before its story runs.
 pub struct Plan {
@@ -108,7 +142,7 @@ pub fn near(of: &Place, kind: SiteKind, towns: &[Town], net: &Network, rng: &mut
     Place { kind, geom, road: of.road, s, s_end, other_road: None, town }
 }
 
-pub fn plan(
+fn plan(
     place: Place,
     target: SiteStatus,
     duplicate_of: Option<Uuid>,
