@@ -2,9 +2,11 @@
 //! their checklists, observations, photos and histories, loaded by `roadledger serve --demo`.
 //!
 //! Everything is generated from a constant seed (`rng`), so every demo database is the same. Generation is
-//! pure — `towns` (boundaries), `roads` (network and junctions), `places` (where sites are), `ledger` (each
-//! site's story: checklist, observations, evidence, extension requests, look-backs, events), `pictures`
-//! (photos) — and `write` does the SQL, in one transaction.
+//! pure — `towns` (boundaries), `roads` (network and junctions), `places` (where sites are), `plan` (what
+//! each site will go through, and who acts), `story` (each site's moves, every one decided by
+//! `domain::lifecycle::transition`, with the checklist, observations, evidence, extension requests,
+//! look-backs and events they leave), `ledger` (the stories in ledger-number order), `pictures` (photos) —
+//! and `write` does the SQL, in bulk, in one transaction.
 //! Towns and stakes are derived by PostGIS from the stored geometry, exactly as for a real observation, so
 //! the demo obeys the same rules as live data.
 //!
@@ -16,9 +18,11 @@ mod ledger;
 mod names;
 mod pictures;
 mod places;
+mod plan;
 mod plane;
 mod rng;
 mod roads;
+mod story;
 mod towns;
 mod write;
 
@@ -155,7 +159,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     write::photos(&mut tx, &ledger.photos, &pictures).await.context("photos")?;
     write::look_backs(&mut tx, &ledger.look_backs, &users).await.context("look-back tasks")?;
     write::extensions(&mut tx, &ledger.extensions, &users).await.context("extension requests")?;
-    write::events(&mut tx, &ledger.events, &users).await.context("site events")?;
+    write::events(&mut tx, &ledger.events, &users, &org_ids).await.context("site events")?;
     // Live sites continue the ledger numbers after the demo's.
     sqlx::query("select setval('site_code_seq', $1)").bind(ledger.sites.len() as i64).execute(&mut *tx).await?;
 

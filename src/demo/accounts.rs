@@ -217,7 +217,7 @@ mod tests {
     use crate::demo::DEMO_ACCOUNTS;
     use crate::demo::ledger::tests::ledger;
     use crate::domain::auth::{check_password, check_user_name};
-    use crate::domain::lifecycle::{ActionKind, Party};
+    use crate::domain::lifecycle::{EventKind, Party, RecordKind};
 
     #[test]
     fn every_name_in_the_ledger_has_an_account() {
@@ -238,12 +238,11 @@ mod tests {
         }
         for e in &ledger.events {
             let party = match e.kind {
-                "evidence_submitted" => Party::Rectifier,
-                "look_back_due" | "supervision_listed" => Party::Dispatcher,
-                kind => match kind.parse::<ActionKind>() {
-                    Ok(action) => action.party(),
-                    Err(_) => continue,
-                },
+                EventKind::Move(action) => action.party(),
+                EventKind::Record(RecordKind::EvidenceSubmitted) => Party::Rectifier,
+                EventKind::Record(RecordKind::LookBackDue) => Party::Dispatcher,
+                EventKind::Record(RecordKind::Opened) => Party::Inspector,
+                EventKind::Record(other) => panic!("the demo records no {other} events"),
             };
             let role = by_display[e.actor].role;
             let allowed = match party {

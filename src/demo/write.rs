@@ -11,11 +11,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::photos::PhotoOwner;
+use crate::domain::lifecycle::Supervision;
 
 use super::ledger::{
     Catalogue, Event, Evidence, Extension, Item, LookBackTask, Observation, Photo, Site, TemplateItem,
 };
-use super::names::Organisation;
+use super::names::{self, Organisation};
+use super::plan;
 use super::plane;
 use super::roads::{COUNTY_ADMIN_CODE, ChainageBreak, Road};
 use super::towns::Town;
@@ -244,9 +246,9 @@ pub async fn sites(
             lead.push(org(s.lead_unit)?);
             requesters.push(s.close_out_requested_by.map(|p| account(users, p)).transpose()?);
         }
-        let sup = |f: fn(&super::ledger::Supervision) -> String| -> Vec<Option<String>> {
-            chunk.iter().map(|s| s.supervision.as_ref().map(f)).collect()
-        };
+        fn supervision(s: &Site) -> Option<&Supervision> {
+            s.supervision.as_ref()
+        }
         sqlx::query(
             "insert into site (id, code, kind, geom, town_id, road_id, route_code, stake_m, stake_text, end_stake_m,
                  end_stake_text, status, template_code, hazard_types, hazard_level, rectification_mode, source,
@@ -296,17 +298,17 @@ pub async fn sites(
         .bind(chunk.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.kind.template_code()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.hazard_types.join(",")).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.hazard_level).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.rectification_mode).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.hazard_level.as_str()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.rectification_mode.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.source).collect::<Vec<_>>())
         .bind(&responsible)
         .bind(&lead)
         .bind(&supporting)
         .bind(chunk.iter().map(|s| s.deadline).collect::<Vec<_>>())
-        .bind(sup(|s| s.level.to_string()))
-        .bind(sup(|s| s.body.to_string()))
-        .bind(sup(|s| s.doc_no.clone()))
-        .bind(chunk.iter().map(|s| s.supervision.as_ref().map(|v| v.due)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| supervision(s).map(|v| v.level.as_str())).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| supervision(s).and_then(|v| v.body.as_deref())).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| supervision(s).and_then(|v| v.doc_no.as_deref())).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| supervision(s).and_then(|v| v.due)).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.duplicate_of).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.first_observed_at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|s| s.last_observed_at).collect::<Vec<_>>())
@@ -395,7 +397,7 @@ pub async fn observations(
         .bind(chunk.iter().map(|o| o.with_stake).collect::<Vec<_>>())
         .bind(chunk.iter().map(|o| o.content_sha256.to_vec()).collect::<Vec<_>>())
         .bind(&user_ids)
-        .bind(chunk.iter().map(|o| o.look_back_result).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|o| o.look_back_result.map(|r| r.as_str())).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
     }
@@ -500,7 +502,7 @@ pub async fn look_backs(
         .bind(chunk.iter().map(|t| t.created_at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.at)).collect::<Vec<_>>())
         .bind(&done_by)
-        .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.result)).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.result.as_str())).collect::<Vec<_>>())
         .bind(chunk.iter().map(|t| t.done.as_ref().map(|d| d.observation_id)).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
@@ -544,9 +546,25 @@ pub async fn extensions(
 }
 
 /// Events in time order, so their ids (identity) follow time as they would have been written. An event
-/// whose actor has an account (`users`) carries it; others (none in the demo today) are the system's.
-pub async fn events(conn: &mut PgConnection, events: &[Event], users: &HashMap<&str, Uuid>) -> sqlx::Result<()> {
+/// whose actor has an account (`users`) carries it; others (none in the demo today) are the system's. The
+/// organisations and people an event's data names get their database ids (`org_ids`, `users`).
+pub async fn events(
+    conn: &mut PgConnection,
+    events: &[Event],
+    users: &HashMap<&str, Uuid>,
+    org_ids: &HashMap<String, i32>,
+) -> anyhow::Result<()> {
+    let organisations: Vec<&str> = names::organisations().iter().map(|o| o.name).collect();
+    let organisation = |number: i32| -> anyhow::Result<i32> {
+        let name = plan::organisation_name(&organisations, number)
+            .ok_or_else(|| anyhow::anyhow!("no organisation number {number}"))?;
+        org_ids.get(name).copied().ok_or_else(|| anyhow::anyhow!("unknown organisation {name}"))
+    };
     for chunk in events.chunks(BATCH_ROWS) {
+        let data: Vec<String> = chunk
+            .iter()
+            .map(|e| e.data.to_json(organisation, |name| account(users, name)).map(|v| v.to_string()))
+            .collect::<Result<_, _>>()?;
         sqlx::query(
             "insert into site_event (site_id, at, actor, kind, from_status, to_status, reason, data, observation_id,
                  actor_user_id)
@@ -561,11 +579,11 @@ pub async fn events(conn: &mut PgConnection, events: &[Event], users: &HashMap<&
         .bind(chunk.iter().map(|e| e.site_id).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.at).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.actor).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|e| e.kind).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.from_status.map(|s| s.as_str())).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.to_status.map(|s| s.as_str())).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| e.reason.as_deref()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|e| e.data.to_string()).collect::<Vec<_>>())
+        .bind(&data)
         .bind(chunk.iter().map(|e| e.observation_id).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| users.get(e.actor).copied()).collect::<Vec<_>>())
         .execute(&mut *conn)

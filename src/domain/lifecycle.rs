@@ -45,6 +45,56 @@ crate::domain::site::coded_enum! {
     }
 }
 
+crate::domain::site::coded_enum! {
+    /// What a site event records besides a move: a visit, evidence, a planned look-back, a duplicate merged
+    /// in, places re-derived by an import.
+    RecordKind {
+        Opened = "opened",
+        Observed = "observed",
+        ObservationEdited = "observation_edited",
+        EvidenceSubmitted = "evidence_submitted",
+        LookBackDue = "look_back_due",
+        MergedIn = "merged_in",
+        RoadChanged = "road_changed",
+        TownChanged = "town_changed",
+    }
+}
+
+/// The kind of a site event (`site_event.kind`): the move it records, or another record. Its code is the
+/// action's or the record's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Move(ActionKind),
+    Record(RecordKind),
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Move(a) => a.as_str(),
+            EventKind::Record(r) => r.as_str(),
+        }
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = super::site::UnknownCode;
+
+    /// An action's code or a record's; the refusal lists the records (the actions are `ActionKind::ALL`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<ActionKind>()
+            .map(EventKind::Move)
+            .or_else(|_| s.parse::<RecordKind>().map(EventKind::Record))
+            .map_err(|e| super::site::UnknownCode { what: "EventKind", ..e })
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who may take an action on a site, by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -423,6 +473,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn event_kinds_are_actions_or_records_and_never_both() {
+        for a in ActionKind::ALL {
+            assert!(a.as_str().parse::<RecordKind>().is_err(), "{a}");
+            assert_eq!(a.as_str().parse::<EventKind>(), Ok(EventKind::Move(*a)));
+        }
+        for r in RecordKind::ALL {
+            assert_eq!(r.as_str().parse::<EventKind>(), Ok(EventKind::Record(*r)));
+        }
+        assert_eq!("supervision_listed".parse::<EventKind>().unwrap_err().what, "EventKind");
     }
 
     #[test]
