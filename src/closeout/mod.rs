@@ -139,17 +139,18 @@ impl Sheet {
             Some(template) => format!("{kind}（{template}）"),
             None => kind,
         };
-        let road_and_stake = match (text(p.road_code.as_deref()), text(p.stake.as_deref()), text(p.end_stake.as_deref())) {
-            (None, None, _) => None,
-            (road, stake, end) => {
-                let stakes = match (stake, end) {
-                    (Some(s), Some(e)) => format!("{s}～{e}"),
-                    (Some(s), None) => s,
-                    (None, _) => String::new(),
-                };
-                Some([road.unwrap_or_default(), stakes].join(" ").trim().to_string())
-            }
-        };
+        let road_and_stake =
+            match (text(p.road_code.as_deref()), text(p.stake.as_deref()), text(p.end_stake.as_deref())) {
+                (None, None, _) => None,
+                (road, stake, end) => {
+                    let stakes = match (stake, end) {
+                        (Some(s), Some(e)) => format!("{s}～{e}"),
+                        (Some(s), None) => s,
+                        (None, _) => String::new(),
+                    };
+                    Some([road.unwrap_or_default(), stakes].join(" ").trim().to_string())
+                }
+            };
         let hazard_types =
             p.hazard_types.iter().map(|c| names.hazard_types.get(c).cloned().unwrap_or_else(|| c.clone())).collect();
         let hazard_level = p.hazard_level.map(|l| {
@@ -190,7 +191,11 @@ impl Sheet {
             let mut latest_photo = |role: PhotoRole| {
                 evidence.iter().find_map(|e| {
                     let sha = e.photos.iter().find(|ph| ph.role == role).and_then(|ph| text(Some(&ph.sha256)))?;
-                    Some(PhotoUse { photo: photo_index(&sha), by: e.submitted_by.trim().to_string(), at: time(&e.submitted_at) })
+                    Some(PhotoUse {
+                        photo: photo_index(&sha),
+                        by: e.submitted_by.trim().to_string(),
+                        at: time(&e.submitted_at),
+                    })
                 })
             };
             let after = latest_photo(PhotoRole::After);
@@ -201,7 +206,8 @@ impl Sheet {
                 state: labels::item_state(item.state).to_string(),
                 quantity: item.quantity.or_else(|| latest.and_then(|e| e.quantity)).map(i64::from),
                 installed_on: item.installed_on.or_else(|| latest.and_then(|e| e.installed_on)),
-                installer: text(item.installer.as_deref()).or_else(|| latest.and_then(|e| text(e.installer.as_deref()))),
+                installer: text(item.installer.as_deref())
+                    .or_else(|| latest.and_then(|e| text(e.installer.as_deref()))),
                 reason: text(item.reason.as_deref()),
                 before: before.clone(),
                 after,
@@ -288,7 +294,8 @@ mod tests {
     fn detail() -> SiteDetail {
         let photo = json!({"id": Uuid::nil(), "sha256": "", "content_type": "image/jpeg", "width": 4, "height": 3,
             "exif_taken_at": null, "exif_location": null, "exif_direction_deg": null, "url": "", "thumbnail_url": ""});
-        let evidence_photo = json!({"role": "after", "sha256": "", "width": 4, "height": 3, "url": "", "thumbnail_url": ""});
+        let evidence_photo =
+            json!({"role": "after", "sha256": "", "width": 4, "height": 3, "url": "", "thumbnail_url": ""});
         let observation = json!({"id": Uuid::nil(), "inspector": "", "observed_at": "2026-11-27T01:15:00+00:00",
             "received_at": "2026-11-27T01:15:00+00:00", "geometry": {"type": "Point", "coordinates": [120.5, 31.9]},
             "accuracy_m": null, "source_crs": "wgs84", "hazard_types": [], "checklist": {}, "notes": "",

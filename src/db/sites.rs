@@ -151,6 +151,13 @@ pub const DETAIL_EVENTS_MAX: i64 = 500;
 /// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events, and its
 /// version. The JSON is read into [`SiteDetail`]; JSON that does not fit the type is a decode error.
 pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(SiteDetail, i32)>> {
+    let Some((json, version)) = detail_json(pool, id, scope).await? else { return Ok(None) };
+    let detail = SiteDetail::from_postgres_json(&json).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(Some((detail, version)))
+}
+
+/// [`detail`] as PostgreSQL writes it, before it is read into the type (the tests compare the two).
+pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(String, i32)>> {
     let sql = format!(
         "select json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 7)::json,
@@ -222,9 +229,7 @@ pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<
          where s.id = $1 and {scope}",
         scope = scope_condition(2)
     );
-    let row: Option<(String, i32)> = bind_scope(sqlx::query_as(&sql).bind(id), scope).fetch_optional(pool).await?;
-    row.map(|(json, version)| Ok((SiteDetail::from_postgres_json(&json).map_err(|e| sqlx::Error::Decode(e.into()))?, version)))
-        .transpose()
+    bind_scope(sqlx::query_as(&sql).bind(id), scope).fetch_optional(pool).await
 }
 
 /// One site's list feature (the summary shape), e.g. for an upload's answer.

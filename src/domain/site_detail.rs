@@ -237,7 +237,7 @@ pub struct Event {
 }
 
 /// A `timestamptz` as PostgreSQL writes it in JSON (RFC 3339, e.g. `2026-11-28T09:15:00.12345+08:00`). The
-/// text is kept as written, so the API answers what it always answered; [`Timestamp::at`] reads it.
+/// text is kept as written, so the API answers what it always answered; `Timestamp::at` reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = String, format = DateTime)]

@@ -77,8 +77,7 @@ pub struct ImportForm {
         (status = 201, description = "Applied: the report", body = Object),
         (status = 400, description = "A part is malformed"),
         (status = 404, description = "No such kind of import"),
-        (status = 409, description = "Another import is running"),
-        (status = 413, description = "The file is larger than the upload limit; use `roadledger import`"),
+                (status = 413, description = "The file is larger than the upload limit; use `roadledger import`"),
         (status = 415, description = "The body is not multipart/form-data"),
         (status = 422, description = "The file was read but refused: the report's problems"),
     )

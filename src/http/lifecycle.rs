@@ -378,7 +378,7 @@ const PERIOD_DAYS_MAX: i64 = 3 * 366;
     tag = "lifecycle",
     params(Period),
     responses(
-        (status = 200, description = "`{"from", "to", "towns": [...], "total"}`: per town, look-backs done, passes, relapses, tasks open", body = Object),
+        (status = 200, description = "`from`, `to`, `towns` and `total`: per town, look-backs done, passes, relapses, tasks open", body = Object),
         (status = 400, description = "A date is malformed, the period is reversed or too long"),
     )
 )]

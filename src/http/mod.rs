@@ -134,7 +134,7 @@ impl Default for BodyLimits {
 
 /// Every `/api/v1` route, one line per path. `routes!` takes each handler's path and method from its
 /// `#[utoipa::path]`, so the OpenAPI document (`openapi::document`) has exactly these routes; add a route
-/// here with `routes!`, never with `.route`, or `openapi::tests` fails.
+/// here with `routes!`, never with `.route`, or `tests/it/openapi.rs` fails.
 pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
     let uploads = DefaultBodyLimit::max(limits.upload_bytes_max);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -183,7 +183,8 @@ pub fn router(state: AppState) -> Router {
     let maplibre = web_dir.join("node_modules/maplibre-gl/dist");
 
     let (api, _document) = api(BodyLimits::new(&state.settings)).split_for_parts();
-    let api = api.fallback(|| async { Error::NotFound("no such API route; see /api/v1/openapi.json or /api.html".into()) });
+    let api =
+        api.fallback(|| async { Error::NotFound("no such API route; see /api/v1/openapi.json or /api.html".into()) });
 
     // Pages change with every deploy: browsers must revalidate them.
     let pages = ServeDir::new(&web_dir)

@@ -14,7 +14,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
 use utoipa::{Modify, ToSchema};
 
@@ -49,8 +51,8 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
 pub struct ApiDoc;
 
 /// An error as every `/api/v1` route answers it (RFC 9457 `application/problem+json`). A refusal by a named
-/// rule adds `code` and the values the rule names (e.g. `unmet_items`), so clients can say it in their own
-/// words.
+/// rule adds `code` and, as further members, the values the rule names (e.g. `unmet_items`), so clients can
+/// say it in their own words.
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Problem {
     /// Always `about:blank`: the status says what kind of problem it is.
@@ -64,9 +66,10 @@ pub struct Problem {
     /// For a refusal by a named rule: the rule, stably (e.g. `wrong_status`, `unmet_items`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
-    /// The values the refusal names, by name.
+    /// The values the refusal names, by name, as members of their own (so not in the schema: which members
+    /// depends on `code`; the README lists them).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
+    #[schema(ignore)]
     pub facts: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -124,6 +127,9 @@ impl Modify for Conventions {
 
 /// Security and the shared error answers of one operation; every error answer gets the problem+json body.
 fn apply(method: HttpMethod, operation: &mut Operation) {
+    if let Some(summary) = operation.summary.take() {
+        operation.summary = Some(summary_text(&summary));
+    }
     let public = operation.operation_id.as_deref().is_some_and(|id| PUBLIC_OPERATIONS.contains(&id));
     let changes = !matches!(method, HttpMethod::Get);
     if public {
@@ -154,10 +160,22 @@ fn apply(method: HttpMethod, operation: &mut Operation) {
         {
             response.content.insert(
                 "application/problem+json".into(),
-                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                RefOr::T(ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build()),
             );
         }
     }
+}
+
+/// A handler's first doc paragraph as a summary: on one line, without the `` `GET /api/v1/…`: `` the
+/// handlers' docs start with for readers of the code (the document says the method and path already).
+fn summary_text(doc: &str) -> String {
+    let text = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = match text.strip_prefix('`').and_then(|rest| rest.split_once("`: ")) {
+        Some((_, rest)) => rest.to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn add_response(operation: &mut Operation, status: &str, description: &str) {
@@ -198,4 +216,19 @@ pub async fn openapi_json() -> impl IntoResponse {
         ],
         body.as_str(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_drop_the_method_and_path_the_document_states() {
+        assert_eq!(
+            summary_text("`POST /api/v1/session`: checks the password, starts a\nfresh session."),
+            "Checks the password, starts a fresh session."
+        );
+        assert_eq!(summary_text("The towns."), "The towns.");
+        assert_eq!(summary_text("`code` is kept"), "`code` is kept");
+    }
 }

@@ -154,7 +154,8 @@ pub struct StakeQuery {
     responses(
         (status = 200, description = "The point at the stake as a GeoJSON Feature", body = Object, content_type = "application/geo+json"),
         (status = 400, description = "The stake or county is malformed"),
-        (status = 404, description = "No such road, or the stake is off its ends"),
+        (status = 404, description = "No such road in the county, or it has no stakes"),
+        (status = 422, description = "`stake_off_road`: the stake is past the road's ends or inside a chainage break"),
     )
 )]
 pub async fn locate_stake(

@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use utoipa::IntoParams;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{AppState, Error, Result};
@@ -158,7 +158,7 @@ pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<St
     path = "/sites/counts",
     tag = "sites",
     responses(
-        (status = 200, description = "`{"total": n, "by_status": {"reported": n, …}}` over the sites in your scope", body = Object),
+        (status = 200, description = "`total` and `by_status` (status → count) over the sites in your scope", body = Object),
     )
 )]
 pub async fn counts(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>> {

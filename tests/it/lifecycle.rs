@@ -244,7 +244,7 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
         .await;
     let twice =
         o.act(&o.town_officer, &site, json!({"action": "request_extension", "deadline": new, "reason": "再次"})).await;
-    let pending = o.get(&o.dispatcher, &site).await.json();
+    let pending = o.get(&o.dispatcher, &site).await.site_detail();
     // The work page's extension queue reads the request from the list, without opening each site.
     let listed = o.app.get("/api/v1/sites?status=in_progress").await.json();
     let decided =
@@ -252,11 +252,14 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
 
     assert_eq!(asked.status, 200, "{}", String::from_utf8_lossy(&asked.bytes));
     assert_eq!(twice.status, 409);
-    assert_eq!(pending["properties"]["pending_extension"]["new_deadline"], new.as_str());
+    let pending = pending.properties.pending_extension.expect("the request waits for a decision");
+    assert_eq!(pending.new_deadline.to_string(), new);
+    assert_eq!(pending.reason, "雨季无法施工");
     assert_eq!(listed["features"][0]["properties"]["pending_extension"]["reason"], "雨季无法施工");
     assert_eq!(decided.status, 200);
-    assert_eq!(decided.json()["properties"]["deadline"], new.as_str());
-    assert_eq!(decided.json()["properties"]["pending_extension"], Value::Null);
+    let decided = decided.site_detail().properties;
+    assert_eq!(decided.deadline.map(|d| d.to_string()), Some(new.clone()));
+    assert_eq!(decided.pending_extension, None);
     let data: Value = sqlx::query_scalar("select data from site_event where kind = 'decide_extension'")
         .fetch_one(&o.app.pool)
         .await

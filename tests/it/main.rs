@@ -15,5 +15,6 @@ mod import_read;
 mod ledger;
 mod lifecycle;
 mod observations;
+mod openapi;
 mod security;
 mod sites;
