@@ -62,7 +62,10 @@ function fieldsTable(schema) {
 function security(op, doc) {
   const reqs = op.security ?? doc.security ?? [];
   if (reqs.length === 0 || reqs.some((r) => Object.keys(r).length === 0)) return t('api.public');
-  return reqs.map((r) => Object.keys(r).join(' + ')).join(t('api.or'));
+  const order = ['bearer', 'session', 'csrf'];
+  const name = (scheme) => (order.includes(scheme) ? t(`api.scheme.${scheme}`) : scheme);
+  const sorted = (keys) => keys.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return reqs.map((r) => sorted(Object.keys(r)).map(name).join(' + ')).join(t('api.or'));
 }
 
 function operation(path, method, op, doc) {

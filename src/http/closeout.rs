@@ -42,6 +42,7 @@ const FONT_MISSING: &str = "the close-out sheet needs a Chinese font and the ser
 #[utoipa::path(
     get,
     path = "/sites/{id}/closeout.pdf",
+    operation_id = "closeout_pdf",
     tag = "ledger",
     params(("id" = String, Path, description = "The site id (a UUID)")),
     responses(

@@ -69,6 +69,7 @@ pub struct ImportForm {
 #[utoipa::path(
     post,
     path = "/imports/{kind}",
+    operation_id = "import_places",
     tag = "places",
     params(("kind" = String, Path, description = "`towns`, `roads`, `organisations` or `chainage-breaks`"), ImportQuery),
     request_body(content = ImportForm, content_type = "multipart/form-data"),
@@ -274,6 +275,7 @@ fn safe_file_name(name: &str) -> Result<String> {
 #[utoipa::path(
     get,
     path = "/imports/progress/{id}",
+    operation_id = "import_progress",
     tag = "places",
     params(("id" = String, Path, description = "The id given as `?progress=` to POST /imports/{kind}")),
     responses(
@@ -295,6 +297,7 @@ pub async fn progress(actor: Actor, UrlPath(id): UrlPath<Uuid>) -> Result<Json<V
 #[utoipa::path(
     get,
     path = "/imports",
+    operation_id = "import_history",
     tag = "places",
     responses(
         (status = 200, description = "The imports that changed something, newest first (at most 200)", body = Object),

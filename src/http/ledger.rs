@@ -103,6 +103,7 @@ const TRAILING_COLUMNS: [(&str, f64); 12] = [
 #[utoipa::path(
     get,
     path = "/ledger.csv",
+    operation_id = "ledger_csv",
     tag = "ledger",
     params(LedgerParams),
     responses(
@@ -134,6 +135,7 @@ pub async fn csv(
 #[utoipa::path(
     get,
     path = "/ledger.xlsx",
+    operation_id = "ledger_xlsx",
     tag = "ledger",
     params(LedgerParams),
     responses(

@@ -41,6 +41,7 @@ pub struct ObservationForm {
 #[utoipa::path(
     post,
     path = "/observations",
+    operation_id = "record_observation",
     tag = "observations",
     request_body(content = ObservationForm, content_type = "multipart/form-data"),
     responses(
@@ -133,6 +134,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/observations/{id}",
+    operation_id = "show_observation",
     tag = "observations",
     params(("id" = String, Path, description = "The observation id (a UUID)")),
     responses(
@@ -160,6 +162,7 @@ pub struct ObservationEdit {
 #[utoipa::path(
     patch,
     path = "/observations/{id}",
+    operation_id = "edit_observation",
     tag = "observations",
     params(("id" = String, Path, description = "The observation id (a UUID)")),
     request_body = ObservationEdit,

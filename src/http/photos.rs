@@ -14,6 +14,7 @@ use crate::domain::auth::Actor;
 #[utoipa::path(
     get,
     path = "/photos/{sha256}",
+    operation_id = "photo",
     tag = "photos",
     params(("sha256" = String, Path, description = "The photo's SHA-256, 64 hexadecimal digits"), ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy you have")),
     responses(
@@ -36,6 +37,7 @@ pub async fn original(
 #[utoipa::path(
     get,
     path = "/photos/{sha256}/thumbnail",
+    operation_id = "photo_thumbnail",
     tag = "photos",
     params(("sha256" = String, Path, description = "The photo's SHA-256, 64 hexadecimal digits"), ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy you have")),
     responses(

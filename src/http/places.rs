@@ -25,6 +25,7 @@ const STAKE_END_TOLERANCE_M: f64 = 1.0;
 #[utoipa::path(
     get,
     path = "/places/towns",
+    operation_id = "place_towns",
     tag = "places",
     responses(
         (status = 200, description = "Towns with their sites and open sites", body = Object),
@@ -49,6 +50,7 @@ pub struct RoadsQuery {
 #[utoipa::path(
     get,
     path = "/places/roads",
+    operation_id = "place_roads",
     tag = "places",
     params(RoadsQuery),
     responses(

@@ -18,6 +18,7 @@ const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/jso
 #[utoipa::path(
     get,
     path = "/towns",
+    operation_id = "towns",
     tag = "reference",
     responses(
         (status = 200, description = "The towns as a GeoJSON FeatureCollection", body = Object, content_type = "application/geo+json"),
@@ -31,6 +32,7 @@ pub async fn towns(State(state): State<AppState>, _actor: Actor) -> Result<impl 
 #[utoipa::path(
     get,
     path = "/roads",
+    operation_id = "roads",
     tag = "reference",
     responses(
         (status = 200, description = "The roads as a GeoJSON FeatureCollection", body = Object, content_type = "application/geo+json"),

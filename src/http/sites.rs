@@ -45,6 +45,7 @@ pub struct ListParams {
 #[utoipa::path(
     get,
     path = "/sites",
+    operation_id = "list_sites",
     tag = "sites",
     params(ListParams),
     responses(
@@ -139,6 +140,7 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
 #[utoipa::path(
     get,
     path = "/sites/{id}",
+    operation_id = "show_site",
     tag = "sites",
     params(("id" = String, Path, description = "The site id (a UUID)")),
     responses(
@@ -156,6 +158,7 @@ pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<St
 #[utoipa::path(
     get,
     path = "/sites/counts",
+    operation_id = "count_sites",
     tag = "sites",
     responses(
         (status = 200, description = "`total` and `by_status` (status → count) over the sites in your scope", body = Object),

@@ -35,7 +35,7 @@ await run('api', async ({ log, setStep }) => {
     const login = await page.locator('.api-op[data-method="POST"][data-path="/session"] .api-security').innerText();
     check('operations', login === '公开，无需登录', `sign-in is shown as ${login}`);
     const act = await page.locator('.api-op[data-method="POST"][data-path="/sites/{id}/actions"] .api-security').innerText();
-    check('operations', act.includes('session + csrf'), `actions are shown as ${act}`);
+    check('operations', act === 'API 令牌（Bearer），或 登录会话 Cookie + X-CSRF-Token 请求头', `actions are shown as ${act}`);
 
     setStep('schemas');
     const schemas = await page.$$eval('.api-schema', (s) => s.map((x) => x.id.replace('schema-', '')));

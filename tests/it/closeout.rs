@@ -227,7 +227,7 @@ async fn the_site_detail_is_served_as_postgresql_writes_it_through_the_type(pool
     o.bring_into_progress(&site).await;
     assert_eq!(o.evidence(&site, "lamp", true).await.status, 201);
     let new_deadline =
-        (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(30)).to_string();
+        (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(90)).to_string();
     let asked = json!({"action": "request_extension", "deadline": new_deadline, "reason": "灯具到货晚"});
     assert_eq!(o.act(&o.unit_officer, &site, asked).await.status, 200);
 

