@@ -178,7 +178,7 @@ async fn every_documented_operation_is_routed(pool: PgPool) {
     let ops = operations(&doc);
     assert!(ops.len() >= 40, "{} operations", ops.len());
     for (method, path, _) in ops {
-        let uri = format!("/api/v1{}", path.replace('{', "").replace('}', ""));
+        let uri = format!("/api/v1{}", path.replace(['{', '}'], ""));
         let request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(&uri);
         let answer = app.send_as_is(request.body(Body::empty()).unwrap()).await;
         assert_ne!(answer.status, 405, "{method} {path}");
