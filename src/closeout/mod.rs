@@ -2,8 +2,8 @@
 //! checklist item with its before and after photos side by side, who did the work and who accepted it.
 //!
 //! Three steps, so that each can be tested and timed on its own:
-//! 1. [`Sheet::from_detail`] reads the site's detail (the JSON of `GET /api/v1/sites/{id}`) into plain
-//!    fields with Chinese labels, and lists the photos it needs;
+//! 1. [`Sheet::from_detail`] reads the site's detail (the typed `SiteDetail` that `GET /api/v1/sites/{id}`
+//!    answers) into plain fields with Chinese labels, and lists the photos it needs;
 //! 2. the caller fills in the photos' thumbnail bytes ([`Sheet::photos`]), which is I/O;
 //! 3. [`render`] lays the sheet out on pages and writes the PDF, which is CPU work (run it in
 //!    `spawn_blocking`). The font is [`CjkFont`], loaded once per process.
