@@ -172,7 +172,7 @@ fn expected_version(headers: &HeaderMap) -> Result<i32> {
     params(("id" = String, Path, description = "The site id (a UUID)"), ("If-Match" = String, Header, description = "The site's ETag from GET /sites/{id}, e.g. \"v3\"")),
     request_body = ActionRequest,
     responses(
-        (status = 200, description = "The site after the move, with its new ETag", body = SiteDetail, content_type = "application/geo+json"),
+        (status = 200, description = "The site after the move, with its new ETag", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
         (status = 400, description = "The id is not a UUID, or If-Match is malformed"),
         (status = 404, description = "No such site in your scope"),
         (status = 409, description = "The move is not allowed from the site's status, or a rule refuses it (`code` says which)"),
@@ -464,7 +464,7 @@ pub struct EvidenceForm {
     params(("id" = String, Path, description = "The site id (a UUID)"), ("code" = String, Path, description = "The checklist item code, e.g. `line`"), ("If-Match" = String, Header, description = "The site's ETag")),
     request_body(content = EvidenceForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "The site with the evidence recorded, and its new ETag", body = SiteDetail, content_type = "application/geo+json"),
+        (status = 201, description = "The site with the evidence recorded, and its new ETag", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
         (status = 400, description = "The id or a part is malformed"),
         (status = 404, description = "No such site in your scope, or no such item on its checklist"),
         (status = 409, description = "The site is not in progress"),

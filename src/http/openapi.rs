@@ -73,8 +73,10 @@ pub struct Problem {
     pub facts: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Operations anyone may call, without credentials (by operation id, which is the handler's name).
+/// Operations anyone may call, without credentials (by operation id).
 const PUBLIC_OPERATIONS: &[&str] = &["login", "openapi_json"];
+/// Operations about the browser session itself: a Bearer token gets 401 (`accounts::current`).
+const SESSION_OPERATIONS: &[&str] = &["current"];
 
 /// What every operation shares, applied by rule (to the finished document) so no handler can forget it.
 struct Conventions;
@@ -141,7 +143,12 @@ fn apply(method: HttpMethod, operation: &mut Operation) {
         } else {
             SecurityRequirement::new("session", Vec::<String>::new())
         };
-        operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new()), session]);
+        let session_only = operation.operation_id.as_deref().is_some_and(|id| SESSION_OPERATIONS.contains(&id));
+        operation.security = Some(if session_only {
+            vec![session]
+        } else {
+            vec![SecurityRequirement::new("bearer", Vec::<String>::new()), session]
+        });
         add_response(operation, "401", "No credentials, or they are no longer valid (revoked, ended, disabled)");
         if changes {
             add_response(operation, "403", "Not allowed for your roles, or a session request without X-CSRF-Token");

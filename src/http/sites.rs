@@ -144,7 +144,7 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
     tag = "sites",
     params(("id" = String, Path, description = "The site id (a UUID)")),
     responses(
-        (status = 200, description = "The site; its ETag is the version that changes must send in If-Match", body = SiteDetail, content_type = "application/geo+json"),
+        (status = 200, description = "The site; its ETag is the version that changes must send in If-Match", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
         (status = 400, description = "The id is not a UUID"),
         (status = 404, description = "No such site in your scope"),
     )

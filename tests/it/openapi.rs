@@ -126,6 +126,8 @@ async fn the_document_says_who_may_call_and_what_the_site_is(pool: PgPool) {
     assert_eq!(op("post", "/session")["security"], serde_json::json!([{}]));
     assert_eq!(op("get", "/openapi.json")["security"], serde_json::json!([{}]));
     assert_eq!(op("get", "/sites")["security"], serde_json::json!([{"bearer": []}, {"session": []}]));
+    // Who is signed in: the browser session only.
+    assert_eq!(op("get", "/session")["security"], serde_json::json!([{"session": []}]));
     assert_eq!(
         op("post", "/sites/{id}/actions")["security"],
         serde_json::json!([{"bearer": []}, {"csrf": [], "session": []}])
@@ -133,6 +135,7 @@ async fn the_document_says_who_may_call_and_what_the_site_is(pool: PgPool) {
 
     // The site is the typed SiteDetail; the action body is the tagged enum, one variant per action.
     let show = op("get", "/sites/{id}");
+    assert!(show["responses"]["200"]["headers"]["ETag"]["description"].as_str().unwrap().contains("If-Match"));
     assert_eq!(
         show["responses"]["200"]["content"]["application/geo+json"]["schema"]["$ref"],
         "#/components/schemas/SiteDetail"
