@@ -22,7 +22,6 @@ use crate::domain::lifecycle::{
     ActionKind, Dispatch, Move, Party, RECTIFIER, Supervision, china_date, is_rectifier, transition,
 };
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteStatus, SupervisionLevel};
-#[allow(unused_imports)] // named by the OpenAPI attributes
 use crate::domain::site_detail::SiteDetail;
 
 const REASON_CHARS_MAX: usize = 1000;

@@ -15,7 +15,6 @@ use super::{AppState, Error, Result};
 use crate::db::sites::{self, SiteFilter};
 use crate::domain::auth::Actor;
 use crate::domain::site::{SiteKind, SiteStatus};
-#[allow(unused_imports)] // named by the OpenAPI attribute of `show`
 use crate::domain::site_detail::SiteDetail;
 
 pub const PAGE_SIZE_DEFAULT: i64 = 1000;
