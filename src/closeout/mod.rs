@@ -2,8 +2,8 @@
 //! checklist item with its before and after photos side by side, who did the work and who accepted it.
 //!
 //! Three steps, so that each can be tested and timed on its own:
-//! 1. [`Sheet::from_detail`] reads the site's detail (the JSON of `GET /api/v1/sites/{id}`) into plain
-//!    fields with Chinese labels, and lists the photos it needs;
+//! 1. [`Sheet::from_detail`] reads the site's detail (the typed `SiteDetail` that `GET /api/v1/sites/{id}`
+//!    answers) into plain fields with Chinese labels, and lists the photos it needs;
 //! 2. the caller fills in the photos' thumbnail bytes ([`Sheet::photos`]), which is I/O;
 //! 3. [`render`] lays the sheet out on pages and writes the PDF, which is CPU work (run it in
 //!    `spawn_blocking`). The font is [`CjkFont`], loaded once per process.
@@ -25,7 +25,7 @@ pub use font::{CjkFont, DEFAULT_PATHS, FONT_ENV, FontError};
 pub use render::{PAGE_H, PAGE_W, page_count, render};
 
 use crate::domain::labels;
-use crate::domain::site::{ItemState, SiteKind};
+use crate::domain::site_detail::{Event, PhotoRole, SiteDetail, Timestamp};
 
 /// The sheet shows times in China Standard Time (UTC+8), where the county is; it says so in its footer.
 pub fn china_time() -> FixedOffset {
@@ -131,48 +131,39 @@ impl Names {
 }
 
 impl Sheet {
-    /// Reads the site detail Feature (`db::sites::detail`) into a sheet. The caller checks that the site is
-    /// closed. Errors mean the detail JSON does not have the shape `db::sites::detail` gives it.
-    pub fn from_detail(feature: &Value, names: &Names, generated_at: DateTime<FixedOffset>) -> Result<Sheet, String> {
-        let p = &feature["properties"];
-        let code = text(&p["code"]).ok_or("the site has no code")?;
-        let kind_code = text(&p["kind"]).ok_or("the site has no kind")?;
-        let kind = kind_code.parse::<SiteKind>().map(labels::site_kind).unwrap_or(kind_code.as_str()).to_string();
-        let kind = match text(&p["template"]).and_then(|t| names.templates.get(&t).cloned()) {
+    /// Reads the site's detail (`db::sites::detail`) into a sheet. The caller checks that the site is closed.
+    pub fn from_detail(detail: &SiteDetail, names: &Names, generated_at: DateTime<FixedOffset>) -> Sheet {
+        let p = &detail.properties;
+        let kind = labels::site_kind(p.kind).to_string();
+        let kind = match names.templates.get(&p.template) {
             Some(template) => format!("{kind}（{template}）"),
             None => kind,
         };
-        let road_and_stake = match (text(&p["road_code"]), text(&p["stake"]), text(&p["end_stake"])) {
-            (None, None, _) => None,
-            (road, stake, end) => {
-                let stakes = match (stake, end) {
-                    (Some(s), Some(e)) => format!("{s}～{e}"),
-                    (Some(s), None) => s,
-                    (None, _) => String::new(),
-                };
-                Some([road.unwrap_or_default(), stakes].join(" ").trim().to_string())
-            }
-        };
-        let hazard_types = p["hazard_types"]
-            .as_array()
-            .map(|codes| {
-                codes
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(|c| names.hazard_types.get(c).cloned().unwrap_or_else(|| c.to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let hazard_level =
-            text(&p["hazard_level"]).map(|l| labels::lookup(labels::HAZARD_LEVELS, &l).map_or(l, str::to_string));
-        let supervision = text(&p["supervision_level"]).and_then(|l| labels::supervision(&l, None, None));
+        let road_and_stake =
+            match (text(p.road_code.as_deref()), text(p.stake.as_deref()), text(p.end_stake.as_deref())) {
+                (None, None, _) => None,
+                (road, stake, end) => {
+                    let stakes = match (stake, end) {
+                        (Some(s), Some(e)) => format!("{s}～{e}"),
+                        (Some(s), None) => s,
+                        (None, _) => String::new(),
+                    };
+                    Some([road.unwrap_or_default(), stakes].join(" ").trim().to_string())
+                }
+            };
+        let hazard_types =
+            p.hazard_types.iter().map(|c| names.hazard_types.get(c).cloned().unwrap_or_else(|| c.clone())).collect();
+        let hazard_level = p.hazard_level.map(|l| {
+            labels::lookup(labels::HAZARD_LEVELS, l.as_str()).map_or_else(|| l.as_str().to_string(), str::to_string)
+        });
+        let supervision = labels::supervision(p.supervision_level.as_str(), None, None);
 
-        let events = p["events"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let stamp = |e: &Value| Some(Stamp { actor: text(&e["actor"]).unwrap_or_default(), at: time(&e["at"])? });
-        let first = |kind: &str| events.iter().find(|e| e["kind"] == kind).and_then(stamp);
+        let events = &p.events;
+        let stamp = |e: &Event| Some(Stamp { actor: e.actor.trim().to_string(), at: time(&e.at)? });
+        let first = |kind: &str| events.iter().find(|e| e.kind == kind).and_then(stamp);
         // A site can go round the loop (returned, reopened): the latest dispatch, request and approval are
         // the ones that led to this close-out.
-        let last = |kind: &str| events.iter().rev().find(|e| e["kind"] == kind).and_then(stamp);
+        let last = |kind: &str| events.iter().rev().find(|e| e.kind == kind).and_then(stamp);
         let opened = first("opened").or_else(|| events.first().and_then(stamp));
 
         let mut photos: Vec<Photo> = Vec::new();
@@ -187,61 +178,54 @@ impl Sheet {
         };
 
         // Observations come newest first: the before-photo is from the earliest one that has photos.
-        let observations = p["observations"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let before = observations.iter().rev().find_map(|o| {
-            let sha = o["photos"].as_array()?.iter().find_map(|ph| text(&ph["sha256"]))?;
-            Some((sha, text(&o["inspector"]).unwrap_or_default(), time(&o["observed_at"])))
+        let before = p.observations.iter().rev().find_map(|o| {
+            let sha = o.photos.iter().find_map(|ph| text(Some(&ph.sha256)))?;
+            Some((sha, o.inspector.trim().to_string(), time(&o.observed_at)))
         });
         let before = before.map(|(sha, by, at)| PhotoUse { photo: photo_index(&sha), by, at });
 
         let mut items = Vec::new();
-        for item in p["checklist_items"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for item in &p.checklist_items {
             // Evidence comes newest first.
-            let evidence = item["evidence"].as_array().map(Vec::as_slice).unwrap_or_default();
-            let mut latest_photo = |role: &str| {
+            let evidence = &item.evidence;
+            let mut latest_photo = |role: PhotoRole| {
                 evidence.iter().find_map(|e| {
-                    let sha = e["photos"]
-                        .as_array()?
-                        .iter()
-                        .find(|ph| ph["role"] == role)
-                        .and_then(|ph| text(&ph["sha256"]))?;
+                    let sha = e.photos.iter().find(|ph| ph.role == role).and_then(|ph| text(Some(&ph.sha256)))?;
                     Some(PhotoUse {
                         photo: photo_index(&sha),
-                        by: text(&e["submitted_by"]).unwrap_or_default(),
-                        at: time(&e["submitted_at"]),
+                        by: e.submitted_by.trim().to_string(),
+                        at: time(&e.submitted_at),
                     })
                 })
             };
-            let after = latest_photo("after");
-            let night = latest_photo("night");
+            let after = latest_photo(PhotoRole::After);
+            let night = latest_photo(PhotoRole::Night);
             let latest = evidence.first();
-            let state_code = text(&item["state"]).unwrap_or_default();
             items.push(SheetItem {
-                name: text(&item["name"]).or_else(|| text(&item["code"])).unwrap_or_default(),
-                state: state_code
-                    .parse::<ItemState>()
-                    .map_or(state_code.clone(), |s| labels::item_state(s).to_string()),
-                quantity: item["quantity"].as_i64().or_else(|| latest.and_then(|e| e["quantity"].as_i64())),
-                installed_on: date(&item["installed_on"]).or_else(|| latest.and_then(|e| date(&e["installed_on"]))),
-                installer: text(&item["installer"]).or_else(|| latest.and_then(|e| text(&e["installer"]))),
-                reason: text(&item["reason"]),
+                name: text(Some(&item.name)).unwrap_or_else(|| item.code.clone()),
+                state: labels::item_state(item.state).to_string(),
+                quantity: item.quantity.or_else(|| latest.and_then(|e| e.quantity)).map(i64::from),
+                installed_on: item.installed_on.or_else(|| latest.and_then(|e| e.installed_on)),
+                installer: text(item.installer.as_deref())
+                    .or_else(|| latest.and_then(|e| text(e.installer.as_deref()))),
+                reason: text(item.reason.as_deref()),
                 before: before.clone(),
                 after,
                 night,
-                night_expected: item["night_evidence"] == true,
+                night_expected: item.night_evidence,
             });
         }
 
-        Ok(Sheet {
-            code,
-            town: text(&p["town"]),
+        Sheet {
+            code: p.code.clone(),
+            town: text(p.town.as_deref()),
             road_and_stake,
             kind,
             hazard_types,
             hazard_level,
             supervision,
-            responsible_unit: text(&p["responsible_unit"]),
-            deadline: date(&p["deadline"]),
+            responsible_unit: text(p.responsible_unit.as_deref()),
+            deadline: p.deadline,
             opened,
             dispatched: last("dispatch"),
             close_out_requested: last("request_close_out"),
@@ -249,7 +233,7 @@ impl Sheet {
             items,
             photos,
             generated_at,
-        })
+        }
     }
 
     /// The installers of all items (施工单位), each once, in checklist order.
@@ -274,26 +258,19 @@ fn distinct(names: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// A non-empty string field.
-fn text(v: &Value) -> Option<String> {
-    v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+fn text(v: Option<&str>) -> Option<String> {
+    v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// A `timestamptz` as PostgreSQL writes it in JSON (ISO 8601 with an offset), in China time.
-fn time(v: &Value) -> Option<DateTime<FixedOffset>> {
-    let s = v.as_str()?;
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%#z"))
-        .ok()
-        .map(|t| t.with_timezone(&china_time()))
-}
-
-fn date(v: &Value) -> Option<NaiveDate> {
-    v.as_str().and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+/// A timestamp in China time.
+fn time(t: &Timestamp) -> Option<DateTime<FixedOffset>> {
+    t.at().map(|t| t.with_timezone(&china_time()))
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use uuid::Uuid;
 
     use super::*;
 
@@ -304,9 +281,46 @@ mod tests {
         }
     }
 
-    fn detail() -> Value {
+    /// `given` with every field it leaves out taken from `defaults` (objects only, one level).
+    fn filled(defaults: &Value, given: Value) -> Value {
+        let mut out = defaults.clone();
+        for (k, v) in given.as_object().unwrap() {
+            out[k] = v.clone();
+        }
+        out
+    }
+
+    /// The detail of a closed spot, written as briefly as the test needs; the other fields are filled in.
+    fn detail() -> SiteDetail {
+        let photo = json!({"id": Uuid::nil(), "sha256": "", "content_type": "image/jpeg", "width": 4, "height": 3,
+            "exif_taken_at": null, "exif_location": null, "exif_direction_deg": null, "url": "", "thumbnail_url": ""});
+        let evidence_photo =
+            json!({"role": "after", "sha256": "", "width": 4, "height": 3, "url": "", "thumbnail_url": ""});
+        let observation = json!({"id": Uuid::nil(), "inspector": "", "observed_at": "2026-11-27T01:15:00+00:00",
+            "received_at": "2026-11-27T01:15:00+00:00", "geometry": {"type": "Point", "coordinates": [120.5, 31.9]},
+            "accuracy_m": null, "source_crs": "wgs84", "hazard_types": [], "checklist": {}, "notes": "",
+            "look_back_result": null, "photos": []});
+        let item = json!({"code": "", "name": "", "name_en": "", "required": true, "state": "missing",
+            "quantity": null, "quantity_min": null, "measured": {}, "installed_on": null, "installer": null,
+            "reason": null, "night_evidence": false, "evidence": []});
+        let evidence = json!({"id": Uuid::nil(), "state": "installed", "quantity": null, "measured": {},
+            "installed_on": null, "installer": null, "reason": null, "submitted_by": "",
+            "submitted_at": "2026-11-27T01:15:00+00:00", "photos": []});
+        let event = json!({"id": 1, "at": "2026-11-27T01:15:00+00:00", "actor": "", "kind": "", "from_status": null,
+            "to_status": null, "reason": null, "data": {}, "observation_id": null});
+        let site = json!({"id": Uuid::nil(), "code": "", "kind": "spot", "status": "closed", "town": null,
+            "town_code": null, "road_code": null, "road_name": null, "stake": null, "end_stake": null,
+            "hazard_types": [], "hazard_level": null, "checklist": "0/0", "deadline": null, "overdue": false,
+            "town_id": null, "responsible_unit_id": null, "first_observed_at": "2026-11-27T01:15:00+00:00",
+            "return_count": 0, "pending_extension": null, "supervision_level": "none", "observation_count": 0,
+            "last_observed_at": "2026-11-27T01:15:00+00:00", "source": "patrol", "rectification_mode": null,
+            "template": "", "duplicate_of": null, "version": 1, "responsible_unit": null, "lead_unit_id": null,
+            "supporting_unit_ids": [], "relapse_count": 0, "supervision_body": null, "supervision_doc_no": null,
+            "supervision_due": null, "close_out_requested_by": null, "created_at": "2026-11-27T01:15:00+00:00",
+            "updated_at": "2026-11-27T01:15:00+00:00", "checklist_items": [], "observations": [], "events": []});
+
         let after = |sha: &str| json!({"role": "after", "sha256": sha});
-        json!({"type": "Feature", "properties": {
+        let brief = json!({"type": "Feature", "properties": {
             "code": "YH-000007", "kind": "spot", "template": "three_ones", "status": "closed",
             "town": "杨舍镇", "road_code": "X202", "stake": "K12+300", "end_stake": null,
             "hazard_types": ["sharp_curve", "county_special"], "hazard_level": "general",
@@ -334,13 +348,34 @@ mod tests {
                 {"kind": "request_close_out", "actor": "钱整改", "at": "2026-11-30T02:10:00+00:00"},
                 {"kind": "approve", "actor": "李验收", "at": "2026-11-30T03:20:00+00:00"}
             ]
-        }})
+        }});
+        let mut p = filled(&site, brief["properties"].clone());
+        let fill_all = |list: &Value, defaults: &Value| -> Value {
+            Value::Array(list.as_array().unwrap().iter().map(|v| filled(defaults, v.clone())).collect())
+        };
+        for o in p["observations"].as_array_mut().unwrap() {
+            let photos = fill_all(&o["photos"], &photo);
+            *o = filled(&observation, o.clone());
+            o["photos"] = photos;
+        }
+        for i in p["checklist_items"].as_array_mut().unwrap() {
+            for e in i["evidence"].as_array_mut().unwrap() {
+                let photos = fill_all(&e["photos"], &evidence_photo);
+                *e = filled(&evidence, e.clone());
+                e["photos"] = photos;
+            }
+            *i = filled(&item, i.clone());
+        }
+        p["events"] = fill_all(&p["events"], &event);
+        let feature = json!({"type": "Feature", "id": Uuid::nil(),
+            "geometry": {"type": "Point", "coordinates": [120.5, 31.9]}, "properties": p});
+        SiteDetail::from_postgres_json(&feature.to_string()).unwrap()
     }
 
     #[test]
     fn a_detail_becomes_a_sheet_in_chinese() {
         let now = DateTime::parse_from_rfc3339("2026-12-01T08:00:00+08:00").unwrap();
-        let sheet = Sheet::from_detail(&detail(), &names(), now).unwrap();
+        let sheet = Sheet::from_detail(&detail(), &names(), now);
 
         assert_eq!(sheet.code, "YH-000007");
         assert_eq!(sheet.kind, "隐患点（三个一）");
@@ -380,8 +415,10 @@ mod tests {
     }
 
     #[test]
-    fn a_detail_without_a_code_is_refused() {
-        let now = DateTime::parse_from_rfc3339("2026-12-01T08:00:00+08:00").unwrap();
-        assert!(Sheet::from_detail(&json!({"properties": {"kind": "spot"}}), &names(), now).is_err());
+    fn a_detail_without_a_code_does_not_read() {
+        let mut feature = serde_json::to_value(detail()).unwrap();
+        feature["properties"].as_object_mut().unwrap().remove("code");
+        let refused = SiteDetail::from_postgres_json(&feature.to_string()).unwrap_err();
+        assert!(refused.to_string().contains("missing field `code`"), "{refused}");
     }
 }

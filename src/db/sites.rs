@@ -7,6 +7,7 @@ use sqlx::query::{QueryAs, QueryScalar};
 use uuid::Uuid;
 
 use crate::domain::auth::SiteScope;
+use crate::domain::site_detail::SiteDetail;
 
 /// The condition that keeps a user to their sites (`s` is the site), taking three parameters from `$first`
 /// on: all, town id, unit id. Bind them with [`bind_scope`] / [`bind_scope_scalar`].
@@ -147,8 +148,16 @@ pub const DETAIL_OBSERVATIONS_MAX: i64 = 100;
 /// How many events a site's detail shows (oldest first); older history stays in the database.
 pub const DETAIL_EVENTS_MAX: i64 = 500;
 
-/// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events.
-pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(String, i32)>> {
+/// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events, and its
+/// version. The JSON is read into [`SiteDetail`]; JSON that does not fit the type is a decode error.
+pub async fn detail(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(SiteDetail, i32)>> {
+    let Some((json, version)) = detail_json(pool, id, scope).await? else { return Ok(None) };
+    let detail = SiteDetail::from_postgres_json(&json).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(Some((detail, version)))
+}
+
+/// [`detail`] as PostgreSQL writes it, before it is read into the type (the tests compare the two).
+pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<(String, i32)>> {
     let sql = format!(
         "select json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 7)::json,

@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The coordinate system a client reported a position in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceCrs {
     /// WGS-84 (EPSG:4326): GPS, the Geolocation API, Tianditu (CGCS2000 is identical at phone accuracy).

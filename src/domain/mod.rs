@@ -8,4 +8,5 @@ pub mod observation;
 pub mod places;
 pub mod policy;
 pub mod site;
+pub mod site_detail;
 pub mod stake;

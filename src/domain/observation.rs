@@ -35,7 +35,7 @@ crate::domain::site::coded_enum! {
 }
 
 /// The `look_back` part of an observation: which closed site was re-inspected and what was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookBack {
     pub site_id: Uuid,
@@ -43,11 +43,13 @@ pub struct LookBack {
 }
 
 /// The `observation` part of `POST /api/v1/observations`, as sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationInput {
     pub id: Uuid,
     pub kind: SiteKind,
+    /// GeoJSON Point (spot, intersection) or LineString (section), in `source_crs`.
+    #[schema(value_type = Object)]
     pub geometry: geojson::Geometry,
     #[serde(default)]
     pub accuracy_m: Option<f64>,

@@ -3,9 +3,11 @@
 /// Declares a string-coded enum: serde, `as_str`, `ALL` and `FromStr` agree with the schema's check
 /// constraints, which list the same codes.
 macro_rules! coded_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
+    // `$code` is a `tt`, not a `literal`: a `literal` fragment reaches derive macros wrapped in an invisible
+    // group, which serde reads but utoipa's `ToSchema` does not (it would name the variants, not the codes).
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:tt),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema)]
         pub enum $name {
             $(#[serde(rename = $code)] $variant),+
         }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{self, session_cookie};
@@ -19,7 +20,7 @@ use crate::secrets;
 /// which accounts exist.
 const WRONG_CREDENTIALS: &str = "name or password is wrong";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     name: String,
@@ -28,6 +29,19 @@ pub struct Login {
 
 /// `POST /api/v1/session`: checks the password (throttled per account and per client address), starts a
 /// fresh session and answers the user with the session's CSRF token.
+#[utoipa::path(
+    post,
+    path = "/session",
+    tag = "accounts",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in: the user and the session's `csrf_token`; Set-Cookie carries the session", body = Object),
+        (status = 400, description = "Name or password too long, or the body is malformed"),
+        (status = 401, description = "Name or password is wrong"),
+        (status = 415, description = "The body is not JSON"),
+        (status = 429, description = "Too many failed sign-ins; Retry-After says when to try again"),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -100,7 +114,7 @@ async fn throttle(state: &AppState, name: &str, client: &str) -> Result<()> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
@@ -110,6 +124,17 @@ pub struct PasswordChange {
 /// `POST /api/v1/session/password`: the signed-in user changes their own password, giving the current one
 /// (throttled like sign-in). Every other browser session of the account ends; this one and the API tokens
 /// stay.
+#[utoipa::path(
+    post,
+    path = "/session/password",
+    tag = "accounts",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; other sessions are ended"),
+        (status = 400, description = "The body is malformed"),
+        (status = 422, description = "The current password is wrong or the new one is too weak"),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     actor: Actor,
@@ -144,6 +169,14 @@ pub async fn change_password(
 
 /// `GET /api/v1/session`: who is signed in, with the CSRF token the page must send back (none for an API
 /// token, which needs none).
+#[utoipa::path(
+    get,
+    path = "/session",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The signed-in user, roles and the session's `csrf_token`", body = Object),
+    )
+)]
 pub async fn current(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -166,6 +199,14 @@ pub async fn current(
 }
 
 /// `DELETE /api/v1/session`: signs out (the session row goes, the cookie is cleared).
+#[utoipa::path(
+    delete,
+    path = "/session",
+    tag = "accounts",
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared"),
+    )
+)]
 pub async fn logout(State(state): State<AppState>, _actor: Actor, headers: HeaderMap) -> Result<Response> {
     if let Some(token) = session_cookie(&headers) {
         accounts::end_session(&state.pool, &secrets::sha256(&token)).await?;
@@ -174,17 +215,37 @@ pub async fn logout(State(state): State<AppState>, _actor: Actor, headers: Heade
         .into_response())
 }
 
+/// Your API tokens.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "Your API tokens (never their secrets)", body = Object),
+    )
+)]
 pub async fn tokens(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<Value>> {
     Ok(axum::Json(json!(accounts::tokens(&state.pool, actor.user_id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
 }
 
 /// `POST /api/v1/tokens`: the token is in this answer and nowhere else, ever.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "accounts",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The new token; its secret is shown this once", body = Object),
+        (status = 400, description = "The body is malformed"),
+        (status = 422, description = "The name is missing or too long"),
+    )
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     actor: Actor,
@@ -207,6 +268,18 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
+/// Revokes one of your API tokens.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The token id (a UUID)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "You have no such token"),
+    )
+)]
 pub async fn revoke_token(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<StatusCode> {
     let id = parse_id(&id, "token")?;
     if accounts::revoke_token(&state.pool, actor.user_id, id).await? {
@@ -216,6 +289,15 @@ pub async fn revoke_token(State(state): State<AppState>, actor: Actor, Path(id):
     }
 }
 
+/// The organisations (units).
+#[utoipa::path(
+    get,
+    path = "/organisations",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "Organisations (units), for dispatch and accounts", body = Object),
+    )
+)]
 pub async fn organisations(State(state): State<AppState>, _actor: Actor) -> Result<axum::Json<Value>> {
     Ok(axum::Json(json!(accounts::organisations(&state.pool).await?)))
 }
@@ -224,12 +306,21 @@ fn require(actor: &Actor, permission: Permission) -> Result<()> {
     if actor.can(permission) { Ok(()) } else { Err(Error::Forbidden("this needs the admin role".into())) }
 }
 
+/// Every account (admins).
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "Every account (admins)", body = Object),
+    )
+)]
 pub async fn users(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<Value>> {
     require(&actor, Permission::ManageUsers)?;
     Ok(axum::Json(json!(accounts::users(&state.pool).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     name: String,
@@ -239,6 +330,19 @@ pub struct CreateUser {
     password: String,
 }
 
+/// Makes an account (admins).
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "accounts",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "The new account", body = Object),
+        (status = 400, description = "The body is malformed"),
+        (status = 409, description = "The name is taken"),
+        (status = 422, description = "A field breaks a rule (named)"),
+    )
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     actor: Actor,
@@ -286,6 +390,18 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, axum::Json(json!(user))).into_response())
 }
 
+/// Disables an account (admins).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/disable",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account id (a UUID)")),
+    responses(
+        (status = 200, description = "The account, disabled: its sessions and tokens stop working", body = Object),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such account"),
+    )
+)]
 pub async fn disable_user(
     State(state): State<AppState>,
     actor: Actor,
@@ -294,6 +410,18 @@ pub async fn disable_user(
     set_disabled(state, actor, id, true).await
 }
 
+/// Enables an account again (admins).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/enable",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account id (a UUID)")),
+    responses(
+        (status = 200, description = "The account, enabled", body = Object),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such account"),
+    )
+)]
 pub async fn enable_user(
     State(state): State<AppState>,
     actor: Actor,
@@ -315,12 +443,26 @@ async fn set_disabled(state: AppState, actor: Actor, id: String, disabled: bool)
     Ok(axum::Json(json!(accounts::user(&state.pool, id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     password: String,
 }
 
+/// Sets an account's password (admins).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/password",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account id (a UUID)")),
+    request_body = NewPassword,
+    responses(
+        (status = 204, description = "Set; the account's sessions are ended"),
+        (status = 400, description = "The id is not a UUID, or the body is malformed"),
+        (status = 404, description = "No such account"),
+        (status = 422, description = "The password is too weak"),
+    )
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     actor: Actor,

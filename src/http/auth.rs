@@ -103,8 +103,10 @@ pub fn client_addr(parts_extensions: &axum::http::Extensions) -> String {
         .map_or_else(|| "unknown".to_string(), |ConnectInfo(addr)| addr.ip().to_string())
 }
 
-/// Pages that anyone may load; every other `.html` page (and `/`) needs a session.
-const PUBLIC_PAGES: &[&str] = &["/login.html", "/404.html"];
+/// Pages that anyone may load; every other `.html` page (and `/`) needs a session. The API reference is
+/// public like the document it reads (`GET /api/v1/openapi.json`): integrators read it before they have an
+/// account.
+const PUBLIC_PAGES: &[&str] = &["/login.html", "/404.html", "/api.html"];
 /// Pages only for account managers.
 const ADMIN_PAGES: &[&str] = &["/admin.html"];
 

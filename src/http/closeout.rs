@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use super::openapi::Problem;
 use super::{AppState, Error, Result};
 use crate::closeout::{self, CjkFont, FontError, Names, Sheet};
 use crate::db;
@@ -38,20 +38,35 @@ const FONT_MISSING: &str = "the close-out sheet needs a Chinese font and the ser
                             package fonts-noto-cjk (apt-get install fonts-noto-cjk), or start the server with \
                             --cjk-font (ROADLEDGER_CJK_FONT) naming an OpenType font with Chinese glyphs";
 
+/// The close-out sheet (销号单) of a closed site, for printing and filing.
+#[utoipa::path(
+    get,
+    path = "/sites/{id}/closeout.pdf",
+    operation_id = "closeout_pdf",
+    tag = "ledger",
+    params(("id" = String, Path, description = "The site id (a UUID)")),
+    responses(
+        (status = 200, description = "The close-out sheet (销号单) as an A4 PDF", body = String, content_type = "application/pdf"),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such site in your scope"),
+        (status = 409, description = "The site is not closed"),
+        (status = 429, description = "Sheets are being printed for others; Retry-After says when to try again"),
+        (status = 503, description = "The server has no Chinese font (the message names the package to install)"),
+    )
+)]
 pub async fn pdf(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
     let (feature, _version) = db::sites::detail(&state.pool, id, &actor.site_scope())
         .await?
         .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
-    let feature: Value = serde_json::from_str(&feature).map_err(|e| Error::Internal(e.into()))?;
-    let properties = &feature["properties"];
-    let status = properties["status"].as_str().unwrap_or_default();
-    if status != SiteStatus::Closed.as_str() {
-        let code = properties["code"].as_str().unwrap_or_default();
-        let label = status.parse::<SiteStatus>().map(labels::site_status).unwrap_or("?");
+    let site = &feature.properties;
+    if site.status != SiteStatus::Closed {
         return Err(Error::Conflict(format!(
             "site {code} is {status} ({label}); a close-out sheet exists only for a closed site (已销号), once a \
-             reviewer has approved its close-out"
+             reviewer has approved its close-out",
+            code = site.code,
+            status = site.status,
+            label = labels::site_status(site.status),
         )));
     }
 
@@ -61,7 +76,7 @@ pub async fn pdf(State(state): State<AppState>, actor: Actor, Path(id): Path<Str
     )
     .map_err(|e| Error::Internal(e.into()))?;
     let now = chrono::Utc::now().with_timezone(&closeout::china_time());
-    let mut sheet = Sheet::from_detail(&feature, &names, now).map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
+    let mut sheet = Sheet::from_detail(&feature, &names, now);
     if sheet.photos.len() > SHEET_PHOTOS_MAX {
         return Err(Error::Internal(anyhow::anyhow!("site {id} has {} photos on its sheet", sheet.photos.len())));
     }
@@ -140,13 +155,15 @@ async fn fetch_thumbnails(store: &PhotoStore, sheet: &mut Sheet) -> Result<()> {
 fn font_missing(e: &FontError) -> Response {
     tracing::error!(error = %e, "cannot render a close-out sheet");
     let status = StatusCode::SERVICE_UNAVAILABLE;
-    let body = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Service Unavailable"),
-        "status": status.as_u16(),
-        "detail": FONT_MISSING,
-    });
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"))], body.to_string())
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Service Unavailable").to_string(),
+        status: status.as_u16(),
+        detail: FONT_MISSING.to_string(),
+        code: None,
+        facts: Default::default(),
+    };
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"))], axum::Json(body))
         .into_response()
 }
 
@@ -176,6 +193,7 @@ fn rfc5987(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;
+    use serde_json::Value;
 
     use super::*;
 

@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::openapi::Problem;
+
 use crate::domain::lifecycle::TransitionError;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,20 +122,18 @@ impl IntoResponse for Error {
         if let Error::Internal(e) = &self {
             tracing::error!(error = ?e, "request failed");
         }
-        let mut body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-        });
-        if let Error::Refused { code, facts, .. } = &self {
-            body["code"] = json!(code);
-            if let Some(facts) = facts.as_object() {
-                for (k, v) in facts {
-                    body[k] = v.clone();
-                }
-            }
-        }
+        let (code, facts) = match &self {
+            Error::Refused { code, facts, .. } => (Some(*code), facts.as_object().cloned().unwrap_or_default()),
+            _ => (None, Default::default()),
+        };
+        let body = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code,
+            facts,
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

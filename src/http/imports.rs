@@ -32,7 +32,8 @@ fn running() -> &'static Mutex<HashMap<Uuid, Weak<ImportProgress>>> {
     RUNNING.get_or_init(Default::default)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// An id the page makes up to poll `GET /imports/progress/{id}` while the upload runs.
     progress: Option<Uuid>,
@@ -46,10 +47,42 @@ fn require(actor: &Actor) -> Result<()> {
     }
 }
 
+/// The parts of a county file upload (documentation: `create` reads the parts).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportForm {
+    /// JSON: `dry_run`, `crs`, `encoding`, `county`, `layer`, `mapping`, `stake_unit`, `osm_highways`.
+    #[schema(value_type = Option<Object>)]
+    options: Option<serde_json::Value>,
+    /// The file (GeoJSON, GeoPackage, OSM PBF, CSV, a zip), or the parts of a shapefile.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+    /// For roads: the chainage breaks (CSV).
+    #[schema(value_type = Option<String>, format = Binary)]
+    breaks: Option<Vec<u8>>,
+}
+
 /// `POST /api/v1/imports/{kind}`: multipart with an optional `options` part (JSON: dry_run, crs, encoding,
 /// county, layer, mapping, stake_unit, osm_highways), one or more `file` parts (one file, or the parts of a
 /// shapefile) and, for roads, an optional `breaks` part (CSV). 200 with the report for a dry run or when
 /// nothing changed, 201 when the import was applied, 422 with the report's problems when refused.
+#[utoipa::path(
+    post,
+    path = "/imports/{kind}",
+    operation_id = "import_places",
+    tag = "places",
+    params(("kind" = String, Path, description = "`towns`, `roads`, `organisations` or `chainage-breaks`"), ImportQuery),
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "A dry run, or nothing changed: the report", body = Object),
+        (status = 201, description = "Applied: the report", body = Object),
+        (status = 400, description = "A part is malformed"),
+        (status = 404, description = "No such kind of import"),
+                (status = 413, description = "The file is larger than the upload limit; use `roadledger import`"),
+        (status = 415, description = "The body is not multipart/form-data"),
+        (status = 422, description = "The file was read but refused: the report's problems"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
@@ -239,6 +272,18 @@ fn safe_file_name(name: &str) -> Result<String> {
 }
 
 /// `GET /api/v1/imports/progress/{id}`: what the import started with `?progress=id` is doing.
+#[utoipa::path(
+    get,
+    path = "/imports/progress/{id}",
+    operation_id = "import_progress",
+    tag = "places",
+    params(("id" = String, Path, description = "The id given as `?progress=` to POST /imports/{kind}")),
+    responses(
+        (status = 200, description = "What the import is doing", body = Object),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No import is running with that id"),
+    )
+)]
 pub async fn progress(actor: Actor, UrlPath(id): UrlPath<Uuid>) -> Result<Json<Value>> {
     require(&actor)?;
     let running = running().lock().expect("the registry is never poisoned");
@@ -249,6 +294,15 @@ pub async fn progress(actor: Actor, UrlPath(id): UrlPath<Uuid>) -> Result<Json<V
 }
 
 /// `GET /api/v1/imports`: the imports that changed something, newest first (at most 200).
+#[utoipa::path(
+    get,
+    path = "/imports",
+    operation_id = "import_history",
+    tag = "places",
+    responses(
+        (status = 200, description = "The imports that changed something, newest first (at most 200)", body = Object),
+    )
+)]
 pub async fn history(State(state): State<AppState>, actor: Actor) -> Result<impl IntoResponse> {
     require(&actor)?;
     let body = crate::db::places::imports_json(&state.pool, 200).await?;

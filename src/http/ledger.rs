@@ -53,12 +53,18 @@ const CSV_CHUNK_BYTES: usize = 64 * 1024;
 const SHEET_NAME: &str = "台账";
 
 /// The sites list's filters, without its paging: a ledger is always whole.
-#[derive(Debug, Deserialize)]
+/// The sites list's filter (`GET /api/v1/sites`), without paging: the ledger has every site it selects.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerParams {
+    /// `minlon,minlat,maxlon,maxlat` in WGS-84 degrees.
     bbox: Option<String>,
+    /// Statuses, comma-separated.
     status: Option<String>,
+    /// `intersection`, `section` or `spot`.
     kind: Option<String>,
+    /// A town's admin code or name.
     town: Option<String>,
 }
 
@@ -93,6 +99,18 @@ const TRAILING_COLUMNS: [(&str, f64); 12] = [
     ("纬度", 11.0),
 ];
 
+/// The ledger (台账) of the sites the filter selects, as CSV for Excel.
+#[utoipa::path(
+    get,
+    path = "/ledger.csv",
+    operation_id = "ledger_csv",
+    tag = "ledger",
+    params(LedgerParams),
+    responses(
+        (status = 200, description = "The ledger (台账) as CSV with a UTF-8 BOM, one row per site", body = String, content_type = "text/csv"),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+    )
+)]
 pub async fn csv(
     State(state): State<AppState>,
     actor: Actor,
@@ -113,6 +131,18 @@ pub async fn csv(
     Ok((headers, Body::from_stream(body)).into_response())
 }
 
+/// The ledger (台账) of the sites the filter selects, as an Excel workbook.
+#[utoipa::path(
+    get,
+    path = "/ledger.xlsx",
+    operation_id = "ledger_xlsx",
+    tag = "ledger",
+    params(LedgerParams),
+    responses(
+        (status = 200, description = "The ledger as an Excel workbook", body = String, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+    )
+)]
 pub async fn xlsx(
     State(state): State<AppState>,
     actor: Actor,

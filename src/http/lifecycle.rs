@@ -22,13 +22,14 @@ use crate::domain::lifecycle::{
     ActionKind, Dispatch, Move, Party, RECTIFIER, Supervision, china_date, is_rectifier, transition,
 };
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteStatus, SupervisionLevel};
+use crate::domain::site_detail::SiteDetail;
 
 const REASON_CHARS_MAX: usize = 1000;
 const SUPPORTING_UNITS_MAX: usize = 10;
 
 /// The body of an action: one variant per action, with only its fields. Any other field is refused with a
 /// 422 that names it, so a client never believes a field it sent was taken.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 enum ActionRequest {
     Verify {
@@ -162,6 +163,24 @@ fn expected_version(headers: &HeaderMap) -> Result<i32> {
         .ok_or_else(|| Error::BadRequest("If-Match must be the site's ETag, e.g. \"v3\"".into()))
 }
 
+/// Moves a site through its lifecycle: one action, with only its own fields.
+#[utoipa::path(
+    post,
+    path = "/sites/{id}/actions",
+    tag = "lifecycle",
+    params(("id" = String, Path, description = "The site id (a UUID)"), ("If-Match" = String, Header, description = "The site's ETag from GET /sites/{id}, e.g. \"v3\"")),
+    request_body = ActionRequest,
+    responses(
+        (status = 200, description = "The site after the move, with its new ETag", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
+        (status = 400, description = "The id is not a UUID, or If-Match is malformed"),
+        (status = 404, description = "No such site in your scope"),
+        (status = 409, description = "The move is not allowed from the site's status, or a rule refuses it (`code` says which)"),
+        (status = 412, description = "If-Match names an older version: reload the site"),
+        (status = 415, description = "The body is not JSON"),
+        (status = 422, description = "An unknown action, a missing field, or a field that does not apply to the action (named)"),
+        (status = 428, description = "If-Match is missing"),
+    )
+)]
 pub async fn act(
     State(state): State<AppState>,
     actor: Actor,
@@ -323,16 +342,27 @@ async fn validate(state: &AppState, req: ActionRequest) -> Result<(Option<String
 }
 
 /// `GET /api/v1/look-backs`: open look-back tasks the user may see, soonest due first.
+#[utoipa::path(
+    get,
+    path = "/look-backs",
+    tag = "lifecycle",
+    responses(
+        (status = 200, description = "The open look-back (回头看) tasks in your scope", body = Object),
+    )
+)]
 pub async fn look_backs(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<serde_json::Value>> {
     let tasks = db::lookback::open_tasks(&state.pool, &actor.site_scope()).await?;
     Ok(axum::Json(serde_json::json!(tasks)))
 }
 
 /// The period of a look-back summary; both ends are county dates and inclusive.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Period {
+    /// The first day, `YYYY-MM-DD` (default: 1 January of this year).
     from: Option<NaiveDate>,
+    /// The last day (default: today).
     to: Option<NaiveDate>,
 }
 
@@ -341,6 +371,16 @@ const PERIOD_DAYS_MAX: i64 = 3 * 366;
 
 /// `GET /api/v1/look-backs/towns?from=&to=`: per town, the look-backs done in the period (default: this year
 /// so far), passes and relapses, and the tasks open now. Relapses count against the town.
+#[utoipa::path(
+    get,
+    path = "/look-backs/towns",
+    tag = "lifecycle",
+    params(Period),
+    responses(
+        (status = 200, description = "`from`, `to`, `towns` and `total`: per town, look-backs done, passes, relapses, tasks open", body = Object),
+        (status = 400, description = "A date is malformed, the period is reversed or too long"),
+    )
+)]
 pub async fn look_backs_by_town(
     State(state): State<AppState>,
     actor: Actor,
@@ -367,6 +407,14 @@ pub async fn look_backs_by_town(
 
 /// `POST /api/v1/look-backs/plan`: the dispatcher applies the look-back policy (run it monthly; running it
 /// again picks nobody twice).
+#[utoipa::path(
+    post,
+    path = "/look-backs/plan",
+    tag = "lifecycle",
+    responses(
+        (status = 200, description = "The tasks planned now, by the look-back policy", body = Object),
+    )
+)]
 pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Result<axum::Json<serde_json::Value>> {
     if !actor.has(crate::domain::auth::Role::Dispatcher) {
         return Err(Error::Forbidden("planning look-backs needs the dispatcher role".into()));
@@ -377,21 +425,55 @@ pub async fn plan_look_backs(State(state): State<AppState>, actor: Actor) -> Res
 }
 
 /// The `evidence` part of an evidence upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceInput {
     state: ItemState,
     quantity: Option<i32>,
+    /// Measurements by the template's field codes, e.g. `{"distance_m": 150}`.
     #[serde(default)]
+    #[schema(value_type = Object)]
     measured: serde_json::Map<String, serde_json::Value>,
     installed_on: Option<NaiveDate>,
     installer: Option<String>,
     reason: Option<String>,
 }
 
+/// The parts of an evidence upload (documentation: `uploads::read` reads the parts).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceForm {
+    /// The evidence as JSON (one part, first).
+    evidence: EvidenceInput,
+    /// After-photos, JPEG or PNG, one part each.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    photo: Vec<Vec<u8>>,
+    /// Night photos, where the item asks for them.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    night_photo: Vec<Vec<u8>>,
+}
+
 /// Remediation evidence for one item: its state, quantities, measured values, who installed it and when,
 /// and after-photos (`photo` parts) and night photos (`night_photo` parts). Taken from whoever rectifies the
 /// site while it is in progress.
+#[utoipa::path(
+    post,
+    path = "/sites/{id}/items/{code}/evidence",
+    tag = "lifecycle",
+    params(("id" = String, Path, description = "The site id (a UUID)"), ("code" = String, Path, description = "The checklist item code, e.g. `line`"), ("If-Match" = String, Header, description = "The site's ETag")),
+    request_body(content = EvidenceForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The site with the evidence recorded, and its new ETag", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
+        (status = 400, description = "The id or a part is malformed"),
+        (status = 404, description = "No such site in your scope, or no such item on its checklist"),
+        (status = 409, description = "The site is not in progress"),
+        (status = 412, description = "If-Match names an older version: reload the site"),
+        (status = 413, description = "A photo or the whole upload is too large"),
+        (status = 415, description = "The body is not multipart/form-data"),
+        (status = 422, description = "The evidence is not valid (the message names the field)"),
+        (status = 428, description = "If-Match is missing"),
+    )
+)]
 pub async fn evidence(
     State(state): State<AppState>,
     actor: Actor,

@@ -11,6 +11,7 @@ mod ledger;
 mod lifecycle;
 mod observations;
 mod ogc;
+pub mod openapi;
 mod photos;
 mod places;
 mod reference;
@@ -26,12 +27,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use error::{Error, Result};
 
@@ -111,59 +115,83 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
+/// Largest request bodies of the routes that take files; every other route keeps axum's 2 MB.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    upload_bytes_max: usize,
+    import_bytes_max: usize,
+}
+
+impl BodyLimits {
+    fn new(settings: &Settings) -> BodyLimits {
+        BodyLimits {
+            upload_bytes_max: settings.photo_limits.bytes_max * settings.photos_per_observation_max + 1024 * 1024,
+            import_bytes_max: usize::try_from(settings.import_bytes_max)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1024 * 1024),
+        }
+    }
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits::new(&Settings::default())
+    }
+}
+
+/// Every `/api/v1` route, one line per path. `routes!` takes each handler's path and method from its
+/// `#[utoipa::path]`, so the OpenAPI document (`openapi::document`) has exactly these routes; add a route
+/// here with `routes!`, never with `.route`, or `tests/it/openapi.rs` fails.
+pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
+    let uploads = DefaultBodyLimit::max(limits.upload_bytes_max);
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(observations::create).layer(uploads))
+        .routes(routes!(observations::show, observations::edit))
+        .routes(routes!(sites::list))
+        .routes(routes!(ledger::csv))
+        .routes(routes!(ledger::xlsx))
+        .routes(routes!(sites::counts))
+        .routes(routes!(sites::show))
+        .routes(routes!(closeout::pdf))
+        .routes(routes!(lifecycle::act))
+        .routes(routes!(lifecycle::look_backs))
+        .routes(routes!(lifecycle::plan_look_backs))
+        .routes(routes!(lifecycle::look_backs_by_town))
+        .routes(routes!(lifecycle::evidence).layer(uploads))
+        .routes(routes!(photos::original))
+        .routes(routes!(photos::thumbnail))
+        .routes(routes!(reference::towns))
+        .routes(routes!(reference::roads))
+        .routes(routes!(reference::hazard_types))
+        .routes(routes!(reference::templates))
+        .routes(routes!(settings::settings))
+        .routes(routes!(accounts::current, accounts::login, accounts::logout))
+        .routes(routes!(accounts::change_password))
+        .routes(routes!(accounts::tokens, accounts::create_token))
+        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(accounts::users, accounts::create_user))
+        .routes(routes!(accounts::disable_user))
+        .routes(routes!(accounts::enable_user))
+        .routes(routes!(accounts::reset_password))
+        .routes(routes!(accounts::organisations))
+        .routes(routes!(imports::create).layer(DefaultBodyLimit::max(limits.import_bytes_max)))
+        .routes(routes!(imports::history))
+        .routes(routes!(imports::progress))
+        .routes(routes!(places::towns))
+        .routes(routes!(places::roads))
+        .routes(routes!(places::locate_point))
+        .routes(routes!(places::locate_stake))
+        .routes(routes!(openapi::openapi_json))
+}
+
 /// The whole application: API, photos and the web pages.
 pub fn router(state: AppState) -> Router {
-    let upload_bytes_max =
-        state.settings.photo_limits.bytes_max * state.settings.photos_per_observation_max + 1024 * 1024;
     let web_dir = state.settings.web_dir.clone();
     let maplibre = web_dir.join("node_modules/maplibre-gl/dist");
 
-    let api = Router::new()
-        .route("/observations", post(observations::create).layer(DefaultBodyLimit::max(upload_bytes_max)))
-        .route("/observations/{id}", get(observations::show).patch(observations::edit))
-        .route("/sites", get(sites::list))
-        .route("/ledger.csv", get(ledger::csv))
-        .route("/ledger.xlsx", get(ledger::xlsx))
-        .route("/sites/counts", get(sites::counts))
-        .route("/sites/{id}", get(sites::show))
-        .route("/sites/{id}/closeout.pdf", get(closeout::pdf))
-        .route("/sites/{id}/actions", post(lifecycle::act))
-        .route("/look-backs", get(lifecycle::look_backs))
-        .route("/look-backs/plan", post(lifecycle::plan_look_backs))
-        .route("/look-backs/towns", get(lifecycle::look_backs_by_town))
-        .route(
-            "/sites/{id}/items/{code}/evidence",
-            post(lifecycle::evidence).layer(DefaultBodyLimit::max(upload_bytes_max)),
-        )
-        .route("/photos/{sha256}", get(photos::original))
-        .route("/photos/{sha256}/thumbnail", get(photos::thumbnail))
-        .route("/towns", get(reference::towns))
-        .route("/roads", get(reference::roads))
-        .route("/hazard-types", get(reference::hazard_types))
-        .route("/checklist-templates", get(reference::templates))
-        .route("/settings", get(settings::settings))
-        .route("/session", get(accounts::current).post(accounts::login).delete(accounts::logout))
-        .route("/session/password", post(accounts::change_password))
-        .route("/tokens", get(accounts::tokens).post(accounts::create_token))
-        .route("/tokens/{id}", delete(accounts::revoke_token))
-        .route("/users", get(accounts::users).post(accounts::create_user))
-        .route("/users/{id}/disable", post(accounts::disable_user))
-        .route("/users/{id}/enable", post(accounts::enable_user))
-        .route("/users/{id}/password", post(accounts::reset_password))
-        .route("/organisations", get(accounts::organisations))
-        .route(
-            "/imports/{kind}",
-            post(imports::create).layer(DefaultBodyLimit::max(
-                usize::try_from(state.settings.import_bytes_max).unwrap_or(usize::MAX).saturating_add(1024 * 1024),
-            )),
-        )
-        .route("/imports", get(imports::history))
-        .route("/imports/progress/{id}", get(imports::progress))
-        .route("/places/towns", get(places::towns))
-        .route("/places/roads", get(places::roads))
-        .route("/roads/locate", get(places::locate_point))
-        .route("/roads/{route}/locate", get(places::locate_stake))
-        .fallback(|| async { Error::NotFound("no such API route; see README.md for the API".into()) });
+    let (api, _document) = api(BodyLimits::new(&state.settings)).split_for_parts();
+    let api =
+        api.fallback(|| async { Error::NotFound("no such API route; see /api/v1/openapi.json or /api.html".into()) });
 
     // Pages change with every deploy: browsers must revalidate them.
     let pages = ServeDir::new(&web_dir)

@@ -25,6 +25,35 @@ use crate::domain::observation::{
     HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
 };
 
+/// The parts of an observation upload (documentation: `uploads::read` reads the parts).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ObservationForm {
+    /// The observation as JSON (one part, first).
+    observation: ObservationInput,
+    /// The photos, JPEG or PNG, one part each (at most `photos_per_observation_max`, see GET /settings).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    photo: Vec<Vec<u8>>,
+}
+
+/// Records what an inspector saw on site, with photos: joins an open site of the same kind within 30 m or
+/// opens a new one. Retries with the same id and content answer 200 with the stored body.
+#[utoipa::path(
+    post,
+    path = "/observations",
+    operation_id = "record_observation",
+    tag = "observations",
+    request_body(content = ObservationForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Recorded: the observation and the site it joined or opened (Location names it)", body = Object),
+        (status = 200, description = "The same observation was already recorded (a retry): the stored answer", body = Object),
+        (status = 400, description = "The observation part is not valid JSON of this shape, or a photo hash does not match"),
+        (status = 409, description = "This id was recorded with different content"),
+        (status = 413, description = "A photo or the upload is too large"),
+        (status = 415, description = "The body is not multipart/form-data"),
+        (status = 422, description = "A field breaks a rule (the message names it)"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
@@ -102,6 +131,18 @@ pub async fn create(
 }
 
 /// `GET /api/v1/observations/{id}`: the same body the upload answered.
+#[utoipa::path(
+    get,
+    path = "/observations/{id}",
+    operation_id = "show_observation",
+    tag = "observations",
+    params(("id" = String, Path, description = "The observation id (a UUID)")),
+    responses(
+        (status = 200, description = "The observation as its upload answered", body = Object),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such observation in your scope"),
+    )
+)]
 pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Value>> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a UUID")))?;
     Ok(Json(body(&state, &actor, id).await?))
@@ -109,7 +150,7 @@ pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<St
 
 /// What an inspector may correct after recording: the notes and the hazard types. Place, time, checklist
 /// and photos are evidence and stay as recorded.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationEdit {
     notes: Option<String>,
@@ -118,6 +159,21 @@ pub struct ObservationEdit {
 
 /// `PATCH /api/v1/observations/{id}`: the author corrects notes or hazard types within the edit window; the
 /// change is recorded as a site event with the values before and after.
+#[utoipa::path(
+    patch,
+    path = "/observations/{id}",
+    operation_id = "edit_observation",
+    tag = "observations",
+    params(("id" = String, Path, description = "The observation id (a UUID)")),
+    request_body = ObservationEdit,
+    responses(
+        (status = 200, description = "The corrected observation", body = Object),
+        (status = 400, description = "The id is not a UUID, or the body is malformed"),
+        (status = 403, description = "Only the inspector who recorded it, within the edit window"),
+        (status = 404, description = "No such observation in your scope"),
+        (status = 422, description = "A field breaks a rule"),
+    )
+)]
 pub async fn edit(
     State(state): State<AppState>,
     actor: Actor,

@@ -10,6 +10,20 @@ use super::{AppState, Error, Result};
 use crate::db;
 use crate::domain::auth::Actor;
 
+/// A photo as it was uploaded.
+#[utoipa::path(
+    get,
+    path = "/photos/{sha256}",
+    operation_id = "photo",
+    tag = "photos",
+    params(("sha256" = String, Path, description = "The photo's SHA-256, 64 hexadecimal digits"), ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy you have")),
+    responses(
+        (status = 200, description = "The photo byte for byte (JPEG or PNG); cacheable for a year", body = String, content_type = "image/*"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Not a SHA-256"),
+        (status = 404, description = "No such photo in your scope"),
+    )
+)]
 pub async fn original(
     State(state): State<AppState>,
     actor: Actor,
@@ -19,6 +33,20 @@ pub async fn original(
     serve(&state, &actor, &sha, &headers, false).await
 }
 
+/// A photo's thumbnail.
+#[utoipa::path(
+    get,
+    path = "/photos/{sha256}/thumbnail",
+    operation_id = "photo_thumbnail",
+    tag = "photos",
+    params(("sha256" = String, Path, description = "The photo's SHA-256, 64 hexadecimal digits"), ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy you have")),
+    responses(
+        (status = 200, description = "The thumbnail (JPEG, longest side 320 px)", body = String, content_type = "image/jpeg"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, description = "Not a SHA-256"),
+        (status = 404, description = "No such photo in your scope"),
+    )
+)]
 pub async fn thumbnail(
     State(state): State<AppState>,
     actor: Actor,

@@ -22,19 +22,42 @@ const ROADS_PAGE_MAX: i64 = 500;
 const STAKE_END_TOLERANCE_M: f64 = 1.0;
 
 /// `GET /api/v1/places/towns`: every town with its sites and open sites (admins).
+#[utoipa::path(
+    get,
+    path = "/places/towns",
+    operation_id = "place_towns",
+    tag = "places",
+    responses(
+        (status = 200, description = "Towns with their sites and open sites", body = Object),
+    )
+)]
 pub async fn towns(State(state): State<AppState>, actor: Actor) -> Result<impl IntoResponse> {
     require_admin(&actor)?;
     Ok(([JSON], db::towns_json(&state.pool).await?))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RoadsQuery {
+    /// Part of a route code or a name.
     q: Option<String>,
+    /// Page size, 1 to 500 (default 100).
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
 /// `GET /api/v1/places/roads?q=&limit=&offset=`: roads with length, stake range and sites, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/places/roads",
+    operation_id = "place_roads",
+    tag = "places",
+    params(RoadsQuery),
+    responses(
+        (status = 200, description = "Roads with length, stake range and sites", body = Object),
+        (status = 400, description = "A parameter is out of range"),
+    )
+)]
 pub async fn roads(
     State(state): State<AppState>,
     actor: Actor,
@@ -60,15 +83,30 @@ fn require_admin(actor: &Actor) -> Result<()> {
     if actor.can(Permission::ImportPlaces) { Ok(()) } else { Err(Error::Forbidden("this needs the admin role".into())) }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PointQuery {
+    /// WGS-84 longitude (required).
     lon: Option<f64>,
+    /// WGS-84 latitude (required).
     lat: Option<f64>,
+    /// Up to 2000 m (default 100).
     radius_m: Option<f64>,
 }
 
 /// `GET /api/v1/roads/locate?lon=&lat=[&radius_m=]`: the nearest road within the radius, the stake there,
 /// how far off the road and on which side. 404 when no road is that close.
+#[utoipa::path(
+    get,
+    path = "/roads/locate",
+    tag = "places",
+    params(PointQuery),
+    responses(
+        (status = 200, description = "The road, the stake, the distance and side", body = Object),
+        (status = 400, description = "A parameter is missing or out of range"),
+        (status = 404, description = "No road within the radius"),
+    )
+)]
 pub async fn locate_point(
     State(state): State<AppState>,
     _actor: Actor,
@@ -99,14 +137,29 @@ pub async fn locate_point(
     })))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StakeQuery {
+    /// e.g. `K12+300` (required).
     stake: Option<String>,
+    /// County admin code (default: the server's).
     county: Option<String>,
 }
 
 /// `GET /api/v1/roads/{route}/locate?stake=K12+300[&county=]`: the point of a route at a stake, as a GeoJSON
 /// Feature. The county defaults to the server's (`--county-admin-code`).
+#[utoipa::path(
+    get,
+    path = "/roads/{route}/locate",
+    tag = "places",
+    params(("route" = String, Path, description = "Route code, e.g. `X202`"), StakeQuery),
+    responses(
+        (status = 200, description = "The point at the stake as a GeoJSON Feature", body = Object, content_type = "application/geo+json"),
+        (status = 400, description = "The stake or county is malformed"),
+        (status = 404, description = "No such road in the county, or it has no stakes"),
+        (status = 422, description = "`stake_off_road`: the stake is past the road's ends or inside a chainage break"),
+    )
+)]
 pub async fn locate_stake(
     State(state): State<AppState>,
     _actor: Actor,

@@ -26,6 +26,14 @@ const LIFECYCLE_ORDER: [SiteStatus; SiteStatus::ALL.len()] = [
 
 /// The server's settings and vocabulary, for any signed-in user: statuses in lifecycle order, other codes in
 /// the domain's order. Labels and colours are the pages' business.
+#[utoipa::path(
+    get,
+    path = "/settings",
+    tag = "reference",
+    responses(
+        (status = 200, description = "Base map, county, limits, codes in order and default deadlines", body = Object),
+    )
+)]
 pub async fn settings(State(state): State<AppState>, _actor: Actor) -> Json<Value> {
     let s = &state.settings;
     Json(json!({

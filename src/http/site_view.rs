@@ -25,5 +25,8 @@ pub async fn detail_response(state: &AppState, actor: &Actor, id: Uuid) -> Resul
         (header::ETAG, etag(version)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
     ];
-    Ok((headers, feature).into_response())
+    // Serialised from the type, not passed through as PostgreSQL wrote it: the same JSON (a test holds the
+    // two equal), and the one shape the OpenAPI document describes.
+    let body = serde_json::to_string(&feature).map_err(|e| Error::Internal(e.into()))?;
+    Ok((headers, body).into_response())
 }

@@ -8,29 +8,50 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{AppState, Error, Result};
 use crate::db::sites::{self, SiteFilter};
 use crate::domain::auth::Actor;
 use crate::domain::site::{SiteKind, SiteStatus};
+use crate::domain::site_detail::SiteDetail;
 
 pub const PAGE_SIZE_DEFAULT: i64 = 1000;
 pub const PAGE_SIZE_MAX: i64 = 5000;
 /// About 100 km × 100 km at this latitude: a county and its neighbours, never the whole country.
 pub const BBOX_AREA_DEG2_MAX: f64 = 1.0;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// `minlon,minlat,maxlon,maxlat` in WGS-84 degrees, at most 1 square degree.
     pub bbox: Option<String>,
+    /// Statuses, comma-separated, e.g. `reported,verified`.
     pub status: Option<String>,
+    /// `intersection`, `section` or `spot`.
     pub kind: Option<String>,
+    /// A town's admin code or name.
     pub town: Option<String>,
+    /// Page size, 1 to 5000 (default 1000).
     pub limit: Option<String>,
+    /// The previous page's `next_after`.
     pub after: Option<String>,
 }
 
+/// Sites as a GeoJSON FeatureCollection, filtered and paged in id order.
+#[utoipa::path(
+    get,
+    path = "/sites",
+    operation_id = "list_sites",
+    tag = "sites",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of sites as a GeoJSON FeatureCollection (the list properties of each site), with `limit` and `next_after` (the `after` of the next page, or null)", body = Object, content_type = "application/geo+json"),
+        (status = 400, description = "A parameter is malformed or out of range (the message says which)"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     actor: Actor,
@@ -114,11 +135,34 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
     Ok([minx, miny, maxx, maxy])
 }
 
+/// One site with its checklist items and evidence, latest observations with photos, and events.
+#[utoipa::path(
+    get,
+    path = "/sites/{id}",
+    operation_id = "show_site",
+    tag = "sites",
+    params(("id" = String, Path, description = "The site id (a UUID)")),
+    responses(
+        (status = 200, description = "The site; its ETag is the version that changes must send in If-Match", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such site in your scope"),
+    )
+)]
 pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
     super::site_view::detail_response(&state, &actor, id).await
 }
 
+/// The number of sites per status, for legends.
+#[utoipa::path(
+    get,
+    path = "/sites/counts",
+    operation_id = "count_sites",
+    tag = "sites",
+    responses(
+        (status = 200, description = "`total` and `by_status` (status → count) over the sites in your scope", body = Object),
+    )
+)]
 pub async fn counts(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>> {
     let counts = sites::counts_by_status(&state.pool, &actor.site_scope()).await?;
     let total: i64 = counts.iter().map(|(_, n)| n).sum();

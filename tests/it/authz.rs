@@ -45,6 +45,9 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /",                                             Any,   [303, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /admin.html",                                   Any,   [303, 303, 303, 303, 303, 303, 303, 303, 200]),
     ("GET /login.html",                                   Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // The API describes itself to anyone: the OpenAPI document and the page that reads it.
+    ("GET /api.html",                                     Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/openapi.json",                          Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/no-such-route",                         Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     // The browser tests' tools live in web/node_modules too: not served to anyone (MapLibre is, under /vendor/).
     ("GET /node_modules/axe-core/axe.min.js",             Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),

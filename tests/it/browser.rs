@@ -860,3 +860,32 @@ async fn an_inspector_records_a_relapse_and_a_pass_on_site_and_the_town_is_count
     .unwrap();
     assert_eq!((status.as_str(), task_result.as_deref(), task_observation), ("closed", Some("pass"), Some(pass_id)));
 }
+
+/// The API reference page, anonymously: every operation of the OpenAPI document once, and every schema.
+#[sqlx::test(migrations = "./migrations")]
+async fn api_page_shows_every_operation(pool: PgPool) {
+    let app = common::app(pool).await;
+    let document = roadledger::http::openapi::document();
+    let mut expected: Vec<String> = document
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            [("GET", &item.get), ("POST", &item.post), ("PATCH", &item.patch), ("DELETE", &item.delete)]
+                .into_iter()
+                .filter(|(_, op)| op.is_some())
+                .map(move |(method, _)| format!("{method} {path}"))
+        })
+        .collect();
+    let base = common::serve(&app).await;
+
+    let result = run_e2e("api.mjs", &[&base], &[]).await;
+
+    let mut shown: Vec<String> =
+        result["operations"].as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()).collect();
+    shown.sort();
+    expected.sort();
+    assert_eq!(shown, expected);
+    let schemas = document.components.as_ref().unwrap().schemas.len();
+    assert_eq!(result["schemas"].as_array().unwrap().len(), schemas);
+}

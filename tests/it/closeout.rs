@@ -10,8 +10,12 @@ use std::process::Command;
 use axum::body::Body;
 use axum::http::Request;
 use common::{DEFAULT_PASSWORD, TestApp, add_organisation, app, create_token, create_user, jpeg, observation};
+use roadledger::domain::auth::SiteScope;
+use roadledger::domain::site::SiteStatus;
+use roadledger::domain::site_detail::{PhotoRole, SiteDetail};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 /// The people of one county office, each with an API token (as in tests/lifecycle.rs).
 struct Office {
@@ -72,7 +76,7 @@ impl Office {
         }
         assert_eq!(self.act(&self.unit_officer, site, json!({"action": "request_close_out"})).await.status, 200);
         let approved = self.act(&self.reviewer, site, json!({"action": "approve"})).await;
-        assert_eq!(approved.json()["properties"]["status"], "closed");
+        assert_eq!(approved.site_detail().properties.status, SiteStatus::Closed);
     }
 
     async fn sheet(&self, token: Option<&str>, site: &str) -> common::Answer {
@@ -204,4 +208,59 @@ async fn the_sheet_needs_a_sign_in_and_keeps_to_the_scope(pool: PgPool) {
     assert_eq!(malformed.status, 400);
     assert_eq!(own_unit.status, 200);
     assert_eq!(own_unit.headers["content-type"], "application/pdf");
+}
+
+/// The detail as PostgreSQL writes it (`db::sites::detail_json`), as JSON.
+async fn postgres_detail(o: &Office, site: &str) -> Value {
+    let id = Uuid::parse_str(site).unwrap();
+    let (json, _) = roadledger::db::sites::detail_json(&o.app.pool, id, &SiteScope { all: true, ..Default::default() })
+        .await
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_site_detail_is_served_as_postgresql_writes_it_through_the_type(pool: PgPool) {
+    let o = office(pool).await;
+    let site = o.report([120.55, 31.87]).await;
+    o.bring_into_progress(&site).await;
+    assert_eq!(o.evidence(&site, "lamp", true).await.status, 201);
+    let new_deadline =
+        (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(90)).to_string();
+    let asked = json!({"action": "request_extension", "deadline": new_deadline, "reason": "灯具到货晚"});
+    assert_eq!(o.act(&o.unit_officer, &site, asked).await.status, 200);
+
+    // In progress, with evidence (after and night photos) and an extension waiting: every optional part
+    // of the detail is there.
+    let in_progress = o.get(&o.dispatcher, &site).await;
+    let typed = in_progress.site_detail();
+    assert_eq!(in_progress.json(), postgres_detail(&o, &site).await, "the API answers what PostgreSQL wrote");
+    let p = &typed.properties;
+    assert_eq!(p.status, SiteStatus::InProgress);
+    assert_eq!(p.pending_extension.as_ref().map(|x| x.reason.as_str()), Some("灯具到货晚"));
+    let lamp = p.checklist_items.iter().find(|i| i.code == "lamp").unwrap();
+    let roles: Vec<PhotoRole> = lamp.evidence[0].photos.iter().map(|ph| ph.role).collect();
+    assert_eq!(roles, [PhotoRole::After, PhotoRole::Night]);
+    assert_eq!(p.observations[0].photos.len(), 1);
+    assert!(p.events.iter().any(|e| e.kind == "request_extension"));
+    assert_eq!(in_progress.headers["etag"].to_str().unwrap(), format!("\"v{}\"", p.version));
+
+    // Closed: every event of the loop, and the same again.
+    assert_eq!(
+        o.act(&o.dispatcher, &site, json!({"action": "decide_extension", "approve": true, "reason": "同意"}))
+            .await
+            .status,
+        200
+    );
+    for item in ["line", "sign"] {
+        assert_eq!(o.evidence(&site, item, false).await.status, 201);
+    }
+    assert_eq!(o.act(&o.unit_officer, &site, json!({"action": "request_close_out"})).await.status, 200);
+    assert_eq!(o.act(&o.reviewer, &site, json!({"action": "approve"})).await.status, 200);
+    let closed = o.get(&o.dispatcher, &site).await;
+    let typed: SiteDetail = closed.site_detail();
+    assert_eq!(closed.json(), postgres_detail(&o, &site).await);
+    assert_eq!(typed.properties.status, SiteStatus::Closed);
+    assert!(typed.properties.events.iter().any(|e| e.to_status == Some(SiteStatus::Closed)));
 }

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
+use roadledger::domain::site_detail::SiteDetail;
 use roadledger::http::{AppState, Settings, router};
 use roadledger::photos::PhotoStore;
 use serde_json::{Value, json};
@@ -100,6 +101,16 @@ impl Answer {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.bytes)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    /// The body of a site answer (`GET /api/v1/sites/{id}`, an action's answer) as the typed `SiteDetail`,
+    /// checking on the way that the type holds every field of the body, unchanged.
+    pub fn site_detail(&self) -> SiteDetail {
+        let body = self.json();
+        let detail: SiteDetail = serde_json::from_value(body.clone())
+            .unwrap_or_else(|e| panic!("not a SiteDetail ({e}): {}", String::from_utf8_lossy(&self.bytes)));
+        assert_eq!(serde_json::to_value(&detail).unwrap(), body, "SiteDetail loses or changes a field");
+        detail
     }
 
     /// The `detail` of a problem+json answer.

@@ -7,6 +7,8 @@ use crate::common;
 use axum::body::Body;
 use axum::http::Request;
 use common::{DEFAULT_PASSWORD, TestApp, create_token, create_user, jpeg, north_of, observation};
+use roadledger::domain::observation::LookBackResult;
+use roadledger::domain::site::{ItemState, SiteStatus};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -58,8 +60,9 @@ impl Office {
         self.app.evidence_as(token, site, item, &json, night).await
     }
 
+    /// The site's status, read through the typed detail (which checks that the type holds the whole body).
     async fn status(&self, site: &str) -> String {
-        self.get(&self.dispatcher, site).await.json()["properties"]["status"].as_str().unwrap().to_string()
+        self.get(&self.dispatcher, site).await.site_detail().properties.status.to_string()
     }
 
     /// Verify, dispatch to the unit, and accept: the site is in progress.
@@ -244,7 +247,7 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
         .await;
     let twice =
         o.act(&o.town_officer, &site, json!({"action": "request_extension", "deadline": new, "reason": "再次"})).await;
-    let pending = o.get(&o.dispatcher, &site).await.json();
+    let pending = o.get(&o.dispatcher, &site).await.site_detail();
     // The work page's extension queue reads the request from the list, without opening each site.
     let listed = o.app.get("/api/v1/sites?status=in_progress").await.json();
     let decided =
@@ -252,11 +255,14 @@ async fn an_extension_moves_the_deadline_and_keeps_the_reason(pool: PgPool) {
 
     assert_eq!(asked.status, 200, "{}", String::from_utf8_lossy(&asked.bytes));
     assert_eq!(twice.status, 409);
-    assert_eq!(pending["properties"]["pending_extension"]["new_deadline"], new.as_str());
+    let pending = pending.properties.pending_extension.expect("the request waits for a decision");
+    assert_eq!(pending.new_deadline.to_string(), new);
+    assert_eq!(pending.reason, "雨季无法施工");
     assert_eq!(listed["features"][0]["properties"]["pending_extension"]["reason"], "雨季无法施工");
     assert_eq!(decided.status, 200);
-    assert_eq!(decided.json()["properties"]["deadline"], new.as_str());
-    assert_eq!(decided.json()["properties"]["pending_extension"], Value::Null);
+    let decided = decided.site_detail().properties;
+    assert_eq!(decided.deadline.map(|d| d.to_string()), Some(new.clone()));
+    assert_eq!(decided.pending_extension, None);
     let data: Value = sqlx::query_scalar("select data from site_event where kind = 'decide_extension'")
         .fetch_one(&o.app.pool)
         .await
@@ -300,17 +306,21 @@ async fn a_relapse_found_on_site_reopens_the_site_and_counts_against_it(pool: Pg
     assert_eq!(body["observation"]["look_back_result"], "relapse");
     assert_eq!(body["site"]["id"], site.as_str());
     assert_eq!(replayed.status, 200, "a retry of the same look-back is a replay, not a second relapse");
-    let props = o.get(&o.dispatcher, &site).await.json()["properties"].clone();
-    assert_eq!(props["status"], "reopened");
-    assert_eq!(props["relapse_count"], 1);
+    let props = o.get(&o.dispatcher, &site).await.site_detail().properties;
+    assert_eq!(props.status, SiteStatus::Reopened);
+    assert_eq!(props.relapse_count, 1);
     // The reopened site has a new deadline (the general hazard's 30 days from today), not the one that passed.
-    let expected = (roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(30)).to_string();
-    assert_eq!(props["deadline"], expected.as_str());
-    assert_eq!(props["overdue"], false);
-    let state = |code: &str| {
-        props["checklist_items"].as_array().unwrap().iter().find(|i| i["code"] == code).unwrap()["state"].clone()
-    };
-    assert_eq!((state("lamp"), state("line")), (json!("damaged"), json!("verified")), "only the failed item goes back");
+    let expected = roadledger::domain::lifecycle::china_date(chrono::Utc::now()) + chrono::Days::new(30);
+    assert_eq!(props.deadline, Some(expected));
+    assert!(!props.overdue);
+    let state = |code: &str| props.checklist_items.iter().find(|i| i.code == code).unwrap().state;
+    assert_eq!(
+        (state("lamp"), state("line")),
+        (ItemState::Damaged, ItemState::Verified),
+        "only the failed item goes back"
+    );
+    // The relapse is recorded by the look-back observation: the detail shows it with its result.
+    assert_eq!(props.observations[0].look_back_result, Some(LookBackResult::Relapse));
     assert_eq!(o.app.count("observation").await, visits_before + 1);
 
     // The timeline's relapse carries the visit (and so its photos) and the inspector's words as the reason.
@@ -392,8 +402,9 @@ async fn merging_a_duplicate_moves_its_observations_to_the_surviving_site(pool: 
 
     assert_eq!(itself.status, 422);
     assert_eq!(merged.status, 200);
-    assert_eq!(merged.json()["properties"]["status"], "duplicate");
-    assert_eq!(merged.json()["properties"]["duplicate_of"], survivor.as_str());
+    let merged = merged.site_detail().properties;
+    assert_eq!(merged.status, SiteStatus::Duplicate);
+    assert_eq!(merged.duplicate_of.map(|id| id.to_string()), Some(survivor.clone()));
     let kept = o.get(&o.dispatcher, &survivor).await.json();
     assert_eq!(kept["properties"]["observation_count"], 2);
     assert_eq!(kept["properties"]["observations"].as_array().unwrap().len(), 2);

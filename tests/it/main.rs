@@ -16,6 +16,7 @@ mod ledger;
 mod lifecycle;
 mod observations;
 mod ogc;
+mod openapi;
 mod security;
 mod sites;
 mod tiles;
