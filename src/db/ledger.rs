@@ -131,10 +131,11 @@ pub async fn export(pool: &PgPool, filter: &SiteFilter, rows_max: i64) -> Result
     }
     let item_columns =
         sqlx::query_as(&format!("select * from ({ITEM_COLUMNS}) c order by n")).fetch_all(&mut *tx).await?;
-    let hazard_type_names = sqlx::query_as::<_, (String, String)>("select code, name from hazard_type")
+    let hazard_type_names = sqlx::query!("select code, name from hazard_type")
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
+        .map(|r| (r.code, r.name))
         .collect();
 
     let (sender, rows) = mpsc::channel(ROWS_IN_FLIGHT);
