@@ -1,7 +1,8 @@
 //! The queries that are not checked at compile time because they are spliced from constant fragments (the scope
-//! condition, the site filter, the site properties, the open-site condition): each is run here against a real
-//! database with every variant of its fragments, and its answer checked, so that a typo in a fragment fails a test.
-//! Every other fixed query is checked by `sqlx::query!` against the migrations (ARCHITECTURE.md, "Checked SQL").
+//! condition, the site filter, the site properties, the ledger's item columns, the open-site condition): each runs
+//! here against a real database with every variant of its fragments, and its answer is checked, so that a typo in
+//! a fragment fails a test. Every other fixed query is checked by `sqlx::query!` against the migrations
+//! (ARCHITECTURE.md, "All fixed SQL is checked at compile time").
 
 use crate::common;
 
