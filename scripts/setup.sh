@@ -33,3 +33,10 @@ ensure_web_modules() {
         (cd web && npm ci --no-audit --no-fund)
     fi
 }
+
+# ensure_sqlx_cli — `cargo sqlx` of the same version as the sqlx crate, from crates.io (postgres only).
+ensure_sqlx_cli() {
+    if ! cargo sqlx --version 2>/dev/null | grep -q ' 0\.8\.6$'; then
+        cargo install sqlx-cli --version 0.8.6 --locked --no-default-features --features postgres,rustls
+    fi
+}

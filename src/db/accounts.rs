@@ -16,15 +16,18 @@ pub struct Organisation {
 }
 
 pub async fn organisations(pool: &PgPool) -> sqlx::Result<Vec<Organisation>> {
-    sqlx::query_as("select id, name, kind, town_id from organisation order by kind, name").fetch_all(pool).await
+    sqlx::query_as!(Organisation, "select id, name, kind, town_id from organisation order by kind, name")
+        .fetch_all(pool)
+        .await
 }
 
 /// An organisation by id or by exact name (for the command line).
 pub async fn find_organisation(pool: &PgPool, id_or_name: &str) -> sqlx::Result<Option<Organisation>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Organisation,
         "select id, name, kind, town_id from organisation where id::text = $1 or name = $1 order by id limit 1",
+        id_or_name
     )
-    .bind(id_or_name)
     .fetch_optional(pool)
     .await
 }
@@ -42,7 +45,6 @@ pub struct UserView {
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
 struct UserRow {
     id: Uuid,
     name: String,
@@ -77,31 +79,49 @@ impl From<UserRow> for UserView {
     }
 }
 
-const USER_SELECT: &str = "select u.id, u.name, u.display_name, u.roles, u.disabled_at, u.created_at, u.last_login_at,
-        o.id as organisation_id, o.name as organisation_name, o.kind as organisation_kind, o.town_id
-    from app_user u join organisation o on o.id = u.organisation_id";
-
 /// Most accounts one list shows; a county has hundreds.
 pub const USERS_MAX: i64 = 5000;
 
 pub async fn users(pool: &PgPool) -> sqlx::Result<Vec<UserView>> {
-    let rows: Vec<UserRow> = sqlx::query_as(&format!("{USER_SELECT} where u.name <> $2 order by u.name limit $1"))
-        .bind(USERS_MAX)
-        .bind(PLACEHOLDER)
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query_as!(
+        UserRow,
+        "select u.id, u.name, u.display_name, u.roles, u.disabled_at, u.created_at, u.last_login_at,
+             o.id as organisation_id, o.name as organisation_name, o.kind as organisation_kind, o.town_id
+         from app_user u join organisation o on o.id = u.organisation_id
+         where u.name <> $2 order by u.name limit $1",
+        USERS_MAX,
+        PLACEHOLDER
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(rows.into_iter().map(UserView::from).collect())
 }
 
 pub async fn user(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<UserView>> {
-    let row: Option<UserRow> =
-        sqlx::query_as(&format!("{USER_SELECT} where u.id = $1")).bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query_as!(
+        UserRow,
+        "select u.id, u.name, u.display_name, u.roles, u.disabled_at, u.created_at, u.last_login_at,
+             o.id as organisation_id, o.name as organisation_name, o.kind as organisation_kind, o.town_id
+         from app_user u join organisation o on o.id = u.organisation_id
+         where u.id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(UserView::from))
 }
 
 pub async fn user_by_name(pool: &PgPool, name: &str) -> sqlx::Result<Option<UserView>> {
-    let row: Option<UserRow> =
-        sqlx::query_as(&format!("{USER_SELECT} where u.name = $1")).bind(name).fetch_optional(pool).await?;
+    let row = sqlx::query_as!(
+        UserRow,
+        "select u.id, u.name, u.display_name, u.roles, u.disabled_at, u.created_at, u.last_login_at,
+             o.id as organisation_id, o.name as organisation_name, o.kind as organisation_kind, o.town_id
+         from app_user u join organisation o on o.id = u.organisation_id
+         where u.name = $1",
+        name
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(UserView::from))
 }
 
@@ -121,15 +141,15 @@ pub enum CreateOutcome {
 
 pub async fn create_user(pool: &PgPool, u: &NewUser<'_>) -> sqlx::Result<CreateOutcome> {
     let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
-    let result = sqlx::query_scalar(
+    let result = sqlx::query_scalar!(
         "insert into app_user (name, display_name, organisation_id, roles, password_hash)
          values ($1, $2, $3, $4, $5) returning id",
+        u.name,
+        u.display_name,
+        u.organisation_id,
+        &roles as &[&str],
+        u.password_hash
     )
-    .bind(u.name)
-    .bind(u.display_name)
-    .bind(u.organisation_id)
-    .bind(&roles)
-    .bind(u.password_hash)
     .fetch_one(pool)
     .await;
     match result {
@@ -149,19 +169,19 @@ const PLACEHOLDER: &str = "legacy-import";
 /// because every request checks the account).
 pub async fn set_disabled(pool: &PgPool, id: Uuid, disabled: bool) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let found = sqlx::query(
+    let found = sqlx::query!(
         "update app_user set disabled_at = case when $2 then coalesce(disabled_at, now()) end
          where id = $1 and name <> $3",
+        id,
+        disabled,
+        PLACEHOLDER
     )
-    .bind(id)
-    .bind(disabled)
-    .bind(PLACEHOLDER)
     .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
     if disabled {
-        sqlx::query("delete from user_session where user_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query!("delete from user_session where user_id = $1", id).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(found)
@@ -171,18 +191,18 @@ pub async fn set_disabled(pool: &PgPool, id: Uuid, disabled: bool) -> sqlx::Resu
 /// usually means the old credentials can no longer be trusted.
 pub async fn set_password(pool: &PgPool, id: Uuid, password_hash: &str) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let found =
-        sqlx::query("update app_user set password_hash = $2, password_changed_at = now() where id = $1 and name <> $3")
-            .bind(id)
-            .bind(password_hash)
-            .bind(PLACEHOLDER)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-    sqlx::query("delete from user_session where user_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("update api_token set revoked_at = now() where user_id = $1 and revoked_at is null")
-        .bind(id)
+    let found = sqlx::query!(
+        "update app_user set password_hash = $2, password_changed_at = now() where id = $1 and name <> $3",
+        id,
+        password_hash,
+        PLACEHOLDER
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    sqlx::query!("delete from user_session where user_id = $1", id).execute(&mut *tx).await?;
+    sqlx::query!("update api_token set revoked_at = now() where user_id = $1 and revoked_at is null", id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -199,36 +219,38 @@ pub async fn change_own_password(
     keep_session: Option<[u8; 32]>,
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("update app_user set password_hash = $2, password_changed_at = now() where id = $1")
-        .bind(id)
-        .bind(password_hash)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("delete from user_session where user_id = $1 and token_sha256 is distinct from $2")
-        .bind(id)
-        .bind(keep_session.as_ref().map(|h| h.as_slice()))
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "update app_user set password_hash = $2, password_changed_at = now() where id = $1",
+        id,
+        password_hash
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "delete from user_session where user_id = $1 and token_sha256 is distinct from $2",
+        id,
+        keep_session.as_ref().map(|h| h.as_slice())
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 
 /// The password hash of an enabled account.
 pub async fn password_hash(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("select password_hash from app_user where id = $1 and disabled_at is null")
-        .bind(id)
+    sqlx::query_scalar!("select password_hash from app_user where id = $1 and disabled_at is null", id)
         .fetch_optional(pool)
         .await
 }
 
 /// What sign-in needs to know about a name: the account (if enabled) and its password hash.
 pub async fn credentials(pool: &PgPool, name: &str) -> sqlx::Result<Option<(Uuid, String)>> {
-    sqlx::query_as("select id, password_hash from app_user where name = $1 and disabled_at is null")
-        .bind(name)
+    let row = sqlx::query!("select id, password_hash from app_user where name = $1 and disabled_at is null", name)
         .fetch_optional(pool)
-        .await
+        .await?;
+    Ok(row.map(|r| (r.id, r.password_hash)))
 }
 
-#[derive(sqlx::FromRow)]
 struct ActorRow {
     id: Uuid,
     name: String,
@@ -259,14 +281,8 @@ pub async fn session_actor(
     token_sha256: &[u8; 32],
     idle: Duration,
 ) -> sqlx::Result<Option<(Actor, String)>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        actor: ActorRow,
-        csrf_token: String,
-    }
-    let row: Option<Row> = sqlx::query_as(
-        "with s as (
+    let row = sqlx::query!(
+        r#"with s as (
              update user_session set last_seen_at = now(),
                  expires_at = least(created_at + interval '7 days', now() + make_interval(secs => $2))
              where token_sha256 = $1 and expires_at > now()
@@ -277,29 +293,40 @@ pub async fn session_actor(
              union all
              select user_id, csrf_token from user_session
              where token_sha256 = $1 and expires_at > now() and not exists (select 1 from s))
-         select u.id, u.name, u.display_name, u.roles, u.organisation_id, o.town_id, live.csrf_token
+         select u.id, u.name, u.display_name, u.roles, u.organisation_id, o.town_id, live.csrf_token as "csrf_token!"
          from live join app_user u on u.id = live.user_id join organisation o on o.id = u.organisation_id
-         where u.disabled_at is null",
+         where u.disabled_at is null"#,
+        token_sha256.as_slice(),
+        idle.num_seconds() as f64
     )
-    .bind(token_sha256.as_slice())
-    .bind(idle.num_seconds() as f64)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| (r.actor.into_actor(), r.csrf_token)))
+    Ok(row.map(|r| {
+        let actor = ActorRow {
+            id: r.id,
+            name: r.name,
+            display_name: r.display_name,
+            roles: r.roles,
+            organisation_id: r.organisation_id,
+            town_id: r.town_id,
+        };
+        (actor.into_actor(), r.csrf_token)
+    }))
 }
 
 /// An API token's actor, if the token is live and its account enabled; records when it was last used
 /// (at most once a minute, to keep reads cheap).
 pub async fn token_actor(pool: &PgPool, token_sha256: &[u8; 32]) -> sqlx::Result<Option<Actor>> {
-    let row: Option<ActorRow> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        ActorRow,
         "with t as (select id, user_id, last_used_at from api_token where token_sha256 = $1 and revoked_at is null),
          touched as (update api_token set last_used_at = now()
                      where id = (select id from t where last_used_at is null or last_used_at < now() - interval '1 minute'))
          select u.id, u.name, u.display_name, u.roles, u.organisation_id, o.town_id
          from t join app_user u on u.id = t.user_id join organisation o on o.id = u.organisation_id
          where u.disabled_at is null",
+        token_sha256.as_slice()
     )
-    .bind(token_sha256.as_slice())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(ActorRow::into_actor))
@@ -317,29 +344,26 @@ pub async fn start_session(
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     if let Some(previous) = previous {
-        sqlx::query("delete from user_session where token_sha256 = $1")
-            .bind(previous.as_slice())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!("delete from user_session where token_sha256 = $1", previous.as_slice()).execute(&mut *tx).await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "insert into user_session (token_sha256, user_id, csrf_token, expires_at)
          values ($1, $2, $3, now() + make_interval(secs => $4))",
+        token_sha256.as_slice(),
+        user_id,
+        csrf_token,
+        idle.num_seconds() as f64
     )
-    .bind(token_sha256.as_slice())
-    .bind(user_id)
-    .bind(csrf_token)
-    .bind(idle.num_seconds() as f64)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("update app_user set last_login_at = now() where id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query!("update app_user set last_login_at = now() where id = $1", user_id).execute(&mut *tx).await?;
     // Housekeeping: expired sessions of anyone go when someone signs in.
-    sqlx::query("delete from user_session where expires_at < now()").execute(&mut *tx).await?;
+    sqlx::query!("delete from user_session where expires_at < now()").execute(&mut *tx).await?;
     tx.commit().await
 }
 
 pub async fn end_session(pool: &PgPool, token_sha256: &[u8; 32]) -> sqlx::Result<()> {
-    sqlx::query("delete from user_session where token_sha256 = $1").bind(token_sha256.as_slice()).execute(pool).await?;
+    sqlx::query!("delete from user_session where token_sha256 = $1", token_sha256.as_slice()).execute(pool).await?;
     Ok(())
 }
 
@@ -350,40 +374,39 @@ pub async fn recent_failures(
     client_addr: &str,
     window: Duration,
 ) -> sqlx::Result<(i64, i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
-    sqlx::query_as(
-        "select count(*) filter (where account = $1),
-                count(*) filter (where client_addr = $2),
-                min(at) filter (where account = $1),
-                min(at) filter (where client_addr = $2)
+    let r = sqlx::query!(
+        r#"select count(*) filter (where account = $1) as "by_account!",
+                count(*) filter (where client_addr = $2) as "by_address!",
+                min(at) filter (where account = $1) as by_account_since,
+                min(at) filter (where client_addr = $2) as by_address_since
          from login_failure
-         where (account = $1 or client_addr = $2) and at > now() - make_interval(secs => $3)",
+         where (account = $1 or client_addr = $2) and at > now() - make_interval(secs => $3)"#,
+        account,
+        client_addr,
+        window.num_seconds() as f64
     )
-    .bind(account)
-    .bind(client_addr)
-    .bind(window.num_seconds() as f64)
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok((r.by_account, r.by_address, r.by_account_since, r.by_address_since))
 }
 
 pub async fn record_failure(pool: &PgPool, account: &str, client_addr: &str) -> sqlx::Result<()> {
-    sqlx::query("insert into login_failure (account, client_addr) values ($1, $2)")
-        .bind(account)
-        .bind(client_addr)
+    sqlx::query!("insert into login_failure (account, client_addr) values ($1, $2)", account, client_addr)
         .execute(pool)
         .await?;
     // Keep the table small: nothing older than a day matters.
-    sqlx::query("delete from login_failure where at < now() - interval '1 day'").execute(pool).await?;
+    sqlx::query!("delete from login_failure where at < now() - interval '1 day'").execute(pool).await?;
     Ok(())
 }
 
 /// A successful sign-in clears the account's failures (not the address's: one good password does not
 /// excuse a spray from the same address).
 pub async fn clear_failures(pool: &PgPool, account: &str) -> sqlx::Result<()> {
-    sqlx::query("delete from login_failure where account = $1").bind(account).execute(pool).await?;
+    sqlx::query!("delete from login_failure where account = $1", account).execute(pool).await?;
     Ok(())
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,
@@ -397,42 +420,49 @@ pub struct TokenView {
 pub const TOKENS_PER_USER_MAX: i64 = 20;
 
 pub async fn tokens(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<TokenView>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        TokenView,
         "select id, name, prefix, created_at, last_used_at, revoked_at from api_token
          where user_id = $1 order by created_at desc limit 100",
+        user_id
     )
-    .bind(user_id)
     .fetch_all(pool)
     .await
 }
 
 pub async fn live_token_count(executor: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from api_token where user_id = $1 and revoked_at is null")
-        .bind(user_id)
-        .fetch_one(executor)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from api_token where user_id = $1 and revoked_at is null"#,
+        user_id
+    )
+    .fetch_one(executor)
+    .await
 }
 
 pub async fn create_token(pool: &PgPool, user_id: Uuid, name: &str, token: &str) -> sqlx::Result<TokenView> {
-    sqlx::query_as(
+    let token_sha256 = crate::secrets::sha256(token);
+    sqlx::query_as!(
+        TokenView,
         "insert into api_token (user_id, name, token_sha256, prefix) values ($1, $2, $3, $4)
          returning id, name, prefix, created_at, last_used_at, revoked_at",
+        user_id,
+        name,
+        token_sha256.as_slice(),
+        &token[..token.len().min(10)]
     )
-    .bind(user_id)
-    .bind(name)
-    .bind(crate::secrets::sha256(token).as_slice())
-    .bind(&token[..token.len().min(10)])
     .fetch_one(pool)
     .await
 }
 
 /// Revokes one of the user's tokens; false when the user has no such token.
 pub async fn revoke_token(pool: &PgPool, user_id: Uuid, token_id: Uuid) -> sqlx::Result<bool> {
-    let n = sqlx::query("update api_token set revoked_at = coalesce(revoked_at, now()) where id = $1 and user_id = $2")
-        .bind(token_id)
-        .bind(user_id)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let n = sqlx::query!(
+        "update api_token set revoked_at = coalesce(revoked_at, now()) where id = $1 and user_id = $2",
+        token_id,
+        user_id
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     Ok(n == 1)
 }

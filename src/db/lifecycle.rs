@@ -47,16 +47,16 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid, scope: &SiteScope) -> sqlx::R
 /// What the transition function needs to know besides the status.
 pub async fn facts(tx: &mut PgConnection, site: &LockedSite) -> sqlx::Result<SiteFacts> {
     let unmet_items = unmet_items(&mut *tx, site.id).await?;
-    let evidence_by: Vec<Uuid> =
-        sqlx::query_scalar("select distinct submitted_by from item_evidence where site_id = $1")
-            .bind(site.id)
+    let evidence_by =
+        sqlx::query_scalar!("select distinct submitted_by from item_evidence where site_id = $1", site.id)
             .fetch_all(&mut *tx)
             .await?;
-    let extension_pending: bool =
-        sqlx::query_scalar("select exists (select 1 from extension_request where site_id = $1 and decided_at is null)")
-            .bind(site.id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let extension_pending = sqlx::query_scalar!(
+        r#"select exists (select 1 from extension_request where site_id = $1 and decided_at is null) as "pending!""#,
+        site.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     let unit_ids = site
         .responsible_unit_id
         .into_iter()
@@ -76,7 +76,7 @@ pub async fn facts(tx: &mut PgConnection, site: &LockedSite) -> sqlx::Result<Sit
 /// Required items that are not yet in place with their evidence: `installed` or `verified` with an
 /// after-photo (and a night photo where the template asks for one), or `not_applicable` with a reason.
 pub async fn unmet_items(tx: &mut PgConnection, site_id: Uuid) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select i.item_code
          from site_checklist_item i
          join checklist_template_item t on t.template_code = i.template_code and t.code = i.item_code
@@ -90,8 +90,8 @@ pub async fn unmet_items(tx: &mut PgConnection, site_id: Uuid) -> sqlx::Result<V
                         or exists (select 1 from item_evidence e join photo p on p.evidence_id = e.id
                                    where e.site_id = i.site_id and e.item_code = i.item_code and p.role = 'night'))))
          order by t.position",
+        site_id
     )
-    .bind(site_id)
     .fetch_all(tx)
     .await
 }
@@ -121,11 +121,13 @@ pub async fn apply(
         Move::LookBackRelapse(r) => relapse(tx, site, r, actor).await?,
         Move::Verify | Move::Reject | Move::Accept | Move::Start | Move::Cancel => json!({}),
     };
-    sqlx::query("update site set status = $2, version = version + 1, updated_at = now() where id = $1")
-        .bind(site.id)
-        .bind(t.to.as_str())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update site set status = $2, version = version + 1, updated_at = now() where id = $1",
+        site.id,
+        t.to.as_str()
+    )
+    .execute(&mut **tx)
+    .await?;
     let event = NewEvent {
         from: Some(t.from),
         to: Some(t.to),
@@ -138,18 +140,18 @@ pub async fn apply(
 }
 
 async fn dispatch(tx: &mut Transaction<'_, Postgres>, site: &LockedSite, d: &Dispatch) -> sqlx::Result<Value> {
-    sqlx::query(
+    sqlx::query!(
         "update site set responsible_unit_id = $2, lead_unit_id = $3, supporting_unit_ids = $4,
              hazard_level = $5, rectification_mode = $6, deadline = $7
          where id = $1",
+        site.id,
+        d.responsible_unit_id,
+        d.lead_unit_id,
+        &d.supporting_unit_ids,
+        d.hazard_level.as_str(),
+        d.rectification_mode.as_str(),
+        d.deadline
     )
-    .bind(site.id)
-    .bind(d.responsible_unit_id)
-    .bind(d.lead_unit_id)
-    .bind(&d.supporting_unit_ids)
-    .bind(d.hazard_level)
-    .bind(d.rectification_mode)
-    .bind(d.deadline)
     .execute(&mut **tx)
     .await?;
     Ok(json!({
@@ -166,9 +168,7 @@ async fn merge(
     actor: &Actor,
 ) -> sqlx::Result<Value> {
     // Status and target together: the schema insists a duplicate always names its survivor.
-    sqlx::query("update site set duplicate_of = $2, status = 'duplicate' where id = $1")
-        .bind(site.id)
-        .bind(into)
+    sqlx::query!("update site set duplicate_of = $2, status = 'duplicate' where id = $1", site.id, into)
         .execute(&mut **tx)
         .await?;
     merge_observations(tx, site.id, into, actor).await?;
@@ -182,15 +182,15 @@ async fn request_extension(
     actor: &Actor,
     reason: Option<&str>,
 ) -> sqlx::Result<Value> {
-    sqlx::query(
+    sqlx::query!(
         "insert into extension_request (site_id, requested_by, old_deadline, new_deadline, reason)
          values ($1, $2, $3, $4, $5)",
+        site.id,
+        actor.user_id,
+        site.deadline,
+        new_deadline,
+        reason
     )
-    .bind(site.id)
-    .bind(actor.user_id)
-    .bind(site.deadline)
-    .bind(new_deadline)
-    .bind(reason)
     .execute(&mut **tx)
     .await?;
     Ok(json!({ "old_deadline": site.deadline, "new_deadline": new_deadline }))
@@ -203,38 +203,34 @@ async fn decide_extension(
     actor: &Actor,
     reason: Option<&str>,
 ) -> sqlx::Result<Value> {
-    let new_deadline: NaiveDate = sqlx::query_scalar(
+    let new_deadline = sqlx::query_scalar!(
         "update extension_request set decided_by = $2, decided_at = now(), approved = $3, decision_reason = $4
          where site_id = $1 and decided_at is null
          returning new_deadline",
+        site.id,
+        actor.user_id,
+        approve,
+        reason
     )
-    .bind(site.id)
-    .bind(actor.user_id)
-    .bind(approve)
-    .bind(reason)
     .fetch_one(&mut **tx)
     .await?;
     if approve {
-        sqlx::query("update site set deadline = $2 where id = $1")
-            .bind(site.id)
-            .bind(new_deadline)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query!("update site set deadline = $2 where id = $1", site.id, new_deadline).execute(&mut **tx).await?;
     }
     Ok(json!({ "approved": approve, "old_deadline": site.deadline, "new_deadline": new_deadline }))
 }
 
 async fn supervise(tx: &mut Transaction<'_, Postgres>, site: &LockedSite, s: &Supervision) -> sqlx::Result<Value> {
-    sqlx::query(
+    sqlx::query!(
         "update site set supervision_level = $2, supervision_body = $3, supervision_doc_no = $4,
              supervision_due = $5
          where id = $1",
+        site.id,
+        s.level.as_str(),
+        s.body,
+        s.doc_no,
+        s.due
     )
-    .bind(site.id)
-    .bind(s.level)
-    .bind(&s.body)
-    .bind(&s.doc_no)
-    .bind(s.due)
     .execute(&mut **tx)
     .await?;
     Ok(json!({ "level": s.level, "body": s.body, "doc_no": s.doc_no, "due": s.due }))
@@ -245,9 +241,7 @@ async fn request_close_out(
     site: &LockedSite,
     actor: &Actor,
 ) -> sqlx::Result<Value> {
-    sqlx::query("update site set close_out_requested_by = $2 where id = $1")
-        .bind(site.id)
-        .bind(actor.user_id)
+    sqlx::query!("update site set close_out_requested_by = $2 where id = $1", site.id, actor.user_id)
         .execute(&mut **tx)
         .await?;
     Ok(json!({}))
@@ -255,21 +249,23 @@ async fn request_close_out(
 
 async fn approve(tx: &mut Transaction<'_, Postgres>, site: &LockedSite) -> sqlx::Result<Value> {
     // Acceptance verifies what was installed.
-    sqlx::query(
+    sqlx::query!(
         "update site_checklist_item set state = 'verified', updated_at = now() where site_id = $1 and state = 'installed'",
+        site.id
     )
-    .bind(site.id)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("update site set close_out_requested_by = null where id = $1").bind(site.id).execute(&mut **tx).await?;
+    sqlx::query!("update site set close_out_requested_by = null where id = $1", site.id).execute(&mut **tx).await?;
     Ok(json!({ "close_out_requested_by": site.close_out_requested_by }))
 }
 
 async fn return_close_out(tx: &mut Transaction<'_, Postgres>, site: &LockedSite) -> sqlx::Result<Value> {
-    sqlx::query("update site set return_count = return_count + 1, close_out_requested_by = null where id = $1")
-        .bind(site.id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "update site set return_count = return_count + 1, close_out_requested_by = null where id = $1",
+        site.id
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(json!({}))
 }
 
@@ -282,7 +278,7 @@ async fn look_back(
     result: &str,
     actor: &Actor,
 ) -> sqlx::Result<Value> {
-    sqlx::query(
+    sqlx::query!(
         "with done as (
              update look_back_task set done_at = now(), done_by = $2, result = $3, observation_id = $4
              where site_id = $1 and done_at is null
@@ -290,11 +286,11 @@ async fn look_back(
          insert into look_back_task (site_id, due_on, policy, done_at, done_by, result, observation_id)
          select $1, (now() at time zone 'Asia/Shanghai')::date, 'manual', now(), $2, $3, $4
          where not exists (select 1 from done)",
+        site.id,
+        actor.user_id,
+        result,
+        observation_id
     )
-    .bind(site.id)
-    .bind(actor.user_id)
-    .bind(result)
-    .bind(observation_id)
     .execute(&mut **tx)
     .await?;
     Ok(json!({ "observation_id": observation_id }))
@@ -309,19 +305,17 @@ async fn relapse(
     actor: &Actor,
 ) -> sqlx::Result<Value> {
     let mut data = look_back(tx, site, r.observation_id, "relapse", actor).await?;
-    sqlx::query("update site set relapse_count = relapse_count + 1, deadline = $2 where id = $1")
-        .bind(site.id)
-        .bind(r.deadline)
+    sqlx::query!("update site set relapse_count = relapse_count + 1, deadline = $2 where id = $1", site.id, r.deadline)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "update site_checklist_item i set state = o.checklist ->> i.item_code, updated_at = now()
          from observation o
          where o.id = $2 and i.site_id = $1 and i.item_code = any($3)",
+        site.id,
+        r.observation_id,
+        &r.failed_items
     )
-    .bind(site.id)
-    .bind(r.observation_id)
-    .bind(&r.failed_items)
     .execute(&mut **tx)
     .await?;
     data["failed_items"] = json!(r.failed_items);
@@ -338,12 +332,10 @@ async fn merge_observations(
     into: Uuid,
     actor: &Actor,
 ) -> sqlx::Result<()> {
-    let moved: Vec<Uuid> = sqlx::query_scalar("update observation set site_id = $2 where site_id = $1 returning id")
-        .bind(from)
-        .bind(into)
+    let moved = sqlx::query_scalar!("update observation set site_id = $2 where site_id = $1 returning id", from, into)
         .fetch_all(&mut **tx)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "update site t set
              observation_count = (select count(*) from observation where site_id = t.id),
              first_observed_at = least(t.first_observed_at, f.first_observed_at),
@@ -351,14 +343,15 @@ async fn merge_observations(
              hazard_types = array(select distinct h from unnest(t.hazard_types || f.hazard_types) h order by h),
              version = t.version + 1, updated_at = now()
          from site f where f.id = $1 and t.id = $2",
+        from,
+        into
     )
-    .bind(from)
-    .bind(into)
     .execute(&mut **tx)
     .await?;
-    let status: String =
-        sqlx::query_scalar("select status from site where id = $1").bind(into).fetch_one(&mut **tx).await?;
-    let status = status.parse::<SiteStatus>().ok();
+    let status = sqlx::query_scalar!(r#"select status as "status: SiteStatus" from site where id = $1"#, into)
+        .fetch_one(&mut **tx)
+        .await?;
+    let status = Some(status);
     let event =
         NewEvent { from: status, data: json!({ "from": from, "observations": moved }), ..NewEvent::new("merged_in") };
     insert_event(tx, into, actor, event).await
@@ -389,20 +382,20 @@ pub async fn insert_event(
     actor: &Actor,
     e: NewEvent<'_>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into site_event (site_id, actor, actor_user_id, kind, from_status, to_status, reason, data,
              observation_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        site_id,
+        actor.display_name,
+        actor.user_id,
+        e.kind,
+        e.from.map(SiteStatus::as_str),
+        e.to.filter(|to| Some(*to) != e.from).map(SiteStatus::as_str),
+        e.reason,
+        e.data,
+        e.observation_id
     )
-    .bind(site_id)
-    .bind(&actor.display_name)
-    .bind(actor.user_id)
-    .bind(e.kind)
-    .bind(e.from.map(SiteStatus::as_str))
-    .bind(e.to.filter(|to| Some(*to) != e.from).map(SiteStatus::as_str))
-    .bind(e.reason)
-    .bind(e.data)
-    .bind(e.observation_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -436,22 +429,23 @@ pub async fn merge_target_ok(
 
 /// The given organisation ids that do not exist (any kind of organisation may be given work).
 pub async fn missing_organisations(pool: &PgPool, ids: &[i32]) -> sqlx::Result<Vec<i32>> {
-    sqlx::query_scalar(
-        "select i from unnest($1::int[]) i where not exists (select 1 from organisation o where o.id = i)",
+    sqlx::query_scalar!(
+        r#"select i as "i!" from unnest($1::int[]) i where not exists (select 1 from organisation o where o.id = i)"#,
+        ids
     )
-    .bind(ids)
     .fetch_all(pool)
     .await
 }
 
 /// Whether the site's checklist has the item.
 pub async fn has_item(conn: &mut PgConnection, site_id: Uuid, item_code: &str) -> sqlx::Result<bool> {
-    let found: Option<bool> =
-        sqlx::query_scalar("select true from site_checklist_item where site_id = $1 and item_code = $2")
-            .bind(site_id)
-            .bind(item_code)
-            .fetch_optional(conn)
-            .await?;
+    let found = sqlx::query_scalar!(
+        r#"select true as "found!" from site_checklist_item where site_id = $1 and item_code = $2"#,
+        site_id,
+        item_code
+    )
+    .fetch_optional(conn)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -477,8 +471,8 @@ pub async fn record_evidence(
     actor: &Actor,
 ) -> sqlx::Result<Uuid> {
     // One statement: the evidence row, the item's current state taken from it, and a new site version.
-    let evidence_id: Uuid = sqlx::query_scalar(
-        "with e as (
+    let evidence_id = sqlx::query_scalar!(
+        r#"with e as (
              insert into item_evidence (site_id, item_code, state, quantity, measured, installed_on, installer, reason,
                  submitted_by)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -488,17 +482,17 @@ pub async fn record_evidence(
                  installed_on = e.installed_on, installer = e.installer, reason = e.reason, updated_at = now()
              from e where i.site_id = e.site_id and i.item_code = e.item_code),
          version as (update site set version = version + 1, updated_at = now() where id = $1)
-         select id from e",
+         select id as "id!" from e"#,
+        site_id,
+        item_code,
+        evidence.state.as_str(),
+        evidence.quantity,
+        Value::Object(evidence.measured.clone()),
+        evidence.installed_on,
+        evidence.installer,
+        evidence.reason,
+        actor.user_id
     )
-    .bind(site_id)
-    .bind(item_code)
-    .bind(evidence.state.as_str())
-    .bind(evidence.quantity)
-    .bind(Value::Object(evidence.measured.clone()))
-    .bind(evidence.installed_on)
-    .bind(&evidence.installer)
-    .bind(&evidence.reason)
-    .bind(actor.user_id)
     .fetch_one(conn)
     .await?;
     Ok(evidence_id)

@@ -22,8 +22,8 @@ pub struct Planned {
 /// `look_back_due` event on each. Returns how many of each kind were made.
 pub async fn plan(pool: &PgPool, policy: &LookBackPolicy, actor: &Actor, today: NaiveDate) -> sqlx::Result<Planned> {
     let mut tx = pool.begin().await?;
-    let rows: Vec<(Uuid, String, NaiveDate)> = sqlx::query_as(
-        "with last_seen as (
+    let rows = sqlx::query!(
+        r#"with last_seen as (
              select s.id, s.hazard_level, s.supervision_level,
                  greatest(
                      (select max(e.at) from site_event e where e.site_id = s.id and e.kind = 'approve'),
@@ -45,29 +45,29 @@ pub async fn plan(pool: &PgPool, policy: &LookBackPolicy, actor: &Actor, today: 
                    < (2147483647::bigint * $3 / 100))
          insert into look_back_task (site_id, due_on, policy)
          select id, $1::date + $5::int, policy from chosen
-         returning site_id, policy, due_on",
+         returning site_id, policy, due_on"#,
+        today,
+        policy.major_interval_days,
+        i64::from(policy.sample_percent.clamp(0, 100)),
+        policy.sample_min_age_days,
+        policy.due_in_days
     )
-    .bind(today)
-    .bind(policy.major_interval_days)
-    .bind(policy.sample_percent.clamp(0, 100))
-    .bind(policy.sample_min_age_days)
-    .bind(policy.due_in_days)
     .fetch_all(&mut *tx)
     .await?;
-    for (site_id, kind, due_on) in &rows {
-        sqlx::query(
+    for row in &rows {
+        sqlx::query!(
             "insert into site_event (site_id, actor, actor_user_id, kind, from_status, data)
              values ($1, $2, $3, 'look_back_due', 'closed', $4)",
+            row.site_id,
+            actor.display_name,
+            actor.user_id,
+            serde_json::json!({ "policy": row.policy, "due_on": row.due_on })
         )
-        .bind(site_id)
-        .bind(&actor.display_name)
-        .bind(actor.user_id)
-        .bind(serde_json::json!({ "policy": kind, "due_on": due_on }))
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
-    let count = |p: &str| rows.iter().filter(|(_, k, _)| k == p).count() as i64;
+    let count = |p: &str| rows.iter().filter(|r| r.policy == p).count() as i64;
     Ok(Planned { quarterly_major: count("quarterly_major"), monthly_sample: count("monthly_sample") })
 }
 

@@ -60,6 +60,6 @@ pub async fn connect(options: PgConnectOptions) -> sqlx::Result<PgPool> {
 
 /// `select 1` within a deadline: the health check.
 pub async fn ping(pool: &PgPool) -> bool {
-    let probe = sqlx::query_scalar::<_, i32>("select 1").fetch_one(pool);
+    let probe = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(pool);
     matches!(tokio::time::timeout(Duration::from_secs(3), probe).await, Ok(Ok(1)))
 }

@@ -24,7 +24,7 @@ pub enum Outcome {
 
 /// The stored content hash of an observation, if it exists.
 pub async fn content_hash(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Vec<u8>>> {
-    sqlx::query_scalar("select content_sha256 from observation where id = $1").bind(id).fetch_optional(conn).await
+    sqlx::query_scalar!("select content_sha256 from observation where id = $1", id).fetch_optional(conn).await
 }
 
 /// Records one observation with its photos. Replays and conflicts are decided inside the same lock that
@@ -40,8 +40,7 @@ pub async fn record(
 ) -> sqlx::Result<Outcome> {
     let mut tx = pool.begin().await?;
     // One lock per kind: matching reads then writes `site`, which row locks cannot protect.
-    sqlx::query("select pg_advisory_xact_lock(hashtext('roadledger.site_match'), hashtext($1))")
-        .bind(obs.kind.as_str())
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('roadledger.site_match'), hashtext($1))", obs.kind.as_str())
         .execute(&mut *tx)
         .await?;
     if let Some(existing) = content_hash(&mut tx, obs.id).await? {
@@ -75,28 +74,29 @@ async fn insert(
     content_sha256: &[u8; 32],
     photos: &[NewPhoto],
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into observation (id, site_id, kind, inspector, observed_at, geom, accuracy_m, source_crs,
              hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id, look_back_result)
          values ($1, $2, $3, $4, $5, st_setsrid(st_geomfromgeojson($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14,
              $15, $16)",
+        obs.id,
+        site_id,
+        obs.kind.as_str(),
+        obs.inspector,
+        obs.observed_at,
+        obs.geometry.to_geojson(),
+        obs.accuracy_m.map(|a| a as f32),
+        obs.source_crs.as_str(),
+        &obs.hazard_types,
+        // The checklist as the phone sent it: item code → state.
+        sqlx::types::Json(&obs.checklist) as _,
+        obs.notes,
+        obs.road_code,
+        obs.stake.as_ref().map(Stake::to_string),
+        content_sha256.as_slice(),
+        user_id,
+        obs.look_back.map(|l| l.result.as_str())
     )
-    .bind(obs.id)
-    .bind(site_id)
-    .bind(obs.kind.as_str())
-    .bind(&obs.inspector)
-    .bind(obs.observed_at)
-    .bind(obs.geometry.to_geojson())
-    .bind(obs.accuracy_m.map(|a| a as f32))
-    .bind(obs.source_crs.as_str())
-    .bind(&obs.hazard_types)
-    .bind(sqlx::types::Json(&obs.checklist))
-    .bind(&obs.notes)
-    .bind(&obs.road_code)
-    .bind(obs.stake.as_ref().map(Stake::to_string))
-    .bind(content_sha256.as_slice())
-    .bind(user_id)
-    .bind(obs.look_back.map(|l| l.result.as_str()))
     .execute(&mut **tx)
     .await?;
     for (position, photo) in photos.iter().enumerate() {
@@ -123,12 +123,12 @@ pub async fn insert_look_back(
 
 /// How far (metres, on the ellipsoid) a place is from a site's geometry.
 pub async fn distance_to_site(conn: &mut PgConnection, site_id: Uuid, geojson: &str) -> sqlx::Result<f64> {
-    sqlx::query_scalar(
-        "select st_distance(s.geom::geography, st_setsrid(st_geomfromgeojson($2), 4326)::geography)
-         from site s where s.id = $1",
+    sqlx::query_scalar!(
+        r#"select st_distance(s.geom::geography, st_setsrid(st_geomfromgeojson($2), 4326)::geography) as "distance_m!"
+         from site s where s.id = $1"#,
+        site_id,
+        geojson
     )
-    .bind(site_id)
-    .bind(geojson)
     .fetch_one(conn)
     .await
 }
@@ -140,7 +140,7 @@ async fn find_open_site(
 ) -> sqlx::Result<Option<Uuid>> {
     // Points: geodesic distance. Sections: the two lines must lie within the radius of each other
     // everywhere (Hausdorff distance, measured in metres in the Gauss-Krüger zone of the new line, `metric_srid`), not merely touch.
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "with g as (select st_setsrid(st_geomfromgeojson($1), 4326) as geom)
          select s.id from site s, g
          where s.kind = $2 and s.status = any($3)
@@ -148,12 +148,12 @@ async fn find_open_site(
            and ($5 = false or st_hausdorffdistance(st_transform(s.geom, metric_srid(g.geom)), st_transform(g.geom, metric_srid(g.geom))) <= $4)
          order by s.geom::geography <-> g.geom::geography, s.created_at
          limit 1",
+        geojson,
+        obs.kind.as_str(),
+        &SiteStatus::open_codes() as &[&str],
+        REPEAT_VISIT_RADIUS_M,
+        obs.kind.is_line()
     )
-    .bind(geojson)
-    .bind(obs.kind.as_str())
-    .bind(SiteStatus::open_codes())
-    .bind(REPEAT_VISIT_RADIUS_M)
-    .bind(obs.kind.is_line())
     .fetch_optional(&mut **tx)
     .await
 }
@@ -163,16 +163,16 @@ async fn join_site(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewO
     // The site's checklist shows the latest visit; an older visit uploaded late does not roll it back, and
     // only a reviewer's acceptance sets or clears `verified`.
     if newest {
-        sqlx::query(
+        sqlx::query!(
             "update site_checklist_item i set
                  state = j.value,
                  reason = case when j.value = 'not_applicable' then '巡查员现场判定不适用' end,
                  updated_at = now()
              from jsonb_each_text($2) j
              where i.site_id = $1 and i.item_code = j.key and i.state <> 'verified'",
+            site_id,
+            sqlx::types::Json(&obs.checklist) as _
         )
-        .bind(site_id)
-        .bind(sqlx::types::Json(&obs.checklist))
         .execute(&mut **tx)
         .await?;
     }
@@ -181,8 +181,8 @@ async fn join_site(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewO
 
 /// Counts a visit on its site: first and last seen, visits, hazard types. True when this is the newest visit.
 async fn count_visit(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &NewObservation) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "update site set
+    sqlx::query_scalar!(
+        r#"update site set
              first_observed_at = least(first_observed_at, $2),
              last_observed_at = greatest(last_observed_at, $2),
              observation_count = observation_count + 1,
@@ -190,11 +190,11 @@ async fn count_visit(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &Ne
              updated_at = now(),
              version = version + 1
          where id = $1
-         returning last_observed_at = $2",
+         returning last_observed_at = $2 as "newest!""#,
+        site_id,
+        obs.observed_at,
+        &obs.hazard_types
     )
-    .bind(site_id)
-    .bind(obs.observed_at)
-    .bind(&obs.hazard_types)
     .fetch_one(&mut **tx)
     .await
 }
@@ -202,7 +202,6 @@ async fn count_visit(tx: &mut Transaction<'_, Postgres>, site_id: Uuid, obs: &Ne
 /// The road a site lies on and where along it: the named route, or else the nearest road within the
 /// repeat-visit radius. Stakes are read off the road's calibrated measure, corrected by chainage breaks; the
 /// rule is the SQL function `road_match` (migrations/0005), which a road re-import applies too.
-#[derive(sqlx::FromRow)]
 struct RoadMatch {
     road_id: i32,
     route_code: Option<String>,
@@ -216,13 +215,17 @@ async fn match_road(
     geojson: &str,
     county_admin_code: &str,
 ) -> sqlx::Result<Option<RoadMatch>> {
-    sqlx::query_as("select * from road_match(st_setsrid(st_geomfromgeojson($1), 4326), $2, $3, $4)")
-        .bind(geojson)
-        .bind(&obs.road_code)
-        .bind(county_admin_code)
-        .bind(REPEAT_VISIT_RADIUS_M)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as!(
+        RoadMatch,
+        r#"select road_id as "road_id!", route_code, stake_m, end_stake_m
+         from road_match(st_setsrid(st_geomfromgeojson($1), 4326), $2, $3, $4)"#,
+        geojson,
+        obs.road_code,
+        county_admin_code,
+        REPEAT_VISIT_RADIUS_M
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 async fn open_site(
@@ -240,7 +243,7 @@ async fn open_site(
     };
     let route_code = obs.road_code.clone().or_else(|| road.as_ref().and_then(|r| r.route_code.clone()));
 
-    let site_id: Uuid = sqlx::query_scalar(
+    let site_id = sqlx::query_scalar!(
         "with g as (select st_setsrid(st_geomfromgeojson($2), 4326) as geom)
          insert into site (kind, geom, town_id, road_id, route_code, stake_m, stake_text, end_stake_m,
              end_stake_text, template_code, hazard_types, first_observed_at, last_observed_at, observation_count)
@@ -252,30 +255,30 @@ async fn open_site(
              $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1
          from g
          returning id",
+        obs.kind.as_str(),
+        geojson,
+        road.as_ref().map(|r| r.road_id),
+        route_code,
+        stake.as_ref().map(|s| s.metres),
+        stake.as_ref().map(Stake::to_string),
+        end_stake.as_ref().map(|s| s.metres),
+        end_stake.as_ref().map(Stake::to_string),
+        obs.kind.template_code(),
+        &obs.hazard_types,
+        obs.observed_at
     )
-    .bind(obs.kind.as_str())
-    .bind(geojson)
-    .bind(road.as_ref().map(|r| r.road_id))
-    .bind(&route_code)
-    .bind(stake.as_ref().map(|s| s.metres))
-    .bind(stake.as_ref().map(Stake::to_string))
-    .bind(end_stake.as_ref().map(|s| s.metres))
-    .bind(end_stake.as_ref().map(Stake::to_string))
-    .bind(obs.kind.template_code())
-    .bind(&obs.hazard_types)
-    .bind(obs.observed_at)
     .fetch_one(&mut **tx)
     .await?;
 
-    sqlx::query(
+    sqlx::query!(
         "insert into site_checklist_item (site_id, template_code, item_code, state, reason)
          select $1, t.template_code, t.code, coalesce($3::jsonb ->> t.code, 'missing'),
              case when $3::jsonb ->> t.code = 'not_applicable' then '巡查员现场判定不适用' end
          from checklist_template_item t where t.template_code = $2",
+        site_id,
+        obs.kind.template_code(),
+        sqlx::types::Json(&obs.checklist) as _
     )
-    .bind(site_id)
-    .bind(obs.kind.template_code())
-    .bind(sqlx::types::Json(&obs.checklist))
     .execute(&mut **tx)
     .await?;
     Ok(site_id)
@@ -288,7 +291,7 @@ async fn write_visit_event(
     obs: &NewObservation,
     user_id: Uuid,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into site_event (site_id, actor, kind, from_status, to_status, data, observation_id, actor_user_id)
          select $1, $2,
              case when s.observation_count = 1 then 'opened' else 'observed' end,
@@ -297,13 +300,13 @@ async fn write_visit_event(
              jsonb_build_object('observed_at', $4::timestamptz, 'hazard_types', $5::text[]),
              $3, $6
          from site s where s.id = $1",
+        site_id,
+        obs.inspector,
+        obs.id,
+        obs.observed_at,
+        &obs.hazard_types,
+        user_id
     )
-    .bind(site_id)
-    .bind(&obs.inspector)
-    .bind(obs.id)
-    .bind(obs.observed_at)
-    .bind(&obs.hazard_types)
-    .bind(user_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -369,48 +372,47 @@ pub async fn edit(
     hazard_types: Option<&[String]>,
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    let (site_id, old_notes, old_types): (Uuid, String, Vec<String>) =
-        sqlx::query_as("select site_id, notes, hazard_types from observation where id = $1 for update")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-    sqlx::query(
+    let old = sqlx::query!("select site_id, notes, hazard_types from observation where id = $1 for update", id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (site_id, old_notes, old_types) = (old.site_id, old.notes, old.hazard_types);
+    sqlx::query!(
         "update observation set notes = coalesce($2, notes), hazard_types = coalesce($3, hazard_types) where id = $1",
+        id,
+        notes,
+        hazard_types
     )
-    .bind(id)
-    .bind(notes)
-    .bind(hazard_types)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "update site set
              hazard_types = array(select distinct h from observation o, unnest(o.hazard_types) h
                                   where o.site_id = $1 order by h),
              updated_at = now(), version = version + 1
          where id = $1",
+        site_id
     )
-    .bind(site_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into site_event (site_id, actor, actor_user_id, kind, data, observation_id)
          values ($1, $2, $3, 'observation_edited', $4, $5)",
+        site_id,
+        actor.display_name,
+        actor.user_id,
+        serde_json::json!({
+            "before": {"notes": old_notes, "hazard_types": old_types},
+            "after": {"notes": notes, "hazard_types": hazard_types},
+        }),
+        id
     )
-    .bind(site_id)
-    .bind(&actor.display_name)
-    .bind(actor.user_id)
-    .bind(serde_json::json!({
-        "before": {"notes": old_notes, "hazard_types": old_types},
-        "after": {"notes": notes, "hazard_types": hazard_types},
-    }))
-    .bind(id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await
 }
 
 /// A photo as the API shows it, with its stable URLs.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct PhotoView {
     pub id: Uuid,
     pub observation_id: Uuid,
@@ -430,16 +432,19 @@ pub struct PhotoView {
     pub thumbnail_height: i32,
 }
 
-pub const PHOTO_COLUMNS: &str = "p.id, p.observation_id, p.position, encode(p.sha256, 'hex') as sha256,
-    p.content_type, p.bytes, p.width, p.height, p.exif_taken_at, st_asgeojson(p.exif_location, 7)::json as exif_location,
-    p.exif_direction_deg, p.exif_orientation,
-    '/api/v1/photos/' || encode(p.sha256, 'hex') as url,
-    '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail' as thumbnail_url,
-    p.thumbnail_width, p.thumbnail_height";
-
 pub async fn photos(pool: &PgPool, observation_id: Uuid) -> sqlx::Result<Vec<PhotoView>> {
-    sqlx::query_as(&format!("select {PHOTO_COLUMNS} from photo p where p.observation_id = $1 order by p.position"))
-        .bind(observation_id)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as!(
+        PhotoView,
+        r#"select p.id, p.observation_id as "observation_id!", p.position, encode(p.sha256, 'hex') as "sha256!",
+             p.content_type, p.bytes, p.width, p.height, p.exif_taken_at,
+             st_asgeojson(p.exif_location, 7)::json as "exif_location: sqlx::types::Json<serde_json::Value>",
+             p.exif_direction_deg, p.exif_orientation,
+             '/api/v1/photos/' || encode(p.sha256, 'hex') as "url!",
+             '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail' as "thumbnail_url!",
+             p.thumbnail_width, p.thumbnail_height
+         from photo p where p.observation_id = $1 order by p.position"#,
+        observation_id
+    )
+    .fetch_all(pool)
+    .await
 }

@@ -47,32 +47,32 @@ pub async fn insert(
         PhotoOwner::EvidenceAfter(id) => (None, Some(id), "after"),
         PhotoOwner::EvidenceNight(id) => (None, Some(id), "night"),
     };
-    sqlx::query(
+    sqlx::query!(
         "insert into photo (observation_id, evidence_id, role, position, sha256, content_type, bytes, width, height,
              exif_taken_at, exif_location, exif_direction_deg, exif_orientation, original_key, thumbnail_key,
              thumbnail_width, thumbnail_height)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
              case when $11::float8 is null then null else st_setsrid(st_makepoint($11, $12), 4326) end,
              $13, $14, $15, $16, $17, $18)",
+        observation_id,
+        evidence_id,
+        role,
+        position,
+        p.sha256.as_slice(),
+        p.content_type,
+        p.bytes,
+        p.width,
+        p.height,
+        p.exif_taken_at,
+        p.exif_location.map(|l| l.0),
+        p.exif_location.map(|l| l.1),
+        p.exif_direction_deg,
+        p.exif_orientation,
+        p.original_key,
+        p.thumbnail_key,
+        p.thumbnail_width,
+        p.thumbnail_height
     )
-    .bind(observation_id)
-    .bind(evidence_id)
-    .bind(role)
-    .bind(position)
-    .bind(p.sha256.as_slice())
-    .bind(p.content_type)
-    .bind(p.bytes)
-    .bind(p.width)
-    .bind(p.height)
-    .bind(p.exif_taken_at)
-    .bind(p.exif_location.map(|l| l.0))
-    .bind(p.exif_location.map(|l| l.1))
-    .bind(p.exif_direction_deg)
-    .bind(p.exif_orientation)
-    .bind(&p.original_key)
-    .bind(&p.thumbnail_key)
-    .bind(p.thumbnail_width)
-    .bind(p.thumbnail_height)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -44,7 +44,7 @@ pub struct RoadRow {
 /// One import at a time: two imports of the same roads would each compare against what the other is
 /// about to change.
 pub async fn lock_imports(tx: &mut Tx<'_>) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext('roadledger.place_import'))").execute(&mut **tx).await?;
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('roadledger.place_import'))").execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -346,26 +346,24 @@ pub async fn begin_import(
     importer: &Importer,
 ) -> sqlx::Result<i32> {
     let sha256 = hex::decode(&report.file.sha256).unwrap_or_default();
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into place_import (kind, file_name, file_sha256, format, crs, county_code, imported_by, user_id, report)
          values ($1, $2, $3, $4, $5, $6, $7, $8, '{}') returning id",
+        report.kind.as_str(),
+        report.file.name.chars().take(255).collect::<String>(),
+        sha256,
+        report.file.format,
+        report.file.crs,
+        county,
+        importer.name,
+        importer.user_id
     )
-    .bind(report.kind.as_str())
-    .bind(report.file.name.chars().take(255).collect::<String>())
-    .bind(sha256)
-    .bind(&report.file.format)
-    .bind(&report.file.crs)
-    .bind(county)
-    .bind(&importer.name)
-    .bind(importer.user_id)
     .fetch_one(&mut **tx)
     .await
 }
 
 pub async fn finish_import(tx: &mut Tx<'_>, import_id: i32, report: &ImportReport) -> sqlx::Result<()> {
-    sqlx::query("update place_import set report = $2 where id = $1")
-        .bind(import_id)
-        .bind(sqlx::types::Json(report))
+    sqlx::query!("update place_import set report = $2 where id = $1", import_id, sqlx::types::Json(report) as _)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -512,18 +510,20 @@ pub async fn apply_breaks(tx: &mut Tx<'_>, rows: &[BreakRow]) -> sqlx::Result<Re
     let mut by_road: std::collections::BTreeMap<i32, Vec<(f64, f64)>> = Default::default();
     let mut problems = Vec::new();
     // The coded roads with stakes that the table names, in one query: route → id.
-    let roads: std::collections::HashMap<(String, String), i32> = sqlx::query_as::<_, (String, String, i32)>(
-        "select r.route_code, r.admin_code, r.id from road r
+    let route_codes: Vec<&str> = rows.iter().map(|r| r.route_code.as_str()).collect();
+    let admin_codes: Vec<&str> = rows.iter().map(|r| r.admin_code.as_str()).collect();
+    let roads: std::collections::HashMap<(String, String), i32> = sqlx::query!(
+        r#"select r.route_code as "route_code!", r.admin_code, r.id from road r
          join unnest($1::text[], $2::text[]) as u(route_code, admin_code)
              on r.route_code = u.route_code and r.admin_code = u.admin_code
-         where r.geom_m is not null",
+         where r.geom_m is not null"#,
+        &route_codes as &[&str],
+        &admin_codes as &[&str]
     )
-    .bind(rows.iter().map(|r| r.route_code.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.admin_code.as_str()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?
     .into_iter()
-    .map(|(route, county, id)| ((route, county), id))
+    .map(|r| ((r.route_code, r.admin_code), r.id))
     .collect();
     for row in rows {
         match roads.get(&(row.route_code.clone(), row.admin_code.clone())) {
@@ -542,15 +542,15 @@ pub async fn apply_breaks(tx: &mut Tx<'_>, rows: &[BreakRow]) -> sqlx::Result<Re
     let mut count = 0;
     for (road_id, stakes) in by_road {
         let breaks = crate::domain::places::breaks_from_stakes(&stakes);
-        sqlx::query("delete from road_chainage_break where road_id = $1").bind(road_id).execute(&mut **tx).await?;
-        sqlx::query(
+        sqlx::query!("delete from road_chainage_break where road_id = $1", road_id).execute(&mut **tx).await?;
+        sqlx::query!(
             "insert into road_chainage_break (road_id, measure_m, stake_back_m, stake_ahead_m)
              select $1, u.m, u.b, u.a from unnest($2::float8[], $3::float8[], $4::float8[]) as u(m, b, a)",
+            road_id,
+            &breaks.iter().map(|b| b.measure_m).collect::<Vec<_>>(),
+            &breaks.iter().map(|b| b.stake_back_m).collect::<Vec<_>>(),
+            &breaks.iter().map(|b| b.stake_ahead_m).collect::<Vec<_>>()
         )
-        .bind(road_id)
-        .bind(breaks.iter().map(|b| b.measure_m).collect::<Vec<_>>())
-        .bind(breaks.iter().map(|b| b.stake_back_m).collect::<Vec<_>>())
-        .bind(breaks.iter().map(|b| b.stake_ahead_m).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         sqlx::query("insert into touched_road values ($1) on conflict do nothing")
@@ -735,8 +735,9 @@ async fn rederive_roads(
 
 /// The county whose towns are loaded, when there is exactly one.
 pub async fn only_county(pool: &sqlx::PgPool) -> sqlx::Result<Option<String>> {
-    let counties: Vec<String> =
-        sqlx::query_scalar("select distinct left(admin_code, 6) from town limit 2").fetch_all(pool).await?;
+    let counties = sqlx::query_scalar!(r#"select distinct left(admin_code, 6) as "county!" from town limit 2"#)
+        .fetch_all(pool)
+        .await?;
     Ok(if counties.len() == 1 { counties.into_iter().next() } else { None })
 }
 
@@ -747,32 +748,29 @@ pub async fn staged_county(tx: &mut Tx<'_>) -> sqlx::Result<Option<String>> {
 
 /// A road's chainage breaks, in order.
 pub async fn chainage_breaks(conn: &mut PgConnection, road_id: i32) -> sqlx::Result<Vec<ChainageBreak>> {
-    let rows: Vec<(f64, f64, f64)> = sqlx::query_as(
+    sqlx::query_as!(
+        ChainageBreak,
         "select measure_m, stake_back_m, stake_ahead_m from road_chainage_break where road_id = $1 order by measure_m",
+        road_id
     )
-    .bind(road_id)
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(measure_m, stake_back_m, stake_ahead_m)| ChainageBreak { measure_m, stake_back_m, stake_ahead_m })
-        .collect())
+    .await
 }
 
 /// The import history as JSON text: newest first, with each report's counts.
 pub async fn imports_json(pool: &sqlx::PgPool, limit: i64) -> sqlx::Result<String> {
-    sqlx::query_scalar(
-        "select coalesce(json_agg(json_build_object(
+    sqlx::query_scalar!(
+        r#"select coalesce(json_agg(json_build_object(
              'id', i.id, 'kind', i.kind, 'file_name', i.file_name, 'file_sha256', encode(i.file_sha256, 'hex'),
              'format', i.format, 'crs', i.crs, 'county_code', i.county_code, 'imported_by', i.imported_by,
              'imported_at', i.imported_at, 'features_read', i.report -> 'features_read',
              'inserted', i.report -> 'inserted', 'updated', i.report -> 'updated',
              'unchanged', i.report -> 'unchanged',
              'sites_changed', coalesce(jsonb_array_length(i.report -> 'sites_changed'), 0))
-             order by i.id desc), '[]')::text
-         from (select * from place_import order by id desc limit $1) i",
+             order by i.id desc), '[]')::text as "json!"
+         from (select * from place_import order by id desc limit $1) i"#,
+        limit
     )
-    .bind(limit)
     .fetch_one(pool)
     .await
 }
@@ -819,7 +817,7 @@ pub async fn roads_json(pool: &sqlx::PgPool, q: Option<&str>, limit: i64, offset
 }
 
 /// Where a point is on the road network: the nearest road within `radius_m`.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Located {
     pub road_id: i32,
     pub route_code: Option<String>,
@@ -834,8 +832,9 @@ pub struct Located {
 }
 
 pub async fn locate_point(pool: &sqlx::PgPool, lon: f64, lat: f64, radius_m: f64) -> sqlx::Result<Option<Located>> {
-    sqlx::query_as(
-        "with p as (select st_setsrid(st_point($1, $2), 4326) as p),
+    sqlx::query_as!(
+        Located,
+        r#"with p as (select st_setsrid(st_point($1, $2), 4326) as p),
          r as (select road.id, road.route_code, road.name, road.admin_code, road.geom from road, p
                where st_dwithin(road.geom::geography, p.p::geography, $3)
                order by road.geom::geography <-> p.p::geography limit 1),
@@ -843,16 +842,17 @@ pub async fn locate_point(pool: &sqlx::PgPool, lon: f64, lat: f64, radius_m: f64
                   order by d.geom <-> p.p limit 1),
          ab as (select st_lineinterpolatepoint(geom, greatest(f - 0.0005, 0)) as a,
                        st_lineinterpolatepoint(geom, least(f + 0.0005, 1)) as b from part)
-         select r.id as road_id, r.route_code, r.name, r.admin_code, road_stake_at(r.id, p.p) as stake_m,
-             st_distance(r.geom::geography, p.p::geography) as offset_m,
+         select r.id as "road_id!", r.route_code, r.name, r.admin_code as "admin_code!",
+             road_stake_at(r.id, p.p) as stake_m,
+             st_distance(r.geom::geography, p.p::geography) as "offset_m!",
              case when st_distance(r.geom::geography, p.p::geography) < 0.5 then null
                   when (st_x(ab.b) - st_x(ab.a)) * (st_y(p.p) - st_y(ab.a))
                      - (st_y(ab.b) - st_y(ab.a)) * (st_x(p.p) - st_x(ab.a)) > 0 then 'left' else 'right' end as side
-         from r, p, ab",
+         from r, p, ab"#,
+        lon,
+        lat,
+        radius_m
     )
-    .bind(lon)
-    .bind(lat)
-    .bind(radius_m)
     .fetch_optional(pool)
     .await
 }
@@ -863,27 +863,29 @@ pub async fn road_by_route(
     route_code: &str,
     county: &str,
 ) -> sqlx::Result<Option<(i32, Option<String>, Option<f64>, Option<f64>)>> {
-    sqlx::query_as(
-        "select id, name, (select min(st_m(d.geom)) from st_dumppoints(geom_m) d),
-             (select max(st_m(d.geom)) from st_dumppoints(geom_m) d)
+    let row = sqlx::query!(
+        "select id, name, (select min(st_m(d.geom)) from st_dumppoints(geom_m) d) as start_m,
+             (select max(st_m(d.geom)) from st_dumppoints(geom_m) d) as end_m
          from road where route_code = $1 and admin_code = $2",
+        route_code,
+        county
     )
-    .bind(route_code)
-    .bind(county)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.id, r.name, r.start_m, r.end_m)))
 }
 
 /// The point of a road at a continuous-chainage measure, as (lon, lat); `None` where the road has no such
 /// measure (a gap between parts, beyond an end).
 pub async fn point_at_measure(pool: &sqlx::PgPool, road_id: i32, measure_m: f64) -> sqlx::Result<Option<(f64, f64)>> {
-    sqlx::query_as(
-        "select st_x(p), st_y(p) from (
+    let row = sqlx::query!(
+        r#"select st_x(p) as "lon!", st_y(p) as "lat!" from (
              select st_geometryn(st_locatealong(geom_m, $2), 1) as p from road where id = $1) x
-         where p is not null",
+         where p is not null"#,
+        road_id,
+        measure_m
     )
-    .bind(road_id)
-    .bind(measure_m)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.lon, r.lat)))
 }

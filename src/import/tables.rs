@@ -120,8 +120,12 @@ pub async fn import_organisations(
         .map_err(ImportError::Options)?;
     progress.set_phase(ImportProgress::CHECKING);
 
-    let towns: Vec<(i32, String, String)> =
-        sqlx::query_as("select id, admin_code, name from town").fetch_all(pool).await?;
+    let towns: Vec<(i32, String, String)> = sqlx::query!("select id, admin_code, name from town")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.admin_code, t.name))
+        .collect();
     let mut seen = std::collections::HashMap::new();
     let mut rows = Vec::new();
     for (line, row) in &table.rows {
@@ -184,8 +188,11 @@ pub async fn import_organisations(
     let mut tx = pool.begin().await?;
     db::lock_imports(&mut tx).await?;
     let import_id = db::begin_import(&mut tx, &report, None, &options.importer).await?;
-    let (inserted, updated): (i64, i64) = sqlx::query_as(
-        "with u as (select * from unnest($1::text[], $2::text[], $3::int[]) as u(name, kind, town_id)),
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let town_ids: Vec<Option<i32>> = rows.iter().map(|r| r.2).collect();
+    let counts = sqlx::query!(
+        r#"with u as (select * from unnest($1::text[], $2::text[], $3::int[]) as u(name, kind, town_id)),
          updated as (
              update organisation o set kind = u.kind, town_id = u.town_id, import_id = $4 from u
              where o.name = u.name and (o.kind <> u.kind or o.town_id is distinct from u.town_id) returning o.id),
@@ -193,14 +200,15 @@ pub async fn import_organisations(
              insert into organisation (name, kind, town_id, import_id)
              select u.name, u.kind, u.town_id, $4 from u where not exists (select 1 from organisation o where o.name = u.name)
              returning id)
-         select (select count(*) from inserted), (select count(*) from updated)",
+         select (select count(*) from inserted) as "inserted!", (select count(*) from updated) as "updated!""#,
+        &names as &[&str],
+        &kinds as &[&str],
+        &town_ids as &[Option<i32>],
+        import_id
     )
-    .bind(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.2).collect::<Vec<_>>())
-    .bind(import_id)
     .fetch_one(&mut *tx)
     .await?;
+    let (inserted, updated) = (counts.inserted, counts.updated);
     report.inserted = inserted as u64;
     report.updated = updated as u64;
     report.unchanged = rows.len() as u64 - report.inserted - report.updated;
@@ -266,10 +274,7 @@ pub async fn import_chainage_breaks(
     let mut tx = pool.begin().await?;
     db::lock_imports(&mut tx).await?;
     sqlx::query("create temp table touched_road (id integer primary key) on commit drop").execute(&mut *tx).await?;
-    let before: Vec<(i32, f64, f64, f64)> =
-        sqlx::query_as("select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by 1, 2")
-            .fetch_all(&mut *tx)
-            .await?;
+    let before = all_breaks(&mut tx).await?;
     let import_id = db::begin_import(&mut tx, &report, county.as_deref(), &options.importer).await?;
     match db::apply_breaks(&mut tx, &rows).await? {
         Ok(count) => report.inserted = count,
@@ -282,10 +287,7 @@ pub async fn import_chainage_breaks(
             return Err(ImportError::Refused(Box::new(report)));
         }
     }
-    let after: Vec<(i32, f64, f64, f64)> =
-        sqlx::query_as("select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by 1, 2")
-            .fetch_all(&mut *tx)
-            .await?;
+    let after = all_breaks(&mut tx).await?;
     if before == after {
         report.unchanged = report.inserted;
         report.inserted = 0;
@@ -300,4 +302,15 @@ pub async fn import_chainage_breaks(
     )
     .await?;
     finish(tx, import_id, report, started, &progress).await
+}
+
+/// Every chainage break of every road, in order: compared before and after an import to tell a re-import that
+/// changed nothing.
+async fn all_breaks(conn: &mut sqlx::PgConnection) -> sqlx::Result<Vec<(i32, f64, f64, f64)>> {
+    let rows = sqlx::query!(
+        "select road_id, measure_m, stake_back_m, stake_ahead_m from road_chainage_break order by road_id, measure_m"
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.road_id, r.measure_m, r.stake_back_m, r.stake_ahead_m)).collect())
 }

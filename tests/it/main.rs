@@ -9,6 +9,7 @@ mod browser;
 mod closeout;
 mod county_guide;
 mod demo;
+mod dynamic_sql;
 mod embedded;
 mod import;
 mod import_read;

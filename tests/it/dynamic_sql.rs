@@ -1,0 +1,210 @@
+//! The queries that are not checked at compile time because they are spliced from constant fragments (the scope
+//! condition, the site filter, the site properties, the ledger's item columns, the open-site condition): each runs
+//! here against a real database with every variant of its fragments, and its answer is checked, so that a typo in
+//! a fragment fails a test. Every other fixed query is checked by `sqlx::query!` against the migrations
+//! (ARCHITECTURE.md, "All fixed SQL is checked at compile time").
+
+use crate::common;
+
+use chrono::NaiveDate;
+use common::{app, county_office, jpeg, observation, sha256_hex};
+use roadledger::db::sites::SiteFilter;
+use roadledger::db::{ledger, lifecycle, lookback, observations, photos, places, sites};
+use roadledger::domain::auth::SiteScope;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// One site in 杨舍镇 with a photo, its responsible unit set, a second open site of the same kind, and an open
+/// look-back task: enough for every scope to see something, or nothing.
+struct Seeded {
+    site: Uuid,
+    code: String,
+    other_site: Uuid,
+    observation: Uuid,
+    photo_sha256: Vec<u8>,
+    status: String,
+    town_id: i32,
+    unit_id: i32,
+}
+
+async fn seed(pool: &PgPool) -> (common::TestApp, Seeded) {
+    let app = app(pool.clone()).await;
+    let office = county_office(&app).await;
+    let photo = jpeg(64, 48);
+    let obs = observation("intersection", json!([120.55, 31.87]));
+    let answer = app.upload(&obs, &[&photo]).await;
+    assert_eq!(answer.status, 201, "{}", answer.detail());
+    let site: Uuid = answer.json()["site"]["id"].as_str().unwrap().parse().unwrap();
+    let code = answer.json()["site"]["properties"]["code"].as_str().unwrap().to_owned();
+    let status = answer.json()["site"]["properties"]["status"].as_str().unwrap().to_owned();
+    let other = app.upload(&observation("intersection", json!([120.58, 31.88])), &[]).await;
+    assert_eq!(other.status, 201, "{}", other.detail());
+    let other_site: Uuid = other.json()["site"]["id"].as_str().unwrap().parse().unwrap();
+    // Arranged directly: which unit leads the site and a look-back task are what the scope and the look-back
+    // queries read, whatever moves led there.
+    sqlx::query("update site set responsible_unit_id = $2 where id = $1")
+        .bind(site)
+        .bind(office.unit_id)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into look_back_task (site_id, due_on, policy) values ($1, '2026-12-01', 'manual')")
+        .bind(site)
+        .execute(pool)
+        .await
+        .unwrap();
+    let seeded = Seeded {
+        site,
+        code,
+        other_site,
+        observation: obs["id"].as_str().unwrap().parse().unwrap(),
+        photo_sha256: hex::decode(sha256_hex(&photo)).unwrap(),
+        status,
+        town_id: office.town_id,
+        unit_id: office.unit_id,
+    };
+    (app, seeded)
+}
+
+/// Every variant of the scope condition, and whether it sees the seeded site.
+fn scopes(s: &Seeded) -> Vec<(&'static str, SiteScope, bool)> {
+    vec![
+        ("all", SiteScope { all: true, town_id: None, unit_id: None }, true),
+        ("own town", SiteScope { all: false, town_id: Some(s.town_id), unit_id: None }, true),
+        ("own unit", SiteScope { all: false, town_id: None, unit_id: Some(s.unit_id) }, true),
+        (
+            "elsewhere",
+            SiteScope { all: false, town_id: Some(s.town_id + 1000), unit_id: Some(s.unit_id + 1000) },
+            false,
+        ),
+    ]
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn every_scoped_query_runs_with_every_scope(pool: PgPool) {
+    let (_app, s) = seed(&pool).await;
+    for (name, scope, sees) in scopes(&s) {
+        let detail = sites::detail(&pool, s.site, &scope).await.unwrap();
+        assert_eq!(detail.is_some(), sees, "detail, scope {name}");
+        if let Some((json, version)) = detail {
+            let feature: Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(feature["properties"]["version"], version, "scope {name}");
+            assert_eq!(feature["properties"]["observations"].as_array().unwrap().len(), 1, "scope {name}");
+        }
+        let summary = sites::summary(&pool, s.site, &scope).await.unwrap();
+        assert_eq!(summary.is_some(), sees, "summary, scope {name}");
+
+        let counts = sites::counts_by_status(&pool, &scope).await.unwrap();
+        let seen: i64 = counts.iter().map(|(_, n)| n).sum();
+        // The unit leads only the first site; the town and everyone see both.
+        let expected = match name {
+            "all" | "own town" => 2,
+            "own unit" => 1,
+            _ => 0,
+        };
+        assert_eq!(seen, expected, "counts_by_status, scope {name}: {counts:?}");
+
+        let keys = photos::keys(&pool, &s.photo_sha256, &scope).await.unwrap();
+        assert_eq!(keys.is_some(), sees, "photo keys, scope {name}");
+
+        let tasks = lookback::open_tasks(&pool, &scope).await.unwrap();
+        let task_sites: Vec<Uuid> = tasks.iter().map(|t| t.site_id).collect();
+        assert_eq!(task_sites, if sees { vec![s.site] } else { vec![] }, "open look-backs, scope {name}");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let towns = lookback::by_town(&pool, &scope, today, today, today).await.unwrap();
+        let open: Vec<(i64, i64)> = towns.iter().map(|t| (t.open, t.overdue)).collect();
+        assert_eq!(open, if sees { vec![(1, 1)] } else { vec![] }, "look-backs by town, scope {name}");
+
+        let found = observations::get(&pool, s.observation, &scope).await.unwrap();
+        assert_eq!(found.map(|o| o.site_match), sees.then(|| "opened".to_owned()), "observation, scope {name}");
+        let author = observations::author(&pool, s.observation, &scope).await.unwrap();
+        assert_eq!(author.is_some(), sees, "observation author, scope {name}");
+
+        let mut tx = pool.begin().await.unwrap();
+        let locked = lifecycle::lock(&mut tx, s.site, &scope).await.unwrap();
+        assert_eq!(locked.as_ref().map(|l| l.id), sees.then_some(s.site), "lock, scope {name}");
+        let all = SiteScope { all: true, town_id: None, unit_id: None };
+        let from = lifecycle::lock(&mut tx, s.site, &all).await.unwrap().unwrap();
+        let merge = lifecycle::merge_target_ok(&mut tx, &from, s.other_site, &scope).await.unwrap();
+        // The unit does not lead the other site, so for it the target is out of scope.
+        let target_seen = matches!(name, "all" | "own town");
+        assert_eq!(merge, if target_seen { Ok(()) } else { Err("into: no such site") }, "merge target, scope {name}");
+        tx.rollback().await.unwrap();
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
+    let (_app, s) = seed(&pool).await;
+    let everyone = SiteScope { all: true, town_id: None, unit_id: None };
+    // Each optional part of the filter on its own, all of them together, and ones that exclude the site.
+    let variants: Vec<(&str, SiteFilter, bool)> = vec![
+        ("nothing", SiteFilter::default(), true),
+        ("bbox", SiteFilter { bbox: Some(common::YANGSHE), ..Default::default() }, true),
+        ("status", SiteFilter { statuses: vec![s.status.clone()], ..Default::default() }, true),
+        ("kind", SiteFilter { kind: Some("intersection".into()), ..Default::default() }, true),
+        ("town code", SiteFilter { town: Some("320582100".into()), ..Default::default() }, true),
+        ("town name", SiteFilter { town: Some("杨舍镇".into()), ..Default::default() }, true),
+        (
+            "everything",
+            SiteFilter {
+                bbox: Some(common::YANGSHE),
+                statuses: vec![s.status.clone()],
+                kind: Some("intersection".into()),
+                town: Some("杨舍镇".into()),
+                ..Default::default()
+            },
+            true,
+        ),
+        ("other bbox", SiteFilter { bbox: Some([100.0, 30.0, 100.1, 30.1]), ..Default::default() }, false),
+        ("other status", SiteFilter { statuses: vec!["closed".into()], ..Default::default() }, false),
+        ("other kind", SiteFilter { kind: Some("section".into()), ..Default::default() }, false),
+        ("other town", SiteFilter { town: Some("锦丰镇".into()), ..Default::default() }, false),
+    ];
+    for (name, filter, includes) in variants {
+        for (scope_name, scope, sees) in scopes(&s) {
+            let f = SiteFilter { scope, limit: 10, ..filter.clone() };
+            let expected = includes && sees;
+            let (features, next) = sites::list(&pool, &f).await.unwrap();
+            let ids: Vec<String> = features
+                .iter()
+                .map(|f| serde_json::from_str::<Value>(f).unwrap()["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(ids.contains(&s.site.to_string()), expected, "list, filter {name}, scope {scope_name}");
+            assert_eq!(next, None);
+
+            let export = ledger::export(&pool, &f, ledger::LEDGER_ROWS_MAX).await.unwrap();
+            let mut rows = export.rows;
+            let mut codes = Vec::new();
+            while let Some(row) = rows.recv().await {
+                codes.push(row.unwrap().code);
+            }
+            assert_eq!(export.row_count, codes.len() as i64, "ledger, filter {name}, scope {scope_name}");
+            assert_eq!(codes.contains(&s.code), expected, "ledger, filter {name}, scope {scope_name}");
+        }
+    }
+    // Keyset paging: after the larger id, nothing; a page of one names where to continue.
+    let mut ids = [s.site, s.other_site];
+    ids.sort();
+    let page = SiteFilter { scope: everyone, limit: 1, ..Default::default() };
+    let (first, next) = sites::list(&pool, &page).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(next, Some(ids[0]));
+    let (rest, next) = sites::list(&pool, &SiteFilter { after: Some(ids[0]), ..page.clone() }).await.unwrap();
+    assert_eq!((rest.len(), next), (1, None));
+    let (none, _) = sites::list(&pool, &SiteFilter { after: Some(ids[1]), ..page }).await.unwrap();
+    assert!(none.is_empty());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_open_site_condition_runs_in_the_places_lists(pool: PgPool) {
+    let (_app, _s) = seed(&pool).await;
+    let towns: Value = serde_json::from_str(&places::towns_json(&pool).await.unwrap()).unwrap();
+    assert_eq!(towns[0]["admin_code"], "320582100");
+    assert_eq!((towns[0]["sites"].as_i64(), towns[0]["open_sites"].as_i64()), (Some(2), Some(2)));
+    for q in [None, Some("X")] {
+        let roads: Value = serde_json::from_str(&places::roads_json(&pool, q, 10, 0).await.unwrap()).unwrap();
+        assert_eq!(roads, json!({"total": 0, "roads": []}), "roads, q {q:?}");
+    }
+}
