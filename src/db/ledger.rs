@@ -118,10 +118,10 @@ pub async fn export(pool: &PgPool, filter: &SiteFilter, rows_max: i64) -> Result
     // 0.6 s of a 3 s export of 100 000 sites, before the first row; per-row work here gains nothing from it.
     // The application name shows a running export in pg_stat_activity (both last until the transaction ends).
     sqlx::query!(
-        "select set_config('jit', 'off', true), set_config('application_name', $1, true)",
+        r#"select set_config('jit', 'off', true) as "jit", set_config('application_name', $1, true) as "name""#,
         EXPORT_APPLICATION_NAME
     )
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     let (row_count, today): (i64, NaiveDate) = bind_filter(
         sqlx::query_as(&format!(

@@ -12,68 +12,20 @@ pub struct Page {
     pub next_after: Option<i64>,
 }
 
-/// The reference layers, read the same way: `table`, its geometry column and its properties.
+/// The reference layers of the map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
     Towns,
     Roads,
 }
 
-impl Place {
-    fn select(self) -> &'static str {
-        match self {
-            Place::Towns => {
-                "select t.id::bigint, json_build_object('type', 'Feature', 'id', t.id,
-                     'geometry', st_asgeojson(t.boundary, 7)::json,
-                     'properties', json_build_object('name', t.name, 'admin_code', t.admin_code))::text
-                 from town t
-                 where ($1::float8 is null or t.boundary && st_makeenvelope($1, $2, $3, $4, 4326))
-                   and t.id > $5
-                 order by t.id limit $6"
-            }
-            Place::Roads => {
-                "select r.id::bigint, json_build_object('type', 'Feature', 'id', r.id,
-                     'geometry', st_asgeojson(r.geom, 7)::json,
-                     'properties', json_build_object('route_code', r.route_code, 'name', r.name,
-                         'admin_code', r.admin_code, 'class', r.class, 'source_id', r.source_id))::text
-                 from road r
-                 where ($1::float8 is null or r.geom && st_makeenvelope($1, $2, $3, $4, 4326))
-                   and r.id > $5
-                 order by r.id limit $6"
-            }
-        }
-    }
-
-    fn count(self) -> &'static str {
-        match self {
-            Place::Towns => {
-                "select count(*) from town t
-                 where ($1::float8 is null or t.boundary && st_makeenvelope($1, $2, $3, $4, 4326))"
-            }
-            Place::Roads => {
-                "select count(*) from road r
-                 where ($1::float8 is null or r.geom && st_makeenvelope($1, $2, $3, $4, 4326))"
-            }
-        }
-    }
-}
-
 fn corners(bbox: Option<[f64; 4]>) -> [Option<f64>; 4] {
     bbox.map_or([None; 4], |b| b.map(Some))
 }
 
-/// One page of towns or roads inside `bbox`, after the id `after`.
+/// One page of towns or roads inside `bbox`, after the id `after`, in id order.
 pub async fn places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>, after: i64, limit: i64) -> sqlx::Result<Page> {
-    let [a, b, c, d] = corners(bbox);
-    let rows: Vec<(i64, String)> = sqlx::query_as(place.select())
-        .bind(a)
-        .bind(b)
-        .bind(c)
-        .bind(d)
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await?;
+    let rows = select(pool, place, bbox, after, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let mut rows = rows;
     rows.truncate(limit as usize);
@@ -83,26 +35,92 @@ pub async fn places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>, after: 
 
 /// One town or road by id.
 pub async fn place(pool: &PgPool, place: Place, id: i64) -> sqlx::Result<Option<String>> {
-    let page = places_from(pool, place, id - 1).await?;
-    Ok(page.into_iter().next().filter(|(found, _)| *found == id).map(|(_, f)| f))
+    let rows = select(pool, place, None, id - 1, 1).await?;
+    Ok(rows.into_iter().next().filter(|(found, _)| *found == id).map(|(_, f)| f))
 }
 
-async fn places_from(pool: &PgPool, place: Place, after: i64) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as(place.select())
-        .bind(None::<f64>)
-        .bind(None::<f64>)
-        .bind(None::<f64>)
-        .bind(None::<f64>)
-        .bind(after)
-        .bind(1i64)
+async fn select(
+    pool: &PgPool,
+    place: Place,
+    bbox: Option<[f64; 4]>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    let [a, b, c, d] = corners(bbox);
+    Ok(match place {
+        Place::Towns => sqlx::query!(
+            r#"select t.id::bigint as "id!", json_build_object('type', 'Feature', 'id', t.id,
+                   'geometry', st_asgeojson(t.boundary, 7)::json,
+                   'properties', json_build_object('name', t.name, 'admin_code', t.admin_code))::text as "feature!"
+               from town t
+               where ($1::float8 is null or t.boundary && st_makeenvelope($1, $2, $3, $4, 4326))
+                 and t.id > $5::bigint
+               order by t.id limit $6"#,
+            a,
+            b,
+            c,
+            d,
+            after,
+            limit
+        )
         .fetch_all(pool)
-        .await
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.feature))
+        .collect(),
+        Place::Roads => sqlx::query!(
+            r#"select r.id::bigint as "id!", json_build_object('type', 'Feature', 'id', r.id,
+                   'geometry', st_asgeojson(r.geom, 7)::json,
+                   'properties', json_build_object('route_code', r.route_code, 'name', r.name,
+                       'admin_code', r.admin_code, 'class', r.class, 'source_id', r.source_id))::text as "feature!"
+               from road r
+               where ($1::float8 is null or r.geom && st_makeenvelope($1, $2, $3, $4, 4326))
+                 and r.id > $5::bigint
+               order by r.id limit $6"#,
+            a,
+            b,
+            c,
+            d,
+            after,
+            limit
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.feature))
+        .collect(),
+    })
 }
 
 /// How many towns or roads are inside `bbox`.
 pub async fn count_places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>) -> sqlx::Result<i64> {
     let [a, b, c, d] = corners(bbox);
-    sqlx::query_scalar(place.count()).bind(a).bind(b).bind(c).bind(d).fetch_one(pool).await
+    match place {
+        Place::Towns => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from town t
+               where ($1::float8 is null or t.boundary && st_makeenvelope($1, $2, $3, $4, 4326))"#,
+                a,
+                b,
+                c,
+                d
+            )
+            .fetch_one(pool)
+            .await
+        }
+        Place::Roads => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from road r
+               where ($1::float8 is null or r.geom && st_makeenvelope($1, $2, $3, $4, 4326))"#,
+                a,
+                b,
+                c,
+                d
+            )
+            .fetch_one(pool)
+            .await
+        }
+    }
 }
 
 /// How many sites the filter matches (its `after` and `limit` ignored), within its scope.
@@ -117,12 +135,12 @@ pub async fn count_sites(pool: &PgPool, filter: &SiteFilter) -> sqlx::Result<i64
 
 /// The county's extent (towns and roads together) as minlon, minlat, maxlon, maxlat; `None` when empty.
 pub async fn extent(pool: &PgPool) -> sqlx::Result<Option<[f64; 4]>> {
-    let row: Option<(f64, f64, f64, f64)> = sqlx::query_as(
-        "select st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e)
-         from (select st_extent(g) as e from (select boundary as g from town union all select geom from road) p) x
-         where e is not null",
+    let row = sqlx::query!(
+        r#"select st_xmin(e) as "minx!", st_ymin(e) as "miny!", st_xmax(e) as "maxx!", st_ymax(e) as "maxy!"
+           from (select st_extent(g) as e from (select boundary as g from town union all select geom from road) p) x
+           where e is not null"#
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(a, b, c, d)| [a, b, c, d]))
+    Ok(row.map(|r| [r.minx, r.miny, r.maxx, r.maxy]))
 }

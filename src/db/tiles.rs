@@ -245,21 +245,21 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, scope: &SiteScope) 
 /// Whether a change that `drawn`'s snapshot did not see has committed inside `tile` (with its buffer), or
 /// the county's date has turned since: then the tile must be drawn again.
 pub async fn changed_since(pool: &PgPool, layer: Layer, tile: TileId, drawn: &Drawn) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select (now() at time zone 'Asia/Shanghai')::date <> $6 or exists (
-            select 1 from map_change m
-            where m.layer = any($1)
-              and m.xid >= pg_snapshot_xmin($2::pg_snapshot)
-              and not pg_visible_in_snapshot(m.xid, $2::pg_snapshot)
-              and (m.extent is null or m.extent && st_tileenvelope($3, $4, $5, margin => $7)))",
+    sqlx::query_scalar!(
+        r#"select (now() at time zone 'Asia/Shanghai')::date <> $6 or exists (
+               select 1 from map_change m
+               where m.layer = any($1)
+                 and m.xid >= pg_snapshot_xmin($2::text::pg_snapshot)
+                 and not pg_visible_in_snapshot(m.xid, $2::text::pg_snapshot)
+                 and (m.extent is null or m.extent && st_tileenvelope($3, $4, $5, margin => $7))) as "changed!""#,
+        layer.depends_on() as &[&str],
+        drawn.snapshot,
+        i32::from(tile.z),
+        tile.x as i32,
+        tile.y as i32,
+        drawn.today,
+        f64::from(BUFFER) / f64::from(EXTENT),
     )
-    .bind(layer.depends_on())
-    .bind(&drawn.snapshot)
-    .bind(i32::from(tile.z))
-    .bind(tile.x as i32)
-    .bind(tile.y as i32)
-    .bind(drawn.today)
-    .bind(f64::from(BUFFER) / f64::from(EXTENT))
     .fetch_one(pool)
     .await
 }
@@ -267,12 +267,12 @@ pub async fn changed_since(pool: &PgPool, layer: Layer, tile: TileId, drawn: &Dr
 /// Deletes change-log rows written more than `age` ago by transactions that have ended. Tiles are cached for
 /// less than that (http::tiles), so no cached tile still needs them.
 pub async fn prune_changes(pool: &PgPool, age: std::time::Duration) -> sqlx::Result<u64> {
-    let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::days(1));
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "delete from map_change
-         where written_at < now() - $1::interval and pg_xact_status(xid) is distinct from 'in progress'",
+         where written_at < now() - $1::float8 * interval '1 second'
+           and pg_xact_status(xid) is distinct from 'in progress'",
+        age.as_secs_f64(),
     )
-    .bind(age)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

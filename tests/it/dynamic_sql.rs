@@ -87,10 +87,9 @@ async fn every_scoped_query_runs_with_every_scope(pool: PgPool) {
     for (name, scope, sees) in scopes(&s) {
         let detail = sites::detail(&pool, s.site, &scope).await.unwrap();
         assert_eq!(detail.is_some(), sees, "detail, scope {name}");
-        if let Some((json, version)) = detail {
-            let feature: Value = serde_json::from_str(&json).unwrap();
-            assert_eq!(feature["properties"]["version"], version, "scope {name}");
-            assert_eq!(feature["properties"]["observations"].as_array().unwrap().len(), 1, "scope {name}");
+        if let Some((feature, version)) = detail {
+            assert_eq!(feature.properties.version, version, "scope {name}");
+            assert_eq!(feature.properties.observations.len(), 1, "scope {name}");
         }
         let summary = sites::summary(&pool, s.site, &scope).await.unwrap();
         assert_eq!(summary.is_some(), sees, "summary, scope {name}");
