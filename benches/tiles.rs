@@ -285,7 +285,14 @@ fn pgbench_ceiling(url: &str, z: u8, tiles: usize, seconds: u64) -> Option<f64> 
         .replace("$7", &format!("'{{{}}}'::text[]", open.join(",")));
     let script = format!(
         "\\set n random(1, {tiles})\nselect z, x, y from bench_tile where z = {z} and n = :n \\gset\n{};\n",
-        sql.split_whitespace().collect::<Vec<_>>().join(" ")
+        // One line for pgbench: comments dropped first, or they would swallow the rest of the statement.
+        sql.lines()
+            .map(|l| l.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let file = tempfile::NamedTempFile::new().ok()?;
     std::fs::write(file.path(), script).ok()?;

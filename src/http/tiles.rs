@@ -48,6 +48,10 @@ pub struct TileCache {
     started: Instant,
     /// Seconds since `started` of the last prune of the change log.
     last_prune_s: AtomicU64,
+    /// Drawings of heavy tiles (site aggregates, which read every site under a low-zoom tile) at once: one
+    /// core fewer than the machine has, so cheap tiles and the rest of the API keep a core however many
+    /// low-zoom tiles are asked for.
+    heavy: tokio::sync::Semaphore,
 }
 
 #[derive(Default)]
@@ -87,6 +91,9 @@ impl TileCache {
             bytes_max,
             started: Instant::now(),
             last_prune_s: AtomicU64::new(0),
+            heavy: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            ),
         }
     }
 
@@ -162,6 +169,11 @@ pub async fn tile(
     let entry = match cache.get(&key) {
         Some(entry) if !tiles::changed_since(&state.pool, layer, tile, &entry.drawn).await? => entry,
         _ => {
+            let _permit = if layer == Layer::Sites && tile.z < tiles::FEATURE_ZOOM {
+                Some(cache.heavy.acquire().await.map_err(|e| Error::Internal(e.into()))?)
+            } else {
+                None
+            };
             let entry = Arc::new(draw(&state, layer, tile, &scope).await?);
             cache.put(key, entry.clone());
             entry
