@@ -8,6 +8,8 @@ language sql immutable parallel safe as $$
     select 'YH-' || lpad(n::text, greatest(6, length(n::text)), '0')
 $$;
 alter table site alter column code set default site_code(nextval('site_code_seq'));
+-- The number in the code is the site's feature id in vector tiles (db::tiles), so the code keeps this shape.
+alter table site add constraint site_code_format check (code ~ '^YH-[0-9]{6,}$');
 
 -- Tiles are cut in EPSG:3857. Transforming a million geometries per request is most of a tile's cost, so the
 -- site keeps its geometry in Mercator too, and an anchor point for the low-zoom aggregates: every site is
