@@ -35,7 +35,7 @@ pub async fn places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>, after: 
 
 /// One town or road by id.
 pub async fn place(pool: &PgPool, place: Place, id: i64) -> sqlx::Result<Option<String>> {
-    let rows = select(pool, place, None, id - 1, 1).await?;
+    let rows = select(pool, place, None, id.saturating_sub(1), 1).await?;
     Ok(rows.into_iter().next().filter(|(found, _)| *found == id).map(|(_, f)| f))
 }
 

@@ -76,7 +76,7 @@ pub async fn list(
 }
 
 pub fn parse_filter(p: ListParams) -> Result<SiteFilter> {
-    let bbox = p.bbox.as_deref().map(parse_bbox).transpose()?;
+    let bbox = p.bbox.as_deref().map(|b| parse_bbox(b, Some(BBOX_AREA_DEG2_MAX))).transpose()?;
     let statuses = match p.status.as_deref() {
         None | Some("") => Vec::new(),
         Some(list) => list
@@ -108,7 +108,8 @@ pub fn parse_filter(p: ListParams) -> Result<SiteFilter> {
     Ok(SiteFilter { bbox, statuses, kind, town, after, limit, scope: Default::default() })
 }
 
-fn parse_bbox(text: &str) -> Result<[f64; 4]> {
+/// A bbox in WGS-84 degrees, at most `area_max` square degrees when given (the OGC API pages instead).
+pub fn parse_bbox(text: &str, area_max: Option<f64>) -> Result<[f64; 4]> {
     let usage = "bbox is minlon,minlat,maxlon,maxlat in WGS-84 degrees";
     let numbers: Vec<f64> = text
         .split(',')
@@ -126,10 +127,10 @@ fn parse_bbox(text: &str) -> Result<[f64; 4]> {
         return Err(Error::BadRequest(format!("{usage}; the minimum must be smaller than the maximum")));
     }
     let area = (maxx - minx) * (maxy - miny);
-    if area > BBOX_AREA_DEG2_MAX {
+    if let Some(max) = area_max.filter(|max| area > *max) {
         return Err(Error::BadRequest(format!(
-            "bbox covers {area:.3} square degrees; the limit is {BBOX_AREA_DEG2_MAX} (zoom in, or page through \
-             the list without a bbox)"
+            "bbox covers {area:.3} square degrees; the limit is {max} (zoom in, or page through the list \
+             without a bbox)"
         )));
     }
     Ok([minx, miny, maxx, maxy])
@@ -177,9 +178,12 @@ mod tests {
 
     #[test]
     fn bbox_rules() {
-        assert_eq!(parse_bbox("120.3,31.75,120.8,32.05").unwrap(), [120.3, 31.75, 120.8, 32.05]);
+        assert_eq!(
+            parse_bbox("120.3,31.75,120.8,32.05", Some(BBOX_AREA_DEG2_MAX)).unwrap(),
+            [120.3, 31.75, 120.8, 32.05]
+        );
         for bad in ["1,2,3", "a,b,c,d", "120.8,31.75,120.3,32.05", "100,20,120,40", "200,0,201,1", "NaN,0,1,1"] {
-            assert!(parse_bbox(bad).is_err(), "{bad}");
+            assert!(parse_bbox(bad, Some(BBOX_AREA_DEG2_MAX)).is_err(), "{bad}");
         }
     }
 }

@@ -149,6 +149,7 @@ async fn bad_requests_are_refused_clearly(pool: PgPool) {
         ("/ogc/collections/lakes", 404),
         ("/ogc/collections/sites/items/not-a-uuid", 404),
         ("/ogc/collections/roads/items/99", 404),
+        ("/ogc/collections/towns/items/-9223372036854775808", 404),
     ] {
         let answer = get(&app, &app.token, path).await;
         assert_eq!(answer.status, status, "{path}");
