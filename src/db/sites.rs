@@ -38,7 +38,7 @@ pub fn bind_scope_scalar<'q, O>(
 
 /// The `properties` every site feature carries (list and detail). Needs `s` (site), `t` (town), `rd` (road)
 /// and `c` (checklist counts) in scope. `overdue` is derived at read time, so it is never stored stale.
-const SITE_PROPERTIES: &str = "
+pub const SITE_PROPERTIES: &str = "
     'id', s.id, 'code', s.code, 'kind', s.kind, 'status', s.status,
     'town', t.name, 'town_code', t.admin_code,
     'road_code', s.route_code, 'road_name', rd.name, 'stake', s.stake_text, 'end_stake', s.end_stake_text,
@@ -55,7 +55,7 @@ const SITE_PROPERTIES: &str = "
     'observation_count', s.observation_count,
     'last_observed_at', s.last_observed_at";
 
-const SITE_FROM: &str = "
+pub const SITE_FROM: &str = "
     from site s
     left join town t on t.id = s.town_id
     -- The road's name: most village roads have no route code, only a name.

@@ -2,9 +2,11 @@
 
 pub mod auth;
 pub mod coords;
+pub mod cql2;
 pub mod labels;
 pub mod lifecycle;
 pub mod observation;
+pub mod ogc;
 pub mod places;
 pub mod policy;
 pub mod site;

@@ -200,11 +200,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/ogc", get(ogc::landing))
+        .route("/ogc/api", get(ogc::api))
         .route("/ogc/conformance", get(ogc::conformance))
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{id}", get(ogc::collection))
         .route("/ogc/collections/{id}/items", get(ogc::items))
         .route("/ogc/collections/{id}/items/{feature}", get(ogc::item))
+        .route("/ogc/collections/{id}/queryables", get(ogc::queryables))
         .route(
             "/tiles/{layer}/{z}/{x}/{y}",
             get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),
