@@ -57,6 +57,8 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /tiles/sites/14/13680/6647.mvt",                Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /tiles/towns/10/855/411.mvt",                   Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /ogc/collections",                              Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /ogc/api",                                      Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /ogc/collections/sites/queryables",             Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /ogc/collections/sites/items/{site}",           Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /ogc/collections/sites/items/{site}",           Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
     ("GET /api/v1/sites/{site}",                          Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),

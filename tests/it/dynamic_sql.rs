@@ -207,3 +207,83 @@ async fn the_open_site_condition_runs_in_the_places_lists(pool: PgPool) {
         assert_eq!(roads, json!({"total": 0, "roads": []}), "roads, q {q:?}");
     }
 }
+
+/// The OGC API's site query (`db::ogc`): a CQL2 filter becomes SQL there, one fragment per queryable and
+/// operator. Every queryable runs with every operator its type takes, and for each the filter, its negation
+/// and `IS NULL` split the sites exactly (SQL's three values: true, false, unknown); the bbox, the interval,
+/// the cursor and the temporal extent run with every scope.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_ogc_site_query_runs_with_every_queryable_and_operator(pool: PgPool) {
+    use roadledger::db::ogc::{self, SiteQuery};
+    use roadledger::domain::cql2::{self, Type};
+    use roadledger::domain::ogc::{Interval, SITE_QUERYABLES, parse_datetime, site_queryable_types};
+
+    let (_app, s) = seed(&pool).await;
+    let all = SiteScope { all: true, town_id: None, unit_id: None };
+    let types = site_queryable_types();
+    let count = |filters: Vec<cql2::Expr>| {
+        let pool = pool.clone();
+        async move {
+            let q = SiteQuery { scope: all, filters, limit: 100, ..Default::default() };
+            let n = ogc::count_sites(&pool, &q).await.unwrap();
+            let (features, next) = ogc::sites(&pool, &q).await.unwrap();
+            assert_eq!((features.len() as i64, next), (n, None));
+            n
+        }
+    };
+    let total = count(vec![]).await;
+    assert_eq!(total, 2);
+    for (name, ty, _) in SITE_QUERYABLES {
+        let value = match ty {
+            Type::Text => "'closed'",
+            Type::Number => "1",
+            Type::Boolean => "TRUE",
+            Type::Date => "DATE('2026-11-01')",
+            Type::Timestamp => "TIMESTAMP('2026-11-01T00:00:00Z')",
+        };
+        let mut predicates: Vec<String> = ["=", "<>", "<", "<=", ">", ">="]
+            .iter()
+            .filter(|op| *ty != Type::Boolean || matches!(**op, "=" | "<>"))
+            .map(|op| format!("{name} {op} {value}"))
+            .collect();
+        predicates.push(format!("{name} = {name}"));
+        predicates.push(format!("{name} IN ({value}, {value})"));
+        if *ty != Type::Boolean {
+            predicates.push(format!("{name} BETWEEN {value} AND {value}"));
+        }
+        if *ty == Type::Text {
+            predicates.push(format!("{name} LIKE '%'"));
+        }
+        let nulls = count(vec![cql2::parse(&format!("{name} IS NULL"), &types).unwrap()]).await;
+        let not_nulls = count(vec![cql2::parse(&format!("{name} IS NOT NULL"), &types).unwrap()]).await;
+        assert_eq!(nulls + not_nulls, total, "{name}");
+        for predicate in predicates {
+            let yes = count(vec![cql2::parse(&predicate, &types).unwrap()]).await;
+            let no = count(vec![cql2::parse(&format!("NOT ({predicate})"), &types).unwrap()]).await;
+            assert_eq!(yes + no + nulls, total, "{predicate}");
+        }
+    }
+    // The seeded site by what it is.
+    let status = cql2::parse(&format!("status = '{}' AND code = '{}'", s.status, s.code), &types).unwrap();
+    assert_eq!(count(vec![status.clone(), cql2::parse("TRUE OR FALSE", &types).unwrap()]).await, 1);
+
+    // bbox, interval and cursor, under every scope.
+    for (label, scope, sees) in scopes(&s) {
+        let extent = ogc::temporal_extent(&pool, &scope).await.unwrap();
+        assert_eq!(extent.is_some(), sees, "{label}");
+        let from_now = parse_datetime("2000-01-01/..").unwrap();
+        let q = SiteQuery {
+            scope,
+            bbox: Some(common::YANGSHE),
+            datetime: Some(from_now),
+            filters: vec![status.clone()],
+            after: Some(Uuid::nil()),
+            limit: 10,
+        };
+        let (features, _) = ogc::sites(&pool, &q).await.unwrap();
+        assert_eq!(features.len() == 1, sees, "{label}");
+        assert_eq!(ogc::count_sites(&pool, &q).await.unwrap() == 1, sees, "{label}");
+        let before = SiteQuery { datetime: Some(Interval { from: None, until: from_now.from }), ..q };
+        assert_eq!(ogc::count_sites(&pool, &before).await.unwrap(), 0, "{label}");
+    }
+}
