@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::sites::{SITE_FROM, SITE_PROPERTIES, scope_condition};
 use crate::domain::auth::SiteScope;
-use crate::domain::cql2::{Expr, Operand, Value};
+use crate::domain::cql2::{Expr, Geometry, Operand, Value};
 use crate::domain::ogc::Interval;
 
 /// A page of features as GeoJSON texts, and the id to continue after when more remain.
@@ -167,6 +167,7 @@ const OVERDUE: &str = "(s.deadline is not null and s.deadline < (now() at time z
 /// The SQL of a site queryable (`domain::ogc::SITE_QUERYABLES`); needs `s` (site), `t` (town), `rd` (road).
 pub fn column(queryable: &str) -> Option<&'static str> {
     Some(match queryable {
+        "geometry" => "s.geom",
         "code" => "s.code",
         "status" => "s.status",
         "kind" => "s.kind",
@@ -253,6 +254,21 @@ impl Where {
                 format!("({} {}in ({}))", property(p)?, not(negated), list.join(", "))
             }
             Expr::IsNull { property: p, negated } => format!("({} is {}null)", property(p)?, not(negated)),
+            Expr::Intersects { property: p, geometry: Geometry::Bbox([a, b, c, d]) } => {
+                let env = [
+                    self.bind(*a, "float8")?,
+                    self.bind(*b, "float8")?,
+                    self.bind(*c, "float8")?,
+                    self.bind(*d, "float8")?,
+                ];
+                format!("st_intersects({}, st_makeenvelope({}, 4326))", property(p)?, env.join(", "))
+            }
+            // The text is written by `Geometry::wkt` from parsed numbers, and bound; a self-crossing polygon
+            // is made valid rather than failing the statement.
+            Expr::Intersects { property: p, geometry } => {
+                let wkt = self.bind(geometry.wkt(), "text")?;
+                format!("st_intersects({}, st_makevalid(st_geomfromtext({wkt}, 4326)))", property(p)?)
+            }
         })
     }
 

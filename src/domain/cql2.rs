@@ -9,6 +9,10 @@
 //! case-insensitive, property names are not (they may be double-quoted). Precedence, loosest first: `OR`,
 //! `AND`, `NOT`, then a predicate.
 //!
+//! Spatial (the Basic Spatial Functions class, and a little more): `S_INTERSECTS(geometry, …)` with a
+//! `POINT(x y)`, `BBOX(minx, miny, maxx, maxy)`, `LINESTRING(…)` or `POLYGON((…), …)` in CRS84 (lon/lat
+//! degrees), either argument first. Each coordinate pair is a term.
+//!
 //! Types are checked as in the standard: a property is compared with a value of its own type only (a date with
 //! `DATE(…)`, a timestamp with `TIMESTAMP(…)`), booleans only with `=`/`<>`, `LIKE` applies to text. An error
 //! says where (the character, from 1) and what was expected.
@@ -32,6 +36,7 @@ pub enum Type {
     Boolean,
     Date,
     Timestamp,
+    Geometry,
 }
 
 impl Type {
@@ -42,6 +47,7 @@ impl Type {
             Type::Boolean => "a boolean",
             Type::Date => "a date",
             Type::Timestamp => "a timestamp",
+            Type::Geometry => "a geometry",
         }
     }
 
@@ -53,6 +59,7 @@ impl Type {
             Type::Boolean => "TRUE or FALSE",
             Type::Date => "DATE('2026-11-01')",
             Type::Timestamp => "TIMESTAMP('2026-11-01T08:00:00Z')",
+            Type::Geometry => "S_INTERSECTS(geometry, BBOX(120.5, 31.8, 120.6, 31.9))",
         }
     }
 }
@@ -75,6 +82,35 @@ impl Value {
             Value::Boolean(_) => Type::Boolean,
             Value::Date(_) => Type::Date,
             Value::Timestamp(_) => Type::Timestamp,
+        }
+    }
+}
+
+/// A geometry literal in CRS84: longitude, latitude in degrees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Geometry {
+    Point([f64; 2]),
+    LineString(Vec<[f64; 2]>),
+    /// The outer ring first, then any holes; every ring closed.
+    Polygon(Vec<Vec<[f64; 2]>>),
+    /// minlon, minlat, maxlon, maxlat.
+    Bbox([f64; 4]),
+}
+
+impl Geometry {
+    /// Well-known text, written from the numbers (never from the caller's text).
+    pub fn wkt(&self) -> String {
+        let points = |ps: &[[f64; 2]]| ps.iter().map(|[x, y]| format!("{x} {y}")).collect::<Vec<_>>().join(", ");
+        match self {
+            Geometry::Point([x, y]) => format!("POINT({x} {y})"),
+            Geometry::LineString(ps) => format!("LINESTRING({})", points(ps)),
+            Geometry::Polygon(rings) => {
+                let rings: Vec<String> = rings.iter().map(|r| format!("({})", points(r))).collect();
+                format!("POLYGON({})", rings.join(", "))
+            }
+            Geometry::Bbox([a, b, c, d]) => {
+                format!("POLYGON(({a} {b}, {c} {b}, {c} {d}, {a} {d}, {a} {b}))")
+            }
         }
     }
 }
@@ -137,6 +173,10 @@ pub enum Expr {
     IsNull {
         property: &'static str,
         negated: bool,
+    },
+    Intersects {
+        property: &'static str,
+        geometry: Geometry,
     },
 }
 
@@ -521,6 +561,9 @@ impl Parser<'_> {
 
     fn predicate(&mut self) -> Result<Expr, Error> {
         let start = self.next;
+        if self.at_keyword("S_INTERSECTS") && self.tokens[self.next + 1].0 == Tok::LParen {
+            return self.intersects();
+        }
         // TRUE or FALSE alone is a predicate; followed by a comparison it is a value.
         if (self.at_keyword("TRUE") || self.at_keyword("FALSE")) && !matches!(self.tokens[self.next + 1].0, Tok::Op(_))
         {
@@ -605,6 +648,135 @@ impl Parser<'_> {
     }
 }
 
+impl Parser<'_> {
+    /// `S_INTERSECTS(a, b)`: one argument the geometry property, the other a geometry literal.
+    fn intersects(&mut self) -> Result<Expr, Error> {
+        self.advance();
+        self.advance();
+        let first = self.spatial_argument()?;
+        self.expect(Tok::Comma, ", between the arguments of S_INTERSECTS")?;
+        let second = self.spatial_argument()?;
+        self.expect(Tok::RParen, ") after the arguments of S_INTERSECTS")?;
+        match (first, second) {
+            (Ok(property), Err(geometry)) | (Err(geometry), Ok(property)) => {
+                Ok(Expr::Intersects { property, geometry })
+            }
+            (Ok(_), Ok(_)) => Err(self.error_at(self.next - 1, "S_INTERSECTS takes one geometry literal".into())),
+            (Err(_), Err(_)) => Err(self.error_at(self.next - 1, "S_INTERSECTS takes the geometry property".into())),
+        }
+    }
+
+    /// A geometry property (`Ok`) or a geometry literal (`Err`).
+    fn spatial_argument(&mut self) -> Result<Result<&'static str, Geometry>, Error> {
+        let at = self.next;
+        let Tok::Word { text, quoted } = self.peek().clone() else {
+            return Err(self.expected("the geometry property or POINT, LINESTRING, POLYGON or BBOX"));
+        };
+        let literal = |w: &str| !quoted && text.eq_ignore_ascii_case(w);
+        if literal("BBOX") {
+            self.advance();
+            self.expect(Tok::LParen, "( after BBOX")?;
+            let mut numbers = vec![self.number()?];
+            while *self.peek() == Tok::Comma {
+                self.advance();
+                numbers.push(self.number()?);
+            }
+            self.expect(Tok::RParen, ", or ) in BBOX")?;
+            let &[a, b, c, d] = numbers.as_slice() else {
+                return Err(self.error_at(at, "BBOX takes four numbers: minlon, minlat, maxlon, maxlat".into()));
+            };
+            if !(a <= c && b <= d) {
+                return Err(self.error_at(at, "BBOX is minlon, minlat, maxlon, maxlat: min after max".into()));
+            }
+            self.position(at, [a, b])?;
+            self.position(at, [c, d])?;
+            self.term()?;
+            return Ok(Err(Geometry::Bbox([a, b, c, d])));
+        }
+        if literal("POINT") {
+            self.advance();
+            self.expect(Tok::LParen, "( after POINT")?;
+            let point = self.point(at)?;
+            self.expect(Tok::RParen, ") after the point's two coordinates")?;
+            return Ok(Err(Geometry::Point(point)));
+        }
+        if literal("LINESTRING") {
+            self.advance();
+            let line = self.points(at)?;
+            if line.len() < 2 {
+                return Err(self.error_at(at, "a LINESTRING has at least two points".into()));
+            }
+            return Ok(Err(Geometry::LineString(line)));
+        }
+        if literal("POLYGON") {
+            self.advance();
+            self.expect(Tok::LParen, "( after POLYGON")?;
+            let mut rings = Vec::new();
+            loop {
+                let ring_at = self.next;
+                let ring = self.points(ring_at)?;
+                if ring.len() < 4 || ring.first() != ring.last() {
+                    return Err(self.error_at(
+                        ring_at,
+                        "a POLYGON's ring has at least four points and ends where it starts".into(),
+                    ));
+                }
+                rings.push(ring);
+                if *self.peek() != Tok::Comma {
+                    break;
+                }
+                self.advance();
+            }
+            self.expect(Tok::RParen, ", or ) after a POLYGON's ring")?;
+            return Ok(Err(Geometry::Polygon(rings)));
+        }
+        self.advance();
+        let (name, ty) = self.property(&text, at)?;
+        if ty != Type::Geometry {
+            return Err(self.error_at(at, format!("{name} is {}; S_INTERSECTS takes a geometry", ty.name())));
+        }
+        Ok(Ok(name))
+    }
+
+    fn number(&mut self) -> Result<f64, Error> {
+        match *self.peek() {
+            Tok::Number(n) => {
+                self.advance();
+                Ok(n)
+            }
+            _ => Err(self.expected("a number")),
+        }
+    }
+
+    /// `x y`: longitude and latitude, one term.
+    fn point(&mut self, at: usize) -> Result<[f64; 2], Error> {
+        let point = [self.number()?, self.number()?];
+        self.position(at, point)?;
+        self.term()?;
+        Ok(point)
+    }
+
+    /// `(x y, x y, …)`.
+    fn points(&mut self, at: usize) -> Result<Vec<[f64; 2]>, Error> {
+        self.expect(Tok::LParen, "( before the points")?;
+        let mut points = vec![self.point(at)?];
+        while *self.peek() == Tok::Comma {
+            self.advance();
+            points.push(self.point(at)?);
+        }
+        self.expect(Tok::RParen, ", or ) after a point")?;
+        Ok(points)
+    }
+
+    fn position(&self, at: usize, [x, y]: [f64; 2]) -> Result<(), Error> {
+        if (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y) {
+            Ok(())
+        } else {
+            Err(self.error_at(at, format!("{x} {y} is not a longitude and latitude in degrees (CRS84)")))
+        }
+    }
+}
+
 /// An RFC 3339 timestamp (with its offset), as UTC.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
@@ -654,6 +826,10 @@ impl fmt::Display for Expr {
                 write!(f, "\"{property}\" {}IN ({})", not(negated), list.join(", "))
             }
             Expr::IsNull { property, negated } => write!(f, "\"{property}\" IS {}NULL", not(negated)),
+            Expr::Intersects { property, geometry: Geometry::Bbox([a, b, c, d]) } => {
+                write!(f, "S_INTERSECTS(\"{property}\", BBOX({a}, {b}, {c}, {d}))")
+            }
+            Expr::Intersects { property, geometry } => write!(f, "S_INTERSECTS(\"{property}\", {})", geometry.wkt()),
         }
     }
 }
@@ -668,6 +844,7 @@ mod tests {
         ("overdue", Type::Boolean),
         ("deadline", Type::Date),
         ("first_observed_at", Type::Timestamp),
+        ("geometry", Type::Geometry),
     ];
 
     fn p(text: &str) -> Expr {
@@ -766,6 +943,9 @@ mod tests {
             "status NOT LIKE '%a_' AND deadline NOT BETWEEN DATE('2026-01-01') AND DATE('2026-12-31')",
             "return_count IN (1, 2.5, -3) OR first_observed_at < TIMESTAMP('2026-11-01T08:00:00.25Z')",
             "deadline IS NULL AND NOT NOT FALSE",
+            "S_INTERSECTS(geometry, BBOX(120.5, 31.8, 120.6, 31.9)) OR S_INTERSECTS(POINT(120.5 31.8), geometry)",
+            "S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1, 0 0), (0.1 0.1, 0.2 0.1, 0.2 0.2, 0.1 0.1)))",
+            "NOT S_INTERSECTS(geometry, LINESTRING(120 31, 121 32))",
         ] {
             let tree = p(text);
             let again = tree.to_string();
@@ -813,6 +993,42 @@ mod tests {
         assert_eq!(err("状态 = 'x'").position, 1);
         // Positions count characters, not bytes.
         assert_eq!(err("status = '状态' AND ?").position, 19);
+    }
+
+    #[test]
+    fn spatial_literals_are_read_and_checked() {
+        assert_eq!(
+            p("s_intersects(BBOX(120.5, 31.8, 120.6, 31.9), geometry)"),
+            Expr::Intersects { property: "geometry", geometry: Geometry::Bbox([120.5, 31.8, 120.6, 31.9]) }
+        );
+        assert_eq!(
+            p("S_INTERSECTS(geometry, POINT(-120.5 31))"),
+            Expr::Intersects { property: "geometry", geometry: Geometry::Point([-120.5, 31.0]) }
+        );
+        assert_eq!(Geometry::Bbox([1.0, 2.0, 3.0, 4.0]).wkt(), "POLYGON((1 2, 3 2, 3 4, 1 4, 1 2))");
+        assert_eq!(Geometry::Point([120.5, 31.0]).wkt(), "POINT(120.5 31)");
+        for (text, says) in [
+            ("S_INTERSECTS(status, POINT(1 2))", "status is text; S_INTERSECTS takes a geometry"),
+            ("S_INTERSECTS(geometry, geometry)", "one geometry literal"),
+            ("S_INTERSECTS(POINT(1 2), POINT(1 2))", "the geometry property"),
+            ("S_INTERSECTS(geometry, BBOX(121, 31, 120, 32))", "min after max"),
+            ("S_INTERSECTS(geometry, BBOX(120, 31, 121))", "four numbers"),
+            ("S_INTERSECTS(geometry, BBOX(120, 31, 0, 121, 32, 0))", "four numbers"),
+            ("S_INTERSECTS(geometry, POINT(31 120))", "not a longitude and latitude"),
+            ("S_INTERSECTS(geometry, POINT(1))", "expected a number"),
+            ("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))", "ends where it starts"),
+            ("S_INTERSECTS(geometry, LINESTRING(0 0))", "at least two points"),
+            ("S_INTERSECTS(geometry, CIRCLE(0 0))", "unknown property \"CIRCLE\""),
+            ("geometry = POINT(1 2)", "unknown property \"POINT\""),
+            ("geometry = 'POINT(1 2)'", "geometry is a geometry"),
+        ] {
+            let e = err(text);
+            assert!(e.message.contains(says), "{text}: {e}");
+        }
+        // Each point is a term.
+        let line = |n: usize| format!("S_INTERSECTS(geometry, LINESTRING({}))", vec!["1 1"; n].join(","));
+        assert!(parse(&line(200), Q).is_ok());
+        assert!(err(&line(201)).message.contains("more than 200 terms"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub const SITE_QUERYABLES: &[(&str, Type, &str)] = &[
     ("first_observed_at", Type::Timestamp, "When the site was first observed: its temporal property"),
     ("return_count", Type::Number, "How many times the site was returned for rework"),
     ("relapse_count", Type::Number, "How many look-backs found the hazard again"),
+    ("geometry", Type::Geometry, "The site's point or section line, in CRS84"),
 ];
 
 /// The name and type of each site queryable, as `cql2::parse` takes them.

@@ -14,7 +14,8 @@
 //! - `filter` in CQL2 text (Part 3, `filter-lang=cql2-text`, the default; `cql-text`, the draft's name that
 //!   GDAL 3.6 sends, is read as the same), over the queryables published at
 //!   `/ogc/collections/sites/queryables` (`domain::ogc::SITE_QUERYABLES`). `domain::cql2` reads and type-checks
-//!   it, `db::ogc` binds every literal. `filter-crs` may only be CRS84 (no spatial functions are offered).
+//!   it, `db::ogc` binds every literal. `S_INTERSECTS(geometry, BBOX(…)|POINT(…)|LINESTRING(…)|POLYGON(…))`
+//!   takes CRS84 coordinates, and `filter-crs` may only be CRS84.
 //!
 //! `GET /ogc/api` is the OpenAPI 3.0 definition of all this (the landing page's `service-desc`).
 
@@ -41,7 +42,7 @@ pub const LIMIT_DEFAULT: i64 = 1000;
 pub const LIMIT_MAX: i64 = 10_000;
 
 /// The conformance classes, each implemented and tested (tests/it/ogc.rs).
-const CONFORMANCE: [&str; 9] = [
+const CONFORMANCE: [&str; 10] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
@@ -51,6 +52,7 @@ const CONFORMANCE: [&str; 9] = [
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
 ];
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -178,6 +180,7 @@ pub async fn queryables(_actor: Actor, headers: HeaderMap, Path(id): Path<String
             Type::Boolean => json!({"type": "boolean"}),
             Type::Date => json!({"type": "string", "format": "date"}),
             Type::Timestamp => json!({"type": "string", "format": "date-time", "x-ogc-role": "primary-instant"}),
+            Type::Geometry => json!({"format": "geometry-any", "x-ogc-role": "primary-geometry"}),
         };
         schema["title"] = json!(name);
         schema["description"] = json!(description);
@@ -507,7 +510,8 @@ fn openapi(base: &str) -> Value {
                     whole day in China Standard Time). Towns and roads have no time.", json!({"type": "string"})),
                 "after": query("after", "The id to continue after (the next link carries it)", json!({"type": "string"})),
                 "filter": query("filter", &format!("Sites only: a CQL2 text filter (comparisons, AND, OR, NOT, IN, LIKE, \
-                    BETWEEN, IS NULL, DATE(…), TIMESTAMP(…)) over the queryables: {}", queryables.join(", ")),
+                    BETWEEN, IS NULL, DATE(…), TIMESTAMP(…), S_INTERSECTS(geometry, BBOX(…)|POINT(…)|LINESTRING(…)|\
+                    POLYGON(…))) over the queryables: {}", queryables.join(", ")),
                     json!({"type": "string", "maxLength": cql2::TEXT_BYTES_MAX})),
                 "filter-lang": query("filter-lang", "cql2-text (cql-text, the draft's name, is read as the same)",
                     json!({"type": "string", "enum": ["cql2-text", "cql-text"], "default": "cql2-text"})),

@@ -240,15 +240,27 @@ async fn the_ogc_site_query_runs_with_every_queryable_and_operator(pool: PgPool)
             Type::Boolean => "TRUE",
             Type::Date => "DATE('2026-11-01')",
             Type::Timestamp => "TIMESTAMP('2026-11-01T00:00:00Z')",
+            Type::Geometry => "",
         };
         let mut predicates: Vec<String> = ["=", "<>", "<", "<=", ">", ">="]
             .iter()
+            .filter(|_| *ty != Type::Geometry)
             .filter(|op| *ty != Type::Boolean || matches!(**op, "=" | "<>"))
             .map(|op| format!("{name} {op} {value}"))
             .collect();
-        predicates.push(format!("{name} = {name}"));
-        predicates.push(format!("{name} IN ({value}, {value})"));
-        if *ty != Type::Boolean {
+        if *ty == Type::Geometry {
+            predicates.push(format!("S_INTERSECTS({name}, BBOX(120.5, 31.8, 120.6, 31.9))"));
+            predicates.push(format!("S_INTERSECTS(POINT(120.55 31.87), {name})"));
+            predicates.push(format!("S_INTERSECTS({name}, LINESTRING(120.5 31.8, 120.6 31.9))"));
+            // A bow tie: not a valid polygon, made valid rather than failing.
+            predicates.push(format!(
+                "S_INTERSECTS({name}, POLYGON((120.5 31.8, 120.6 31.9, 120.6 31.8, 120.5 31.9, 120.5 31.8)))"
+            ));
+        } else {
+            predicates.push(format!("{name} = {name}"));
+            predicates.push(format!("{name} IN ({value}, {value})"));
+        }
+        if !matches!(ty, Type::Boolean | Type::Geometry) {
             predicates.push(format!("{name} BETWEEN {value} AND {value}"));
         }
         if *ty == Type::Text {

@@ -426,6 +426,16 @@ async fn cql2_filters_select_sites_by_every_operator(pool: PgPool) {
         ("TRUE", 7),
         ("FALSE", 0),
         ("return_count = relapse_count", 4),
+        // Spatial: sites 5 and 6 are at 120.70 and 120.72, 31.95; sites 0 to 4 at 120.52 to 120.56, 31.87.
+        ("S_INTERSECTS(geometry, BBOX(120.69, 31.9, 120.73, 32.0))", 2),
+        ("S_INTERSECTS(BBOX(120.69, 31.9, 120.73, 32.0), geometry) AND status = 'verified'", 1),
+        ("S_INTERSECTS(geometry, POINT(120.7 31.95))", 1),
+        (
+            "S_INTERSECTS(geometry, POLYGON((120.515 31.86, 120.535 31.86, 120.535 31.88, 120.515 31.88, 120.515 31.86)))",
+            2,
+        ),
+        ("S_INTERSECTS(geometry, LINESTRING(120.52 31.8, 120.52 31.9))", 1),
+        ("NOT S_INTERSECTS(geometry, BBOX(120.5, 31.8, 120.6, 31.9))", 2),
         ("\"status\"='closed'and\"return_count\"=1", 1),
         (&format!("code = '{code}'"), 1),
         // An attempt to break out of the string is a string.
@@ -503,7 +513,10 @@ async fn bad_filters_are_400s_that_say_where(pool: PgPool) {
         ("return_count LIKE '1%'", "LIKE applies to text"),
         ("status IN ()", "at character 12"),
         ("deadline = DATE('tomorrow')", "is not a date"),
-        ("S_INTERSECTS(geometry, BBOX(120, 31, 121, 32))", "unknown property \"S_INTERSECTS\""),
+        ("S_INTERSECTS(geometry, BBOX(121, 31, 120, 32))", "at character 24: BBOX is minlon, minlat, maxlon, maxlat"),
+        ("S_INTERSECTS(status, POINT(120 31))", "status is text; S_INTERSECTS takes a geometry"),
+        ("S_INTERSECTS(geometry, POINT(31.9 120.7))", "not a longitude and latitude in degrees (CRS84)"),
+        ("geometry = 'POINT(1 2)'", "geometry is a geometry"),
     ] {
         let detail = refused(&app, &items(filter)).await;
         assert!(detail.contains(says), "{filter}: {detail}");
@@ -544,6 +557,7 @@ async fn the_queryables_and_conformance_advertise_the_filter(pool: PgPool) {
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     let names: BTreeSet<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     let want: BTreeSet<&str> = [
+        "geometry",
         "status",
         "kind",
         "hazard_level",
@@ -568,6 +582,7 @@ async fn the_queryables_and_conformance_advertise_the_filter(pool: PgPool) {
     assert_eq!(p["first_observed_at"]["format"], "date-time");
     assert_eq!(p["first_observed_at"]["x-ogc-role"], "primary-instant");
     assert_eq!(p["deadline"]["format"], "date");
+    assert_eq!(p["geometry"]["x-ogc-role"], "primary-geometry");
     assert_eq!(p["overdue"]["type"], "boolean");
     assert_eq!(p["return_count"]["type"], "integer");
     assert!(p["status"]["enum"].as_array().unwrap().contains(&json!("closed")));
@@ -596,7 +611,8 @@ async fn the_queryables_and_conformance_advertise_the_filter(pool: PgPool) {
     ] {
         assert!(classes.contains(class), "{class}");
     }
-    assert!(!classes.iter().any(|c| c.contains("spatial")), "no spatial functions are implemented");
+    assert!(classes.contains("http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions"));
+    assert!(!classes.iter().any(|c| c.ends_with("/spatial-functions")), "only S_INTERSECTS is implemented");
 }
 
 /// Every `$ref` in `value` points at something in `doc`.
