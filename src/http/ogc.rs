@@ -198,7 +198,23 @@ pub async fn queryables(_actor: Actor, headers: HeaderMap, Path(id): Path<String
         "properties": properties,
         "additionalProperties": false,
     });
-    Ok(([(header::CONTENT_TYPE, "application/schema+json")], body.to_string()).into_response())
+    Ok(([(header::CONTENT_TYPE, schema_media_type(&headers))], body.to_string()).into_response())
+}
+
+/// `application/schema+json` (Part 3), unless the client accepts only plain JSON: GDAL 3.6 asks for
+/// `application/geo+json, application/json` and refuses any other answer.
+fn schema_media_type(headers: &HeaderMap) -> &'static str {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()) else {
+        return "application/schema+json";
+    };
+    let types: Vec<String> =
+        accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).collect();
+    let takes = |t: &str| types.iter().any(|x| x == t);
+    if !takes("application/schema+json") && !takes("*/*") && !takes("application/*") && takes("application/json") {
+        "application/json"
+    } else {
+        "application/schema+json"
+    }
 }
 
 /// The codes a text queryable takes, when they are a fixed list.
