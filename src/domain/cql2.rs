@@ -200,6 +200,10 @@ pub fn parse(text: &str, queryables: &[(&'static str, Type)]) -> Result<Expr, Er
     if text.len() > TEXT_BYTES_MAX {
         return Err(Error { position: 1, message: format!("the filter is longer than {TEXT_BYTES_MAX} bytes") });
     }
+    // PostgreSQL's text cannot hold NUL: refused here rather than failing the statement.
+    if let Some(at) = text.find('\0') {
+        return Err(Error { position: text[..at].chars().count() + 1, message: "a NUL character".into() });
+    }
     let tokens = tokenize(text)?;
     let mut parser = Parser { text, tokens, next: 0, depth: 0, terms: 0, queryables };
     let expr = parser.or()?;
@@ -525,7 +529,7 @@ impl Parser<'_> {
                 };
                 self.advance();
                 let value = if date {
-                    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map(Value::Date).map_err(|_| {
+                    parse_date(&s).map(Value::Date).ok_or_else(|| {
                         self.error_at(inner, format!("'{s}' is not a date: DATE('YYYY-MM-DD') expected"))
                     })?
                 } else {
@@ -618,6 +622,10 @@ impl Parser<'_> {
             let Tok::Str(pattern) = self.peek().clone() else {
                 return Err(self.expected("a pattern in single quotes after LIKE"));
             };
+            // A backslash escapes the next character (as in PostgreSQL), so it cannot be the last one.
+            if pattern.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1 {
+                return Err(self.error_at(self.next, "a LIKE pattern cannot end with its escape character \\".into()));
+            }
             self.advance();
             self.term()?;
             return Ok(Expr::Like { property, pattern, negated });
@@ -775,6 +783,12 @@ impl Parser<'_> {
             Err(self.error_at(at, format!("{x} {y} is not a longitude and latitude in degrees (CRS84)")))
         }
     }
+}
+
+/// A date `YYYY-MM-DD` with a year from 1 to 9999 (PostgreSQL takes no date before 4713 BC).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|d| (1..=9999).contains(&d.year()))
 }
 
 /// An RFC 3339 timestamp (with its offset), as UTC.
@@ -987,6 +1001,12 @@ mod tests {
         assert_eq!(err("status = 'a' status").message, "expected AND, OR or the end of the filter, found status");
         assert!(err("status = 'open").message.contains("not closed"));
         assert!(err("deadline = DATE('2026-13-01')").message.contains("not a date"));
+        assert!(err("deadline = DATE('-4800-01-01')").message.contains("not a date"));
+        assert!(err("deadline = DATE('20260-01-01')").message.contains("not a date"));
+        assert_eq!(err("status = 'a\0'").position, 12);
+        let e = err("status LIKE 'a\\'");
+        assert!(e.message.contains("cannot end with its escape character"), "{e}");
+        assert!(parse("status LIKE 'a\\\\'", Q).is_ok(), "an escaped backslash");
         assert!(err("status IN ()").message.starts_with("expected a string"));
         assert!(err("status BETWEEN 'a' 'b'").message.contains("AND between"));
         assert!(err("status IS 'x'").message.starts_with("expected NULL"));

@@ -56,7 +56,7 @@ fn instant(text: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
         let t = t - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos() % 1000));
         return Ok((t, t + Duration::microseconds(1)));
     }
-    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+    if let Some(day) = super::cql2::parse_date(text) {
         let start = |d: NaiveDate| {
             d.and_hms_opt(0, 0, 0).and_then(|t| cst().from_local_datetime(&t).single()).map(|t| t.with_timezone(&Utc))
         };
@@ -141,6 +141,7 @@ mod tests {
             assert!(e.contains("datetime"), "{bad}: {e}");
         }
         assert!(parse_datetime(&"9".repeat(101)).is_err());
+        assert!(parse_datetime("-4800-01-01").is_err());
     }
 
     #[test]

@@ -271,7 +271,7 @@ fn site_parameters(p: &ItemsParams) -> Result<Vec<Expr>> {
         conditions.push(Expr::Compare(Operand::Property("kind"), Comparison::Eq, text(kind.as_str())));
     }
     if let Some(town) = p.town.as_deref().filter(|t| !t.is_empty()) {
-        if town.chars().count() > 64 {
+        if town.chars().count() > 64 || town.contains('\0') {
             return Err(Error::BadRequest("town: at most 64 characters (an admin code or a town name)".into()));
         }
         conditions.push(Expr::Or(
