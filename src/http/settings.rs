@@ -54,6 +54,8 @@ pub async fn settings(State(state): State<AppState>, _actor: Actor) -> Json<Valu
         "hazard_levels": codes(HazardLevel::ALL, HazardLevel::as_str),
         "rectification_modes": codes(RectificationMode::ALL, RectificationMode::as_str),
         "supervision_levels": codes(SupervisionLevel::ALL, SupervisionLevel::as_str),
+        // The map draws grid cells below this zoom and one feature per site from it (src/db/tiles.rs).
+        "tiles": {"feature_zoom": crate::db::tiles::FEATURE_ZOOM, "max_zoom": crate::db::tiles::MAX_ZOOM},
     }))
 }
 
