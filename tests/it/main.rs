@@ -20,5 +20,6 @@ mod observations;
 mod ogc;
 mod openapi;
 mod security;
+mod site_cells;
 mod sites;
 mod tiles;
