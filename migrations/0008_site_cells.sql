@@ -88,13 +88,13 @@ begin
         'insert into site_cell (level, x, y, town_id, status, n, overdue, sum_x, sum_y)
          select l.level, site_cell_index(st_x(r.anchor_3857), l.level), site_cell_index(st_y(r.anchor_3857), l.level),
                 coalesce(r.town_id, 0), r.status, sum(r.sign)::integer,
-                sum(r.sign * (site_status_open(r.status) and r.deadline < $1)::integer)::integer,
+                sum(r.sign * coalesce(site_status_open(r.status) and r.deadline < $1, false)::integer)::integer,
                 sum(r.sign * st_x(r.anchor_3857)), sum(r.sign * st_y(r.anchor_3857))
          from (%s) r
          cross join generate_series(5, 17) l(level)
          group by 1, 2, 3, 4, 5
          -- An update that moved nothing counted (a note, a version) cancels out and adds no row.
-         having sum(r.sign) <> 0 or sum(r.sign * (site_status_open(r.status) and r.deadline < $1)::integer) <> 0
+         having sum(r.sign) <> 0 or sum(r.sign * coalesce(site_status_open(r.status) and r.deadline < $1, false)::integer) <> 0
              or sum(r.sign * st_x(r.anchor_3857)) <> 0 or sum(r.sign * st_y(r.anchor_3857)) <> 0',
         changed) using day;
     return null;

@@ -160,7 +160,7 @@ async fn insert_sites(pool: &PgPool, n: i32, from: i32) {
         "insert into site (kind, geom, status, template_code, deadline, town_id, first_observed_at, last_observed_at)
          select 'spot', p.geom, (array['reported', 'verified', 'assigned', 'in_progress', 'pending_review', 'closed',
                                       'reopened', 'rejected', 'closed', 'cancelled'])[1 + i % 10],
-                'three_ones', (now() at time zone 'Asia/Shanghai')::date + (i % 9 - 4),
+                'three_ones', case when i % 11 = 0 then null else (now() at time zone 'Asia/Shanghai')::date + (i % 9 - 4) end,
                 (select id from town t where st_intersects(t.boundary, p.geom) limit 1), now(), now()
          from generate_series($1, $1 + $2 - 1) i
          cross join lateral (select st_setsrid(st_point(120.40 + ((i * 7919) % 1000) / 1000.0 * 0.35,
