@@ -22,3 +22,4 @@ mod openapi;
 mod security;
 mod sites;
 mod tiles;
+mod vendor;
