@@ -164,3 +164,35 @@ async fn the_unversioned_module_is_a_small_revalidated_pointer_to_the_versioned_
     assert_eq!(worker.status, 200);
     assert_eq!(worker.headers["cache-control"], "no-cache");
 }
+
+/// The real binary says what is wrong with a base map flag and stops before it starts anything (the data
+/// directory given does not exist and is never created).
+#[test]
+fn serve_refuses_a_bad_tianditu_key_or_base_map_at_start_up() {
+    let missing = tempfile::tempdir().unwrap().path().join("never-created");
+    let amap = "高德=https://webrd0{1-4}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z},crs=gcj02";
+    let twice = [amap, amap].join("\n");
+    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+        (&["--tianditu-key", "abc"], &[], "a Tianditu key is the 32 hexadecimal characters"),
+        (&[], &[("ROADLEDGER_TIANDITU_KEY", "0123456789abcdef0123456789abcdeX")], "not all of them 0-9 or a-f"),
+        (&["--base-map", "OSM=https://tile.example.org/{z}/{x}.png"], &[], "the URL has no {y}"),
+        (&["--base-map-url", "ftp://tile.example.org/{z}/{x}/{y}.png"], &[], "--base-map-url: the URL must start"),
+        (&[], &[("ROADLEDGER_BASE_MAPS", twice.as_str())], "two --base-map entries are named 高德"),
+    ];
+    for (args, env, why) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_roadledger"))
+            .args(["serve", "--data-dir"])
+            .arg(&missing)
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("DATABASE_URL")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?} {env:?}: {stderr}");
+        assert!(!missing.exists(), "{args:?} {env:?} started something");
+    }
+}
