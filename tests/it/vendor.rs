@@ -172,7 +172,9 @@ fn serve_refuses_a_bad_tianditu_key_or_base_map_at_start_up() {
     let missing = tempfile::tempdir().unwrap().path().join("never-created");
     let amap = "高德=https://webrd0{1-4}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z},crs=gcj02";
     let twice = [amap, amap].join("\n");
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    // (arguments, environment, what the message says)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (&["--tianditu-key", "abc"], &[], "a Tianditu key is the 32 hexadecimal characters"),
         (&[], &[("ROADLEDGER_TIANDITU_KEY", "0123456789abcdef0123456789abcdeX")], "not all of them 0-9 or a-f"),
         (&["--base-map", "OSM=https://tile.example.org/{z}/{x}.png"], &[], "the URL has no {y}"),
