@@ -94,6 +94,32 @@ async fn every_locale_has_every_key() {
     assert!(zh > 700, "{result:#}");
 }
 
+/// web/basemaps.js on the settings of a server with a Tianditu key and a GCJ-02 XYZ service: the switcher's
+/// choices and labels, the URL check, the MapLibre style of a choice (drawn by MapLibre from /vendor/), and
+/// the coordinate system our tiles are asked for over it.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_base_map_module_offers_the_servers_base_maps_and_the_users_own(pool: PgPool) {
+    let settings = roadledger::http::Settings {
+        tianditu_key: Some("0123456789abcdef0123456789abcdef".parse().unwrap()),
+        base_maps: vec![
+            roadledger::http::settings::parse_base_map(
+                "高德=https://webrd0{1-4}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8\
+                 &x={x}&y={y}&z={z},crs=gcj02",
+            )
+            .unwrap(),
+        ],
+        ..Default::default()
+    };
+    let app = common::app_with(pool, settings).await;
+    let served = app.get("/api/v1/settings").await.json();
+    let base = common::serve(&app).await;
+
+    let result = run_e2e("basemaps.mjs", &[&base, &served.to_string()], &[]).await;
+
+    assert_eq!(result["choices"], json!(["none", "tianditu_vec", "tianditu_img", "xyz1", "custom"]));
+    assert!(result["tilesAsked"].as_u64().unwrap() > 0, "{result:#}");
+}
+
 /// What the pages read instead of keeping copies: the server's limits, its codes and the default deadlines of
 /// its `DeadlinePolicy`, which the dispatch dialog prefills (a configured policy shows through).
 #[sqlx::test(migrations = "./migrations")]

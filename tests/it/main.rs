@@ -23,3 +23,4 @@ mod security;
 mod site_cells;
 mod sites;
 mod tiles;
+mod vendor;
