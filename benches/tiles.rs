@@ -68,15 +68,15 @@ async fn main() {
         if let Some(martin) = &martin {
             let urls: Vec<String> =
                 list.iter().map(|(z, x, y)| format!("{}/site_bench/{z}/{x}/{y}", martin.base)).collect();
-            report(*z, "Martin", &load(&client, &urls, None, duration).await);
+            report(&format!("z{z}"), "Martin", &load(&client, &urls, None, duration).await);
         }
-        report(*z, "ours, uncached", &load(&client, &ours(&uncached), Some(&token), duration).await);
+        report(&format!("z{z}"), "ours, uncached", &load(&client, &ours(&uncached), Some(&token), duration).await);
         if let Some(tps) = pgbench_ceiling(&url, *z, list.len(), seconds) {
             println!("{:<5} {:<16} {:>9.1}", format!("z{z}"), "SQL ceiling", tps);
         }
         let warm = ours(&cached);
         load_once(&client, &warm, &token).await;
-        report(*z, "ours, cached", &load(&client, &warm, Some(&token), duration).await);
+        report(&format!("z{z}"), "ours, cached", &load(&client, &warm, Some(&token), duration).await);
     }
 
     // An empty tile's latency while z10 tiles are drawn (uncached) by 8 other connections.
@@ -90,8 +90,181 @@ async fn main() {
         load_with(&client, &empty, Some(&token), duration - Duration::from_secs(2), 1).await
     };
     let (heavy, light) = tokio::join!(heavy, light);
-    report(10, "z10 load", &heavy);
-    report(16, "empty, during", &light);
+    report("z10", "z10 load", &heavy);
+    report("z16", "empty, during", &light);
+
+    // Mixed viewing at a steady pace (open loop: a request leaves every 1/MIX_RATE s whether or not the last
+    // one has answered, so a slow answer cannot hide by holding the next one back), on the cached server as
+    // users meet it: first alone, then while phones upload observations that change sites under the tiles.
+    let mix = viewing_mix(&bands, &cached);
+    load_once(&client, &mix, &token).await;
+    report("mix", "quiet", &paced(&client, &mix, &token, MIX_RATE, duration).await);
+    let inspector = common::bench_token(&pool, roadledger::domain::auth::Role::Inspector).await;
+    let (busy, uploads) = tokio::join!(
+        paced(&client, &mix, &token, MIX_RATE, duration),
+        upload_loop(&client, &cached, &inspector, duration)
+    );
+    report("mix", "with uploads", &busy);
+    println!(
+        "{:<5} {:<16} {:>9.1} {:>9.1} {:>9.1}  (observations/s, {UPLOADERS} phones)",
+        "",
+        "uploads",
+        uploads.latencies.len() as f64 / uploads.elapsed.as_secs_f64(),
+        percentile(&uploads.latencies, 0.5),
+        percentile(&uploads.latencies, 0.99),
+    );
+
+    // The map page's first render over the whole county in headless Chromium, when node and the page's
+    // modules are there.
+    for (server, label) in [(&uncached, " (tile cache off)"), (&cached, " (tile cache on)")] {
+        if let Some(figures) = first_render(server, label, &pool).await {
+            println!("{figures}");
+        }
+    }
+}
+
+/// Tile requests per second of the mixed viewing load.
+const MIX_RATE: f64 = 50.0;
+/// Phones uploading at once during the mixed load.
+const UPLOADERS: usize = 4;
+
+/// What map viewers ask for: each band's site tiles with the towns and roads of the same tile, the bands
+/// interleaved (a viewer pans and zooms), in a fixed order.
+fn viewing_mix(bands: &[Band], base: &str) -> Vec<String> {
+    let longest = bands.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+    let mut urls = Vec::new();
+    for i in 0..longest {
+        for (_, list) in bands {
+            if let Some((z, x, y)) = list.get(i) {
+                for layer in ["sites", "towns", "roads"] {
+                    urls.push(format!("{base}/tiles/{layer}/{z}/{x}/{y}.mvt"));
+                }
+            }
+        }
+    }
+    urls
+}
+
+fn percentile(latencies: &[Duration], p: f64) -> f64 {
+    let mut l = latencies.to_vec();
+    l.sort();
+    l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Requests `urls` in turn at `rate` per second for `duration`, each on its own task.
+async fn paced(client: &reqwest::Client, urls: &[String], token: &str, rate: f64, duration: Duration) -> Stats {
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut i = 0;
+    while started.elapsed() < duration {
+        ticker.tick().await;
+        let request = client.get(&urls[i % urls.len()]).bearer_auth(token).header("accept-encoding", "gzip");
+        i += 1;
+        tasks.spawn(async move {
+            let t = Instant::now();
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    response.bytes().await.ok().map(|b| (t.elapsed(), b.len()))
+                }
+                _ => None,
+            }
+        });
+    }
+    let mut out = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
+    while let Some(done) = tasks.join_next().await {
+        match done.unwrap() {
+            Some((latency, bytes)) => {
+                out.latencies.push(latency);
+                out.bytes.push(bytes);
+            }
+            None => out.errors += 1,
+        }
+    }
+    out.elapsed = started.elapsed();
+    out
+}
+
+/// [`UPLOADERS`] phones sending observations (no photos) back to back at points across the dataset's box,
+/// each opening or joining a site, for `duration`. Latencies are per observation.
+async fn upload_loop(client: &reqwest::Client, base: &str, token: &str, duration: Duration) -> Stats {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..UPLOADERS)
+        .map(|phone| {
+            let (client, url, token) = (client.clone(), format!("{base}/api/v1/observations"), token.to_string());
+            tokio::spawn(async move {
+                let mut out = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
+                // A fixed walk per phone (a linear congruential generator), so every run uploads the same points.
+                let mut seed: u64 = 0x9e37_79b9_7f4a_7c15 ^ phone as u64;
+                let mut next = || {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    (seed >> 11) as f64 / (1u64 << 53) as f64
+                };
+                while started.elapsed() < duration {
+                    let (lon, lat) = (120.3 + 0.5 * next(), 31.75 + 0.3 * next());
+                    let observation = serde_json::json!({
+                        "id": uuid::Uuid::new_v4(), "kind": "spot",
+                        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                        "accuracy_m": 5.0, "observed_at": "2026-12-01T09:00:00+08:00",
+                        "hazard_types": [], "checklist": {}, "notes": "",
+                    });
+                    let boundary = "bench-boundary-51c3";
+                    let body = format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\
+                         Content-Type: application/json\r\n\r\n{observation}\r\n--{boundary}--\r\n"
+                    );
+                    let t = Instant::now();
+                    let answer = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                        .body(body)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(response) if response.status().is_success() => out.latencies.push(t.elapsed()),
+                        _ => out.errors += 1,
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
+    for task in tasks {
+        let s = task.await.unwrap();
+        all.latencies.extend(s.latencies);
+        all.errors += s.errors;
+    }
+    all.elapsed = started.elapsed();
+    all
+}
+
+/// Runs `benches/map_render.mjs` against `base` as the bench leader: the map page opened on the whole
+/// dataset in a fresh browser (see the script). None when node or the page's modules are missing.
+async fn first_render(base: &str, label: &str, pool: &sqlx::PgPool) -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("web/node_modules/playwright-core").is_dir() {
+        println!("(first render skipped: run `npm ci --prefix web` for playwright-core)");
+        return None;
+    }
+    common::bench_token(pool, roadledger::domain::auth::Role::Leader).await; // makes sure the account exists
+    let output = tokio::process::Command::new("node")
+        .arg(root.join("benches/map_render.mjs"))
+        .arg(base)
+        .arg(label)
+        .env("E2E_USER", "bench-leader")
+        .env("E2E_PASSWORD", common::BENCH_PASSWORD)
+        .current_dir(root)
+        .output()
+        .await
+        .ok()?;
+    if !output.status.success() {
+        println!("(first render failed: {})", String::from_utf8_lossy(&output.stderr));
+        return None;
+    }
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// Results of one load.
@@ -102,7 +275,7 @@ struct Stats {
     errors: usize,
 }
 
-fn report(z: u8, server: &str, s: &Stats) {
+fn report(band: &str, server: &str, s: &Stats) {
     let mut l = s.latencies.clone();
     l.sort();
     let pct =
@@ -112,7 +285,7 @@ fn report(z: u8, server: &str, s: &Stats) {
     let max = s.bytes.iter().max().copied().unwrap_or(0) as f64 / 1024.0;
     println!(
         "{:<5} {:<16} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1}{}",
-        format!("z{z}"),
+        band,
         server,
         l.len() as f64 / s.elapsed.as_secs_f64(),
         ms(pct(0.5)),

@@ -219,6 +219,16 @@ struct ServeArgs {
     /// map draws towns and roads from the database only.
     #[arg(long, env = "ROADLEDGER_BASE_MAP_URL")]
     base_map_url: Option<String>,
+    /// A base map the map page offers, NAME=URL with an XYZ raster URL ({x}, {y}, {z}; a {1-4} or {s}
+    /// subdomain list is expanded), and `,crs=gcj02` at the end for a GCJ-02 service (AMap, Tencent), so our
+    /// sites are shifted onto it; wgs84 by default. Repeatable, at most 10 (one per line in the variable).
+    #[arg(long = "base-map", value_name = "NAME=URL", env = "ROADLEDGER_BASE_MAPS", value_delimiter = '\n',
+          value_parser = roadledger::http::settings::parse_base_map)]
+    base_maps: Vec<roadledger::http::settings::CustomBaseMap>,
+    /// Tianditu browser key (32 hex characters, from console.tianditu.gov.cn): offers Tianditu's vector and
+    /// imagery maps with their annotation as base maps. The key is sent to the browsers.
+    #[arg(long, env = "ROADLEDGER_TIANDITU_KEY", hide_env_values = true)]
+    tianditu_key: Option<roadledger::http::settings::TiandituKey>,
     /// Directory of the web pages (with node_modules/ from `npm ci`).
     #[arg(long, env = "ROADLEDGER_WEB_DIR", default_value = "./web")]
     web_dir: PathBuf,
@@ -372,6 +382,8 @@ where
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Checked before anything starts, so a wrong flag is said at once.
+    let base_maps = base_maps(&args)?;
     let (options, embedded) = match &args.database_url {
         Some(url) => (url.parse::<PgConnectOptions>().context("DATABASE_URL is not a PostgreSQL URL")?, None),
         None => {
@@ -381,7 +393,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             (pg.connect_options(), Some(pg))
         }
     };
-    let result = run(&args, options).await;
+    let result = run(&args, options, base_maps).await;
     if let Some(pg) = embedded.filter(|pg| pg.started_here) {
         tracing::info!("stopping the embedded PostgreSQL");
         if let Err(e) = tokio::task::spawn_blocking(move || pg.stop()).await? {
@@ -391,7 +403,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     result
 }
 
-async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> {
+/// The `--base-map` entries, then the older `--base-map-url` as one more, checked together.
+fn base_maps(args: &ServeArgs) -> anyhow::Result<Vec<roadledger::http::settings::CustomBaseMap>> {
+    let mut base_maps = args.base_maps.clone();
+    if let Some(url) = &args.base_map_url {
+        // The older single flag is one more XYZ base map, checked the same way.
+        let tiles =
+            roadledger::http::settings::xyz_tiles(url).map_err(|why| anyhow::anyhow!("--base-map-url: {why}"))?;
+        base_maps.push(roadledger::http::settings::CustomBaseMap {
+            name: "底图".into(),
+            tiles,
+            crs: roadledger::domain::coords::SourceCrs::Wgs84,
+        });
+    }
+    roadledger::http::settings::check_base_maps(&base_maps)?;
+    Ok(base_maps)
+}
+
+async fn run(
+    args: &ServeArgs,
+    options: PgConnectOptions,
+    base_maps: Vec<roadledger::http::settings::CustomBaseMap>,
+) -> anyhow::Result<()> {
     let pool = db::connect(options).await.context("cannot connect to the database")?;
     db::MIGRATOR.run(&pool).await.context("cannot migrate the database")?;
 
@@ -405,6 +438,8 @@ async fn run(args: &ServeArgs, options: PgConnectOptions) -> anyhow::Result<()> 
         photo_limits: PhotoLimits { bytes_max: args.photo_bytes_max, pixels_max: args.photo_pixels_max },
         county_admin_code: args.county_admin_code.clone(),
         base_map_url: args.base_map_url.clone(),
+        tianditu_key: args.tianditu_key.clone(),
+        base_maps,
         web_dir: args.web_dir.clone(),
         cjk_font: args.cjk_font.clone(),
         cookie_secure: args.secure_cookies,

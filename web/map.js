@@ -1,29 +1,54 @@
-// The map page (office and traffic police view): towns, roads and hazard sites coloured by status, a legend
-// that filters by status, and a side panel with one site's checklist, observations, photos and history.
+// The map page (office and traffic police view): the whole jurisdiction from vector tiles, coloured by
+// closure status, filtered the way the police work, with a side panel for one site.
 //
-// Everything comes from this server: MapLibre from /vendor/, data from /api/v1/. The style is built here
-// with no glyphs and no sprite, because nothing may be fetched from the internet: there are no text layers.
-// Town names are drawn by the browser (its own CJK fonts) onto small canvases, added as map images and
-// placed by an icon-only symbol layer, so they sit under the sites and give way to each other.
+// - Sites come from `/tiles/sites/{z}/{x}/{y}.mvt`: below the server's feature zoom a tile holds grid cells
+//   with counts per status (drawn as circles sized by count, coloured by the commonest status, with the count
+//   written in); from it on, one feature per site. Towns and roads are tiles too.
+// - The filter (mapfilter.js) goes to the server with every tile and count request, so the cells, the
+//   legend and the exports all follow it; the view, the filter, the layers and the base map live in the
+//   address, so a shared link opens the same map.
+// - Base maps (basemaps.js): none, the server's (Tianditu, XYZ services) or the user's own XYZ URL. Over a
+//   GCJ-02 base map our tiles are asked for with `crs=gcj02` and the server shifts them.
+// - Nothing is fetched from the internet unless a base map says so: no glyphs and no sprite. Town names and
+//   cell counts are drawn by the browser (its own CJK fonts) onto small canvases and placed as icons.
 //
-// For tests: window.roadledger = { map, ready, loadedSiteCount(), sites(), openSite(id), idle() }.
+// For tests: window.roadledger = { map, ready, idle(), filter(), setFilter(), openSite(code),
+// renderedSites(), renderedCells(), counts() }.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
-import { STATUS_COLOUR, ITEM_STATE_COLOUR, getJson, h, fill, debounce } from './common.js';
+import { STATUS_COLOUR, getJson, h, fill, debounce } from './common.js';
 import { boot } from './boot.js';
-import { allSites } from './paging.js';
-import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
+import { t, tCode, localName, onLangChange } from './i18n.js';
+import {
+  LAYERS, emptyFilter, readFilter, readView, filterQuery, pageQuery, activeFilterCount,
+} from './mapfilter.js';
+import { baseMapChoices, baseMapStyle, tileCrs, validXyzUrl } from './basemaps.js';
+import { wgs84ToGcj02 } from './coords.js';
+import { renderSitePanel, renderSitePanelMessage } from './sitepanel.js';
 
-/** Sites per request (at most the server's `sites_page_size_max`), and how many pages one view may load
- * before asking the user to zoom in. */
-const PAGE_SIZE = 2000;
-const PAGES_MAX = 5;
+/** The server's feature zoom when its settings do not say (src/db/tiles.rs FEATURE_ZOOM). */
+const FEATURE_ZOOM_DEFAULT = 13;
+/** Site tiles are asked for up to this zoom and drawn larger from it (a z16 tile is exact to centimetres). */
+const SITES_MAX_ZOOM = 16;
+/** Towns and roads tiles stop here; deeper zooms draw them from z14 tiles. */
+const BACKGROUND_MAX_ZOOM = 14;
 /** Zhangjiagang, for an empty database. */
 const DEFAULT_CENTER = [120.55, 31.87];
 const EMPTY = { type: 'FeatureCollection', features: [] };
+/** The user's own XYZ base map, kept on this browser. */
+const CUSTOM_BASE_KEY = 'roadledger.map.customBase';
 
 const ROAD_COLOUR = ['match', ['get', 'class'], 'G', '#e0533d', 'S', '#f39c3c', 'X', '#f0c93a', '#a9a9a9'];
 const TOWN_FILLS = ['#dfe9d8', '#e8e2d2', '#d8e4ea', '#eadbe0', '#e3e8d0', '#dcdcec'];
+const SITE_LAYERS = ['sites-point', 'sites-section'];
+const CELL_LAYER = 'cells';
+/** Layers of each of our map layers, for the layer switcher. */
+const LAYER_GROUPS = {
+  towns: ['towns-fill', 'towns-outline', 'town-labels'],
+  roads: ['roads-casing', 'roads'],
+  sites: ['cells', 'cell-counts', 'sites-section-casing', 'sites-section', 'sites-point', 'sites-selected-point',
+    'sites-selected-line'],
+};
 
 const state = {
   map: null,
@@ -31,13 +56,15 @@ const state = {
   hazardTypes: new Map(),
   templates: new Map(),
   towns: EMPTY,
-  sites: [],
-  hidden: new Set(),
+  filter: emptyFilter(),
+  view: { layers: [...LAYERS], base: 'none' },
+  base: null,
+  custom: null,
+  byStatus: null,
   counts: null,
-  truncated: false,
-  clamped: false,
-  loadError: null,
-  selectedId: null,
+  inView: null,
+  tileError: null,
+  selected: null,
   detail: null,
   detailError: null,
 };
@@ -56,12 +83,19 @@ window.roadledger = {
     return state.map;
   },
   ready,
-  loadedSiteCount: () => state.sites.length,
-  sites: () => state.sites.map((f) => ({ ...f.properties, geometry: f.geometry })),
-  openSite: (id) => openSite(id),
+  filter: () => structuredClone(state.filter),
+  setFilter: (changes) => setFilter({ ...state.filter, ...changes }),
+  openSite: (code) => openSite(code),
+  /** The site features drawn now (feature zooms), one per site. */
+  renderedSites: () => uniqueById(state.map.queryRenderedFeatures({ layers: SITE_LAYERS }))
+    .map((f) => ({ ...f.properties, code: siteCode(f.id), geometry: f.geometry })),
+  /** The grid cells drawn now (low zooms), with their counts. */
+  renderedCells: () => state.map.queryRenderedFeatures({ layers: [CELL_LAYER] })
+    .map((f) => ({ ...f.properties, coordinates: f.geometry.coordinates })),
+  counts: () => state.counts && structuredClone(state.counts),
   /** Resolves when the map has finished drawing what it has. */
   idle: () => new Promise((resolve) => {
-    if (state.map.loaded() && !state.map.isMoving()) resolve();
+    if (state.map.loaded() && !state.map.isMoving() && state.map.areTilesLoaded()) resolve();
     else state.map.once('idle', () => resolve());
   }),
 };
@@ -80,42 +114,52 @@ boot({
 });
 
 function before() {
+  const params = new URLSearchParams(location.search);
+  state.filter = readFilter(params);
+  state.view = readView(params);
+  state.custom = readCustomBase();
   onLangChange(() => {
     renderLegend();
+    renderFilters();
+    renderLayers();
     renderTownLabels();
     renderPanel();
     renderNotice();
   });
   // On a phone the legend starts folded: the map comes first.
   if (window.matchMedia('(max-width: 760px)').matches) $('legend').open = false;
+  if (activeFilterCount(state.filter)) $('filters').open = true;
   renderLegend();
   $('panel-close').addEventListener('click', closePanel);
 }
 
 async function main({ settings }) {
   state.settings = settings;
-  renderLegend();
+  const choices = baseMapChoices(settings, state.custom);
+  state.base = choices.find((c) => c.id === state.view.base) || choices[0];
+  state.view.base = state.base.id;
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') closePanel();
   });
 
-  const [towns, roads, hazardTypes, templates] = await Promise.all([
+  const [towns, hazardTypes, templates] = await Promise.all([
     getJson('/api/v1/towns'),
-    getJson('/api/v1/roads'),
     getJson('/api/v1/hazard-types'),
     getJson('/api/v1/checklist-templates'),
   ]);
   state.towns = towns;
   for (const ht of hazardTypes) state.hazardTypes.set(ht.code, ht);
   for (const tpl of templates) state.templates.set(tpl.code, tpl);
+  renderFilters();
+  renderLayers();
   refreshCounts();
   setInterval(refreshCounts, 60_000);
 
-  const bounds = boundsOf(towns) || boundsOf(roads);
+  const bounds = boundsOf(towns);
   const hasHash = /^#\d/.test(location.hash);
   const map = new maplibregl.Map({
     container: 'map',
-    style: buildStyle(settings),
+    style: buildStyle(),
     center: DEFAULT_CENTER,
     zoom: 10,
     hash: true,
@@ -128,27 +172,33 @@ async function main({ settings }) {
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
   if (bounds && !hasHash) {
-    // Keep the towns clear of the legend on wide screens.
+    // Keep the towns clear of the side cards on wide screens.
     const wide = map.getContainer().clientWidth > 760;
-    map.fitBounds(bounds, { padding: { top: 40, bottom: 40, right: 60, left: wide ? 270 : 40 }, animate: false, maxZoom: 15 });
+    map.fitBounds(bounds, { padding: { top: 40, bottom: 40, right: 60, left: wide ? 280 : 40 }, animate: false, maxZoom: 15 });
   }
 
-  map.on('error', (e) => console.warn('map error', e.error || e));
+  map.on('error', onMapError);
+  map.setMissingStyleImageResolver((id) => {
+    if (id.startsWith('n:') && !map.hasImage(id)) addLabelImage(id, id.slice(2), 'count');
+  });
   await new Promise((resolve) => map.once('load', resolve));
 
-  map.getSource('towns').setData(towns);
-  map.getSource('roads').setData(roads);
   renderTownLabels();
-  applyStatusFilter();
-
-  for (const layer of ['sites-point', 'sites-section']) {
+  applyLayerVisibility();
+  for (const layer of [...SITE_LAYERS, CELL_LAYER]) {
     map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
     map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
   }
   map.on('click', onMapClick);
-  map.on('moveend', debounce(() => loadSites().catch(() => {}), 250));
+  map.on('idle', debounce(updateInView, 100));
+  map.on('sourcedata', (e) => {
+    if (e.sourceId === 'sites' && e.isSourceLoaded && state.tileError) {
+      state.tileError = null;
+      renderNotice();
+    }
+  });
 
-  await loadSites();
+  await window.roadledger.idle();
   document.body.dataset.state = 'ready';
   resolveReady(window.roadledger);
 }
@@ -156,46 +206,60 @@ async function main({ settings }) {
 // ---------------------------------------------------------------------------------------------------------
 // Style
 
-function buildStyle(settings) {
+function featureZoom() {
+  return state.settings?.tiles?.feature_zoom ?? FEATURE_ZOOM_DEFAULT;
+}
+
+/** Our tile URL for `layer` with the filter (sites only) and the base map's coordinate system. */
+function tileUrl(layer) {
+  const params = new URLSearchParams(layer === 'sites' ? filterQuery(state.filter) : '');
+  if (tileCrs(state.base) === 'gcj02') params.set('crs', 'gcj02');
+  const query = params.toString();
+  return `${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt${query ? `?${query}` : ''}`;
+}
+
+function buildStyle() {
+  const base = baseMapStyle(state.base);
   const sources = {
-    towns: { type: 'geojson', data: EMPTY },
+    ...base.sources,
+    towns: { type: 'vector', tiles: [tileUrl('towns')], maxzoom: BACKGROUND_MAX_ZOOM },
+    roads: { type: 'vector', tiles: [tileUrl('roads')], maxzoom: BACKGROUND_MAX_ZOOM },
     'town-labels': { type: 'geojson', data: EMPTY },
-    roads: { type: 'geojson', data: EMPTY },
-    sites: { type: 'geojson', data: EMPTY },
+    sites: { type: 'vector', tiles: [tileUrl('sites')], maxzoom: SITES_MAX_ZOOM },
   };
-  const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#eef1ec' } }];
-  const base = settings.base_map_url;
-  if (base) {
-    // MapLibre has no {s} placeholder: expand it into one URL per subdomain.
-    const tiles = base.includes('{s}') ? ['a', 'b', 'c'].map((s) => base.replace('{s}', s)) : [base];
-    sources.base = { type: 'raster', tiles, tileSize: 256, maxzoom: 18 };
-    layers.push({ id: 'base', type: 'raster', source: 'base' });
-  }
   const statusColour = ['match', ['get', 'status'], ...Object.entries(STATUS_COLOUR).flat(), '#555555'];
-  const isPoint = ['==', ['geometry-type'], 'Point'];
-  const isLine = ['==', ['geometry-type'], 'LineString'];
+  const isSite = ['has', 'status'];
+  const isPoint = ['all', isSite, ['==', ['geometry-type'], 'Point']];
+  const isLine = ['all', isSite, ['==', ['geometry-type'], 'LineString']];
+  const isCell = ['has', 'n'];
   const overdue = ['==', ['get', 'overdue'], true];
-  layers.push(
+  const cellRadius = ['interpolate', ['linear'], ['sqrt', ['get', 'n']], 1, 4.5, 2, 8, 5, 12, 20, 22];
+  const layers = [
+    { id: 'background', type: 'background', paint: { 'background-color': '#eef1ec' } },
+    ...base.layers,
     {
       id: 'towns-fill',
       type: 'fill',
       source: 'towns',
+      'source-layer': 'towns',
       paint: {
         'fill-color': ['match', ['%', ['to-number', ['get', 'id'], 0], TOWN_FILLS.length],
           ...TOWN_FILLS.slice(1).flatMap((c, i) => [i + 1, c]), TOWN_FILLS[0]],
-        'fill-opacity': base ? 0.18 : 0.9,
+        'fill-opacity': townFillOpacity(),
       },
     },
     {
       id: 'towns-outline',
       type: 'line',
       source: 'towns',
+      'source-layer': 'towns',
       paint: { 'line-color': '#7d8f7b', 'line-width': 1.2, 'line-dasharray': [3, 2] },
     },
     {
       id: 'roads-casing',
       type: 'line',
       source: 'roads',
+      'source-layer': 'roads',
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': '#ffffff', 'line-width': roadWidth(2), 'line-opacity': 0.9 },
     },
@@ -203,6 +267,7 @@ function buildStyle(settings) {
       id: 'roads',
       type: 'line',
       source: 'roads',
+      'source-layer': 'roads',
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': ROAD_COLOUR, 'line-width': roadWidth(0) },
     },
@@ -213,32 +278,62 @@ function buildStyle(settings) {
       layout: { 'icon-image': ['get', 'image'], 'icon-allow-overlap': false, 'icon-padding': 4 },
     },
     {
+      id: CELL_LAYER,
+      type: 'circle',
+      source: 'sites',
+      'source-layer': 'sites',
+      filter: isCell,
+      paint: {
+        'circle-color': dominantStatusColour(),
+        'circle-opacity': 0.88,
+        'circle-radius': cellRadius,
+        'circle-stroke-color': ['case', ['>', ['coalesce', ['get', 'overdue'], 0], 0], '#111111', '#ffffff'],
+        'circle-stroke-width': ['case', ['>', ['coalesce', ['get', 'overdue'], 0], 0], 2.5, 1.5],
+      },
+    },
+    {
+      id: 'cell-counts',
+      type: 'symbol',
+      source: 'sites',
+      'source-layer': 'sites',
+      // A single site needs no number.
+      filter: ['all', isCell, ['>', ['get', 'n'], 1]],
+      layout: {
+        'icon-image': ['concat', 'n:', ['to-string', ['get', 'n']]],
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
+      },
+    },
+    {
       id: 'sites-section-casing',
       type: 'line',
       source: 'sites',
+      'source-layer': 'sites',
       filter: isLine,
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: {
         'line-color': ['case', overdue, '#111111', '#ffffff'],
-        'line-width': ['interpolate', ['linear'], ['zoom'], 8, 5, 14, 11],
+        'line-width': ['interpolate', ['linear'], ['zoom'], 12, 6, 16, 12],
       },
     },
     {
       id: 'sites-section',
       type: 'line',
       source: 'sites',
+      'source-layer': 'sites',
       filter: isLine,
       layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': statusColour, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 3, 14, 7] },
+      paint: { 'line-color': statusColour, 'line-width': ['interpolate', ['linear'], ['zoom'], 12, 3.5, 16, 8] },
     },
     {
       id: 'sites-point',
       type: 'circle',
       source: 'sites',
+      'source-layer': 'sites',
       filter: isPoint,
       paint: {
         'circle-color': statusColour,
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 4.5, 12, 7, 16, 10],
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 6, 16, 10],
         'circle-stroke-color': ['case', overdue, '#111111', '#ffffff'],
         'circle-stroke-width': ['case', overdue, 3, 1.5],
       },
@@ -247,10 +342,11 @@ function buildStyle(settings) {
       id: 'sites-selected-point',
       type: 'circle',
       source: 'sites',
-      filter: ['all', isPoint, ['==', ['get', 'id'], '']],
+      'source-layer': 'sites',
+      filter: ['all', isPoint, ['==', ['id'], -1]],
       paint: {
         'circle-color': 'rgba(0,0,0,0)',
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 9, 12, 12, 16, 15],
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 11, 16, 15],
         'circle-stroke-color': '#0b2545',
         'circle-stroke-width': 3,
       },
@@ -259,13 +355,29 @@ function buildStyle(settings) {
       id: 'sites-selected-line',
       type: 'line',
       source: 'sites',
-      filter: ['all', isLine, ['==', ['get', 'id'], '']],
+      'source-layer': 'sites',
+      filter: ['all', isLine, ['==', ['id'], -1]],
       layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': '#0b2545', 'line-width': 3, 'line-gap-width': 9 },
+      paint: { 'line-color': '#0b2545', 'line-width': 3, 'line-gap-width': 10 },
     },
-  );
-  // No `glyphs` and no `sprite`: nothing to fetch, so no symbol layers with text or icons.
+  ];
+  // No `glyphs` and no `sprite`: nothing to fetch, so no symbol layers with text or icons from a server.
   return { version: 8, sources, layers };
+}
+
+function townFillOpacity() {
+  return state.base && state.base.id !== 'none' ? 0.18 : 0.9;
+}
+
+/** A cell's colour: that of the status most of its sites are in (ties to the earlier in the lifecycle). */
+function dominantStatusColour() {
+  const codes = statusCodes();
+  const count = (code) => ['coalesce', ['get', code], 0];
+  const branches = codes.flatMap((code, i) => [
+    ['all', ...codes.filter((other) => other !== code).map((other, j) => (j < i ? ['>', count(code), count(other)] : ['>=', count(code), count(other)]))],
+    STATUS_COLOUR[code] || '#555555',
+  ]);
+  return branches.length ? ['case', ...branches, '#555555'] : '#555555';
 }
 
 /** Road widths by class (G widest … C narrowest), growing with zoom; `extra` widens a casing. */
@@ -287,95 +399,89 @@ function boundsOf(collection) {
   return b && [[b[0], b[1]], [b[2], b[3]]];
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Sites in view
-
-let loadGeneration = 0;
-let loadAbort = null;
-
-/**
- * The view as a bbox the server accepts: within ±180/±85 and at most `areaMax` square degrees (the server's
- * `bbox_area_deg2_max`; when zoomed out further, a box of that area around the centre, with the view's
- * proportions).
- */
-export function clampBbox(bounds, center, areaMax) {
-  let w = bounds.getWest();
-  let s = bounds.getSouth();
-  let e = bounds.getEast();
-  let n = bounds.getNorth();
-  let clamped = false;
-  const area = (e - w) * (n - s);
-  if (area > areaMax) {
-    const k = Math.sqrt((areaMax * 0.999) / area);
-    const halfW = ((e - w) * k) / 2;
-    const halfH = ((n - s) * k) / 2;
-    [w, e, s, n] = [center.lng - halfW, center.lng + halfW, center.lat - halfH, center.lat + halfH];
-    clamped = true;
-  }
-  w = Math.max(-180, w);
-  e = Math.min(180, e);
-  s = Math.max(-85, s);
-  n = Math.min(85, n);
-  return { bbox: [w, s, e, n].map((v) => v.toFixed(6)).join(','), clamped };
-}
-
-async function loadSites() {
-  const map = state.map;
-  const generation = ++loadGeneration;
-  loadAbort?.abort();
-  const abort = new AbortController();
-  loadAbort = abort;
-  const { bbox, clamped } = clampBbox(map.getBounds(), map.getCenter(), state.settings.bbox_area_deg2_max);
-  document.body.dataset.sites = 'loading';
-  let features;
-  let truncated;
-  try {
-    ({ features, truncated } = await allSites({ bbox }, {
-      pageSize: Math.min(PAGE_SIZE, state.settings.sites_page_size_max), pagesMax: PAGES_MAX, signal: abort.signal,
-    }));
-  } catch (error) {
-    if (generation !== loadGeneration) return; // superseded by a newer view
-    state.loadError = error.detail || error.message;
-    document.body.dataset.sites = 'error';
-    renderNotice();
-    throw error;
-  }
-  if (generation !== loadGeneration) return;
-  state.sites = features;
-  state.truncated = truncated;
-  state.clamped = clamped;
-  state.loadError = null;
-  map.getSource('sites').setData({ type: 'FeatureCollection', features });
-  document.body.dataset.sites = 'loaded';
-  document.body.dataset.siteCount = String(features.length);
-  renderLegend();
-  renderNotice();
-}
-
-async function refreshCounts() {
-  try {
-    state.counts = await getJson('/api/v1/sites/counts');
-    renderLegend();
-  } catch (error) {
-    console.warn('counts', error);
-  }
-}
-
-function applyStatusFilter() {
+function applyLayerVisibility() {
   const map = state.map;
   if (!map) return;
-  const visible = statusCodes().filter((c) => !state.hidden.has(c));
-  const byStatus = ['in', ['get', 'status'], ['literal', visible]];
-  map.setFilter('sites-point', ['all', ['==', ['geometry-type'], 'Point'], byStatus]);
-  map.setFilter('sites-section', ['all', ['==', ['geometry-type'], 'LineString'], byStatus]);
-  map.setFilter('sites-section-casing', ['all', ['==', ['geometry-type'], 'LineString'], byStatus]);
+  for (const [group, layers] of Object.entries(LAYER_GROUPS)) {
+    const visible = state.view.layers.includes(group) ? 'visible' : 'none';
+    for (const layer of layers) map.setLayoutProperty(layer, 'visibility', visible);
+  }
 }
 
-function toggleStatus(code) {
-  if (state.hidden.has(code)) state.hidden.delete(code);
-  else state.hidden.add(code);
-  applyStatusFilter();
+// ---------------------------------------------------------------------------------------------------------
+// Filter, address and counts
+
+function setFilter(next) {
+  state.filter = { ...emptyFilter(), ...next };
+  writeAddress();
+  state.map?.getSource('sites')?.setTiles([tileUrl('sites')]);
+  renderFilters();
   renderLegend();
+  refreshCounts();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** The filter, layers and base map into the address (the view is MapLibre's hash). */
+function writeAddress() {
+  const query = pageQuery(state.filter, state.view);
+  history.replaceState(history.state, '', `${location.pathname}${query ? `?${query}` : ''}${location.hash}`);
+}
+
+let countsGeneration = 0;
+
+/**
+ * The legend's numbers: per status over the filter without its status part (so a hidden status still shows
+ * what showing it would add), and the total and overdue over the whole filter, as the map draws it.
+ */
+async function refreshCounts() {
+  const generation = ++countsGeneration;
+  const without = filterQuery(state.filter, { without: ['status'] });
+  const whole = filterQuery(state.filter);
+  try {
+    const [byStatus, counts] = await Promise.all([
+      getJson(`/api/v1/sites/counts${without ? `?${without}` : ''}`),
+      getJson(`/api/v1/sites/counts${whole ? `?${whole}` : ''}`),
+    ]);
+    if (generation !== countsGeneration) return;
+    state.byStatus = byStatus.by_status;
+    state.counts = counts;
+    renderLegend();
+  } catch (error) {
+    if (generation !== countsGeneration) return;
+    state.tileError = error.detail || error.message;
+    renderNotice();
+  }
+}
+
+/** Sites in view: the cells' counts at low zooms, the distinct sites drawn at feature zooms. */
+function updateInView() {
+  const map = state.map;
+  if (!map || !state.view.layers.includes('sites')) return;
+  const cells = map.queryRenderedFeatures({ layers: [CELL_LAYER] });
+  const sites = uniqueById(map.queryRenderedFeatures({ layers: SITE_LAYERS }));
+  state.inView = cells.reduce((sum, c) => sum + (c.properties.n || 0), 0) + sites.length;
+  const el = $('legend-inview');
+  el.textContent = t(map.getZoom() < featureZoom() ? 'map.inViewCells' : 'map.inView', { n: state.inView });
+  el.dataset.count = String(state.inView);
+}
+
+function uniqueById(features) {
+  const seen = new Map();
+  for (const f of features) if (!seen.has(f.id)) seen.set(f.id, f);
+  return [...seen.values()];
+}
+
+/** YH-000123 from a tile feature's id (the number of the site's code). */
+function siteCode(id) {
+  return `YH-${String(id).padStart(6, '0')}`;
+}
+
+function onMapError(e) {
+  if (e.sourceId === 'sites' || e.sourceId === 'towns' || e.sourceId === 'roads') {
+    state.tileError = e.error?.message || String(e.error || 'tile');
+    renderNotice();
+  }
+  console.warn('map error', e.error || e);
 }
 
 function showNotice(text, isError = false) {
@@ -387,9 +493,7 @@ function showNotice(text, isError = false) {
 
 function renderNotice() {
   if (document.body.dataset.state === 'error') return;
-  if (state.loadError) showNotice(t('map.loadError', { detail: state.loadError }), true);
-  else if (state.truncated) showNotice(t('map.truncated', { n: state.sites.length }));
-  else if (state.clamped) showNotice(t('map.zoomedOut'));
+  if (state.tileError) showNotice(t('map.loadError', { detail: state.tileError }), true);
   else showNotice('');
 }
 
@@ -401,11 +505,22 @@ function statusCodes() {
   return state.settings?.statuses.map((s) => s.code) ?? [];
 }
 
+function statusShown(code) {
+  return !state.filter.status.length || state.filter.status.includes(code);
+}
+
+function toggleStatus(code) {
+  const all = statusCodes();
+  let shown = all.filter(statusShown);
+  shown = shown.includes(code) ? shown.filter((c) => c !== code) : [...shown, code];
+  // Every status shown is no status filter at all; none shown would show nothing, so it means all too.
+  setFilter({ ...state.filter, status: shown.length === all.length || !shown.length ? [] : shown });
+}
+
 function renderLegend() {
-  const counts = state.counts?.by_status || {};
-  const list = $('legend-statuses');
-  list.replaceChildren(...statusCodes().map((code) => {
-    const shown = !state.hidden.has(code);
+  const counts = state.byStatus || {};
+  $('legend-statuses').replaceChildren(...statusCodes().map((code) => {
+    const shown = statusShown(code);
     return h('li', {},
       h('button', {
         type: 'button',
@@ -417,11 +532,16 @@ function renderLegend() {
       h('span', { class: 'swatch', style: { background: STATUS_COLOUR[code] } }),
       h('span', { class: 'legend-label' }, tCode('status', code)),
       h('span', { class: 'count', dataset: { count: String(counts[code] ?? 0) } },
-        state.counts ? String(counts[code] ?? 0) : '…')));
+        state.byStatus ? String(counts[code] ?? 0) : '…')));
   }));
-  $('legend-total').textContent = state.counts ? `${t('map.total')} ${state.counts.total}` : '';
-  $('legend-total').dataset.count = String(state.counts?.total ?? '');
-  $('legend-inview').textContent = state.map ? t('map.inView', { n: state.sites.length }) : t('common.loading');
+  const total = $('legend-total');
+  total.textContent = state.counts ? `${t('map.total')} ${state.counts.total}` : '';
+  total.dataset.count = String(state.counts?.total ?? '');
+  const overdue = $('legend-overdue');
+  overdue.textContent = state.counts ? t('map.overdueCount', { n: state.counts.overdue ?? 0 }) : '';
+  overdue.dataset.count = String(state.counts?.overdue ?? '');
+  if (state.inView == null) $('legend-inview').textContent = t('common.loading');
+  else updateInView();
 
   const line = (colour, width) => h('span', { class: 'key-line', style: { background: colour, height: `${width}px` } });
   $('legend-keys').replaceChildren(
@@ -430,6 +550,7 @@ function renderLegend() {
     h('div', { class: 'key' }, line('#f39c3c', 4), t('map.road.S'), ' S'),
     h('div', { class: 'key' }, line('#f0c93a', 3), t('map.road.X'), ' X'),
     h('div', { class: 'key' }, line('#a9a9a9', 2), t('map.road.YC'), ' Y/C'),
+    h('div', { class: 'key' }, h('span', { class: 'key-cell' }, '12'), t('map.cell')),
     h('div', { class: 'key' }, h('span', { class: 'key-dot' }), t('map.point')),
     h('div', { class: 'key' }, h('span', { class: 'key-section' }), t('map.section')),
     h('div', { class: 'key' }, h('span', { class: 'key-dot key-overdue' }), t('map.overdue')),
@@ -437,33 +558,224 @@ function renderLegend() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Town names: text drawn on a canvas, shown as icons (no glyph server offline)
+// Filters and exports
+
+function renderFilters() {
+  const f = state.filter;
+  const settings = state.settings;
+  const n = activeFilterCount(f, { without: ['status'] });
+  $('filter-count').textContent = n ? t('filter.active', { n }) : '';
+  $('filter-count').dataset.count = String(n);
+  if (!settings) return;
+
+  const select = (id, key, options) => {
+    const current = f[key];
+    const several = current.length > 1;
+    return field(id, t(`filter.${key}`), h('select', {
+      id,
+      onchange: (e) => setFilter({ ...state.filter, [key]: e.target.value ? [e.target.value] : [] }),
+    },
+    h('option', { value: '' }, t('filter.any')),
+    several ? h('option', { value: current.join(','), selected: true, disabled: true }, t('filter.several', { n: current.length })) : null,
+    options.map(([value, label]) => h('option', { value, selected: !several && current[0] === value }, label))));
+  };
+  const checks = (key, codes, label) => h('fieldset', { class: 'filter-checks', id: `f-${key}` },
+    h('legend', {}, t(`filter.${key}`)),
+    codes.map((code) => h('label', { class: 'check' },
+      h('input', {
+        type: 'checkbox',
+        value: code,
+        checked: f[key].includes(code),
+        onchange: (e) => {
+          const set = new Set(state.filter[key]);
+          if (e.target.checked) set.add(code);
+          else set.delete(code);
+          setFilter({ ...state.filter, [key]: [...set] });
+        },
+      }),
+      ' ', label(code))));
+  const yesNo = (key) => field(`f-${key}`, t(`filter.${key}`), h('select', {
+    id: `f-${key}`,
+    onchange: (e) => setFilter({ ...state.filter, [key]: e.target.value === '' ? null : e.target.value === 'true' }),
+  },
+  h('option', { value: '', selected: f[key] === null }, t('filter.any')),
+  h('option', { value: 'true', selected: f[key] === true }, t('filter.yes')),
+  h('option', { value: 'false', selected: f[key] === false }, t('filter.no'))));
+  const date = (key) => field(`f-${key}`, t(`filter.${key}`), h('input', {
+    type: 'date',
+    id: `f-${key}`,
+    value: f[key],
+    onchange: (e) => setFilter({ ...state.filter, [key]: e.target.value }),
+  }));
+
+  const towns = (state.towns.features || [])
+    .map((town) => [town.properties.admin_code, localName(town.properties)])
+    .sort((a, b) => a[1].localeCompare(b[1], 'zh-CN'));
+  const hazardTypes = [...state.hazardTypes.values()].map((ht) => [ht.code, localName(ht)]);
+  const sources = (settings.site_sources || []).map((code) => [code, tCode('source', code)]);
+
+  fill($('filter-form'),
+    select('f-town', 'town', towns),
+    checks('kind', settings.site_kinds, (code) => t(`kind.${code}`)),
+    checks('level', settings.hazard_levels, (code) => tCode('level', code)),
+    select('f-hazard_type', 'hazard_type', hazardTypes),
+    sources.length ? select('f-source', 'source', sources) : null,
+    h('div', { class: 'filter-row' }, yesNo('overdue'), yesNo('supervised'), yesNo('relapsed')),
+    h('div', { class: 'filter-row' }, date('from'), date('to')),
+    h('div', { class: 'filter-actions' },
+      h('button', {
+        type: 'button',
+        class: 'btn btn-small',
+        id: 'filter-reset',
+        disabled: !activeFilterCount(f),
+        onclick: () => setFilter(emptyFilter()),
+      }, t('filter.reset'))),
+    h('div', { class: 'filter-exports' },
+      h('span', { class: 'muted small' }, t('filter.export')),
+      exportLink('geojson', 'GeoJSON'),
+      exportLink('kml', 'KML')));
+}
+
+function field(id, label, control) {
+  return h('div', { class: 'field' }, h('label', { for: id }, label), control);
+}
+
+function exportLink(format, label) {
+  const query = filterQuery(state.filter);
+  return h('a', {
+    class: 'btn btn-small',
+    id: `export-${format}`,
+    href: `/api/v1/sites/export.${format}${query ? `?${query}` : ''}`,
+    download: '',
+  }, label);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Layers and base maps
+
+function readCustomBase() {
+  try {
+    const custom = JSON.parse(localStorage.getItem(CUSTOM_BASE_KEY) || 'null');
+    return custom && validXyzUrl(custom.url).ok ? custom : null;
+  } catch {
+    return null;
+  }
+}
+
+function renderLayers() {
+  if (!state.settings) return;
+  const choices = baseMapChoices(state.settings, state.custom);
+  fill($('layers-form'),
+    h('fieldset', { class: 'filter-checks', id: 'layer-switch' },
+      h('legend', {}, t('layers.ours')),
+      LAYERS.slice().reverse().map((layer) => h('label', { class: 'check' },
+        h('input', {
+          type: 'checkbox',
+          value: layer,
+          checked: state.view.layers.includes(layer),
+          onchange: (e) => {
+            const set = new Set(state.view.layers);
+            if (e.target.checked) set.add(layer);
+            else set.delete(layer);
+            state.view.layers = LAYERS.filter((l) => set.has(l));
+            applyLayerVisibility();
+            writeAddress();
+          },
+        }),
+        ' ', t(`layers.${layer}`)))),
+    field('base-map', t('basemap.title'), h('select', {
+      id: 'base-map',
+      onchange: (e) => setBase(e.target.value),
+    }, choices.map((c) => h('option', { value: c.id, selected: c.id === state.base?.id }, choiceName(c))))),
+    h('details', { class: 'custom-base', open: !state.custom },
+      h('summary', {}, t('basemap.custom')),
+      h('form', {
+        id: 'custom-base-form',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const url = $('custom-base-url').value.trim();
+          const verdict = validXyzUrl(url);
+          $('custom-base-error').textContent = verdict.ok ? '' : verdict.reason;
+          if (!verdict.ok) return;
+          state.custom = { url, crs: $('custom-base-crs').value };
+          localStorage.setItem(CUSTOM_BASE_KEY, JSON.stringify(state.custom));
+          setBase('custom');
+          renderLayers();
+        },
+      },
+      field('custom-base-url', 'XYZ URL', h('input', {
+        id: 'custom-base-url', type: 'url', value: state.custom?.url || '', placeholder: 'https://…/{z}/{x}/{y}.png',
+      })),
+      field('custom-base-crs', t('basemap.crs'), h('select', { id: 'custom-base-crs' },
+        h('option', { value: 'wgs84', selected: state.custom?.crs !== 'gcj02' }, 'WGS-84 / CGCS2000'),
+        h('option', { value: 'gcj02', selected: state.custom?.crs === 'gcj02' }, 'GCJ-02'))),
+      h('p', { class: 'error small', id: 'custom-base-error', role: 'alert' }),
+      h('button', { type: 'submit', class: 'btn btn-small' }, t('basemap.use')))));
+}
+
+function choiceName(choice) {
+  if (choice.id === 'none') return t('basemap.none');
+  if (choice.id === 'custom') return t('basemap.custom');
+  return localName(choice) || choice.id;
+}
+
+/** Switches the base map: its layers under ours, and our tiles in its coordinate system. */
+function setBase(id) {
+  const choices = baseMapChoices(state.settings, state.custom);
+  const next = choices.find((c) => c.id === id) || choices[0];
+  const map = state.map;
+  const old = baseMapStyle(state.base);
+  const crsChanged = tileCrs(next) !== tileCrs(state.base);
+  state.base = next;
+  state.view.base = next.id;
+  writeAddress();
+  if (!map) return;
+  for (const layer of old.layers) if (map.getLayer(layer.id)) map.removeLayer(layer.id);
+  for (const source of Object.keys(old.sources)) if (map.getSource(source)) map.removeSource(source);
+  const style = baseMapStyle(next);
+  for (const [name, source] of Object.entries(style.sources)) map.addSource(name, source);
+  for (const layer of style.layers) map.addLayer(layer, 'towns-fill');
+  map.setPaintProperty('towns-fill', 'fill-opacity', townFillOpacity());
+  if (crsChanged) {
+    for (const layer of LAYERS) map.getSource(layer).setTiles([tileUrl(layer)]);
+    renderTownLabels();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Town names and cell counts: text drawn on a canvas, shown as icons (no glyph server offline)
 
 function renderTownLabels() {
   const map = state.map;
   if (!map) return;
-  const ratio = Math.max(1, Math.round(window.devicePixelRatio || 1));
   const lang = document.documentElement.lang;
+  const gcj = tileCrs(state.base) === 'gcj02';
   const features = [];
   for (const f of state.towns.features || []) {
     const point = f.properties.label_point?.coordinates;
     const text = localName(f.properties);
     if (!point || !text) continue;
     const image = `town-label:${lang}:${f.properties.admin_code}`;
-    if (!map.hasImage(image)) map.addImage(image, labelImage(text, ratio), { pixelRatio: ratio });
-    features.push({ type: 'Feature', geometry: { type: 'Point', coordinates: point }, properties: { image, name: text } });
+    if (!map.hasImage(image)) addLabelImage(image, text, 'town');
+    features.push({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: gcj ? wgs84ToGcj02(point) : point },
+      properties: { image, name: text },
+    });
   }
   map.getSource('town-labels').setData({ type: 'FeatureCollection', features });
 }
 
-/** A town name as RGBA pixels: dark green text with a white halo, like a map label. */
-function labelImage(text, ratio) {
-  const font = `600 ${13 * ratio}px system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif`;
+/** Text as an icon: a town name (dark green, white halo) or a cell's count (white, dark halo). */
+function addLabelImage(id, text, kind) {
+  const ratio = Math.max(1, Math.round(window.devicePixelRatio || 1));
+  const size = kind === 'town' ? 13 : 11.5;
+  const font = `${kind === 'town' ? 600 : 700} ${size * ratio}px system-ui, "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif`;
   const canvas = document.createElement('canvas');
   const ctx = canvas.getContext('2d');
   ctx.font = font;
   const width = Math.ceil(ctx.measureText(text).width + 10 * ratio);
-  const height = Math.ceil(20 * ratio);
+  const height = Math.ceil((size + 7) * ratio);
   canvas.width = width;
   canvas.height = height;
   ctx.font = font;
@@ -471,52 +783,69 @@ function labelImage(text, ratio) {
   ctx.textBaseline = 'middle';
   ctx.lineJoin = 'round';
   ctx.lineWidth = 3.5 * ratio;
-  ctx.strokeStyle = 'rgba(255, 255, 255, 0.92)';
+  ctx.strokeStyle = kind === 'town' ? 'rgba(255, 255, 255, 0.92)' : 'rgba(20, 28, 38, 0.75)';
   ctx.strokeText(text, width / 2, height / 2);
-  ctx.fillStyle = '#3d4f3b';
+  ctx.fillStyle = kind === 'town' ? '#3d4f3b' : '#ffffff';
   ctx.fillText(text, width / 2, height / 2);
-  return { width, height, data: new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer) };
+  state.map.addImage(id, { width, height, data: new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer) },
+    { pixelRatio: ratio });
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Site panel
+// Clicks and the site panel
 
 function onMapClick(e) {
   const map = state.map;
   const pad = 8; // fingers and mice are not pixel-exact
   const box = [[e.point.x - pad, e.point.y - pad], [e.point.x + pad, e.point.y + pad]];
-  const hits = map.queryRenderedFeatures(box, { layers: ['sites-point', 'sites-section'] });
-  if (!hits.length) return;
-  // Points over lines; then the closest to the click.
-  hits.sort((a, b) => (a.layer.id === 'sites-point' ? 0 : 1) - (b.layer.id === 'sites-point' ? 0 : 1));
-  openSite(hits[0].properties.id);
-  // The panel covers the right of the map (the bottom on phones): bring the clicked site into the clear.
+  const sites = map.queryRenderedFeatures(box, { layers: SITE_LAYERS });
+  if (sites.length) {
+    // Points over lines.
+    sites.sort((a, b) => (a.layer.id === 'sites-point' ? 0 : 1) - (b.layer.id === 'sites-point' ? 0 : 1));
+    openSite(siteCode(sites[0].id));
+    keepClear(e.point);
+    return;
+  }
+  const cells = map.queryRenderedFeatures(box, { layers: [CELL_LAYER] });
+  if (cells.length) {
+    // A cell stands for its sites: zoom in towards them, to the sites themselves in a step or two.
+    map.easeTo({ center: cells[0].geometry.coordinates, zoom: Math.min(featureZoom(), Math.floor(map.getZoom()) + 2) });
+  }
+}
+
+/** The panel covers the right of the map (the bottom on phones): bring the clicked site into the clear. */
+function keepClear(point) {
+  const map = state.map;
   const container = map.getContainer();
   const phone = container.clientWidth <= 760;
   const panelLeft = phone ? container.clientWidth : container.clientWidth - 420;
   const panelTop = phone ? container.clientHeight * 0.4 : container.clientHeight;
-  if (e.point.x > panelLeft - 20 || e.point.y > panelTop - 20) {
+  if (point.x > panelLeft - 20 || point.y > panelTop - 20) {
     const target = phone ? [container.clientWidth / 2, panelTop / 2] : [panelLeft / 2, container.clientHeight / 2];
-    map.panBy([e.point.x - target[0], e.point.y - target[1]]);
+    map.panBy([point.x - target[0], point.y - target[1]]);
   }
 }
 
 let detailGeneration = 0;
 
-async function openSite(id) {
+function panelElements() {
+  return { code: $('panel-code'), sub: $('panel-sub'), body: $('panel-body') };
+}
+
+async function openSite(code) {
   const generation = ++detailGeneration;
-  state.selectedId = id;
+  state.selected = code;
   state.detail = null;
   state.detailError = null;
-  highlight(id);
+  highlight(code);
   const panel = $('panel');
   panel.hidden = false;
   panel.dataset.state = 'loading';
-  panel.dataset.siteId = id;
+  panel.dataset.siteCode = code;
   document.body.classList.add('panel-open');
   renderPanel();
   try {
-    const detail = await getJson(`/api/v1/sites/${encodeURIComponent(id)}`);
+    const detail = await getJson(`/api/v1/sites/${encodeURIComponent(code)}`);
     if (generation !== detailGeneration) return;
     state.detail = detail;
     panel.dataset.state = 'ready';
@@ -530,7 +859,7 @@ async function openSite(id) {
 
 function closePanel() {
   detailGeneration += 1;
-  state.selectedId = null;
+  state.selected = null;
   state.detail = null;
   highlight(null);
   const panel = $('panel');
@@ -539,142 +868,18 @@ function closePanel() {
   document.body.classList.remove('panel-open');
 }
 
-function highlight(id) {
+function highlight(code) {
   const map = state.map;
   if (!map) return;
-  map.setFilter('sites-selected-point', ['all', ['==', ['geometry-type'], 'Point'], ['==', ['get', 'id'], id || '']]);
-  map.setFilter('sites-selected-line', ['all', ['==', ['geometry-type'], 'LineString'], ['==', ['get', 'id'], id || '']]);
-}
-
-function statusBadge(status) {
-  return h('span', { class: 'badge', dataset: { status }, style: { background: STATUS_COLOUR[status] || '#555' } },
-    tCode('status', status));
-}
-
-function itemBadge(itemState) {
-  if (!itemState) return h('span', { class: 'badge badge-outline' }, t('item.unchecked'));
-  return h('span', { class: 'badge', dataset: { state: itemState }, style: { background: ITEM_STATE_COLOUR[itemState] || '#555' } },
-    tCode('item', itemState));
-}
-
-function hazardChip(code) {
-  const ht = state.hazardTypes.get(code);
-  return h('span', { class: 'chip', title: code }, ht ? localName(ht) : code);
+  const id = code ? Number(code.slice(3)) : -1;
+  map.setFilter('sites-selected-point', ['all', ['has', 'status'], ['==', ['geometry-type'], 'Point'], ['==', ['id'], id]]);
+  map.setFilter('sites-selected-line', ['all', ['has', 'status'], ['==', ['geometry-type'], 'LineString'], ['==', ['id'], id]]);
 }
 
 function renderPanel() {
-  const panel = $('panel');
-  if (panel.hidden) return;
-  const body = $('panel-body');
-  if (state.detailError) {
-    $('panel-code').textContent = '';
-    $('panel-sub').replaceChildren();
-    body.replaceChildren(h('p', { class: 'error' }, t('panel.loadError', { detail: state.detailError })));
-    return;
-  }
-  if (!state.detail) {
-    const summary = state.sites.find((f) => f.properties.id === state.selectedId)?.properties;
-    $('panel-code').textContent = summary?.code || '';
-    $('panel-sub').replaceChildren();
-    body.replaceChildren(h('p', { class: 'muted' }, t('common.loading')));
-    return;
-  }
-  const p = state.detail.properties;
-  const code = $('panel-code');
-  code.textContent = p.code;
-  code.dataset.siteCode = p.code;
-  fill($('panel-sub'), statusBadge(p.status), ' ',
-    h('span', { class: 'muted' }, t(`kindLong.${p.kind}`)),
-    p.overdue ? h('span', { class: 'badge badge-danger' }, t('panel.overdue')) : null);
-
-  const road = [p.road_code, p.stake && (p.end_stake ? `${p.stake} – ${p.end_stake}` : p.stake)].filter(Boolean).join(' ');
-  const template = state.templates.get(p.template);
-  const facts = [
-    [t('panel.kind'), t(`kindLong.${p.kind}`)],
-    [t('panel.status'), statusBadge(p.status)],
-    [t('panel.town'), p.town ? `${p.town}${p.town_code ? ` (${p.town_code})` : ''}` : t('common.none')],
-    [t('panel.road'), road || t('common.none')],
-    [t('panel.hazardLevel'), tCode('level', p.hazard_level)],
-    [t('panel.deadline'), p.deadline
-      ? h('span', { class: p.overdue ? 'text-danger' : '' }, formatDate(p.deadline), p.overdue ? ` · ${t('panel.overdue')}` : '')
-      : t('common.none')],
-    [t('panel.supervision'), tCode('supervision', p.supervision_level)],
-    [t('panel.source'), tCode('source', p.source)],
-    [t('panel.firstObserved'), formatDateTime(p.first_observed_at)],
-    [t('panel.observationCount'), String(p.observation_count ?? 0)],
-  ];
-
-  const items = p.checklist_items || [];
-  const observations = p.observations || [];
-  const events = p.events || [];
-  const itemNames = new Map(items.map((i) => [i.code, i]));
-
-  fill(body,
-    // The site page holds the rest: the actions, the evidence and the before/after photos.
-    h('a', { class: 'btn btn-small btn-primary panel-open-site', id: 'panel-open-site', href: `/site.html?id=${encodeURIComponent(p.id)}` },
-      t('panel.openSite')),
-    h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
-    p.duplicate_of ? h('p', { class: 'muted' }, t('panel.duplicateOf')) : null,
-
-    h('section', { class: 'panel-section' },
-      h('h3', {}, t('panel.hazardTypes')),
-      p.hazard_types?.length
-        ? h('div', { class: 'chips', id: 'panel-hazards' }, p.hazard_types.map(hazardChip))
-        : h('p', { class: 'muted' }, t('common.none'))),
-
-    h('section', { class: 'panel-section' },
-      h('h3', {}, t('panel.checklist'), ' ',
-        h('span', { class: 'muted small' },
-          t('panel.checklistSummary', { template: template ? localName(template) : p.template || '', done: p.checklist }))),
-      h('ul', { class: 'checklist', id: 'panel-checklist' }, items.map((i) => h('li', { dataset: { item: i.code } },
-        h('div', { class: 'checklist-name' }, localName(i),
-          i.required ? h('span', { class: 'tag' }, t('panel.required')) : null,
-          i.night_evidence ? h('span', { class: 'tag', title: t('panel.nightEvidence') }, t('panel.night')) : null),
-        h('div', { class: 'checklist-state' },
-          i.quantity != null ? h('span', { class: 'muted small' },
-            t('panel.quantity', { q: i.quantity_min != null ? `${i.quantity}/${i.quantity_min}` : i.quantity })) : null,
-          itemBadge(i.state)),
-        i.reason ? h('div', { class: 'muted small checklist-reason' }, i.reason) : null)))),
-
-    h('section', { class: 'panel-section' },
-      h('h3', {}, t('panel.observations'), ' ', h('span', { class: 'muted small' }, String(p.observation_count ?? observations.length))),
-      (p.observation_count ?? 0) > observations.length
-        ? h('p', { class: 'muted small' }, t('panel.observationsMore', { n: p.observation_count, m: observations.length }))
-        : null,
-      h('ol', { class: 'observations', id: 'panel-observations' }, observations.map((o) => renderObservation(o, itemNames)))),
-
-    h('section', { class: 'panel-section' },
-      h('h3', {}, t('panel.events')),
-      events.length
-        ? h('ol', { class: 'timeline', id: 'panel-events' }, events.map((e) => h('li', { dataset: { kind: e.kind } },
-          h('div', { class: 'timeline-head' },
-            h('strong', {}, tCode('event', e.kind)), ' ',
-            e.from_status ? statusBadge(e.from_status) : null,
-            e.from_status && e.to_status ? ' → ' : null,
-            e.to_status ? statusBadge(e.to_status) : null),
-          h('div', { class: 'muted small' }, formatDateTime(e.at), e.actor ? ` · ${e.actor}` : ''),
-          e.reason ? h('div', { class: 'timeline-reason' }, e.reason) : null)))
-        : h('p', { class: 'muted' }, t('panel.noEvents'))),
-  );
-}
-
-function renderObservation(o, itemNames) {
-  const checklist = Object.entries(o.checklist || {});
-  return h('li', { class: 'observation', dataset: { observationId: o.id } },
-    h('div', { class: 'observation-head' },
-      h('strong', {}, formatDateTime(o.observed_at)), ' · ', o.inspector || '',
-      o.accuracy_m != null ? h('span', { class: 'muted small' }, ` · ${t('panel.accuracy', { m: Math.round(o.accuracy_m) })}`) : null),
-    o.hazard_types?.length ? h('div', { class: 'chips' }, o.hazard_types.map(hazardChip)) : null,
-    checklist.length
-      ? h('div', { class: 'small' }, checklist.map(([code, s], i) => [i ? ' · ' : '',
-        `${itemNames.has(code) ? localName(itemNames.get(code)) : code}: `, h('span', { style: { color: ITEM_STATE_COLOUR[s] } }, tCode('item', s))]))
-      : null,
-    o.notes ? h('p', { class: 'observation-notes' }, o.notes) : null,
-    o.photos?.length
-      ? h('div', { class: 'photos' }, o.photos.map((photo) => h('a', {
-        href: photo.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), class: 'photo',
-      }, h('img', {
-        src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy', decoding: 'async',
-      }))))
-      : h('p', { class: 'muted small' }, t('panel.noPhotos')));
+  if ($('panel').hidden) return;
+  const elements = panelElements();
+  if (state.detailError) renderSitePanelMessage(elements, { error: state.detailError });
+  else if (!state.detail) renderSitePanelMessage(elements, { code: state.selected || '' });
+  else renderSitePanel(elements, state.detail, { hazardTypes: state.hazardTypes, templates: state.templates });
 }

@@ -5,6 +5,9 @@
 use roadledger::db::accounts;
 use roadledger::domain::auth::Role;
 
+/// The password of the bench accounts (the map's first-render benchmark signs in with it).
+pub const BENCH_PASSWORD: &str = "bench password 2026";
+
 /// A live API token of a `bench-<role>` account (created on first use, with an organisation if none exists).
 pub async fn bench_token(pool: &sqlx::PgPool, role: Role) -> String {
     let name = format!("bench-{}", role.as_str().replace('_', "-"));
@@ -19,7 +22,7 @@ pub async fn bench_token(pool: &sqlx::PgPool, role: Role) -> String {
             .fetch_one(pool)
             .await
             .unwrap();
-            let hash = roadledger::secrets::hash_password("bench password 2026").unwrap();
+            let hash = roadledger::secrets::hash_password(BENCH_PASSWORD).unwrap();
             let new = accounts::NewUser {
                 name: &name,
                 display_name: "基准测试",

@@ -244,3 +244,8 @@ pub async fn summary(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result
     );
     bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(pool).await
 }
+
+/// The id of the site with this code (ledger number), whoever may see it: the caller checks the scope.
+pub async fn id_of_code(pool: &PgPool, code: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!("select id from site where code = $1", code).fetch_optional(pool).await
+}

@@ -159,9 +159,29 @@ impl ItemState {
 /// Distance within which a new observation joins an open site of the same kind (DOMAIN.md §3).
 pub const REPEAT_VISIT_RADIUS_M: f64 = 30.0;
 
+/// Longest site code accepted as input: `YH-` and a ledger number far beyond any county's.
+const SITE_CODE_CHARS_MAX: usize = 16;
+
+/// Whether `text` is a site code (ledger number) as the database writes them: `YH-` and at least six digits
+/// (`site_code_format` in migration 0006). Vector tiles name a site by the number alone.
+pub fn is_site_code(text: &str) -> bool {
+    text.len() <= SITE_CODE_CHARS_MAX
+        && text.strip_prefix("YH-").is_some_and(|n| n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_codes() {
+        for good in ["YH-000001", "YH-123456", "YH-1234567"] {
+            assert!(is_site_code(good), "{good}");
+        }
+        for bad in ["YH-00001", "yh-000001", "YH-00000a", "XX-000001", "YH-", "", "YH-0000000000000000"] {
+            assert!(!is_site_code(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn codes_round_trip_through_from_str_and_serde() {

@@ -15,11 +15,12 @@ pub mod openapi;
 mod photos;
 mod places;
 mod reference;
-mod settings;
+pub mod settings;
 mod site_view;
 mod sites;
 pub mod tiles;
 mod uploads;
+pub mod vendor;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,8 +51,13 @@ pub struct Settings {
     pub photos_per_observation_max: usize,
     /// County whose X/Y/C route numbers a bare `road_code` refers to (DOMAIN.md §4).
     pub county_admin_code: String,
-    /// XYZ raster tile URL template for the base map; `None` draws towns and roads only.
+    /// XYZ raster tile URL template for the base map; `None` draws towns and roads only. Kept for pages that
+    /// predate `base_maps`, which lists it too.
     pub base_map_url: Option<String>,
+    /// Tianditu's browser key: with it, Tianditu's vector and imagery maps are offered as base maps.
+    pub tianditu_key: Option<settings::TiandituKey>,
+    /// The operator's XYZ raster base maps (`--base-map`), checked, in order.
+    pub base_maps: Vec<settings::CustomBaseMap>,
     pub web_dir: PathBuf,
     /// The close-out sheet's Chinese font file; `None`: Debian's `fonts-noto-cjk`.
     pub cjk_font: Option<PathBuf>,
@@ -93,6 +99,8 @@ impl Default for Settings {
             photos_per_observation_max: 8,
             county_admin_code: "320582".into(),
             base_map_url: None,
+            tianditu_key: None,
+            base_maps: Vec::new(),
             web_dir: PathBuf::from("web"),
             cjk_font: None,
             session_idle: chrono::Duration::hours(12),
@@ -187,11 +195,13 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
 /// The whole application: API, photos and the web pages.
 pub fn router(state: AppState) -> Router {
     let web_dir = state.settings.web_dir.clone();
-    let maplibre = web_dir.join("node_modules/maplibre-gl/dist");
+    // MapLibre under /vendor/: versioned and cached for good, and unversioned for the pages' imports.
+    let (vendor, vendor_paths) = vendor::routes(&web_dir);
 
     let (api, _document) = api(BodyLimits::new(&state.settings)).split_for_parts();
-    let api =
-        api.fallback(|| async { Error::NotFound("no such API route; see /api/v1/openapi.json or /api.html".into()) });
+    let api = api
+        .fallback(|| async { Error::NotFound("no such API route; see /api/v1/openapi.json or /api.html".into()) })
+        .layer(axum::Extension(Arc::new(vendor_paths)));
 
     // Pages change with every deploy: browsers must revalidate them.
     let pages = ServeDir::new(&web_dir)
@@ -212,7 +222,7 @@ pub fn router(state: AppState) -> Router {
             get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),
         )
         .nest("/api/v1", api)
-        .nest_service("/vendor/maplibre-gl", ServeDir::new(maplibre))
+        .merge(vendor)
         // web/ also holds what `npm ci` installed for the browser tests (playwright-core, axe-core) and its
         // manifests: none of it is a page. MapLibre is served from /vendor/ above.
         .route("/node_modules/{*path}", get(not_a_page))

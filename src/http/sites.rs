@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{AppState, Error, Result};
 use crate::db::sites::{self, SiteFilter};
 use crate::domain::auth::Actor;
-use crate::domain::site::{SiteKind, SiteStatus};
+use crate::domain::site::{SiteKind, SiteStatus, is_site_code};
 use crate::domain::site_detail::SiteDetail;
 
 pub const PAGE_SIZE_DEFAULT: i64 = 1000;
@@ -142,15 +142,27 @@ pub fn parse_bbox(text: &str, area_max: Option<f64>) -> Result<[f64; 4]> {
     path = "/sites/{id}",
     operation_id = "show_site",
     tag = "sites",
-    params(("id" = String, Path, description = "The site id (a UUID)")),
+    params(("id" = String, Path, description = "The site id (a UUID) or its code (`YH-000123`, as map tiles name sites)")),
     responses(
         (status = 200, description = "The site; its ETag is the version that changes must send in If-Match", body = SiteDetail, content_type = "application/geo+json", headers(("ETag" = String, description = "`\"v<version>\"`: send it back in If-Match to change the site"))),
-        (status = 400, description = "The id is not a UUID"),
+        (status = 400, description = "The id is neither a UUID nor a site code"),
         (status = 404, description = "No such site in your scope"),
     )
 )]
 pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Response> {
-    let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
+    let id = match Uuid::parse_str(&id) {
+        Ok(id) => id,
+        Err(_) if is_site_code(&id) => {
+            // The code is unique; a site outside the caller's scope is a 404 below, as by its UUID.
+            sites::id_of_code(&state.pool, &id).await?.ok_or_else(|| Error::NotFound(format!("no site {id}")))?
+        }
+        Err(_) => {
+            let shown: String = id.chars().take(64).collect();
+            return Err(Error::BadRequest(format!(
+                "{shown:?} is neither a site id (a UUID) nor a site code (YH-000123)"
+            )));
+        }
+    };
     super::site_view::detail_response(&state, &actor, id).await
 }
 

@@ -94,6 +94,32 @@ async fn every_locale_has_every_key() {
     assert!(zh > 700, "{result:#}");
 }
 
+/// web/basemaps.js on the settings of a server with a Tianditu key and a GCJ-02 XYZ service: the switcher's
+/// choices and labels, the URL check, the MapLibre style of a choice (drawn by MapLibre from /vendor/), and
+/// the coordinate system our tiles are asked for over it.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_base_map_module_offers_the_servers_base_maps_and_the_users_own(pool: PgPool) {
+    let settings = roadledger::http::Settings {
+        tianditu_key: Some("0123456789abcdef0123456789abcdef".parse().unwrap()),
+        base_maps: vec![
+            roadledger::http::settings::parse_base_map(
+                "高德=https://webrd0{1-4}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8\
+                 &x={x}&y={y}&z={z},crs=gcj02",
+            )
+            .unwrap(),
+        ],
+        ..Default::default()
+    };
+    let app = common::app_with(pool, settings).await;
+    let served = app.get("/api/v1/settings").await.json();
+    let base = common::serve(&app).await;
+
+    let result = run_e2e("basemaps.mjs", &[&base, &served.to_string()], &[]).await;
+
+    assert_eq!(result["choices"], json!(["none", "tianditu_vec", "tianditu_img", "xyz1", "custom"]));
+    assert!(result["tilesAsked"].as_u64().unwrap() > 0, "{result:#}");
+}
+
 /// What the pages read instead of keeping copies: the server's limits, its codes and the default deadlines of
 /// its `DeadlinePolicy`, which the dispatch dialog prefills (a configured policy shows through).
 #[sqlx::test(migrations = "./migrations")]
@@ -251,7 +277,7 @@ async fn make_overdue(pool: &PgPool, site: Uuid, days: i32) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn map_page_shows_sites_by_status_and_opens_a_site_with_its_photo(pool: PgPool) {
+async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool: PgPool) {
     let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
 
@@ -263,11 +289,11 @@ async fn map_page_shows_sites_by_status_and_opens_a_site_with_its_photo(pool: Pg
     with_photo["stake"] = json!("K3+200");
     with_photo["notes"] = json!("主路两侧无警告标志");
     with_photo["photo_sha256"] = json!([common::sha256_hex(&photo)]);
-    let (_, photo_site_code) = upload_site(&app, with_photo, &[&photo]).await;
+    let (photo_site_id, photo_site_code) = upload_site(&app, with_photo, &[&photo]).await;
 
     let mut spot = common::observation("spot", json!([120.53, 31.86]));
     spot["hazard_types"] = json!(["sharp_curve"]);
-    let (spot_id, _) = upload_site(&app, spot, &[]).await;
+    let (spot_id, spot_code) = upload_site(&app, spot, &[]).await;
 
     let mut section = common::observation("section", json!([[120.56, 31.85], [120.575, 31.853], [120.58, 31.855]]));
     section["hazard_types"] = json!(["village_through_road"]);
@@ -284,16 +310,35 @@ async fn map_page_shows_sites_by_status_and_opens_a_site_with_its_photo(pool: Pg
 
     // A leader reads every site and changes nothing: the map is theirs, user management is not.
     let leader = account(&app.pool, "liqiang", "李强", &["leader"], None).await;
+    // Where the GCJ-02 formula puts the site (a GCJ-02 base map shows it there), and a few points across China
+    // for the page's own copy of the formula.
+    let gcj02 = |[lon, lat]: [f64; 2]| {
+        let (x, y) = roadledger::domain::coords::wgs84_to_gcj02(lon, lat);
+        [x, y]
+    };
+    let gcj02_points: Vec<[f64; 4]> =
+        [[120.55, 31.87], [116.397, 39.909], [87.6, 43.8], [113.26, 23.13], [126.6, 45.75]]
+            .into_iter()
+            .map(|p| {
+                let g = gcj02(p);
+                [p[0], p[1], g[0], g[1]]
+            })
+            .collect();
     let expectations = json!({
         "total": 4,
         "counts": {"reported": 2, "in_progress": 1, "closed": 1},
-        "site": {"code": photo_site_code, "photos": 1},
+        "overdue": 1,
+        "site": {"code": photo_site_code, "id": photo_site_id, "photos": 1, "lnglat": [120.55, 31.87],
+                 "gcj02": gcj02([120.55, 31.87])},
+        "filter": {"kind": "spot", "total": 1, "code": spot_code, "lnglat": [120.53, 31.86]},
+        "gcj02_points": gcj02_points,
         "user": {"display_name": "李强", "roles": "领导", "admin": false},
     });
     let base = common::serve(&app).await;
     let result = run_e2e("map.mjs", &[&base, &expectations.to_string()], &signs_in_as("E2E", &leader)).await;
 
-    assert_eq!(result["sites_loaded"], 4);
+    assert_eq!(result["cells_at_z9"], 4);
+    assert_eq!(result["exports"], json!({"geojson": 1, "kml": 1}));
     assert_eq!(result["site_code"], photo_site_code);
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);

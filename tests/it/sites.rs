@@ -146,6 +146,16 @@ async fn a_site_in_detail_has_its_checklist_observations_photos_and_events(pool:
     assert_eq!(props["events"][0]["kind"], "opened");
     assert_eq!(props["events"][0]["actor"], "张伟");
 
+    // Map tiles name a site by its code: the same site answers by it.
+    let code = props["code"].as_str().unwrap();
+    let by_code = app.get(&format!("/api/v1/sites/{code}")).await;
+    assert_eq!(by_code.status, 200);
+    assert_eq!(by_code.json(), detail);
+    assert_eq!(app.get("/api/v1/sites/YH-999999").await.status, 404);
+    let junk = app.get("/api/v1/sites/YH-12").await;
+    assert_eq!(junk.status, 400);
+    assert!(junk.detail().contains("site code"), "{}", junk.detail());
+
     let counts = app.get("/api/v1/sites/counts").await.json();
     assert_eq!(counts, json!({"total": 1, "by_status": {"reported": 1}}));
 }
