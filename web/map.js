@@ -22,7 +22,7 @@ import { t, tCode, localName, onLangChange } from './i18n.js';
 import {
   LAYERS, emptyFilter, readFilter, readView, filterQuery, pageQuery, activeFilterCount,
 } from './mapfilter.js';
-import { baseMapChoices, baseMapStyle, tileCrs, validXyzUrl } from './basemaps.js';
+import { baseMapChoices, baseMapStyle, choiceLabel, tileCrs, validXyzUrl } from './basemaps.js';
 import { wgs84ToGcj02 } from './coords.js';
 import { renderSitePanel, renderSitePanelMessage } from './sitepanel.js';
 
@@ -686,7 +686,7 @@ function renderLayers() {
     field('base-map', t('basemap.title'), h('select', {
       id: 'base-map',
       onchange: (e) => setBase(e.target.value),
-    }, choices.map((c) => h('option', { value: c.id, selected: c.id === state.base?.id }, choiceName(c))))),
+    }, choices.map((c) => h('option', { value: c.id, selected: c.id === state.base?.id }, choiceLabel(c))))),
     h('details', { class: 'custom-base', open: !state.custom },
       h('summary', {}, t('basemap.custom')),
       h('form', {
@@ -703,20 +703,14 @@ function renderLayers() {
           renderLayers();
         },
       },
-      field('custom-base-url', 'XYZ URL', h('input', {
-        id: 'custom-base-url', type: 'url', value: state.custom?.url || '', placeholder: 'https://…/{z}/{x}/{y}.png',
+      field('custom-base-url', t('basemap.customUrl'), h('input', {
+        id: 'custom-base-url', type: 'url', value: state.custom?.url || '', placeholder: t('basemap.customPlaceholder'),
       })),
       field('custom-base-crs', t('basemap.crs'), h('select', { id: 'custom-base-crs' },
-        h('option', { value: 'wgs84', selected: state.custom?.crs !== 'gcj02' }, 'WGS-84 / CGCS2000'),
-        h('option', { value: 'gcj02', selected: state.custom?.crs === 'gcj02' }, 'GCJ-02'))),
+        h('option', { value: 'wgs84', selected: state.custom?.crs !== 'gcj02' }, t('basemap.crs.wgs84')),
+        h('option', { value: 'gcj02', selected: state.custom?.crs === 'gcj02' }, t('basemap.crs.gcj02')))),
       h('p', { class: 'error small', id: 'custom-base-error', role: 'alert' }),
-      h('button', { type: 'submit', class: 'btn btn-small' }, t('basemap.use')))));
-}
-
-function choiceName(choice) {
-  if (choice.id === 'none') return t('basemap.none');
-  if (choice.id === 'custom') return t('basemap.custom');
-  return localName(choice) || choice.id;
+      h('button', { type: 'submit', class: 'btn btn-small' }, t('basemap.apply')))));
 }
 
 /** Switches the base map: its layers under ours, and our tiles in its coordinate system. */

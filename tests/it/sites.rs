@@ -101,7 +101,7 @@ async fn list_parameters_have_limits_and_clear_errors(pool: PgPool) {
         ("/api/v1/sites?kind=road", "accepted values: intersection, section, spot"),
         ("/api/v1/sites?after=yesterday", "next_after"),
         ("/api/v1/sites?colour=red", "unknown field `colour`"),
-        ("/api/v1/sites/not-a-uuid", "is not a site id"),
+        ("/api/v1/sites/not-a-uuid", "neither a site id (a UUID) nor a site code"),
         ("/api/v1/photos/abc", "64 hexadecimal digits"),
     ];
     for (uri, fragment) in cases {
