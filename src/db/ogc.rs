@@ -4,7 +4,7 @@
 
 use sqlx::PgPool;
 
-use super::sites::{FILTER_CONDITION, SiteFilter, bind_filter, scope_condition};
+use super::sites::{SiteFilter, bind_filter, filter_condition};
 
 /// A page of features as GeoJSON texts, and the id to continue after when more remain.
 pub struct Page {
@@ -125,10 +125,7 @@ pub async fn count_places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>) -
 
 /// How many sites the filter matches (its `after` and `limit` ignored), within its scope.
 pub async fn count_sites(pool: &PgPool, filter: &SiteFilter) -> sqlx::Result<i64> {
-    let sql = format!(
-        "select count(*) from site s left join town t on t.id = s.town_id where {FILTER_CONDITION} and {scope}",
-        scope = scope_condition(8)
-    );
+    let sql = format!("select count(*) from site s where {}", filter_condition(1));
     let (n,): (i64,) = bind_filter(sqlx::query_as(&sql), filter).fetch_one(pool).await?;
     Ok(n)
 }
