@@ -7,7 +7,8 @@
 //!   before the next is read, so memory stays flat however many sites match. A database error midway aborts
 //!   the response, so the client sees a failed download rather than a file that looks complete.
 //! - More than `Settings::export_sites_max` matching sites (200 000 by default) is a 400 that says to narrow
-//!   the filter, answered before anything is streamed.
+//!   the filter, answered before anything is streamed. At most [`EXPORTS_CONCURRENT_MAX`] exports stream at
+//!   once; a request that waited [`EXPORT_QUEUE_WAIT`] for a slot gets a 429 with `Retry-After`.
 //! - KML 2.2 (OGC 07-147r2): one `Style` per status, its icon and line in the status colour of the pages
 //!   (`web/common.js` `STATUS_COLOUR`, written `aabbggrr` as KML wants), and one `Folder` per status holding
 //!   its sites, each a `Placemark` named by code, road and stake, with the main properties as `ExtendedData`;
@@ -21,6 +22,8 @@ use bytes::Bytes;
 use chrono::{FixedOffset, NaiveDate, Utc};
 use futures::{StreamExt, stream};
 use serde_json::Value;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::sites::{FilterParams, QueryPairs, parse_bbox, site_filter};
 use super::{AppState, Error, Result};
@@ -31,6 +34,11 @@ use crate::domain::site::SiteStatus;
 
 /// Sites read from the database per page of an export.
 const PAGE_SITES: i64 = 2000;
+/// Exports streaming at once, server-wide: each reads page after page for as long as its client downloads.
+pub const EXPORTS_CONCURRENT_MAX: usize = 4;
+static EXPORTS: Semaphore = Semaphore::const_new(EXPORTS_CONCURRENT_MAX);
+/// How long a request waits for a running export to finish before it is turned away with 429.
+const EXPORT_QUEUE_WAIT: Duration = Duration::from_secs(10);
 /// The default of `Settings::export_sites_max`.
 pub const EXPORT_SITES_MAX: i64 = 200_000;
 
@@ -68,11 +76,12 @@ const STATUS_KML_COLOUR: [(SiteStatus, &str); 10] = [
     responses(
         (status = 200, description = "Every site the filter selects in your scope, as a GeoJSON FeatureCollection (an attachment)", body = Object, content_type = "application/geo+json"),
         (status = 400, description = "A parameter is malformed or unknown, or more sites match than an export holds (the message says which)"),
+        (status = 429, description = "Too many exports are running; try again after Retry-After seconds"),
     )
 )]
 pub async fn geojson(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<Response> {
-    let filter = start(&state, &actor, &params).await?;
-    let pages = Pages { state, filter, by_status: Vec::new(), done: false };
+    let (filter, permit) = start(&state, &actor, &params).await?;
+    let pages = Pages { state, filter, by_status: Vec::new(), done: false, _permit: permit };
     let head = stream::once(async {
         Ok::<_, std::io::Error>(Bytes::from_static(b"{\"type\":\"FeatureCollection\",\"features\":[\n"))
     });
@@ -111,10 +120,11 @@ pub async fn geojson(State(state): State<AppState>, actor: Actor, params: QueryP
     responses(
         (status = 200, description = "Every site the filter selects in your scope, as a KML 2.2 Document with a Folder per status (an attachment)", body = String, content_type = "application/vnd.google-earth.kml+xml"),
         (status = 400, description = "A parameter is malformed or unknown, or more sites match than an export holds (the message says which)"),
+        (status = 429, description = "Too many exports are running; try again after Retry-After seconds"),
     )
 )]
 pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<Response> {
-    let filter = start(&state, &actor, &params).await?;
+    let (filter, permit) = start(&state, &actor, &params).await?;
     // One pass per status the filter allows, in the pages' order of statuses: a folder each (a stack, so
     // reversed).
     let by_status: Vec<SiteStatus> = SiteStatus::ALL
@@ -123,7 +133,7 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
         .filter(|s| filter.criteria.statuses.is_empty() || filter.criteria.statuses.contains(s))
         .rev()
         .collect();
-    let mut pages = Pages { state, filter, by_status, done: false };
+    let mut pages = Pages { state, filter, by_status, done: false, _permit: permit };
     pages.next_status();
     let head = stream::once(async { Ok::<_, std::io::Error>(Bytes::from(kml_head())) });
     // The state: the pages, the status whose folder is open (if any), whether the stream has ended.
@@ -164,8 +174,9 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
     Ok(attachment("application/vnd.google-earth.kml+xml", "kml", Body::from_stream(head.chain(body))))
 }
 
-/// Reads the filter, refuses too large an export, and answers the filter with the caller's scope.
-async fn start(state: &AppState, actor: &Actor, params: &QueryPairs) -> Result<SiteFilter> {
+/// Reads the filter, refuses too large an export, and answers the filter with the caller's scope and the
+/// export's slot.
+async fn start(state: &AppState, actor: &Actor, params: &QueryPairs) -> Result<(SiteFilter, SemaphorePermit<'static>)> {
     let (criteria, others) = site_filter(state, params, &["bbox"]).await?;
     // Any size: the row cap bounds the work.
     let bbox = others.get("bbox").map(|b| parse_bbox(b, None)).transpose()?;
@@ -178,7 +189,12 @@ async fn start(state: &AppState, actor: &Actor, params: &QueryPairs) -> Result<S
              hazard_type, level, from, to, bbox, …)"
         )));
     }
-    Ok(filter)
+    let permit = tokio::time::timeout(EXPORT_QUEUE_WAIT, EXPORTS.acquire()).await.ok().and_then(|p| p.ok());
+    let permit = permit.ok_or_else(|| Error::TooManyRequests {
+        message: format!("{EXPORTS_CONCURRENT_MAX} site exports are running; try again in a few seconds"),
+        retry_after_s: 5,
+    })?;
+    Ok((filter, permit))
 }
 
 /// The filter's sites page by page, in id order; for KML, status by status (`by_status` is a stack of the
@@ -188,6 +204,8 @@ struct Pages {
     filter: SiteFilter,
     by_status: Vec<SiteStatus>,
     done: bool,
+    /// The export's slot, given back when the body is dropped (finished, failed or abandoned).
+    _permit: SemaphorePermit<'static>,
 }
 
 impl Pages {
