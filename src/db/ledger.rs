@@ -14,7 +14,7 @@ use futures::StreamExt;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 
-use super::sites::{FILTER_CONDITION, SiteFilter, bind_filter, scope_condition};
+use super::sites::{FILTER_PARAMS, SiteFilter, bind_filter, filter_condition};
 use crate::domain::site::SiteStatus;
 
 /// Most rows one export may hold. A whole county is a few thousand sites; this leaves room for a province
@@ -125,10 +125,9 @@ pub async fn export(pool: &PgPool, filter: &SiteFilter, rows_max: i64) -> Result
     .await?;
     let (row_count, today): (i64, NaiveDate) = bind_filter(
         sqlx::query_as(&format!(
-            "select count(*), (now() at time zone $11::text)::date
-             from site s left join town t on t.id = s.town_id
-             where {FILTER_CONDITION} and {scope}",
-            scope = scope_condition(8)
+            "select count(*), (now() at time zone ${tz}::text)::date from site s where {filter}",
+            filter = filter_condition(1),
+            tz = FILTER_PARAMS + 1,
         )),
         filter,
     )
@@ -186,7 +185,7 @@ async fn forward_rows(
     true
 }
 
-/// The ledger query: parameters as [`FILTER_CONDITION`], then $11 the time zone and $12 the open statuses.
+/// The ledger query: parameters as [`filter_condition`], then the time zone and the open statuses.
 /// Each site's checklist items and events are read through its own index range (laterals), so the cost
 /// grows with the rows selected, not with the whole tables.
 fn rows_sql() -> String {
@@ -196,14 +195,14 @@ fn rows_sql() -> String {
              s.hazard_types,
              s.hazard_level, s.source, u.name as responsible_unit, s.deadline, s.status,
              ck.item_columns, ck.item_states,
-             (ev.opened at time zone $11::text)::date as opened_on,
-             (ev.verified at time zone $11::text)::date as verified_on,
-             (ev.dispatched at time zone $11::text)::date as dispatched_on,
-             (ev.accepted at time zone $11::text)::date as accepted_on,
-             (ev.close_out_requested at time zone $11::text)::date as close_out_requested_on,
-             (ev.closed at time zone $11::text)::date as closed_on,
-             case when s.deadline < (now() at time zone $11::text)::date and s.status = any($12::text[])
-                  then (now() at time zone $11::text)::date - s.deadline end as overdue_days,
+             (ev.opened at time zone ${tz}::text)::date as opened_on,
+             (ev.verified at time zone ${tz}::text)::date as verified_on,
+             (ev.dispatched at time zone ${tz}::text)::date as dispatched_on,
+             (ev.accepted at time zone ${tz}::text)::date as accepted_on,
+             (ev.close_out_requested at time zone ${tz}::text)::date as close_out_requested_on,
+             (ev.closed at time zone ${tz}::text)::date as closed_on,
+             case when s.deadline < (now() at time zone ${tz}::text)::date and s.status = any(${open}::text[])
+                  then (now() at time zone ${tz}::text)::date - s.deadline end as overdue_days,
              s.return_count, s.relapse_count,
              s.supervision_level, s.supervision_body, s.supervision_doc_no,
              st_x(p.point) as lon, st_y(p.point) as lat
@@ -227,8 +226,10 @@ fn rows_sql() -> String {
              where e.site_id = s.id) ev
          cross join lateral (
              select case when s.kind = 'section' then st_startpoint(s.geom) else s.geom end as point) p
-         where {FILTER_CONDITION} and {scope}
+         where {filter}
          order by s.code",
-        scope = scope_condition(8)
+        filter = filter_condition(1),
+        tz = FILTER_PARAMS + 1,
+        open = FILTER_PARAMS + 2,
     )
 }

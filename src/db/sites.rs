@@ -1,13 +1,17 @@
 //! Reading sites as GeoJSON. The JSON is built by PostgreSQL (`json_build_object`), which is both the
 //! fastest route for thousands of features and keeps one definition of a site's public shape.
 
+use std::sync::LazyLock;
+
 use sqlx::PgPool;
 use sqlx::postgres::PgArguments;
 use sqlx::query::{QueryAs, QueryScalar};
 use uuid::Uuid;
 
 use crate::domain::auth::SiteScope;
+use crate::domain::site::SiteStatus;
 use crate::domain::site_detail::SiteDetail;
+use crate::domain::site_filter::MapFilter;
 
 /// The condition that keeps a user to their sites (`s` is the site), taking three parameters from `$first`
 /// on: all, town id, unit id. Bind them with [`bind_scope`] / [`bind_scope_scalar`].
@@ -67,15 +71,13 @@ pub const SITE_FROM: &str = "
                count(*) as total
         from site_checklist_item i where i.site_id = s.id) c";
 
-/// Filters of the sites list, already validated by the HTTP layer.
+/// A read of sites: where (bbox), what ([`MapFilter`]), whose (scope) and which page.
 #[derive(Debug, Default, Clone)]
 pub struct SiteFilter {
     /// minlon, minlat, maxlon, maxlat (WGS-84 degrees).
     pub bbox: Option<[f64; 4]>,
-    pub statuses: Vec<String>,
-    pub kind: Option<String>,
-    /// Town admin code or name.
-    pub town: Option<String>,
+    /// Towns, statuses, kinds, hazard types, levels, flags, dates, sources (`domain::site_filter`).
+    pub criteria: MapFilter,
     /// Keyset cursor: only sites with an id greater than this.
     pub after: Option<Uuid>,
     pub limit: i64,
@@ -90,10 +92,12 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
              'geometry', st_asgeojson(s.geom, 6)::json,
              'properties', json_build_object({SITE_PROPERTIES}))::text
          {SITE_FROM}
-         where {FILTER_CONDITION} and {scope} and ($11::uuid is null or s.id > $11)
+         where {filter} and (${after}::uuid is null or s.id > ${after})
          order by s.id
-         limit $12",
-        scope = scope_condition(8)
+         limit ${limit}",
+        filter = filter_condition(1),
+        after = FILTER_PARAMS + 1,
+        limit = FILTER_PARAMS + 2,
     );
     let rows: Vec<(Uuid, String)> =
         bind_filter(sqlx::query_as(&sql), f).bind(f.after).bind(f.limit + 1).fetch_all(pool).await?;
@@ -104,15 +108,66 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
     Ok((features.into_iter().map(|(_, json)| json).collect(), next))
 }
 
-/// The filter of `GET /api/v1/sites`, shared with the ledger exports, without paging: parameters $1–$7, the
-/// scope $8–$10 (bound by [`bind_filter`]). Needs `s` (site) and `t` (town).
-pub const FILTER_CONDITION: &str = "
-    ($1::float8 is null or s.geom && st_makeenvelope($1, $2, $3, $4, 4326))
-    and (cardinality($5::text[]) = 0 or s.status = any($5))
-    and ($6::text is null or s.kind = $6)
-    and ($7::text is null or t.admin_code = $7 or t.name = $7)";
+/// How many parameters [`filter_condition`] takes (and [`bind_filter`] binds): the bbox, the criteria and
+/// the scope.
+pub const FILTER_PARAMS: usize = 18;
 
-/// Binds [`FILTER_CONDITION`]'s parameters and the scope, $1–$10.
+/// Whether a site (`s`) is overdue: open and past its deadline on the county's date. The same rule as the
+/// `overdue` of the list properties and of the tiles.
+pub static OVERDUE: LazyLock<String> = LazyLock::new(|| {
+    let open: Vec<String> = SiteStatus::open_codes().iter().map(|c| format!("'{c}'")).collect();
+    format!(
+        "coalesce(s.deadline < (now() at time zone 'Asia/Shanghai')::date and s.status in ({}), false)",
+        open.join(", ")
+    )
+});
+
+/// The condition of every filtered read of sites (the list, the counts, the exports, the ledger, the OGC
+/// items, the tiles): the bbox, the [`MapFilter`] and the scope, taking [`FILTER_PARAMS`] parameters from
+/// `$first` on. Bind them with [`bind_filter`]. Needs only `s` (site): the town is matched by a subquery.
+///
+/// Dates are county dates (Asia/Shanghai): `from` and `to` become the instants the county's days start and
+/// end, and the stored instant is compared with them as it is (both ends inclusive of their whole day).
+pub fn filter_condition(first: usize) -> String {
+    let p = |i: usize| first + i;
+    format!(
+        "(${bbox}::float8 is null or s.geom && st_makeenvelope(${bbox}, ${b1}, ${b2}, ${b3}, 4326))
+    and (cardinality(${status}::text[]) = 0 or s.status = any(${status}::text[]))
+    and (cardinality(${kind}::text[]) = 0 or s.kind = any(${kind}::text[]))
+    and (cardinality(${town}::text[]) = 0
+         or s.town_id in (select tf.id from town tf where tf.admin_code = any(${town}::text[])
+                                                       or tf.name = any(${town}::text[])))
+    and (cardinality(${hazard}::text[]) = 0 or s.hazard_types && ${hazard}::text[])
+    and (cardinality(${level}::text[]) = 0 or s.hazard_level = any(${level}::text[]))
+    and (${overdue}::bool is null or {overdue_rule} = ${overdue}::bool)
+    and (${supervised}::bool is null or (s.supervision_level <> 'none') = ${supervised}::bool)
+    and (${relapsed}::bool is null or (s.relapse_count > 0) = ${relapsed}::bool)
+    and (${from}::date is null or s.first_observed_at >= ${from}::date::timestamp at time zone 'Asia/Shanghai')
+    and (${to}::date is null
+         or s.first_observed_at < (${to}::date + 1)::timestamp at time zone 'Asia/Shanghai')
+    and (cardinality(${source}::text[]) = 0 or s.source = any(${source}::text[]))
+    and {scope}",
+        bbox = p(0),
+        b1 = p(1),
+        b2 = p(2),
+        b3 = p(3),
+        status = p(4),
+        kind = p(5),
+        town = p(6),
+        hazard = p(7),
+        level = p(8),
+        overdue = p(9),
+        supervised = p(10),
+        relapsed = p(11),
+        from = p(12),
+        to = p(13),
+        source = p(14),
+        overdue_rule = OVERDUE.as_str(),
+        scope = scope_condition(p(15)),
+    )
+}
+
+/// Binds [`filter_condition`]'s [`FILTER_PARAMS`] parameters, in order.
 ///
 /// The statement is not kept prepared: PostgreSQL would switch a kept statement to a generic plan after five
 /// runs, and a generic plan cannot see which of the optional filters are null; it guesses one row and loops,
@@ -123,24 +178,37 @@ pub fn bind_filter<'q, O>(
     f: &SiteFilter,
 ) -> QueryAs<'q, sqlx::Postgres, O, PgArguments> {
     let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
+    let c = &f.criteria;
     bind_scope(
         q.persistent(false)
             .bind(minx)
             .bind(miny)
             .bind(maxx)
             .bind(maxy)
-            .bind(f.statuses.clone())
-            .bind(f.kind.clone())
-            .bind(f.town.clone()),
+            .bind(c.status_codes())
+            .bind(c.kind_codes())
+            .bind(c.towns.clone())
+            .bind(c.hazard_types.clone())
+            .bind(c.level_codes())
+            .bind(c.overdue)
+            .bind(c.supervised)
+            .bind(c.relapsed)
+            .bind(c.from)
+            .bind(c.to)
+            .bind(c.sources.clone()),
         &f.scope,
     )
 }
 
-/// Number of sites per status, for the map legend.
-pub async fn counts_by_status(pool: &PgPool, scope: &SiteScope) -> sqlx::Result<Vec<(String, i64)>> {
-    let sql =
-        format!("select status, count(*) from site s where {} group by status order by status", scope_condition(1));
-    bind_scope(sqlx::query_as(&sql), scope).fetch_all(pool).await
+/// Sites per status, and how many of them are overdue, for the map legend: `(status, sites, overdue)`.
+pub async fn counts_by_status(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<Vec<(String, i64, i64)>> {
+    let sql = format!(
+        "select s.status, count(*), count(*) filter (where {overdue})
+         from site s where {filter} group by s.status order by s.status",
+        overdue = OVERDUE.as_str(),
+        filter = filter_condition(1)
+    );
+    bind_filter(sqlx::query_as(&sql), f).fetch_all(pool).await
 }
 
 /// How many observations (newest first) a site's detail shows; `observation_count` gives the total.

@@ -9,6 +9,11 @@
 //! - **towns** and **roads**: the background, simplified to the tile's pixel below [`FEATURE_ZOOM`]; below
 //!   [`MINOR_ROADS_ZOOM`] only roads with a route code.
 //!
+//! Site tiles take the site filter of `GET /api/v1/sites` (`sites::filter_condition`, with the scope), at every
+//! zoom, so a filtered grid counts what the filtered legend counts. Every layer is drawn in WGS-84 or, for
+//! base maps in GCJ-02, from geometries shifted per vertex by `gcj02_from_wgs84` before they are simplified and
+//! cut ([`Crs`]).
+//!
 //! Every tile is drawn in one statement that also returns its snapshot (`pg_current_snapshot()`), and
 //! [`changed_since`] answers from `map_change` (migration 0006) whether a statement the snapshot did not see has
 //! since committed a change inside the tile: that is how a cached tile is never stale.
@@ -17,8 +22,7 @@ use chrono::NaiveDate;
 use sqlx::PgPool;
 use std::sync::LazyLock;
 
-use super::sites::scope_condition;
-use crate::domain::auth::SiteScope;
+use super::sites::{SiteFilter, bind_filter, filter_condition};
 use crate::domain::site::SiteStatus;
 
 /// From this zoom on, the sites layer has one feature per site; below it, grid aggregates.
@@ -93,7 +97,8 @@ pub struct Drawn {
     pub today: NaiveDate,
 }
 
-/// The site feature tile: parameters $1–$3 the tile, $4–$6 the scope, $7 the open statuses.
+/// The site feature tile: parameters $1–$3 the tile, $4–$21 the filter with its scope
+/// (`sites::filter_condition`), $22 the open statuses.
 const SITES_SQL: &str = "
     with tile as (
         select st_tileenvelope($1, $2, $3) as env,
@@ -104,9 +109,9 @@ const SITES_SQL: &str = "
         from (
             -- The feature id is the number of the site's code (YH-000123 is 123, site_code_format): a
             -- varint, where the UUID and code strings made a third of a z14 tile and of its drawing time.
-            select st_asmvtgeom(s.geom_3857, tile.env, {extent}, {buffer}, true) as geom,
+            select st_asmvtgeom({site_geom}, tile.env, {extent}, {buffer}, true) as geom,
                    substring(s.code from 4)::bigint as fid, s.kind, s.status, s.hazard_level,
-                   s.deadline is not null and s.deadline < tile.today and s.status = any($7) as overdue,
+                   s.deadline is not null and s.deadline < tile.today and s.status = any($22) as overdue,
                    s.supervision_level <> 'none' as supervised,
                    s.return_count > 0 as returned,
                    t.name as town, coalesce(s.route_code, rd.name) as road, s.stake_text as stake,
@@ -114,45 +119,49 @@ const SITES_SQL: &str = "
             from site s
             left join town t on t.id = s.town_id
             left join road rd on rd.id = s.road_id
-            where s.geom_3857 && tile.buffered and {scope}
+            where s.geom_3857 && {site_window} and {filter}
         ) f
         where f.geom is not null), ''),
         pg_current_snapshot()::text, tile.today
     from tile";
 
-/// The low-zoom grid: parameters as [`SITES_SQL`]. One column per status, null (left out of the feature)
+/// The low-zoom grid: parameters as [`SITES_SQL`], so the filter counts what the legend counts. One column per status, null (left out of the feature)
 /// when the cell has none of it.
-static CELLS_SQL: LazyLock<String> = LazyLock::new(|| {
+fn cells_sql(crs: Crs) -> String {
     let per_status: String = SiteStatus::ALL
         .iter()
         .map(|s| format!(",\n nullif(count(*) filter (where s.status = '{0}'), 0)::int as {0}", s.as_str()))
         .collect();
-    format!(
+    let sql = format!(
         "with tile as (
             select st_tileenvelope($1, $2, $3) as env, (now() at time zone 'Asia/Shanghai')::date as today),
          cell as (select env, (st_xmax(env) - st_xmin(env)) / {GRID} as side, today from tile)
          select coalesce((
             select st_asmvt(f, 'sites', {EXTENT}, 'geom')
             from (
-                select st_asmvtgeom(st_setsrid(st_point(avg(st_x(s.anchor_3857)), avg(st_y(s.anchor_3857))), 3857),
+                select st_asmvtgeom(st_setsrid(st_point(avg(st_x(a.p)), avg(st_y(a.p))), 3857),
                                     cell.env, {EXTENT}, 0, true) as geom,
                        count(*)::int as n,
-                       count(*) filter (where s.status = any($7))::int as open,
-                       count(*) filter (where s.deadline < cell.today and s.status = any($7))::int as overdue
+                       count(*) filter (where s.status = any($22))::int as open,
+                       count(*) filter (where s.deadline < cell.today and s.status = any($22))::int as overdue
                        {per_status}
-                from site s, cell
+                from site s
+                cross join cell
+                -- The anchor as drawn: in GCJ-02 the shifted one.
+                cross join lateral (select {{anchor}} as p) a
                 -- Half-open cells: a site on a tile's top or right edge belongs to the next tile.
-                where s.anchor_3857 && cell.env
-                  and st_x(s.anchor_3857) < st_xmax(cell.env) and st_y(s.anchor_3857) < st_ymax(cell.env)
-                  and {scope}
-                group by floor((st_x(s.anchor_3857) - st_xmin(cell.env)) / cell.side),
-                         floor((st_y(s.anchor_3857) - st_ymin(cell.env)) / cell.side), cell.env
+                where s.anchor_3857 && {{cell_window}} and a.p && cell.env
+                  and st_x(a.p) < st_xmax(cell.env) and st_y(a.p) < st_ymax(cell.env)
+                  and {filter}
+                group by floor((st_x(a.p) - st_xmin(cell.env)) / cell.side),
+                         floor((st_y(a.p) - st_ymin(cell.env)) / cell.side), cell.env
             ) f
             where f.geom is not null), ''),
             pg_current_snapshot()::text, (select today from tile)",
-        scope = scope_condition(4)
-    )
-});
+        filter = filter_condition(4)
+    );
+    for_crs(&sql, crs)
+}
 
 /// Town boundaries: $1–$3 the tile, $4 the simplification tolerance (metres, 0 for none).
 const TOWNS_SQL: &str = "
@@ -161,11 +170,11 @@ const TOWNS_SQL: &str = "
     select coalesce((
         select st_asmvt(f, 'towns', {extent}, 'geom')
         from (
-            select st_asmvtgeom(st_simplify(st_transform(t.boundary, 3857), $4), tile.env, {extent}, {buffer}, true)
+            select st_asmvtgeom(st_simplify(st_transform({town_geom}, 3857), $4), tile.env, {extent}, {buffer}, true)
                        as geom,
                    t.id, t.name, t.admin_code
             from town t
-            where t.boundary && st_transform(tile.env, 4326)
+            where t.boundary && {wgs84_window}
         ) f
         where f.geom is not null), ''),
         pg_current_snapshot()::text, tile.today
@@ -178,30 +187,86 @@ const ROADS_SQL: &str = "
     select coalesce((
         select st_asmvt(f, 'roads', {extent}, 'geom')
         from (
-            select st_asmvtgeom(st_simplify(st_transform(r.geom, 3857), $4), tile.env, {extent}, {buffer}, true)
+            select st_asmvtgeom(st_simplify(st_transform({road_geom}, 3857), $4), tile.env, {extent}, {buffer}, true)
                        as geom,
                    r.id, r.name, r.route_code, left(r.route_code, 1) as class
             from road r
-            where r.geom && st_transform(tile.env, 4326) and ($5 or r.route_code is not null)
+            where r.geom && {wgs84_window} and ($5 or r.route_code is not null)
         ) f
         where f.geom is not null), ''),
         pg_current_snapshot()::text, tile.today
     from tile";
 
-fn with_constants(sql: &str) -> String {
-    sql.replace("{extent}", &EXTENT.to_string())
-        .replace("{buffer}", &BUFFER.to_string())
-        .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
-        .replace("{scope}", &scope_condition(4))
+/// The coordinate system a tile is drawn in. Stored geometries are WGS-84; GCJ-02 (the shifted system of
+/// AMap and Tencent base maps) is computed per vertex by `gcj02_from_wgs84` (migration 0007) before the
+/// geometry is simplified and cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Crs {
+    Wgs84,
+    Gcj02,
 }
 
-static SITES: LazyLock<String> = LazyLock::new(|| with_constants(SITES_SQL));
-static TOWNS: LazyLock<String> = LazyLock::new(|| with_constants(TOWNS_SQL));
-static ROADS: LazyLock<String> = LazyLock::new(|| with_constants(ROADS_SQL));
+impl Crs {
+    pub const ALL: [Crs; 2] = [Crs::Wgs84, Crs::Gcj02];
+}
 
-/// The SQL of each layer and zoom band, for tests that run every variant.
-pub fn statements() -> [&'static str; 4] {
-    [SITES.as_str(), CELLS_SQL.as_str(), TOWNS.as_str(), ROADS.as_str()]
+/// How far a tile's window widens in GCJ-02, in Mercator metres: a geometry shifted into the tile may lie
+/// outside it in WGS-84. The GCJ-02 offset is under 1 km on the ground everywhere; Mercator metres are ground
+/// metres over cos(latitude), at most 1.7 times them at China's northern tip, so 2 km is ample.
+const GCJ02_MARGIN_3857_M: f64 = 2000.0;
+/// The same in degrees, for the towns' and roads' WGS-84 index test (0.02° is over 1.3 km anywhere).
+const GCJ02_MARGIN_DEG: f64 = 0.02;
+
+/// Fills in the geometry expressions and windows of `crs`.
+fn for_crs(sql: &str, crs: Crs) -> String {
+    let shifted = |geometry: &str| format!("gcj02_from_wgs84({geometry})");
+    let (site_geom, site_window, anchor, cell_window, town_geom, road_geom, wgs84_window) = match crs {
+        Crs::Wgs84 => (
+            "s.geom_3857".to_string(),
+            "tile.buffered".to_string(),
+            "s.anchor_3857".to_string(),
+            "cell.env".to_string(),
+            "t.boundary".to_string(),
+            "r.geom".to_string(),
+            "st_transform(tile.env, 4326)".to_string(),
+        ),
+        Crs::Gcj02 => (
+            format!("st_transform({}, 3857)", shifted("s.geom")),
+            format!("st_expand(tile.buffered, {GCJ02_MARGIN_3857_M})"),
+            format!("st_transform({}, 3857)", shifted("st_transform(s.anchor_3857, 4326)")),
+            format!("st_expand(cell.env, {GCJ02_MARGIN_3857_M})"),
+            shifted("t.boundary"),
+            shifted("r.geom"),
+            format!("st_expand(st_transform(tile.env, 4326), {GCJ02_MARGIN_DEG})"),
+        ),
+    };
+    sql.replace("{site_geom}", &site_geom)
+        .replace("{site_window}", &site_window)
+        .replace("{anchor}", &anchor)
+        .replace("{cell_window}", &cell_window)
+        .replace("{town_geom}", &town_geom)
+        .replace("{road_geom}", &road_geom)
+        .replace("{wgs84_window}", &wgs84_window)
+}
+
+fn with_constants(sql: &str, crs: Crs) -> String {
+    let sql = sql
+        .replace("{extent}", &EXTENT.to_string())
+        .replace("{buffer}", &BUFFER.to_string())
+        .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
+        .replace("{filter}", &filter_condition(4));
+    for_crs(&sql, crs)
+}
+
+/// Each statement in each coordinate system, indexed by [`Crs`] as in [`Crs::ALL`].
+static SITES: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(SITES_SQL, crs)));
+static CELLS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(cells_sql));
+static TOWNS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(TOWNS_SQL, crs)));
+static ROADS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(ROADS_SQL, crs)));
+
+/// The SQL of each layer, zoom band and coordinate system, for tests that run every variant.
+pub fn statements() -> Vec<&'static str> {
+    [&*SITES, &*CELLS, &*TOWNS, &*ROADS].into_iter().flat_map(|each| each.iter().map(String::as_str)).collect()
 }
 
 /// Half a pixel of a 4096-unit tile at zoom `z`, in Mercator metres: detail finer than that cannot show.
@@ -210,28 +275,31 @@ fn pixel_tolerance(z: u8) -> f64 {
     if z >= FEATURE_ZOOM { 0.0 } else { WORLD / f64::from(1u32 << z) / f64::from(EXTENT) / 2.0 }
 }
 
-/// Draws one tile of `layer` as `scope` may see it (towns and roads are the same for everyone).
-pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, scope: &SiteScope) -> sqlx::Result<Drawn> {
+/// Draws one tile of `layer`: its sites as `sites` selects them (criteria and scope; its bbox, page and
+/// cursor are not used: the tile is the bbox). Towns and roads are the same for everyone and every filter.
+pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter, crs: Crs) -> sqlx::Result<Drawn> {
     let (z, x, y) = (i32::from(tile.z), tile.x as i32, tile.y as i32);
+    let c = crs as usize;
     let row: (Vec<u8>, String, NaiveDate) = match layer {
         Layer::Sites => {
-            let sql = if tile.z >= FEATURE_ZOOM { SITES.as_str() } else { CELLS_SQL.as_str() };
-            sqlx::query_as(sql)
-                .bind(z)
-                .bind(x)
-                .bind(y)
-                .bind(scope.all)
-                .bind(scope.town_id)
-                .bind(scope.unit_id)
+            let sql = if tile.z >= FEATURE_ZOOM { SITES[c].as_str() } else { CELLS[c].as_str() };
+            let filter = SiteFilter { bbox: None, ..sites.clone() };
+            bind_filter(sqlx::query_as(sql).bind(z).bind(x).bind(y), &filter)
                 .bind(SiteStatus::open_codes())
                 .fetch_one(pool)
                 .await?
         }
         Layer::Towns => {
-            sqlx::query_as(TOWNS.as_str()).bind(z).bind(x).bind(y).bind(pixel_tolerance(tile.z)).fetch_one(pool).await?
+            sqlx::query_as(TOWNS[c].as_str())
+                .bind(z)
+                .bind(x)
+                .bind(y)
+                .bind(pixel_tolerance(tile.z))
+                .fetch_one(pool)
+                .await?
         }
         Layer::Roads => {
-            sqlx::query_as(ROADS.as_str())
+            sqlx::query_as(ROADS[c].as_str())
                 .bind(z)
                 .bind(x)
                 .bind(y)

@@ -11,4 +11,5 @@ pub mod places;
 pub mod policy;
 pub mod site;
 pub mod site_detail;
+pub mod site_filter;
 pub mod stake;

@@ -16,6 +16,7 @@ mod photos;
 mod places;
 mod reference;
 pub mod settings;
+mod site_exports;
 mod site_view;
 mod sites;
 pub mod tiles;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
     pub tile_cache_bytes: usize,
+    /// Most sites one GeoJSON or KML export holds (`site_exports`); more is a 400 asking to narrow the filter.
+    pub export_sites_max: i64,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -112,6 +115,7 @@ impl Default for Settings {
             look_back: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
+            export_sites_max: site_exports::EXPORT_SITES_MAX,
         }
     }
 }
@@ -159,6 +163,8 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::csv))
         .routes(routes!(ledger::xlsx))
         .routes(routes!(sites::counts))
+        .routes(routes!(site_exports::geojson))
+        .routes(routes!(site_exports::kml))
         .routes(routes!(sites::show))
         .routes(routes!(closeout::pdf))
         .routes(routes!(lifecycle::act))

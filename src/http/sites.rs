@@ -1,5 +1,7 @@
 //! `GET /api/v1/sites` (GeoJSON FeatureCollection, filtered, paged), `GET /api/v1/sites/{id}` (one Feature
 //! with checklist, observations, photos, events) and `GET /api/v1/sites/counts` (per status, for legends).
+//! The site filter ([`FilterParams`], `domain::site_filter`) is read here for every endpoint that takes it:
+//! the list, the counts, the exports (`site_exports`) and the site tiles (`tiles`).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -12,16 +14,20 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{AppState, Error, Result};
+use crate::db::reference;
 use crate::db::sites::{self, SiteFilter};
 use crate::domain::auth::Actor;
-use crate::domain::site::{SiteKind, SiteStatus, is_site_code};
+use crate::domain::site::is_site_code;
 use crate::domain::site_detail::SiteDetail;
+use crate::domain::site_filter::{MapFilter, Others};
 
 pub const PAGE_SIZE_DEFAULT: i64 = 1000;
 pub const PAGE_SIZE_MAX: i64 = 5000;
 /// About 100 km × 100 km at this latitude: a county and its neighbours, never the whole country.
 pub const BBOX_AREA_DEG2_MAX: f64 = 1.0;
 
+/// The sites list's parameters as the OGC API and the ledger hand them over ([`parse_filter`]); the list
+/// itself documents [`PageParams`] and [`FilterParams`] and reads them with [`site_filter`].
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -30,14 +36,85 @@ pub struct ListParams {
     pub bbox: Option<String>,
     /// Statuses, comma-separated, e.g. `reported,verified`.
     pub status: Option<String>,
-    /// `intersection`, `section` or `spot`.
+    /// `intersection`, `section` or `spot`, comma-separated.
     pub kind: Option<String>,
-    /// A town's admin code or name.
+    /// Town admin codes or names, comma-separated.
     pub town: Option<String>,
     /// Page size, 1 to 5000 (default 1000).
     pub limit: Option<String>,
     /// The previous page's `next_after`.
     pub after: Option<String>,
+}
+
+/// The site filter (`domain::site_filter`), the same on the list, the counts, the exports and the tiles.
+/// Lists are comma-separated and match any of their values; an empty value is no filter.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read by `MapFilter::parse` from the query's pairs; this type documents them.
+pub struct FilterParams {
+    /// Town admin codes or names, at most 50, each at most 64 characters.
+    town: Option<String>,
+    /// Statuses, e.g. `reported,verified`.
+    status: Option<String>,
+    /// Site kinds: `intersection`, `section`, `spot`.
+    kind: Option<String>,
+    /// Hazard type codes (`GET /api/v1/hazard-types`): a site matches if it has any of them.
+    hazard_type: Option<String>,
+    /// Hazard levels: `general`, `significant`, `major`.
+    level: Option<String>,
+    /// `true`: open sites past their deadline (county date); `false`: the others.
+    overdue: Option<bool>,
+    /// `true`: sites listed for supervision (挂牌督办); `false`: the others.
+    supervised: Option<bool>,
+    /// `true`: sites that relapsed at least once; `false`: the others.
+    relapsed: Option<bool>,
+    /// First observed on or after this county date (Asia/Shanghai), `YYYY-MM-DD`.
+    from: Option<String>,
+    /// First observed on or before this county date (Asia/Shanghai), `YYYY-MM-DD`; not before `from`.
+    to: Option<String>,
+    /// Site sources, e.g. `patrol,hotline`.
+    source: Option<String>,
+}
+
+/// The list's own parameters: where and which page.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read from the query's pairs; this type documents them.
+pub struct PageParams {
+    /// `minlon,minlat,maxlon,maxlat` in WGS-84 degrees, at most 1 square degree.
+    bbox: Option<String>,
+    /// Page size, 1 to 5000 (default 1000).
+    limit: Option<String>,
+    /// The previous page's `next_after`.
+    after: Option<String>,
+}
+
+/// A query string as its decoded pairs, in order; a malformed one is a 400.
+pub type QueryPairs = std::result::Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// Reads the site filter of a request: the [`FilterParams`] and the endpoint's own parameters `others`
+/// (handed back), every other parameter refused with the list of accepted ones. Hazard type codes are
+/// checked against the `hazard_type` table, and unknown ones named.
+pub async fn site_filter<'a>(
+    state: &AppState,
+    pairs: &'a QueryPairs,
+    others: &[&'static str],
+) -> Result<(MapFilter, Others<'a>)> {
+    let pairs = match pairs {
+        Ok(Query(pairs)) => pairs.as_slice(),
+        Err(e) => return Err(Error::BadRequest(e.body_text())),
+    };
+    let (filter, rest) = MapFilter::parse(pairs, others).map_err(|e| Error::BadRequest(e.to_string()))?;
+    if !filter.hazard_types.is_empty() {
+        let unknown = reference::unknown_hazard_types(&state.pool, &filter.hazard_types).await?;
+        if !unknown.is_empty() {
+            return Err(Error::BadRequest(format!(
+                "hazard_type: unknown codes {}; GET /api/v1/hazard-types lists them",
+                unknown.join(", ")
+            )));
+        }
+    }
+    Ok((filter, rest))
 }
 
 /// Sites as a GeoJSON FeatureCollection, filtered and paged in id order.
@@ -46,21 +123,15 @@ pub struct ListParams {
     path = "/sites",
     operation_id = "list_sites",
     tag = "sites",
-    params(ListParams),
+    params(PageParams, FilterParams),
     responses(
         (status = 200, description = "One page of sites as a GeoJSON FeatureCollection (the list properties of each site), with `limit` and `next_after` (the `after` of the next page, or null)", body = Object, content_type = "application/geo+json"),
-        (status = 400, description = "A parameter is malformed or out of range (the message says which)"),
+        (status = 400, description = "A parameter is malformed, out of range or unknown (the message says which)"),
     )
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    actor: Actor,
-    params: std::result::Result<Query<ListParams>, QueryRejection>,
-) -> Result<impl IntoResponse> {
-    let Query(params) = params.map_err(|e| {
-        Error::BadRequest(format!("{}; parameters are bbox, status, kind, town, limit, after", e.body_text()))
-    })?;
-    let mut filter = parse_filter(params)?;
+pub async fn list(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<impl IntoResponse> {
+    let (criteria, others) = site_filter(&state, &params, &["bbox", "limit", "after"]).await?;
+    let mut filter = page(criteria, others.get("bbox"), others.get("limit"), others.get("after"))?;
     filter.scope = actor.site_scope();
     let (features, next) = sites::list(&state.pool, &filter).await?;
     // Assembled as text: the features are already JSON from PostgreSQL.
@@ -75,37 +146,32 @@ pub async fn list(
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], body))
 }
 
+/// The list's filter as the OGC API and the ledger give it (status, kind and town through the one parser).
 pub fn parse_filter(p: ListParams) -> Result<SiteFilter> {
-    let bbox = p.bbox.as_deref().map(|b| parse_bbox(b, Some(BBOX_AREA_DEG2_MAX))).transpose()?;
-    let statuses = match p.status.as_deref() {
-        None | Some("") => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(|s| s.trim().parse::<SiteStatus>().map(|s| s.as_str().to_string()))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::BadRequest(format!("status: {e}")))?,
-    };
-    let kind = match p.kind.as_deref() {
-        None | Some("") => None,
-        Some(k) => Some(k.parse::<SiteKind>().map_err(|e| Error::BadRequest(format!("kind: {e}")))?.as_str().into()),
-    };
-    let town = p.town.filter(|t| !t.is_empty());
-    if town.as_ref().is_some_and(|t| t.chars().count() > 64) {
-        return Err(Error::BadRequest("town: at most 64 characters (an admin code or a town name)".into()));
-    }
-    let limit = match p.limit.as_deref() {
+    let pairs: Vec<(String, String)> = [("status", p.status), ("kind", p.kind), ("town", p.town)]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name.to_string(), v)))
+        .collect();
+    let (criteria, _) = MapFilter::parse(&pairs, &[]).map_err(|e| Error::BadRequest(e.to_string()))?;
+    page(criteria, p.bbox.as_deref(), p.limit.as_deref(), p.after.as_deref())
+}
+
+/// The list's bbox (at most [`BBOX_AREA_DEG2_MAX`]), page size and cursor around `criteria`.
+fn page(criteria: MapFilter, bbox: Option<&str>, limit: Option<&str>, after: Option<&str>) -> Result<SiteFilter> {
+    let bbox = bbox.filter(|b| !b.is_empty()).map(|b| parse_bbox(b, Some(BBOX_AREA_DEG2_MAX))).transpose()?;
+    let limit = match limit {
         None | Some("") => PAGE_SIZE_DEFAULT,
         Some(l) => l.parse::<i64>().ok().filter(|l| (1..=PAGE_SIZE_MAX).contains(l)).ok_or_else(|| {
             Error::BadRequest(format!("limit: {l:?} is not a whole number from 1 to {PAGE_SIZE_MAX}"))
         })?,
     };
-    let after = match p.after.as_deref() {
+    let after = match after {
         None | Some("") => None,
         Some(a) => Some(Uuid::parse_str(a).map_err(|_| {
             Error::BadRequest("after: not a site id; pass the next_after value of the previous page".into())
         })?),
     };
-    Ok(SiteFilter { bbox, statuses, kind, town, after, limit, scope: Default::default() })
+    Ok(SiteFilter { bbox, criteria, after, limit, scope: Default::default() })
 }
 
 /// A bbox in WGS-84 degrees, at most `area_max` square degrees when given (the OGC API pages instead).
@@ -166,22 +232,29 @@ pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<St
     super::site_view::detail_response(&state, &actor, id).await
 }
 
-/// The number of sites per status, for legends.
+/// The number of sites per status and overdue, for the legend, over the filtered sites in your scope.
 #[utoipa::path(
     get,
     path = "/sites/counts",
     operation_id = "count_sites",
     tag = "sites",
+    params(FilterParams),
     responses(
-        (status = 200, description = "`total` and `by_status` (status → count) over the sites in your scope", body = Object),
+        (status = 200, description = "`total`, `by_status` (status → count) and `overdue` over the filtered sites in your scope (no bbox: the whole jurisdiction), and `filter`, the filter as one canonical query string (sorted, deduplicated values)", body = Object),
+        (status = 400, description = "A parameter is malformed, out of range or unknown (the message says which)"),
     )
 )]
-pub async fn counts(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>> {
-    let counts = sites::counts_by_status(&state.pool, &actor.site_scope()).await?;
-    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+pub async fn counts(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<Json<Value>> {
+    let (criteria, _) = site_filter(&state, &params, &[]).await?;
+    let filter = SiteFilter { criteria, scope: actor.site_scope(), ..Default::default() };
+    let counts = sites::counts_by_status(&state.pool, &filter).await?;
+    let total: i64 = counts.iter().map(|(_, n, _)| n).sum();
+    let overdue: i64 = counts.iter().map(|(_, _, o)| o).sum();
     let by_status: serde_json::Map<String, Value> =
-        counts.into_iter().map(|(status, n)| (status, Value::from(n))).collect();
-    Ok(Json(json!({ "total": total, "by_status": by_status })))
+        counts.into_iter().map(|(status, n, _)| (status, Value::from(n))).collect();
+    Ok(Json(json!({
+        "total": total, "by_status": by_status, "overdue": overdue, "filter": filter.criteria.to_query()
+    })))
 }
 
 #[cfg(test)]

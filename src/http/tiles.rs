@@ -7,8 +7,11 @@
 //! saves the drawing, never the check, and any change — a status move, a new observation, a merge, an import —
 //! shows in the very next request for the tiles it touches, on every app server.
 //!
-//! Site tiles depend on who asks (a town officer sees only their town's sites): the cache key holds the scope,
-//! so a tile drawn for one scope is never served to another. Bodies are kept gzipped (fast level, drawn once)
+//! Site tiles depend on who asks (a town officer sees only their town's sites) and on the site filter of the
+//! query (`town`, `status`, `hazard_type`, …, as on `GET /api/v1/sites`): the cache key holds the scope and the
+//! filter's canonical query, so a tile drawn for one scope or filter is never served to another, and one
+//! filter written two ways shares its tiles. `crs=gcj02` draws every layer in the shifted coordinates of
+//! Chinese base maps; the coordinate system is part of the key too. Bodies are kept gzipped (fast level, drawn once)
 //! and sent gzipped to clients that accept it; the `ETag` is the tile's content hash, so a browser's
 //! revalidation is a `304` whenever the tile it holds is still right.
 
@@ -26,9 +29,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use super::sites::{QueryPairs, site_filter};
 use super::{AppState, Error, Result};
-use crate::db::tiles::{self, Drawn, Layer, TileId};
-use crate::domain::auth::{Actor, SiteScope};
+use crate::db::sites::SiteFilter;
+use crate::db::tiles::{self, Crs, Drawn, Layer, TileId};
+use crate::domain::auth::Actor;
+use crate::domain::site_filter::MapFilter;
 
 /// A cached tile is checked against the change log on every use and dropped after this long in any case
 /// (the log keeps its rows for [`CHANGES_KEPT`], far longer).
@@ -68,6 +74,10 @@ struct Key {
     tile: TileId,
     /// `None` for the layers everyone sees alike (towns, roads).
     scope: Option<(bool, Option<i32>, Option<i32>)>,
+    /// The site filter as its canonical query (`MapFilter::to_query`): one entry per filter however it was
+    /// written, never one for two filters. Empty for towns and roads, which no site filter changes.
+    filter: String,
+    crs: Crs,
 }
 
 struct Entry {
@@ -144,18 +154,48 @@ fn parse_tile(z: &str, x: &str, y: &str) -> Result<TileId> {
     TileId::new(z, x, y).ok_or_else(bad)
 }
 
+/// `crs=wgs84` (the default) or `crs=gcj02`, the shifted coordinates of Chinese base maps.
+fn parse_crs(crs: Option<&str>) -> Result<Crs> {
+    match crs {
+        None | Some("wgs84") => Ok(Crs::Wgs84),
+        Some("gcj02") => Ok(Crs::Gcj02),
+        Some(other) => Err(Error::BadRequest(format!(
+            "crs: {:?} is not a coordinate system of the tiles; accepted values: wgs84, gcj02",
+            other.chars().take(64).collect::<String>()
+        ))),
+    }
+}
+
 pub async fn tile(
     State(state): State<AppState>,
     Extension(cache): Extension<Arc<TileCache>>,
     actor: Actor,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
+    params: QueryPairs,
     headers: HeaderMap,
 ) -> Result<Response> {
     let layer = Layer::from_name(&layer)
         .ok_or_else(|| Error::NotFound(format!("no tile layer {layer:?}; layers are sites, towns and roads")))?;
     let tile = parse_tile(&z, &x, &y)?;
-    let scope = actor.site_scope();
-    let key = Key { layer, tile, scope: (layer == Layer::Sites).then_some((scope.all, scope.town_id, scope.unit_id)) };
+    // Every layer takes the site filter's parameters (the map sends the same query to all three); towns and
+    // roads ignore them, and check only their form, not the hazard types against the table.
+    let (criteria, others) = if layer == Layer::Sites {
+        site_filter(&state, &params, &["crs"]).await?
+    } else {
+        let pairs = params.as_ref().map_err(|e| Error::BadRequest(e.body_text()))?;
+        let (_, others) = MapFilter::parse(pairs, &["crs"]).map_err(|e| Error::BadRequest(e.to_string()))?;
+        (MapFilter::default(), others)
+    };
+    let crs = parse_crs(others.get("crs"))?;
+    let sites = SiteFilter { criteria, scope: actor.site_scope(), ..Default::default() };
+    let scope = &sites.scope;
+    let key = Key {
+        layer,
+        tile,
+        scope: (layer == Layer::Sites).then_some((scope.all, scope.town_id, scope.unit_id)),
+        filter: sites.criteria.to_query(),
+        crs,
+    };
 
     if cache.prune_due() {
         let pool = state.pool.clone();
@@ -174,7 +214,7 @@ pub async fn tile(
             } else {
                 None
             };
-            let entry = Arc::new(draw(&state, layer, tile, &scope).await?);
+            let entry = Arc::new(draw(&state, layer, tile, &sites, crs).await?);
             cache.put(key, entry.clone());
             entry
         }
@@ -182,8 +222,8 @@ pub async fn tile(
     Ok(respond(&entry, &headers))
 }
 
-async fn draw(state: &AppState, layer: Layer, tile: TileId, scope: &SiteScope) -> Result<Entry> {
-    let mut drawn = tiles::draw(&state.pool, layer, tile, scope).await?;
+async fn draw(state: &AppState, layer: Layer, tile: TileId, sites: &SiteFilter, crs: Crs) -> Result<Entry> {
+    let mut drawn = tiles::draw(&state.pool, layer, tile, sites, crs).await?;
     let plain = Bytes::from(std::mem::take(&mut drawn.mvt));
     // Compressing is CPU work of the same order as drawing: done once per drawing, off the async threads.
     let (gzip, etag) = tokio::task::spawn_blocking({
@@ -292,7 +332,13 @@ mod tests {
                 at: Instant::now(),
             })
         };
-        let key = |x: u32| Key { layer: Layer::Sites, tile: TileId { z: 10, x, y: 0 }, scope: None };
+        let key = |x: u32| Key {
+            layer: Layer::Sites,
+            tile: TileId { z: 10, x, y: 0 },
+            scope: None,
+            filter: String::new(),
+            crs: Crs::Wgs84,
+        };
         for x in 0..20 {
             cache.put(key(x), entry(6 * 1024));
         }

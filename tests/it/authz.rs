@@ -54,6 +54,8 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     // Sites: everyone signed in reads; town and unit officers only their own (404 outside, never 403).
     ("GET /api/v1/sites",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/counts",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/export.geojson",                  Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/export.kml",                      Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /tiles/sites/14/13680/6647.mvt",                Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /tiles/towns/10/855/411.mvt",                   Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /ogc/collections",                              Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -382,7 +384,7 @@ async fn lists_and_counts_hold_exactly_the_sites_in_scope(pool: PgPool) {
         assert_eq!(feature_ids(&list.json()), expected, "{actor}: GET /api/v1/sites");
         assert_eq!(
             counts.json(),
-            json!({ "total": expected.len(), "by_status": { "reported": expected.len() } }),
+            json!({ "total": expected.len(), "by_status": { "reported": expected.len() }, "overdue": 0, "filter": "" }),
             "{actor}: GET /api/v1/sites/counts"
         );
         // Filters narrow the scope; they never widen it.

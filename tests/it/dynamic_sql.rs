@@ -11,6 +11,8 @@ use common::{app, county_office, jpeg, observation, sha256_hex};
 use roadledger::db::sites::SiteFilter;
 use roadledger::db::{ledger, lifecycle, lookback, observations, photos, places, sites};
 use roadledger::domain::auth::SiteScope;
+use roadledger::domain::site::{HazardLevel, SiteKind, SiteStatus};
+use roadledger::domain::site_filter::MapFilter;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -94,8 +96,8 @@ async fn every_scoped_query_runs_with_every_scope(pool: PgPool) {
         let summary = sites::summary(&pool, s.site, &scope).await.unwrap();
         assert_eq!(summary.is_some(), sees, "summary, scope {name}");
 
-        let counts = sites::counts_by_status(&pool, &scope).await.unwrap();
-        let seen: i64 = counts.iter().map(|(_, n)| n).sum();
+        let counts = sites::counts_by_status(&pool, &SiteFilter { scope, ..Default::default() }).await.unwrap();
+        let seen: i64 = counts.iter().map(|(_, n, _)| n).sum();
         // The unit leads only the first site; the town and everyone see both.
         let expected = match name {
             "all" | "own town" => 2,
@@ -137,29 +139,69 @@ async fn every_scoped_query_runs_with_every_scope(pool: PgPool) {
 async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
     let (_app, s) = seed(&pool).await;
     let everyone = SiteScope { all: true, town_id: None, unit_id: None };
+    // The seeded site as the criteria below see it: first observed on 2026-11-30 (county date), overdue,
+    // listed, relapsed once, with a hazard type, a level and a source; the other site has none of these.
+    sqlx::query(
+        "update site set hazard_types = '{missing_warning_sign,worn_markings}', hazard_level = 'major',
+             deadline = '2020-01-01', supervision_level = 'county', relapse_count = 1, source = 'hotline'
+         where id = $1",
+    )
+    .bind(s.site)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let status: SiteStatus = s.status.parse().unwrap();
+    let date = |d: &str| Some(d.parse::<NaiveDate>().unwrap());
+    let with = |criteria: MapFilter| SiteFilter { criteria, ..Default::default() };
     // Each optional part of the filter on its own, all of them together, and ones that exclude the site.
     let variants: Vec<(&str, SiteFilter, bool)> = vec![
         ("nothing", SiteFilter::default(), true),
         ("bbox", SiteFilter { bbox: Some(common::YANGSHE), ..Default::default() }, true),
-        ("status", SiteFilter { statuses: vec![s.status.clone()], ..Default::default() }, true),
-        ("kind", SiteFilter { kind: Some("intersection".into()), ..Default::default() }, true),
-        ("town code", SiteFilter { town: Some("320582100".into()), ..Default::default() }, true),
-        ("town name", SiteFilter { town: Some("杨舍镇".into()), ..Default::default() }, true),
+        ("status", with(MapFilter { statuses: vec![status, SiteStatus::Closed], ..Default::default() }), true),
+        ("kind", with(MapFilter { kinds: vec![SiteKind::Intersection], ..Default::default() }), true),
+        ("town code", with(MapFilter { towns: vec!["320582100".into()], ..Default::default() }), true),
+        ("town name", with(MapFilter { towns: vec!["杨舍镇".into(), "锦丰镇".into()], ..Default::default() }), true),
+        ("hazard type", with(MapFilter { hazard_types: vec!["worn_markings".into()], ..Default::default() }), true),
+        ("level", with(MapFilter { levels: vec![HazardLevel::Major], ..Default::default() }), true),
+        ("overdue", with(MapFilter { overdue: Some(true), ..Default::default() }), true),
+        ("supervised", with(MapFilter { supervised: Some(true), ..Default::default() }), true),
+        ("relapsed", with(MapFilter { relapsed: Some(true), ..Default::default() }), true),
+        ("from", with(MapFilter { from: date("2026-11-30"), ..Default::default() }), true),
+        ("to", with(MapFilter { to: date("2026-11-30"), ..Default::default() }), true),
+        ("source", with(MapFilter { sources: vec!["hotline".into()], ..Default::default() }), true),
         (
             "everything",
             SiteFilter {
                 bbox: Some(common::YANGSHE),
-                statuses: vec![s.status.clone()],
-                kind: Some("intersection".into()),
-                town: Some("杨舍镇".into()),
+                criteria: MapFilter {
+                    towns: vec!["杨舍镇".into()],
+                    statuses: vec![status],
+                    kinds: vec![SiteKind::Intersection],
+                    hazard_types: vec!["missing_warning_sign".into()],
+                    levels: vec![HazardLevel::Major, HazardLevel::General],
+                    overdue: Some(true),
+                    supervised: Some(true),
+                    relapsed: Some(true),
+                    from: date("2026-11-01"),
+                    to: date("2026-11-30"),
+                    sources: vec!["hotline".into(), "patrol".into()],
+                },
                 ..Default::default()
             },
             true,
         ),
         ("other bbox", SiteFilter { bbox: Some([100.0, 30.0, 100.1, 30.1]), ..Default::default() }, false),
-        ("other status", SiteFilter { statuses: vec!["closed".into()], ..Default::default() }, false),
-        ("other kind", SiteFilter { kind: Some("section".into()), ..Default::default() }, false),
-        ("other town", SiteFilter { town: Some("锦丰镇".into()), ..Default::default() }, false),
+        ("other status", with(MapFilter { statuses: vec![SiteStatus::Closed], ..Default::default() }), false),
+        ("other kind", with(MapFilter { kinds: vec![SiteKind::Section], ..Default::default() }), false),
+        ("other town", with(MapFilter { towns: vec!["锦丰镇".into()], ..Default::default() }), false),
+        ("other hazard type", with(MapFilter { hazard_types: vec!["x".into()], ..Default::default() }), false),
+        ("other level", with(MapFilter { levels: vec![HazardLevel::General], ..Default::default() }), false),
+        ("not overdue", with(MapFilter { overdue: Some(false), ..Default::default() }), false),
+        ("not supervised", with(MapFilter { supervised: Some(false), ..Default::default() }), false),
+        ("not relapsed", with(MapFilter { relapsed: Some(false), ..Default::default() }), false),
+        ("later from", with(MapFilter { from: date("2026-12-01"), ..Default::default() }), false),
+        ("earlier to", with(MapFilter { to: date("2026-11-29"), ..Default::default() }), false),
+        ("other source", with(MapFilter { sources: vec!["drone".into()], ..Default::default() }), false),
     ];
     for (name, filter, includes) in variants {
         for (scope_name, scope, sees) in scopes(&s) {
@@ -172,6 +214,14 @@ async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
                 .collect();
             assert_eq!(ids.contains(&s.site.to_string()), expected, "list, filter {name}, scope {scope_name}");
             assert_eq!(next, None);
+            let counts = sites::counts_by_status(&pool, &f).await.unwrap();
+            assert_eq!(
+                counts.iter().map(|(_, n, _)| n).sum::<i64>(),
+                ids.len() as i64,
+                "counts, filter {name}, scope {scope_name}"
+            );
+            let overdue = counts.iter().map(|(_, _, o)| o).sum::<i64>();
+            assert_eq!(overdue, i64::from(expected), "overdue count, filter {name}, scope {scope_name}");
 
             let export = ledger::export(&pool, &f, ledger::LEDGER_ROWS_MAX).await.unwrap();
             let mut rows = export.rows;

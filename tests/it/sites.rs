@@ -100,7 +100,7 @@ async fn list_parameters_have_limits_and_clear_errors(pool: PgPool) {
         ("/api/v1/sites?status=done", "unknown SiteStatus \"done\""),
         ("/api/v1/sites?kind=road", "accepted values: intersection, section, spot"),
         ("/api/v1/sites?after=yesterday", "next_after"),
-        ("/api/v1/sites?colour=red", "unknown field `colour`"),
+        ("/api/v1/sites?colour=red", "unknown parameter \"colour\"; the parameters are town, status"),
         ("/api/v1/sites/not-a-uuid", "neither a site id (a UUID) nor a site code"),
         ("/api/v1/photos/abc", "64 hexadecimal digits"),
     ];
@@ -157,7 +157,7 @@ async fn a_site_in_detail_has_its_checklist_observations_photos_and_events(pool:
     assert!(junk.detail().contains("site code"), "{}", junk.detail());
 
     let counts = app.get("/api/v1/sites/counts").await.json();
-    assert_eq!(counts, json!({"total": 1, "by_status": {"reported": 1}}));
+    assert_eq!(counts, json!({"total": 1, "by_status": {"reported": 1}, "overdue": 0, "filter": ""}));
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -276,4 +276,309 @@ async fn responses_are_compressed_as_the_client_accepts(pool: PgPool) {
     let stored = get(&format!("/api/v1/photos/{sha}"), Some("gzip")).await;
     assert_eq!(stored.status, 200);
     assert!(stored.headers.get("content-encoding").is_none());
+}
+
+/// Four sites for the filter tests, by letter, with their codes:
+/// - A: spot in 杨舍镇, reported, overdue, hazard `missing_warning_sign`, major, from a hotline call, first
+///   observed at the first instant of 2026-11-01 (county time);
+/// - B: intersection in 杨舍镇, closed (past its deadline, but closed is never overdue), hazards
+///   `worn_markings` and `missing_yield_control`, general, listed by the county, first observed at the last
+///   second of 2026-11-30;
+/// - C: section in 塘桥<&>镇 (a name that needs escaping), reported, relapsed twice, significant, from a drone,
+///   first observed at the last second of 2026-10-31;
+/// - D: spot in 塘桥<&>镇, reported, nothing else, first observed at the first instant of 2026-12-01.
+async fn filter_seed(app: &common::TestApp) -> Vec<(char, String)> {
+    common::county_office(app).await;
+    app.add_town("320582101", TANGQIAO, [120.60, 31.84, 120.70, 31.90]).await;
+    let mut sites = Vec::new();
+    for (letter, kind, coords, update) in [
+        (
+            'A',
+            "spot",
+            json!([120.55, 31.87]),
+            "hazard_types = '{missing_warning_sign}', hazard_level = 'major', deadline = '2020-01-01',
+             source = 'hotline', first_observed_at = '2026-11-01 00:00:00+08'",
+        ),
+        (
+            'B',
+            "intersection",
+            json!([120.52, 31.86]),
+            "hazard_types = '{worn_markings,missing_yield_control}', hazard_level = 'general', status = 'closed',
+             deadline = '2020-01-01', supervision_level = 'county', first_observed_at = '2026-11-30 23:59:59+08'",
+        ),
+        (
+            'C',
+            "section",
+            json!([[120.65, 31.87], [120.655, 31.872]]),
+            "relapse_count = 2, hazard_level = 'significant', source = 'drone',
+             first_observed_at = '2026-10-31 23:59:59+08'",
+        ),
+        ('D', "spot", json!([120.68, 31.88]), "first_observed_at = '2026-12-01 00:00:00+08'"),
+    ] {
+        let answer = app.upload(&observation(kind, coords), &[]).await;
+        assert_eq!(answer.status, 201, "{}", answer.detail());
+        let site = &answer.json()["site"];
+        sqlx::query(&format!("update site set {update} where id = $1::text::uuid"))
+            .bind(site["id"].as_str().unwrap())
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        sites.push((letter, site["properties"]["code"].as_str().unwrap().to_string()));
+    }
+    sites
+}
+
+const TANGQIAO: &str = "塘桥<&>镇";
+
+/// The letters of the sites a list holds.
+fn letters(sites: &[(char, String)], collection: &Value) -> String {
+    let codes = ids(collection);
+    sites.iter().filter(|(_, code)| codes.contains(code)).map(|(letter, _)| *letter).collect()
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.,=".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn each_filter_narrows_the_list_and_the_counts(pool: PgPool) {
+    let app = app(pool).await;
+    let sites = filter_seed(&app).await;
+    let tangqiao = encode(TANGQIAO);
+    let cases = [
+        (String::new(), "ABCD"),
+        ("town=320582100".into(), "AB"),
+        (format!("town={tangqiao}"), "CD"),
+        (format!("town={},320582100", encode("杨舍镇")), "AB"),
+        (format!("town=320582100,{tangqiao}"), "ABCD"),
+        ("status=closed".into(), "B"),
+        ("status=reported,closed".into(), "ABCD"),
+        ("kind=spot".into(), "AD"),
+        ("kind=section,spot".into(), "ACD"),
+        ("hazard_type=worn_markings".into(), "B"),
+        ("hazard_type=missing_warning_sign,missing_yield_control".into(), "AB"),
+        ("level=major,significant".into(), "AC"),
+        ("overdue=true".into(), "A"),
+        ("overdue=false".into(), "BCD"),
+        ("supervised=true".into(), "B"),
+        ("supervised=false".into(), "ACD"),
+        ("relapsed=true".into(), "C"),
+        ("relapsed=false".into(), "ABD"),
+        // Inclusive county dates: the first instant of `from` and the last second of `to` are in.
+        ("from=2026-11-01".into(), "ABD"),
+        ("to=2026-11-30".into(), "ABC"),
+        ("from=2026-11-01&to=2026-11-30".into(), "AB"),
+        ("from=2026-11-30&to=2026-11-30".into(), "B"),
+        ("from=2026-10-31&to=2026-10-31".into(), "C"),
+        ("source=hotline,drone".into(), "AC"),
+        ("source=patrol".into(), "BD"),
+        ("town=320582100&kind=spot&overdue=true&level=major".into(), "A"),
+        ("status=&town=&overdue=".into(), "ABCD"),
+    ];
+    for (query, expected) in cases {
+        let list = app.get(&format!("/api/v1/sites?{query}")).await;
+        assert_eq!(list.status, 200, "{query}: {}", list.detail());
+        assert_eq!(letters(&sites, &list.json()), expected, "list ?{query}");
+
+        let counts = app.get(&format!("/api/v1/sites/counts?{query}")).await;
+        assert_eq!(counts.status, 200, "{query}: {}", counts.detail());
+        let counts = counts.json();
+        assert_eq!(counts["total"], expected.len(), "counts ?{query}: {counts}");
+        let closed = usize::from(expected.contains('B'));
+        let reported = expected.len() - closed;
+        let mut by_status = serde_json::Map::new();
+        if reported > 0 {
+            by_status.insert("reported".into(), json!(reported));
+        }
+        if closed > 0 {
+            by_status.insert("closed".into(), json!(closed));
+        }
+        assert_eq!(counts["by_status"], Value::Object(by_status), "counts ?{query}");
+        assert_eq!(counts["overdue"], usize::from(expected.contains('A')), "counts ?{query}");
+    }
+
+    // The counts name their filter canonically: sorted, deduplicated, in a fixed order, encoded.
+    let counts = app.get(&format!("/api/v1/sites/counts?status=reported,closed,reported&town={tangqiao}")).await;
+    assert_eq!(
+        counts.json()["filter"],
+        format!("town={}&status=closed,reported", "%E5%A1%98%E6%A1%A5%3C%26%3E%E9%95%87")
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn bad_filter_values_are_400s_naming_the_parameter(pool: PgPool) {
+    let app = app(pool).await;
+    let towns = (0..51).map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+    let cases = [
+        ("hazard_type=nope,worn_markings".to_string(), "hazard_type: unknown codes nope"),
+        ("level=huge".into(), "level: unknown HazardLevel \"huge\""),
+        ("overdue=yes".into(), "overdue: \"yes\" is neither true nor false"),
+        ("supervised=1".into(), "supervised:"),
+        ("relapsed=TRUE".into(), "relapsed:"),
+        ("from=2026-13-01".into(), "from: \"2026-13-01\" is not a date"),
+        ("to=yesterday".into(), "to: \"yesterday\" is not a date"),
+        ("from=2026-12-02&to=2026-12-01".into(), "from: 2026-12-02 is after to=2026-12-01"),
+        ("source=rumour".into(), "source: unknown source \"rumour\""),
+        (format!("town={towns}"), "town: at most 50 values"),
+        (format!("town={}", "x".repeat(65)), "town: "),
+        ("kind=spot&kind=section".into(), "kind: given twice"),
+        ("colour=red".into(), "colour: unknown parameter"),
+    ];
+    for path in ["/api/v1/sites", "/api/v1/sites/counts", "/api/v1/sites/export.geojson", "/api/v1/sites/export.kml"] {
+        for (query, fragment) in &cases {
+            let answer = app.get(&format!("{path}?{query}")).await;
+            assert_eq!(answer.status, 400, "{path}?{query}");
+            assert!(answer.detail().contains(fragment), "{path}?{query}: {}", answer.detail());
+        }
+    }
+    // The legend counts the whole jurisdiction: no bbox there.
+    let counts = app.get("/api/v1/sites/counts?bbox=120.5,31.8,120.6,31.9").await;
+    assert_eq!(counts.status, 400);
+    assert!(counts.detail().contains("unknown parameter \"bbox\""), "{}", counts.detail());
+}
+
+/// What a KML document holds: its placemarks' and folders' names, and the text of every `<value>`.
+struct Kml {
+    placemarks: Vec<String>,
+    folders: Vec<String>,
+    values: Vec<String>,
+    points: usize,
+    lines: usize,
+}
+
+/// Reads KML with an XML parser (which refuses text that is not well-formed XML).
+fn read_kml(text: &str) -> Kml {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut kml = Kml { placemarks: vec![], folders: vec![], values: vec![], points: 0, lines: 0 };
+    let mut path: Vec<String> = Vec::new();
+    let mut buffer = String::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) => {
+                let name = e.name().as_ref().to_string();
+                match name.as_str() {
+                    "Point" => kml.points += 1,
+                    "LineString" => kml.lines += 1,
+                    _ => {}
+                }
+                path.push(name);
+                buffer.clear();
+            }
+            Event::Text(t) => buffer.push_str(&t),
+            Event::GeneralRef(r) => {
+                let resolved = quick_xml::escape::resolve_predefined_entity(&r).expect("a predefined entity");
+                buffer.push_str(resolved);
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap();
+                let parent = path.last().map(String::as_str);
+                match (name.as_str(), parent) {
+                    ("name", Some("Placemark")) => kml.placemarks.push(buffer.clone()),
+                    ("name", Some("Folder")) => kml.folders.push(buffer.clone()),
+                    ("value", _) => kml.values.push(buffer.clone()),
+                    _ => {}
+                }
+                buffer.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(path.is_empty(), "every element closed");
+    kml
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn exports_hold_the_filtered_sites_as_geojson_and_kml(pool: PgPool) {
+    let app = app(pool).await;
+    let sites = filter_seed(&app).await;
+    let code = |letter: char| sites.iter().find(|(l, _)| *l == letter).unwrap().1.clone();
+
+    // GeoJSON: a FeatureCollection of the filtered sites with the list's properties, as an attachment.
+    let all = app.get("/api/v1/sites/export.geojson").await;
+    assert_eq!(all.status, 200, "{}", all.detail());
+    assert_eq!(all.headers["content-type"], "application/geo+json");
+    // Named by the county's date (UTC+8).
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    assert_eq!(
+        all.headers["content-disposition"],
+        format!(
+            "attachment; filename=\"roadledger-sites-{today}.geojson\"; filename*=UTF-8''roadledger-sites-{today}.geojson"
+        )
+    );
+    let all = all.json();
+    assert_eq!(all["type"], "FeatureCollection");
+    assert_eq!(letters(&sites, &all), "ABCD");
+    let listed = app.get("/api/v1/sites").await.json();
+    let by_code = |collection: &Value, code: &str| {
+        collection["features"].as_array().unwrap().iter().find(|f| f["properties"]["code"] == code).cloned().unwrap()
+    };
+    assert_eq!(by_code(&all, &code('C'))["properties"], by_code(&listed, &code('C'))["properties"]);
+
+    let filtered = app.get("/api/v1/sites/export.geojson?kind=spot&town=320582101,320582100").await.json();
+    assert_eq!(letters(&sites, &filtered), "AD");
+    // The bbox may be larger than the list's 1 square degree.
+    let wide = app.get("/api/v1/sites/export.geojson?bbox=110,25,125,35&relapsed=false").await;
+    assert_eq!(wide.status, 200, "{}", wide.detail());
+    assert_eq!(letters(&sites, &wide.json()), "ABD");
+    let none = app.get("/api/v1/sites/export.geojson?bbox=100,20,101,21").await.json();
+    assert_eq!(none["features"], json!([]));
+
+    // KML: a folder per status, a placemark per site named by code, road and stake, text escaped, Chinese
+    // intact; sections are lines.
+    let kml = app.get("/api/v1/sites/export.kml").await;
+    assert_eq!(kml.status, 200, "{}", kml.detail());
+    assert_eq!(kml.headers["content-type"], "application/vnd.google-earth.kml+xml");
+    assert_eq!(
+        kml.headers["content-disposition"],
+        format!("attachment; filename=\"roadledger-sites-{today}.kml\"; filename*=UTF-8''roadledger-sites-{today}.kml")
+    );
+    let text = String::from_utf8(kml.bytes.to_vec()).unwrap();
+    assert!(text.contains("<Data name=\"town\"><value>塘桥&lt;&amp;&gt;镇</value></Data>"), "escaped as it should");
+    let read = read_kml(&text);
+    assert_eq!(read.placemarks.len(), 4);
+    assert_eq!((read.points, read.lines), (3, 1));
+    assert_eq!(read.folders, ["已上报 (reported)", "已销号 (closed)"]);
+    for letter in ['A', 'B', 'C', 'D'] {
+        assert!(read.placemarks.iter().any(|name| name.starts_with(&code(letter))), "{letter}: {:?}", read.placemarks);
+    }
+    assert_eq!(read.values.iter().filter(|v| *v == TANGQIAO).count(), 2, "{:?}", read.values);
+    assert_eq!(read.values.iter().filter(|v| *v == "杨舍镇").count(), 2);
+    assert!(text.contains("<Style id=\"status-reported\"><IconStyle><color>ff1f30d7</color>"));
+
+    let kml = app.get(&format!("/api/v1/sites/export.kml?town={}", encode(TANGQIAO))).await;
+    let read = read_kml(std::str::from_utf8(&kml.bytes).unwrap());
+    assert_eq!(read.placemarks.len(), 2);
+    assert_eq!(read.folders, ["已上报 (reported)"]);
+    let empty = app.get("/api/v1/sites/export.kml?status=cancelled").await;
+    let read = read_kml(std::str::from_utf8(&empty.bytes).unwrap());
+    assert!(read.placemarks.is_empty() && read.folders.is_empty());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_export_over_its_cap_is_refused_before_anything_is_sent(pool: PgPool) {
+    let settings = roadledger::http::Settings { export_sites_max: 3, ..Default::default() };
+    let app = common::app_with(pool, settings).await;
+    let sites = filter_seed(&app).await;
+    assert_eq!(sites.len(), 4);
+    for path in ["/api/v1/sites/export.geojson", "/api/v1/sites/export.kml"] {
+        let answer = app.get(path).await;
+        assert_eq!(answer.status, 400, "{path}");
+        assert!(
+            answer.detail().contains("4 sites match; an export holds at most 3. Narrow the filter"),
+            "{}",
+            answer.detail()
+        );
+        // Narrowed, it goes through.
+        assert_eq!(app.get(&format!("{path}?status=reported")).await.status, 200, "{path}");
+    }
 }

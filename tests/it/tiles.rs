@@ -12,7 +12,9 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::common::{self, CountyOffice, TestApp, YANGSHE, app, jpeg, observation};
+use roadledger::db::sites::SiteFilter;
 use roadledger::db::tiles;
+use roadledger::domain::site_filter::MapFilter;
 
 /// The z/x/y of the tile holding a lon/lat point (Web Mercator, XYZ numbering).
 fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
@@ -339,24 +341,58 @@ async fn bad_tile_requests_are_refused_clearly(pool: PgPool) {
     assert_eq!(anonymous.status, 401);
 }
 
+/// Every part of the site filter, set so that a fresh spot in 杨舍镇 with `status` matches it.
+fn every_filter_part(status: &str) -> Vec<(String, String)> {
+    [
+        ("town", "杨舍镇"),
+        ("status", status),
+        ("kind", "spot"),
+        ("level", ""),
+        ("hazard_type", ""),
+        ("overdue", "false"),
+        ("supervised", "false"),
+        ("relapsed", "false"),
+        ("from", "2026-11-30"),
+        ("to", "2026-11-30"),
+        ("source", "patrol"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn every_tile_statement_runs(pool: PgPool) {
     // The statements are assembled from constant fragments: each variant runs once on a real database, so a
     // slip in a fragment fails here rather than on a map.
     let app = app(pool).await;
+    common::county_office(&app).await;
     spot(&app, [120.55, 31.87]).await;
     let scope = roadledger::domain::auth::SiteScope { all: true, town_id: None, unit_id: None };
-    for layer in tiles::Layer::ALL {
-        for z in [0u8, 5, 10, 12, 13, 16, 22] {
-            let (x, y) = tile_of([120.55, 31.87], z);
-            let drawn = tiles::draw(&app.pool, layer, tiles::TileId::new(z, x, y).unwrap(), &scope).await.unwrap();
-            assert!(drawn.snapshot.contains(':'), "a pg_snapshot: {}", drawn.snapshot);
-            if layer == tiles::Layer::Sites {
-                assert!(!drawn.mvt.is_empty(), "z{z} shows the site");
+    let everything = SiteFilter { scope, ..Default::default() };
+    // A filter with every part set that the site matches, and one it does not.
+    let (matching, _) = MapFilter::parse(&every_filter_part("reported"), &[]).unwrap();
+    let (other, _) = MapFilter::parse(&every_filter_part("closed"), &[]).unwrap();
+    let matching = SiteFilter { criteria: matching, ..everything.clone() };
+    let other = SiteFilter { criteria: other, ..everything.clone() };
+    for crs in tiles::Crs::ALL {
+        for layer in tiles::Layer::ALL {
+            for z in [0u8, 5, 10, 12, 13, 16, 22] {
+                let (x, y) = tile_of([120.55, 31.87], z);
+                let tile = tiles::TileId::new(z, x, y).unwrap();
+                let drawn = tiles::draw(&app.pool, layer, tile, &everything, crs).await.unwrap();
+                assert!(drawn.snapshot.contains(':'), "a pg_snapshot: {}", drawn.snapshot);
+                if layer == tiles::Layer::Sites {
+                    assert!(!drawn.mvt.is_empty(), "z{z} {crs:?} shows the site");
+                    let drawn = tiles::draw(&app.pool, layer, tile, &matching, crs).await.unwrap();
+                    assert!(!drawn.mvt.is_empty(), "z{z} {crs:?} shows the site the filter matches");
+                    let drawn = tiles::draw(&app.pool, layer, tile, &other, crs).await.unwrap();
+                    assert!(drawn.mvt.is_empty(), "z{z} {crs:?} leaves out the site the filter does not match");
+                }
             }
         }
     }
-    assert_eq!(tiles::statements().len(), 4);
+    assert_eq!(tiles::statements().len(), 8);
     // The change log prunes only what is old enough.
     assert_eq!(tiles::prune_changes(&app.pool, std::time::Duration::from_secs(3600)).await.unwrap(), 0);
     sqlx::query("update map_change set written_at = now() - interval '2 days'").execute(&app.pool).await.unwrap();
@@ -377,4 +413,199 @@ async fn site_codes_keep_every_digit_past_a_million(pool: PgPool) {
     spot(&app, [120.55, 31.87]).await;
     let code: String = sqlx::query_scalar("select code from site").fetch_one(&app.pool).await.unwrap();
     assert_eq!(code, "YH-1000000");
+}
+
+/// Four spots in one z14 tile, 75 m apart, each with something the others lack: 0 has a hazard type and is
+/// major, 1 is closed, 2 is listed for supervision, 3 has nothing.
+async fn four_spots(app: &TestApp) -> Vec<i64> {
+    common::county_office(app).await;
+    let mut numbers = Vec::new();
+    for (i, update) in [
+        "hazard_types = '{worn_markings}', hazard_level = 'major'",
+        "status = 'closed'",
+        "supervision_level = 'county'",
+        "version = version",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = spot(app, [120.55 + 0.0008 * i as f64, 31.87]).await;
+        sqlx::query(&format!("update site set {update} where id = $1::uuid"))
+            .bind(&id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        numbers.push(number(app, &id).await);
+    }
+    numbers
+}
+
+fn fids(answer: &common::Answer) -> Vec<i64> {
+    let mut ids: Vec<i64> = features(&answer.bytes, "sites").iter().map(|f| int(f, "fid")).collect();
+    ids.sort();
+    ids
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn site_tiles_show_only_what_the_filter_selects(pool: PgPool) {
+    let app = app(pool).await;
+    let n = four_spots(&app).await;
+    let (x, y) = tile_of([120.551, 31.87], 14);
+    let tile = |query: &str| format!("/tiles/sites/14/{x}/{y}.mvt?{query}");
+
+    let all = get_tile(&app, &app.token, &tile(""), &[]).await;
+    assert_eq!(fids(&all), n);
+    for (query, expected) in [
+        ("hazard_type=worn_markings", vec![n[0]]),
+        ("level=major,general", vec![n[0]]),
+        ("status=closed", vec![n[1]]),
+        ("status=reported&supervised=false", vec![n[0], n[3]]),
+        ("supervised=true", vec![n[2]]),
+        ("town=%E6%9D%A8%E8%88%8D%E9%95%87&kind=spot,section", n.clone()),
+        ("town=320582101", vec![]),
+        ("from=2026-11-30&to=2026-11-30", n.clone()),
+        ("to=2026-11-29", vec![]),
+    ] {
+        let answer = get_tile(&app, &app.token, &tile(query), &[]).await;
+        assert_eq!(answer.status, 200, "{query}: {}", answer.detail());
+        assert_eq!(fids(&answer), expected, "?{query}");
+    }
+    // The unfiltered tile is still whole: the filtered ones took other cache entries.
+    assert_eq!(fids(&get_tile(&app, &app.token, &tile(""), &[]).await), n);
+
+    // Two filters: two bodies. One filter spelt two ways: one tile, one ETag.
+    let reported = get_tile(&app, &app.token, &tile("status=reported"), &[]).await;
+    let closed = get_tile(&app, &app.token, &tile("status=closed"), &[]).await;
+    assert_ne!(reported.bytes, closed.bytes);
+    assert_ne!(reported.headers["etag"], closed.headers["etag"]);
+    let one = get_tile(&app, &app.token, &tile("status=reported,closed&kind=spot"), &[]).await;
+    let again = get_tile(&app, &app.token, &tile("kind=spot,spot&status=closed,reported,closed"), &[]).await;
+    assert_eq!(one.headers["etag"], again.headers["etag"]);
+    assert_eq!(one.bytes, again.bytes);
+    let etag = one.headers["etag"].to_str().unwrap().to_string();
+    let revalidated =
+        get_tile(&app, &app.token, &tile("status=closed,reported&kind=spot"), &[("if-none-match", &etag)]).await;
+    assert_eq!(revalidated.status, 304);
+
+    // A change shows in filtered tiles too: closing site 0 moves it from one filter's tile to the other's.
+    sqlx::query("update site set status = 'closed' where substring(code from 4)::bigint = $1")
+        .bind(n[0])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(fids(&get_tile(&app, &app.token, &tile("status=closed"), &[]).await), [n[0], n[1]]);
+    assert_eq!(fids(&get_tile(&app, &app.token, &tile("status=reported"), &[]).await), [n[2], n[3]]);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_filtered_grid_counts_what_the_filtered_legend_counts(pool: PgPool) {
+    let app = app(pool).await;
+    four_spots(&app).await;
+    // And one just west of the town, in the same z12 tile (whose west edge is 120.49805°).
+    spot(&app, [120.4985, 31.87]).await;
+    for z in [8u8, 10, 12] {
+        let (x, y) = tile_of([120.55, 31.87], z);
+        for query in [
+            "",
+            "supervised=false",
+            "status=closed",
+            "town=%E6%9D%A8%E8%88%8D%E9%95%87",
+            "hazard_type=worn_markings",
+            "status=cancelled",
+        ] {
+            let cells = get_tile(&app, &app.token, &format!("/tiles/sites/{z}/{x}/{y}.mvt?{query}"), &[]).await;
+            assert_eq!(cells.status, 200, "{query}");
+            let cells = features(&cells.bytes, "sites");
+            let counts = app.get(&format!("/api/v1/sites/counts?{query}")).await.json();
+            let sum = |key: &str| cells.iter().map(|c| int(c, key)).sum::<i64>();
+            assert_eq!(sum("n"), counts["total"].as_i64().unwrap(), "z{z} ?{query}");
+            for status in ["reported", "closed"] {
+                assert_eq!(sum(status), counts["by_status"][status].as_i64().unwrap_or(0), "z{z} ?{query} {status}");
+            }
+            assert_eq!(sum("overdue"), counts["overdue"].as_i64().unwrap(), "z{z} ?{query}");
+        }
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn tile_parameters_are_checked_on_every_layer(pool: PgPool) {
+    let app = app(pool).await;
+    let (x, y) = tile_of([120.55, 31.87], 12);
+    for (layer, query, status, fragment) in [
+        ("sites", "colour=red", 400, "unknown parameter \"colour\"; the parameters are town, status"),
+        ("sites", "hazard_type=nope", 400, "hazard_type: unknown codes nope"),
+        ("sites", "crs=mercator", 400, "accepted values: wgs84, gcj02"),
+        ("sites", "status=closed&crs=wgs84", 200, ""),
+        ("towns", "colour=red", 400, "unknown parameter \"colour\""),
+        ("towns", "status=closed&town=%E6%9D%A8%E8%88%8D%E9%95%87&crs=gcj02", 200, ""),
+        ("roads", "crs=bd09", 400, "crs:"),
+        ("roads", "overdue=maybe", 400, "overdue:"),
+        ("roads", "kind=spot&crs=wgs84", 200, ""),
+    ] {
+        let answer = get_tile(&app, &app.token, &format!("/tiles/{layer}/12/{x}/{y}.mvt?{query}"), &[]).await;
+        assert_eq!(answer.status, status, "{layer}?{query}: {}", answer.detail());
+        if status == 400 {
+            assert!(answer.detail().contains(fragment), "{layer}?{query}: {}", answer.detail());
+        }
+    }
+}
+
+/// Where a lon/lat point falls in tile `(z, x, y)`, in MVT units (4096 a side, y down).
+fn in_tile([lon, lat]: [f64; 2], z: u8, (x, y): (u32, u32)) -> (f64, f64) {
+    let n = f64::from(1u32 << z);
+    let world_x = (lon + 180.0) / 360.0 * n;
+    let lat = lat.to_radians();
+    let world_y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n;
+    ((world_x - f64::from(x)) * 4096.0, (world_y - f64::from(y)) * 4096.0)
+}
+
+/// The position of the one site feature of a tile, in MVT units.
+fn only_point(bytes: &[u8]) -> (f64, f64) {
+    let reader = mvt_reader::Reader::new(bytes.to_vec()).expect("a valid vector tile");
+    let features = reader.get_features(0).unwrap();
+    assert_eq!(features.len(), 1);
+    match &features[0].geometry {
+        geo_types::Geometry::Point(p) => (f64::from(p.x()), f64::from(p.y())),
+        geo_types::Geometry::MultiPoint(mp) => (f64::from(mp.0[0].x()), f64::from(mp.0[0].y())),
+        other => panic!("a point, not {other:?}"),
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn gcj02_tiles_draw_sites_where_chinese_base_maps_have_them(pool: PgPool) {
+    let app = app(pool).await;
+    let at = [120.55, 31.87];
+    spot(&app, at).await;
+    let (lon, lat) = roadledger::domain::coords::wgs84_to_gcj02(at[0], at[1]);
+    let shifted = [lon, lat];
+    let z = 15;
+
+    let wgs84_tile = tile_of(at, z);
+    let plain =
+        get_tile(&app, &app.token, &format!("/tiles/sites/{z}/{}/{}.mvt", wgs84_tile.0, wgs84_tile.1), &[]).await;
+    let (px, py) = only_point(&plain.bytes);
+    let (ex, ey) = in_tile(at, z, wgs84_tile);
+    assert!((px - ex).abs() <= 2.0 && (py - ey).abs() <= 2.0, "wgs84 ({px}, {py}) vs ({ex}, {ey})");
+
+    let gcj_tile = tile_of(shifted, z);
+    let path = format!("/tiles/sites/{z}/{}/{}.mvt?crs=gcj02", gcj_tile.0, gcj_tile.1);
+    let gcj = get_tile(&app, &app.token, &path, &[]).await;
+    assert_eq!(gcj.status, 200, "{}", gcj.detail());
+    let (gx, gy) = only_point(&gcj.bytes);
+    let (ex, ey) = in_tile(shifted, z, gcj_tile);
+    assert!((gx - ex).abs() <= 2.0 && (gy - ey).abs() <= 2.0, "gcj02 ({gx}, {gy}) vs ({ex}, {ey})");
+    // The shift is hundreds of metres: far more than the tolerance.
+    let (sx, sy) = in_tile(shifted, z, wgs84_tile);
+    let (wx, wy) = in_tile(at, z, wgs84_tile);
+    assert!((sx - wx).hypot(sy - wy) > 100.0, "a real displacement");
+    // wgs84 and gcj02 are different cache entries: the plain tile still has the site where it was.
+    let again =
+        get_tile(&app, &app.token, &format!("/tiles/sites/{z}/{}/{}.mvt?crs=wgs84", wgs84_tile.0, wgs84_tile.1), &[])
+            .await;
+    assert_eq!(again.bytes, plain.bytes);
+
+    // The low-zoom grid counts the site once, in the cell of its shifted anchor.
+    let (x, y) = tile_of(shifted, 10);
+    let cells = get_tile(&app, &app.token, &format!("/tiles/sites/10/{x}/{y}.mvt?crs=gcj02"), &[]).await;
+    assert_eq!(features(&cells.bytes, "sites").iter().map(|c| int(c, "n")).sum::<i64>(), 1);
 }
