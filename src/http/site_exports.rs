@@ -107,7 +107,7 @@ pub async fn geojson(State(state): State<AppState>, actor: Actor, params: QueryP
             }
         }
     });
-    Ok(attachment("application/geo+json", "geojson", Body::from_stream(head.chain(body))))
+    Ok(attachment("application/geo+json", "geojson", Body::from_stream(head.chain(body).fuse())))
 }
 
 /// The filtered sites as KML 2.2: a folder per status, a placemark per site.
@@ -171,7 +171,7 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
         }
         Some((Ok(Bytes::from(chunk)), (pages, open, false)))
     });
-    Ok(attachment("application/vnd.google-earth.kml+xml", "kml", Body::from_stream(head.chain(body))))
+    Ok(attachment("application/vnd.google-earth.kml+xml", "kml", Body::from_stream(head.chain(body).fuse())))
 }
 
 /// Reads the filter, refuses too large an export, and answers the filter with the caller's scope and the

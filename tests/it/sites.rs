@@ -261,6 +261,17 @@ async fn responses_are_compressed_as_the_client_accepts(pool: PgPool) {
     assert_eq!(unzipped, plain.bytes);
     assert!(zipped.bytes.len() < plain.bytes.len());
 
+    // Streamed exports too: the encoder polls the body once more after its end, which the stream must bear.
+    for path in ["/api/v1/sites/export.geojson", "/api/v1/sites/export.kml"] {
+        let plain = get(path, None).await;
+        let zipped = get(path, Some("gzip")).await;
+        assert_eq!(zipped.status, 200, "{path}");
+        assert_eq!(zipped.headers["content-encoding"], "gzip", "{path}");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&zipped.bytes[..]).read_to_end(&mut unzipped).unwrap();
+        assert_eq!(unzipped, plain.bytes, "{path}");
+    }
+
     // Pages and MapLibre too, with brotli when the browser prefers it.
     let script = get("/vendor/maplibre-gl/maplibre-gl.css", Some("br, gzip")).await;
     assert_eq!(script.status, 200);
