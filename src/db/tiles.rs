@@ -282,6 +282,9 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
     let c = crs as usize;
     let row: (Vec<u8>, String, NaiveDate) = match layer {
         Layer::Sites => {
+            if let Some(counted) = counted(tile, sites, crs) {
+                return super::site_cells::draw(pool, tile, counted).await;
+            }
             let sql = if tile.z >= FEATURE_ZOOM { SITES[c].as_str() } else { CELLS[c].as_str() };
             let filter = SiteFilter { bbox: None, ..sites.clone() };
             bind_filter(sqlx::query_as(sql).bind(z).bind(x).bind(y), &filter)
@@ -310,6 +313,22 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
         }
     };
     Ok(Drawn { mvt: row.0, snapshot: row.1, today: row.2 })
+}
+
+/// Whether the low-zoom site tile is drawn from the grid counts (`db::site_cells`): unfiltered, in WGS-84,
+/// for every site or one town's. Those tiles cost a few milliseconds whatever the number of sites.
+fn counted(tile: TileId, sites: &SiteFilter, crs: Crs) -> Option<super::site_cells::Counted> {
+    let unfiltered = sites.criteria.to_query().is_empty();
+    if tile.z >= FEATURE_ZOOM || crs != Crs::Wgs84 || !unfiltered {
+        return None;
+    }
+    super::site_cells::counted(tile, &sites.scope)
+}
+
+/// Whether drawing this tile reads every site under it (a low-zoom site tile not drawn from the counts):
+/// the server draws few of those at once, so cheap tiles never wait behind them.
+pub fn is_heavy(layer: Layer, tile: TileId, sites: &SiteFilter, crs: Crs) -> bool {
+    layer == Layer::Sites && tile.z < FEATURE_ZOOM && counted(tile, sites, crs).is_none()
 }
 
 /// Whether a change that `drawn`'s snapshot did not see has committed inside `tile` (with its buffer), or

@@ -54,7 +54,7 @@ pub struct TileCache {
     started: Instant,
     /// Seconds since `started` of the last prune of the change log.
     last_prune_s: AtomicU64,
-    /// Drawings of heavy tiles (site aggregates, which read every site under a low-zoom tile) at once: one
+    /// Drawings of heavy tiles (low-zoom site tiles drawn from the sites, `tiles::is_heavy`) at once: one
     /// core fewer than the machine has, so cheap tiles and the rest of the API keep a core however many
     /// low-zoom tiles are asked for.
     heavy: tokio::sync::Semaphore,
@@ -203,13 +203,17 @@ pub async fn tile(
             if let Err(e) = tiles::prune_changes(&pool, CHANGES_KEPT).await {
                 tracing::warn!(error = %e, "pruning the map change log failed");
             }
+            // The grid counts' rows written since the last time, folded into one per cell, town and status.
+            if let Err(e) = crate::db::site_cells::compact(&pool).await {
+                tracing::warn!(error = %e, "folding the site grid counts failed");
+            }
         });
     }
 
     let entry = match cache.get(&key) {
         Some(entry) if !tiles::changed_since(&state.pool, layer, tile, &entry.drawn).await? => entry,
         _ => {
-            let _permit = if layer == Layer::Sites && tile.z < tiles::FEATURE_ZOOM {
+            let _permit = if tiles::is_heavy(layer, tile, &sites, crs) {
                 Some(cache.heavy.acquire().await.map_err(|e| Error::Internal(e.into()))?)
             } else {
                 None

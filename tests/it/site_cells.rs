@@ -11,8 +11,11 @@ use sqlx::PgPool;
 
 use crate::common::app;
 use roadledger::db::site_cells::{self, Counted};
-use roadledger::db::tiles::{GRID, TileId};
+use roadledger::db::sites::SiteFilter;
+use roadledger::db::tiles::{self, Crs, GRID, Layer, TileId};
+use roadledger::domain::auth::SiteScope;
 use roadledger::domain::site::SiteStatus;
+use roadledger::domain::site_filter::MapFilter;
 
 const HALF: f64 = 20_037_508.342_789_244;
 const EXTENT: f64 = 4096.0;
@@ -242,4 +245,83 @@ async fn the_database_and_the_domain_agree_on_open_statuses(pool: PgPool) {
             sqlx::query_scalar("select site_status_open($1)").bind(status.as_str()).fetch_one(&pool).await.unwrap();
         assert_eq!(open, status.is_open(), "{status:?}");
     }
+}
+
+/// A tile's cells as (n, open, overdue, per-status counts, position), sorted, for comparing two drawings.
+fn cells_of(mvt: &[u8]) -> Vec<(i64, i64, i64, Vec<i64>, (i64, i64))> {
+    if mvt.is_empty() {
+        return Vec::new();
+    }
+    let reader = mvt_reader::Reader::new(mvt.to_vec()).unwrap();
+    let mut cells: Vec<_> = reader
+        .get_features(0)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let p = match f.geometry {
+                Geometry::Point(p) => p,
+                Geometry::MultiPoint(m) => m.0[0],
+                other => panic!("{other:?}"),
+            };
+            let properties = f.properties.unwrap_or_default();
+            let by_status = SiteStatus::ALL.iter().map(|s| int(&properties, s.as_str())).collect();
+            (
+                int(&properties, "n"),
+                int(&properties, "open"),
+                int(&properties, "overdue"),
+                by_status,
+                (p.x().round() as i64, p.y().round() as i64),
+            )
+        })
+        .collect();
+    cells.sort();
+    cells
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_map_serves_low_zooms_from_the_counts_as_it_would_from_the_sites(pool: PgPool) {
+    let app = app(pool).await;
+    app.add_town("320582100", "杨舍镇", [120.40, 31.78, 120.55, 31.90]).await;
+    let town: i32 = sqlx::query_scalar("select id from town").fetch_one(&app.pool).await.unwrap();
+    insert_sites(&app.pool, 400, 1).await;
+    let filter =
+        |scope: SiteScope, criteria: MapFilter| SiteFilter { bbox: None, criteria, after: None, limit: 1, scope };
+    // Listing every status filters nothing, but it is a filter: that tile is drawn from the sites.
+    let every_status = MapFilter { statuses: SiteStatus::ALL.to_vec(), ..MapFilter::default() };
+    let scopes = [
+        SiteScope { all: true, town_id: None, unit_id: None },
+        SiteScope { all: false, town_id: Some(town), unit_id: None },
+    ];
+    let mut compared = 0;
+    for scope in scopes {
+        for z in [0u8, 4, 8, 10, 11, 12] {
+            let n = 1u32 << z;
+            let x = ((120.55 + 180.0) / 360.0 * f64::from(n)) as u32;
+            let lat = 31.85f64.to_radians();
+            let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * f64::from(n)) as u32;
+            let tile = TileId::new(z, x, y).unwrap();
+            let counted = filter(scope, MapFilter::default());
+            let live = filter(scope, every_status.clone());
+            assert!(!tiles::is_heavy(Layer::Sites, tile, &counted, Crs::Wgs84), "z{z} from the counts");
+            assert!(tiles::is_heavy(Layer::Sites, tile, &live, Crs::Wgs84), "z{z} from the sites");
+            let a = tiles::draw(&app.pool, Layer::Sites, tile, &counted, Crs::Wgs84).await.unwrap();
+            let b = tiles::draw(&app.pool, Layer::Sites, tile, &live, Crs::Wgs84).await.unwrap();
+            let (a, b) = (cells_of(&a.mvt), cells_of(&b.mvt));
+            assert!(!a.is_empty(), "z{z} shows sites");
+            assert_eq!(a.len(), b.len(), "z{z} {scope:?}");
+            for (ca, cb) in a.iter().zip(&b) {
+                assert_eq!((ca.0, ca.1, ca.2, &ca.3), (cb.0, cb.1, cb.2, &cb.3), "z{z}");
+                assert!((ca.4.0 - cb.4.0).abs() <= 1 && (ca.4.1 - cb.4.1).abs() <= 1, "z{z}: {:?} vs {:?}", ca.4, cb.4);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 100, "{compared} cells compared");
+    // A unit's sites, GCJ-02 and zooms with single sites are never drawn from the counts.
+    let unit = filter(SiteScope { all: false, town_id: None, unit_id: Some(1) }, MapFilter::default());
+    let tile = TileId::new(10, 854, 415).unwrap();
+    assert!(tiles::is_heavy(Layer::Sites, tile, &unit, Crs::Wgs84));
+    let every = filter(scopes[0], MapFilter::default());
+    assert!(tiles::is_heavy(Layer::Sites, tile, &every, Crs::Gcj02));
+    assert!(!tiles::is_heavy(Layer::Sites, TileId::new(13, 6832, 3320).unwrap(), &every, Crs::Wgs84));
 }
