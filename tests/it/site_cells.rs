@@ -247,8 +247,11 @@ async fn the_database_and_the_domain_agree_on_open_statuses(pool: PgPool) {
     }
 }
 
-/// A tile's cells as (n, open, overdue, per-status counts, position), sorted, for comparing two drawings.
-fn cells_of(mvt: &[u8]) -> Vec<(i64, i64, i64, Vec<i64>, (i64, i64))> {
+/// A drawn cell: n, open, overdue, the count per status, and its position in tile units.
+type DrawnCell = (i64, i64, i64, Vec<i64>, (i64, i64));
+
+/// A tile's cells, sorted, for comparing two drawings.
+fn cells_of(mvt: &[u8]) -> Vec<DrawnCell> {
     if mvt.is_empty() {
         return Vec::new();
     }
