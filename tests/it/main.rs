@@ -7,6 +7,7 @@ mod common;
 mod authz;
 mod browser;
 mod closeout;
+mod coords_sql;
 mod county_guide;
 mod demo;
 mod dynamic_sql;
