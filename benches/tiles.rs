@@ -443,19 +443,31 @@ async fn store_tile_lists(pool: &sqlx::PgPool, bands: &[Band]) {
     }
 }
 
+/// A site tile statement with its parameters written in for pgbench: the tile from pgbench's variables, no
+/// filter, everyone's scope. Highest numbers first, so that `$1` does not take the start of `$12`.
+fn bench_sql(statement: &str, open: &[&str]) -> String {
+    let open = format!("'{{{}}}'::text[]", open.join(","));
+    let mut values: Vec<String> = vec![":z".into(), ":x".into(), ":y".into()];
+    values.extend(std::iter::repeat_n("null::float8".to_string(), 4)); // bbox
+    values.extend(std::iter::repeat_n("'{}'".to_string(), 5)); // statuses, kinds, towns, hazard types, levels
+    values.extend(std::iter::repeat_n("null".to_string(), 5)); // overdue, supervised, relapsed, from, to
+    values.push("'{}'".into()); // sources
+    values.extend(["true".to_string(), "null".into(), "null".into()]); // the scope: everyone
+    values.push(open);
+    assert_eq!(values.len(), 3 + roadledger::db::sites::FILTER_PARAMS + 1);
+    values
+        .iter()
+        .enumerate()
+        .rev()
+        .fold(statement.to_string(), |sql, (i, value)| sql.replace(&format!("${}", i + 1), value))
+}
+
 /// pgbench, 8 clients, running the server's own statement for this band on random tiles of the list;
 /// answers transactions per second (one tile each, plus a lookup of its address by primary key-sized table).
 fn pgbench_ceiling(url: &str, z: u8, tiles: usize, seconds: u64) -> Option<f64> {
-    let statement = if z >= tiles::FEATURE_ZOOM { tiles::statements()[0] } else { tiles::statements()[1] };
-    let open: Vec<&str> = SiteStatus::open_codes();
-    let sql = statement
-        .replace("$1", ":z")
-        .replace("$2", ":x")
-        .replace("$3", ":y")
-        .replace("$4::bool", "true")
-        .replace("$5::int", "null::int")
-        .replace("$6::int", "null::int")
-        .replace("$7", &format!("'{{{}}}'::text[]", open.join(",")));
+    // The WGS-84 statements: sites, then cells (`tiles::statements` has each layer in WGS-84, then GCJ-02).
+    let statement = if z >= tiles::FEATURE_ZOOM { tiles::statements()[0] } else { tiles::statements()[2] };
+    let sql = bench_sql(statement, &SiteStatus::open_codes());
     let script = format!(
         "\\set n random(1, {tiles})\nselect z, x, y from bench_tile where z = {z} and n = :n \\gset\n{};\n",
         // One line for pgbench: comments dropped first, or they would swallow the rest of the statement.

@@ -47,7 +47,7 @@ pub const CACHE_BYTES_MAX: usize = 256 * 1024 * 1024;
 
 pub const CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
-/// Tiles drawn recently, per layer, tile and scope.
+/// Tiles drawn recently, per layer, tile, scope, site filter and coordinate system.
 pub struct TileCache {
     inner: Mutex<Entries>,
     bytes_max: usize,
