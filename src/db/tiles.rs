@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use sqlx::PgPool;
 use std::sync::LazyLock;
 
-use super::sites::{SiteFilter, bind_filter, filter_condition};
+use super::sites::{FILTER_PARAMS, SiteFilter, bind_filter, filter_condition, scope_condition};
 use crate::domain::site::SiteStatus;
 
 /// From this zoom on, the sites layer has one feature per site; below it, grid aggregates.
@@ -250,23 +250,38 @@ fn for_crs(sql: &str, crs: Crs) -> String {
 }
 
 fn with_constants(sql: &str, crs: Crs) -> String {
+    with_condition(sql, crs, &filter_condition(4))
+}
+
+fn with_condition(sql: &str, crs: Crs, condition: &str) -> String {
     let sql = sql
         .replace("{extent}", &EXTENT.to_string())
         .replace("{buffer}", &BUFFER.to_string())
         .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
-        .replace("{filter}", &filter_condition(4));
+        .replace("{filter}", condition);
     for_crs(&sql, crs)
+}
+
+/// The site feature statement with no filter but the scope (the scope's parameters where
+/// `filter_condition(4)` has them, the others bound and unused). Most tiles are asked for unfiltered, and
+/// this one is kept prepared: with every optional filter null, a generic plan fits it.
+fn unfiltered(crs: Crs) -> String {
+    with_condition(SITES_SQL, crs, &scope_condition(4 + FILTER_PARAMS - 3))
 }
 
 /// Each statement in each coordinate system, indexed by [`Crs`] as in [`Crs::ALL`].
 static SITES: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(SITES_SQL, crs)));
+static SITES_UNFILTERED: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(unfiltered));
 static CELLS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(cells_sql));
 static TOWNS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(TOWNS_SQL, crs)));
 static ROADS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(ROADS_SQL, crs)));
 
 /// The SQL of each layer, zoom band and coordinate system, for tests that run every variant.
 pub fn statements() -> Vec<&'static str> {
-    [&*SITES, &*CELLS, &*TOWNS, &*ROADS].into_iter().flat_map(|each| each.iter().map(String::as_str)).collect()
+    [&*SITES, &*SITES_UNFILTERED, &*CELLS, &*TOWNS, &*ROADS]
+        .into_iter()
+        .flat_map(|each| each.iter().map(String::as_str))
+        .collect()
 }
 
 /// Half a pixel of a 4096-unit tile at zoom `z`, in Mercator metres: detail finer than that cannot show.
@@ -285,10 +300,16 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
             if let Some(counted) = counted(tile, sites, crs) {
                 return super::site_cells::draw(pool, tile, counted).await;
             }
-            let sql = if tile.z >= FEATURE_ZOOM { SITES[c].as_str() } else { CELLS[c].as_str() };
+            let unfiltered = sites.criteria.to_query().is_empty();
+            let sql = match (tile.z >= FEATURE_ZOOM, unfiltered) {
+                (true, true) => SITES_UNFILTERED[c].as_str(),
+                (true, false) => SITES[c].as_str(),
+                (false, _) => CELLS[c].as_str(),
+            };
             let filter = SiteFilter { bbox: None, ..sites.clone() };
             bind_filter(sqlx::query_as(sql).bind(z).bind(x).bind(y), &filter)
                 .bind(SiteStatus::open_codes())
+                .persistent(unfiltered && tile.z >= FEATURE_ZOOM)
                 .fetch_one(pool)
                 .await?
         }
