@@ -100,19 +100,24 @@ async fn main() {
     load_once(&client, &mix, &token).await;
     report("mix", "quiet", &paced(&client, &mix, &token, MIX_RATE, duration).await);
     let inspector = common::bench_token(&pool, roadledger::domain::auth::Role::Inspector).await;
-    let (busy, uploads) = tokio::join!(
-        paced(&client, &mix, &token, MIX_RATE, duration),
-        upload_loop(&client, &cached, &inspector, duration)
-    );
-    report("mix", "with uploads", &busy);
-    println!(
-        "{:<5} {:<16} {:>9.1} {:>9.1} {:>9.1}  (observations/s, {UPLOADERS} phones)",
-        "",
-        "uploads",
-        uploads.latencies.len() as f64 / uploads.elapsed.as_secs_f64(),
-        percentile(&uploads.latencies, 0.5),
-        percentile(&uploads.latencies, 0.99),
-    );
+    // Uploads at a steady rate far above a county's (a province's busiest hour), then as fast as four phones
+    // can send them back to back (a storm: every tile under a new site is drawn again on its next request).
+    for (label, rate) in [("uploads 10/s", Some(UPLOAD_RATE)), ("upload storm", None)] {
+        let (busy, uploads) = tokio::join!(
+            paced(&client, &mix, &token, MIX_RATE, duration),
+            upload_loop(&client, &cached, &inspector, duration, rate)
+        );
+        report("mix", &format!("with {label}"), &busy);
+        println!(
+            "{:<5} {:<16} {:>9.1} {:>9.1} {:>9.1}  (observations/s, {UPLOADERS} phones{})",
+            "",
+            "uploads",
+            uploads.latencies.len() as f64 / uploads.elapsed.as_secs_f64(),
+            percentile(&uploads.latencies, 0.5),
+            percentile(&uploads.latencies, 0.99),
+            if uploads.errors > 0 { format!(", {} errors", uploads.errors) } else { String::new() },
+        );
+    }
 
     // The map page's first render over the whole county in headless Chromium, when node and the page's
     // modules are there.
@@ -127,6 +132,8 @@ async fn main() {
 const MIX_RATE: f64 = 50.0;
 /// Phones uploading at once during the mixed load.
 const UPLOADERS: usize = 4;
+/// Observations per second of the steady upload load (36 000 an hour).
+const UPLOAD_RATE: f64 = 10.0;
 
 /// What map viewers ask for: each band's site tiles with the towns and roads of the same tile, the bands
 /// interleaved (a viewer pans and zooms), in a fixed order.
@@ -186,9 +193,16 @@ async fn paced(client: &reqwest::Client, urls: &[String], token: &str, rate: f64
     out
 }
 
-/// [`UPLOADERS`] phones sending observations (no photos) back to back at points across the dataset's box,
-/// each opening or joining a site, for `duration`. Latencies are per observation.
-async fn upload_loop(client: &reqwest::Client, base: &str, token: &str, duration: Duration) -> Stats {
+/// [`UPLOADERS`] phones sending observations (no photos) at points across the dataset's box, each opening or
+/// joining a site, for `duration`: together `rate` a second, or back to back when None. Latencies are per
+/// observation.
+async fn upload_loop(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Stats {
     let started = Instant::now();
     let tasks: Vec<_> = (0..UPLOADERS)
         .map(|phone| {
@@ -201,7 +215,11 @@ async fn upload_loop(client: &reqwest::Client, base: &str, token: &str, duration
                     seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                     (seed >> 11) as f64 / (1u64 << 53) as f64
                 };
+                let mut ticker = rate.map(|r| tokio::time::interval(Duration::from_secs_f64(UPLOADERS as f64 / r)));
                 while started.elapsed() < duration {
+                    if let Some(ticker) = &mut ticker {
+                        ticker.tick().await;
+                    }
                     let (lon, lat) = (120.3 + 0.5 * next(), 31.75 + 0.3 * next());
                     let observation = serde_json::json!({
                         "id": uuid::Uuid::new_v4(), "kind": "spot",
@@ -231,14 +249,7 @@ async fn upload_loop(client: &reqwest::Client, base: &str, token: &str, duration
             })
         })
         .collect();
-    let mut all = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
-    for task in tasks {
-        let s = task.await.unwrap();
-        all.latencies.extend(s.latencies);
-        all.errors += s.errors;
-    }
-    all.elapsed = started.elapsed();
-    all
+    gather(tasks, started).await
 }
 
 /// Runs `benches/map_render.mjs` against `base` as the bench leader: the map page opened on the whole
@@ -337,6 +348,11 @@ async fn load_with(
             })
         })
         .collect();
+    gather(tasks, started).await
+}
+
+/// The loads' results together, over the time since `started`.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Stats>>, started: Instant) -> Stats {
     let mut all = Stats { latencies: Vec::new(), bytes: Vec::new(), elapsed: Duration::ZERO, errors: 0 };
     for task in tasks {
         let s = task.await.unwrap();
@@ -465,9 +481,18 @@ fn bench_sql(statement: &str, open: &[&str]) -> String {
 /// pgbench, 8 clients, running the server's own statement for this band on random tiles of the list;
 /// answers transactions per second (one tile each, plus a lookup of its address by primary key-sized table).
 fn pgbench_ceiling(url: &str, z: u8, tiles: usize, seconds: u64) -> Option<f64> {
-    // The WGS-84 statements: sites, then cells (`tiles::statements` has each layer in WGS-84, then GCJ-02).
-    let statement = if z >= tiles::FEATURE_ZOOM { tiles::statements()[0] } else { tiles::statements()[2] };
-    let sql = bench_sql(statement, &SiteStatus::open_codes());
+    // What the server runs for a leader's unfiltered tile: from z13 the WGS-84 site statement with the scope
+    // alone (`tiles::statements` lists each statement in WGS-84, then GCJ-02: sites, unfiltered sites, cells,
+    // …); below it, the sum of the grid counts for every site (`db::site_cells`).
+    let sql = if z >= tiles::FEATURE_ZOOM {
+        bench_sql(tiles::statements()[2], &SiteStatus::open_codes())
+    } else {
+        roadledger::db::site_cells::statement()
+            .replace("$4", "null::int")
+            .replace("$3", ":y")
+            .replace("$2", ":x")
+            .replace("$1", ":z")
+    };
     let script = format!(
         "\\set n random(1, {tiles})\nselect z, x, y from bench_tile where z = {z} and n = :n \\gset\n{};\n",
         // One line for pgbench: comments dropped first, or they would swallow the rest of the statement.

@@ -151,7 +151,7 @@ impl MapFilter {
             .iter()
             .zip(values)
             .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| format!("{name}={}", percent_encode(&value)))
+            .map(|(name, value)| format!("{name}={}", percent_encode(&value, b",")))
             .collect::<Vec<_>>()
             .join("&")
     }
@@ -221,11 +221,12 @@ fn short(text: &str) -> String {
     text.chars().take(ENTRY_CHARS_MAX).collect()
 }
 
-/// RFC 3986 percent-encoding of everything but unreserved characters and the comma (the lists' separator).
-fn percent_encode(text: &str) -> String {
+/// RFC 3986 percent-encoding of everything but the unreserved characters and `also_keep` (the filter keeps
+/// the comma, its lists' separator).
+pub fn percent_encode(text: &str, also_keep: &[u8]) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~,".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || also_keep.contains(&byte) {
             out.push(byte as char);
         } else {
             out.push_str(&format!("%{byte:02X}"));

@@ -545,15 +545,7 @@ fn openapi(base: &str) -> Value {
 
 /// Percent-encodes a query value (everything but unreserved characters).
 fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::domain::site_filter::percent_encode(value, b"")
 }
 
 #[cfg(test)]
