@@ -250,6 +250,10 @@ struct ServeArgs {
     /// How far (metres) from its site a look-back observation may be recorded: it is done on site.
     #[arg(long, env = "ROADLEDGER_LOOK_BACK_RADIUS_M", default_value_t = roadledger::domain::observation::LOOK_BACK_RADIUS_M)]
     look_back_radius_m: f64,
+    /// The county wants photos as the camera took them: inspectors' phones send originals instead of
+    /// resizing them to 2048 px and about 500 KB (the originals' EXIF is sent as fields either way).
+    #[arg(long, env = "ROADLEDGER_REQUIRE_ORIGINAL_PHOTOS")]
+    require_original_photos: bool,
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
@@ -448,6 +452,7 @@ async fn run(
         look_back_radius_m: args.look_back_radius_m.clamp(10.0, 5_000.0),
         import_bytes_max: args.import_bytes_max,
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
+        require_original_photos: args.require_original_photos,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

@@ -430,6 +430,17 @@ pub struct PhotoView {
     pub thumbnail_url: String,
     pub thumbnail_width: i32,
     pub thumbnail_height: i32,
+    /// What the phone read from the original before resizing it (`photo_evidence` of the upload).
+    pub original_taken_at: Option<NaiveDateTime>,
+    pub original_utc_offset_s: Option<i32>,
+    pub original_location: Option<sqlx::types::Json<serde_json::Value>>,
+    pub original_direction_deg: Option<f32>,
+    pub original_device: Option<String>,
+    pub original_bytes: Option<i64>,
+    pub original_width: Option<i32>,
+    pub original_height: Option<i32>,
+    /// Where the photo does not fit its observation (`domain::photo_evidence::EvidenceFlag`).
+    pub evidence_flags: sqlx::types::Json<serde_json::Value>,
 }
 
 pub async fn photos(pool: &PgPool, observation_id: Uuid) -> sqlx::Result<Vec<PhotoView>> {
@@ -441,7 +452,10 @@ pub async fn photos(pool: &PgPool, observation_id: Uuid) -> sqlx::Result<Vec<Pho
              p.exif_direction_deg, p.exif_orientation,
              '/api/v1/photos/' || encode(p.sha256, 'hex') as "url!",
              '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail' as "thumbnail_url!",
-             p.thumbnail_width, p.thumbnail_height
+             p.thumbnail_width, p.thumbnail_height, p.original_taken_at, p.original_utc_offset_s,
+             st_asgeojson(p.original_location, 7)::json as "original_location: sqlx::types::Json<serde_json::Value>",
+             p.original_direction_deg, p.original_device, p.original_bytes, p.original_width, p.original_height,
+             p.evidence_flags as "evidence_flags: sqlx::types::Json<serde_json::Value>"
          from photo p where p.observation_id = $1 order by p.position"#,
         observation_id
     )

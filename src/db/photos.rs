@@ -6,6 +6,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::auth::SiteScope;
+use crate::domain::photo_evidence::{EvidenceFlag, PhotoEvidence};
 
 /// A photo that passed every check, ready to be recorded (its files are already stored).
 #[derive(Debug, Clone)]
@@ -23,6 +24,10 @@ pub struct NewPhoto {
     pub thumbnail_key: String,
     pub thumbnail_width: i32,
     pub thumbnail_height: i32,
+    /// What the phone read from the original before resizing it (observation photos).
+    pub original: Option<PhotoEvidence>,
+    /// Where the photo does not fit its observation (`domain::photo_evidence::check`).
+    pub evidence_flags: Vec<EvidenceFlag>,
 }
 
 /// What a photo belongs to, and so its role.
@@ -47,13 +52,18 @@ pub async fn insert(
         PhotoOwner::EvidenceAfter(id) => (None, Some(id), "after"),
         PhotoOwner::EvidenceNight(id) => (None, Some(id), "night"),
     };
+    let o = p.original.as_ref();
     sqlx::query!(
         "insert into photo (observation_id, evidence_id, role, position, sha256, content_type, bytes, width, height,
              exif_taken_at, exif_location, exif_direction_deg, exif_orientation, original_key, thumbnail_key,
-             thumbnail_width, thumbnail_height)
+             thumbnail_width, thumbnail_height, original_taken_at, original_utc_offset_s, original_location,
+             original_direction_deg, original_device, original_bytes, original_width, original_height,
+             evidence_flags)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
              case when $11::float8 is null then null else st_setsrid(st_makepoint($11, $12), 4326) end,
-             $13, $14, $15, $16, $17, $18)",
+             $13, $14, $15, $16, $17, $18, $19, $20,
+             case when $21::float8 is null then null else st_setsrid(st_makepoint($21, $22), 4326) end,
+             $23, $24, $25, $26, $27, $28)",
         observation_id,
         evidence_id,
         role,
@@ -71,7 +81,17 @@ pub async fn insert(
         p.original_key,
         p.thumbnail_key,
         p.thumbnail_width,
-        p.thumbnail_height
+        p.thumbnail_height,
+        o.and_then(|o| o.taken_local),
+        o.and_then(|o| o.utc_offset_s),
+        o.and_then(|o| o.location).map(|l| l.0),
+        o.and_then(|o| o.location).map(|l| l.1),
+        o.and_then(|o| o.direction_deg).map(|d| d as f32),
+        o.and_then(|o| o.device.as_deref()),
+        o.and_then(|o| o.original_bytes).map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+        o.and_then(|o| o.original_width).map(|w| i32::try_from(w).unwrap_or(i32::MAX)),
+        o.and_then(|o| o.original_height).map(|h| i32::try_from(h).unwrap_or(i32::MAX)),
+        sqlx::types::Json(&p.evidence_flags) as _
     )
     .execute(&mut **tx)
     .await?;

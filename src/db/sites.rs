@@ -279,6 +279,9 @@ pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Re
                                  'width', p.width, 'height', p.height, 'exif_taken_at', p.exif_taken_at,
                                  'exif_location', st_asgeojson(p.exif_location, 7)::json,
                                  'exif_direction_deg', p.exif_direction_deg,
+                                 'original_taken_at', p.original_taken_at,
+                                 'original_location', st_asgeojson(p.original_location, 7)::json,
+                                 'original_device', p.original_device, 'evidence_flags', p.evidence_flags,
                                  'url', '/api/v1/photos/' || encode(p.sha256, 'hex'),
                                  'thumbnail_url', '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail')
                                  order by p.position), '[]')

@@ -7,6 +7,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod observation;
 pub mod ogc;
+pub mod photo_evidence;
 pub mod places;
 pub mod policy;
 pub mod site;

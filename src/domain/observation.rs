@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::coords::{self, SourceCrs};
+use super::photo_evidence::PhotoEvidenceInput;
 use super::site::{ItemState, SiteKind};
 use super::stake::Stake;
 
@@ -71,6 +72,10 @@ pub struct ObservationInput {
     /// Present when this visit is a look-back of a closed site rather than a report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look_back: Option<LookBack>,
+    /// What each photo's original said about itself (EXIF), one entry per photo in order: the phone resizes
+    /// photos, which drops their EXIF. Checked by `domain::photo_evidence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_evidence: Option<Vec<PhotoEvidenceInput>>,
 }
 
 /// A WGS-84 position, longitude then latitude, in degrees, checked to be in range.
@@ -159,7 +164,7 @@ pub struct ObservationError {
 }
 
 impl ObservationError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
         ObservationError { field, message: message.into() }
     }
 }

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::observation::LookBackResult;
+use crate::domain::photo_evidence::EvidenceFlag;
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteKind, SiteStatus, SupervisionLevel};
 
 /// A site as a GeoJSON Feature (RFC 7946 §3.2) with its detail in `properties`.
@@ -213,6 +214,16 @@ pub struct ObservationPhoto {
     pub exif_location: Option<geojson::Geometry>,
     #[schema(value_type = Option<f64>)]
     pub exif_direction_deg: Option<Number>,
+    /// The original's EXIF as the phone read it before resizing (`photo_evidence`): the camera's local time…
+    pub original_taken_at: Option<String>,
+    /// …its GPS position…
+    #[schema(value_type = Option<Object>)]
+    pub original_location: Option<geojson::Geometry>,
+    /// …and its make and model.
+    pub original_device: Option<String>,
+    /// Where the photo does not fit the observation: taken far away, days before or after, or its file's
+    /// own EXIF disagreeing (`domain::photo_evidence::EvidenceFlag`). Flagged, never refused.
+    pub evidence_flags: Vec<EvidenceFlag>,
     pub url: String,
     pub thumbnail_url: String,
 }

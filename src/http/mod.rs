@@ -79,6 +79,9 @@ pub struct Settings {
     pub tile_cache_bytes: usize,
     /// Most sites one GeoJSON or KML export holds (`site_exports`); more is a 400 asking to narrow the filter.
     pub export_sites_max: i64,
+    /// The county wants photos as the camera took them: the phone sends originals, unresized (their EXIF
+    /// is still sent as fields too). Off: the phone resizes to 2048 px and about 500 KB.
+    pub require_original_photos: bool,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -116,6 +119,7 @@ impl Default for Settings {
             import_bytes_max: 512 * 1024 * 1024,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
+            require_original_photos: false,
         }
     }
 }

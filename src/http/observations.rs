@@ -24,6 +24,7 @@ use crate::domain::lifecycle::{ActionKind, Move, Relapse, china_date, transition
 use crate::domain::observation::{
     HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
 };
+use crate::domain::photo_evidence::{self, FileExif};
 
 /// The parts of an observation upload (documentation: `uploads::read` reads the parts).
 #[derive(utoipa::ToSchema)]
@@ -84,6 +85,7 @@ pub async fn create(
         return Ok(response);
     }
 
+    let input_evidence = input.photo_evidence.clone();
     let item_codes = db::reference::template_item_codes(&state.pool, input.kind.template_code()).await?;
     let obs = NewObservation::validate(input, Utc::now(), &item_codes, &actor.display_name)
         .map_err(|e| Error::Unprocessable(e.to_string()))?;
@@ -101,7 +103,22 @@ pub async fn create(
         ));
     }
 
-    let new_photos = uploads::process_and_store(&state, photos).await?;
+    let evidence = match input_evidence {
+        Some(entries) => Some(
+            photo_evidence::validate(&entries, photos.len(), Utc::now())
+                .map_err(|e| Error::Unprocessable(e.to_string()))?,
+        ),
+        None => None,
+    };
+
+    let mut new_photos = uploads::process_and_store(&state, photos).await?;
+    // Checked against the record: a photo far away or days off is flagged for a reviewer, never refused.
+    for (i, photo) in new_photos.iter_mut().enumerate() {
+        let original = evidence.as_ref().map(|e| e[i].clone());
+        let file = FileExif { taken_local: photo.exif_taken_at, location: photo.exif_location };
+        photo.evidence_flags = photo_evidence::check(original.as_ref(), file, &obs.geometry, obs.observed_at);
+        photo.original = original;
+    }
 
     let outcome = match obs.look_back {
         None => {

@@ -61,6 +61,9 @@ pub async fn settings(
         "photo_bytes_max": s.photo_limits.bytes_max,
         "photo_pixels_max": s.photo_limits.pixels_max,
         "photos_per_observation_max": s.photos_per_observation_max,
+        // Off: the phone resizes photos (longest side 2048 px, about 500 KB) and sends the originals' EXIF as
+        // `photo_evidence`; on: it sends the originals as taken (`serve --require-original-photos`).
+        "require_original_photos": s.require_original_photos,
         "repeat_visit_radius_m": crate::domain::site::REPEAT_VISIT_RADIUS_M,
         "look_back_radius_m": s.look_back_radius_m,
         // `GET /api/v1/sites` refuses a larger bbox or page (src/http/sites.rs).

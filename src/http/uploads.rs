@@ -160,5 +160,7 @@ async fn store_photo(store: &PhotoStore, p: &ProcessedPhoto, original: Bytes) ->
         thumbnail_key,
         thumbnail_width: int(p.thumbnail_width),
         thumbnail_height: int(p.thumbnail_height),
+        original: None,
+        evidence_flags: Vec::new(),
     })
 }
