@@ -19,6 +19,7 @@ mod lifecycle;
 mod observations;
 mod ogc;
 mod openapi;
+mod photo_evidence;
 mod security;
 mod site_cells;
 mod sites;
