@@ -22,6 +22,7 @@ import {
   distanceM,
 } from './common.js';
 import * as outbox from './outbox.js';
+import { preparePhoto } from './photos.js';
 import { t, tCode, localName, onLangChange, formatDateTime } from './i18n.js';
 import { boot } from './boot.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
@@ -531,17 +532,23 @@ function renderChecklist() {
 function onPhotosPicked(e) {
   const max = state.settings.photos_per_observation_max;
   const bytesMax = state.settings.photo_bytes_max;
+  // Photos are resized on the phone (photos.js) unless the county wants them as taken; only an original can
+  // be too large for the server.
+  const requireOriginals = Boolean(state.settings.require_original_photos);
   const problems = [];
   for (const file of e.target.files) {
     if (!['image/jpeg', 'image/png'].includes(file.type)) {
       problems.push(t('inspect.photoType', { name: file.name }));
-    } else if (file.size > bytesMax) {
+    } else if (requireOriginals && file.size > bytesMax) {
       problems.push(t('inspect.photoTooLarge', { name: file.name, mb: Math.floor(bytesMax / 1024 / 1024) }));
     } else if (state.photos.length >= max) {
       problems.push(t('inspect.tooManyPhotos', { max }));
       break;
     } else {
-      state.photos.push({ file, url: URL.createObjectURL(file) });
+      // Resizing and reading the EXIF start now, while the inspector fills in the rest.
+      const prepared = preparePhoto(file, { requireOriginals });
+      prepared.catch(() => {});
+      state.photos.push({ file, url: URL.createObjectURL(file), prepared });
     }
   }
   e.target.value = ''; // so that the same file can be picked again after removing it
@@ -618,10 +625,12 @@ async function submit() {
   // While this submission is under way, the outbox flush leaves its record alone.
   state.inFlight.add(id);
   try {
-    // The photos are read into Blobs now: a camera's File may not outlive the page.
-    const photos = await Promise.all(state.photos.map(async ({ file }) => ({
-      name: file.name, type: file.type, blob: new Blob([await file.arrayBuffer()], { type: file.type }),
-    })));
+    // The photos as they will be sent (resized, photos.js), read into Blobs now: a camera's File may not
+    // outlive the page. Each keeps what its original's EXIF said (`photo_evidence`).
+    const photos = await Promise.all(state.photos.map(async ({ file, prepared }) => {
+      const p = await (prepared || preparePhoto(file, { requireOriginals: Boolean(state.settings.require_original_photos) }));
+      return { name: p.name, type: p.type, blob: new Blob([await p.blob.arrayBuffer()], { type: p.type }), evidence: p.evidence };
+    }));
     const observation = {
       id,
       kind: state.kind,
@@ -638,6 +647,7 @@ async function submit() {
       photo_sha256: await Promise.all(photos.map((p) => sha256Hex(p.blob))),
     };
     if (observation.photo_sha256.includes(null)) delete observation.photo_sha256;
+    if (photos.length) observation.photo_evidence = photos.map((p) => p.evidence || {});
     if (lookBack) observation.look_back = { site_id: lookBack.target.site_id, result: lookBack.result };
     const me = currentUser();
     const record = {
@@ -954,9 +964,11 @@ async function editRecord(record) {
   $('notes').value = o.notes || '';
   $('road-code').value = o.road_code || '';
   $('stake').value = o.stake || '';
-  state.photos = record.photos.map((p) => {
+  // Already prepared: sent again as queued, with the evidence read from the originals.
+  state.photos = record.photos.map((p, i) => {
     const file = new File([p.blob], p.name, { type: p.type });
-    return { file, url: URL.createObjectURL(file) };
+    const evidence = p.evidence || o.photo_evidence?.[i] || {};
+    return { file, url: URL.createObjectURL(file), prepared: Promise.resolve({ blob: file, name: p.name, type: p.type, evidence }) };
   });
   showResult('error', () => t('inspect.error', { detail: record.rejected?.detail || '' }));
   renderAll();

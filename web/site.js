@@ -727,11 +727,32 @@ function renderObservations(p) {
           o.look_back_result ? [' ', h('span', { class: `chip chip-small look-back-${o.look_back_result}` }, tCode('event', `look_back_${o.look_back_result}`))] : null),
         o.notes ? h('p', { class: 'observation-notes' }, o.notes) : null,
         o.photos?.length
-          ? h('div', { class: 'photos' }, o.photos.map((photo) => h('a', {
+          ? h('div', { class: 'photos' }, o.photos.map((photo) => h('figure', {
+            class: 'photo-figure', dataset: { flags: (photo.evidence_flags || []).map((f) => f.code).join(' ') },
+          }, h('a', {
             href: photo.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), class: 'photo',
-          }, h('img', { src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy' }))))
+          }, h('img', { src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy' })),
+          photo.evidence_flags?.length
+            ? h('figcaption', { class: 'photo-flags', 'aria-label': t('site.photoFlagged') },
+              photo.evidence_flags.map((f) => h('span', { class: 'photo-flag', dataset: { code: f.code } }, evidenceFlagText(f))))
+            : null)))
           : h('p', { class: 'muted small' }, t('panel.noPhotos')))))
       : h('p', { class: 'muted' }, t('common.none')));
+}
+
+/**
+ * Why a photo does not fit its observation, as the server flagged it (src/domain/photo_evidence.rs): taken
+ * far from the recorded place, days before or after it, or its file's EXIF disagreeing with its original's.
+ */
+function evidenceFlagText(f) {
+  const one = (x) => String(Math.round(x * 10) / 10);
+  switch (f.code) {
+    case 'far_from_record': return t('site.photoFar', { km: one(f.distance_m / 1000) });
+    case 'before_record': return t('site.photoBefore', { days: one(f.hours / 24) });
+    case 'after_record': return t('site.photoAfter', { days: one(f.hours / 24) });
+    case 'file_exif_differs': return t(f.what === 'location' ? 'site.photoExifPlace' : 'site.photoExifTime');
+    default: return t('site.photoFlagged');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
