@@ -934,3 +934,109 @@ async fn api_page_shows_every_operation(pool: PgPool) {
     let schemas = document.components.as_ref().unwrap().schemas.len();
     assert_eq!(result["schemas"].as_array().unwrap().len(), schemas);
 }
+
+/// Light uploads (issue 10, item 2): three 12 MP camera photos with EXIF, picked on the phone page and
+/// queued offline with the CPU throttled 4×, arrive as JPEGs of at most 2048 px and 500 KB, upright (the
+/// first was taken with the phone turned: EXIF orientation 6), with `photo_evidence` equal to what the
+/// originals' EXIF says; the photo taken 6.2 km away is flagged on the site page. Prints the figures of the
+/// note: bytes sent before and after, and the time to queue.
+#[sqlx::test(migrations = "./migrations")]
+async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_evidence(pool: PgPool) {
+    use exif::{Field, In, Rational, Tag, Value as ExifValue};
+
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let here = [120.55, 31.87];
+    let far = common::north_of(here, 6_200.0);
+    // Taken a few minutes ago, China time, as the camera's clock writes it.
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let taken =
+        |minutes: i64| (chrono::Utc::now().with_timezone(&china) - chrono::Duration::minutes(minutes)).naive_local();
+    let specs = [(here, 6u16, taken(3)), (here, 1, taken(2)), (far, 1, taken(1))];
+
+    let dms = |deg: f64| {
+        let d = deg.trunc();
+        let m = ((deg - d) * 60.0).trunc();
+        let s = ((deg - d) * 60.0 - m) * 60.0;
+        ExifValue::Rational(vec![
+            Rational::from((d as u32, 1)),
+            Rational::from((m as u32, 1)),
+            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
+        ])
+    };
+    let ascii = |s: &str| ExifValue::Ascii(vec![s.as_bytes().to_vec()]);
+    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
+    let dir = tempfile::tempdir().unwrap();
+    let mut originals = Vec::new();
+    for (i, ([lon, lat], orientation, at)) in specs.iter().enumerate() {
+        let fields = [
+            field(Tag::Make, ascii("HUAWEI")),
+            field(Tag::Model, ascii("ELS-AN00")),
+            field(Tag::Orientation, ExifValue::Short(vec![*orientation])),
+            field(Tag::DateTimeOriginal, ascii(&at.format("%Y:%m:%d %H:%M:%S").to_string())),
+            field(Tag::OffsetTimeOriginal, ascii("+08:00")),
+            field(Tag::GPSLatitudeRef, ascii("N")),
+            field(Tag::GPSLatitude, dms(*lat)),
+            field(Tag::GPSLongitudeRef, ascii("E")),
+            field(Tag::GPSLongitude, dms(*lon)),
+            field(Tag::GPSImgDirection, ExifValue::Rational(vec![Rational::from((13_550, 100))])),
+        ];
+        let photo = common::with_exif(&common::camera_photo(4000, 3000, i as u32 + 1), &fields);
+        let path = dir.path().join(format!("IMG_2026113{i}.jpg"));
+        std::fs::write(&path, &photo).unwrap();
+        originals.push((path, photo));
+    }
+    let paths: Vec<&str> = originals.iter().map(|(p, _)| p.to_str().unwrap()).collect();
+
+    let base = common::serve(&app).await;
+    let mut args = vec![base.as_str()];
+    args.extend(&paths);
+    let result = run_e2e("photos.mjs", &args, &signs_in_as("E2E", &inspector)).await;
+
+    let id: Uuid = result["observation_id"].as_str().unwrap().parse().unwrap();
+    let stored: Vec<(String, i32, i32, i32)> = sqlx::query_as(
+        "select content_type, width, height, bytes from photo where observation_id = $1 order by position",
+    )
+    .bind(id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 3, "{result:#}");
+    for (i, (content_type, width, height, bytes)) in stored.iter().enumerate() {
+        assert_eq!(content_type, "image/jpeg");
+        assert_eq!(*width.max(height), 2048, "photo {i}: {width} × {height}");
+        assert!(*bytes <= 500 * 1024, "photo {i}: {bytes} bytes");
+    }
+    // Orientation applied on the phone: the turned photo arrives upright, portrait.
+    assert_eq!((stored[0].1, stored[0].2), (1536, 2048));
+    assert_eq!((stored[1].1, stored[1].2), (2048, 1536));
+
+    // The evidence is what the originals' EXIF says.
+    let evidence = app.get(&format!("/api/v1/observations/{id}")).await.json()["photos"].clone();
+    for (i, ((_, original), ([lon, lat], orientation, at))) in originals.iter().zip(&specs).enumerate() {
+        let p = &evidence[i];
+        assert_eq!(p["original_taken_at"], at.format("%Y-%m-%dT%H:%M:%S").to_string(), "{p:#}");
+        assert_eq!(p["original_utc_offset_s"], 8 * 3600);
+        assert_eq!(p["original_device"], "HUAWEI ELS-AN00");
+        assert_eq!(p["original_direction_deg"], 135.5);
+        let c = &p["original_location"]["coordinates"];
+        assert!((c[0].as_f64().unwrap() - lon).abs() < 1e-6 && (c[1].as_f64().unwrap() - lat).abs() < 1e-6, "{c}");
+        assert_eq!(p["original_bytes"], original.len());
+        let (w, h) = if *orientation == 6 { (3000, 4000) } else { (4000, 3000) };
+        assert_eq!((p["original_width"].as_i64(), p["original_height"].as_i64()), (Some(w), Some(h)));
+    }
+    assert_eq!(evidence[0]["evidence_flags"], json!([]));
+    assert_eq!(evidence[2]["evidence_flags"], json!([{"code": "far_from_record", "distance_m": 6200.0}]));
+    assert_eq!(result["flags"][2]["text"], json!(["拍摄地点距记录 6.2 公里"]), "{result:#}");
+    assert_eq!(result["flags"][0]["text"], json!([]), "{result:#}");
+
+    let before: usize = originals.iter().map(|(_, p)| p.len()).sum();
+    let after: i32 = stored.iter().map(|s| s.3).sum();
+    println!(
+        "light uploads: three 12 MP photos, {before} bytes as taken, {after} bytes sent ({:.1} %); queued in {} ms \
+         with the CPU throttled 4×",
+        f64::from(after) * 100.0 / before as f64,
+        result["queue_ms"]
+    );
+}

@@ -456,3 +456,57 @@ impl TestApp {
         self.send(request).await
     }
 }
+
+/// A camera-like photo: sky and road gradients with texture at several scales and a little sensor noise, so
+/// it compresses as a real 12 MP photo does (megabytes at quality 92), not as a flat test card.
+pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    // A repeatable hash noise in 0..256 (no RNG dependency; `seed` makes photos differ).
+    let hash = |x: u32, y: u32, s: u32| {
+        let mut h = x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263) ^ s.wrapping_mul(2_246_822_519);
+        h = (h ^ (h >> 13)).wrapping_mul(1_274_126_177);
+        (h ^ (h >> 16)) & 0xFF
+    };
+    // Value noise on a lattice of `cell` pixels, bilinear between lattice points: texture of that size.
+    let smooth = |x: u32, y: u32, cell: u32, s: u32| {
+        let (gx, gy) = (x / cell, y / cell);
+        let (fx, fy) = ((x % cell) as f32 / cell as f32, (y % cell) as f32 / cell as f32);
+        let v = |dx, dy| hash(gx + dx, gy + dy, s) as f32;
+        let top = v(0, 0) * (1.0 - fx) + v(1, 0) * fx;
+        let bottom = v(0, 1) * (1.0 - fx) + v(1, 1) * fx;
+        top * (1.0 - fy) + bottom * fy - 128.0
+    };
+    let horizon = height * 2 / 5;
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        let texture = 0.25 * smooth(x, y, 64, seed) + 0.18 * smooth(x, y, 9, seed + 1);
+        let grain = (hash(x, y, seed + 2) as f32 - 128.0) / 16.0;
+        let (r, g, b) = if y < horizon {
+            let t = y as f32 / horizon as f32;
+            (110.0 + 60.0 * t, 150.0 + 50.0 * t, 220.0 - 20.0 * t)
+        } else {
+            let t = (y - horizon) as f32 / (height - horizon) as f32;
+            (95.0 + 40.0 * t, 100.0 + 30.0 * t, 90.0 + 25.0 * t)
+        };
+        let px = |c: f32| (c + texture + grain).clamp(0.0, 255.0) as u8;
+        image::Rgb([px(r), px(g), px(b)])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode_image(&img).unwrap();
+    out
+}
+
+/// Puts an APP1 EXIF segment with `fields` right after a JPEG's SOI marker, as a camera writes it.
+pub fn with_exif(jpeg: &[u8], fields: &[exif::Field]) -> Vec<u8> {
+    let mut writer = exif::experimental::Writer::new();
+    for f in fields {
+        writer.push_field(f);
+    }
+    let mut tiff = std::io::Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&u16::try_from(tiff.len() + 8).unwrap().to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(&tiff);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
