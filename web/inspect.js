@@ -8,7 +8,8 @@
 // data it reads at start.
 //
 // Photo location comes from the Geolocation API at capture time, not from EXIF: mobile browsers strip GPS
-// EXIF from photos picked in a web page (DOMAIN.md §5).
+// EXIF from photos picked in a web page (DOMAIN.md §5). Photos are resized before they are queued, and what
+// their originals' EXIF still says goes with the observation as evidence (photos.js).
 //
 // Who recorded an observation is the signed-in account: the server takes it from the session (or from the
 // personal API token), never from the form. Each outbox record remembers the account it was queued under
