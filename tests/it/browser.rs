@@ -1040,3 +1040,110 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
         result["queue_ms"]
     );
 }
+
+/// The phone's EXIF reader (`readExif` of web/photos.js, run in Node) on what cameras write and on what they
+/// should not: both byte orders, southern and western positions, a missing or malformed offset, an impossible
+/// date, a zero denominator, (0, 0), a cut-short segment, directories pointing outside the file, and an
+/// EXIF segment beyond the 128 KB read. Malformed parts are left out, never thrown.
+#[tokio::test]
+async fn the_phones_exif_reader_reads_what_cameras_write_and_ignores_what_is_malformed() {
+    use exif::{Field, In, Rational, Tag, Value as ExifValue};
+
+    let ascii = |s: &[u8]| ExifValue::Ascii(vec![s.to_vec()]);
+    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
+    let dms = |d: u32, m: u32, s100: u32| {
+        ExifValue::Rational(vec![Rational::from((d, 1)), Rational::from((m, 1)), Rational::from((s100, 100))])
+    };
+    let camera = |lat_ref: &[u8], lon_ref: &[u8], offset: &[u8], date: &[u8]| {
+        vec![
+            field(Tag::Make, ascii(b"Xiaomi")),
+            field(Tag::Model, ascii(b"Xiaomi 13")),
+            field(Tag::Orientation, ExifValue::Short(vec![8])),
+            field(Tag::DateTimeOriginal, ascii(date)),
+            field(Tag::OffsetTimeOriginal, ascii(offset)),
+            field(Tag::GPSLatitudeRef, ascii(lat_ref)),
+            field(Tag::GPSLatitude, dms(33, 30, 0)),
+            field(Tag::GPSLongitudeRef, ascii(lon_ref)),
+            field(Tag::GPSLongitude, dms(70, 15, 1800)),
+            field(Tag::GPSImgDirection, ExifValue::Rational(vec![Rational::from((27_125, 100))])),
+        ]
+    };
+    let plain = common::jpeg(64, 48);
+    let be = common::with_exif_in(&plain, &camera(b"S", b"W", b"-04:00", b"2026:11:30 09:14:52"), false);
+    let le = common::with_exif_in(&plain, &camera(b"N", b"E", b"+08:00", b"2026:11:30 09:14:52"), true);
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
+        ("be.jpg", be.clone()),
+        ("le.jpg", le.clone()),
+        ("bad_offset_and_date.jpg", common::with_exif(&plain, &camera(b"N", b"E", b"8:00", b"2026:02:30 09:14:52"))),
+        (
+            "zero_denominator_and_null_island.jpg",
+            common::with_exif(
+                &plain,
+                &[
+                    field(Tag::GPSLatitudeRef, ascii(b"N")),
+                    field(Tag::GPSLatitude, ExifValue::Rational(vec![Rational::from((31, 0))])),
+                    field(Tag::GPSLongitudeRef, ascii(b"E")),
+                    field(Tag::GPSLongitude, dms(120, 0, 0)),
+                    field(Tag::Model, ascii(b"ELS\x01-AN00")),
+                ],
+            ),
+        ),
+        (
+            "null_island.jpg",
+            common::with_exif(
+                &plain,
+                &[
+                    field(Tag::GPSLatitudeRef, ascii(b"N")),
+                    field(Tag::GPSLatitude, dms(0, 0, 0)),
+                    field(Tag::GPSLongitudeRef, ascii(b"E")),
+                    field(Tag::GPSLongitude, dms(0, 0, 0)),
+                ],
+            ),
+        ),
+        ("plain.jpg", plain.clone()),
+        ("truncated.jpg", be[..40].to_vec()),
+        ("not_a_jpeg.jpg", b"GIF89a and then some".to_vec()),
+    ];
+    // The first IFD claims 65 535 entries and the EXIF pointer points far outside the segment.
+    let mut huge = le.clone();
+    huge[20..22].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    files.push(("huge_count.jpg", huge));
+    let mut outside = b"\xFF\xD8\xFF\xE1\x00\x16Exif\0\0MM\0\x2A\x7F\xFF\xFF\xFF\0\0".to_vec();
+    outside.extend_from_slice(&plain[2..]);
+    files.push(("ifd_outside.jpg", outside));
+    // 130 KB of APP0 segments before the EXIF: the phone reads only the first 128 KB.
+    let mut late = vec![0xFF, 0xD8];
+    for _ in 0..2 {
+        late.extend_from_slice(&[0xFF, 0xE0, 0xFF, 0xFF]);
+        late.extend(std::iter::repeat_n(0u8, 0xFFFF - 2));
+    }
+    late.extend_from_slice(&le[2..]);
+    files.push(("late_app1.jpg", late));
+
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in &files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let result = run_e2e("exif.mjs", &[dir.path().to_str().unwrap()], &[]).await;
+    let read = &result["files"];
+
+    let camera_fields = |lon: f64, lat: f64, offset: &str| {
+        json!({"orientation": 8, "device": "Xiaomi 13", "taken_at": "2026-11-30T09:14:52", "utc_offset": offset,
+               "lon": lon, "lat": lat, "direction_deg": 271.25})
+    };
+    assert_eq!(read["be.jpg"], camera_fields(-70.255, -33.5, "-04:00"), "{result:#}");
+    assert_eq!(read["le.jpg"], camera_fields(70.255, 33.5, "+08:00"), "{result:#}");
+    // 30 February is no date, "8:00" no offset: both left out, the rest kept.
+    assert_eq!(
+        read["bad_offset_and_date.jpg"],
+        json!({"orientation": 8, "device": "Xiaomi 13", "lon": 70.255, "lat": 33.5, "direction_deg": 271.25}),
+        "{result:#}"
+    );
+    assert_eq!(read["zero_denominator_and_null_island.jpg"], json!({"device": "ELS-AN00"}), "{result:#}");
+    for name in ["null_island.jpg", "plain.jpg", "truncated.jpg", "not_a_jpeg.jpg", "ifd_outside.jpg", "late_app1.jpg"]
+    {
+        assert_eq!(read[name], json!({}), "{name}: {result:#}");
+    }
+    assert!(read["huge_count.jpg"].get("error").is_none(), "{result:#}");
+    assert_eq!(read["huge_count.jpg"]["taken_at"], "2026-11-30T09:14:52", "{result:#}");
+}

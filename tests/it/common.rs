@@ -494,14 +494,20 @@ pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
     out
 }
 
-/// Puts an APP1 EXIF segment with `fields` right after a JPEG's SOI marker, as a camera writes it.
+/// Puts an APP1 EXIF segment with `fields` right after a JPEG's SOI marker, as a camera writes it (TIFF
+/// big-endian, "MM").
 pub fn with_exif(jpeg: &[u8], fields: &[exif::Field]) -> Vec<u8> {
+    with_exif_in(jpeg, fields, false)
+}
+
+/// [`with_exif`] with the TIFF byte order chosen: little-endian ("II") as most phones write it, or big.
+pub fn with_exif_in(jpeg: &[u8], fields: &[exif::Field], little_endian: bool) -> Vec<u8> {
     let mut writer = exif::experimental::Writer::new();
     for f in fields {
         writer.push_field(f);
     }
     let mut tiff = std::io::Cursor::new(Vec::new());
-    writer.write(&mut tiff, false).unwrap();
+    writer.write(&mut tiff, little_endian).unwrap();
     let tiff = tiff.into_inner();
     let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
     out.extend_from_slice(&u16::try_from(tiff.len() + 8).unwrap().to_be_bytes());
