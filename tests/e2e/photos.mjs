@@ -3,7 +3,8 @@
 // throttled 4× (a mid-range phone, DevTools' `Emulation.setCPUThrottlingRate`); the time from picking the
 // photos to "queued" is measured. The queued record is read back from the outbox: what each photo became
 // (type, pixels, bytes) and the `photo_evidence` read from the originals. Back online it is sent; the site
-// page then shows the flag of the photo taken far away, and passes axe-core.
+// page then shows the flag of the photo taken far away, and passes axe-core. Last, the same module with the
+// county's `require_original_photos`: the photo is kept as taken, with its evidence.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/photos.mjs <base-url> <jpeg> <jpeg> <jpeg>
 //
@@ -77,7 +78,21 @@ await run('photos', async ({ log, setStep }) => {
     })));
     await checkAccessible('site page', page, 'the site page with a flagged photo');
 
-    return { queue_ms: queueMs, queued, observation_id: queued.id, site_id: siteId, flags };
+    // A county that requires originals: the photo is kept as taken, byte for byte, with its evidence.
+    setStep('originals');
+    await page.evaluate(() => {
+      const probe = Object.assign(document.createElement('input'), { type: 'file', id: 'probe', hidden: true });
+      document.body.append(probe);
+    });
+    await page.setInputFiles('#probe', photos[1]);
+    const original = await page.evaluate(async () => {
+      const { preparePhoto } = await import('/photos.js');
+      const file = document.getElementById('probe').files[0];
+      const p = await preparePhoto(file, { requireOriginals: true });
+      return { same: p.blob === file, type: p.type, evidence: p.evidence };
+    });
+
+    return { queue_ms: queueMs, queued, observation_id: queued.id, site_id: siteId, flags, original };
   } finally {
     await browser.close();
   }

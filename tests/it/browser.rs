@@ -1031,6 +1031,12 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
     assert_eq!(result["flags"][2]["text"], json!(["拍摄地点距记录 6.2 公里"]), "{result:#}");
     assert_eq!(result["flags"][0]["text"], json!([]), "{result:#}");
 
+    // With `require_original_photos` the phone keeps the photo as taken, still with its evidence.
+    assert_eq!(result["original"]["same"], true, "{result:#}");
+    assert_eq!(result["original"]["evidence"]["original_bytes"], originals[1].1.len(), "{result:#}");
+    assert_eq!(result["original"]["evidence"]["device"], "HUAWEI ELS-AN00", "{result:#}");
+    assert_eq!(result["queued"]["photo_evidence"][1], result["original"]["evidence"], "{result:#}");
+
     let before: usize = originals.iter().map(|(_, p)| p.len()).sum();
     let after: i32 = stored.iter().map(|s| s.3).sum();
     println!(
