@@ -222,7 +222,9 @@ pub struct ObservationPhoto {
     /// …and its make and model.
     pub original_device: Option<String>,
     /// Where the photo does not fit the observation: taken far away, days before or after, or its file's
-    /// own EXIF disagreeing (`domain::photo_evidence::EvidenceFlag`). Flagged, never refused.
+    /// own EXIF disagreeing (`domain::photo_evidence::EvidenceFlag`). Flagged, never refused. (Absent in a
+    /// detail written before migration 0009: none.)
+    #[serde(default)]
     pub evidence_flags: Vec<EvidenceFlag>,
     pub url: String,
     pub thumbnail_url: String,
