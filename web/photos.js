@@ -26,12 +26,22 @@ const QUALITY_MIN = 0.6;
 export const EXIF_READ_BYTES = 128 * 1024;
 const DEVICE_CHARS_MAX = 64;
 
+/** Photos are prepared one at a time: a decoded 12 MP photo is 48 MB, and a phone may have little memory. */
+let queue = Promise.resolve();
+
 /**
  * Makes a picked photo ready to queue: `{blob, name, type, evidence}`, where `blob` is the photo to send and
- * `evidence` what its original said (fields absent when unknown).
+ * `evidence` what its original said (fields absent when unknown). Never fails: a photo that cannot be decoded
+ * or encoded here is sent as it is (the server says what is wrong with it).
  */
-export async function preparePhoto(file, { requireOriginals = false } = {}) {
-  const exif = await readExif(await file.slice(0, EXIF_READ_BYTES).arrayBuffer()).catch(() => ({}));
+export function preparePhoto(file, options = {}) {
+  const prepared = queue.then(() => prepare(file, options));
+  queue = prepared.catch(() => {});
+  return prepared;
+}
+
+async function prepare(file, { requireOriginals = false }) {
+  const exif = await file.slice(0, EXIF_READ_BYTES).arrayBuffer().then(readExif).catch(() => ({ fields: {} }));
   const evidence = { ...exif.fields, original_bytes: file.size };
   delete evidence.orientation;
   let bitmap = null;
@@ -48,7 +58,7 @@ export async function preparePhoto(file, { requireOriginals = false } = {}) {
   if (!bitmap) return asIs;
   try {
     const longest = Math.max(bitmap.width, bitmap.height);
-    const upright = !exif.fields?.orientation || exif.fields.orientation === 1;
+    const upright = !exif.fields.orientation || exif.fields.orientation === 1;
     const small = file.type === 'image/jpeg' && longest <= PHOTO_SIDE_MAX_PX && file.size <= PHOTO_BYTES_TARGET && upright;
     if (requireOriginals || small) return asIs;
     const scale = Math.min(1, PHOTO_SIDE_MAX_PX / longest);
@@ -56,6 +66,9 @@ export async function preparePhoto(file, { requireOriginals = false } = {}) {
     const height = Math.max(1, Math.round(bitmap.height * scale));
     const blob = await encode(bitmap, width, height);
     return { blob, name: jpegName(file.name), type: 'image/jpeg', evidence };
+  } catch (error) {
+    console.warn('photo kept as taken', error);
+    return asIs;
   } finally {
     bitmap.close();
   }

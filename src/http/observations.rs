@@ -114,7 +114,7 @@ pub async fn create(
     let mut new_photos = uploads::process_and_store(&state, photos).await?;
     // Checked against the record: a photo far away or days off is flagged for a reviewer, never refused.
     for (i, photo) in new_photos.iter_mut().enumerate() {
-        let original = evidence.as_ref().map(|e| e[i].clone());
+        let original = evidence.as_ref().and_then(|e| e.get(i).cloned());
         let file = FileExif { taken_local: photo.exif_taken_at, location: photo.exif_location };
         photo.evidence_flags = photo_evidence::check(original.as_ref(), file, &obs.geometry, obs.observed_at);
         photo.original = original;
