@@ -57,7 +57,8 @@ await run('photos', async ({ log, setStep }) => {
         bitmap.close();
         return size;
       }));
-      return { id: record.id, photos, photo_evidence: record.observation.photo_evidence };
+      const jsonBytes = new Blob([JSON.stringify(record.observation)]).size;
+      return { id: record.id, photos, photo_evidence: record.observation.photo_evidence, json_bytes: jsonBytes };
     });
     check('queue offline, CPU 4× slower', queued.photos.length === photos.length, `queued ${JSON.stringify(queued)}`);
 

@@ -1040,9 +1040,10 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
     let before: usize = originals.iter().map(|(_, p)| p.len()).sum();
     let after: i32 = stored.iter().map(|s| s.3).sum();
     println!(
-        "light uploads: three 12 MP photos, {before} bytes as taken, {after} bytes sent ({:.1} %); queued in {} ms \
-         with the CPU throttled 4×",
+        "light uploads: three 12 MP photos, {before} bytes as taken, {after} bytes sent ({:.1} %) with {} bytes of \
+         observation JSON; queued in {} ms with the CPU throttled 4×",
         f64::from(after) * 100.0 / before as f64,
+        result["queued"]["json_bytes"],
         result["queue_ms"]
     );
 }
