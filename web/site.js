@@ -751,6 +751,7 @@ function evidenceFlagText(f) {
     case 'before_record': return t('site.photoBefore', { days: one(f.hours / 24) });
     case 'after_record': return t('site.photoAfter', { days: one(f.hours / 24) });
     case 'file_exif_differs': return t(f.what === 'location' ? 'site.photoExifPlace' : 'site.photoExifTime');
+    case 'not_original': return t('site.photoNotOriginal');
     default: return t('site.photoFlagged');
   }
 }

@@ -5,7 +5,8 @@
 //! A photo taken far from the recorded place, or days before or after the recorded time, is **flagged, not
 //! refused**: the inspector may have a good reason (a photo taken from a bridge, an upload late at night),
 //! and a reviewer decides. When the uploaded file still carries EXIF of its own (an original, or a client
-//! that does not resize), it must agree with the fields, or that is flagged too.
+//! that does not resize), it must agree with the fields, or that is flagged too. Where the county requires
+//! originals, a file of another size than the original the phone read is flagged as not the original.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -233,6 +234,16 @@ pub enum EvidenceFlag {
     /// The uploaded file's own EXIF says another time or place than the fields (`what`: `taken_at` or
     /// `location`).
     FileExifDiffers { what: String },
+    /// The county requires originals (`--require-original-photos`) and the file received is not the one the
+    /// evidence describes (another size: resized on the way).
+    NotOriginal { original_bytes: u64, bytes: u64 },
+}
+
+/// Where the county requires originals: the file received must be the size the phone read from the original.
+/// Without evidence there is nothing to compare (an API client that sends files as they are).
+pub fn check_original(evidence: Option<&PhotoEvidence>, bytes: u64) -> Option<EvidenceFlag> {
+    let original_bytes = evidence?.original_bytes?;
+    (original_bytes != bytes).then_some(EvidenceFlag::NotOriginal { original_bytes, bytes })
 }
 
 /// Checks one photo against its observation. The evidence is the fields when sent, else the file's own EXIF;
@@ -406,6 +417,18 @@ mod tests {
         }
         let err = validate(&[PhotoEvidenceInput::default()], 2, now()).unwrap_err();
         assert!(err.message.contains("1 entries for 2 photos"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_resized_photo_is_not_the_original() {
+        let e = evidence(serde_json::json!({"original_bytes": 4_213_331}));
+        assert_eq!(check_original(Some(&e), 4_213_331), None);
+        assert_eq!(
+            check_original(Some(&e), 402_118),
+            Some(EvidenceFlag::NotOriginal { original_bytes: 4_213_331, bytes: 402_118 })
+        );
+        assert_eq!(check_original(None, 402_118), None);
+        assert_eq!(check_original(Some(&evidence(serde_json::json!({}))), 402_118), None);
     }
 
     #[test]

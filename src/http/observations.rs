@@ -117,6 +117,10 @@ pub async fn create(
         let original = evidence.as_ref().and_then(|e| e.get(i).cloned());
         let file = FileExif { taken_local: photo.exif_taken_at, location: photo.exif_location };
         photo.evidence_flags = photo_evidence::check(original.as_ref(), file, &obs.geometry, obs.observed_at);
+        if state.settings.require_original_photos {
+            let bytes = u64::try_from(photo.bytes).unwrap_or(0);
+            photo.evidence_flags.extend(photo_evidence::check_original(original.as_ref(), bytes));
+        }
         photo.original = original;
     }
 

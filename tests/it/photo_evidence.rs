@@ -144,7 +144,20 @@ async fn phones_resize_photos_unless_the_county_asks_for_originals(pool: PgPool)
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn the_county_setting_for_originals_is_in_settings(pool: PgPool) {
+async fn where_the_county_requires_originals_a_resized_photo_is_flagged(pool: PgPool) {
     let app = app_with(pool, Settings { require_original_photos: true, ..Settings::default() }).await;
     assert_eq!(app.get("/api/v1/settings").await.json()["require_original_photos"], true);
+    let (original, resized) = (jpeg(800, 600), jpeg(400, 300));
+    let mut obs = observation("intersection", json!(JUNCTION));
+    obs["photo_evidence"] = json!([{"original_bytes": original.len()}, {"original_bytes": original.len()}]);
+
+    let answer = app.upload(&obs, &[&original, &resized]).await;
+
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.bytes));
+    let photos = &answer.json()["photos"];
+    assert_eq!(photos[0]["evidence_flags"], json!([]));
+    assert_eq!(
+        photos[1]["evidence_flags"],
+        json!([{"code": "not_original", "original_bytes": original.len(), "bytes": resized.len()}])
+    );
 }

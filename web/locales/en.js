@@ -796,6 +796,7 @@ export default {
   'site.photoExifTime': "The photo file's own time differs from its original's",
   'site.photoExifPlace': "The photo file's own place differs from its original's",
   'site.photoFlagged': 'Photo to check',
+  'site.photoNotOriginal': 'Resized, though the county requires originals',
   'supervise.explain': 'A listed site is remediated by the date its supervision notice sets, and looked back at every quarter once closed.',
   'supervise.level': 'Level',
   'supervise.lift': 'Lift the listing',

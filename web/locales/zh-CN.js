@@ -808,6 +808,7 @@ export default {
   'site.photoExifTime': '照片文件的拍摄时间与原图信息不符',
   'site.photoExifPlace': '照片文件的拍摄地点与原图信息不符',
   'site.photoFlagged': '照片待核实',
+  'site.photoNotOriginal': '照片已压缩，不是要求的原图',
   'supervise.explain': '挂牌督办的点位列入重点督办，按督办文件要求的时限整改，销号后每季度回头看。',
   'supervise.level': '督办级别',
   'supervise.lift': '取消挂牌',
