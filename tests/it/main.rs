@@ -19,6 +19,7 @@ mod lifecycle;
 mod observations;
 mod ogc;
 mod openapi;
+mod place;
 mod security;
 mod site_cells;
 mod sites;
