@@ -934,3 +934,43 @@ async fn api_page_shows_every_operation(pool: PgPool) {
     let schemas = document.components.as_ref().unwrap().schemas.len();
     assert_eq!(result["schemas"].as_array().unwrap().len(), schemas);
 }
+
+/// Issue 10, a location to trust and no duplicate sites (`tests/e2e/place.mjs`, a 360 px phone): a repeat
+/// visit 40 m from an open site is offered it and, chosen, joins it (no new site); a fix 40 s old is
+/// confirmed before queueing and the observation carries the flag.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let at = [120.553, 31.872];
+    let (site_id, code) = upload_site(&app, common::observation("intersection", json!(at)), &[]).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), &at[0].to_string(), &at[1].to_string(), code.as_str()];
+    let result = run_e2e("place.mjs", &args, &signs_in_as("E2E", &inspector)).await;
+    assert_eq!(result["repeat"]["chosen"], site_id.to_string());
+    assert_eq!(result["repeat"]["site_match"], "joined");
+    assert_eq!(result["stale"]["site_match"], "opened");
+
+    // The page's observations, oldest first: the repeat visit named the site and joined it; the stale fix
+    // was confirmed. One site was opened by the second only.
+    let rows: Vec<(Uuid, Option<String>, bool)> = sqlx::query_as(
+        "select site_id, location_source, location_confirmed from observation where user_id = $1 order by received_at",
+    )
+    .bind(inspector.id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0], (site_id, Some("gps".into()), false));
+    assert_ne!(rows[1].0, site_id);
+    assert_eq!((rows[1].1.as_deref(), rows[1].2), (Some("gps"), true));
+    assert_eq!(app.count("site").await, 2, "the repeat visit opened no site");
+    let visits: i32 = sqlx::query_scalar("select observation_count from site where id = $1")
+        .bind(site_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(visits, 2);
+}

@@ -1,0 +1,114 @@
+// Where the observation is, on a 360 px phone (touch, Chinese, GPS set by Playwright), signed in as an
+// inspector, with one open intersection site already recorded at <site-lon>,<site-lat>:
+//  1. standing 40 m from it (beyond the server's 30 m matching, within the 50 m offer), the page offers it
+//     live ("这是点位 YH-… 的复查？"); on submit it asks, and the site chosen, the observation names it
+//     (`site_id`) and joins it;
+//  2. offline, the same site is still offered, from the list kept on the phone;
+//  3. far from any site, with a fix 40 s old (the page's clock moved on, no new fix came), the page asks to
+//     confirm the location before queueing, and the observation says it was confirmed.
+// axe-core finds no serious or critical WCAG 2.1 A/AA violation with the offer and with the dialog open.
+//
+//   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/place.mjs <base-url> <site-lon> <site-lat> <site-code>
+//
+// Prints one JSON line ({"ok": true, "repeat": {...}, "stale": {...}} or {"ok": false, "step", "error"}); the
+// Rust test (tests/it/browser.rs) checks the database afterwards.
+
+import { launch, watchConsole, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
+
+const [base, lonText, latText, siteCode] = process.argv.slice(2);
+if (!base || !lonText || !latText || !siteCode) fail('usage', 'usage: node tests/e2e/place.mjs <base-url> <site-lon> <site-lat> <site-code>');
+const account = credentials();
+const SITE = { longitude: Number(lonText), latitude: Number(latText) };
+const north = (p, m) => ({ ...p, latitude: p.latitude + (m / 6_371_008.8) * (180 / Math.PI) });
+const TIMEOUT_MS = 30_000;
+
+await run('place', async ({ log, setStep }) => {
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({
+      viewport: { width: 360, height: 780 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+      timezoneId: 'Asia/Shanghai',
+      geolocation: { ...north(SITE, 40), accuracy: 6 },
+      permissions: ['geolocation'],
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    watchConsole(page, log);
+    // The page's clock is Playwright's, so a fix can grow old without waiting.
+    await page.clock.install();
+    const resultState = async () => {
+      await page.waitForSelector('#result[data-state="success"], #result[data-state="error"], #result[data-state="queued"], #result[data-state="signin"]');
+      return page.getAttribute('#result', 'data-state');
+    };
+
+    setStep('sign in');
+    await page.goto(new URL('/inspect.html', base).href);
+    await signIn(page, account);
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.waitForSelector('#loc-accuracy[data-accuracy-m="6"]');
+
+    setStep('offered');
+    await page.waitForSelector('#nearby-offer[data-count="1"]');
+    const offer = (await page.textContent('#nearby-offer')).trim();
+    check('offered', offer.includes(`这是点位 ${siteCode} 的复查？`) && /40 米/.test(offer), `the offer reads: ${offer}`);
+    const accessibility = { offer: await checkAccessible('offered', page, 'the inspection page with an offer') };
+    await page.tap('#use-location');
+    await page.tap('#submit');
+    await page.waitForSelector('#nearby-dialog');
+    const dialog = (await page.textContent('#nearby-dialog')).trim();
+    check('offered', dialog.includes(siteCode) && dialog.includes('不是，这是一个新点位'), `the question reads: ${dialog}`);
+    accessibility.dialog = await checkAccessible('offered', page, 'the repeat-visit question');
+    const chosen = await page.inputValue('#nearby-dialog input[name=nearby-site]:checked');
+    await page.tap('#nearby-dialog button[value=ok]');
+    check('offered', await resultState() === 'success', `not sent: ${await page.textContent('#result')}`);
+    const repeat = {
+      chosen,
+      site_code: await page.getAttribute('#result', 'data-site-code'),
+      site_match: await page.getAttribute('#result', 'data-site-match'),
+    };
+    check('offered', repeat.site_code === siteCode && repeat.site_match === 'joined', `sent as ${JSON.stringify(repeat)}`);
+
+    setStep('offline');
+    await context.setOffline(true);
+    // A kind change asks again: without signal, the list kept on the phone answers.
+    await page.locator('label', { has: page.locator('input[name=kind][value=spot]') }).tap();
+    await page.waitForSelector('#nearby-offer[hidden]', { state: 'attached' });
+    await page.locator('label', { has: page.locator('input[name=kind][value=intersection]') }).tap();
+    await page.waitForSelector('#nearby-offer[data-count="1"]');
+    const keptOffer = (await page.textContent('#nearby-offer')).trim();
+    check('offline', keptOffer.includes(siteCode) && keptOffer.includes('离线'), `offline, the offer reads: ${keptOffer}`);
+    await context.setOffline(false);
+
+    setStep('stale fix');
+    // 2 km away: no site near. The fix is fresh, then 40 s pass without a new one.
+    await context.setGeolocation({ ...north(SITE, 2000), accuracy: 6 });
+    await page.waitForSelector('#nearby-offer[hidden]', { state: 'attached' });
+    await page.waitForFunction(() => Number(document.querySelector('#loc-fix')?.dataset.ageS) < 5);
+    check('stale fix', await page.getAttribute('#loc-fix', 'data-doubtful') === 'false', 'a fresh 6 m fix is doubted');
+    await page.clock.fastForward(40_000);
+    await page.waitForSelector('#loc-fix[data-doubtful="true"]');
+    const fixLine = (await page.textContent('#loc-fix')).trim();
+    check('stale fix', /4\d 秒前/.test(fixLine), `the fix's age reads: ${fixLine}`);
+    await page.tap('#submit');
+    await page.waitForSelector('#confirm-fix');
+    const question = (await page.textContent('#confirm-fix')).trim();
+    check('stale fix', question.includes('±6 米') && question.includes('确认'), `the confirmation reads: ${question}`);
+    accessibility.confirm = await checkAccessible('stale fix', page, 'the location confirmation');
+    await page.tap('#confirm-fix button[value=ok]');
+    check('stale fix', await resultState() === 'success', `not sent: ${await page.textContent('#result')}`);
+    const stale = {
+      site_code: await page.getAttribute('#result', 'data-site-code'),
+      site_match: await page.getAttribute('#result', 'data-site-match'),
+    };
+
+    const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
+    check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
+    return { accessibility, repeat, stale, fix_line: fixLine, offer, kept_offer: keptOffer };
+  } finally {
+    await browser.close();
+  }
+});
