@@ -273,6 +273,7 @@ pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Re
                          'received_at', o.received_at, 'geometry', st_asgeojson(o.geom, 7)::json,
                          'accuracy_m', o.accuracy_m, 'source_crs', o.source_crs, 'hazard_types', o.hazard_types,
                          'checklist', o.checklist, 'notes', o.notes, 'look_back_result', o.look_back_result,
+                         'location_source', o.location_source, 'location_confirmed', o.location_confirmed,
                          'photos', (
                              select coalesce(json_agg(json_build_object(
                                  'id', p.id, 'sha256', encode(p.sha256, 'hex'), 'content_type', p.content_type,

@@ -138,6 +138,19 @@ async fn where_the_place_came_from_is_stored_and_shown(pool: PgPool) {
         .unwrap();
     assert_eq!(stored, (Some("map".into()), true));
 
+    // The site's page shows it with the observation (the typed detail reads what PostgreSQL wrote).
+    let site = answer.json()["site"]["id"].as_str().unwrap().to_string();
+    let detail = app.get(&format!("/api/v1/sites/{site}")).await;
+    assert_eq!(detail.status, 200);
+    let seen = &detail.json()["properties"]["observations"][0];
+    assert_eq!((seen["location_source"].clone(), seen["location_confirmed"].clone()), (json!("map"), json!(true)));
+    let typed = detail.site_detail();
+    let o = &typed.properties.observations[0];
+    assert_eq!(
+        (o.location_source, o.location_confirmed),
+        (Some(roadledger::domain::observation::LocationSource::Map), true)
+    );
+
     // An older phone says neither: accepted as today, shown as not said and not confirmed.
     let plain = app.upload(&observation("spot", json!(north_of(JUNCTION, 400.0))), &[]).await;
     assert_eq!(plain.status, 201);
