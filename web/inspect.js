@@ -29,6 +29,7 @@ import { explain } from './lifecycle.js';
 import { openDialog } from './dialog.js';
 import { fixAgeS, fixText, needsConfirmation } from './place.js';
 import { keepAround, openSitesNear } from './nearby.js';
+import { openPlaceMap } from './placemap.js';
 
 /** Which hazard groups apply to which kind of site. */
 const GROUPS_BY_KIND = {
@@ -124,6 +125,7 @@ async function main({ settings }) {
   }
   $('road-code').addEventListener('input', (e) => { e.target.value = e.target.value.toUpperCase(); });
   $('use-location').addEventListener('click', toggleUseLocation);
+  $('map-toggle').addEventListener('click', toggleMap);
   $('set-start').addEventListener('click', () => setEnd('start'));
   $('set-end').addEventListener('click', () => setEnd('end'));
   $('photo-input').addEventListener('change', onPhotosPicked);
@@ -351,7 +353,8 @@ function startGeolocation() {
       state.geoError = null;
       renderLocation();
       renderLookBack(); // distances to the sites
-      locateOnRoad(state.fix);
+      // A point placed by hand keeps its own road and stake; otherwise they follow the fix.
+      if (state.point?.source !== 'map') locateOnRoad(state.fix);
       keepAround(state.fix, openStatuses());
       refreshNearby();
     },
@@ -370,11 +373,11 @@ function startGeolocation() {
 const ROAD_LOOKUP_MIN_MS = 4000;
 const ROAD_LOOKUP_MIN_MOVE_M = 15;
 let roadLookup = { at: 0, lon: null, lat: null, busy: false };
-async function locateOnRoad(fix) {
+async function locateOnRoad(fix, { force = false } = {}) {
   if (!fix || roadLookup.busy || !navigator.onLine) return;
   const now = Date.now();
   const moved = roadLookup.lon == null ? Infinity : distanceM(roadLookup, fix);
-  if (now - roadLookup.at < ROAD_LOOKUP_MIN_MS || moved < ROAD_LOOKUP_MIN_MOVE_M) return;
+  if (!force && (now - roadLookup.at < ROAD_LOOKUP_MIN_MS || moved < ROAD_LOOKUP_MIN_MOVE_M)) return;
   roadLookup = { at: now, lon: fix.lon, lat: fix.lat, busy: true };
   try {
     const query = new URLSearchParams({ lon: fix.lon.toFixed(7), lat: fix.lat.toFixed(7), radius_m: '100' });
@@ -428,6 +431,7 @@ async function refreshNearby({ force = false } = {}) {
     state.siteChoice = null;
   }
   renderNearby();
+  placeMap?.setSites(state.nearby.sites);
 }
 
 function nearbyLabel(site) {
@@ -491,6 +495,46 @@ async function askRepeatVisit(p) {
   return true;
 }
 
+/** The small map (placemap.js): opened on the place, its point dragged or tapped becomes the place. */
+let placeMap = null;
+async function toggleMap() {
+  const box = $('place-map');
+  const button = $('map-toggle');
+  if (placeMap || !box.hidden) {
+    placeMap?.remove();
+    placeMap = null;
+    box.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    button.textContent = t('place.mapOpen');
+    return;
+  }
+  const at = placeNow();
+  if (!at) {
+    showResult('error', () => t('inspect.needLocation'));
+    return;
+  }
+  box.hidden = false;
+  button.setAttribute('aria-expanded', 'true');
+  button.textContent = t('place.mapClose');
+  try {
+    placeMap = await openPlaceMap(box, at, { onMove: placeByHand, label: t('place.mapPoint') });
+    placeMap.setSites(state.nearby.sites);
+  } catch (error) {
+    console.warn('place map', error);
+    box.hidden = true;
+    showResult('error', () => t('place.mapUnavailable'));
+  }
+}
+
+/** The point moved on the map is the place: no fix, so no accuracy; its road and nearby sites follow. */
+function placeByHand(p) {
+  state.point = { lon: p.lon, lat: p.lat, accuracy_m: null, at: new Date().toISOString(), age_s: 0, source: 'map' };
+  state.siteChoice = null;
+  renderLocation();
+  locateOnRoad(state.point, { force: true });
+  refreshNearby({ force: true });
+}
+
 /** Asks the inspector to confirm a stale or coarse fix; false if they would rather wait for a better one. */
 async function confirmFix({ accuracy_m: accuracy, age_s: age }) {
   const ok = await openDialog({
@@ -518,6 +562,7 @@ function toggleUseLocation() {
     state.siteChoice = null;
   } else if (state.fix) {
     state.point = { ...state.fix, age_s: fixAgeS(state.fix) };
+    placeMap?.setPoint(state.point);
   } else {
     showResult('error', () => t('inspect.needLocation'));
   }
@@ -574,8 +619,9 @@ function renderLocation() {
   const fixed = $('point-fixed');
   fixed.dataset.state = state.point ? 'set' : 'unset';
   fixed.classList.toggle('is-empty', !state.point);
+  fixed.dataset.source = state.point?.source || '';
   fixed.textContent = state.point
-    ? `✓ ${t('inspect.locationSet')}：${coordsText(state.point)}（${accuracyText(state.point)}）`
+    ? `✓ ${t('inspect.locationSet')}：${coordsText(state.point)}（${state.point.source === 'map' ? t('place.sourceMap') : accuracyText(state.point)}）`
     : fix ? `${t('inspect.notSet')}` : '';
   for (const which of ['start', 'end']) {
     const p = state[which];
@@ -723,7 +769,10 @@ function geometryOrProblem() {
   }
   const p = state.point || state.fix;
   if (!p) return { problem: t('inspect.needLocation') };
-  return { geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, accuracy_m: p.accuracy_m, age_s: pointAgeS(p), anchor: p };
+  return {
+    geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, accuracy_m: p.accuracy_m, age_s: pointAgeS(p), anchor: p,
+    source: p.source || 'gps',
+  };
 }
 
 /** The photo's SHA-256 in hex, or null where Web Crypto is missing (not a secure context). */
@@ -758,7 +807,8 @@ async function submit() {
   }
 
   // A stale or coarse fix is used only once the inspector says it is the place; the observation says so.
-  const confirmNeeded = needsConfirmation(where.accuracy_m, where.age_s);
+  // A point placed by hand on the map is no fix: the inspector chose it.
+  const confirmNeeded = where.source !== 'map' && needsConfirmation(where.accuracy_m, where.age_s);
   if (confirmNeeded && !(await confirmFix(where))) return;
   // A repeat visit names its site, so that a poor fix or a few metres more do not open a duplicate.
   if (!lookBack && !(await askRepeatVisit(where.anchor))) return;
@@ -776,7 +826,7 @@ async function submit() {
       id,
       kind: state.kind,
       geometry: where.geometry,
-      accuracy_m: Math.round(where.accuracy_m * 10) / 10,
+      accuracy_m: where.accuracy_m == null ? null : Math.round(where.accuracy_m * 10) / 10,
       observed_at: new Date().toISOString(),
       hazard_types: lookBack ? [] : [...state.hazards].sort(),
       checklist: Object.fromEntries(state.checklist),
@@ -788,7 +838,7 @@ async function submit() {
       photo_sha256: await Promise.all(photos.map((p) => sha256Hex(p.blob))),
     };
     if (observation.photo_sha256.includes(null)) delete observation.photo_sha256;
-    observation.location_source = 'gps';
+    observation.location_source = where.source || 'gps';
     if (confirmNeeded) observation.location_confirmed = true;
     if (!lookBack && state.siteChoice && state.siteChoice !== 'new') observation.site_id = state.siteChoice.id;
     if (lookBack) observation.look_back = { site_id: lookBack.target.site_id, result: lookBack.result };
@@ -935,6 +985,7 @@ function resetDraft() {
   }
   state.draftId = newId();
   state.siteChoice = null;
+  if (placeMap) toggleMap();
   state.point = null;
   state.start = null;
   state.end = null;

@@ -5,7 +5,9 @@
 //     (`site_id`) and joins it;
 //  2. offline, the same site is still offered, from the list kept on the phone;
 //  3. far from any site, with a fix 40 s old (the page's clock moved on, no new fix came), the page asks to
-//     confirm the location before queueing, and the observation says it was confirmed.
+//     confirm the location before queueing, and the observation says it was confirmed;
+//  4. elsewhere, the point is moved on the small map (a tap 80 px east of it): the observation is placed by
+//     hand (`location_source: "map"`), with no confirmation asked.
 // axe-core finds no serious or critical WCAG 2.1 A/AA violation with the offer and with the dialog open.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/place.mjs <base-url> <site-lon> <site-lat> <site-code>
@@ -105,9 +107,29 @@ await run('place', async ({ log, setStep }) => {
       site_match: await page.getAttribute('#result', 'data-site-match'),
     };
 
+    setStep('placed on the map');
+    // 3 km away; the point is moved on the small map by tapping east of it (a point placed by hand is no
+    // fix, so however old the last fix, nothing is asked).
+    const far = north(SITE, 3000);
+    await context.setGeolocation({ ...far, accuracy: 6 });
+    await page.waitForFunction((lat) => document.querySelector('#loc-coords')?.textContent.startsWith(lat), far.latitude.toFixed(6));
+    await page.tap('#map-toggle');
+    await page.waitForSelector('#place-map[data-state="ready"]');
+    accessibility.map = await checkAccessible('placed on the map', page, 'the inspection page with its map');
+    const canvas = page.locator('#place-map canvas');
+    await canvas.scrollIntoViewIfNeeded();
+    const box = await canvas.boundingBox();
+    await canvas.tap({ position: { x: box.width / 2 + 80, y: box.height / 2 } });
+    await page.waitForSelector('#point-fixed[data-source="map"]');
+    const placed = (await page.textContent('#point-fixed')).trim();
+    check('placed on the map', placed.includes('地图上手动放置'), `the chosen place reads: ${placed}`);
+    await page.tap('#submit');
+    check('placed on the map', await resultState() === 'success', `not sent: ${await page.textContent('#result')}`);
+    const mapped = { site_match: await page.getAttribute('#result', 'data-site-match'), placed };
+
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
-    return { accessibility, repeat, stale, fix_line: fixLine, offer, kept_offer: keptOffer };
+    return { accessibility, repeat, stale, mapped, fix_line: fixLine, offer, kept_offer: keptOffer };
   } finally {
     await browser.close();
   }

@@ -937,7 +937,8 @@ async fn api_page_shows_every_operation(pool: PgPool) {
 
 /// Issue 10, a location to trust and no duplicate sites (`tests/e2e/place.mjs`, a 360 px phone): a repeat
 /// visit 40 m from an open site is offered it and, chosen, joins it (no new site); a fix 40 s old is
-/// confirmed before queueing and the observation carries the flag.
+/// confirmed before queueing and the observation carries the flag; a point moved on the small map is placed
+/// by hand.
 #[sqlx::test(migrations = "./migrations")]
 async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: PgPool) {
     let app = common::app(pool).await;
@@ -962,11 +963,23 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
     assert_eq!(rows[0], (site_id, Some("gps".into()), false));
     assert_ne!(rows[1].0, site_id);
     assert_eq!((rows[1].1.as_deref(), rows[1].2), (Some("gps"), true));
-    assert_eq!(app.count("site").await, 2, "the repeat visit opened no site");
+    assert_eq!((rows[2].1.as_deref(), rows[2].2), (Some("map"), false));
+    assert_eq!(result["mapped"]["site_match"], "opened");
+    // The tap was east of the fix (3 km north of the site, same longitude): the stored point moved east.
+    let (lon, accuracy): (f64, Option<f32>) = sqlx::query_as(
+        "select st_x(geom), accuracy_m from observation where user_id = $1 order by received_at desc limit 1",
+    )
+    .bind(inspector.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(lon > at[0] + 0.000_1, "the point placed on the map is at {lon}");
+    assert_eq!(accuracy, None, "a point placed by hand has no fix accuracy");
+    assert_eq!(app.count("site").await, 3, "the repeat visit opened no site");
     let visits: i32 = sqlx::query_scalar("select observation_count from site where id = $1")
         .bind(site_id)
         .fetch_one(&app.pool)

@@ -894,4 +894,8 @@ export default {
   'nearby.chooseNew': 'Will be reported as a new site',
   'nearby.change': 'Change',
   'nearby.kept': '(offline: from the list kept on the phone)',
+  'place.mapOpen': 'Check or move the point on a map',
+  'place.mapClose': 'Close the map',
+  'place.mapPoint': 'The recorded place (drag it, or tap the map to move it)',
+  'place.mapUnavailable': 'The map cannot open (no signal or no browser support); the fix can still be used',
 };

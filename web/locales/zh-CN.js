@@ -906,4 +906,8 @@ export default {
   'nearby.chooseNew': '将作为新点位上报',
   'nearby.change': '更改',
   'nearby.kept': '（离线：据手机上保存的点位列表）',
+  'place.mapOpen': '在地图上核对或拖动位置',
+  'place.mapClose': '收起地图',
+  'place.mapPoint': '记录位置（可拖动，或点地图移动）',
+  'place.mapUnavailable': '地图无法打开（无信号或浏览器不支持），仍可使用定位',
 };
