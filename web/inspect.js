@@ -27,7 +27,7 @@ import { boot } from './boot.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
 import { explain } from './lifecycle.js';
 import { openDialog } from './dialog.js';
-import { fixAgeS, fixText, needsConfirmation } from './place.js';
+import { fixAgeS, fixText, needsConfirmation, simplifyTrack, trackAccepts } from './place.js';
 import { keepAround, openSitesNear } from './nearby.js';
 import { openPlaceMap } from './placemap.js';
 
@@ -59,6 +59,8 @@ const state = {
   nearby: { sites: [], source: 'none' },
   /** The inspector's answer to "a repeat visit of site …?": null (not asked), {id, code} or 'new'. */
   siteChoice: null,
+  /** A section recorded as a track: {state: 'recording' | 'paused' | 'done', points, line (simplified)}. */
+  track: null,
   start: null,
   end: null,
   hazards: new Set(),
@@ -126,6 +128,9 @@ async function main({ settings }) {
   $('road-code').addEventListener('input', (e) => { e.target.value = e.target.value.toUpperCase(); });
   $('use-location').addEventListener('click', toggleUseLocation);
   $('map-toggle').addEventListener('click', toggleMap);
+  $('track-start').addEventListener('click', startTrack);
+  $('track-pause').addEventListener('click', pauseTrack);
+  $('track-stop').addEventListener('click', stopTrack);
   $('set-start').addEventListener('click', () => setEnd('start'));
   $('set-end').addEventListener('click', () => setEnd('end'));
   $('photo-input').addEventListener('change', onPhotosPicked);
@@ -351,6 +356,9 @@ function startGeolocation() {
         lon: c.longitude, lat: c.latitude, accuracy_m: c.accuracy, at: new Date(at).toISOString(), t: at,
       };
       state.geoError = null;
+      if (state.track?.state === 'recording' && trackAccepts(state.track.points.at(-1), state.fix)) {
+        state.track.points.push({ ...state.fix });
+      }
       renderLocation();
       renderLookBack(); // distances to the sites
       // A point placed by hand keeps its own road and stake; otherwise they follow the fix.
@@ -495,6 +503,55 @@ async function askRepeatVisit(p) {
   return true;
 }
 
+/** A section as a track: fixes every few metres while recording (poor ones dropped), simplified at the end. */
+function startTrack() {
+  state.track = { state: 'recording', points: [], line: null };
+  if (state.fix && trackAccepts(null, state.fix)) state.track.points.push({ ...state.fix });
+  state.start = null;
+  state.end = null;
+  renderLocation();
+}
+
+function pauseTrack() {
+  if (!state.track || state.track.state === 'done') return;
+  state.track.state = state.track.state === 'recording' ? 'paused' : 'recording';
+  renderLocation();
+}
+
+function stopTrack() {
+  const track = state.track;
+  if (!track) return;
+  const line = simplifyTrack(track.points);
+  if (line.length < 2) {
+    showResult('error', () => t('track.tooShort'));
+    return;
+  }
+  track.state = 'done';
+  track.line = line;
+  const accuracy = Math.max(...track.points.map((p) => p.accuracy_m));
+  state.start = { ...line[0], accuracy_m: accuracy, age_s: 0 };
+  state.end = { ...line.at(-1), accuracy_m: accuracy, age_s: 0 };
+  renderLocation();
+  refreshNearby({ force: true });
+}
+
+function renderTrack() {
+  const track = state.track;
+  const box = $('track');
+  box.dataset.state = track?.state || 'idle';
+  box.dataset.points = String(track?.points.length || 0);
+  box.dataset.line = String(track?.line?.length || 0);
+  const recording = track && track.state !== 'done';
+  $('track-start').hidden = Boolean(recording);
+  $('track-start').textContent = track?.state === 'done' ? t('track.again') : t('track.start');
+  $('track-pause').hidden = !recording;
+  $('track-pause').textContent = track?.state === 'paused' ? t('track.resume') : t('track.pause');
+  $('track-stop').hidden = !recording;
+  $('track-text').textContent = !track ? t('track.hint')
+    : track.state === 'done' ? t('track.done', { n: track.points.length, kept: track.line.length })
+      : t(track.state === 'paused' ? 'track.paused' : 'track.recording', { n: track.points.length });
+}
+
 /** The small map (placemap.js): opened on the place, its point dragged or tapped becomes the place. */
 let placeMap = null;
 async function toggleMap() {
@@ -575,6 +632,7 @@ function setEnd(which) {
     showResult('error', () => t('inspect.needLocation'));
     return;
   }
+  state.track = null; // a tapped end replaces a recorded track
   state[which] = { ...state.fix, age_s: fixAgeS(state.fix) };
   renderLocation();
   refreshNearby({ force: true });
@@ -599,6 +657,7 @@ setInterval(renderFixAge, 1000);
 function renderLocation() {
   const fix = state.fix;
   renderFixAge();
+  renderTrack();
   $('loc-dot').dataset.quality = quality(fix?.accuracy_m);
   if (fix) {
     $('loc-accuracy').textContent = t('inspect.accuracyShort', { m: Math.round(fix.accuracy_m) });
@@ -760,6 +819,14 @@ function geometryOrProblem() {
   if (state.kind === 'section' && !state.lookBack) {
     if (!state.start || !state.end) return { problem: t('inspect.needStartEnd') };
     if (state.start.lon === state.end.lon && state.start.lat === state.end.lat) return { problem: t('inspect.sameStartEnd') };
+    if (state.track?.state === 'done') {
+      return {
+        geometry: { type: 'LineString', coordinates: state.track.line.map((p) => [p.lon, p.lat]) },
+        accuracy_m: state.start.accuracy_m,
+        age_s: 0,
+        anchor: state.start,
+      };
+    }
     return {
       geometry: { type: 'LineString', coordinates: [[state.start.lon, state.start.lat], [state.end.lon, state.end.lat]] },
       accuracy_m: Math.max(state.start.accuracy_m, state.end.accuracy_m),
@@ -985,6 +1052,7 @@ function resetDraft() {
   }
   state.draftId = newId();
   state.siteChoice = null;
+  state.track = null;
   if (placeMap) toggleMap();
   state.point = null;
   state.start = null;

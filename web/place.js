@@ -59,3 +59,59 @@ export function distanceToGeometryM(p, geometry) {
   }
   return Infinity;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// A road section as a track: fixes while recording, poor ones dropped, simplified before sending.
+
+/** A fix coarser than this is not put on a track. */
+export const TRACK_ACCURACY_MAX_M = 30;
+/** A fix closer than this to the last point kept adds nothing to a track. */
+export const TRACK_STEP_M = 5;
+/** The server's limit on a LineString's positions (`domain::observation::LINE_POINTS_MAX`). */
+export const LINE_POINTS_MAX = 500;
+
+/** Whether a fix goes on a track whose last point is `last`: accurate enough and far enough from it. */
+export function trackAccepts(last, fix) {
+  if (!(Number.isFinite(fix.accuracy_m) && fix.accuracy_m <= TRACK_ACCURACY_MAX_M)) return false;
+  return !last || distanceM(last, fix) >= TRACK_STEP_M;
+}
+
+/** Douglas–Peucker on {lon, lat} points with a tolerance in metres (distances on a local plane). */
+export function douglasPeucker(points, toleranceM) {
+  if (points.length <= 2) return points.slice();
+  const keep = new Uint8Array(points.length);
+  keep[0] = 1;
+  keep[points.length - 1] = 1;
+  const stack = [[0, points.length - 1]];
+  while (stack.length) {
+    const [first, last] = stack.pop();
+    let worst = -1;
+    let worstM = 0;
+    for (let i = first + 1; i < last; i += 1) {
+      const d = toSegmentM(points[i], points[first], points[last]);
+      if (d > worstM) {
+        worstM = d;
+        worst = i;
+      }
+    }
+    if (worst >= 0 && worstM > toleranceM) {
+      keep[worst] = 1;
+      stack.push([first, worst], [worst, last]);
+    }
+  }
+  return points.filter((_, i) => keep[i]);
+}
+
+/**
+ * A track simplified for sending: Douglas–Peucker at 2 m, the tolerance doubled until it has at most
+ * `max` points (the server's limit).
+ */
+export function simplifyTrack(points, max = LINE_POINTS_MAX) {
+  let tolerance = 2;
+  let line = douglasPeucker(points, tolerance);
+  while (line.length > max) {
+    tolerance *= 2;
+    line = douglasPeucker(points, tolerance);
+  }
+  return line;
+}

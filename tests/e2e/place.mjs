@@ -7,7 +7,9 @@
 //  3. far from any site, with a fix 40 s old (the page's clock moved on, no new fix came), the page asks to
 //     confirm the location before queueing, and the observation says it was confirmed;
 //  4. elsewhere, the point is moved on the small map (a tap 80 px east of it): the observation is placed by
-//     hand (`location_source: "map"`), with no confirmation asked.
+//     hand (`location_source: "map"`), with no confirmation asked;
+//  5. a section recorded as a track (start, pause, resume, stop): a coarse fix and the fixes while paused are
+//     left out, and the track is simplified to its corners.
 // axe-core finds no serious or critical WCAG 2.1 A/AA violation with the offer and with the dialog open.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/place.mjs <base-url> <site-lon> <site-lat> <site-code>
@@ -127,9 +129,46 @@ await run('place', async ({ log, setStep }) => {
     check('placed on the map', await resultState() === 'success', `not sent: ${await page.textContent('#result')}`);
     const mapped = { site_match: await page.getAttribute('#result', 'data-site-match'), placed };
 
+    setStep('track');
+    // A section recorded as a track, 5 km north: 60 m north, a coarse fix (200 m) beside the road, 60 m east;
+    // paused, a fix 100 m off; resumed, 10 m further east. Kept: 14 fixes; simplified: start, corner, end.
+    const fixAt = async (p, accuracy = 5) => {
+      await context.setGeolocation({ ...p, accuracy });
+      const text = `${p.latitude.toFixed(6)}, ${p.longitude.toFixed(6)}`;
+      await page.waitForFunction((t) => document.querySelector('#loc-coords')?.textContent.startsWith(t), text);
+    };
+    const east = (p, m) => ({ ...p, longitude: p.longitude + (m / (6_371_008.8 * Math.cos((p.latitude * Math.PI) / 180))) * (180 / Math.PI) });
+    const trackStart = north(SITE, 5000);
+    await page.locator('label', { has: page.locator('input[name=kind][value=section]') }).tap();
+    await fixAt(trackStart);
+    await page.tap('#track-start');
+    for (let m = 10; m <= 60; m += 10) await fixAt(north(trackStart, m));
+    const corner = north(trackStart, 60);
+    await fixAt(east(north(trackStart, 30), 40), 200);
+    for (let m = 10; m <= 60; m += 10) await fixAt(east(corner, m));
+    await page.tap('#track-pause');
+    await fixAt(east(corner, -100));
+    await page.tap('#track-pause');
+    await fixAt(east(corner, 70));
+    const kept = Number(await page.getAttribute('#track', 'data-points'));
+    await page.tap('#track-stop');
+    const line = Number(await page.getAttribute('#track', 'data-line'));
+    check('track', kept === 14 && line === 3, `the track kept ${kept} fixes and ${line} after simplifying`);
+    const simplified = await page.evaluate(async () => {
+      const m = await import('/place.js');
+      const straight = Array.from({ length: 2000 }, (_, i) => ({ lon: 120 + i * 1e-5, lat: 31 + Math.sin(i / 3) * 1e-6 }));
+      const zigzag = Array.from({ length: 2000 }, (_, i) => ({ lon: 120 + i * 1e-5, lat: 31 + (i % 2) * 5e-4 }));
+      return { straight: m.simplifyTrack(straight).length, zigzag: m.simplifyTrack(zigzag).length };
+    });
+    check('track', simplified.straight === 2 && simplified.zigzag <= 500 && simplified.zigzag >= 2,
+      `simplified: ${JSON.stringify(simplified)}`);
+    await page.tap('#submit');
+    check('track', await resultState() === 'success', `not sent: ${await page.textContent('#result')}`);
+    const track = { kept, line, simplified, site_match: await page.getAttribute('#result', 'data-site-match') };
+
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
-    return { accessibility, repeat, stale, mapped, fix_line: fixLine, offer, kept_offer: keptOffer };
+    return { accessibility, repeat, stale, mapped, track, fix_line: fixLine, offer, kept_offer: keptOffer };
   } finally {
     await browser.close();
   }

@@ -963,7 +963,7 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
     assert_eq!(rows[0], (site_id, Some("gps".into()), false));
     assert_ne!(rows[1].0, site_id);
     assert_eq!((rows[1].1.as_deref(), rows[1].2), (Some("gps"), true));
@@ -971,7 +971,8 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
     assert_eq!(result["mapped"]["site_match"], "opened");
     // The tap was east of the fix (3 km north of the site, same longitude): the stored point moved east.
     let (lon, accuracy): (f64, Option<f32>) = sqlx::query_as(
-        "select st_x(geom), accuracy_m from observation where user_id = $1 order by received_at desc limit 1",
+        "select st_x(geom), accuracy_m from observation where user_id = $1 and kind = 'intersection'
+         order by received_at desc limit 1",
     )
     .bind(inspector.id)
     .fetch_one(&app.pool)
@@ -979,7 +980,18 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
     .unwrap();
     assert!(lon > at[0] + 0.000_1, "the point placed on the map is at {lon}");
     assert_eq!(accuracy, None, "a point placed by hand has no fix accuracy");
-    assert_eq!(app.count("site").await, 3, "the repeat visit opened no site");
+    // The track: start, corner, end (60 m north, then 70 m east); nothing from the coarse fix or the pause.
+    assert_eq!(result["track"]["kept"], 14);
+    let (points, length): (i32, f64) = sqlx::query_as(
+        "select st_npoints(geom), st_length(geom::geography) from observation where user_id = $1 and kind = 'section'",
+    )
+    .bind(inspector.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(points, 3);
+    assert!((length - 130.0).abs() < 1.0, "the track is {length} m long");
+    assert_eq!(app.count("site").await, 4, "the repeat visit opened no site");
     let visits: i32 = sqlx::query_scalar("select observation_count from site where id = $1")
         .bind(site_id)
         .fetch_one(&app.pool)
