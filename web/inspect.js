@@ -389,7 +389,9 @@ async function locateOnRoad(fix, { force = false } = {}) {
   roadLookup = { at: now, lon: fix.lon, lat: fix.lat, busy: true };
   try {
     const query = new URLSearchParams({ lon: fix.lon.toFixed(7), lat: fix.lat.toFixed(7), radius_m: '100' });
-    const response = await apiFetch(`/api/v1/roads/locate?${query}`, { bearer: deviceToken() || null, loginRedirect: false });
+    const stored = deviceToken();
+    const bearer = stored && stored.user_id === currentUser()?.id ? stored.token : null;
+    const response = await apiFetch(`/api/v1/roads/locate?${query}`, { bearer, loginRedirect: false });
     if (response.status === 404) state.onRoad = { none: true };
     else if (response.ok) state.onRoad = await response.json();
   } catch { /* no signal: keep what was shown */ } finally {

@@ -4,7 +4,7 @@
 // `GET /api/v1/sites` (one bounded page) and kept in IndexedDB (database `roadledger-places`, apart from the
 // outbox's), refreshed after moving a kilometre or half an hour.
 
-import { apiFetch, deviceToken, distanceM, readResponse } from './common.js';
+import { apiFetch, currentUser, deviceToken, distanceM, readResponse } from './common.js';
 import { distanceToGeometryM } from './place.js';
 
 /** Sites of the same kind within this distance are offered as a repeat visit. */
@@ -17,6 +17,15 @@ const CACHE_AGE_MS = 30 * 60_000;
 const DB_NAME = 'roadledger-places';
 const STORE = 'open-sites';
 const KEY = 'around';
+
+/** How long the server may take to answer before the kept list answers instead (a weak link hangs). */
+const SERVER_WAIT_MS = 4000;
+
+/** The API token kept on this phone, when it is the signed-in inspector's (reads then survive an expired session). */
+function ownToken() {
+  const stored = deviceToken();
+  return stored && stored.user_id === currentUser()?.id ? stored.token : null;
+}
 
 let dbPromise = null;
 function db() {
@@ -65,7 +74,7 @@ export async function keepAround(fix, openStatuses) {
       status: openStatuses.join(','),
       limit: String(CACHE_LIMIT),
     });
-    const response = await apiFetch(`/api/v1/sites?${query}`, { bearer: deviceToken()?.token || null, loginRedirect: false });
+    const response = await apiFetch(`/api/v1/sites?${query}`, { bearer: ownToken(), loginRedirect: false, signal: AbortSignal.timeout(30_000) });
     if (!response.ok) return;
     const body = await readResponse(response);
     const sites = (body.features || []).map((f) => ({
@@ -104,9 +113,11 @@ export async function openSitesNear(p, kind) {
       const query = new URLSearchParams({
         lon: p.lon.toFixed(7), lat: p.lat.toFixed(7), kind, radius_m: String(OFFER_RADIUS_M),
       });
-      const response = await apiFetch(`/api/v1/sites/nearby?${query}`, { bearer: deviceToken()?.token || null, loginRedirect: false });
+      const response = await apiFetch(`/api/v1/sites/nearby?${query}`, {
+        bearer: ownToken(), loginRedirect: false, signal: AbortSignal.timeout(SERVER_WAIT_MS),
+      });
       if (response.ok) return { sites: (await response.json()).sites, source: 'server' };
-    } catch { /* no signal after all: the kept list answers */ }
+    } catch { /* no signal after all, or too slow: the kept list answers */ }
   }
   const kept = await cached();
   if (!kept) return { sites: [], source: 'none' };

@@ -908,4 +908,7 @@ export default {
   'track.paused': 'Track paused: {n} points',
   'track.done': 'Track recorded: {n} points, simplified to {kept}',
   'track.tooShort': 'The track is too short: it needs at least two accurate fixes 5 m apart',
+  'refusal.siteTooFar': 'The chosen site is {m} m from this place; a repeat visit is within {radius} m. Check the place, or report a new site.',
+  'refusal.siteOtherKind': 'The chosen site is a {kind}, another kind than this record.',
+  'refusal.siteNotOpen': 'The chosen site is {status} and takes no more repeat visits; a closed site gets a look-back.',
 };

@@ -920,4 +920,7 @@ export default {
   'track.paused': '轨迹已暂停：{n} 个点',
   'track.done': '轨迹已记录：{n} 个点，简化为 {kept} 个点',
   'track.tooShort': '轨迹太短：至少需要两个相距 5 米以上的精确定位点',
+  'refusal.siteTooFar': '所选点位距提交位置 {m} 米，复查须在 {radius} 米以内；请核对位置，或作为新点位上报。',
+  'refusal.siteOtherKind': '所选点位是{kind}，与本次记录的类型不同。',
+  'refusal.siteNotOpen': '所选点位已{status}，不能再记入复查；已销号点位请做回头看。',
 };
