@@ -256,3 +256,24 @@ async fn nearby_answers_open_sites_of_the_kind_nearest_first_within_limits_and_s
         app.send_as_is(Request::get(format!("/api/v1/sites/nearby?{q}")).body(Body::empty()).unwrap()).await;
     assert_eq!(anonymous.status, 401);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn concurrent_uploads_naming_a_site_join_it_once_each_and_a_racing_retry_is_a_replay(pool: PgPool) {
+    let app = app(pool).await;
+    let site = opened(&app, "intersection", JUNCTION).await;
+    // Two phones 60 m away (beyond the 30 m matching) name the site at once, and one of them retries at once.
+    let a = naming("intersection", north_of(JUNCTION, 60.0), &site);
+    let b = naming("intersection", north_of(JUNCTION, -60.0), &site);
+    let (first, retry, other) = tokio::join!(app.upload(&a, &[]), app.upload(&a, &[]), app.upload(&b, &[]));
+    let mut statuses = [first.status.as_u16(), retry.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 201], "one of the same observation's uploads stores it, the other is a replay");
+    assert_eq!(other.status, 201);
+    for answer in [&first, &retry, &other] {
+        assert_eq!(answer.json()["site"]["id"], site.as_str());
+    }
+    assert_eq!(app.count("site").await, 1);
+    assert_eq!(app.count("observation").await, 3);
+    let visits: i32 = sqlx::query_scalar("select observation_count from site").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(visits, 3);
+}
