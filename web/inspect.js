@@ -425,9 +425,14 @@ function placeNow() {
 
 /** Asks which open sites of the kind are near the place (after moving 10 m or 15 s), and shows them. */
 let nearbyAsked = { lon: null, lat: null, kind: null, at: 0, busy: false };
+let nearbyAgain = false; // a forced refresh came while one was under way: it runs after it
 async function refreshNearby({ force = false } = {}) {
   const p = placeNow();
-  if (state.lookBack || !p || nearbyAsked.busy) return;
+  if (nearbyAsked.busy) {
+    nearbyAgain = nearbyAgain || force;
+    return;
+  }
+  if (state.lookBack || !p) return;
   const moved = nearbyAsked.lon == null ? Infinity : distanceM(nearbyAsked, p);
   if (!force && nearbyAsked.kind === state.kind && moved < 10 && Date.now() - nearbyAsked.at < 15_000) return;
   nearbyAsked = { lon: p.lon, lat: p.lat, kind: state.kind, at: Date.now(), busy: true };
@@ -442,6 +447,10 @@ async function refreshNearby({ force = false } = {}) {
   }
   renderNearby();
   placeMap?.setSites(state.nearby.sites);
+  if (nearbyAgain) {
+    nearbyAgain = false;
+    refreshNearby({ force: true });
+  }
 }
 
 function nearbyLabel(site) {
