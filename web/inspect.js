@@ -28,6 +28,10 @@ import { t, tCode, localName, onLangChange, formatDateTime } from './i18n.js';
 import { boot } from './boot.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
 import { explain } from './lifecycle.js';
+import { openDialog } from './dialog.js';
+import { fixAgeS, fixText, needsConfirmation, simplifyTrack, trackAccepts } from './place.js';
+import { keepAround, openSitesNear } from './nearby.js';
+import { openPlaceMap } from './placemap.js';
 
 /** Which hazard groups apply to which kind of site. */
 const GROUPS_BY_KIND = {
@@ -49,10 +53,16 @@ const state = {
   templates: [],
   kind: 'intersection',
   draftId: newId(),
-  fix: null, // latest position {lon, lat, accuracy_m, at}
+  fix: null, // latest position {lon, lat, accuracy_m, at, t (ms)}
   onRoad: null, // where the fix is on the road network, as /api/v1/roads/locate says ({none: true}: no road near)
   geoError: null,
-  point: null, // the position chosen with "use this location"
+  point: null, // the position chosen with "use this location" (with `age_s`: the fix's age when chosen)
+  /** Open sites of the kind near the place: {sites, source}, as nearby.js answers. */
+  nearby: { sites: [], source: 'none' },
+  /** The inspector's answer to "a repeat visit of site …?": null (not asked), {id, code} or 'new'. */
+  siteChoice: null,
+  /** A section recorded as a track: {state: 'recording' | 'paused' | 'done', points, line (simplified)}. */
+  track: null,
   start: null,
   end: null,
   hazards: new Set(),
@@ -119,6 +129,10 @@ async function main({ settings }) {
   }
   $('road-code').addEventListener('input', (e) => { e.target.value = e.target.value.toUpperCase(); });
   $('use-location').addEventListener('click', toggleUseLocation);
+  $('map-toggle').addEventListener('click', toggleMap);
+  $('track-start').addEventListener('click', startTrack);
+  $('track-pause').addEventListener('click', pauseTrack);
+  $('track-stop').addEventListener('click', stopTrack);
   $('set-start').addEventListener('click', () => setEnd('start'));
   $('set-end').addEventListener('click', () => setEnd('end'));
   $('photo-input').addEventListener('change', onPhotosPicked);
@@ -339,13 +353,20 @@ function startGeolocation() {
   navigator.geolocation.watchPosition(
     (position) => {
       const c = position.coords;
+      const at = position.timestamp || Date.now();
       state.fix = {
-        lon: c.longitude, lat: c.latitude, accuracy_m: c.accuracy, at: new Date(position.timestamp || Date.now()).toISOString(),
+        lon: c.longitude, lat: c.latitude, accuracy_m: c.accuracy, at: new Date(at).toISOString(), t: at,
       };
       state.geoError = null;
+      if (state.track?.state === 'recording' && trackAccepts(state.track.points.at(-1), state.fix)) {
+        state.track.points.push({ ...state.fix });
+      }
       renderLocation();
       renderLookBack(); // distances to the sites
-      locateOnRoad(state.fix);
+      // A point placed by hand keeps its own road and stake; otherwise they follow the fix.
+      if (state.point?.source !== 'map') locateOnRoad(state.fix);
+      keepAround(state.fix, openStatuses());
+      refreshNearby();
     },
     (error) => {
       state.geoError = error.code === error.PERMISSION_DENIED
@@ -362,15 +383,17 @@ function startGeolocation() {
 const ROAD_LOOKUP_MIN_MS = 4000;
 const ROAD_LOOKUP_MIN_MOVE_M = 15;
 let roadLookup = { at: 0, lon: null, lat: null, busy: false };
-async function locateOnRoad(fix) {
+async function locateOnRoad(fix, { force = false } = {}) {
   if (!fix || roadLookup.busy || !navigator.onLine) return;
   const now = Date.now();
   const moved = roadLookup.lon == null ? Infinity : distanceM(roadLookup, fix);
-  if (now - roadLookup.at < ROAD_LOOKUP_MIN_MS || moved < ROAD_LOOKUP_MIN_MOVE_M) return;
+  if (!force && (now - roadLookup.at < ROAD_LOOKUP_MIN_MS || moved < ROAD_LOOKUP_MIN_MOVE_M)) return;
   roadLookup = { at: now, lon: fix.lon, lat: fix.lat, busy: true };
   try {
     const query = new URLSearchParams({ lon: fix.lon.toFixed(7), lat: fix.lat.toFixed(7), radius_m: '100' });
-    const response = await apiFetch(`/api/v1/roads/locate?${query}`, { bearer: deviceToken() || null, loginRedirect: false });
+    const stored = deviceToken();
+    const bearer = stored && stored.user_id === currentUser()?.id ? stored.token : null;
+    const response = await apiFetch(`/api/v1/roads/locate?${query}`, { bearer, loginRedirect: false });
     if (response.status === 404) state.onRoad = { none: true };
     else if (response.ok) state.onRoad = await response.json();
   } catch { /* no signal: keep what was shown */ } finally {
@@ -391,6 +414,208 @@ function renderRoad() {
   box.dataset.route = r.route_code || '';
 }
 
+/** The statuses that count as open, as the server's settings say. */
+function openStatuses() {
+  return (state.settings?.statuses || []).filter((x) => x.open).map((x) => x.code);
+}
+
+/** Where the observation would be now: the chosen point (or the section's start), else the fix. */
+function placeNow() {
+  if (state.kind === 'section' && !state.lookBack) return state.start || state.fix;
+  return state.point || state.fix;
+}
+
+/** Asks which open sites of the kind are near the place (after moving 10 m or 15 s), and shows them. */
+let nearbyAsked = { lon: null, lat: null, kind: null, at: 0, busy: false };
+let nearbyAgain = false; // a forced refresh came while one was under way: it runs after it
+async function refreshNearby({ force = false } = {}) {
+  const p = placeNow();
+  if (nearbyAsked.busy) {
+    nearbyAgain = nearbyAgain || force;
+    return;
+  }
+  if (state.lookBack || !p) return;
+  const moved = nearbyAsked.lon == null ? Infinity : distanceM(nearbyAsked, p);
+  if (!force && nearbyAsked.kind === state.kind && moved < 10 && Date.now() - nearbyAsked.at < 15_000) return;
+  nearbyAsked = { lon: p.lon, lat: p.lat, kind: state.kind, at: Date.now(), busy: true };
+  try {
+    state.nearby = await openSitesNear(p, state.kind);
+  } finally {
+    nearbyAsked.busy = false;
+  }
+  // A choice of a site no longer offered (moved away, other kind) is dropped.
+  if (state.siteChoice && state.siteChoice !== 'new' && !state.nearby.sites.some((x) => x.id === state.siteChoice.id)) {
+    state.siteChoice = null;
+  }
+  renderNearby();
+  placeMap?.setSites(state.nearby.sites);
+  if (nearbyAgain) {
+    nearbyAgain = false;
+    refreshNearby({ force: true });
+  }
+}
+
+function nearbyLabel(site) {
+  return [t('nearby.site', { code: site.code, m: Math.round(site.distance_m) }),
+    site.road_code ? `${site.road_code}${site.stake ? ` ${site.stake}` : ''}` : null,
+    tCode('status', site.status)].filter(Boolean).join(' · ');
+}
+
+function renderNearby() {
+  const box = $('nearby-offer');
+  const sites = state.lookBack ? [] : state.nearby.sites;
+  box.hidden = !sites.length;
+  box.dataset.count = String(sites.length);
+  box.dataset.choice = state.siteChoice ? (state.siteChoice === 'new' ? 'new' : state.siteChoice.code) : '';
+  if (box.hidden) return;
+  const choice = state.siteChoice;
+  fill(box,
+    h('p', {}, t('nearby.offer'), state.nearby.source === 'kept' ? h('span', { class: 'muted' }, ` ${t('nearby.kept')}`) : null),
+    h('ul', { class: 'nearby-list' }, sites.map((site) => h('li', { dataset: { siteCode: site.code } },
+      h('button', {
+        type: 'button',
+        class: `btn btn-small${choice?.id === site.id ? ' btn-primary' : ''}`,
+        'aria-pressed': String(choice?.id === site.id),
+        onclick: () => {
+          state.siteChoice = choice?.id === site.id ? null : { id: site.id, code: site.code };
+          renderNearby();
+        },
+      }, t('nearby.question', { code: site.code })),
+      h('span', { class: 'small muted' }, ` ${nearbyLabel(site)}`)))),
+    choice ? h('p', { class: 'small', id: 'nearby-choice' },
+      choice === 'new' ? t('nearby.chooseNew') : t('nearby.chosen', { code: choice.code })) : null);
+}
+
+/** Asks, before queueing, whether this is a repeat visit of an open site nearby; false if cancelled. */
+async function askRepeatVisit(p) {
+  state.nearby = await openSitesNear(p, state.kind).catch(() => state.nearby);
+  renderNearby();
+  const sites = state.nearby.sites;
+  // Within the repeat-visit radius the server joins the nearest open site by itself; beyond it (up to 50 m)
+  // a new site would be opened, so the inspector is asked. The live offer shows every site within 50 m.
+  const joinedByPlace = state.settings.repeat_visit_radius_m ?? 30;
+  if (!sites.length || state.siteChoice || sites[0].distance_m <= joinedByPlace) return true;
+  const options = [...sites.map((site) => ({ value: site.id, label: nearbyLabel(site), code: site.code })),
+    { value: 'new', label: t('nearby.newSite') }];
+  const chosen = await openDialog({
+    id: 'nearby-dialog',
+    title: t('nearby.title'),
+    submitLabel: t('nearby.ok'),
+    content: [
+      h('p', {}, t('nearby.offer')),
+      h('div', { class: 'nearby-choices', role: 'radiogroup', 'aria-label': t('nearby.title') }, options.map((o, i) => h('label', { class: 'nearby-choice' },
+        h('input', { type: 'radio', name: 'nearby-site', value: o.value, checked: i === 0 }),
+        h('span', {}, o.code ? [h('strong', {}, t('nearby.question', { code: o.code })), h('br'), o.label] : o.label)))),
+    ],
+    onSubmit: (form) => form.querySelector('input[name=nearby-site]:checked')?.value || false,
+  });
+  if (!chosen) return false;
+  const site = sites.find((x) => x.id === chosen);
+  state.siteChoice = site ? { id: site.id, code: site.code } : 'new';
+  renderNearby();
+  return true;
+}
+
+/** A section as a track: fixes every few metres while recording (poor ones dropped), simplified at the end. */
+function startTrack() {
+  state.track = { state: 'recording', points: [], line: null };
+  if (state.fix && trackAccepts(null, state.fix)) state.track.points.push({ ...state.fix });
+  state.start = null;
+  state.end = null;
+  renderLocation();
+}
+
+function pauseTrack() {
+  if (!state.track || state.track.state === 'done') return;
+  state.track.state = state.track.state === 'recording' ? 'paused' : 'recording';
+  renderLocation();
+}
+
+function stopTrack() {
+  const track = state.track;
+  if (!track) return;
+  const line = simplifyTrack(track.points);
+  if (line.length < 2) {
+    showResult('error', () => t('track.tooShort'));
+    return;
+  }
+  track.state = 'done';
+  track.line = line;
+  const accuracy = Math.max(...track.points.map((p) => p.accuracy_m));
+  state.start = { ...line[0], accuracy_m: accuracy, age_s: 0 };
+  state.end = { ...line.at(-1), accuracy_m: accuracy, age_s: 0 };
+  renderLocation();
+  refreshNearby({ force: true });
+}
+
+function renderTrack() {
+  const track = state.track;
+  const box = $('track');
+  box.dataset.state = track?.state || 'idle';
+  box.dataset.points = String(track?.points.length || 0);
+  box.dataset.line = String(track?.line?.length || 0);
+  const recording = track && track.state !== 'done';
+  $('track-start').hidden = Boolean(recording);
+  $('track-start').textContent = track?.state === 'done' ? t('track.again') : t('track.start');
+  $('track-pause').hidden = !recording;
+  $('track-pause').textContent = track?.state === 'paused' ? t('track.resume') : t('track.pause');
+  $('track-stop').hidden = !recording;
+  $('track-text').textContent = !track ? t('track.hint')
+    : track.state === 'done' ? t('track.done', { n: track.points.length, kept: track.line.length })
+      : t(track.state === 'paused' ? 'track.paused' : 'track.recording', { n: track.points.length });
+}
+
+/** The small map (placemap.js): opened on the place, its point dragged or tapped becomes the place. */
+let placeMap = null;
+async function toggleMap() {
+  const box = $('place-map');
+  const button = $('map-toggle');
+  if (placeMap || !box.hidden) {
+    placeMap?.remove();
+    placeMap = null;
+    box.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    button.textContent = t('place.mapOpen');
+    return;
+  }
+  const at = placeNow();
+  if (!at) {
+    showResult('error', () => t('inspect.needLocation'));
+    return;
+  }
+  box.hidden = false;
+  button.setAttribute('aria-expanded', 'true');
+  button.textContent = t('place.mapClose');
+  try {
+    placeMap = await openPlaceMap(box, at, { onMove: placeByHand, label: t('place.mapPoint') });
+    placeMap.setSites(state.nearby.sites);
+  } catch (error) {
+    console.warn('place map', error);
+    box.hidden = true;
+    showResult('error', () => t('place.mapUnavailable'));
+  }
+}
+
+/** The point moved on the map is the place: no fix, so no accuracy; its road and nearby sites follow. */
+function placeByHand(p) {
+  state.point = { lon: p.lon, lat: p.lat, accuracy_m: null, at: new Date().toISOString(), age_s: 0, source: 'map' };
+  state.siteChoice = null;
+  renderLocation();
+  locateOnRoad(state.point, { force: true });
+  refreshNearby({ force: true });
+}
+
+/** Asks the inspector to confirm a stale or coarse fix; false if they would rather wait for a better one. */
+async function confirmFix({ accuracy_m: accuracy, age_s: age }) {
+  const ok = await openDialog({
+    id: 'confirm-fix',
+    title: t('place.confirmTitle'),
+    submitLabel: t('place.confirmOk'),
+    content: h('p', {}, t('place.confirmText', { m: Math.round(accuracy ?? 0), age: Math.round(age) })),
+  });
+  return Boolean(ok);
+}
+
 function quality(accuracy) {
   if (accuracy == null) return 'none';
   if (accuracy <= ACCURACY_GOOD_M) return 'good';
@@ -404,12 +629,15 @@ const accuracyText = (p) => t('inspect.accuracy', { m: Math.round(p.accuracy_m) 
 function toggleUseLocation() {
   if (state.point) {
     state.point = null;
+    state.siteChoice = null;
   } else if (state.fix) {
-    state.point = { ...state.fix };
+    state.point = { ...state.fix, age_s: fixAgeS(state.fix) };
+    placeMap?.setPoint(state.point);
   } else {
     showResult('error', () => t('inspect.needLocation'));
   }
   renderLocation();
+  refreshNearby({ force: true });
 }
 
 function setEnd(which) {
@@ -417,12 +645,32 @@ function setEnd(which) {
     showResult('error', () => t('inspect.needLocation'));
     return;
   }
-  state[which] = { ...state.fix };
+  state.track = null; // a tapped end replaces a recorded track
+  state[which] = { ...state.fix, age_s: fixAgeS(state.fix) };
   renderLocation();
+  refreshNearby({ force: true });
 }
+
+/** The fix's accuracy and age, live: the age grows by the second while no new fix comes. */
+function renderFixAge() {
+  const box = $('loc-fix');
+  const fix = state.fix;
+  if (!fix) {
+    box.textContent = '';
+    return;
+  }
+  const age = fixAgeS(fix);
+  const doubtful = needsConfirmation(fix.accuracy_m, age);
+  box.textContent = `${fixText(fix)}${doubtful ? ` · ${t('place.stale')}` : ''}`;
+  box.dataset.ageS = String(Math.floor(age));
+  box.dataset.doubtful = String(doubtful);
+}
+setInterval(renderFixAge, 1000);
 
 function renderLocation() {
   const fix = state.fix;
+  renderFixAge();
+  renderTrack();
   $('loc-dot').dataset.quality = quality(fix?.accuracy_m);
   if (fix) {
     $('loc-accuracy').textContent = t('inspect.accuracyShort', { m: Math.round(fix.accuracy_m) });
@@ -443,8 +691,9 @@ function renderLocation() {
   const fixed = $('point-fixed');
   fixed.dataset.state = state.point ? 'set' : 'unset';
   fixed.classList.toggle('is-empty', !state.point);
+  fixed.dataset.source = state.point?.source || '';
   fixed.textContent = state.point
-    ? `✓ ${t('inspect.locationSet')}：${coordsText(state.point)}（${accuracyText(state.point)}）`
+    ? `✓ ${t('inspect.locationSet')}：${coordsText(state.point)}（${state.point.source === 'map' ? t('place.sourceMap') : accuracyText(state.point)}）`
     : fix ? `${t('inspect.notSet')}` : '';
   for (const which of ['start', 'end']) {
     const p = state[which];
@@ -468,9 +717,11 @@ function setKind(kind) {
     if (ht && !groups.includes(ht.group)) state.hazards.delete(code);
   }
   state.checklist.clear();
+  state.siteChoice = null;
   renderLocation();
   renderHazards();
   renderChecklist();
+  refreshNearby({ force: true });
 }
 
 function templateFor(kind) {
@@ -576,18 +827,38 @@ function renderPhotos() {
 // ---------------------------------------------------------------------------------------------------------
 // Submit
 
+/** A chosen point's age is its fix's age when chosen; the live fix's is its age now. Taken back from the
+ * outbox (no time kept), it counts as confirmed already. */
+function pointAgeS(p) {
+  if (p.age_s != null) return p.age_s;
+  return p.t ? fixAgeS(p) : 0;
+}
+
 function geometryOrProblem() {
   if (state.kind === 'section' && !state.lookBack) {
     if (!state.start || !state.end) return { problem: t('inspect.needStartEnd') };
     if (state.start.lon === state.end.lon && state.start.lat === state.end.lat) return { problem: t('inspect.sameStartEnd') };
+    if (state.track?.state === 'done') {
+      return {
+        geometry: { type: 'LineString', coordinates: state.track.line.map((p) => [p.lon, p.lat]) },
+        accuracy_m: state.start.accuracy_m,
+        age_s: 0,
+        anchor: state.start,
+      };
+    }
     return {
       geometry: { type: 'LineString', coordinates: [[state.start.lon, state.start.lat], [state.end.lon, state.end.lat]] },
       accuracy_m: Math.max(state.start.accuracy_m, state.end.accuracy_m),
+      age_s: Math.max(pointAgeS(state.start), pointAgeS(state.end)),
+      anchor: state.start,
     };
   }
   const p = state.point || state.fix;
   if (!p) return { problem: t('inspect.needLocation') };
-  return { geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, accuracy_m: p.accuracy_m };
+  return {
+    geometry: { type: 'Point', coordinates: [p.lon, p.lat] }, accuracy_m: p.accuracy_m, age_s: pointAgeS(p), anchor: p,
+    source: p.source || 'gps',
+  };
 }
 
 /** The photo's SHA-256 in hex, or null where Web Crypto is missing (not a secure context). */
@@ -621,6 +892,13 @@ async function submit() {
     return;
   }
 
+  // A stale or coarse fix is used only once the inspector says it is the place; the observation says so.
+  // A point placed by hand on the map is no fix: the inspector chose it.
+  const confirmNeeded = where.source !== 'map' && needsConfirmation(where.accuracy_m, where.age_s);
+  if (confirmNeeded && !(await confirmFix(where))) return;
+  // A repeat visit names its site, so that a poor fix or a few metres more do not open a duplicate.
+  if (!lookBack && !(await askRepeatVisit(where.anchor))) return;
+
   setSending(true);
   const id = state.draftId;
   // While this submission is under way, the outbox flush leaves its record alone.
@@ -636,7 +914,7 @@ async function submit() {
       id,
       kind: state.kind,
       geometry: where.geometry,
-      accuracy_m: Math.round(where.accuracy_m * 10) / 10,
+      accuracy_m: where.accuracy_m == null ? null : Math.round(where.accuracy_m * 10) / 10,
       observed_at: new Date().toISOString(),
       hazard_types: lookBack ? [] : [...state.hazards].sort(),
       checklist: Object.fromEntries(state.checklist),
@@ -649,6 +927,9 @@ async function submit() {
     };
     if (observation.photo_sha256.includes(null)) delete observation.photo_sha256;
     if (photos.length) observation.photo_evidence = photos.map((p) => p.evidence || {});
+    observation.location_source = where.source || 'gps';
+    if (confirmNeeded) observation.location_confirmed = true;
+    if (!lookBack && state.siteChoice && state.siteChoice !== 'new') observation.site_id = state.siteChoice.id;
     if (lookBack) observation.look_back = { site_id: lookBack.target.site_id, result: lookBack.result };
     const me = currentUser();
     const record = {
@@ -792,6 +1073,9 @@ function resetDraft() {
     if (new URLSearchParams(location.search).has('look_back')) history.replaceState(null, '', location.pathname);
   }
   state.draftId = newId();
+  state.siteChoice = null;
+  state.track = null;
+  if (placeMap) toggleMap();
   state.point = null;
   state.start = null;
   state.end = null;
@@ -984,6 +1268,7 @@ function renderAll() {
   setSending(state.sending);
   renderLookBack();
   renderLocation();
+  renderNearby();
   renderHazards();
   renderChecklist();
   renderPhotos();

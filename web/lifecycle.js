@@ -86,6 +86,9 @@ const REFUSALS = {
   deadline_not_later: (p) => t('refusal.laterDeadline', { date: p.deadline }),
   look_back_too_far: (p) => t('refusal.lookBackTooFar', { m: Math.round(p.distance_m), radius: p.radius_m }),
   look_back_on_site: () => t('refusal.lookBackOnSite'),
+  site_too_far: (p) => t('refusal.siteTooFar', { m: Math.round(p.distance_m), radius: p.radius_m }),
+  site_other_kind: (p) => t('refusal.siteOtherKind', { kind: tCode('kind', p.site_kind) }),
+  site_not_open: (p) => t('refusal.siteNotOpen', { status: tCode('status', p.status) }),
   wrong_password: () => t('account.wrongPassword'),
 };
 

@@ -724,7 +724,9 @@ function renderObservations(p) {
     observations.length
       ? h('ol', { class: 'observations' }, observations.map((o) => h('li', { class: 'observation', dataset: { observationId: o.id } },
         h('div', { class: 'observation-head' }, h('strong', {}, formatDateTime(o.observed_at)), ' · ', o.inspector || '',
-          o.look_back_result ? [' ', h('span', { class: `chip chip-small look-back-${o.look_back_result}` }, tCode('event', `look_back_${o.look_back_result}`))] : null),
+          o.look_back_result ? [' ', h('span', { class: `chip chip-small look-back-${o.look_back_result}` }, tCode('event', `look_back_${o.look_back_result}`))] : null,
+          o.location_source === 'map' ? [' ', h('span', { class: 'chip chip-small location-map' }, t('place.sourceMap'))] : null,
+          o.location_confirmed ? [' ', h('span', { class: 'chip chip-small location-confirmed' }, t('place.confirmed'))] : null),
         o.notes ? h('p', { class: 'observation-notes' }, o.notes) : null,
         o.photos?.length
           ? h('div', { class: 'photos' }, o.photos.map((photo) => h('figure', {

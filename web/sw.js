@@ -16,6 +16,7 @@ const API = `roadledger-api-${VERSION}`;
 const SHELL_FILES = [
   '/inspect.html', '/inspect.js', '/boot.js', '/outbox.js', '/common.js', '/i18n.js', '/locales/zh-CN.js',
   '/locales/en.js', '/header.js', '/lookback.js', '/lifecycle.js', '/dialog.js', '/photos.js', '/app.css', '/favicon.svg',
+  '/place.js', '/nearby.js', '/placemap.js',
 ];
 /** API answers the page reads at start; kept for opening the page offline. */
 // The open look-backs are kept by the page itself (lookback.js), which says how old its copy is.

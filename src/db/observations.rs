@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::photos::{NewPhoto, PhotoOwner};
 use crate::domain::auth::{Actor, SiteScope};
-use crate::domain::observation::NewObservation;
+use crate::domain::observation::{NamedSiteRefusal, NewObservation, check_named_site};
 use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteStatus};
 use crate::domain::stake::Stake;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Stored now.
     Created,
@@ -20,6 +20,10 @@ pub enum Outcome {
     Replayed,
     /// Stored before with different content: nothing written.
     Conflict,
+    /// The site the observation names (`site_id`) does not exist in the caller's scope: nothing written.
+    NoSuchSite(Uuid),
+    /// The named site may not be joined (another kind, not open, too far): nothing written.
+    SiteRefused(NamedSiteRefusal),
 }
 
 /// The stored content hash of an observation, if it exists.
@@ -27,17 +31,27 @@ pub async fn content_hash(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opt
     sqlx::query_scalar!("select content_sha256 from observation where id = $1", id).fetch_optional(conn).await
 }
 
+/// Where an observation is recorded: who sends it, with which scope, and how far a named site may be.
+pub struct RecordContext<'a> {
+    pub user_id: Uuid,
+    pub scope: &'a SiteScope,
+    pub county_admin_code: &'a str,
+    /// A named site (`site_id`) farther than this from the observed place is refused (the look-back radius).
+    pub named_site_radius_m: f64,
+}
+
 /// Records one observation with its photos. Replays and conflicts are decided inside the same lock that
 /// serialises site matching, so two phones (or one phone retrying) can never open two sites for one place
-/// or store one observation twice.
+/// or store one observation twice. An observation naming its site (`site_id`) joins that site, checked
+/// under the same lock and the site's row lock, or nothing is written.
 pub async fn record(
     pool: &PgPool,
     obs: &NewObservation,
-    user_id: Uuid,
+    ctx: &RecordContext<'_>,
     content_sha256: &[u8; 32],
     photos: &[NewPhoto],
-    county_admin_code: &str,
 ) -> sqlx::Result<Outcome> {
+    let (user_id, county_admin_code) = (ctx.user_id, ctx.county_admin_code);
     let mut tx = pool.begin().await?;
     // One lock per kind: matching reads then writes `site`, which row locks cannot protect.
     sqlx::query!("select pg_advisory_xact_lock(hashtext('roadledger.site_match'), hashtext($1))", obs.kind.as_str())
@@ -48,7 +62,21 @@ pub async fn record(
     }
 
     let geojson = obs.geometry.to_geojson();
-    let site_id = match find_open_site(&mut tx, obs, &geojson).await? {
+    let found = match obs.site_id {
+        Some(named) => match lock_named_site(&mut tx, named, &geojson, ctx.scope).await? {
+            None => return Ok(Outcome::NoSuchSite(named)),
+            Some(site) => {
+                if let Err(refusal) =
+                    check_named_site(obs.kind, &site.kind, &site.status, site.distance_m, ctx.named_site_radius_m)
+                {
+                    return Ok(Outcome::SiteRefused(refusal));
+                }
+                Some(named)
+            }
+        },
+        None => find_open_site(&mut tx, obs, &geojson).await?,
+    };
+    let site_id = match found {
         Some(site_id) => {
             join_site(&mut tx, site_id, obs).await?;
             site_id
@@ -76,9 +104,10 @@ async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into observation (id, site_id, kind, inspector, observed_at, geom, accuracy_m, source_crs,
-             hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id, look_back_result)
+             hazard_types, checklist, notes, route_code, stake_text, content_sha256, user_id, look_back_result,
+             location_source, location_confirmed)
          values ($1, $2, $3, $4, $5, st_setsrid(st_geomfromgeojson($6), 4326), $7, $8, $9, $10, $11, $12, $13, $14,
-             $15, $16)",
+             $15, $16, $17, $18)",
         obs.id,
         site_id,
         obs.kind.as_str(),
@@ -95,7 +124,9 @@ async fn insert(
         obs.stake.as_ref().map(Stake::to_string),
         content_sha256.as_slice(),
         user_id,
-        obs.look_back.map(|l| l.result.as_str())
+        obs.look_back.map(|l| l.result.as_str()),
+        obs.location_source.map(|l| l.as_str()),
+        obs.location_confirmed
     )
     .execute(&mut **tx)
     .await?;
@@ -131,6 +162,30 @@ pub async fn distance_to_site(conn: &mut PgConnection, site_id: Uuid, geojson: &
     )
     .fetch_one(conn)
     .await
+}
+
+#[derive(sqlx::FromRow)]
+struct NamedSite {
+    kind: String,
+    status: String,
+    distance_m: f64,
+}
+
+/// The site an observation names, locked, with how far it is from the observed place (metres on the
+/// ellipsoid, between the nearest points); none outside the scope.
+async fn lock_named_site(
+    tx: &mut Transaction<'_, Postgres>,
+    site_id: Uuid,
+    geojson: &str,
+    scope: &SiteScope,
+) -> sqlx::Result<Option<NamedSite>> {
+    let sql = format!(
+        "select s.kind, s.status,
+             st_distance(s.geom::geography, st_setsrid(st_geomfromgeojson($2), 4326)::geography) as distance_m
+         from site s where s.id = $1 and {} for update",
+        super::sites::scope_condition(3)
+    );
+    super::sites::bind_scope(sqlx::query_as(&sql).bind(site_id).bind(geojson), scope).fetch_optional(&mut **tx).await
 }
 
 async fn find_open_site(
@@ -334,6 +389,10 @@ pub struct ObservationView {
     pub site_match: String,
     /// What a look-back found: `pass` or `relapse`.
     pub look_back_result: Option<String>,
+    /// `gps` (the phone's fix) or `map` (placed by hand); null when the phone did not say.
+    pub location_source: Option<String>,
+    /// The fix was stale or coarse and the inspector confirmed the place before queueing.
+    pub location_confirmed: bool,
 }
 
 pub async fn get(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<ObservationView>> {
@@ -344,7 +403,7 @@ pub async fn get(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Opt
              case when o.look_back_result is not null then 'look_back'
                   when exists (select 1 from site_event e where e.observation_id = o.id and e.kind = 'opened')
                   then 'opened' else 'joined' end as site_match,
-             o.look_back_result
+             o.look_back_result, o.location_source, o.location_confirmed
          from observation o join site s on s.id = o.site_id
          where o.id = $1 and {}",
         super::sites::scope_condition(2)

@@ -273,6 +273,7 @@ pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Re
                          'received_at', o.received_at, 'geometry', st_asgeojson(o.geom, 7)::json,
                          'accuracy_m', o.accuracy_m, 'source_crs', o.source_crs, 'hazard_types', o.hazard_types,
                          'checklist', o.checklist, 'notes', o.notes, 'look_back_result', o.look_back_result,
+                         'location_source', o.location_source, 'location_confirmed', o.location_confirmed,
                          'photos', (
                              select coalesce(json_agg(json_build_object(
                                  'id', p.id, 'sha256', encode(p.sha256, 'hex'), 'content_type', p.content_type,
@@ -314,6 +315,45 @@ pub async fn summary(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result
         scope = scope_condition(2)
     );
     bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(pool).await
+}
+
+/// Where an inspector asks which open sites are near: a WGS-84 point, the kind (any when `None`), the radius
+/// and how many at most.
+pub struct NearbyQuery<'a> {
+    pub lon: f64,
+    pub lat: f64,
+    pub kind: Option<&'a str>,
+    pub radius_m: f64,
+    pub limit: i64,
+}
+
+/// The open sites within the radius of a point, nearest first (ties by code), as a JSON array built by
+/// PostgreSQL: id, code, kind, status, road code, stake, town, last observed, visits, hazard types,
+/// `distance_m` (to the nearest point of the site, on the ellipsoid) and the GeoJSON geometry.
+pub async fn nearby(pool: &PgPool, q: &NearbyQuery<'_>, scope: &SiteScope) -> sqlx::Result<String> {
+    let sql = format!(
+        "with here as (select st_setsrid(st_makepoint($1, $2), 4326)::geography as g),
+         near as (
+             select s.id, s.code, s.kind, s.status, s.route_code as road_code, s.stake_text as stake,
+                 t.name as town, s.last_observed_at, s.observation_count, s.hazard_types,
+                 round(st_distance(s.geom::geography, here.g)::numeric, 1)::float8 as distance_m,
+                 st_asgeojson(s.geom, 7)::json as geometry
+             from site s cross join here left join town t on t.id = s.town_id
+             where s.status = any($3) and ($4::text is null or s.kind = $4)
+               and st_dwithin(s.geom::geography, here.g, $5) and {scope}
+             order by st_distance(s.geom::geography, here.g), s.code
+             limit $6)
+         select coalesce(json_agg(near order by near.distance_m, near.code), '[]'::json)::text from near",
+        scope = scope_condition(7)
+    );
+    let query = sqlx::query_scalar(&sql)
+        .bind(q.lon)
+        .bind(q.lat)
+        .bind(SiteStatus::open_codes())
+        .bind(q.kind)
+        .bind(q.radius_m)
+        .bind(q.limit);
+    bind_scope_scalar(query, scope).fetch_one(pool).await
 }
 
 /// The id of the site with this code (ledger number), whoever may see it: the caller checks the scope.

@@ -35,6 +35,70 @@ crate::domain::site::coded_enum! {
     }
 }
 
+crate::domain::site::coded_enum! {
+    /// Where the observation's place came from: the phone's fix, or a point placed (dragged) by hand on the
+    /// page's map.
+    LocationSource {
+        Gps = "gps",
+        Map = "map",
+    }
+}
+
+/// A fix older than this needs the inspector's confirmation before the phone queues it.
+pub const FIX_AGE_CONFIRM_S: f64 = 30.0;
+/// A fix coarser than this needs the inspector's confirmation before the phone queues it.
+pub const FIX_ACCURACY_CONFIRM_M: f64 = 50.0;
+
+/// Whether a fix of this accuracy and age is one the inspector must confirm before it is used (the phone
+/// asks; the observation then carries `location_confirmed`). An unknown accuracy needs confirmation too.
+pub fn fix_needs_confirmation(accuracy_m: Option<f64>, age_s: f64) -> bool {
+    age_s > FIX_AGE_CONFIRM_S || accuracy_m.is_none_or(|a| !a.is_finite() || a > FIX_ACCURACY_CONFIRM_M)
+}
+
+/// Why an observation may not join the site it names (`site_id`): the site is another kind, no longer
+/// open, or farther than the radius from the observed place. The phone offers only open sites of the same
+/// kind nearby, so each of these means the choice was stale or wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NamedSiteRefusal {
+    #[error("site_id: the site is a {site_kind}, not a {kind}; a repeat visit is recorded against its own kind")]
+    OtherKind { site_kind: String, kind: SiteKind },
+    #[error("site_id: the site is {status}, not open; a closed site is looked back at (look_back), not joined")]
+    NotOpen { status: String },
+    #[error("site_id: the site is {distance_m:.0} m from the observed place; a repeat visit is within {radius_m:.0} m")]
+    TooFar { distance_m: f64, radius_m: f64 },
+}
+
+impl NamedSiteRefusal {
+    /// The stable code pages translate from.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NamedSiteRefusal::OtherKind { .. } => "site_other_kind",
+            NamedSiteRefusal::NotOpen { .. } => "site_not_open",
+            NamedSiteRefusal::TooFar { .. } => "site_too_far",
+        }
+    }
+}
+
+/// May an observation of `kind` join the named site (its kind, status, and distance from the observed place)?
+pub fn check_named_site(
+    kind: SiteKind,
+    site_kind: &str,
+    site_status: &str,
+    distance_m: f64,
+    radius_m: f64,
+) -> Result<(), NamedSiteRefusal> {
+    if site_kind != kind.as_str() {
+        return Err(NamedSiteRefusal::OtherKind { site_kind: site_kind.to_string(), kind });
+    }
+    if !super::site::SiteStatus::open_codes().contains(&site_status) {
+        return Err(NamedSiteRefusal::NotOpen { status: site_status.to_string() });
+    }
+    if distance_m.is_nan() || distance_m > radius_m {
+        return Err(NamedSiteRefusal::TooFar { distance_m, radius_m });
+    }
+    Ok(())
+}
+
 /// The `look_back` part of an observation: which closed site was re-inspected and what was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +140,16 @@ pub struct ObservationInput {
     /// photos, which drops their EXIF. Checked by `domain::photo_evidence`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo_evidence: Option<Vec<PhotoEvidenceInput>>,
+    /// The open site this visit is a repeat visit of, chosen by the inspector: the observation joins it
+    /// (same kind, open, within the look-back radius) instead of being matched by place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<Uuid>,
+    /// Where the place came from: `gps` (the fix) or `map` (placed by hand). Absent: not said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_source: Option<LocationSource>,
+    /// The fix was stale (over 30 s) or coarse (over 50 m) and the inspector confirmed it was the place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub location_confirmed: bool,
 }
 
 /// A WGS-84 position, longitude then latitude, in degrees, checked to be in range.
@@ -142,6 +216,9 @@ pub struct NewObservation {
     pub source_crs: SourceCrs,
     pub inspector: String,
     pub look_back: Option<LookBack>,
+    pub site_id: Option<Uuid>,
+    pub location_source: Option<LocationSource>,
+    pub location_confirmed: bool,
 }
 
 impl NewObservation {
@@ -178,6 +255,12 @@ impl NewObservation {
         item_codes: &[String],
         inspector: &str,
     ) -> Result<NewObservation, ObservationError> {
+        if input.site_id.is_some() && input.look_back.is_some() {
+            return Err(ObservationError::new(
+                "site_id",
+                "a look-back names its site in look_back.site_id; site_id is for a repeat visit of an open site",
+            ));
+        }
         let geometry = validate_geometry(input.kind, &input.geometry, input.source_crs, input.look_back.is_some())?;
 
         if let Some(acc) = input.accuracy_m
@@ -267,6 +350,9 @@ impl NewObservation {
             source_crs: input.source_crs,
             inspector,
             look_back: input.look_back,
+            site_id: input.site_id,
+            location_source: input.location_source,
+            location_confirmed: input.location_confirmed,
         };
         obs.check_look_back()?;
         Ok(obs)
@@ -490,5 +576,55 @@ mod tests {
             let err = look_back("intersection", here.clone(), result, extra.clone()).unwrap_err();
             assert_eq!(err.field, field, "{result} {extra}: {}", err.message);
         }
+    }
+
+    #[test]
+    fn a_named_site_is_joined_only_if_same_kind_open_and_near() {
+        let k = SiteKind::Intersection;
+        assert_eq!(check_named_site(k, "intersection", "reported", 12.0, 100.0), Ok(()));
+        assert_eq!(check_named_site(k, "intersection", "in_progress", 100.0, 100.0), Ok(()));
+        let far = check_named_site(k, "intersection", "reported", 100.4, 100.0).unwrap_err();
+        assert_eq!(far.code(), "site_too_far");
+        assert!(far.to_string().contains("100 m from the observed place"), "{far}");
+        assert_eq!(
+            check_named_site(k, "intersection", "reported", f64::NAN, 100.0).unwrap_err().code(),
+            "site_too_far"
+        );
+        assert_eq!(check_named_site(k, "spot", "reported", 1.0, 100.0).unwrap_err().code(), "site_other_kind");
+        for closed in ["closed", "cancelled", "rejected", "duplicate"] {
+            assert_eq!(check_named_site(k, "intersection", closed, 1.0, 100.0).unwrap_err().code(), "site_not_open");
+        }
+    }
+
+    #[test]
+    fn a_stale_or_coarse_fix_needs_confirmation() {
+        assert!(!fix_needs_confirmation(Some(8.0), 2.0));
+        assert!(!fix_needs_confirmation(Some(50.0), 30.0));
+        assert!(fix_needs_confirmation(Some(8.0), 31.0));
+        assert!(fix_needs_confirmation(Some(50.5), 0.0));
+        assert!(fix_needs_confirmation(None, 0.0));
+        assert!(fix_needs_confirmation(Some(f64::NAN), 0.0));
+    }
+
+    #[test]
+    fn site_id_and_location_fields_are_read_and_left_out_of_the_wire_when_unset() {
+        let mut json = base();
+        json["site_id"] = "5f0c8a52-1111-4a5e-8d7e-2f1d2e3c4b5a".into();
+        json["location_source"] = "map".into();
+        json["location_confirmed"] = true.into();
+        let obs = NewObservation::validate(input(json), now(), &items(), "张伟").unwrap();
+        assert_eq!(obs.site_id.map(|s| s.to_string()).as_deref(), Some("5f0c8a52-1111-4a5e-8d7e-2f1d2e3c4b5a"));
+        assert_eq!(obs.location_source, Some(LocationSource::Map));
+        assert!(obs.location_confirmed);
+        // An old phone's observation serialises as before (its replay hash does not change).
+        let plain = serde_json::to_value(input(base())).unwrap();
+        for field in ["site_id", "location_source", "location_confirmed", "look_back"] {
+            assert!(plain.get(field).is_none(), "{field} in {plain}");
+        }
+        // A look-back names its site there, not in site_id.
+        let mut both = base();
+        both["site_id"] = "5f0c8a52-1111-4a5e-8d7e-2f1d2e3c4b5a".into();
+        both["look_back"] = serde_json::json!({"site_id": "5f0c8a52-1111-4a5e-8d7e-2f1d2e3c4b5a", "result": "pass"});
+        assert_eq!(NewObservation::validate(input(both), now(), &items(), "张伟").unwrap_err().field, "site_id");
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Number, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::observation::LookBackResult;
+use crate::domain::observation::{LocationSource, LookBackResult};
 use crate::domain::photo_evidence::EvidenceFlag;
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteKind, SiteStatus, SupervisionLevel};
 
@@ -197,6 +197,12 @@ pub struct Observation {
     pub notes: String,
     /// For a look-back (回头看): what it found.
     pub look_back_result: Option<LookBackResult>,
+    /// Where the place came from: `gps` (the fix) or `map` (placed by hand); null when the phone did not say.
+    #[serde(default)]
+    pub location_source: Option<LocationSource>,
+    /// The fix was stale or coarse and the inspector confirmed the place before queueing.
+    #[serde(default)]
+    pub location_confirmed: bool,
     pub photos: Vec<ObservationPhoto>,
 }
 

@@ -167,6 +167,7 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(ledger::csv))
         .routes(routes!(ledger::xlsx))
         .routes(routes!(sites::counts))
+        .routes(routes!(sites::nearby))
         .routes(routes!(site_exports::geojson))
         .routes(routes!(site_exports::kml))
         .routes(routes!(sites::show))

@@ -22,7 +22,7 @@ use crate::db::observations::Outcome;
 use crate::domain::auth::{Actor, Permission};
 use crate::domain::lifecycle::{ActionKind, Move, Relapse, china_date, transition};
 use crate::domain::observation::{
-    HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NewObservation, ObservationInput,
+    HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NamedSiteRefusal, NewObservation, ObservationInput,
 };
 use crate::domain::photo_evidence::{self, FileExif};
 
@@ -38,7 +38,8 @@ pub struct ObservationForm {
 }
 
 /// Records what an inspector saw on site, with photos: joins an open site of the same kind within 30 m or
-/// opens a new one. Retries with the same id and content answer 200 with the stored body.
+/// opens a new one; with `site_id`, joins that open site of the same kind (within the look-back radius,
+/// see GET /settings). Retries with the same id and content answer 200 with the stored body.
 #[utoipa::path(
     post,
     path = "/observations",
@@ -49,10 +50,11 @@ pub struct ObservationForm {
         (status = 201, description = "Recorded: the observation and the site it joined or opened (Location names it)", body = Object),
         (status = 200, description = "The same observation was already recorded (a retry): the stored answer", body = Object),
         (status = 400, description = "The observation part is not valid JSON of this shape, or a photo hash does not match"),
+        (status = 404, description = "`site_id` names no site in your scope"),
         (status = 409, description = "This id was recorded with different content"),
         (status = 413, description = "A photo or the upload is too large"),
         (status = 415, description = "The body is not multipart/form-data"),
-        (status = 422, description = "A field breaks a rule (the message names it)"),
+        (status = 422, description = "A field breaks a rule (the message names it); `site_too_far`, `site_other_kind`, `site_not_open`: the site named by `site_id` may not be joined"),
     )
 )]
 pub async fn create(
@@ -126,15 +128,14 @@ pub async fn create(
 
     let outcome = match obs.look_back {
         None => {
-            db::observations::record(
-                &state.pool,
-                &obs,
-                actor.user_id,
-                &content_sha256,
-                &new_photos,
-                &state.settings.county_admin_code,
-            )
-            .await?
+            let scope = actor.site_scope();
+            let ctx = db::observations::RecordContext {
+                user_id: actor.user_id,
+                scope: &scope,
+                county_admin_code: &state.settings.county_admin_code,
+                named_site_radius_m: state.settings.look_back_radius_m,
+            };
+            db::observations::record(&state.pool, &obs, &ctx, &content_sha256, &new_photos).await?
         }
         Some(look_back) => record_look_back(&state, &actor, &obs, look_back, &content_sha256, &new_photos).await?,
     };
@@ -148,6 +149,25 @@ pub async fn create(
         // A concurrent retry won the race: answer as a replay.
         Outcome::Replayed => Ok((StatusCode::OK, Json(body(&state, &actor, obs.id).await?)).into_response()),
         Outcome::Conflict => Err(conflict(obs.id)),
+        Outcome::NoSuchSite(site_id) => Err(Error::NotFound(format!("site_id: no site {site_id}"))),
+        Outcome::SiteRefused(refusal) => Err(named_site_refused(&refusal)),
+    }
+}
+
+/// A named site (`site_id`) the observation may not join, as a 422 with a stable code and its values.
+fn named_site_refused(refusal: &NamedSiteRefusal) -> Error {
+    let facts = match refusal {
+        NamedSiteRefusal::OtherKind { site_kind, kind } => json!({ "site_kind": site_kind, "kind": kind }),
+        NamedSiteRefusal::NotOpen { status } => json!({ "status": status }),
+        NamedSiteRefusal::TooFar { distance_m, radius_m } => {
+            json!({ "distance_m": distance_m.round(), "radius_m": radius_m })
+        }
+    };
+    Error::Refused {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: refusal.code(),
+        message: refusal.to_string(),
+        facts,
     }
 }
 

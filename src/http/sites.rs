@@ -17,7 +17,7 @@ use super::{AppState, Error, Result};
 use crate::db::reference;
 use crate::db::sites::{self, SiteFilter};
 use crate::domain::auth::Actor;
-use crate::domain::site::is_site_code;
+use crate::domain::site::{SiteKind, is_site_code};
 use crate::domain::site_detail::SiteDetail;
 use crate::domain::site_filter::{MapFilter, Others};
 
@@ -115,6 +115,70 @@ pub async fn site_filter<'a>(
         }
     }
     Ok((filter, rest))
+}
+
+pub const NEARBY_RADIUS_DEFAULT_M: f64 = 50.0;
+pub const NEARBY_RADIUS_MAX_M: f64 = 200.0;
+pub const NEARBY_LIMIT_DEFAULT: i64 = 10;
+pub const NEARBY_LIMIT_MAX: i64 = 20;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NearbyParams {
+    /// WGS-84 longitude (required).
+    lon: Option<f64>,
+    /// WGS-84 latitude (required).
+    lat: Option<f64>,
+    /// `intersection`, `section` or `spot` (default: every kind).
+    kind: Option<String>,
+    /// 1 to 200 m (default 50).
+    radius_m: Option<f64>,
+    /// 1 to 20 sites (default 10).
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/sites/nearby?lon=&lat=[&kind=][&radius_m=][&limit=]`: the open sites near where an inspector
+/// stands, nearest first, with their distance: what a repeat visit may name as its `site_id`.
+#[utoipa::path(
+    get,
+    path = "/sites/nearby",
+    operation_id = "nearby_sites",
+    tag = "sites",
+    params(NearbyParams),
+    responses(
+        (status = 200, description = "`{radius_m, sites}`: open sites in your scope within the radius, nearest first; each with id, code, kind, status, road_code, stake, town, last_observed_at, observation_count, hazard_types, distance_m and its GeoJSON geometry", body = Object),
+        (status = 400, description = "A parameter is missing, malformed or out of range (the message says which)"),
+    )
+)]
+pub async fn nearby(
+    State(state): State<AppState>,
+    actor: Actor,
+    params: std::result::Result<Query<NearbyParams>, QueryRejection>,
+) -> Result<Response> {
+    let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let (Some(lon), Some(lat)) = (p.lon, p.lat) else {
+        return Err(Error::BadRequest("give lon and lat (WGS-84 degrees), e.g. ?lon=120.55&lat=31.87".into()));
+    };
+    if !lon.is_finite() || !lat.is_finite() || !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(Error::BadRequest("lon must be -180 to 180 and lat -90 to 90 (WGS-84 degrees)".into()));
+    }
+    let kind = match p.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        Some(k) => Some(k.parse::<SiteKind>().map_err(|e| Error::BadRequest(format!("kind: {e}")))?),
+        None => None,
+    };
+    let radius_m = p.radius_m.unwrap_or(NEARBY_RADIUS_DEFAULT_M);
+    if !(1.0..=NEARBY_RADIUS_MAX_M).contains(&radius_m) {
+        return Err(Error::BadRequest(format!("radius_m must be 1 to {NEARBY_RADIUS_MAX_M}")));
+    }
+    let limit = p.limit.unwrap_or(NEARBY_LIMIT_DEFAULT);
+    if !(1..=NEARBY_LIMIT_MAX).contains(&limit) {
+        return Err(Error::BadRequest(format!("limit must be 1 to {NEARBY_LIMIT_MAX}")));
+    }
+    let query = sites::NearbyQuery { lon, lat, kind: kind.map(SiteKind::as_str), radius_m, limit };
+    let list = sites::nearby(&state.pool, &query, &actor.site_scope()).await?;
+    let body = format!("{{\"radius_m\":{},\"sites\":{list}}}", json!(radius_m));
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Sites as a GeoJSON FeatureCollection, filtered and paged in id order.

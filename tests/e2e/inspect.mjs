@@ -90,8 +90,11 @@ await run('inspect', async ({ log, setStep }) => {
     const accessibility = { filled_in: await checkAccessible('fill in', page, 'the inspection page') };
 
     setStep('refused');
-    // 20 km "accuracy" is beyond the server's limit: a 422 with a problem+json detail naming the field.
+    // 20 km "accuracy" is beyond the server's limit: a 422 with a problem+json detail naming the field. The
+    // page asks first to confirm so coarse a fix (web/place.js); confirmed, it goes to the server.
     await page.tap('#submit');
+    await page.waitForSelector('#confirm-fix');
+    await page.tap('#confirm-fix button[value=ok]');
     await page.waitForSelector('#result[data-state="error"]');
     const refusal = await resultText();
     check('refused', /accuracy_m/.test(refusal), `the error should show the server's detail, shows: ${refusal}`);

@@ -54,6 +54,7 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     // Sites: everyone signed in reads; town and unit officers only their own (404 outside, never 403).
     ("GET /api/v1/sites",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/counts",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/nearby?lon=120.55&lat=31.87",     Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/export.geojson",                  Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/export.kml",                      Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /tiles/sites/14/13680/6647.mvt",                Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),

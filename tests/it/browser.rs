@@ -1154,3 +1154,68 @@ async fn the_phones_exif_reader_reads_what_cameras_write_and_ignores_what_is_mal
     assert!(read["huge_count.jpg"].get("error").is_none(), "{result:#}");
     assert_eq!(read["huge_count.jpg"]["taken_at"], "2026-11-30T09:14:52", "{result:#}");
 }
+
+/// Issue 10, a location to trust and no duplicate sites (`tests/e2e/place.mjs`, a 360 px phone): a repeat
+/// visit 40 m from an open site is offered it and, chosen, joins it (no new site); a fix 40 s old is
+/// confirmed before queueing and the observation carries the flag; a point moved on the small map is placed
+/// by hand.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let at = [120.553, 31.872];
+    let (site_id, code) = upload_site(&app, common::observation("intersection", json!(at)), &[]).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), &at[0].to_string(), &at[1].to_string(), code.as_str()];
+    let result = run_e2e("place.mjs", &args, &signs_in_as("E2E", &inspector)).await;
+    assert_eq!(result["repeat"]["chosen"], site_id.to_string());
+    assert_eq!(result["repeat"]["site_match"], "joined");
+    assert_eq!(result["stale"]["site_match"], "opened");
+
+    // The page's observations, oldest first: the repeat visit named the site and joined it; the stale fix
+    // was confirmed. One site was opened by the second only.
+    let rows: Vec<(Uuid, Option<String>, bool)> = sqlx::query_as(
+        "select site_id, location_source, location_confirmed from observation where user_id = $1 order by received_at",
+    )
+    .bind(inspector.id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[0], (site_id, Some("gps".into()), false));
+    assert_ne!(rows[1].0, site_id);
+    assert_eq!((rows[1].1.as_deref(), rows[1].2), (Some("gps"), true));
+    assert_eq!((rows[2].1.as_deref(), rows[2].2), (Some("map"), false));
+    assert_eq!(result["mapped"]["site_match"], "opened");
+    // The tap was east of the fix (3 km north of the site, same longitude): the stored point moved east.
+    let (lon, accuracy): (f64, Option<f32>) = sqlx::query_as(
+        "select st_x(geom), accuracy_m from observation where user_id = $1 and kind = 'intersection'
+         order by received_at desc limit 1",
+    )
+    .bind(inspector.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(lon > at[0] + 0.000_1, "the point placed on the map is at {lon}");
+    assert_eq!(accuracy, None, "a point placed by hand has no fix accuracy");
+    // The track: start, corner, end (60 m north, then 70 m east); nothing from the coarse fix or the pause.
+    assert_eq!(result["track"]["kept"], 14);
+    let (points, length): (i32, f64) = sqlx::query_as(
+        "select st_npoints(geom), st_length(geom::geography) from observation where user_id = $1 and kind = 'section'",
+    )
+    .bind(inspector.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(points, 3);
+    assert!((length - 130.0).abs() < 1.0, "the track is {length} m long");
+    assert_eq!(app.count("site").await, 4, "the repeat visit opened no site");
+    let visits: i32 = sqlx::query_scalar("select observation_count from site where id = $1")
+        .bind(site_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(visits, 2);
+}

@@ -349,3 +349,35 @@ async fn the_ogc_site_query_runs_with_every_queryable_and_operator(pool: PgPool)
         assert_eq!(ogc::count_sites(&pool, &before).await.unwrap(), 0, "{label}");
     }
 }
+
+/// The open sites near a point (`sites::nearby`) and the named site of a repeat visit
+/// (`observations::record` with `site_id`, locked with the scope condition), with every scope and kind.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_nearby_sites_and_the_named_site_run_with_every_scope(pool: PgPool) {
+    use roadledger::domain::observation::{NewObservation, ObservationInput};
+    let (_app, s) = seed(&pool).await;
+    let user_id: Uuid =
+        sqlx::query_scalar("select id from app_user where name = 'zhangwei'").fetch_one(&pool).await.unwrap();
+    for (name, scope, sees) in scopes(&s) {
+        for kind in [None, Some("intersection"), Some("spot")] {
+            let q = sites::NearbyQuery { lon: 120.55, lat: 31.8701, kind, radius_m: 50.0, limit: 20 };
+            let list: Value = serde_json::from_str(&sites::nearby(&pool, &q, &scope).await.unwrap()).unwrap();
+            let expected = if sees && kind != Some("spot") { vec![json!(s.site)] } else { vec![] };
+            let ids: Vec<Value> = list.as_array().unwrap().iter().map(|x| x["id"].clone()).collect();
+            assert_eq!(ids, expected, "{name}, kind {kind:?}");
+        }
+        let mut input = observation("intersection", json!([120.55, 31.8702]));
+        input["site_id"] = json!(s.site);
+        let input: ObservationInput = serde_json::from_value(input).unwrap();
+        let obs = NewObservation::validate(input, chrono::Utc::now(), &[], "张伟").unwrap();
+        let ctx = observations::RecordContext {
+            user_id,
+            scope: &scope,
+            county_admin_code: "320582",
+            named_site_radius_m: 100.0,
+        };
+        let outcome = observations::record(&pool, &obs, &ctx, &[7; 32], &[]).await.unwrap();
+        let expected = if sees { observations::Outcome::Created } else { observations::Outcome::NoSuchSite(s.site) };
+        assert_eq!(outcome, expected, "{name}");
+    }
+}

@@ -20,6 +20,7 @@ mod observations;
 mod ogc;
 mod openapi;
 mod photo_evidence;
+mod place;
 mod security;
 mod site_cells;
 mod sites;
