@@ -1,39 +1,103 @@
 // The service worker of the inspection page: inspectors work in fields and villages with weak or no signal,
-// so the page must open there too. It keeps the page's files and the reference data it reads at start
-// (who is signed in, settings, hazard types, checklists) and answers from them when the
-// network fails or is too slow. Observations themselves never pass through here: the page's outbox
-// (IndexedDB) holds them until they are sent.
+// so the page must open there too, and open as one consistent release.
 //
-// Network first, always: online, every answer is fresh and the copy is refreshed; the copy is used only when
-// the network fails or takes longer than NETWORK_WAIT_MS. Only successful same-origin answers are kept (never
-// a redirect to the sign-in page, never an error). Signing in or out drops the kept API answers, so that
-// the next person on a shared phone never sees the previous one's session.
+// This file is a template: the server (src/http/release.rs) serves it as /sw.js with RELEASE (an id of the
+// release) and FILES (every file of the inspection page with its SHA-256) written in. A changed file is a
+// changed worker: the browser installs it beside the running one, and the page offers to switch
+// ("有新版本，点此刷新"); the new worker takes over only when the inspector accepts (message 'skip-waiting').
+//
+//  - Install fetches every file of the release, checks each against its hash, and keeps them all in one
+//    cache named after the release; if any file differs (a deploy under way), nothing is installed.
+//  - The release's files are answered from that cache first, so a page never mixes old and new modules.
+//  - The API answers the page reads at start (who is signed in, settings, hazard types, checklists) are
+//    network first, kept for when the network fails or is too slow. They are also fetched by the worker itself
+//    once it runs and whenever the page asks (message 'keep-start-up'): the page's very first load happens
+//    before the worker controls it, and a reload without signal must still find the session.
+//  - Activate drops the caches of older releases. Observations never pass through here: the page's outbox
+//    (IndexedDB) holds them. A Background Sync ('outbox') wakes the open pages to send it.
+//
+// Only successful same-origin answers are kept (never a redirect to the sign-in page, never an error).
+// Signing in or out drops the kept API answers, so the next person on a shared phone never sees the previous
+// one's session.
 
-const VERSION = 'v1';
-const SHELL = `roadledger-shell-${VERSION}`;
-const API = `roadledger-api-${VERSION}`;
-/** Files the inspection page needs, fetched when the worker installs. */
-const SHELL_FILES = [
-  '/inspect.html', '/inspect.js', '/boot.js', '/outbox.js', '/common.js', '/i18n.js', '/locales/zh-CN.js',
-  '/locales/en.js', '/header.js', '/lookback.js', '/lifecycle.js', '/dialog.js', '/app.css', '/favicon.svg',
-];
+const RELEASE = '__RELEASE__';
+/** path → SHA-256 of every file of the release. */
+const FILES = '__FILES__';
+const SHELL_PREFIX = 'roadledger-shell-';
+const SHELL = `${SHELL_PREFIX}${RELEASE}`;
+const API = 'roadledger-api-v1';
 /** API answers the page reads at start; kept for opening the page offline. */
 // The open look-backs are kept by the page itself (lookback.js), which says how old its copy is.
 const API_KEPT = ['/api/v1/session', '/api/v1/settings', '/api/v1/hazard-types', '/api/v1/checklist-templates'];
 /** How long the network may take before a kept copy is answered instead (the network answer still refreshes it). */
 const NETWORK_WAIT_MS = 4000;
 
+async function sha256Hex(buffer) {
+  const digest = await crypto.subtle.digest('SHA-256', buffer);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()));
+  event.waitUntil((async () => {
+    // Every file first, checked; then all kept at once.
+    const fetched = await Promise.all(Object.entries(FILES).map(async ([path, hash]) => {
+      const response = await fetch(path, { cache: 'no-cache', credentials: 'same-origin' });
+      if (!response.ok || response.redirected) throw new Error(`${path}: ${response.status}`);
+      const body = await response.clone().arrayBuffer();
+      const got = await sha256Hex(body);
+      if (got !== hash) throw new Error(`${path} is not the file of release ${RELEASE}`);
+      return [path, response];
+    }));
+    const cache = await caches.open(SHELL);
+    await Promise.all(fetched.map(([path, response]) => cache.put(path, response)));
+  })());
 });
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
-    const keep = new Set([SHELL, API]);
-    for (const name of await caches.keys()) if (!keep.has(name)) await caches.delete(name);
+    for (const name of await caches.keys()) {
+      if (name.startsWith(SHELL_PREFIX) && name !== SHELL) await caches.delete(name);
+    }
     await self.clients.claim();
+    await keepStartUp();
   })());
 });
+
+self.addEventListener('message', (event) => {
+  const type = event.data?.type;
+  if (type === 'skip-waiting') {
+    self.skipWaiting();
+  } else if (type === 'keep-start-up') {
+    event.waitUntil(keepStartUp().then((kept) => event.source?.postMessage({ type: 'start-up-kept', kept, release: RELEASE })));
+  } else if (type === 'release') {
+    event.source?.postMessage({ type: 'release', release: RELEASE });
+  }
+});
+
+self.addEventListener('sync', (event) => {
+  if (event.tag !== 'outbox') return;
+  event.waitUntil((async () => {
+    const pages = await self.clients.matchAll({ type: 'window' });
+    for (const page of pages) page.postMessage({ type: 'flush-outbox' });
+  })());
+});
+
+/** Fetches the start-up answers into the API cache (with the session's cookie); how many were kept. */
+async function keepStartUp() {
+  let kept = 0;
+  await Promise.all(API_KEPT.map(async (path) => {
+    try {
+      const response = await fetch(path, { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } });
+      if (response.ok && response.type === 'basic' && !response.redirected) {
+        await (await caches.open(API)).put(path, response);
+        kept += 1;
+      }
+    } catch {
+      // No signal: what was kept stays.
+    }
+  }));
+  return kept;
+}
 
 self.addEventListener('fetch', (event) => {
   const { request } = event;
@@ -45,13 +109,19 @@ self.addEventListener('fetch', (event) => {
     return;
   }
   if (request.method !== 'GET') return;
-  if (SHELL_FILES.includes(url.pathname)) {
-    event.respondWith(networkFirst(request, SHELL, url.pathname));
+  if (Object.hasOwn(FILES, url.pathname)) {
+    event.respondWith(releaseFile(request, url.pathname));
   } else if (API_KEPT.includes(url.pathname) && !request.headers.has('authorization')) {
     // Answers to a Bearer token (the page checking a saved token) are not the session's: not kept.
     event.respondWith(networkFirst(request, API, url.pathname));
   }
 });
+
+/** A file of the release, from its cache; from the network only if the cache lost it. */
+async function releaseFile(request, path) {
+  const kept = await caches.match(path, { cacheName: SHELL });
+  return kept || fetch(request);
+}
 
 /** The network's answer, or the kept copy when the network fails or is slow; keeps good answers. */
 async function networkFirst(request, cacheName, key) {

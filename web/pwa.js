@@ -1,0 +1,106 @@
+// The inspection page as an installed app: registers its service worker (sw.js, served with the release it
+// installs), offers a new release when one is waiting ("有新版本，点此刷新") and switches to it only when the
+// inspector taps it, and has the worker keep the start-up answers (session, settings, hazard types,
+// checklists) once the page has started, so that a reload without signal opens the page even after a first
+// visit that the worker did not yet control.
+
+import { h, fill } from './common.js';
+import { t, onLangChange } from './i18n.js';
+
+let registration = null;
+let reloading = false;
+
+/** Registers the worker (secure contexts only) and wires the update prompt into `#update-banner`. */
+export function registerWorker() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return null;
+  const registering = navigator.serviceWorker.register('/sw.js').then((reg) => {
+    registration = reg;
+    watch(reg);
+    return reg;
+  });
+  registering.catch((error) => console.warn('service worker', error));
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    // The inspector accepted the new release (or this is the first worker): a page of the old release must
+    // not run on with the new files, so it reloads once, when it had asked for the switch.
+    if (reloading) location.reload();
+  });
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type === 'flush-outbox') window.dispatchEvent(new Event('roadledger:flush-outbox'));
+  });
+  onLangChange(render);
+  return registering;
+}
+
+function watch(reg) {
+  if (reg.waiting && navigator.serviceWorker.controller) render();
+  reg.addEventListener('updatefound', () => {
+    const worker = reg.installing;
+    if (!worker) return;
+    worker.addEventListener('statechange', () => {
+      // "installed" with a controller already there: a new release waits for the inspector's word.
+      if (worker.state === 'installed' && navigator.serviceWorker.controller) render();
+    });
+  });
+}
+
+/** Shows the prompt while a new release waits. */
+function render() {
+  const banner = document.getElementById('update-banner');
+  if (!banner) return;
+  const waiting = registration?.waiting && navigator.serviceWorker.controller;
+  banner.hidden = !waiting;
+  if (!waiting) return;
+  fill(banner, h('button', { type: 'button', class: 'btn btn-primary', id: 'update-reload', onclick: accept }, t('pwa.update')));
+}
+
+function accept() {
+  const waiting = registration?.waiting;
+  if (!waiting) return;
+  reloading = true;
+  waiting.postMessage({ type: 'skip-waiting' });
+}
+
+/** Asks the running worker to keep the start-up answers now; resolves with how many it kept (0 offline). */
+export async function keepStartUp() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return 0;
+  const reg = await navigator.serviceWorker.ready;
+  const worker = reg.active;
+  if (!worker) return 0;
+  return new Promise((resolve) => {
+    const onMessage = (event) => {
+      if (event.data?.type !== 'start-up-kept') return;
+      navigator.serviceWorker.removeEventListener('message', onMessage);
+      resolve(event.data.kept);
+    };
+    navigator.serviceWorker.addEventListener('message', onMessage);
+    worker.postMessage({ type: 'keep-start-up' });
+  });
+}
+
+/** Asks for a Background Sync of the outbox where the browser offers it (Chromium); false elsewhere. */
+export async function requestSync() {
+  try {
+    const reg = registration || (await navigator.serviceWorker?.getRegistration());
+    if (!reg?.sync) return false;
+    await reg.sync.register('outbox');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The release the controlling worker installed, or null. */
+export function release() {
+  const controller = navigator.serviceWorker?.controller;
+  if (!controller) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const onMessage = (event) => {
+      if (event.data?.type !== 'release') return;
+      navigator.serviceWorker.removeEventListener('message', onMessage);
+      resolve(event.data.release);
+    };
+    navigator.serviceWorker.addEventListener('message', onMessage);
+    controller.postMessage({ type: 'release' });
+    setTimeout(() => resolve(null), 3000);
+  });
+}
