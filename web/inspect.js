@@ -65,6 +65,7 @@ const state = {
   sending: false,
   inFlight: new Set(), // outbox ids being sent right now
   progress: new Map(), // outbox id → {loaded, total} bytes of its upload under way
+  progressEvents: 0,
   room: null, // storage.room(): space left on the phone
   result: null, // {state, render: () => node}
   outbox: [],
@@ -99,6 +100,8 @@ window.roadledger = {
   draftId: () => state.draftId,
   outboxCount: () => state.outbox.length,
   flushOutbox: () => flushOutbox({ force: true }),
+  /** How many upload progress events the outbox has shown. */
+  progressEvents: () => state.progressEvents,
   /** Resolves once the service worker has kept the start-up answers (for opening offline next time). */
   startUpKept: null,
 };
@@ -746,6 +749,7 @@ async function send(record) {
   const timeout = outbox.timeoutMs(outbox.recordBytes(record));
   const onProgress = (loaded, total) => {
     state.progress.set(record.id, { loaded, total });
+    state.progressEvents += 1;
     renderProgress(record.id);
   };
   const post = async (withBearer, csrf) => outbox.upload('/api/v1/observations', form, { bearer: withBearer, csrf, timeout, onProgress });
@@ -873,12 +877,16 @@ const OFFLINE_POLL_MS = 5_000;
 let flushing = null;
 let flushAgain = false;
 let forceNext = false;
+let forceAt = 0;
 let retryTimer = null;
 
-/** Sends the records that are due (all waiting ones with `force`). One run at a time; a call during a run
- * makes another run after it. */
+/** Sends the records that are due (with `force`, also those not tried since). One run at a time; a call
+ * during a run makes another run after it. */
 function flushOutbox({ force = false } = {}) {
-  if (force) forceNext = true;
+  if (force) {
+    forceNext = true;
+    forceAt = Date.now();
+  }
   if (flushing) {
     flushAgain = true;
     return flushing;
@@ -903,12 +911,15 @@ function isWaiting(record) {
 }
 
 async function doFlush(force) {
-  if (navigator.onLine === false && !force) {
+  // The browser knows it has no network at all: a try would fail at once and only lengthen the backoff.
+  if (navigator.onLine === false) {
     await refreshOutbox();
     return;
   }
   const now = Date.now();
-  const due = (await outbox.all()).filter((r) => isWaiting(r) && !state.inFlight.has(r.id) && (force || !(r.next_at > now)));
+  // Forced ("retry now", back online, a new page): every record not tried since then, whatever its backoff.
+  const due = (await outbox.all()).filter((r) => isWaiting(r) && !state.inFlight.has(r.id)
+    && (!(r.next_at > now) || (force && !(r.tried_at >= forceAt))));
   let next = 0;
   const worker = async () => {
     while (next < due.length) {
@@ -957,7 +968,8 @@ async function settle(record, outcome) {
     record.attempts = (record.attempts || 0) + 1;
     record.last_error = outcome.detail;
     record.needs_signin = outcome.kind === 'unauthorized';
-    record.next_at = Date.now() + outbox.backoffMs(record.attempts);
+    record.tried_at = Date.now();
+    record.next_at = record.tried_at + outbox.backoffMs(record.attempts);
     if (record.needs_signin) showResult('signin', () => [t('inspect.signInAgain'), ' ', signInLink()]);
     pwa.requestSync();
   }
