@@ -505,6 +505,40 @@ async fn the_inspection_page_opens_offline_and_sends_what_was_recorded_there(poo
     assert_eq!((user_id, hazards, photos), (inspector.id, vec!["no_signal".to_string()], 1));
 }
 
+/// The inspection page installable and losing nothing (tests/e2e/pwa.mjs): its manifest and icons, a draft
+/// that survives a reload, a 409 sent again as a new observation, and the warning and refusal when storage is
+/// short. Both copies of the conflicting observation end up stored, each under its own id.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_inspection_page_installs_keeps_its_draft_and_resolves_a_conflict_as_a_new_observation(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("桥头.jpg");
+    std::fs::write(&photo, common::jpeg(640, 480)).unwrap();
+
+    let base = common::serve(&app).await;
+    let result = run_e2e("pwa.mjs", &[&base, photo.to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
+
+    let sent: Uuid = result["sent_id"].as_str().unwrap().parse().unwrap();
+    let again: Uuid = result["conflict_id"].as_str().unwrap().parse().unwrap();
+    let stored: Vec<(Uuid, String, Uuid, i64)> = sqlx::query_as(
+        "select o.id, o.notes, o.user_id, (select count(*) from photo p where p.observation_id = o.id)
+         from observation o order by o.received_at",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        [
+            (sent, "桥头右侧护栏缺失".to_string(), inspector.id, 1),
+            (again, result["phone_notes"].as_str().unwrap().to_string(), inspector.id, 0)
+        ],
+        "{result:#}"
+    );
+}
+
 /// A day in dead zones (tests/e2e/day.mjs, a smaller day than the issue's: 10 observations with 20 photos):
 /// queued offline, kept through an offline reload and a browser restart, then sent over a throttled link
 /// that loses one request in ten before the server and one answer in ten after it, with one record the
