@@ -539,6 +539,48 @@ async fn the_inspection_page_installs_keeps_its_draft_and_resolves_a_conflict_as
     );
 }
 
+/// Copies the served files of web/ (not node_modules) into `to`, for a test that changes them as a deploy
+/// would.
+fn copy_pages(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "node_modules" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_pages(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A new release reaches the installed page only when the inspector accepts it (tests/e2e/update.mjs): the
+/// script changes a file of a served copy of web/; `/sw.js` then carries another release, which waits
+/// behind the prompt, and takes over when it is tapped.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_changed_page_is_offered_as_a_new_release_and_taken_only_when_accepted(pool: PgPool) {
+    let web = tempfile::tempdir().unwrap();
+    copy_pages(&Path::new(env!("CARGO_MANIFEST_DIR")).join("web"), web.path());
+    let before = roadledger::http::release::release(web.path()).unwrap();
+    assert!(before.files.contains_key("/inspect.js") && before.files.contains_key("/icons/icon-maskable-512.png"));
+    let settings = roadledger::http::Settings { web_dir: web.path().to_path_buf(), ..Default::default() };
+    let app = common::app_with(pool, settings).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+
+    let base = common::serve(&app).await;
+    let result =
+        run_e2e("update.mjs", &[&base, web.path().to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
+
+    let after = roadledger::http::release::release(web.path()).unwrap();
+    assert_eq!(result["old"], before.id.as_str(), "{result:#}");
+    assert_eq!(result["new"], after.id.as_str(), "{result:#}");
+    assert_ne!(before.id, after.id);
+}
+
 /// A day in dead zones (tests/e2e/day.mjs, a smaller day than the issue's: 10 observations with 20 photos):
 /// queued offline, kept through an offline reload and a browser restart, then sent over a throttled link
 /// that loses one request in ten before the server and one answer in ten after it, with one record the
