@@ -1201,8 +1201,16 @@ function draftSnapshot() {
 
 let draftReady = false;
 
+/** Whether anything was entered beyond the kind (an empty draft is not kept). */
+function draftIsEmpty() {
+  return !state.hazards.size && !state.checklist.size && !state.photos.length && !state.point && !state.start
+    && !state.end && !state.lookBack && !$('notes').value.trim() && !$('road-code').value.trim() && !$('stake').value.trim();
+}
+
 function saveDraft() {
-  if (draftReady) draft.schedule(draftSnapshot);
+  if (!draftReady) return;
+  if (draftIsEmpty()) draft.clear();
+  else draft.schedule(draftSnapshot);
 }
 
 /** Brings back the draft kept before a reload, a discarded tab or a restart, then keeps every edit. */

@@ -8,7 +8,8 @@
 //
 //  - Install fetches every file of the release, checks each against its hash, and keeps them all in one
 //    cache named after the release; if any file differs (a deploy under way), nothing is installed.
-//  - The release's files are answered from that cache first, so a page never mixes old and new modules.
+//  - The release's files are answered to the inspection page from that cache first, so it never mixes old and
+//    new modules (the other pages, which share some of these files, get them from the network).
 //  - The API answers the page reads at start (who is signed in, settings, hazard types, checklists) are
 //    network first, kept for when the network fails or is too slow. They are also fetched by the worker itself
 //    once it runs and whenever the page asks (message 'keep-start-up'): the page's very first load happens
@@ -110,12 +111,22 @@ self.addEventListener('fetch', (event) => {
   }
   if (request.method !== 'GET') return;
   if (Object.hasOwn(FILES, url.pathname)) {
-    event.respondWith(releaseFile(request, url.pathname));
+    // Only the inspection page runs on the release; the other pages share some of its files (common.js,
+    // app.css…) and must get them as fresh as their own.
+    event.respondWith(forInspectionPage(event).then((ours) => (ours ? releaseFile(request, url.pathname) : fetch(request))));
   } else if (API_KEPT.includes(url.pathname) && !request.headers.has('authorization')) {
     // Answers to a Bearer token (the page checking a saved token) are not the session's: not kept.
     event.respondWith(networkFirst(request, API, url.pathname));
   }
 });
+
+/** Whether a request is the inspection page itself or made by it. */
+async function forInspectionPage(event) {
+  const { request } = event;
+  if (request.mode === 'navigate') return new URL(request.url).pathname === '/inspect.html';
+  const client = event.clientId ? await self.clients.get(event.clientId) : null;
+  return Boolean(client) && new URL(client.url).pathname === '/inspect.html';
+}
 
 /** A file of the release, from its cache; from the network only if the cache lost it. */
 async function releaseFile(request, path) {
