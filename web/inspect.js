@@ -1189,8 +1189,8 @@ function draftSnapshot() {
     point: state.point,
     start: state.start,
     end: state.end,
-    // Whatever the photo part keeps per photo, except the page's object URL.
-    photos: state.photos.map(({ url, ...photo }) => photo),
+    // Whatever the photo part keeps per photo (draft.js leaves out the page's object URL).
+    photos: state.photos,
     notes: $('notes').value,
     road_code: $('road-code').value,
     stake: $('stake').value,
