@@ -195,6 +195,43 @@ async fn only_the_pages_and_maplibre_are_served_from_the_web_directory(pool: PgP
     }
 }
 
+/// The phone page's app files: `/sw.js` is the template with the release written in (the id, and every file
+/// the page links or imports with its SHA-256), revalidated on every check; the manifest and the icons are
+/// served with their types.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_service_worker_is_served_with_the_release_of_the_inspection_page(pool: PgPool) {
+    let app = common::app(pool).await;
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let release = roadledger::http::release::release(&web).unwrap();
+
+    let sw = app.get("/sw.js").await;
+    assert_eq!(sw.status, 200);
+    assert_eq!(sw.headers["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(sw.headers["cache-control"], "no-cache");
+    let body = String::from_utf8(sw.bytes).unwrap();
+    assert!(!body.contains("__RELEASE__") && !body.contains("'__FILES__'"), "{body}");
+    assert!(body.contains(&format!("const RELEASE = '{}';", release.id)), "{body}");
+    for path in ["/inspect.html", "/inspect.js", "/outbox.js", "/draft.js", "/pwa.js", "/locales/en.js", "/app.css"] {
+        let hash = &release.files[path];
+        assert!(body.contains(&format!("\"{path}\":\"{hash}\"")), "{path} is not in the release");
+    }
+    assert!(!release.files.contains_key("/sw.js") && !release.files.contains_key("/map.js"), "{:?}", release.files);
+
+    let manifest = app.get("/manifest.webmanifest").await;
+    assert_eq!(manifest.status, 200);
+    assert_eq!(manifest.headers["content-type"], "application/manifest+json");
+    for icon in manifest.json()["icons"].as_array().unwrap() {
+        let src = icon["src"].as_str().unwrap();
+        assert!(release.files.contains_key(src), "{src}");
+        let answer = app.get(src).await;
+        assert_eq!(answer.status, 200, "{src}");
+        assert_eq!(answer.headers["content-type"], "image/png", "{src}");
+        let size = icon["sizes"].as_str().unwrap().split_once('x').unwrap().0.parse::<u32>().unwrap();
+        let image = image::load_from_memory(&answer.bytes).unwrap();
+        assert_eq!((image.width(), image.height()), (size, size), "{src}");
+    }
+}
+
 /// Uploads an observation (with photos, as the default inspector) and returns its site's `(id, code)`.
 async fn upload_site(app: &common::TestApp, observation: Value, photos: &[&[u8]]) -> (Uuid, String) {
     let answer = app.upload(&observation, photos).await;
@@ -572,8 +609,7 @@ async fn a_changed_page_is_offered_as_a_new_release_and_taken_only_when_accepted
     let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
 
     let base = common::serve(&app).await;
-    let result =
-        run_e2e("update.mjs", &[&base, web.path().to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
+    let result = run_e2e("update.mjs", &[&base, web.path().to_str().unwrap()], &signs_in_as("E2E", &inspector)).await;
 
     let after = roadledger::http::release::release(web.path()).unwrap();
     assert_eq!(result["old"], before.id.as_str(), "{result:#}");
