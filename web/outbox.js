@@ -39,9 +39,19 @@ function open() {
         if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE, { keyPath: 'id' });
         if (!db.objectStoreNames.contains(DRAFT_STORE)) db.createObjectStore(DRAFT_STORE);
       };
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        const db = request.result;
+        // A newer page (another release) needs to upgrade the database: this one lets go, and opens it again
+        // when it next needs it.
+        db.onversionchange = () => {
+          db.close();
+          dbPromise = null;
+        };
+        resolve(db);
+      };
       request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error('IndexedDB is blocked by another tab'));
+      // An older page in another tab still has the database open: the upgrade goes on once it lets go.
+      request.onblocked = () => console.warn('IndexedDB: waiting for another tab to close the outbox');
     });
     dbPromise.catch(() => { dbPromise = null; });
   }

@@ -88,19 +88,3 @@ export async function requestSync() {
     return false;
   }
 }
-
-/** The release the controlling worker installed, or null. */
-export function release() {
-  const controller = navigator.serviceWorker?.controller;
-  if (!controller) return Promise.resolve(null);
-  return new Promise((resolve) => {
-    const onMessage = (event) => {
-      if (event.data?.type !== 'release') return;
-      navigator.serviceWorker.removeEventListener('message', onMessage);
-      resolve(event.data.release);
-    };
-    navigator.serviceWorker.addEventListener('message', onMessage);
-    controller.postMessage({ type: 'release' });
-    setTimeout(() => resolve(null), 3000);
-  });
-}

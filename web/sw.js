@@ -70,8 +70,6 @@ self.addEventListener('message', (event) => {
     self.skipWaiting();
   } else if (type === 'keep-start-up') {
     event.waitUntil(keepStartUp().then((kept) => event.source?.postMessage({ type: 'start-up-kept', kept, release: RELEASE })));
-  } else if (type === 'release') {
-    event.source?.postMessage({ type: 'release', release: RELEASE });
   }
 });
 
