@@ -15,7 +15,8 @@
 //    once it runs and whenever the page asks (message 'keep-start-up'): the page's very first load happens
 //    before the worker controls it, and a reload without signal must still find the session.
 //  - Activate drops the caches of older releases. Observations never pass through here: the page's outbox
-//    (IndexedDB) holds them. A Background Sync ('outbox') wakes the open pages to send it.
+//    (IndexedDB) holds them. A Background Sync ('outbox') wakes the open pages to send it, or, with none
+//    open, sends what waits under the session itself (syncOutbox).
 //
 // Only successful same-origin answers are kept (never a redirect to the sign-in page, never an error).
 // Signing in or out drops the kept API answers, so the next person on a shared phone never sees the previous
@@ -74,12 +75,67 @@ self.addEventListener('message', (event) => {
 });
 
 self.addEventListener('sync', (event) => {
-  if (event.tag !== 'outbox') return;
-  event.waitUntil((async () => {
-    const pages = await self.clients.matchAll({ type: 'window' });
-    for (const page of pages) page.postMessage({ type: 'flush-outbox' });
-  })());
+  if (event.tag === 'outbox') event.waitUntil(syncOutbox());
 });
+
+/**
+ * Background Sync: the browser found a connection. An open inspection page sends the outbox itself (it has
+ * the saved API token, shows progress and asks about conflicts); with none open, the worker sends what it
+ * can under the session's cookie: each record of the signed-in account that waits for the network. Sent
+ * records leave the outbox; anything the server refuses stays for the page to show. A network failure or a
+ * 5xx fails the sync, so the browser tries again later.
+ */
+async function syncOutbox() {
+  const pages = await self.clients.matchAll({ type: 'window' });
+  if (pages.length) {
+    for (const page of pages) page.postMessage({ type: 'flush-outbox' });
+    return;
+  }
+  const session = await fetch('/api/v1/session', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'application/json' } });
+  if (!session.ok) return; // signed out: the page will ask to sign in again
+  const { user, csrf_token: csrf } = await session.json();
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open('roadledger');
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    if (!db.objectStoreNames.contains('outbox')) return;
+    const records = await storeRequest(db, 'readonly', (store) => store.getAll());
+    let retry = false;
+    for (const record of records || []) {
+      if (record.rejected || record.conflict || (record.user_id && record.user_id !== user.id)) continue;
+      const { inspector, ...observation } = record.observation;
+      const form = new FormData();
+      form.append('observation', new Blob([JSON.stringify(observation)], { type: 'application/json' }));
+      record.photos.forEach((p, i) => form.append('photo', p.blob, p.name || `photo-${i + 1}.jpg`));
+      let response;
+      try {
+        response = await fetch('/api/v1/observations', {
+          method: 'POST', body: form, credentials: 'same-origin', headers: { accept: 'application/json', 'x-csrf-token': csrf },
+        });
+      } catch {
+        retry = true;
+        continue;
+      }
+      if (response.ok) await storeRequest(db, 'readwrite', (store) => store.delete(record.id));
+      else if (response.status >= 500 || response.status === 408 || response.status === 429) retry = true;
+    }
+    if (retry) throw new Error('some records could not be sent yet');
+  } finally {
+    db.close();
+  }
+}
+
+function storeRequest(db, mode, work) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('outbox', mode);
+    const request = work(tx.objectStore('outbox'));
+    tx.oncomplete = () => resolve(request.result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
+  });
+}
 
 /** Fetches the start-up answers into the API cache (with the session's cookie); how many were kept. */
 async function keepStartUp() {

@@ -5,7 +5,8 @@
 //  2. offline, an observation recorded waits in the outbox, and a reload still opens the page with it listed:
 //     the files, the signed-in inspector, the hazard types and the checklist come from the worker's copies
 //     (not "出错了：Failed to fetch"), and the page says it is offline;
-//  3. back online, it is sent by itself;
+//  3. back online, it is sent by itself; another one queued offline is sent by the worker alone, with no
+//     page open, when the browser's Background Sync fires;
 //  4. signing out drops the kept session, so the next person on the phone does not open the page as this one.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/offline.mjs <base-url> <path-to-a-jpeg>
@@ -26,7 +27,7 @@ await run('offline', async ({ log, setStep }) => {
   const browser = await launch();
   try {
     const context = await phoneContext(browser, { longitude: 120.56, latitude: 31.88, accuracy: 7 });
-    const page = await context.newPage();
+    let page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);
     const labelOf = (selector) => page.locator('label', { has: page.locator(selector) });
@@ -81,6 +82,44 @@ await run('offline', async ({ log, setStep }) => {
     const sentCodes = await page.getAttribute('#outbox-log', 'data-sent-codes');
     check('back online', /^YH-\d{6}$/.test(sentCodes || ''), `sent: ${sentCodes}`);
 
+    setStep('background sync');
+    // Another observation queued offline, then the page is closed: the browser's Background Sync (dispatched
+    // here through DevTools, as Chromium does when the connection returns) has the worker send it alone.
+    await context.setOffline(true);
+    await page.tap('#use-location');
+    await labelOf('input[name=hazard][value=no_signal]').tap();
+    const syncedId = await page.evaluate(() => window.roadledger.draftId());
+    await page.tap('#submit');
+    await page.waitForSelector('#result[data-state="queued"]');
+    await page.waitForSelector('#outbox-count[data-count="1"]');
+    const blank = await context.newPage();
+    const cdp = await context.newCDPSession(blank);
+    const registration = new Promise((resolve) => {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const ours = registrations.find((r) => r.scopeURL === new URL('/', base).href && !r.isDeleted);
+        if (ours) resolve(ours.registrationId);
+      });
+    });
+    await cdp.send('ServiceWorker.enable');
+    const registrationId = await registration;
+    await page.close();
+    await context.setOffline(false);
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: new URL(base).origin, registrationId, tag: 'outbox', lastChance: false });
+    const recorded = async () => (await context.request.get(new URL(`/api/v1/observations/${syncedId}`, base).href)).status();
+    let status = await recorded();
+    for (let i = 0; i < 60 && status !== 200; i += 1) {
+      await blank.waitForTimeout(250);
+      status = await recorded();
+    }
+    check('background sync', status === 200, `the worker did not send the record with no page open (${status})`);
+    page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    watchConsole(page, log);
+    await page.goto(new URL('/inspect.html', base).href);
+    await waitReady();
+    await page.waitForSelector('#outbox-count[data-count="0"]');
+    await blank.close();
+
     setStep('sign out');
     await page.click('#usermenu-details summary');
     await Promise.all([page.waitForURL((url) => url.pathname === '/login.html'), page.click('#sign-out')]);
@@ -89,7 +128,7 @@ await run('offline', async ({ log, setStep }) => {
 
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
-    return { id, sent_codes: sentCodes, inspector };
+    return { id, synced_id: syncedId, sent_codes: sentCodes, inspector };
   } finally {
     await browser.close();
   }

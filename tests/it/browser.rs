@@ -540,6 +540,14 @@ async fn the_inspection_page_opens_offline_and_sends_what_was_recorded_there(poo
     .await
     .unwrap();
     assert_eq!((user_id, hazards, photos), (inspector.id, vec!["no_signal".to_string()], 1));
+    // The one the worker sent by Background Sync, with no page open.
+    let synced: Uuid = result["synced_id"].as_str().unwrap().parse().unwrap();
+    let by: Uuid = sqlx::query_scalar("select user_id from observation where id = $1")
+        .bind(synced)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(by, inspector.id);
 }
 
 /// The inspection page installable and losing nothing (tests/e2e/pwa.mjs): its manifest and icons, a draft
