@@ -701,7 +701,7 @@ async function submit() {
     } else if (stored) {
       // A network failure waits its turn; a 409 waits for the inspector's choice in the outbox.
       await settle(record, outcome).catch(() => {});
-      showResult('queued', () => t('inspect.queued'));
+      showResult('queued', () => t(outcome.kind === 'conflict' ? 'inspect.queuedConflict' : 'inspect.queued'));
       resetDraft();
     } else {
       showResult('error', () => `${t('inspect.error', { detail: outcome.detail })}；${t('inspect.storageError', { detail: 'IndexedDB' })}`);

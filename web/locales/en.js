@@ -263,6 +263,7 @@ export default {
   'inspect.storageRoom': 'Room for about {n} more photos',
   'inspect.storageLow': 'The phone’s storage is nearly full: room for only about {n} more photos. Send the waiting records where there is signal, or free some space.',
   'inspect.storageFull': 'Not enough storage on the phone to keep this record. Send or delete waiting records, or free some space; what you entered is kept.',
+  'inspect.queuedConflict': 'The server holds a different record under the same id: this one waits in the outbox, where you can send it as a new record or delete it',
   'inspect.outboxOtherUser': 'Recorded by {name}; sent once they sign in',
   'inspect.notInspector': 'Your account does not have the inspector role and cannot submit observations; ask your administrator.',
 

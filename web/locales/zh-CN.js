@@ -266,6 +266,7 @@ export default {
   'inspect.storageRoom': '可再存约 {n} 张照片',
   'inspect.storageLow': '手机存储空间即将用完：约只能再存 {n} 张照片。请尽快在有信号处发送待发送记录，或清理手机空间。',
   'inspect.storageFull': '手机存储空间不足，无法保存这条记录。请先发送或删除待发送记录，或清理手机空间；当前填写的内容已保留。',
+  'inspect.queuedConflict': '服务器上已有同一编号、内容不同的记录：这条记录已放入待发送队列，请在队列中选择作为新记录发送或删除',
   'inspect.outboxOtherUser': '由 {name} 录入，需其本人登录后发送',
   'inspect.notInspector': '您的账号没有“巡查员”角色，不能提交巡查记录。如需录入，请联系管理员。',
 
