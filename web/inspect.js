@@ -626,7 +626,7 @@ async function submit() {
   }
 
   // A record that would not fit on the phone is refused here, while the draft still holds it.
-  const bytes = state.photos.reduce((n, p) => n + (p.file?.size || 0), 0);
+  const bytes = state.photos.reduce((n, p) => n + (photoBlob(p)?.size || 0), 0);
   state.room = await storage.room(typicalPhotoBytes());
   renderRoom();
   if (!storage.fits(state.room, bytes)) {
@@ -1160,7 +1160,7 @@ function refreshRoom() {
 function typicalPhotoBytes() {
   const sizes = [
     ...state.outbox.flatMap((r) => r.photos.map((p) => p.blob?.size || 0)),
-    ...state.photos.map((p) => p.file?.size || 0),
+    ...state.photos.map((p) => photoBlob(p)?.size || 0),
   ].filter((n) => n > 0);
   return sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : storage.PHOTO_BYTES_TYPICAL;
 }
@@ -1201,6 +1201,12 @@ function draftSnapshot() {
 
 let draftReady = false;
 
+/** The picture of a photo as the page holds it (`file`, or a `blob` made from it). */
+function photoBlob(photo) {
+  if (photo?.file instanceof Blob) return photo.file;
+  return photo?.blob instanceof Blob ? photo.blob : null;
+}
+
 /** Whether anything was entered beyond the kind (an empty draft is not kept). */
 function draftIsEmpty() {
   return !state.hazards.size && !state.checklist.size && !state.photos.length && !state.point && !state.start
@@ -1228,7 +1234,7 @@ async function restoreDraft() {
     state.start = d.start || null;
     state.end = d.end || null;
     state.lookBack = d.look_back || null;
-    state.photos = (d.photos || []).filter((p) => p.file instanceof Blob).map((p) => ({ ...p, url: URL.createObjectURL(p.file) }));
+    state.photos = (d.photos || []).filter(photoBlob).map((p) => ({ ...p, url: URL.createObjectURL(photoBlob(p)) }));
     $('notes').value = d.notes || '';
     $('road-code').value = d.road_code || '';
     $('stake').value = d.stake || '';
