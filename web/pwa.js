@@ -60,7 +60,8 @@ function accept() {
   waiting.postMessage({ type: 'skip-waiting' });
 }
 
-/** Asks the running worker to keep the start-up answers now; resolves with how many it kept (0 offline). */
+/** Asks the running worker to keep the start-up answers and the vendor modules loaded; resolves with how
+ * many start-up answers it kept (0 offline). */
 export async function keepStartUp() {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return 0;
   const reg = await navigator.serviceWorker.ready;
@@ -73,7 +74,10 @@ export async function keepStartUp() {
       resolve(event.data.kept);
     };
     navigator.serviceWorker.addEventListener('message', onMessage);
-    worker.postMessage({ type: 'keep-start-up' });
+    // The vendor modules this page loaded (MapLibre, if it draws a map), kept for opening offline too.
+    const vendor = [...new Set(performance.getEntriesByType('resource').map((entry) => new URL(entry.name))
+      .filter((url) => url.origin === location.origin && url.pathname.startsWith('/vendor/')).map((url) => url.pathname))];
+    worker.postMessage({ type: 'keep-start-up', vendor });
   });
 }
 

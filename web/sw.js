@@ -28,6 +28,9 @@ const FILES = '__FILES__';
 const SHELL_PREFIX = 'roadledger-shell-';
 const SHELL = `${SHELL_PREFIX}${RELEASE}`;
 const API = 'roadledger-api-v1';
+/** Vendor modules (MapLibre under /vendor/) the inspection page loaded: not part of the release's files (the
+ * server names their version in the path), kept as the page uses them. */
+const VENDOR = 'roadledger-vendor-v1';
 /** API answers the page reads at start; kept for opening the page offline. */
 // The open look-backs are kept by the page itself (lookback.js), which says how old its copy is.
 const API_KEPT = ['/api/v1/session', '/api/v1/settings', '/api/v1/hazard-types', '/api/v1/checklist-templates'];
@@ -70,7 +73,9 @@ self.addEventListener('message', (event) => {
   if (type === 'skip-waiting') {
     self.skipWaiting();
   } else if (type === 'keep-start-up') {
-    event.waitUntil(keepStartUp().then((kept) => event.source?.postMessage({ type: 'start-up-kept', kept, release: RELEASE })));
+    const vendor = (event.data.vendor || []).filter((path) => typeof path === 'string' && path.startsWith('/vendor/'));
+    event.waitUntil(Promise.all([keepStartUp(), keepVendor(vendor)])
+      .then(([kept]) => event.source?.postMessage({ type: 'start-up-kept', kept, release: RELEASE })));
   }
 });
 
@@ -137,6 +142,20 @@ function storeRequest(db, mode, work) {
   });
 }
 
+/** Keeps the vendor files the page loaded (from the HTTP cache when it has them). */
+async function keepVendor(paths) {
+  if (!paths.length) return;
+  const cache = await caches.open(VENDOR);
+  await Promise.all(paths.slice(0, 50).map(async (path) => {
+    try {
+      const response = await fetch(path);
+      if (response.ok && response.type === 'basic') await cache.put(path, response);
+    } catch {
+      // No signal: what was kept stays.
+    }
+  }));
+}
+
 /** Fetches the start-up answers into the API cache (with the session's cookie); how many were kept. */
 async function keepStartUp() {
   let kept = 0;
@@ -168,6 +187,8 @@ self.addEventListener('fetch', (event) => {
     // Only the inspection page runs on the release; the other pages share some of its files (common.js,
     // app.css…) and must get them as fresh as their own.
     event.respondWith(forInspectionPage(event).then((ours) => (ours ? releaseFile(request, url.pathname) : fetch(request))));
+  } else if (url.pathname.startsWith('/vendor/')) {
+    event.respondWith(forInspectionPage(event).then((ours) => (ours ? networkFirst(request, VENDOR, url.pathname) : fetch(request))));
   } else if (API_KEPT.includes(url.pathname) && !request.headers.has('authorization')) {
     // Answers to a Bearer token (the page checking a saved token) are not the session's: not kept.
     event.respondWith(networkFirst(request, API, url.pathname));

@@ -6,7 +6,8 @@
 //  3. a 409: a draft kept under the id of an observation already sent, but with other content, is set aside in
 //     the outbox; "send as a new record" shows the server's copy beside the phone's, and sends the phone's
 //     under a new id (the Rust test finds both in the database);
-//  4. with navigator.storage.estimate() stubbed to report little room, the page warns, and refuses to queue a
+//  4. MapLibre, once the page has imported it, is kept by the worker and answered without signal;
+//  5. with navigator.storage.estimate() stubbed to report little room, the page warns, and refuses to queue a
 //     record that would not fit, keeping the draft.
 //
 //   E2E_USER=… E2E_PASSWORD=… node tests/e2e/pwa.mjs <base-url> <path-to-a-jpeg>
@@ -130,6 +131,25 @@ await run('pwa', async ({ log, setStep }) => {
     check('409 as a new observation', sentIds.length === 1, `uploads after the choice: ${sentIds}`);
     check('409 as a new observation', conflictId && conflictId !== draftId, `sent as ${conflictId}`);
     await page.waitForSelector('#outbox-count[data-count="0"]');
+
+    setStep('vendor modules kept');
+    // MapLibre imported by the inspection page (as a map on it would) is kept for opening without signal.
+    await page.evaluate(() => import('/vendor/maplibre-gl/maplibre-gl.mjs'));
+    await page.evaluate(() => (window.roadledger.startUpKept = (async () => {
+      const { keepStartUp } = await import('/pwa.js');
+      return keepStartUp();
+    })()));
+    await page.evaluate(() => window.roadledger.startUpKept);
+    await context.setOffline(true);
+    const vendorOffline = await page.evaluate(async () => {
+      const shim = await fetch('/vendor/maplibre-gl/maplibre-gl.mjs');
+      const target = /from '([^']+)'/.exec(await shim.text())?.[1];
+      const module = target ? await fetch(target) : null;
+      return { shim: shim.status, target, module: module?.status, bytes: module ? (await module.arrayBuffer()).byteLength : 0 };
+    });
+    await context.setOffline(false);
+    check('vendor modules kept', vendorOffline.shim === 200 && vendorOffline.module === 200 && vendorOffline.bytes > 100_000,
+      `offline, MapLibre is ${JSON.stringify(vendorOffline)}`);
 
     setStep('storage short');
     const short = await context.newPage();
