@@ -1,11 +1,13 @@
 // The inspector's phone page: where am I (Geolocation API, WGS-84), what kind of site, which hazards, the
 // checklist as seen, photos, notes; then submit. Every submission goes through the outbox (IndexedDB) first,
-// so nothing is lost in a dead zone: it is sent at once when possible and retried automatically when the
-// phone is back online, on page load and every so often. The observation id is made once per draft and
-// kept across retries, so a retry after a lost answer is recognised by the server as the same observation.
+// so nothing is lost in a dead zone: it is sent at once when possible and retried automatically, each record
+// on its own schedule with backoff (outbox.js), when the phone is back online and on page load. The
+// observation id is made once per draft and kept across retries, so a retry after a lost answer is
+// recognised by the server as the same observation. The draft itself is kept in IndexedDB as it is edited
+// (draft.js), and the room left on the phone is shown (storage.js).
 //
-// The page itself opens offline too: its service worker (sw.js) keeps the page's files and the reference
-// data it reads at start.
+// The page itself opens offline too, and installs as an app: its service worker (sw.js, pwa.js) keeps one
+// release of the page's files and the reference data it reads at start.
 //
 // Photo location comes from the Geolocation API at capture time, not from EXIF: mobile browsers strip GPS
 // EXIF from photos picked in a web page (DOMAIN.md §5). Photos are resized before they are queued, and what
@@ -16,14 +18,19 @@
 // and is sent only under that account: after someone else signs in on the same phone, it waits for its
 // owner. A send answered 401 (session expired, token revoked) stays queued, and the page asks the
 // inspector to sign in again. With an API token saved under "Settings", records of the token's account are
-// sent with `Authorization: Bearer` and no cookie, so they go out even after the session has expired.
+// sent with `Authorization: Bearer` (which the server reads before any cookie), so they go out even after the
+// session has expired.
 
 import {
   ApiError, readResponse, getJson, h, fill, apiFetch, currentUser, hasRole, deviceToken, setDeviceToken, loginUrl,
-  distanceM,
+  distanceM, session, fetchSession,
 } from './common.js';
 import * as outbox from './outbox.js';
 import { preparePhoto } from './photos.js';
+import * as draft from './draft.js';
+import * as storage from './storage.js';
+import * as pwa from './pwa.js';
+import { openDialog, confirmDialog } from './dialog.js';
 import { t, tCode, localName, onLangChange, formatDateTime } from './i18n.js';
 import { boot } from './boot.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
@@ -42,7 +49,6 @@ const GROUPS_BY_KIND = {
 const ITEM_STATES = ['missing', 'damaged', 'installed', 'not_applicable'];
 const ACCURACY_GOOD_M = 10;
 const ACCURACY_FAIR_M = 30;
-const RETRY_INTERVAL_MS = 20_000;
 // As the server: X, Y, C, Z and three digits; G and S (national, provincial, expressways) one to four.
 const ROAD_CODE = /^([GS]\d{1,4}|[XYCZ]\d{3})$/;
 const STAKE = /^[ZY]?K\d{1,4}\+\d{3}(\.\d{1,3})?$/;
@@ -70,6 +76,9 @@ const state = {
   photos: [], // {file, url}
   sending: false,
   inFlight: new Set(), // outbox ids being sent right now
+  progress: new Map(), // outbox id → {loaded, total} bytes of its upload under way
+  progressEvents: 0,
+  room: null, // storage.room(): space left on the phone
   result: null, // {state, render: () => node}
   outbox: [],
   sentLog: [],
@@ -102,18 +111,18 @@ window.roadledger = {
   user: () => currentUser(),
   draftId: () => state.draftId,
   outboxCount: () => state.outbox.length,
-  flushOutbox: () => flushOutbox(),
+  flushOutbox: () => flushOutbox({ force: true }),
+  /** How many upload progress events the outbox has shown. */
+  progressEvents: () => state.progressEvents,
+  /** Resolves once the service worker has kept the start-up answers (for opening offline next time). */
+  startUpKept: null,
 };
 
 boot({
   page: 'inspect',
   title: 'inspect.title',
-  before: () => {
-    // Lets the page open without signal next time (sw.js); needs a secure context (HTTPS or localhost).
-    if ('serviceWorker' in navigator && window.isSecureContext) {
-      navigator.serviceWorker.register('/sw.js').catch((error) => console.warn('service worker', error));
-    }
-  },
+  // Lets the page open without signal next time (sw.js, pwa.js); needs a secure context (HTTPS or localhost).
+  before: () => { pwa.registerWorker(); },
   main,
   onError: (message) => showResult('error', () => message),
 });
@@ -141,7 +150,7 @@ async function main({ settings }) {
     submit();
   });
   $('outbox-count').addEventListener('click', () => $('card-outbox').scrollIntoView({ behavior: 'smooth' }));
-  $('outbox-retry').addEventListener('click', () => flushOutbox({ includeRejected: false }));
+  $('outbox-retry').addEventListener('click', () => flushOutbox({ force: true }));
   $('token-settings').addEventListener('submit', (e) => {
     e.preventDefault();
     saveToken();
@@ -150,14 +159,13 @@ async function main({ settings }) {
   $('result').addEventListener('click', (e) => {
     if (e.target.tagName !== 'A') clearResult();
   });
-  window.addEventListener('online', () => { renderOnline(); flushOutbox(); });
+  window.addEventListener('online', () => { renderOnline(); flushOutbox({ force: true }); });
   window.addEventListener('offline', renderOnline);
+  // The worker's Background Sync (sw.js) wakes the page when the browser finds a connection.
+  window.addEventListener('roadledger:flush-outbox', () => flushOutbox({ force: true }));
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') flushOutbox();
   });
-  setInterval(() => {
-    if (state.outbox.some((r) => !r.rejected) && navigator.onLine !== false) flushOutbox();
-  }, RETRY_INTERVAL_MS);
 
   startGeolocation();
   renderOnline();
@@ -169,11 +177,15 @@ async function main({ settings }) {
   ]);
   state.hazardTypes = hazardTypes;
   state.templates = templates;
+  await restoreDraft();
   renderAll();
   await refreshLookBacks();
   document.body.dataset.state = 'ready';
+  // The start-up answers are now kept by the worker, for a reload without signal.
+  window.roadledger.startUpKept = pwa.keepStartUp().catch(() => 0);
+  storage.askPersist();
   await refreshOutbox();
-  flushOutbox();
+  flushOutbox({ force: true });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -898,6 +910,14 @@ async function submit() {
   if (confirmNeeded && !(await confirmFix(where))) return;
   // A repeat visit names its site, so that a poor fix or a few metres more do not open a duplicate.
   if (!lookBack && !(await askRepeatVisit(where.anchor))) return;
+  // A record that would not fit on the phone is refused here, while the draft still holds it.
+  const bytes = state.photos.reduce((n, p) => n + (photoBlob(p)?.size || 0), 0);
+  state.room = await storage.room(typicalPhotoBytes());
+  renderRoom();
+  if (!storage.fits(state.room, bytes)) {
+    showResult('error', () => t('inspect.storageFull'), { storage: 'full' });
+    return;
+  }
 
   setSending(true);
   const id = state.draftId;
@@ -942,8 +962,10 @@ async function submit() {
       look_back_code: lookBack ? lookBack.target.site_code : null,
       queued_at: new Date().toISOString(),
       attempts: 0,
+      next_at: 0,
       last_error: null,
       rejected: null,
+      conflict: null,
     };
     let stored = true;
     try {
@@ -964,17 +986,13 @@ async function submit() {
       await outbox.remove(record.id).catch(() => {});
       showResult('error', () => t('inspect.error', { detail: outcome.detail }), { status: outcome.status });
     } else if (stored && outcome.kind === 'unauthorized') {
-      record.attempts += 1;
-      record.last_error = outcome.detail;
-      record.needs_signin = true;
-      await outbox.put(record).catch(() => {});
+      await settle(record, outcome).catch(() => {});
       showResult('signin', () => [t('inspect.queuedSignIn'), ' ', signInLink()]);
       resetDraft();
     } else if (stored) {
-      record.attempts += 1;
-      record.last_error = outcome.detail;
-      await outbox.put(record).catch(() => {});
-      showResult('queued', () => t('inspect.queued'));
+      // A network failure waits its turn; a 409 waits for the inspector's choice in the outbox.
+      await settle(record, outcome).catch(() => {});
+      showResult('queued', () => t(outcome.kind === 'conflict' ? 'inspect.queuedConflict' : 'inspect.queued'));
       resetDraft();
     } else {
       showResult('error', () => `${t('inspect.error', { detail: outcome.detail })}；${t('inspect.storageError', { detail: 'IndexedDB' })}`);
@@ -1018,15 +1036,30 @@ async function send(record) {
   });
   let response;
   let usedBearer = Boolean(bearer);
+  // Up and down within a time that grows with the photos' bytes; progress shown in the outbox.
+  const timeout = outbox.timeoutMs(outbox.recordBytes(record));
+  const onProgress = (loaded, total) => {
+    state.progress.set(record.id, { loaded, total });
+    state.progressEvents += 1;
+    renderProgress(record.id);
+  };
+  const post = async (withBearer, csrf) => outbox.upload('/api/v1/observations', form, { bearer: withBearer, csrf, timeout, onProgress });
   try {
-    response = await apiFetch('/api/v1/observations', { method: 'POST', body: form, bearer, loginRedirect: false });
+    const csrf = (await session()).csrfToken;
+    response = await post(bearer, csrf);
     if (response.status === 401 && bearer && isMine(record)) {
       // The token was revoked; the session may still be good.
       usedBearer = false;
-      response = await apiFetch('/api/v1/observations', { method: 'POST', body: form, loginRedirect: false });
+      response = await post(null, csrf);
     }
-  } catch {
-    return { kind: 'retry', detail: t('common.networkError') };
+    if (response.status === 403 && !usedBearer) {
+      // Perhaps a stale CSRF token (signed in again in another tab): once more with the current one.
+      const fresh = await fetchSession().catch(() => null);
+      if (fresh && fresh.csrfToken !== csrf) response = await post(null, fresh.csrfToken);
+    }
+  } catch (error) {
+    const timedOut = /longer than/.test(error?.message || '');
+    return { kind: 'retry', detail: timedOut ? t('inspect.outboxTimeout') : t('common.networkError') };
   }
   if (response.status === 401) {
     const detail = await readResponse(response).catch((error) => error.detail);
@@ -1040,6 +1073,7 @@ async function send(record) {
     const status = error instanceof ApiError ? error.status : 0;
     // A refusal by a named rule (a look-back too far from its site…) in the inspector's language.
     const detail = error.body?.code ? explain(error) : error.detail || error.message;
+    if (status === 409) return { kind: 'conflict', status, detail };
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) return { kind: 'rejected', status, detail };
     return { kind: 'retry', detail };
   }
@@ -1076,6 +1110,7 @@ function resetDraft() {
   state.siteChoice = null;
   state.track = null;
   if (placeMap) toggleMap();
+  draft.clear();
   state.point = null;
   state.start = null;
   state.end = null;
@@ -1123,50 +1158,126 @@ function renderResult() {
 
 // ---------------------------------------------------------------------------------------------------------
 // Outbox
+//
+// Each record waits on its own schedule (outbox.backoffMs: 5 s doubling to 30 min, ±30 %), and a flush sends
+// every record that is due, two at a time, whatever happened to the others: a record that always fails
+// (a "poison" record) only pushes its own next try further out. A 409 (the server holds other content under
+// the record's id) is set aside for the inspector: compare, then send the phone's as a new observation, or
+// drop it. A new page, coming back online and "retry now" try every waiting record at once.
 
+const SEND_CONCURRENCY = 2;
+/** While offline, how often to look again (the browser's `online` event is not always fired). */
+const OFFLINE_POLL_MS = 5_000;
 let flushing = null;
+let flushAgain = false;
+let forceNext = false;
+let forceAt = 0;
+let retryTimer = null;
 
-/** Sends what waits in the outbox, oldest first; stops at the first network failure. One run at a time. */
-function flushOutbox() {
-  if (!flushing) {
-    flushing = doFlush().catch((error) => console.warn('outbox flush', error)).finally(() => { flushing = null; });
+/** Sends the records that are due (with `force`, also those not tried since). One run at a time; a call
+ * during a run makes another run after it. */
+function flushOutbox({ force = false } = {}) {
+  if (force) {
+    forceNext = true;
+    forceAt = Date.now();
   }
+  if (flushing) {
+    flushAgain = true;
+    return flushing;
+  }
+  flushing = (async () => {
+    do {
+      flushAgain = false;
+      const forced = forceNext;
+      forceNext = false;
+      await doFlush(forced);
+    } while (flushAgain);
+  })().catch((error) => console.warn('outbox flush', error)).finally(() => {
+    flushing = null;
+    scheduleRetry();
+  });
   return flushing;
 }
 
-async function doFlush() {
-  const records = await outbox.all();
-  for (const record of records) {
-    if (record.rejected || state.inFlight.has(record.id)) continue;
-    if (!isMine(record) && !bearerFor(record)) continue; // waits for its own account
-    // The form's own submission may have sent and removed it meanwhile.
-    if (!(await outbox.get(record.id))) continue;
-    state.inFlight.add(record.id);
-    let outcome;
-    try {
-      outcome = await send(record);
-    } finally {
-      state.inFlight.delete(record.id);
-    }
-    if (outcome.kind === 'sent') {
-      await outbox.remove(record.id);
-      state.sentLog.unshift({ code: outcome.body.site?.properties?.code || '', at: new Date().toISOString() });
-      state.sentLog = state.sentLog.slice(0, 5);
-    } else if (outcome.kind === 'rejected') {
-      record.rejected = { status: outcome.status, detail: outcome.detail };
-      await outbox.put(record);
-    } else if (outcome.kind === 'not_mine') {
-      continue;
-    } else {
-      record.attempts += 1;
-      record.last_error = outcome.detail;
-      record.needs_signin = outcome.kind === 'unauthorized';
-      await outbox.put(record);
-      if (record.needs_signin) showResult('signin', () => [t('inspect.signInAgain'), ' ', signInLink()]);
-      break; // still no network, or signed out: the rest would fail the same way
-    }
+/** A record that waits for the network (not refused, not in conflict, sendable under this account). */
+function isWaiting(record) {
+  return !record.rejected && !record.conflict && (isMine(record) || Boolean(bearerFor(record)));
+}
+
+async function doFlush(force) {
+  // The browser knows it has no network at all: a try would fail at once and only lengthen the backoff.
+  if (navigator.onLine === false) {
+    await refreshOutbox();
+    return;
   }
+  const now = Date.now();
+  // Forced ("retry now", back online, a new page): every record not tried since then, whatever its backoff.
+  const due = (await outbox.all()).filter((r) => isWaiting(r) && !state.inFlight.has(r.id)
+    && (!(r.next_at > now) || (force && !(r.tried_at >= forceAt))));
+  let next = 0;
+  const worker = async () => {
+    while (next < due.length) {
+      const record = due[next];
+      next += 1;
+      await sendQueued(record);
+    }
+  };
+  await Promise.all(Array.from({ length: SEND_CONCURRENCY }, worker));
   await refreshOutbox();
+}
+
+/** Sends one queued record and writes down what came of it. */
+async function sendQueued(record) {
+  // The form's own submission, or the inspector, may have dealt with it meanwhile.
+  if (!(await outbox.get(record.id)) || state.inFlight.has(record.id)) return;
+  state.inFlight.add(record.id);
+  renderOutbox();
+  let outcome;
+  try {
+    outcome = await send(record);
+  } finally {
+    state.inFlight.delete(record.id);
+    state.progress.delete(record.id);
+  }
+  await settle(record, outcome);
+}
+
+/** Records the outcome of sending `record`: gone when sent, set aside when refused or in conflict, else
+ * its next try scheduled. */
+async function settle(record, outcome) {
+  if (outcome.kind === 'sent') {
+    await outbox.remove(record.id);
+    state.sentLog.unshift({ code: outcome.body.site?.properties?.code || '', at: new Date().toISOString() });
+    state.sentLog = state.sentLog.slice(0, 5);
+    return;
+  }
+  if (outcome.kind === 'not_mine') return;
+  // Deleted by the inspector while it was on its way: not brought back.
+  if (!(await outbox.get(record.id))) return;
+  if (outcome.kind === 'rejected') {
+    record.rejected = { status: outcome.status, detail: outcome.detail };
+  } else if (outcome.kind === 'conflict') {
+    record.conflict = { detail: outcome.detail, at: new Date().toISOString() };
+  } else {
+    record.attempts = (record.attempts || 0) + 1;
+    record.last_error = outcome.detail;
+    record.needs_signin = outcome.kind === 'unauthorized';
+    record.tried_at = Date.now();
+    record.next_at = record.tried_at + outbox.backoffMs(record.attempts);
+    if (record.needs_signin) showResult('signin', () => [t('inspect.signInAgain'), ' ', signInLink()]);
+    pwa.requestSync();
+  }
+  await outbox.put(record);
+}
+
+/** One timer for the earliest record due. */
+function scheduleRetry() {
+  clearTimeout(retryTimer);
+  const waiting = state.outbox.filter((r) => isWaiting(r) && !state.inFlight.has(r.id));
+  if (!waiting.length) return;
+  const earliest = Math.min(...waiting.map((r) => r.next_at || 0));
+  const wait = navigator.onLine === false ? OFFLINE_POLL_MS : Math.max(1000, earliest - Date.now());
+  retryTimer = setTimeout(() => flushOutbox(), wait);
 }
 
 async function refreshOutbox() {
@@ -1177,6 +1288,14 @@ async function refreshOutbox() {
     state.outbox = [];
   }
   renderOutbox();
+  refreshRoom();
+}
+
+function recordState(r) {
+  if (r.rejected) return 'rejected';
+  if (r.conflict) return 'conflict';
+  if (state.inFlight.has(r.id)) return 'sending';
+  return 'waiting';
 }
 
 function renderOutbox() {
@@ -1193,26 +1312,48 @@ function renderOutbox() {
   }
   fill($('outbox-list'), n === 0
     ? h('li', { class: 'muted' }, t('inspect.outboxEmpty'))
-    : state.outbox.map((r) => h('li', { dataset: { id: r.id, state: r.rejected ? 'rejected' : 'waiting' } },
-      h('div', {},
-        h('strong', {}, r.observation.look_back
-          ? t('lookBack.outboxLabel', { code: r.look_back_code || '', result: t(`lookBack.${r.observation.look_back.result}`) })
-          : tCode('kind', r.observation.kind)),
-        ' · ', formatDateTime(r.observation.observed_at),
-        ' · ', t('inspect.photoN', { n: r.photos.length })),
-      h('div', { class: r.rejected ? 'error small' : 'muted small' }, outboxLine(r)),
-      h('div', { class: 'outbox-actions' },
-        r.rejected && isMine(r) ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => editRecord(r) }, t('inspect.outboxEdit')) : null,
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => deleteRecord(r) }, t('common.delete'))))));
+    : state.outbox.map((r) => {
+      const recState = recordState(r);
+      const progress = state.progress.get(r.id);
+      return h('li', { dataset: { id: r.id, state: recState, attempts: String(r.attempts || 0), nextAt: String(r.next_at || 0) } },
+        h('div', {},
+          h('strong', {}, r.observation.look_back
+            ? t('lookBack.outboxLabel', { code: r.look_back_code || '', result: t(`lookBack.${r.observation.look_back.result}`) })
+            : tCode('kind', r.observation.kind)),
+          ' · ', formatDateTime(r.observation.observed_at),
+          ' · ', t('inspect.photoN', { n: r.photos.length })),
+        h('div', { class: r.rejected || r.conflict ? 'error small' : 'muted small' }, outboxLine(r)),
+        recState === 'sending' ? h('progress', {
+          class: 'outbox-progress', max: String(progress?.total || 1), value: progress ? String(progress.loaded) : null,
+          'aria-label': t('inspect.outboxSending'),
+        }) : null,
+        h('div', { class: 'outbox-actions' },
+          r.rejected && isMine(r) ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => editRecord(r) }, t('inspect.outboxEdit')) : null,
+          r.conflict ? h('button', { type: 'button', class: 'btn btn-small btn-primary outbox-as-new', onclick: () => resolveConflict(r) }, t('inspect.conflictAsNew')) : null,
+          h('button', { type: 'button', class: 'btn btn-small outbox-delete', onclick: () => deleteRecord(r) }, t('common.delete'))));
+    }));
   fill($('outbox-log'), state.sentLog.map((s, i) => [i ? h('br') : null, t('inspect.outboxSent', { code: s.code })]));
   $('outbox-log').dataset.sentCodes = state.sentLog.map((s) => s.code).join(',');
 }
 
+/** Upload progress of a record being sent, without redrawing the list. */
+function renderProgress(id) {
+  const bar = document.querySelector(`#outbox-list li[data-id="${CSS.escape(id)}"] .outbox-progress`);
+  const p = state.progress.get(id);
+  if (!bar || !p) return;
+  bar.max = p.total || 1;
+  bar.value = p.loaded;
+  bar.closest('li').dataset.progress = String(p.total ? Math.round((100 * p.loaded) / p.total) : 0);
+}
+
 function outboxLine(r) {
   if (r.rejected) return t('inspect.outboxRejected', { detail: r.rejected.detail });
+  if (r.conflict) return t('inspect.outboxConflict');
   if (!isMine(r) && !bearerFor(r)) return t('inspect.outboxOtherUser', { name: r.user_name || '' });
   if (r.needs_signin) return t('inspect.outboxNeedsSignIn');
-  return `${t('inspect.outboxWaiting')}${r.last_error ? `（${r.last_error}）` : ''}`;
+  if (state.inFlight.has(r.id)) return t('inspect.outboxSending');
+  const when = r.next_at > Date.now() ? t('inspect.outboxNextTry', { s: Math.ceil((r.next_at - Date.now()) / 1000) }) : '';
+  return `${t('inspect.outboxWaiting')}${r.last_error ? `（${r.last_error}）` : ''}${when ? ` · ${when}` : ''}`;
 }
 
 /** "Sign in again", coming back to this page, where the outbox is sent on load. */
@@ -1221,8 +1362,191 @@ function signInLink() {
 }
 
 async function deleteRecord(record) {
+  const sure = await confirmDialog({
+    title: t('inspect.deleteQueuedTitle'),
+    message: t('inspect.deleteQueuedMessage', { kind: tCode('kind', record.observation.kind), n: record.photos.length }),
+    confirmLabel: t('common.delete'),
+    danger: true,
+    id: 'confirm-delete-queued',
+  });
+  if (!sure) return;
   await outbox.remove(record.id);
   await refreshOutbox();
+}
+
+/** The parts of an observation an inspector tells apart, for the two copies side by side. */
+function observationSummary(o, photos) {
+  const row = (key, value) => h('tr', {}, h('th', { scope: 'row' }, t(key)), h('td', {}, value == null || value === '' ? '—' : String(value)));
+  return [
+    row('inspect.kind', tCode('kind', o.kind)),
+    row('inspect.conflictTime', o.observed_at ? formatDateTime(o.observed_at) : null),
+    row('inspect.hazards', (o.hazard_types || []).map((c) => localName(state.hazardTypes.find((x) => x.code === c) || { name: c })).join('、')),
+    row('inspect.notes', o.notes),
+    row('inspect.photos', photos),
+  ];
+}
+
+/** A 409: the server's copy beside the phone's; the phone's may go as a new observation (new id). */
+async function resolveConflict(record) {
+  let server = null;
+  try {
+    const response = await apiFetch(`/api/v1/observations/${encodeURIComponent(record.id)}`, { bearer: bearerFor(record), loginRedirect: false });
+    if (response.ok) server = await response.json();
+  } catch {
+    // No signal: the phone's copy alone.
+  }
+  const so = server?.observation?.properties || server?.observation || null;
+  const table = (caption, rows) => h('table', { class: 'conflict-copy' }, h('caption', {}, caption), h('tbody', {}, rows));
+  const answer = await openDialog({
+    id: 'conflict-dialog',
+    wide: true,
+    title: t('inspect.conflictTitle'),
+    content: [
+      h('p', {}, t('inspect.conflictExplain')),
+      h('div', { class: 'conflict-copies' },
+        table(t('inspect.conflictServer'), so
+          ? [...observationSummary(so, (server.photos || []).length),
+            server.site?.properties?.code ? h('tr', {}, h('th', { scope: 'row' }, t('inspect.conflictSite')), h('td', {}, server.site.properties.code)) : null]
+          : h('tr', {}, h('td', {}, t('inspect.conflictServerUnseen')))),
+        table(t('inspect.conflictPhone'), observationSummary(record.observation, record.photos.length))),
+    ],
+    submitLabel: t('inspect.conflictAsNew'),
+  });
+  if (answer !== true) return;
+  await sendAsNew(record);
+}
+
+/** Queues the phone's copy again under a new id (the old id stays the server's), then sends it. */
+async function sendAsNew(record) {
+  const id = newId();
+  const fresh = {
+    ...record,
+    id,
+    observation: { ...record.observation, id },
+    replaces: record.id,
+    conflict: null,
+    rejected: null,
+    attempts: 0,
+    next_at: 0,
+    last_error: null,
+  };
+  await outbox.put(fresh);
+  await outbox.remove(record.id);
+  await refreshOutbox();
+  await flushOutbox({ force: true });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Storage: room left for the outbox, asked for persistence once
+
+let roomTimer = null;
+
+/** Shows how many more photos fit, and warns before the quota is reached (at most once a second). */
+function refreshRoom() {
+  clearTimeout(roomTimer);
+  roomTimer = setTimeout(async () => {
+    state.room = await storage.room(typicalPhotoBytes());
+    renderRoom();
+  }, 200);
+}
+
+/** The mean size of the photos queued or picked, or a typical resized photo when there are none. */
+function typicalPhotoBytes() {
+  const sizes = [
+    ...state.outbox.flatMap((r) => r.photos.map((p) => p.blob?.size || 0)),
+    ...state.photos.map((p) => photoBlob(p)?.size || 0),
+  ].filter((n) => n > 0);
+  return sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : storage.PHOTO_BYTES_TYPICAL;
+}
+
+function renderRoom() {
+  const line = $('storage-room');
+  const warning = $('storage-warning');
+  const room = state.room;
+  line.hidden = !room;
+  warning.hidden = !room?.warn;
+  if (!room) return;
+  line.textContent = t('inspect.storageRoom', { n: room.photos });
+  line.dataset.photos = String(room.photos);
+  if (room.warn) warning.textContent = t('inspect.storageLow', { n: room.photos });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Draft: kept in IndexedDB as it is edited (draft.js)
+
+function draftSnapshot() {
+  return {
+    id: state.draftId,
+    kind: state.kind,
+    hazards: [...state.hazards],
+    checklist: [...state.checklist],
+    point: state.point,
+    start: state.start,
+    end: state.end,
+    // Whatever the photo part keeps per photo (draft.js leaves out the page's object URL).
+    photos: state.photos,
+    notes: $('notes').value,
+    road_code: $('road-code').value,
+    stake: $('stake').value,
+    look_back: state.lookBack,
+    saved_at: new Date().toISOString(),
+  };
+}
+
+let draftReady = false;
+
+/** The picture of a photo as the page holds it (`file`, or a `blob` made from it). */
+function photoBlob(photo) {
+  if (photo?.file instanceof Blob) return photo.file;
+  return photo?.blob instanceof Blob ? photo.blob : null;
+}
+
+/** Whether anything was entered beyond the kind (an empty draft is not kept). */
+function draftIsEmpty() {
+  return !state.hazards.size && !state.checklist.size && !state.photos.length && !state.point && !state.start
+    && !state.end && !state.lookBack && !$('notes').value.trim() && !$('road-code').value.trim() && !$('stake').value.trim();
+}
+
+function saveDraft() {
+  if (!draftReady) return;
+  if (draftIsEmpty()) draft.clear();
+  else draft.schedule(draftSnapshot);
+}
+
+/** Brings back the draft kept before a reload, a discarded tab or a restart, then keeps every edit. */
+async function restoreDraft() {
+  const d = await draft.load();
+  if (d && d.id) {
+    state.draftId = d.id;
+    if (GROUPS_BY_KIND[d.kind]) {
+      state.kind = d.kind;
+      for (const input of document.querySelectorAll('input[name=kind]')) input.checked = input.value === d.kind;
+    }
+    state.hazards = new Set(d.hazards || []);
+    state.checklist = new Map(d.checklist || []);
+    state.point = d.point || null;
+    state.start = d.start || null;
+    state.end = d.end || null;
+    state.lookBack = d.look_back || null;
+    state.photos = (d.photos || []).filter(photoBlob).map((p) => ({ ...p, url: URL.createObjectURL(photoBlob(p)) }));
+    $('notes').value = d.notes || '';
+    $('road-code').value = d.road_code || '';
+    $('stake').value = d.stake || '';
+    document.body.dataset.draftRestored = 'true';
+    renderAll();
+  }
+  draftReady = true;
+  const form = $('form');
+  for (const type of ['input', 'change', 'click']) form.addEventListener(type, saveDraft);
+  // Photos may be added after some work (resizing): their previews appearing is the sign.
+  new MutationObserver(saveDraft).observe($('photo-previews'), { childList: true });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') {
+      saveDraft();
+      draft.flush();
+    }
+  });
+  window.addEventListener('pagehide', () => { saveDraft(); draft.flush(); });
 }
 
 /** Takes a record the server refused back into the form (same id: nothing was recorded under it). */

@@ -15,6 +15,7 @@ pub mod openapi;
 mod photos;
 mod places;
 mod reference;
+pub mod release;
 pub mod settings;
 mod site_exports;
 mod site_view;
@@ -220,6 +221,8 @@ pub fn router(state: AppState) -> Router {
         .not_found_service(ServeFile::new(web_dir.join("404.html")));
     Router::new()
         .route("/healthz", get(health::healthz))
+        // The inspection page's service worker, with the release it installs written in.
+        .route("/sw.js", get(release::service_worker))
         .route("/ogc", get(ogc::landing))
         .route("/ogc/api", get(ogc::api))
         .route("/ogc/conformance", get(ogc::conformance))

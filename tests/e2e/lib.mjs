@@ -44,7 +44,11 @@ export async function launch() {
 /** Records console errors and page errors; the GL driver's performance chatter is not an error. */
 /** A phone's browser context: 390×844 at 2×, touch, Chinese, China time, the GPS at `geolocation`. */
 export function phoneContext(browser, geolocation) {
-  return browser.newContext({
+  return browser.newContext(phoneOptions(geolocation));
+}
+
+function phoneOptions(geolocation) {
+  return {
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
@@ -53,6 +57,21 @@ export function phoneContext(browser, geolocation) {
     timezoneId: 'Asia/Shanghai',
     geolocation,
     permissions: ['geolocation'],
+  };
+}
+
+/**
+ * A phone's browser with a profile kept in `userDataDir` (cookies, IndexedDB, the service worker and its
+ * caches): closing it and launching it again on the same directory is a browser restart.
+ */
+export async function launchPhone(userDataDir, geolocation) {
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    fail('setup', `Chromium not found at ${executablePath}; install Debian's chromium or set CHROMIUM`);
+  }
+  const { chromium } = playwright();
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath, args: CHROMIUM_ARGS, timeout: 60_000, ...phoneOptions(geolocation),
   });
 }
 

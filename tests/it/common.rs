@@ -35,7 +35,10 @@ pub async fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("roadledger=warn").try_init();
     let photo_dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(photo_dir.path()).unwrap();
-    settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
+    // The repository's pages, unless a test serves its own copy.
+    if settings.web_dir == std::path::Path::new("web") {
+        settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
+    }
     let router = router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
     let city_office = organisation(&pool, "city_office").await;
     let user = create_user(&pool, "zhangwei", "张伟", &["inspector"], city_office, DEFAULT_PASSWORD).await;
