@@ -34,7 +34,7 @@ export async function load() {
 }
 
 /** Writes `snapshot()` soon; later calls replace earlier ones. `snapshot().photos` are the page's own photo
- * objects (their `url` is not kept); the same objects in the same order are not written again. */
+ * objects (their `url` and `prepared` are not kept); the same objects in the same order are not written again. */
 export function schedule(snapshot) {
   pending = snapshot;
   clearTimeout(timer);
@@ -52,7 +52,9 @@ export function flush() {
     const same = lastPhotos && photos.length === lastPhotos.length && photos.every((p, i) => p === lastPhotos[i]);
     lastPhotos = [...photos];
     writing = writing.then(() => runStore(DRAFT_STORE, 'readwrite', (store) => {
-      if (!same) store.put(photos.map(({ url, ...photo }) => photo), PHOTOS_KEY);
+      // Not kept: the page's object URL, and the resizing under way (a promise; the original file is kept,
+      // so a restored photo is prepared again, its EXIF read again from the original).
+      if (!same) store.put(photos.map(({ url, prepared, ...photo }) => photo), PHOTOS_KEY);
       return store.put(fields, KEY);
     })).catch((error) => {
       lastPhotos = null;

@@ -35,7 +35,6 @@ import { t, tCode, localName, onLangChange, formatDateTime } from './i18n.js';
 import { boot } from './boot.js';
 import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from './lookback.js';
 import { explain } from './lifecycle.js';
-import { openDialog } from './dialog.js';
 import { fixAgeS, fixText, needsConfirmation, simplifyTrack, trackAccepts } from './place.js';
 import { keepAround, openSitesNear } from './nearby.js';
 import { openPlaceMap } from './placemap.js';
