@@ -61,6 +61,10 @@ export async function openPlaceMap(container, at, { onMove, label }) {
     marker.setLngLat(e.lngLat);
     moved();
   });
+  // How many town and road features are drawn (for tests: the map without signal draws from kept tiles).
+  map.on('idle', () => {
+    container.dataset.drawn = String(map.queryRenderedFeatures({ layers: ['towns-outline', 'roads'] }).length);
+  });
   await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
   container.dataset.state = 'ready';
   return {

@@ -31,6 +31,10 @@ const API = 'roadledger-api-v1';
 /** Vendor modules (MapLibre under /vendor/) the inspection page loaded: not part of the release's files (the
  * server names their version in the path), kept as the page uses them. */
 const VENDOR = 'roadledger-vendor-v1';
+/** Town and road tiles the small map drew (the same for every user), for drawing the same view without signal;
+ * at most TILES_KEPT of them, the oldest dropped first. */
+const TILES = 'roadledger-tiles-v1';
+const TILES_KEPT = 2000;
 /** API answers the page reads at start; kept for opening the page offline. */
 // The open look-backs are kept by the page itself (lookback.js), which says how old its copy is.
 const API_KEPT = ['/api/v1/session', '/api/v1/settings', '/api/v1/hazard-types', '/api/v1/checklist-templates'];
@@ -142,6 +146,13 @@ function storeRequest(db, mode, work) {
   });
 }
 
+/** Drops the oldest kept tiles beyond TILES_KEPT (Cache Storage lists keys in the order they were put). */
+async function trimTiles() {
+  const cache = await caches.open(TILES);
+  const keys = await cache.keys();
+  await Promise.all(keys.slice(0, Math.max(0, keys.length - TILES_KEPT)).map((key) => cache.delete(key)));
+}
+
 /** Keeps the vendor files the page loaded (from the HTTP cache when it has them). */
 async function keepVendor(paths) {
   if (!paths.length) return;
@@ -188,7 +199,14 @@ self.addEventListener('fetch', (event) => {
     // app.css…) and must get them as fresh as their own.
     event.respondWith(forInspectionPage(event).then((ours) => (ours ? releaseFile(request, url.pathname) : fetch(request))));
   } else if (url.pathname.startsWith('/vendor/')) {
-    event.respondWith(forInspectionPage(event).then((ours) => (ours ? networkFirst(request, VENDOR, url.pathname) : fetch(request))));
+    // Versioned or revalidated files, alike for every page, and asked for by MapLibre's own web worker too
+    // (a client of its own): kept whoever asks, still network first.
+    event.respondWith(networkFirst(request, VENDOR, url.pathname));
+  } else if (/^\/tiles\/(towns|roads)\//.test(url.pathname)) {
+    event.respondWith(networkFirst(request, TILES, url.pathname + url.search).then((response) => {
+      trimTiles();
+      return response;
+    }));
   } else if (API_KEPT.includes(url.pathname) && !request.headers.has('authorization')) {
     // Answers to a Bearer token (the page checking a saved token) are not the session's: not kept.
     event.respondWith(networkFirst(request, API, url.pathname));

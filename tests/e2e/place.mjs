@@ -129,6 +129,21 @@ await run('place', async ({ log, setStep }) => {
     check('placed on the map', await resultState() === 'success', `not sent: ${await page.textContent('#result')}`);
     const mapped = { site_match: await page.getAttribute('#result', 'data-site-match'), placed };
 
+    setStep('map without signal');
+    // The small map drew the town's boundary online; without signal, after a reload, it draws it again from
+    // the tiles the service worker kept.
+    await page.waitForSelector('#place-map[data-drawn]:not([data-drawn="0"])', { state: 'attached' });
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.waitForFunction((lat) => document.querySelector('#loc-coords')?.textContent.startsWith(lat), far.latitude.toFixed(6));
+    await page.tap('#map-toggle');
+    await page.waitForSelector('#place-map[data-state="ready"]');
+    await page.waitForSelector('#place-map[data-drawn]:not([data-drawn="0"])');
+    mapped.drawn_offline = Number(await page.getAttribute('#place-map', 'data-drawn'));
+    await page.tap('#map-toggle');
+    await context.setOffline(false);
+
     setStep('track');
     // A section recorded as a track, 5 km north: 60 m north, a coarse fix (200 m) beside the road, 60 m east;
     // paused, a fix 100 m off; resumed, 10 m further east. Kept: 14 fixes; simplified: start, corner, end.

@@ -1347,6 +1347,7 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
     assert_eq!((rows[1].1.as_deref(), rows[1].2), (Some("gps"), true));
     assert_eq!((rows[2].1.as_deref(), rows[2].2), (Some("map"), false));
     assert_eq!(result["mapped"]["site_match"], "opened");
+    assert!(result["mapped"]["drawn_offline"].as_u64().unwrap() > 0, "the small map draws kept tiles without signal");
     // The tap was east of the fix (3 km north of the site, same longitude): the stored point moved east.
     let (lon, accuracy): (f64, Option<f32>) = sqlx::query_as(
         "select st_x(geom), accuracy_m from observation where user_id = $1 and kind = 'intersection'
