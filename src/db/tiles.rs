@@ -300,7 +300,7 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
             if let Some(counted) = counted(tile, sites, crs) {
                 return super::site_cells::draw(pool, tile, counted).await;
             }
-            let unfiltered = sites.criteria.to_query().is_empty();
+            let unfiltered = sites.criteria.is_empty();
             let sql = match (tile.z >= FEATURE_ZOOM, unfiltered) {
                 (true, true) => SITES_UNFILTERED[c].as_str(),
                 (true, false) => SITES[c].as_str(),
@@ -339,7 +339,7 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
 /// Whether the low-zoom site tile is drawn from the grid counts (`db::site_cells`): unfiltered, in WGS-84,
 /// for every site or one town's. Those tiles cost a few milliseconds whatever the number of sites.
 fn counted(tile: TileId, sites: &SiteFilter, crs: Crs) -> Option<super::site_cells::Counted> {
-    let unfiltered = sites.criteria.to_query().is_empty();
+    let unfiltered = sites.criteria.is_empty();
     if tile.z >= FEATURE_ZOOM || crs != Crs::Wgs84 || !unfiltered {
         return None;
     }

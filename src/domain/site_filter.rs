@@ -127,6 +127,11 @@ impl MapFilter {
         Ok((filter, rest))
     }
 
+    /// Whether the filter lets every site through (no part set).
+    pub fn is_empty(&self) -> bool {
+        *self == MapFilter::default()
+    }
+
     /// The filter as a query string with its parameters in [`PARAMS`] order and each list sorted and
     /// deduplicated, so two spellings of one filter give one string; empty for no filter. Values are
     /// percent-encoded (RFC 3986 unreserved characters and the comma stay as they are).
@@ -263,6 +268,9 @@ mod tests {
             ("source", "hotline"),
         ])
         .unwrap();
+        assert!(!f.is_empty());
+        assert!(parse(&[("town", ""), ("status", "")]).unwrap().is_empty(), "empty values set nothing");
+        assert!(!parse(&[("overdue", "false")]).unwrap().is_empty(), "overdue=false is a filter");
         assert_eq!(f.towns, ["320582101", "杨舍镇"]);
         assert_eq!(f.statuses, [SiteStatus::Reported, SiteStatus::Verified]);
         assert_eq!(f.kinds, [SiteKind::Spot]);
