@@ -10,6 +10,7 @@ pub mod ogc;
 pub mod photo_evidence;
 pub mod places;
 pub mod policy;
+pub mod report;
 pub mod site;
 pub mod site_detail;
 pub mod site_filter;
