@@ -1,0 +1,582 @@
+//! Weekly summaries, monthly bulletins and the quarterly town ranking (issue 11): computed on request from
+//! the site events as of the period's end (`db::reports`), published as immutable snapshots, and prepared
+//! as drafts on a schedule.
+//!
+//! - `GET /api/v1/reports/weekly?period=2026-W48`, `…/monthly?period=2026-11`: the live figures, for the
+//!   county, a town (`town=<admin code>`) or a unit (`unit=<organisation id>`). A town officer always gets
+//!   their town, a unit officer their unit.
+//! - `GET /api/v1/rankings/2026Q4`: the live board, for those who see the whole county.
+//! - `POST …/publish`: a dispatcher, leader or admin publishes the county's report or board as it is now. A
+//!   second publication of a period is a correction and must name the latest version (`corrects`).
+//! - `GET /api/v1/publications[/{id}]`: what was published, for every signed-in user; the stored body is
+//!   what is shown, whatever the events say today.
+//! - Drafts: [`spawn_schedule`] prepares each period's draft once, at 08:00 county time on the day after it
+//!   ends, under a database lock so that several servers make one; `POST …/draft` regenerates it until the
+//!   period is published.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AppState, Error, Result};
+use crate::db;
+use crate::db::reports::{Counted, Draft, NewPublication, Publication, PublishError};
+use crate::domain::auth::{Actor, Permission};
+use crate::domain::lifecycle::china_date;
+use crate::domain::report::{Period, Ranking, Report, ReportKind};
+
+/// Longest note on a publication (characters), as the database's check.
+pub const NOTE_CHARS_MAX: usize = 1000;
+
+/// The period and scope of a report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// `2026-W48` for a week, `2026-11` for a month; by default the last one ended.
+    period: Option<String>,
+    /// A town's admin code: that town's figures (a town officer's own town in any case).
+    town: Option<String>,
+    /// An organisation id: the sites dispatched to that responsible unit.
+    unit: Option<i32>,
+}
+
+/// The period of a report to publish or regenerate.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodParam {
+    /// `2026-W48` for a week, `2026-11` for a month; by default the last one ended.
+    period: Option<String>,
+}
+
+/// A publication's request body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// The latest publication of the period, when this one corrects it.
+    corrects: Option<i64>,
+    /// What the publication says or corrects, at most 1 000 characters.
+    note: Option<String>,
+}
+
+/// Which publications to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PublicationParams {
+    /// `weekly`, `monthly` or `ranking`.
+    kind: Option<String>,
+    /// A period code, e.g. `2026-11`.
+    period: Option<String>,
+}
+
+/// A report as the API answers it: the figures, and the publications of its period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportView {
+    #[serde(flatten)]
+    pub report: Report,
+    /// The publications of this period, newest first.
+    pub published: Vec<Publication>,
+}
+
+/// A ranking as the API answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankingView {
+    #[serde(flatten)]
+    pub ranking: Ranking,
+    pub published: Vec<Publication>,
+}
+
+/// A publication with the body it stores.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicationView {
+    #[serde(flatten)]
+    pub publication: Publication,
+    /// The `Report` or `Ranking` as published.
+    #[schema(value_type = Object)]
+    pub body: Value,
+}
+
+fn query<T>(q: std::result::Result<Query<T>, QueryRejection>, accepted: &str) -> Result<T> {
+    q.map(|Query(p)| p).map_err(|e| Error::BadRequest(format!("{}; the parameters are {accepted}", e.body_text())))
+}
+
+fn period_of(kind: ReportKind, code: Option<&str>) -> Result<Period> {
+    match code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Period::parse(kind.period_kind(), code).map_err(|e| Error::BadRequest(format!("period: {e}"))),
+        None => Ok(Period::last_complete(kind.period_kind(), china_date(Utc::now()))),
+    }
+}
+
+/// Whose sites a report counts: what was asked, within what the user may see.
+async fn counted_for(state: &AppState, actor: &Actor, town: Option<&str>, unit: Option<i32>) -> Result<Counted> {
+    let scope = actor.site_scope();
+    let town = town.map(str::trim).filter(|t| !t.is_empty());
+    let town_id = match town {
+        Some(code) if code.chars().count() > 64 => {
+            return Err(Error::BadRequest("town: an admin code is at most 64 characters".into()));
+        }
+        Some(code) => Some(
+            db::reports::town_by_code(&state.pool, code)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no town with admin code {code:?}")))?,
+        ),
+        None => None,
+    };
+    if scope.all {
+        if let Some(unit) = unit
+            && !db::reports::organisation_exists(&state.pool, unit).await?
+        {
+            return Err(Error::NotFound(format!("no organisation {unit}")));
+        }
+        return Ok(Counted { town_id, unit_id: if town_id.is_some() { None } else { unit } });
+    }
+    if let Some(own) = scope.town_id {
+        if town_id.is_some_and(|t| t != own) || unit.is_some() {
+            return Err(Error::NotFound("a town officer's reports are of their own town".into()));
+        }
+        return Ok(Counted { town_id: Some(own), unit_id: None });
+    }
+    if let Some(own) = scope.unit_id {
+        if town_id.is_some() || unit.is_some_and(|u| u != own) {
+            return Err(Error::NotFound("a unit officer's reports are of their own unit".into()));
+        }
+        return Ok(Counted { town_id: None, unit_id: Some(own) });
+    }
+    Err(Error::Forbidden("your account sees no sites, so it has no report".into()))
+}
+
+async fn live_report(
+    state: &AppState,
+    actor: &Actor,
+    kind: ReportKind,
+    p: ReportParams,
+) -> Result<(Report, Vec<Publication>)> {
+    let period = period_of(kind, p.period.as_deref())?;
+    let counted = counted_for(state, actor, p.town.as_deref(), p.unit).await?;
+    let report = db::reports::report(&state.pool, period, counted, Utc::now()).await?;
+    let published = db::reports::publications(&state.pool, Some(kind.as_str()), Some(&period.code()), None).await?;
+    Ok((report, published))
+}
+
+const REPORT_PARAMS: &str = "period, town, unit";
+
+/// The weekly summary (周总结): this week's figures against last week's, per town, with the worst overdue
+/// sites, the trend of the last eight weeks and the sites per status.
+#[utoipa::path(
+    get,
+    path = "/reports/weekly",
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The week's figures, counted from site events as of its end", body = ReportView),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+        (status = 404, description = "No such town or unit, or one outside your scope"),
+    )
+)]
+pub async fn weekly(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Json<ReportView>> {
+    let (report, published) = live_report(&state, &actor, ReportKind::Weekly, query(q, REPORT_PARAMS)?).await?;
+    Ok(Json(ReportView { report, published }))
+}
+
+/// The monthly bulletin (月通报): as the weekly summary, for a calendar month.
+#[utoipa::path(
+    get,
+    path = "/reports/monthly",
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The month's figures, counted from site events as of its end", body = ReportView),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+        (status = 404, description = "No such town or unit, or one outside your scope"),
+    )
+)]
+pub async fn monthly(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Json<ReportView>> {
+    let (report, published) = live_report(&state, &actor, ReportKind::Monthly, query(q, REPORT_PARAMS)?).await?;
+    Ok(Json(ReportView { report, published }))
+}
+
+fn can_publish(actor: &Actor) -> Result<()> {
+    if actor.can(Permission::PublishReports) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("publishing and preparing reports needs the dispatcher, leader or admin role".into()))
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The county's report or board of a period, as stored: the body, its inputs' fingerprint.
+async fn county_body(state: &AppState, kind: ReportKind, period: Period) -> Result<(Value, String)> {
+    let now = Utc::now();
+    let (body, inputs) = match kind {
+        ReportKind::Ranking => {
+            let s = &state.settings;
+            let r = db::reports::ranking(&state.pool, period, &s.ranking_weights, &s.ranking_bands, now).await?;
+            let inputs = r.inputs_sha256.clone();
+            (serde_json::to_value(r), inputs)
+        }
+        _ => {
+            let r = db::reports::report(&state.pool, period, Counted::default(), now).await?;
+            let inputs = r.inputs_sha256.clone();
+            (serde_json::to_value(r), inputs)
+        }
+    };
+    Ok((body.map_err(|e| Error::Internal(e.into()))?, inputs))
+}
+
+async fn publish(
+    state: &AppState,
+    actor: &Actor,
+    kind: ReportKind,
+    period: Period,
+    body: std::result::Result<Json<PublishBody>, JsonRejection>,
+) -> Result<Response> {
+    can_publish(actor)?;
+    // An empty body is a first publication with no note.
+    let PublishBody { corrects, note } = match body {
+        Ok(Json(b)) => b,
+        Err(JsonRejection::MissingJsonContentType(_)) => PublishBody::default(),
+        Err(e) => {
+            return Err(Error::BadRequest(format!("{}; the body is {{\"corrects\"?, \"note\"?}}", e.body_text())));
+        }
+    };
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > NOTE_CHARS_MAX) {
+        return Err(Error::Unprocessable(format!("note: at most {NOTE_CHARS_MAX} characters")));
+    }
+    if period.start > china_date(Utc::now()) {
+        return Err(Error::Unprocessable(format!("{} has not started yet; nothing to publish", period.code())));
+    }
+    let (body, inputs) = county_body(state, kind, period).await?;
+    let body_sha = sha256_hex(&serde_json::to_vec(&body).map_err(|e| Error::Internal(e.into()))?);
+    let published = db::reports::publish(
+        &state.pool,
+        NewPublication {
+            kind: kind.as_str(),
+            period: &period.code(),
+            corrects,
+            note: note.as_deref(),
+            body: &body,
+            inputs_sha256: &inputs,
+            body_sha256: &body_sha,
+            by: actor.user_id,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        e @ PublishError::AlreadyPublished { .. } => Error::Conflict(e.to_string()),
+        e @ PublishError::WrongCorrection { .. } => Error::Conflict(e.to_string()),
+        PublishError::Db(e) => e.into(),
+    })?;
+    tracing::info!(kind = kind.as_str(), period = %period.code(), version = published.version, "report published");
+    Ok((StatusCode::CREATED, Json(published)).into_response())
+}
+
+/// Publishes the county's weekly summary of a period as it is now: an immutable snapshot.
+#[utoipa::path(
+    post,
+    path = "/reports/weekly/publish",
+    tag = "reports",
+    params(PeriodParam),
+    request_body(content = PublishBody, description = "Optional: `corrects` (the latest version's id, for a correction) and a `note`"),
+    responses(
+        (status = 201, description = "Published", body = Publication),
+        (status = 403, description = "Needs the dispatcher, leader or admin role"),
+        (status = 409, description = "Already published, and `corrects` does not name the latest version"),
+    )
+)]
+pub async fn publish_weekly(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<PeriodParam>, QueryRejection>,
+    body: std::result::Result<Json<PublishBody>, JsonRejection>,
+) -> Result<Response> {
+    let period = period_of(ReportKind::Weekly, query(q, "period")?.period.as_deref())?;
+    publish(&state, &actor, ReportKind::Weekly, period, body).await
+}
+
+/// Publishes the county's monthly bulletin of a period as it is now: an immutable snapshot.
+#[utoipa::path(
+    post,
+    path = "/reports/monthly/publish",
+    tag = "reports",
+    params(PeriodParam),
+    request_body(content = PublishBody, description = "Optional: `corrects` (the latest version's id, for a correction) and a `note`"),
+    responses(
+        (status = 201, description = "Published", body = Publication),
+        (status = 403, description = "Needs the dispatcher, leader or admin role"),
+        (status = 409, description = "Already published, and `corrects` does not name the latest version"),
+    )
+)]
+pub async fn publish_monthly(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<PeriodParam>, QueryRejection>,
+    body: std::result::Result<Json<PublishBody>, JsonRejection>,
+) -> Result<Response> {
+    let period = period_of(ReportKind::Monthly, query(q, "period")?.period.as_deref())?;
+    publish(&state, &actor, ReportKind::Monthly, period, body).await
+}
+
+/// The quarter of a ranking path segment (`2026Q4`).
+fn quarter(code: &str) -> Result<Period> {
+    period_of(ReportKind::Ranking, Some(code))
+}
+
+/// The quarterly ranking of the towns (晴雨榜), live: for those who see the whole county (published boards
+/// are for everyone, under `/publications`).
+#[utoipa::path(
+    get,
+    path = "/rankings/{period}",
+    tag = "reports",
+    params(("period" = String, Path, description = "The quarter, e.g. `2026Q4`")),
+    responses(
+        (status = 200, description = "The towns ranked on the quarter's figures, with their bands", body = RankingView),
+        (status = 400, description = "Not a quarter"),
+        (status = 403, description = "Your account sees one town or unit; the published boards are at /api/v1/publications"),
+    )
+)]
+pub async fn ranking(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+) -> Result<Json<RankingView>> {
+    let period = quarter(&code)?;
+    if !actor.site_scope().all {
+        return Err(Error::Forbidden(
+            "the live board compares every town, for those who see the whole county; the published boards are at \
+             /api/v1/publications?kind=ranking"
+                .into(),
+        ));
+    }
+    let s = &state.settings;
+    let ranking = db::reports::ranking(&state.pool, period, &s.ranking_weights, &s.ranking_bands, Utc::now()).await?;
+    let published = db::reports::publications(&state.pool, Some("ranking"), Some(&period.code()), None).await?;
+    Ok(Json(RankingView { ranking, published }))
+}
+
+/// Publishes the quarter's board as it is now: an immutable snapshot.
+#[utoipa::path(
+    post,
+    path = "/rankings/{period}/publish",
+    tag = "reports",
+    params(("period" = String, Path, description = "The quarter, e.g. `2026Q4`")),
+    request_body(content = PublishBody, description = "Optional: `corrects` (the latest version's id, for a correction) and a `note`"),
+    responses(
+        (status = 201, description = "Published", body = Publication),
+        (status = 403, description = "Needs the dispatcher, leader or admin role"),
+        (status = 409, description = "Already published, and `corrects` does not name the latest version"),
+    )
+)]
+pub async fn publish_ranking(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(code): Path<String>,
+    body: std::result::Result<Json<PublishBody>, JsonRejection>,
+) -> Result<Response> {
+    let period = quarter(&code)?;
+    publish(&state, &actor, ReportKind::Ranking, period, body).await
+}
+
+/// What has been published, newest first (at most 500): every signed-in user reads the county's reports.
+#[utoipa::path(
+    get,
+    path = "/publications",
+    tag = "reports",
+    params(PublicationParams),
+    responses(
+        (status = 200, description = "The publications, newest first", body = [Publication]),
+        (status = 400, description = "Unknown kind or a malformed period"),
+    )
+)]
+pub async fn publications(
+    State(state): State<AppState>,
+    _actor: Actor,
+    q: std::result::Result<Query<PublicationParams>, QueryRejection>,
+) -> Result<Json<Vec<Publication>>> {
+    let p = query(q, "kind, period")?;
+    let kind = p.kind.as_deref().filter(|k| !k.is_empty()).map(str::parse::<ReportKind>).transpose();
+    let kind = kind.map_err(|e| Error::BadRequest(format!("kind: {e}")))?;
+    let period = p.period.filter(|p| !p.is_empty());
+    if let Some(period) = &period {
+        let parsed = ReportKind::ALL.iter().any(|k| Period::parse(k.period_kind(), period).is_ok());
+        if !parsed {
+            return Err(Error::BadRequest(format!("period: {period:?} is not 2026-W48, 2026-11 or 2026Q4")));
+        }
+    }
+    Ok(Json(db::reports::publications(&state.pool, kind.map(ReportKind::as_str), period.as_deref(), None).await?))
+}
+
+/// One publication, with the body it stores.
+#[utoipa::path(
+    get,
+    path = "/publications/{id}",
+    tag = "reports",
+    params(("id" = i64, Path, description = "The publication's id")),
+    responses(
+        (status = 200, description = "The publication and its stored report or board", body = PublicationView),
+        (status = 404, description = "No such publication"),
+    )
+)]
+pub async fn publication(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<PublicationView>> {
+    let (publication, body) = stored(&state, &id).await?;
+    Ok(Json(PublicationView { publication, body }))
+}
+
+/// A publication and its body, by the id in a path.
+pub(crate) async fn stored(state: &AppState, id: &str) -> Result<(Publication, Value)> {
+    let id: i64 = id.parse().map_err(|_| Error::BadRequest(format!("{id:?} is not a publication id")))?;
+    let not_found = || Error::NotFound(format!("no publication {id}"));
+    let publication = db::reports::publication(&state.pool, id).await?.ok_or_else(not_found)?;
+    let (_, body) = db::reports::publication_body(&state.pool, id).await?.ok_or_else(not_found)?;
+    Ok((publication, body))
+}
+
+/// The drafts the schedule (or a person) prepared, newest first.
+#[utoipa::path(
+    get,
+    path = "/reports/drafts",
+    tag = "reports",
+    responses(
+        (status = 200, description = "The drafts, newest first, each saying whether its period is published since", body = [Draft]),
+        (status = 403, description = "Needs the dispatcher, leader or admin role"),
+    )
+)]
+pub async fn drafts(State(state): State<AppState>, actor: Actor) -> Result<Json<Vec<Draft>>> {
+    can_publish(&actor)?;
+    Ok(Json(db::reports::drafts(&state.pool).await?))
+}
+
+async fn regenerate(state: &AppState, actor: &Actor, kind: ReportKind, period: Period) -> Result<Json<Draft>> {
+    can_publish(actor)?;
+    let (body, _) = county_body(state, kind, period).await?;
+    let mut tx = state.pool.begin().await?;
+    let written = db::reports::save_draft(&mut tx, kind.as_str(), &period.code(), &body, Some(actor.user_id)).await?;
+    tx.commit().await?;
+    if !written {
+        return Err(Error::Conflict(format!(
+            "{} {} is published: its draft is kept as it was; publish a correction instead",
+            kind.as_str(),
+            period.code()
+        )));
+    }
+    let draft = db::reports::drafts(&state.pool)
+        .await?
+        .into_iter()
+        .find(|d| d.kind == kind.as_str() && d.period == period.code());
+    draft.map(Json).ok_or_else(|| Error::Internal(anyhow::anyhow!("the draft just written is missing")))
+}
+
+/// Prepares (or prepares again) the weekly summary's draft of a period, until it is published.
+#[utoipa::path(
+    post,
+    path = "/reports/weekly/draft",
+    tag = "reports",
+    params(PeriodParam),
+    responses(
+        (status = 200, description = "The draft, prepared now", body = Draft),
+        (status = 403, description = "Needs the dispatcher, leader or admin role"),
+        (status = 409, description = "The period is published"),
+    )
+)]
+pub async fn draft_weekly(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<PeriodParam>, QueryRejection>,
+) -> Result<Json<Draft>> {
+    let period = period_of(ReportKind::Weekly, query(q, "period")?.period.as_deref())?;
+    regenerate(&state, &actor, ReportKind::Weekly, period).await
+}
+
+/// Prepares (or prepares again) the monthly bulletin's draft of a period, until it is published.
+#[utoipa::path(
+    post,
+    path = "/reports/monthly/draft",
+    tag = "reports",
+    params(PeriodParam),
+    responses(
+        (status = 200, description = "The draft, prepared now", body = Draft),
+        (status = 403, description = "Needs the dispatcher, leader or admin role"),
+        (status = 409, description = "The period is published"),
+    )
+)]
+pub async fn draft_monthly(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<PeriodParam>, QueryRejection>,
+) -> Result<Json<Draft>> {
+    let period = period_of(ReportKind::Monthly, query(q, "period")?.period.as_deref())?;
+    regenerate(&state, &actor, ReportKind::Monthly, period).await
+}
+
+/// How often the schedule looks for a draft to prepare.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+
+/// Prepares the drafts due by `now` that no server has prepared yet: the last week's from Monday 08:00, the
+/// last month's and quarter's from 08:00 on the 1st (county time). One server at a time (a transaction-level
+/// advisory lock; the others skip this round), and a draft is made once: a period with a draft or a
+/// publication is left alone. Returns what this call prepared.
+pub async fn prepare_due_drafts(state: &AppState, now: DateTime<Utc>) -> Result<Vec<(ReportKind, String)>> {
+    let mut tx = state.pool.begin().await?;
+    if !db::reports::try_schedule_lock(&mut tx).await? {
+        return Ok(Vec::new());
+    }
+    let mut prepared = Vec::new();
+    for kind in ReportKind::ALL {
+        let period = kind.due_period(now);
+        let code = period.code();
+        if db::reports::draft_exists(&mut tx, kind.as_str(), &code).await?
+            || !db::reports::publications(&state.pool, Some(kind.as_str()), Some(&code), None).await?.is_empty()
+        {
+            continue;
+        }
+        let (body, _) = county_body(state, kind, period).await?;
+        if db::reports::save_draft(&mut tx, kind.as_str(), &code, &body, None).await? {
+            prepared.push((kind, code));
+        }
+    }
+    tx.commit().await?;
+    for (kind, code) in &prepared {
+        tracing::info!(kind = kind.as_str(), period = %code, "report draft prepared on schedule");
+    }
+    Ok(prepared)
+}
+
+/// Runs [`prepare_due_drafts`] now and every minute, for as long as the server runs.
+pub fn spawn_schedule(state: AppState) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SCHEDULE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(e) = prepare_due_drafts(&state, Utc::now()).await {
+                tracing::warn!(error = %e, "the report schedule could not prepare its drafts; it tries again in a minute");
+            }
+        }
+    });
+}
