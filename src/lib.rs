@@ -12,4 +12,5 @@ pub mod embedded_pg;
 pub mod http;
 pub mod import;
 pub mod photos;
+pub mod reports;
 pub mod secrets;
