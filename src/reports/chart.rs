@@ -16,8 +16,10 @@ use crate::domain::site::SiteStatus;
 pub const WIDTH: f32 = 600.0;
 /// Height of the trend and status charts.
 pub const HEIGHT: f32 = 300.0;
-/// Height of the towns chart: room for [`TOWN_BARS_MAX`] towns.
+/// Most height of the towns chart: room for [`TOWN_BARS_MAX`] towns; fewer towns take less.
 pub const TOWNS_HEIGHT: f32 = 520.0;
+/// Room per town in the towns chart when there is room.
+const TOWN_PITCH: f32 = 36.0;
 /// The towns chart shows at most this many towns (the ones furthest behind); a county of 100 towns would
 /// otherwise get bars too thin to read. The table lists them all.
 pub const TOWN_BARS_MAX: usize = 30;
@@ -78,13 +80,33 @@ pub enum Anchor {
 /// One drawing primitive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
-    Rect { x: f32, y: f32, w: f32, h: f32, fill: Colour },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: Colour,
+    },
     /// An open polyline.
-    Line { points: Vec<(f32, f32)>, stroke: Colour, width: f32 },
+    Line {
+        points: Vec<(f32, f32)>,
+        stroke: Colour,
+        width: f32,
+    },
     /// A closed, filled polygon: a donut's wedge, its arcs flattened to short segments.
-    Polygon { points: Vec<(f32, f32)>, fill: Colour },
+    Polygon {
+        points: Vec<(f32, f32)>,
+        fill: Colour,
+    },
     /// `y` is the baseline.
-    Text { x: f32, y: f32, size: f32, text: String, anchor: Anchor, fill: Colour },
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        text: String,
+        anchor: Anchor,
+        fill: Colour,
+    },
 }
 
 /// A chart: its box, its title (also its accessible name) and its shapes in drawing order.
@@ -280,7 +302,9 @@ fn value_axis(chart: &mut Chart, (left, right): (f32, f32), top_value: f64, step
 /// ordered by overdue sites, then open sites, most first; at most [`TOWN_BARS_MAX`] are drawn, and the
 /// chart says how many it left out.
 pub fn towns(rows: &[TownFigures]) -> Chart {
-    let mut chart = Chart::new("各区镇在办、逾期与本期销号", TOWNS_HEIGHT);
+    let shown_n = rows.len().clamp(1, TOWN_BARS_MAX);
+    let height = (88.0 + TOWN_PITCH * shown_n as f32).min(TOWNS_HEIGHT);
+    let mut chart = Chart::new("各区镇在办、逾期与本期销号", height);
     if rows.is_empty() {
         return chart.no_data();
     }
@@ -290,7 +314,7 @@ pub fn towns(rows: &[TownFigures]) -> Chart {
     order.sort_by_key(|t| (std::cmp::Reverse(t.figures.overdue), std::cmp::Reverse(t.figures.open)));
     let shown = &order[..order.len().min(TOWN_BARS_MAX)];
 
-    let (left, right, top, bottom) = (112.0, WIDTH - 64.0, 44.0, TOWNS_HEIGHT - 44.0);
+    let (left, right, top, bottom) = (112.0, WIDTH - 64.0, 44.0, height - 44.0);
     let max = shown.iter().map(|t| t.figures.open.max(t.figures.closed)).max().unwrap_or(0);
     let (top_value, step) = axis(max);
     let x_of = |v: i64| left + (right - left) * (v as f64 / top_value) as f32;
@@ -302,7 +326,7 @@ pub fn towns(rows: &[TownFigures]) -> Chart {
         chart.line(vec![(x, top), (x, bottom)], if t == 0 { MUTED } else { GRID }, if t == 0 { 1.0 } else { 0.5 });
         chart.text(x, bottom + 16.0, 10.0, &format!("{v}"), Anchor::Middle, MUTED);
     }
-    let pitch = ((bottom - top) / shown.len() as f32).min(40.0);
+    let pitch = (bottom - top) / shown.len() as f32;
     let size = (pitch * 0.62).min(LABEL_SIZE);
     let bar = pitch * 0.36;
     for (i, t) in shown.iter().enumerate() {
@@ -319,7 +343,7 @@ pub fn towns(rows: &[TownFigures]) -> Chart {
     }
     if order.len() > shown.len() {
         let note = format!("另有 {} 个区镇逾期、在办较少，未列出", order.len() - shown.len());
-        chart.text(WIDTH - 12.0, TOWNS_HEIGHT - 8.0, 10.0, &note, Anchor::End, MUTED);
+        chart.text(WIDTH - 12.0, height - 8.0, 10.0, &note, Anchor::End, MUTED);
     }
     chart
 }

@@ -77,7 +77,12 @@ pub fn report_with_towns(n: usize) -> Report {
         .map(|i| {
             let k = i as i64;
             let name = format!("第{i}镇");
-            town(&format!("{:09}", 320582000 + i), &name, figures(k % 7, k % 5, k % 6, k % 4, k % 3, k % 9), figures(1, 1, 1, 1, 1, 1))
+            town(
+                &format!("{:09}", 320582000 + i),
+                &name,
+                figures(k % 7, k % 5, k % 6, k % 4, k % 3, k % 9),
+                figures(1, 1, 1, 1, 1, 1),
+            )
         })
         .collect();
     report_of(towns)
@@ -122,8 +127,8 @@ fn report_of(towns: Vec<TownFigures>) -> Report {
 }
 
 fn worst_overdue() -> Vec<OverdueSite> {
-    let site = |n: u128, town: &str, road: Option<&str>, unit: Option<&str>, deadline: (u32, u32), days: i64| {
-        OverdueSite {
+    let site =
+        |n: u128, town: &str, road: Option<&str>, unit: Option<&str>, deadline: (u32, u32), days: i64| OverdueSite {
             id: Uuid::from_u128(n),
             code: format!("YH-{n:06}"),
             town: Some(town.to_string()),
@@ -134,8 +139,7 @@ fn worst_overdue() -> Vec<OverdueSite> {
             status: "in_progress".to_string(),
             deadline: NaiveDate::from_ymd_opt(2026, deadline.0, deadline.1).expect("a valid date"),
             days_overdue: days,
-        }
-    };
+        };
     vec![
         site(17, "杨舍镇", Some("X202 K12+300"), Some("杨舍镇农村公路管理所"), (10, 31), 30),
         site(23, "塘桥镇", Some("Y015 K3+050"), Some("塘桥镇交通管理所"), (11, 14), 16),

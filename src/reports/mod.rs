@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn words_shared_by_the_documents() {
         assert_eq!(report_title(&sample_report()), "全县农村道路交通安全隐患排查整治周总结");
-        assert_eq!((with_change(12, 9), with_change(2, 5), with_change(4, 4)), ("12（+3）".into(), "2（-3）".into(), "4（0）".into()));
+        assert_eq!(
+            (with_change(12, 9), with_change(2, 5), with_change(4, 4)),
+            ("12（+3）".into(), "2（-3）".into(), "4（0）".into())
+        );
         assert_eq!(china_minutes(sample_report().as_of), "2026-11-30 00:00");
         assert_eq!((days(None), days(Some(2.26))), ("—".into(), "2.3".into()));
         assert_eq!(percent(Some(0.8126)), "81.3%");

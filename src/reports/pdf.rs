@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use crate::closeout::CjkFont;
 use crate::closeout::china_time;
 use crate::closeout::render::{
-    BODY, BODY_BOTTOM, CONTENT_W, Cell, Flow, INK, LEADING, MARGIN, MUTED, Op, PAGE_W, TITLE, footers,
-    label, number, value, wrap, write_document,
+    BODY, BODY_BOTTOM, CONTENT_W, Cell, Flow, INK, LEADING, MARGIN, MUTED, Op, PAGE_W, TITLE, footers, label, number,
+    value, wrap, write_document,
 };
 use crate::domain::report::{Band, Figure, Figures, Ranking, Report};
 use crate::reports::chart::{self, Anchor, Chart, Shape};
@@ -288,7 +288,13 @@ fn ranking_pages(ranking: &Ranking, font: &CjkFont) -> Vec<Vec<Op>> {
     let w = &ranking.weights;
     let weights = format!(
         "权重：按期整改率 {}、逾期数 {}、退回率 {}、反弹率 {}、响应时间 {}。晴：前 {} 名；雨：后 {} 名。",
-        w.on_time_rate, w.overdue, w.return_rate, w.relapse_rate, w.response_days, ranking.bands.sunny, ranking.bands.rainy
+        w.on_time_rate,
+        w.overdue,
+        w.return_rate,
+        w.relapse_rate,
+        w.response_days,
+        ranking.bands.sunny,
+        ranking.bands.rainy
     );
     paragraph(&mut flow, &weights, BODY, INK);
     ranking_table(&mut flow, ranking);
@@ -347,7 +353,12 @@ fn ranking_table(flow: &mut Flow<'_>, ranking: &Ranking) {
             Band::Middle => return None,
         };
         let (x, w) = (band_x, WIDTHS[8]);
-        Some(Op::Shape { points: vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)], closed: true, fill: Some(fill), stroke: None })
+        Some(Op::Shape {
+            points: vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)],
+            closed: true,
+            fill: Some(fill),
+            stroke: None,
+        })
     };
     table(flow, "排名", &header, rows, &decorate);
 }
@@ -357,7 +368,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::closeout::render::PAGE_H;
+    use crate::closeout::render::{PAD, PAGE_H};
     use crate::reports::fixtures::{report_with_towns, sample_ranking, sample_report};
 
     fn font() -> &'static CjkFont {
@@ -432,8 +443,25 @@ mod tests {
         }
     }
 
+    /// The fill colours poppler's cairo backend draws on a page, as 8-bit RGB.
+    fn fills(pdf: &[u8], page: usize) -> Vec<[u8; 3]> {
+        let page = page.to_string();
+        let svg = poppler("pdftocairo", &["-svg", "-f", &page, "-l", &page], pdf);
+        svg.split("fill:rgb(")
+            .skip(1)
+            .map(|rest| {
+                let channels: Vec<u8> = rest[..rest.find(')').unwrap()]
+                    .split(',')
+                    .map(|c| (c.trim_end_matches('%').parse::<f32>().unwrap() * 2.55).round() as u8)
+                    .collect();
+                [channels[0], channels[1], channels[2]]
+            })
+            .collect()
+    }
+
     /// The charts are drawn, not only named: the pages hold one path per bar, line and wedge of the three
-    /// charts (and the tables none), and poppler draws the donut's closed green on the last page.
+    /// charts (and the tables none), and poppler paints every status with sites in its map colour on the
+    /// donut's page, where the table pages have no colour at all.
     #[test]
     fn the_charts_are_vector_drawings_in_the_pdf() {
         let report = sample_report();
@@ -444,12 +472,13 @@ mod tests {
         assert_eq!(shapes(&pages[0]), 0, "the first page is tables only");
 
         let pdf = report_pdf(&report, font()).unwrap();
-        let last = pages.len().to_string();
-        let svg = poppler("pdftocairo", &["-svg", "-f", &last, "-l", &last], &pdf);
-        let first = poppler("pdftocairo", &["-svg", "-f", "1", "-l", "1"], &pdf);
-        // #23804a as cairo writes it.
-        assert!(svg.contains("rgb(13.72549%,50.196078%,29.019608%)"), "no closed-green fill on the last page");
-        assert!(svg.matches("<path").count() > first.matches("<path").count() + 10);
+        let donut = fills(&pdf, pages.len());
+        for status in report.statuses.iter().filter(|s| s.sites > 0) {
+            let chart::Colour(r, g, b) = chart::status_style(&status.status).1;
+            assert!(donut.contains(&[r, g, b]), "{} is not painted: {donut:?}", status.status);
+        }
+        let grey = |c: &[u8; 3]| c[0] == c[1] && c[1] == c[2];
+        assert!(fills(&pdf, 1).iter().all(grey), "the tables are black and grey");
     }
 
     #[test]
@@ -468,8 +497,10 @@ mod tests {
                 assert!(bottom <= PAGE_H - MARGIN + 0.01, "page {}: {op:?} runs into the bottom margin", i + 1);
             }
         }
-        // Every page the town table runs onto starts with its header.
-        let town_pages: Vec<&Vec<Op>> = pages.iter().filter(|p| texts(p).iter().any(|t| t.starts_with("第"))).collect();
+        // Every page the town table runs onto starts with its header. (A table cell's text starts a cell's
+        // padding from the margin; the towns chart's labels do not.)
+        let in_table = |op: &Op| matches!(op, Op::Text { x, text, .. } if *x == MARGIN + PAD && text.starts_with('第'));
+        let town_pages: Vec<&Vec<Op>> = pages.iter().filter(|p| p.iter().any(in_table)).collect();
         assert!(town_pages.len() > 1);
         for page in &town_pages[1..] {
             assert!(texts(page).contains(&"区镇"), "a continued page without the header");

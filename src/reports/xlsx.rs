@@ -47,11 +47,13 @@ fn write_table(sheet: &mut Worksheet, top: u32, headers: &[&str], rows: &[Vec<Va
         for (c, cell) in row.iter().enumerate() {
             let c = c as u16;
             match cell {
+                // Nothing known is an empty cell, as for numbers.
+                Value::Text(s) if s.is_empty() => continue,
                 Value::Text(s) => sheet.write_string(r, c, s)?,
                 Value::Int(n) => sheet.write_number(r, c, *n as f64)?,
                 Value::Days(Some(d)) => sheet.write_number_with_format(r, c, *d, &days)?,
                 Value::Rate(Some(x)) => sheet.write_number_with_format(r, c, *x, &rate)?,
-                Value::Days(None) | Value::Rate(None) => sheet,
+                Value::Days(None) | Value::Rate(None) => continue,
                 Value::Date(d) => sheet.write_date_with_format(r, c, d, &date)?,
             };
         }
@@ -163,8 +165,7 @@ fn trend_sheet(sheet: &mut Worksheet, report: &Report) -> Result<(), XlsxError> 
 pub fn ranking_xlsx(ranking: &Ranking) -> anyhow::Result<Vec<u8>> {
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet().set_name("晴雨榜")?;
-    let headers =
-        ["名次", "区镇代码", "区镇", "得分", "按期整改率", "逾期", "退回率", "反弹率", "响应天数", "晴雨"];
+    let headers = ["名次", "区镇代码", "区镇", "得分", "按期整改率", "逾期", "退回率", "反弹率", "响应天数", "晴雨"];
     let rows: Vec<Vec<Value>> = ranking
         .towns
         .iter()
@@ -262,11 +263,13 @@ mod tests {
         assert_eq!(cell(&mut book, "逾期隐患", 1, 3), s("隐患点"));
         assert_eq!(cell(&mut book, "逾期隐患", 1, 4), s("较大"));
         assert_eq!(cell(&mut book, "逾期隐患", 1, 6), s("整改中"));
-        let Data::DateTime(deadline) = cell(&mut book, "逾期隐患", 1, 7) else { panic!("the deadline is not a date") };
+        let Data::DateTime(deadline) = cell(&mut book, "逾期隐患", 1, 7) else {
+            panic!("the deadline is not a date")
+        };
         assert!(deadline.is_datetime());
         assert_eq!(deadline.to_ymd_hms_milli(), (2026, 10, 31, 0, 0, 0, 0));
         assert_eq!(cell(&mut book, "逾期隐患", 1, 8), Data::Float(30.0));
-        assert_eq!(cell(&mut book, "逾期隐患", 3, 2), s(""), "no road: an empty text");
+        assert_eq!(cell(&mut book, "逾期隐患", 3, 2), Data::Empty, "no road: an empty cell");
 
         // 趋势: eight periods, oldest first.
         assert_eq!(cell(&mut book, "趋势", 1, 0), s("2026-W41"));
