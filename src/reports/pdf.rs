@@ -505,7 +505,11 @@ mod tests {
         for page in &town_pages[1..] {
             assert!(texts(page).contains(&"区镇"), "a continued page without the header");
         }
-        let text = squeezed(&poppler("pdftotext", &[], &report_pdf(&report, font()).unwrap()));
+        let pdf = report_pdf(&report, font()).unwrap();
+        if let Some(out) = std::env::var_os("REPORT_100_PDF_OUT") {
+            std::fs::write(out, &pdf).unwrap();
+        }
+        let text = squeezed(&poppler("pdftotext", &[], &pdf));
         for i in 1..=100 {
             assert!(text.contains(&format!("第{i}镇")), "第{i}镇 is missing");
         }
