@@ -27,26 +27,26 @@ pub const PAGE_H: f32 = 841.89;
 pub(crate) const MARGIN: f32 = 42.5;
 pub(crate) const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
 /// Space kept free above the bottom margin for the footer.
-pub(crate) const FOOTER_H: f32 = 22.0;
+const FOOTER_H: f32 = 22.0;
 pub(crate) const BODY_BOTTOM: f32 = PAGE_H - MARGIN - FOOTER_H;
 
 pub(crate) const TITLE: f32 = 20.0;
-pub(crate) const HEADING: f32 = 11.5;
+const HEADING: f32 = 11.5;
 pub(crate) const BODY: f32 = 9.5;
-pub(crate) const SMALL: f32 = 7.5;
+const SMALL: f32 = 7.5;
 /// Line height as a multiple of the font size.
 pub(crate) const LEADING: f32 = 1.45;
 pub(crate) const PAD: f32 = 4.0;
-pub(crate) const RULE: f32 = 0.6;
+const RULE: f32 = 0.6;
 /// Grey levels (0 black … 255 white).
 pub(crate) const INK: u8 = 0;
 pub(crate) const MUTED: u8 = 90;
-pub(crate) const LABEL_BG: u8 = 236;
+const LABEL_BG: u8 = 236;
 const FRAME: u8 = 150;
 /// Top of the ideographic em box above the baseline, as a fraction of the em. Noto CJK (like most CJK fonts)
 /// draws ideographs in a box from 0.88 em above to 0.12 em below the baseline; centring that box centres
 /// the text.
-pub(crate) const EM_TOP: f32 = 0.88;
+const EM_TOP: f32 = 0.88;
 
 /// Photo slots per item: before, after, night.
 const SLOTS: usize = 3;
@@ -103,11 +103,11 @@ pub(crate) enum Op {
 
 /// One cell of a table row: its width, its text, and whether it is a label (shaded, centred).
 pub(crate) struct Cell {
-    pub(crate) w: f32,
-    pub(crate) text: String,
-    pub(crate) label: bool,
+    w: f32,
+    text: String,
+    label: bool,
     /// Centred across the cell without the label's shading: a number in a table of numbers.
-    pub(crate) centre: bool,
+    centre: bool,
 }
 
 pub(crate) fn label(w: f32, text: &str) -> Cell {
@@ -125,12 +125,12 @@ pub(crate) fn number(w: f32, text: impl Into<String>) -> Cell {
 pub(crate) struct Flow<'a> {
     pub(crate) font: &'a CjkFont,
     /// What a continuation page says at its top, left and right, in case the pages are separated.
-    pub(crate) continued: (String, String),
+    continued: (String, String),
     pub(crate) pages: Vec<Vec<Op>>,
     /// Top of the free space on the current page.
     pub(crate) y: f32,
     /// Where the body of the current page starts, to know whether anything has been drawn on it.
-    pub(crate) body_top: f32,
+    body_top: f32,
 }
 
 impl<'a> Flow<'a> {
