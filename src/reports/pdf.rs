@@ -517,6 +517,25 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_report_and_board_still_print() {
+        let mut report = sample_report();
+        report.towns.clear();
+        report.worst_overdue.clear();
+        report.trend.clear();
+        report.statuses.clear();
+        let mut ranking = sample_ranking();
+        ranking.towns.clear();
+
+        let text = squeezed(&poppler("pdftotext", &[], &report_pdf(&report, font()).unwrap()));
+        assert!(text.contains("期末无逾期隐患。"), "{text}");
+        assert_eq!(text.matches("无数据").count(), 3, "{text}");
+        let text = squeezed(&poppler("pdftotext", &[], &ranking_pdf(&ranking, font()).unwrap()));
+        assert!(text.contains("计分方法"), "{text}");
+        assert!(crate::reports::xlsx::report_xlsx(&report).is_ok());
+        assert!(crate::reports::xlsx::ranking_xlsx(&ranking).is_ok());
+    }
+
+    #[test]
     fn a_ranking_prints_the_board_the_weights_and_the_rule() {
         let ranking = sample_ranking();
         let font = font();
