@@ -80,13 +80,37 @@ pub struct PublicationParams {
     period: Option<String>,
 }
 
-/// A report as the API answers it: the figures, and the publications of its period.
+/// A report as the API answers it: the figures, its charts, and the publications of its period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportView {
     #[serde(flatten)]
     pub report: Report,
+    pub charts: Charts,
     /// The publications of this period, newest first.
     pub published: Vec<Publication>,
+}
+
+/// A report's three charts as standalone SVG documents, drawn by the server (`reports::chart`) from the
+/// same shapes as the PDF's, every text escaped.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Charts {
+    /// Found and closed per period, and the sites open at each period's end, over the last eight.
+    pub trend: String,
+    /// Per town: open (overdue and within the deadline) and closed.
+    pub towns: String,
+    /// Sites per status at the period's end (a donut).
+    pub statuses: String,
+}
+
+impl Charts {
+    pub fn of(report: &Report) -> Charts {
+        use crate::reports::chart;
+        Charts {
+            trend: chart::trend(&report.trend).to_svg(),
+            towns: chart::towns(&report.towns).to_svg(),
+            statuses: chart::statuses(&report.statuses).to_svg(),
+        }
+    }
 }
 
 /// A ranking as the API answers it.
@@ -105,6 +129,8 @@ pub struct PublicationView {
     /// The `Report` or `Ranking` as published.
     #[schema(value_type = Object)]
     pub body: Value,
+    /// A report's charts, drawn from the stored body (none for a ranking).
+    pub charts: Option<Charts>,
 }
 
 fn query<T>(q: std::result::Result<Query<T>, QueryRejection>, accepted: &str) -> Result<T> {
@@ -190,7 +216,7 @@ pub async fn weekly(
     q: std::result::Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Json<ReportView>> {
     let (report, published) = live_report(&state, &actor, ReportKind::Weekly, query(q, REPORT_PARAMS)?).await?;
-    Ok(Json(ReportView { report, published }))
+    Ok(Json(ReportView { charts: Charts::of(&report), report, published }))
 }
 
 /// The monthly bulletin (月通报): as the weekly summary, for a calendar month.
@@ -211,7 +237,7 @@ pub async fn monthly(
     q: std::result::Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Json<ReportView>> {
     let (report, published) = live_report(&state, &actor, ReportKind::Monthly, query(q, REPORT_PARAMS)?).await?;
-    Ok(Json(ReportView { report, published }))
+    Ok(Json(ReportView { charts: Charts::of(&report), report, published }))
 }
 
 fn can_publish(actor: &Actor) -> Result<()> {
@@ -345,24 +371,30 @@ fn quarter(code: &str) -> Result<Period> {
 }
 
 /// The quarterly ranking of the towns (晴雨榜), live: for those who see the whole county (published boards
-/// are for everyone, under `/publications`).
+/// are for everyone, under `/publications`). `2026Q4.pdf` and `2026Q4.xlsx` are the board as documents.
 #[utoipa::path(
     get,
     path = "/rankings/{period}",
     tag = "reports",
-    params(("period" = String, Path, description = "The quarter, e.g. `2026Q4`")),
+    params(("period" = String, Path, description = "The quarter, e.g. `2026Q4`; `2026Q4.pdf` or `2026Q4.xlsx` for the documents")),
     responses(
-        (status = 200, description = "The towns ranked on the quarter's figures, with their bands", body = RankingView),
+        (status = 200, description = "The towns ranked on the quarter's figures, with their bands (JSON, or the PDF or XLSX asked for)", body = RankingView),
         (status = 400, description = "Not a quarter"),
         (status = 403, description = "Your account sees one town or unit; the published boards are at /api/v1/publications"),
+        (status = 404, description = "A suffix other than .pdf or .xlsx"),
     )
 )]
-pub async fn ranking(
-    State(state): State<AppState>,
-    actor: Actor,
-    Path(code): Path<String>,
-) -> Result<Json<RankingView>> {
-    let period = quarter(&code)?;
+pub async fn ranking(State(state): State<AppState>, actor: Actor, Path(code): Path<String>) -> Result<Response> {
+    let (code, document) = match code.rsplit_once('.') {
+        Some((code, "pdf")) => (code, Some(Document::Pdf)),
+        Some((code, "xlsx")) => (code, Some(Document::Xlsx)),
+        Some((_, other)) => {
+            let other: String = other.chars().take(16).collect();
+            return Err(Error::NotFound(format!("no .{other} of a ranking: .pdf, .xlsx or none (JSON)")));
+        }
+        None => (code.as_str(), None),
+    };
+    let period = quarter(code)?;
     if !actor.site_scope().all {
         return Err(Error::Forbidden(
             "the live board compares every town, for those who see the whole county; the published boards are at \
@@ -372,8 +404,11 @@ pub async fn ranking(
     }
     let s = &state.settings;
     let ranking = db::reports::ranking(&state.pool, period, &s.ranking_weights, &s.ranking_bands, Utc::now()).await?;
+    if let Some(document) = document {
+        return send(&state, Stored::Ranking(Box::new(ranking)), document).await;
+    }
     let published = db::reports::publications(&state.pool, Some("ranking"), Some(&period.code()), None).await?;
-    Ok(Json(RankingView { ranking, published }))
+    Ok(Json(RankingView { ranking, published }).into_response())
 }
 
 /// Publishes the quarter's board as it is now: an immutable snapshot.
@@ -445,7 +480,11 @@ pub async fn publication(
     Path(id): Path<String>,
 ) -> Result<Json<PublicationView>> {
     let (publication, body) = stored(&state, &id).await?;
-    Ok(Json(PublicationView { publication, body }))
+    let charts = match Stored::read(&publication, &body)? {
+        Stored::Report(r) => Some(Charts::of(&r)),
+        Stored::Ranking(_) => None,
+    };
+    Ok(Json(PublicationView { publication, body, charts }))
 }
 
 /// A publication and its body, by the id in a path.
@@ -579,4 +618,227 @@ pub fn spawn_schedule(state: AppState) {
             }
         }
     });
+}
+
+/// A report or a board, as computed or as stored.
+pub(crate) enum Stored {
+    Report(Box<Report>),
+    Ranking(Box<Ranking>),
+}
+
+impl Stored {
+    /// A publication's body, by its kind.
+    fn read(publication: &Publication, body: &Value) -> Result<Stored> {
+        let unreadable = |e: serde_json::Error| {
+            Error::Internal(anyhow::anyhow!("publication {} no longer reads as its kind: {e}", publication.id))
+        };
+        Ok(if publication.kind == ReportKind::Ranking.as_str() {
+            Stored::Ranking(Box::new(serde_json::from_value(body.clone()).map_err(unreadable)?))
+        } else {
+            Stored::Report(Box::new(serde_json::from_value(body.clone()).map_err(unreadable)?))
+        })
+    }
+
+    /// The file name, in Chinese and in ASCII: `月通报-2026-11`, `monthly-2026-11`.
+    fn names(&self) -> (String, String) {
+        let (kind, period) = match self {
+            Stored::Report(r) if r.period.kind == crate::domain::report::PeriodKind::Week => {
+                (ReportKind::Weekly, r.period)
+            }
+            Stored::Report(r) => (ReportKind::Monthly, r.period),
+            Stored::Ranking(r) => (ReportKind::Ranking, r.period),
+        };
+        let scope = match self {
+            Stored::Report(r) => match &r.scope {
+                crate::domain::report::ReportScope::County => String::new(),
+                crate::domain::report::ReportScope::Town { code, .. } => format!("-{code}"),
+                crate::domain::report::ReportScope::Unit { id, .. } => format!("-unit{id}"),
+            },
+            Stored::Ranking(_) => String::new(),
+        };
+        (format!("{}-{}{scope}", kind.title_zh(), period.code()), format!("{}-{}{scope}", kind.as_str(), period.code()))
+    }
+}
+
+/// A document of a report or board.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Document {
+    Pdf,
+    Xlsx,
+}
+
+/// Writes a report or board as a document and answers with it, as an attachment with a Chinese file name.
+async fn send(state: &AppState, stored: Stored, document: Document) -> Result<Response> {
+    use axum::http::{HeaderValue, header};
+    let (name, ascii) = stored.names();
+    let (bytes, content_type, extension) = match document {
+        Document::Pdf => {
+            let rendered = super::closeout::render_pdf(state.settings.cjk_font.clone(), move |font| match &stored {
+                Stored::Report(r) => crate::reports::pdf::report_pdf(r, font),
+                Stored::Ranking(r) => crate::reports::pdf::ranking_pdf(r, font),
+            })
+            .await?;
+            match rendered {
+                Ok(bytes) => (bytes, "application/pdf", "pdf"),
+                Err(font_missing) => return Ok(font_missing),
+            }
+        }
+        Document::Xlsx => {
+            let bytes = tokio::task::spawn_blocking(move || match &stored {
+                Stored::Report(r) => crate::reports::xlsx::report_xlsx(r),
+                Stored::Ranking(r) => crate::reports::xlsx::ranking_xlsx(r),
+            })
+            .await
+            .map_err(|e| Error::Internal(e.into()))?
+            .map_err(Error::Internal)?;
+            (bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+        }
+    };
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (
+            header::CONTENT_DISPOSITION,
+            super::closeout::file_disposition(
+                "attachment",
+                &format!("{ascii}.{extension}"),
+                &format!("{name}.{extension}"),
+            ),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+async fn live_document(
+    state: &AppState,
+    actor: &Actor,
+    kind: ReportKind,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+    document: Document,
+) -> Result<Response> {
+    let (report, _) = live_report(state, actor, kind, query(q, REPORT_PARAMS)?).await?;
+    send(state, Stored::Report(Box::new(report)), document).await
+}
+
+/// The weekly summary as a PDF: totals, the per-town table, the worst overdue sites and the charts.
+#[utoipa::path(
+    get,
+    path = "/reports/weekly.pdf",
+    operation_id = "weekly_pdf",
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The weekly summary (周总结) as an A4 PDF", body = String, content_type = "application/pdf"),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+        (status = 503, description = "The server has no Chinese font (the message names the package to install)"),
+    )
+)]
+pub async fn weekly_pdf(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Response> {
+    live_document(&state, &actor, ReportKind::Weekly, q, Document::Pdf).await
+}
+
+/// The weekly summary's tables as a workbook (the annex).
+#[utoipa::path(
+    get,
+    path = "/reports/weekly.xlsx",
+    operation_id = "weekly_xlsx",
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The weekly summary's tables: totals, towns, overdue sites, trend", body = String, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+    )
+)]
+pub async fn weekly_xlsx(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Response> {
+    live_document(&state, &actor, ReportKind::Weekly, q, Document::Xlsx).await
+}
+
+/// The monthly bulletin as a PDF: totals, the per-town table, the worst overdue sites and the charts.
+#[utoipa::path(
+    get,
+    path = "/reports/monthly.pdf",
+    operation_id = "monthly_pdf",
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The monthly bulletin (月通报) as an A4 PDF", body = String, content_type = "application/pdf"),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+        (status = 503, description = "The server has no Chinese font (the message names the package to install)"),
+    )
+)]
+pub async fn monthly_pdf(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Response> {
+    live_document(&state, &actor, ReportKind::Monthly, q, Document::Pdf).await
+}
+
+/// The monthly bulletin's tables as a workbook (the annex).
+#[utoipa::path(
+    get,
+    path = "/reports/monthly.xlsx",
+    operation_id = "monthly_xlsx",
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The monthly bulletin's tables: totals, towns, overdue sites, trend", body = String, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "A parameter is malformed (the message says which)"),
+    )
+)]
+pub async fn monthly_xlsx(
+    State(state): State<AppState>,
+    actor: Actor,
+    q: std::result::Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Response> {
+    live_document(&state, &actor, ReportKind::Monthly, q, Document::Xlsx).await
+}
+
+async fn stored_document(state: &AppState, id: &str, document: Document) -> Result<Response> {
+    let (publication, body) = stored(state, id).await?;
+    send(state, Stored::read(&publication, &body)?, document).await
+}
+
+/// A publication as the PDF it was published as (drawn again from the stored body).
+#[utoipa::path(
+    get,
+    path = "/publications/{id}/report.pdf",
+    operation_id = "publication_pdf",
+    tag = "reports",
+    params(("id" = i64, Path, description = "The publication's id")),
+    responses(
+        (status = 200, description = "The published report or board as an A4 PDF", body = String, content_type = "application/pdf"),
+        (status = 404, description = "No such publication"),
+    )
+)]
+pub async fn publication_pdf(State(state): State<AppState>, _actor: Actor, Path(id): Path<String>) -> Result<Response> {
+    stored_document(&state, &id, Document::Pdf).await
+}
+
+/// A publication's tables as a workbook.
+#[utoipa::path(
+    get,
+    path = "/publications/{id}/report.xlsx",
+    operation_id = "publication_xlsx",
+    tag = "reports",
+    params(("id" = i64, Path, description = "The publication's id")),
+    responses(
+        (status = 200, description = "The published report's or board's tables", body = String, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 404, description = "No such publication"),
+    )
+)]
+pub async fn publication_xlsx(
+    State(state): State<AppState>,
+    _actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    stored_document(&state, &id, Document::Xlsx).await
 }
