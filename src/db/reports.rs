@@ -6,11 +6,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::report::{
-    Figures, OverdueSite, Period, Ranking, RankingBands, RankingWeights, Report, ReportScope, StatusCount,
+    Figures, OverdueSite, Period, Ranking, RankingBands, RankingWeights, Report, ReportKind, ReportScope, StatusCount,
     TREND_PERIODS, TownFigures, TownInput, TrendPoint, WORST_OVERDUE, median_days, rank,
 };
 
@@ -554,4 +555,59 @@ pub async fn ranking(
         towns: rank(towns, weights, bands),
         inputs_sha256: inputs_sha256(pool, as_of).await?,
     })
+}
+
+/// The county's report or board of a period as a publication stores it: the body, and its inputs'
+/// fingerprint.
+pub async fn county_body(
+    pool: &PgPool,
+    kind: ReportKind,
+    period: Period,
+    weights: &RankingWeights,
+    bands: &RankingBands,
+    now: DateTime<Utc>,
+) -> sqlx::Result<(Value, String)> {
+    let (body, inputs) = match kind {
+        ReportKind::Ranking => {
+            let r = ranking(pool, period, weights, bands, now).await?;
+            let inputs = r.inputs_sha256.clone();
+            (serde_json::to_value(r), inputs)
+        }
+        ReportKind::Weekly | ReportKind::Monthly => {
+            let r = report(pool, period, Counted::default(), now).await?;
+            let inputs = r.inputs_sha256.clone();
+            (serde_json::to_value(r), inputs)
+        }
+    };
+    Ok((body.map_err(|e| sqlx::Error::Encode(e.into()))?, inputs))
+}
+
+/// Publishes the county's report or board of a period as it is now (see [`publish`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn publish_county(
+    pool: &PgPool,
+    kind: ReportKind,
+    period: Period,
+    weights: &RankingWeights,
+    bands: &RankingBands,
+    corrects: Option<i64>,
+    note: Option<&str>,
+    by: Uuid,
+) -> Result<Publication, PublishError> {
+    let (body, inputs) = county_body(pool, kind, period, weights, bands, Utc::now()).await?;
+    let body_sha256 = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    publish(
+        pool,
+        NewPublication {
+            kind: kind.as_str(),
+            period: &period.code(),
+            corrects,
+            note,
+            body: &body,
+            inputs_sha256: &inputs,
+            body_sha256: &body_sha256,
+            by,
+        },
+    )
+    .await
 }

@@ -24,12 +24,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{AppState, Error, Result};
 use crate::db;
-use crate::db::reports::{Counted, Draft, NewPublication, Publication, PublishError};
+use crate::db::reports::{Counted, Draft, Publication, PublishError};
 use crate::domain::auth::{Actor, Permission};
 use crate::domain::lifecycle::china_date;
 use crate::domain::report::{Period, Ranking, Report, ReportKind};
@@ -248,27 +247,10 @@ fn can_publish(actor: &Actor) -> Result<()> {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// The county's report or board of a period, as stored: the body, its inputs' fingerprint.
 async fn county_body(state: &AppState, kind: ReportKind, period: Period) -> Result<(Value, String)> {
-    let now = Utc::now();
-    let (body, inputs) = match kind {
-        ReportKind::Ranking => {
-            let s = &state.settings;
-            let r = db::reports::ranking(&state.pool, period, &s.ranking_weights, &s.ranking_bands, now).await?;
-            let inputs = r.inputs_sha256.clone();
-            (serde_json::to_value(r), inputs)
-        }
-        _ => {
-            let r = db::reports::report(&state.pool, period, Counted::default(), now).await?;
-            let inputs = r.inputs_sha256.clone();
-            (serde_json::to_value(r), inputs)
-        }
-    };
-    Ok((body.map_err(|e| Error::Internal(e.into()))?, inputs))
+    let s = &state.settings;
+    Ok(db::reports::county_body(&state.pool, kind, period, &s.ranking_weights, &s.ranking_bands, Utc::now()).await?)
 }
 
 async fn publish(
@@ -294,20 +276,16 @@ async fn publish(
     if period.start > china_date(Utc::now()) {
         return Err(Error::Unprocessable(format!("{} has not started yet; nothing to publish", period.code())));
     }
-    let (body, inputs) = county_body(state, kind, period).await?;
-    let body_sha = sha256_hex(&serde_json::to_vec(&body).map_err(|e| Error::Internal(e.into()))?);
-    let published = db::reports::publish(
+    let s = &state.settings;
+    let published = db::reports::publish_county(
         &state.pool,
-        NewPublication {
-            kind: kind.as_str(),
-            period: &period.code(),
-            corrects,
-            note: note.as_deref(),
-            body: &body,
-            inputs_sha256: &inputs,
-            body_sha256: &body_sha,
-            by: actor.user_id,
-        },
+        kind,
+        period,
+        &s.ranking_weights,
+        &s.ranking_bands,
+        corrects,
+        note.as_deref(),
+        actor.user_id,
     )
     .await
     .map_err(|e| match e {
