@@ -469,3 +469,47 @@ async fn a_figure_is_a_filter_of_the_map_and_the_ledger(pool: PgPool) {
     assert_eq!(rows, 3, "the header and the two sites closed in October");
     let _ = (h.s1, h.s5);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_bulletin_prints_and_tabulates_the_hand_counted_figures(pool: PgPool) {
+    use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+    let h = history(pool).await;
+    let city = common::organisation(&h.app.pool, "city_office").await;
+    let leader = token_for(&h.app.pool, "leader", "周领导", "leader", city).await;
+
+    let pdf = get_as(&h.app, &leader, "/api/v1/reports/monthly.pdf?period=2026-10").await;
+    assert_eq!(pdf.status, 200);
+    let disposition = pdf.headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.contains("monthly-2026-10.pdf") && disposition.contains("filename*=UTF-8''"), "{disposition}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &pdf.bytes).unwrap();
+    let output = std::process::Command::new("pdftotext").arg(file.path()).arg("-").output().expect("poppler-utils");
+    let text = String::from_utf8(output.stdout).unwrap();
+    for expected in ["月通报", "2026年10月", "杨舍镇", "塘桥镇", "本期发现隐患 3 处（较上期 +2）", "塘桥镇城建办"]
+    {
+        assert!(text.contains(expected), "{expected:?} not in the PDF:\n{text}");
+    }
+
+    let xlsx = get_as(&h.app, &leader, "/api/v1/reports/monthly.xlsx?period=2026-10").await;
+    assert_eq!(xlsx.status, 200);
+    let mut book: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).unwrap();
+    let towns = book.worksheet_range("分区镇").unwrap();
+    let row = |name: &str| {
+        (0..towns.height())
+            .find(|r| towns.get((*r, 1)) == Some(&Data::String(name.into())))
+            .unwrap_or_else(|| panic!("no row for {name}"))
+    };
+    let (a, b) = (row("杨舍镇"), row("塘桥镇"));
+    assert_eq!(towns.get((0, 2)), Some(&Data::String("发现".into())));
+    assert_eq!(towns.get((a, 2)), Some(&Data::Float(2.0)), "杨舍镇 found");
+    assert_eq!(towns.get((b, 7)), Some(&Data::Float(1.0)), "塘桥镇 overdue");
+    assert_eq!(towns.get((a, 7)), Some(&Data::Float(0.0)), "杨舍镇 overdue");
+
+    // The board as a PDF names the bands.
+    let board = get_as(&h.app, &leader, "/api/v1/rankings/2026Q4.pdf").await;
+    assert_eq!(board.status, 200);
+    std::fs::write(file.path(), &board.bytes).unwrap();
+    let output = std::process::Command::new("pdftotext").arg(file.path()).arg("-").output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("晴雨榜") && text.contains("杨舍镇") && text.contains("90.00"), "{text}");
+}
