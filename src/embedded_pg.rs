@@ -240,6 +240,27 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// A PostgreSQL client program (`pg_dump`, `pg_restore`): from `ROADLEDGER_PG_BIN_DIR`, else the newest
+/// `/usr/lib/postgresql/N/bin` that has it (a `pg_dump` reads servers of its own major version and older), else
+/// the one on the `PATH`.
+pub fn client_program(program: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("ROADLEDGER_PG_BIN_DIR") {
+        return PathBuf::from(dir).join(program);
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((version, e.path().join("bin").join(program)))
+        })
+        .filter(|(_, path)| path.exists())
+        .collect();
+    candidates.sort();
+    candidates.pop().map_or_else(|| PathBuf::from(program), |(_, path)| path)
+}
+
 fn check_postgis(bin_dir: &Path) -> anyhow::Result<()> {
     // /usr/lib/postgresql/15/bin -> /usr/share/postgresql/15/extension/postgis.control
     let version =

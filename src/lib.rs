@@ -1,9 +1,11 @@
 //! RoadLedger: survey rural road hazards, keep the remediation ledger, close them out.
 //!
 //! Layers: [`domain`] (pure rules), [`db`] (all SQL), [`http`] (axum), with [`photos`] (storage and image
-//! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database), [`reports`] (the
-//! report documents: charts, PDFs, workbooks) and [`demo`] (the demo dataset) at the edges.
+//! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database), [`backup`]
+//! (backup and restore), [`reports`] (the report documents: charts, PDFs, workbooks) and [`demo`] (the demo
+//! dataset) at the edges.
 
+pub mod backup;
 pub mod cli;
 pub mod closeout;
 pub mod db;

@@ -1,4 +1,5 @@
-//! The `roadledger` command: `serve` the web service, or manage the embedded database.
+//! The `roadledger` command: `serve` the web service, manage the embedded database, provision, import, back up
+//! and restore.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +52,23 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Back up the database (one pg_dump snapshot) and every photo into DIR, new or empty, with a manifest of
+    /// SHA-256 hashes. Works while the server runs.
+    Backup(BackupArgs),
+    /// Restore a backup into an empty database (a new --data-dir, or an empty DATABASE_URL database) and an empty
+    /// photo store, after checking every file against the manifest; then migrate it to this release.
+    Restore(BackupArgs),
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    db: Database,
+    /// Directory of the photo store (originals and thumbnails). Default: DATA_DIR/photos.
+    #[arg(long, env = "ROADLEDGER_PHOTO_DIR")]
+    photo_dir: Option<PathBuf>,
+    /// The backup directory.
+    dir: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -366,7 +384,47 @@ async fn main() -> anyhow::Result<()> {
             };
             with_database(args.db, move |pool| Box::pin(async move { cli::import(&pool, request).await })).await
         }
+        Command::Backup(args) => backup_or_restore(args, false).await,
+        Command::Restore(args) => backup_or_restore(args, true).await,
     }
+}
+
+/// `backup` and `restore`: the database as `serve` finds it (DATABASE_URL, else the embedded cluster under
+/// --data-dir), not migrated first, since a backup takes the database as it is and a restore migrates after.
+async fn backup_or_restore(args: BackupArgs, restore: bool) -> anyhow::Result<()> {
+    let (url, embedded) = match &args.db.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let data_dir = args.db.data.data_dir.clone();
+            let pg = tokio::task::spawn_blocking(move || EmbeddedPg::start(&data_dir)).await??;
+            (pg.url(), Some(pg))
+        }
+    };
+    let photo_dir = args.photo_dir.clone().unwrap_or_else(|| args.db.data.data_dir.join("photos"));
+    let result = async {
+        let photos = PhotoStore::local(&photo_dir)
+            .with_context(|| format!("cannot open the photo store {}", photo_dir.display()))?;
+        let (done, manifest) = if restore {
+            ("restored", roadledger::backup::restore(&args.dir, &url, &photos).await?)
+        } else {
+            ("backed up", roadledger::backup::backup(&url, &photos, &args.dir).await?)
+        };
+        println!(
+            "{done} the database (migration {}, {} bytes dumped) and {} photo files, {} bytes in all, {} {}",
+            manifest.schema_migration.version,
+            manifest.database.bytes,
+            manifest.photos.len(),
+            manifest.total_bytes(),
+            if restore { "from" } else { "into" },
+            args.dir.display()
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(pg) = embedded.filter(|pg| pg.started_here) {
+        tokio::task::spawn_blocking(move || pg.stop()).await??;
+    }
+    result
 }
 
 /// Runs a command against the database (migrated first); stops the embedded cluster afterwards if this

@@ -9,6 +9,7 @@ pub mod process;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -46,5 +47,18 @@ impl PhotoStore {
 
     pub async fn get(&self, key: &str) -> Result<Bytes, object_store::Error> {
         self.store.get(&StorePath::from(key)).await?.bytes().await
+    }
+
+    /// Every key in the store, sorted (for `roadledger backup`).
+    pub async fn keys(&self) -> Result<Vec<String>, object_store::Error> {
+        let mut keys: Vec<String> =
+            self.store.list(None).map_ok(|meta| meta.location.to_string()).try_collect().await?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Some key of the store, if it holds anything (a restore goes only into an empty store).
+    pub async fn any_key(&self) -> Result<Option<String>, object_store::Error> {
+        self.store.list(None).next().await.transpose().map(|meta| meta.map(|m| m.location.to_string()))
     }
 }
