@@ -5,6 +5,7 @@
 mod common;
 
 mod authz;
+mod backup;
 mod browser;
 mod closeout;
 mod coords_sql;
