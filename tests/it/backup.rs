@@ -210,3 +210,47 @@ fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_backup_from_an_older_release_is_migrated_to_this_one_on_restore(pool: PgPool) {
+    // Arrange: a database as an older release left it, with the migrations up to 0008 only.
+    let older = tempfile::tempdir().unwrap();
+    let mut sources: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    sources.sort();
+    for source in sources.iter().filter(|p| p.file_name().unwrap().to_str().unwrap() < "0009") {
+        std::fs::copy(source, older.path().join(source.file_name().unwrap())).unwrap();
+    }
+    sqlx::migrate::Migrator::new(older.path()).await.unwrap().run(&pool).await.unwrap();
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photos = PhotoStore::local(photo_dir.path()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // Act: back up and restore through the library, as the commands do.
+    let written = backup::backup(&database_url(&pool, None), &photos, &work.path().join("b")).await.unwrap();
+    let fresh = Scratch::create(&pool, "upgraded").await;
+    let restored_photos = PhotoStore::local(&work.path().join("p")).unwrap();
+    let read = backup::restore(&work.path().join("b"), &fresh.url, &restored_photos).await.unwrap();
+
+    // Assert: the backup says 0008, and the restored database is at this release's latest migration.
+    assert_eq!(written.schema_migration.version, 8);
+    assert_eq!(read, written);
+    let restored = PgPool::connect(&fresh.url).await.unwrap();
+    let latest: i64 = sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+        .fetch_one(&restored)
+        .await
+        .unwrap();
+    assert_eq!(latest, roadledger::db::MIGRATOR.iter().map(|m| m.version).max().unwrap());
+    // A column of migration 0009 is there.
+    let columns: i64 = sqlx::query_scalar(
+        "select count(*) from information_schema.columns where table_name = 'photo' and column_name = 'original_bytes'",
+    )
+    .fetch_one(&restored)
+    .await
+    .unwrap();
+    assert_eq!(columns, 1);
+    restored.close().await;
+    fresh.drop(&pool).await;
+}
