@@ -58,8 +58,10 @@ async fn restore_drill_the_demo_comes_back_row_for_row_and_byte_for_byte(pool: P
     // Restore into a fresh database on the same cluster and a fresh photo directory.
     let fresh = Scratch::create(&pool, "restored").await;
     let restored_photos = tempfile::tempdir().unwrap();
+    let started = Instant::now();
     let out = roadledger(&["restore", path(&backup_dir)], &fresh.url, restored_photos.path());
     assert!(out.status.success(), "{}", stderr(&out));
+    eprintln!("restore of the demo: {:.1} s", started.elapsed().as_secs_f64());
 
     // Assert: every table of the public schema, row by row, and every photo file, byte for byte.
     let restored = PgPool::connect(&fresh.url).await.unwrap();
