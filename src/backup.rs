@@ -86,7 +86,21 @@ impl Manifest {
 /// Backs up the database at `database_url` (a libpq-style URL: it is handed to `pg_dump` as is) and the photo
 /// store into `dir`, which must be missing or empty. Works while the server runs.
 pub async fn backup(database_url: &str, photos: &PhotoStore, dir: &Path) -> anyhow::Result<Manifest> {
-    prepare_empty_dir(dir)?;
+    let existed = check_empty_dir(dir)?;
+    let result = backup_into(database_url, photos, dir).await;
+    if result.is_err() {
+        // A failed backup leaves nothing behind, so the next run (a timer's) can use the same directory and no
+        // half-written directory is mistaken for a backup. `dir` was empty or missing: all in it is ours.
+        let cleanup = if existed { empty_dir(dir) } else { std::fs::remove_dir_all(dir) };
+        if let Err(e) = cleanup {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove the failed backup's files");
+        }
+    }
+    result
+}
+
+async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> anyhow::Result<Manifest> {
+    std::fs::create_dir_all(dir.join(PHOTOS_DIR)).with_context(|| format!("cannot create {}", dir.display()))?;
     let options: PgConnectOptions = database_url.parse().context("the database URL is not a PostgreSQL URL")?;
     let mut conn = PgConnection::connect_with(&options).await.context("cannot connect to the database")?;
 
@@ -121,7 +135,8 @@ pub async fn backup(database_url: &str, photos: &PhotoStore, dir: &Path) -> anyh
     // are copied too (files no row names yet: harmless). The check below holds us to that reasoning.
     let photo_entries = copy_photos_out(photos, &dir.join(PHOTOS_DIR)).await?;
     let copied: BTreeSet<&str> = photo_entries.iter().map(|p| p.key.as_str()).collect();
-    let missing: Vec<&str> = referenced
+    // Rows share files (the same photo sent with two observations): each missing file is counted once.
+    let missing: BTreeSet<&str> = referenced
         .iter()
         .flat_map(|(original, thumbnail)| [original.as_str(), thumbnail.as_str()])
         .filter(|key| !copied.contains(key))
@@ -180,6 +195,24 @@ pub async fn restore(dir: &Path, database_url: &str, photos: &PhotoStore) -> any
 
     restore_dump(&dir.join(&manifest.database.file), database_url).await?;
 
+    // From here on the database holds the backup: a failure leaves a half-restored target, which must be emptied
+    // (a new database and photo store) before a new try, since a restore goes only into an empty one.
+    copy_photos_in(dir, &manifest, photos, &mut conn).await.context(
+        "the database was restored but the restore did not finish: empty the database and the photo store (or use a \
+         new --data-dir) before restoring again",
+    )?;
+    conn.close().await?;
+    tracing::info!(dir = %dir.display(), photos = manifest.photos.len(), "backup restored");
+    Ok(manifest)
+}
+
+/// The photos back into the store, then the migrations of this release: a backup from an older one is upgraded.
+async fn copy_photos_in(
+    dir: &Path,
+    manifest: &Manifest,
+    photos: &PhotoStore,
+    conn: &mut PgConnection,
+) -> anyhow::Result<()> {
     for photo in &manifest.photos {
         let file = dir.join(PHOTOS_DIR).join(&photo.key);
         let bytes =
@@ -188,12 +221,8 @@ pub async fn restore(dir: &Path, database_url: &str, photos: &PhotoStore) -> any
         check_photo(photo, &bytes)?;
         photos.put(&photo.key, bytes).await.with_context(|| format!("cannot store photo {}", photo.key))?;
     }
-
-    // A backup from an older release is brought up to this one.
-    crate::db::MIGRATOR.run(&mut conn).await.context("the restored database could not be migrated")?;
-    conn.close().await?;
-    tracing::info!(dir = %dir.display(), photos = manifest.photos.len(), "backup restored");
-    Ok(manifest)
+    crate::db::MIGRATOR.run(conn).await.context("the restored database could not be migrated")?;
+    Ok(())
 }
 
 /// Reads the manifest and checks every file it lists, size and SHA-256, and that each original's content is the
@@ -285,22 +314,28 @@ fn check_key(key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `dir` missing (created here) or an empty directory.
-fn prepare_empty_dir(dir: &Path) -> anyhow::Result<()> {
+/// Refuses `dir` unless it is missing or an empty directory; says whether it exists.
+fn check_empty_dir(dir: &Path) -> anyhow::Result<bool> {
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if let Some(entry) = entries.next() {
-                bail!(
-                    "{} is not empty (it has {}): back up into a new or empty directory",
-                    dir.display(),
-                    entry?.file_name().to_string_lossy()
-                );
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+        Ok(mut entries) => match entries.next() {
+            None => Ok(true),
+            Some(entry) => bail!(
+                "{} is not empty (it has {}): back up into a new or empty directory",
+                dir.display(),
+                entry?.file_name().to_string_lossy()
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", dir.display())),
     }
-    std::fs::create_dir_all(dir.join(PHOTOS_DIR)).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() { std::fs::remove_dir_all(&path)? } else { std::fs::remove_file(&path)? }
+    }
+    Ok(())
 }
 
 async fn latest_migration(conn: &mut PgConnection) -> anyhow::Result<Migration> {

@@ -116,6 +116,32 @@ async fn restore_drill_the_demo_comes_back_row_for_row_and_byte_for_byte(pool: P
         stderr(&partial)
     );
 
+    // A backup refuses a photo store whose original does not hash to its key, naming it, and leaves nothing.
+    let original = manifest.photos.iter().find(|p| p.key.starts_with("original/")).unwrap();
+    let stored = photo_dir.path().join(&original.key);
+    std::fs::write(&stored, b"not the photo").unwrap();
+    let second = work.path().join("second");
+    let damaged = roadledger(&["backup", path(&second)], &source_url, photo_dir.path());
+    assert!(!damaged.status.success());
+    assert!(
+        stderr(&damaged).contains(&format!("the photo store's copy of {} is damaged", original.key)),
+        "{}",
+        stderr(&damaged)
+    );
+    assert!(!second.exists(), "a failed backup leaves nothing behind");
+    // … and one that lacks a file a photo row names.
+    std::fs::remove_file(&stored).unwrap();
+    let lacking = roadledger(&["backup", path(&second)], &source_url, photo_dir.path());
+    assert!(
+        stderr(&lacking).contains(&format!(
+            "1 photo file(s) that the database names are not in the photo store, e.g. {}",
+            original.key
+        )),
+        "{}",
+        stderr(&lacking)
+    );
+    assert!(!second.exists());
+
     fresh.drop(&pool).await;
     empty.drop(&pool).await;
 }
