@@ -110,7 +110,7 @@ async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> any
     sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
     let snapshot: String = sqlx::query_scalar("select pg_export_snapshot()").fetch_one(&mut *tx).await?;
     let schema_migration = latest_migration(&mut tx).await?;
-    // The files the dump's rows name. Runtime-checked SQL: the backup reads what this database has, which may be
+    // The files the dump's rows name. Unchecked (runtime) SQL: the backup reads what this database has, which may be
     // an older schema than the one `.sqlx/` describes (photo and its two keys are there since migration 0001).
     let referenced: Vec<(String, String)> =
         sqlx::query_as("select original_key, thumbnail_key from photo").fetch_all(&mut *tx).await?;
@@ -130,7 +130,7 @@ async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> any
     let database = FileEntry { file: DUMP_FILE.into(), bytes, sha256 };
 
     // Photos after the dump. Photos are content-addressed and never deleted or changed in place, and an upload
-    // stores its files before the transaction that inserts its photo rows commits; so every file a row in the
+    // stores its files (`http::uploads`) before the transaction that inserts its photo rows commits; so every file a row in the
     // dump names was in the store when the snapshot was taken, and is still there now. Photos uploaded since
     // are copied too (files no row names yet: harmless). The check below holds us to that reasoning.
     let photo_entries = copy_photos_out(photos, &dir.join(PHOTOS_DIR)).await?;
@@ -143,10 +143,9 @@ async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> any
         .collect();
     if let Some(first) = missing.first() {
         bail!(
-            "{} photo file(s) that the database names are not in the photo store, e.g. {first}: the backup in {} \
-             is incomplete (was the right --photo-dir given?)",
-            missing.len(),
-            dir.display()
+            "{} photo file(s) that the database names are not in the photo store, e.g. {first}: no backup was \
+             written (was the right --photo-dir given?)",
+            missing.len()
         );
     }
 
