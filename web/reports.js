@@ -433,7 +433,7 @@ function change(value, previous, figure) {
 }
 
 function medians(report) {
-  const days = (v) => (v == null ? t('common.none') : t('reports.days', { n: v }));
+  const days = (v) => (v == null ? t('common.none') : formatDays(v));
   return h('dl', { class: 'facts report-medians' }, MEDIANS.flatMap((name) => [
     h('dt', {}, t(`reports.median.${name}`)),
     h('dd', { dataset: { median: name } }, days(report.totals[name]),
@@ -587,10 +587,15 @@ function formatScore(score) {
   return score == null ? t('common.none') : Number(score).toFixed(2);
 }
 
+/** Days to a tenth, as the server rounds its medians. */
+function formatDays(value) {
+  return t('reports.days', { n: Number(value).toFixed(1).replace(/\.0$/, '') });
+}
+
 function formatMeasure(name, value) {
   if (value == null) return t('common.none');
   if (name.endsWith('_rate')) return `${(value * 100).toFixed(1)}%`;
-  if (name === 'response_days') return t('reports.days', { n: value });
+  if (name === 'response_days') return formatDays(value);
   return String(value);
 }
 
