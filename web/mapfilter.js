@@ -3,8 +3,9 @@
 //
 // The filter parameters are exactly those of the server's site filter (`GET /api/v1/sites`, `/sites/counts`,
 // the exports and `/tiles/sites/…`), so the same query string goes to all of them. `filterQuery` writes it in
-// one canonical form (keys in a fixed order, values sorted and without repeats): the server keys its tile cache
-// on the filter, and the browser's HTTP cache on the URL, so one filter must have one spelling.
+// one canonical form (keys in the server's order, `domain::site_filter::PARAMS` then `figure`; values sorted and
+// without repeats): the server keys its tile cache on the filter, and the browser's HTTP cache on the URL, so
+// one filter must have one spelling.
 //
 // Pure functions of their arguments: no DOM, no fetch.
 
