@@ -181,6 +181,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     // Planner statistics now, not when autovacuum gets round to the new rows: the first pages opened on the
     // demo would otherwise plan their joins blind (the close-out checks of every site take 30× longer).
     sqlx::query("analyze").execute(pool).await?;
+    publish_reports(pool).await.context("the demo's published reports")?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
@@ -208,6 +209,29 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         "loaded the Zhangjiagang demo dataset"
     );
     print_demo_accounts();
+    Ok(())
+}
+
+/// The demo's leader publishes October's bulletin and the third quarter's board, as the county office would
+/// have, so town officers find published copies (drafts of the periods since come from the schedule).
+async fn publish_reports(pool: &PgPool) -> anyhow::Result<()> {
+    use crate::domain::report::{Period, ReportKind};
+    let leader: Uuid = sqlx::query_scalar("select id from app_user where name = 'demo-leader'").fetch_one(pool).await?;
+    for (kind, code) in [(ReportKind::Monthly, "2026-10"), (ReportKind::Ranking, "2026Q3")] {
+        let period = Period::parse(kind.period_kind(), code)?;
+        let note = format!("{}{}（演示数据）", period.title_zh(), kind.title_zh());
+        crate::db::reports::publish_county(
+            pool,
+            kind,
+            period,
+            &Default::default(),
+            &Default::default(),
+            None,
+            Some(&note),
+            leader,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! RoadLedger: survey rural road hazards, keep the remediation ledger, close them out.
 //!
 //! Layers: [`domain`] (pure rules), [`db`] (all SQL), [`http`] (axum), with [`photos`] (storage and image
-//! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database) and [`demo`] (the demo dataset) at the edges.
+//! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database), [`reports`] (the
+//! report documents: charts, PDFs, workbooks) and [`demo`] (the demo dataset) at the edges.
 
 pub mod cli;
 pub mod closeout;
@@ -12,4 +13,5 @@ pub mod embedded_pg;
 pub mod http;
 pub mod import;
 pub mod photos;
+pub mod reports;
 pub mod secrets;

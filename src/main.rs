@@ -254,6 +254,13 @@ struct ServeArgs {
     /// resizing them to 2048 px and about 500 KB (the originals' EXIF is sent as fields either way).
     #[arg(long, env = "ROADLEDGER_REQUIRE_ORIGINAL_PHOTOS")]
     require_original_photos: bool,
+    /// The town ranking's weights (晴雨榜), in points: on_time_rate, overdue, return_rate, relapse_rate,
+    /// response_days (any left out keep their default, 35/25/15/15/10).
+    #[arg(long, env = "ROADLEDGER_RANKING_WEIGHTS", default_value = "")]
+    ranking_weights: String,
+    /// How many towns the ranking's sunny (晴) and rainy (雨) bands hold, e.g. `3,3`.
+    #[arg(long, env = "ROADLEDGER_RANKING_BANDS", default_value = "3,3")]
+    ranking_bands: String,
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
@@ -453,12 +460,16 @@ async fn run(
         import_bytes_max: args.import_bytes_max,
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         require_original_photos: args.require_original_photos,
+        ranking_weights: args.ranking_weights.parse().map_err(|e| anyhow::anyhow!("--ranking-weights: {e}"))?,
+        ranking_bands: parse_bands(&args.ranking_bands).context("--ranking-bands")?,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "maplibre-gl is not installed: run `npm ci` in web/");
     }
-    let app = http::router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
+    let state = AppState { pool: pool.clone(), photos, settings: Arc::new(settings) };
+    http::reports::spawn_schedule(state.clone());
+    let app = http::router(state);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -488,4 +499,11 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// `SUNNY,RAINY`: how many towns each band of the ranking holds.
+fn parse_bands(text: &str) -> anyhow::Result<roadledger::domain::report::RankingBands> {
+    let (sunny, rainy) = text.split_once(',').context("expected SUNNY,RAINY, e.g. 3,3")?;
+    let count = |s: &str| s.trim().parse::<usize>().ok().filter(|n| *n <= 100).context("a count of towns, 0–100");
+    Ok(roadledger::domain::report::RankingBands { sunny: count(sunny)?, rainy: count(rainy)? })
 }

@@ -140,6 +140,11 @@ impl CjkFont {
             .collect()
     }
 
+    /// Whether the font has a glyph for `ch` (else it would draw its `.notdef` box).
+    pub(crate) fn has_glyph(&self, ch: char) -> bool {
+        self.font_ref().charmap().map(ch).is_some()
+    }
+
     /// Width of `text` at `size` points, in points.
     pub fn width(&self, text: &str, size: f32) -> f32 {
         self.char_widths(text, size).iter().sum()

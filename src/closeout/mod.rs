@@ -13,7 +13,7 @@
 //! are (`DCTDecode`), without decoding them.
 
 mod font;
-mod render;
+pub(crate) mod render;
 
 use std::collections::HashMap;
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use krilla::Document;
-use krilla::color::luma;
+use krilla::color::{luma, rgb};
 use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
 use krilla::image::Image;
 use krilla::metadata::{DateTime as PdfDateTime, Metadata};
@@ -24,23 +24,23 @@ use super::{CjkFont, PhotoUse, Sheet, SheetItem, Stamp};
 pub const PAGE_W: f32 = 595.28;
 pub const PAGE_H: f32 = 841.89;
 /// 15 mm on every side: inside what office printers can print.
-const MARGIN: f32 = 42.5;
-const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
+pub(crate) const MARGIN: f32 = 42.5;
+pub(crate) const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
 /// Space kept free above the bottom margin for the footer.
 const FOOTER_H: f32 = 22.0;
-const BODY_BOTTOM: f32 = PAGE_H - MARGIN - FOOTER_H;
+pub(crate) const BODY_BOTTOM: f32 = PAGE_H - MARGIN - FOOTER_H;
 
-const TITLE: f32 = 20.0;
+pub(crate) const TITLE: f32 = 20.0;
 const HEADING: f32 = 11.5;
-const BODY: f32 = 9.5;
+pub(crate) const BODY: f32 = 9.5;
 const SMALL: f32 = 7.5;
 /// Line height as a multiple of the font size.
-const LEADING: f32 = 1.45;
-const PAD: f32 = 4.0;
+pub(crate) const LEADING: f32 = 1.45;
+pub(crate) const PAD: f32 = 4.0;
 const RULE: f32 = 0.6;
 /// Grey levels (0 black … 255 white).
-const INK: u8 = 0;
-const MUTED: u8 = 90;
+pub(crate) const INK: u8 = 0;
+pub(crate) const MUTED: u8 = 90;
 const LABEL_BG: u8 = 236;
 const FRAME: u8 = 150;
 /// Top of the ideographic em box above the baseline, as a fraction of the em. Noto CJK (like most CJK fonts)
@@ -67,7 +67,7 @@ pub fn page_count(sheet: &Sheet, font: &CjkFont) -> usize {
 }
 
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Text {
         x: f32,
         baseline: f32,
@@ -84,6 +84,13 @@ enum Op {
         fill: Option<u8>,
         stroke: Option<(f32, u8)>,
     },
+    /// A polygon (`closed`) or a polyline in colour (RGB): the bars, lines and wedges of a report's charts.
+    Shape {
+        points: Vec<(f32, f32)>,
+        closed: bool,
+        fill: Option<[u8; 3]>,
+        stroke: Option<(f32, [u8; 3])>,
+    },
     /// A photo fitted into the box, keeping its proportions; a missing or unreadable photo is said so.
     Photo {
         photo: usize,
@@ -95,44 +102,58 @@ enum Op {
 }
 
 /// One cell of a table row: its width, its text, and whether it is a label (shaded, centred).
-struct Cell {
+pub(crate) struct Cell {
     w: f32,
     text: String,
     label: bool,
+    /// Centred across the cell without the label's shading: a number in a table of numbers.
+    centre: bool,
 }
 
-fn label(w: f32, text: &str) -> Cell {
-    Cell { w, text: text.to_string(), label: true }
+pub(crate) fn label(w: f32, text: &str) -> Cell {
+    Cell { w, text: text.to_string(), label: true, centre: true }
 }
 
-fn value(w: f32, text: impl Into<String>) -> Cell {
-    Cell { w, text: text.into(), label: false }
+pub(crate) fn value(w: f32, text: impl Into<String>) -> Cell {
+    Cell { w, text: text.into(), label: false, centre: false }
 }
 
-struct Flow<'a> {
-    font: &'a CjkFont,
-    code: &'a str,
-    pages: Vec<Vec<Op>>,
+pub(crate) fn number(w: f32, text: impl Into<String>) -> Cell {
+    Cell { w, text: text.into(), label: false, centre: true }
+}
+
+pub(crate) struct Flow<'a> {
+    pub(crate) font: &'a CjkFont,
+    /// What a continuation page says at its top, left and right, in case the pages are separated.
+    continued: (String, String),
+    pub(crate) pages: Vec<Vec<Op>>,
     /// Top of the free space on the current page.
-    y: f32,
+    pub(crate) y: f32,
     /// Where the body of the current page starts, to know whether anything has been drawn on it.
     body_top: f32,
 }
 
 impl<'a> Flow<'a> {
-    fn ops(&mut self) -> &mut Vec<Op> {
+    /// A flow with its first page started.
+    pub(crate) fn new(font: &'a CjkFont, continued: (String, String)) -> Flow<'a> {
+        let mut flow = Flow { font, continued, pages: Vec::new(), y: MARGIN, body_top: MARGIN };
+        flow.start_page();
+        flow
+    }
+
+    pub(crate) fn ops(&mut self) -> &mut Vec<Op> {
         self.pages.last_mut().expect("a page is started first")
     }
 
-    fn start_page(&mut self) {
+    pub(crate) fn start_page(&mut self) {
         self.pages.push(Vec::new());
         self.y = MARGIN;
         if self.pages.len() > 1 {
             // Continuation pages say what they continue, in case the pages are separated.
             let baseline = self.baseline(MARGIN, BODY);
-            self.text(MARGIN, baseline, BODY, "道路交通安全隐患销号单（续）", true, INK);
-            let code = format!("编号：{}", self.code);
-            self.text_right(PAGE_W - MARGIN, baseline, BODY, &code, false, INK);
+            let (left, right) = self.continued.clone();
+            self.text(MARGIN, baseline, BODY, &left, true, INK);
+            self.text_right(PAGE_W - MARGIN, baseline, BODY, &right, false, INK);
             self.rule(MARGIN + BODY * LEADING + 2.0);
             self.y = MARGIN + BODY * LEADING + 10.0;
         }
@@ -141,50 +162,50 @@ impl<'a> Flow<'a> {
 
     /// Starts a new page unless `h` points fit on this one (or nothing is on this one yet: a block taller
     /// than a page is drawn anyway rather than looping).
-    fn ensure(&mut self, h: f32) {
+    pub(crate) fn ensure(&mut self, h: f32) {
         if self.y + h > BODY_BOTTOM && self.y > self.body_top {
             self.start_page();
         }
     }
 
     /// Baseline of a line of text of `size` whose line box starts at `top`.
-    fn baseline(&self, top: f32, size: f32) -> f32 {
+    pub(crate) fn baseline(&self, top: f32, size: f32) -> f32 {
         top + (size * LEADING - size) / 2.0 + EM_TOP * size
     }
 
-    fn text(&mut self, x: f32, baseline: f32, size: f32, text: &str, bold: bool, grey: u8) {
+    pub(crate) fn text(&mut self, x: f32, baseline: f32, size: f32, text: &str, bold: bool, grey: u8) {
         if !text.is_empty() {
             self.ops().push(Op::Text { x, baseline, size, text: text.to_string(), bold, grey });
         }
     }
 
-    fn text_right(&mut self, right: f32, baseline: f32, size: f32, text: &str, bold: bool, grey: u8) {
+    pub(crate) fn text_right(&mut self, right: f32, baseline: f32, size: f32, text: &str, bold: bool, grey: u8) {
         let w = self.font.width(text, size);
         self.text(right - w, baseline, size, text, bold, grey);
     }
 
-    fn text_centre(&mut self, centre: f32, baseline: f32, size: f32, text: &str, bold: bool, grey: u8) {
+    pub(crate) fn text_centre(&mut self, centre: f32, baseline: f32, size: f32, text: &str, bold: bool, grey: u8) {
         let w = self.font.width(text, size);
         self.text(centre - w / 2.0, baseline, size, text, bold, grey);
     }
 
-    fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, fill: Option<u8>, stroke: Option<(f32, u8)>) {
+    pub(crate) fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, fill: Option<u8>, stroke: Option<(f32, u8)>) {
         self.ops().push(Op::Rect { x, y, w, h, fill, stroke });
     }
 
     /// A thin horizontal rule across the content width at `y`.
-    fn rule(&mut self, y: f32) {
+    pub(crate) fn rule(&mut self, y: f32) {
         self.rect(MARGIN, y, CONTENT_W, 0.0, None, Some((0.5, MUTED)));
     }
 
     /// The height of a table row.
-    fn row_height(&self, cells: &[Cell], min_lines: usize) -> f32 {
+    pub(crate) fn row_height(&self, cells: &[Cell], min_lines: usize) -> f32 {
         let lines = cells.iter().map(|c| wrap(self.font, &c.text, BODY, c.w - 2.0 * PAD).len()).max().unwrap_or(1);
         lines.max(min_lines) as f32 * BODY * LEADING + 2.0 * PAD
     }
 
     /// Draws one table row at the current position; cells share borders with the rows around them.
-    fn row(&mut self, cells: &[Cell], min_lines: usize) {
+    pub(crate) fn row(&mut self, cells: &[Cell], min_lines: usize) {
         let h = self.row_height(cells, min_lines);
         self.ensure(h);
         let (mut x, y) = (MARGIN, self.y);
@@ -196,7 +217,7 @@ impl<'a> Flow<'a> {
             let top = y + (h - lines.len() as f32 * BODY * LEADING) / 2.0;
             for (i, line) in lines.iter().enumerate() {
                 let baseline = self.baseline(top + i as f32 * BODY * LEADING, BODY);
-                if cell.label {
+                if cell.centre {
                     self.text_centre(x + cell.w / 2.0, baseline, BODY, line, false, INK);
                 } else {
                     self.text(x + PAD, baseline, BODY, line, false, INK);
@@ -207,7 +228,7 @@ impl<'a> Flow<'a> {
         self.y += h;
     }
 
-    fn heading(&mut self, text: &str, keep_with: f32) {
+    pub(crate) fn heading(&mut self, text: &str, keep_with: f32) {
         let h = HEADING * LEADING + 6.0;
         self.ensure(h + keep_with);
         let y = self.y + 2.0;
@@ -220,8 +241,8 @@ impl<'a> Flow<'a> {
 }
 
 fn layout(sheet: &Sheet, font: &CjkFont) -> Vec<Vec<Op>> {
-    let mut flow = Flow { font, code: &sheet.code, pages: Vec::new(), y: MARGIN, body_top: MARGIN };
-    flow.start_page();
+    let continued = ("道路交通安全隐患销号单（续）".to_string(), format!("编号：{}", sheet.code));
+    let mut flow = Flow::new(font, continued);
 
     // Title and number.
     let baseline = flow.baseline(flow.y, TITLE);
@@ -301,7 +322,8 @@ fn layout(sheet: &Sheet, font: &CjkFont) -> Vec<Vec<Op>> {
     }
 
     let mut pages = flow.pages;
-    footers(&mut pages, sheet, font);
+    let generated = format!("生成时间：{}（北京时间）　RoadLedger 道路隐患台账", seconds(sheet.generated_at));
+    footers(&mut pages, &generated, font);
     pages
 }
 
@@ -407,15 +429,14 @@ fn sign_off_rows(sheet: &Sheet, lw: f32) -> Vec<(Vec<Cell>, usize)> {
     ]
 }
 
-/// Generation time and page numbers on every page.
-fn footers(pages: &mut [Vec<Op>], sheet: &Sheet, font: &CjkFont) {
+/// A footer line (`left`: what the document is, when it was made) and page numbers on every page.
+pub(crate) fn footers(pages: &mut [Vec<Op>], left: &str, font: &CjkFont) {
     let total = pages.len();
-    let generated = format!("生成时间：{}（北京时间）　RoadLedger 道路隐患台账", seconds(sheet.generated_at));
     let rule_y = PAGE_H - MARGIN - FOOTER_H + 8.0;
     let baseline = PAGE_H - MARGIN - 2.0;
     for (i, ops) in pages.iter_mut().enumerate() {
         ops.push(Op::Rect { x: MARGIN, y: rule_y, w: CONTENT_W, h: 0.0, fill: None, stroke: Some((0.5, MUTED)) });
-        ops.push(Op::Text { x: MARGIN, baseline, size: SMALL, text: generated.clone(), bold: false, grey: MUTED });
+        ops.push(Op::Text { x: MARGIN, baseline, size: SMALL, text: left.to_string(), bold: false, grey: MUTED });
         let number = format!("第 {} 页 / 共 {total} 页", i + 1);
         let w = font.width(&number, SMALL);
         ops.push(Op::Text { x: PAGE_W - MARGIN - w, baseline, size: SMALL, text: number, bold: false, grey: MUTED });
@@ -432,7 +453,7 @@ fn seconds(t: DateTime<FixedOffset>) -> String {
 
 /// Breaks `text` into lines no wider than `max_w`. Chinese may break between any two characters; a run of
 /// Latin letters and digits (a stake, a code) is kept whole when it fits on a line of its own.
-fn wrap(font: &CjkFont, text: &str, size: f32, max_w: f32) -> Vec<String> {
+pub(crate) fn wrap(font: &CjkFont, text: &str, size: f32, max_w: f32) -> Vec<String> {
     let text: String = text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).collect();
     let mut lines = Vec::new();
     for paragraph in text.split('\n') {
@@ -475,7 +496,7 @@ fn wrap(font: &CjkFont, text: &str, size: f32, max_w: f32) -> Vec<String> {
 }
 
 /// `text` shortened with an ellipsis to fit one line of `max_w`.
-fn fit(font: &CjkFont, text: &str, size: f32, max_w: f32) -> String {
+pub(crate) fn fit(font: &CjkFont, text: &str, size: f32, max_w: f32) -> String {
     if font.width(text, size) <= max_w {
         return text.to_string();
     }
@@ -516,12 +537,24 @@ fn write_pdf(sheet: &Sheet, font: &CjkFont, pages: &[Vec<Op>]) -> anyhow::Result
         })
         .collect();
 
+    let title = format!("道路交通安全隐患销号单 {}", sheet.code);
+    write_document(&title, sheet.generated_at, font, &images, pages)
+        .map_err(|e| anyhow::anyhow!("writing the close-out PDF: {e}"))
+}
+
+/// Writes laid-out A4 pages as a PDF titled `title` (the document's metadata, in Chinese), made at `at`.
+pub(crate) fn write_document(
+    title: &str,
+    at: DateTime<FixedOffset>,
+    font: &CjkFont,
+    images: &[Option<Image>],
+    pages: &[Vec<Op>],
+) -> anyhow::Result<Vec<u8>> {
     let mut document = Document::new();
-    let at = sheet.generated_at;
     let offset_minutes = at.offset().local_minus_utc() / 60;
     document.set_metadata(
         Metadata::new()
-            .title(format!("道路交通安全隐患销号单 {}", sheet.code))
+            .title(title.to_string())
             .creator("RoadLedger".to_string())
             .language("zh-CN".to_string())
             .creation_date(
@@ -540,12 +573,12 @@ fn write_pdf(sheet: &Sheet, font: &CjkFont, pages: &[Vec<Op>]) -> anyhow::Result
         let mut page = document.start_page_with(PageSettings::new(size));
         let mut surface = page.surface();
         for op in ops {
-            draw(&mut surface, font, &images, op);
+            draw(&mut surface, font, images, op);
         }
         surface.finish();
         page.finish();
     }
-    document.finish().map_err(|e| anyhow::anyhow!("writing the close-out PDF: {e}"))
+    document.finish().map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 fn draw(surface: &mut Surface<'_>, font: &CjkFont, images: &[Option<Image>], op: &Op) {
@@ -577,6 +610,21 @@ fn draw(surface: &mut Surface<'_>, font: &CjkFont, images: &[Option<Image>], op:
                 width,
                 ..Stroke::default()
             }));
+            surface.draw_path(&path);
+            surface.set_stroke(None);
+        }
+        Op::Shape { points, closed, fill, stroke } => {
+            let mut path = PathBuilder::new();
+            for (i, (x, y)) in points.iter().enumerate() {
+                if i == 0 { path.move_to(*x, *y) } else { path.line_to(*x, *y) }
+            }
+            if *closed {
+                path.close();
+            }
+            let Some(path) = path.finish() else { return };
+            let rgb = |[r, g, b]: [u8; 3]| rgb::Color::new(r, g, b);
+            surface.set_fill(fill.map(|c| Fill { paint: rgb(c).into(), ..Fill::default() }));
+            surface.set_stroke(stroke.map(|(width, c)| Stroke { paint: rgb(c).into(), width, ..Stroke::default() }));
             surface.draw_path(&path);
             surface.set_stroke(None);
         }
@@ -694,6 +742,7 @@ mod tests {
                 let bottom = match op {
                     Op::Text { baseline, .. } => *baseline,
                     Op::Rect { y, h, .. } | Op::Photo { y, h, .. } => y + h,
+                    Op::Shape { points, .. } => points.iter().map(|p| p.1).fold(0.0, f32::max),
                 };
                 assert!(bottom <= PAGE_H - MARGIN + 0.01, "{op:?} runs into the bottom margin");
             }

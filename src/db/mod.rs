@@ -10,6 +10,7 @@ pub mod ogc;
 pub mod photos;
 pub mod places;
 pub mod reference;
+pub mod reports;
 pub mod site_cells;
 pub mod sites;
 pub mod tiles;

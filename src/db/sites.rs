@@ -110,7 +110,7 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
 
 /// How many parameters [`filter_condition`] takes (and [`bind_filter`] binds): the bbox, the criteria and
 /// the scope.
-pub const FILTER_PARAMS: usize = 18;
+pub const FILTER_PARAMS: usize = 21;
 
 /// Whether a site (`s`) is overdue: open and past its deadline on the county's date. The same rule as the
 /// `overdue` of the list properties and of the tiles.
@@ -146,6 +146,8 @@ pub fn filter_condition(first: usize) -> String {
     and (${to}::date is null
          or s.first_observed_at < (${to}::date + 1)::timestamp at time zone 'Asia/Shanghai')
     and (cardinality(${source}::text[]) = 0 or s.source = any(${source}::text[]))
+    and (${figure}::text is null
+         or s.id in (select report_figure_sites(${fig_start}::timestamptz, ${fig_as_of}::timestamptz, ${figure}::text)))
     and {scope}",
         bbox = p(0),
         b1 = p(1),
@@ -162,8 +164,11 @@ pub fn filter_condition(first: usize) -> String {
         from = p(12),
         to = p(13),
         source = p(14),
+        fig_start = p(15),
+        fig_as_of = p(16),
+        figure = p(17),
         overdue_rule = OVERDUE.as_str(),
-        scope = scope_condition(p(15)),
+        scope = scope_condition(p(18)),
     )
 }
 
@@ -179,6 +184,9 @@ pub fn bind_filter<'q, O>(
 ) -> QueryAs<'q, sqlx::Postgres, O, PgArguments> {
     let [minx, miny, maxx, maxy] = f.bbox.map_or([None; 4], |b| b.map(Some));
     let c = &f.criteria;
+    // A figure of a period not over yet counts as of now, as its report does.
+    let figure =
+        c.figure.map(|fig| (fig.period.starts_at(), fig.period.as_of(chrono::Utc::now()), fig.figure.as_str()));
     bind_scope(
         q.persistent(false)
             .bind(minx)
@@ -195,7 +203,10 @@ pub fn bind_filter<'q, O>(
             .bind(c.relapsed)
             .bind(c.from)
             .bind(c.to)
-            .bind(c.sources.clone()),
+            .bind(c.sources.clone())
+            .bind(figure.map(|f| f.0))
+            .bind(figure.map(|f| f.1))
+            .bind(figure.map(|f| f.2)),
         &f.scope,
     )
 }

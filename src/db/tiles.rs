@@ -97,8 +97,8 @@ pub struct Drawn {
     pub today: NaiveDate,
 }
 
-/// The site feature tile: parameters $1–$3 the tile, $4–$21 the filter with its scope
-/// (`sites::filter_condition`), $22 the open statuses.
+/// The site feature tile: parameters $1–$3 the tile, then the filter with its scope
+/// (`sites::filter_condition`, [`FILTER_PARAMS`] of them), then the open statuses (`{open_param}`).
 const SITES_SQL: &str = "
     with tile as (
         select st_tileenvelope($1, $2, $3) as env,
@@ -111,7 +111,7 @@ const SITES_SQL: &str = "
             -- varint, where the UUID and code strings made a third of a z14 tile and of its drawing time.
             select st_asmvtgeom({site_geom}, tile.env, {extent}, {buffer}, true) as geom,
                    substring(s.code from 4)::bigint as fid, s.kind, s.status, s.hazard_level,
-                   s.deadline is not null and s.deadline < tile.today and s.status = any($22) as overdue,
+                   s.deadline is not null and s.deadline < tile.today and s.status = any({open_param}) as overdue,
                    s.supervision_level <> 'none' as supervised,
                    s.return_count > 0 as returned,
                    t.name as town, coalesce(s.route_code, rd.name) as road, s.stake_text as stake,
@@ -142,8 +142,8 @@ fn cells_sql(crs: Crs) -> String {
                 select st_asmvtgeom(st_setsrid(st_point(avg(st_x(a.p)), avg(st_y(a.p))), 3857),
                                     cell.env, {EXTENT}, 0, true) as geom,
                        count(*)::int as n,
-                       count(*) filter (where s.status = any($22))::int as open,
-                       count(*) filter (where s.deadline < cell.today and s.status = any($22))::int as overdue
+                       count(*) filter (where s.status = any({{open_param}}))::int as open,
+                       count(*) filter (where s.deadline < cell.today and s.status = any({{open_param}}))::int as overdue
                        {per_status}
                 from site s
                 cross join cell
@@ -160,7 +160,7 @@ fn cells_sql(crs: Crs) -> String {
             pg_current_snapshot()::text, (select today from tile)",
         filter = filter_condition(4)
     );
-    for_crs(&sql, crs)
+    for_crs(&sql.replace("{open_param}", &format!("${}", 4 + FILTER_PARAMS)), crs)
 }
 
 /// Town boundaries: $1–$3 the tile, $4 the simplification tolerance (metres, 0 for none).
@@ -258,7 +258,8 @@ fn with_condition(sql: &str, crs: Crs, condition: &str) -> String {
         .replace("{extent}", &EXTENT.to_string())
         .replace("{buffer}", &BUFFER.to_string())
         .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
-        .replace("{filter}", condition);
+        .replace("{filter}", condition)
+        .replace("{open_param}", &format!("${}", 4 + FILTER_PARAMS));
     for_crs(&sql, crs)
 }
 

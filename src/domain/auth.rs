@@ -28,6 +28,8 @@ pub enum Permission {
     ManageUsers,
     /// Import a county's towns, roads, chainage breaks and organisations.
     ImportPlaces,
+    /// Publish a weekly summary, monthly bulletin or ranking, and prepare their drafts.
+    PublishReports,
 }
 
 impl Permission {
@@ -35,6 +37,7 @@ impl Permission {
         match self {
             Permission::RecordObservation => &[Role::Inspector],
             Permission::ManageUsers | Permission::ImportPlaces => &[Role::Admin],
+            Permission::PublishReports => &[Role::Dispatcher, Role::Leader, Role::Admin],
         }
     }
 }

@@ -33,6 +33,65 @@ impl PeriodKind {
     }
 }
 
+/// What is published: a weekly summary (周总结), a monthly bulletin (月通报) or a quarterly ranking (晴雨榜).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    Weekly,
+    Monthly,
+    Ranking,
+}
+
+impl ReportKind {
+    pub const ALL: [ReportKind; 3] = [ReportKind::Weekly, ReportKind::Monthly, ReportKind::Ranking];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Weekly => "weekly",
+            ReportKind::Monthly => "monthly",
+            ReportKind::Ranking => "ranking",
+        }
+    }
+
+    pub fn period_kind(self) -> PeriodKind {
+        match self {
+            ReportKind::Weekly => PeriodKind::Week,
+            ReportKind::Monthly => PeriodKind::Month,
+            ReportKind::Ranking => PeriodKind::Quarter,
+        }
+    }
+
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            ReportKind::Weekly => "周总结",
+            ReportKind::Monthly => "月通报",
+            ReportKind::Ranking => "晴雨榜",
+        }
+    }
+
+    /// The period whose draft the schedule should have prepared by `now`: the last one ended, from 08:00
+    /// county time the next day (Monday for a week, the 1st for a month or quarter); before that, the one
+    /// before it.
+    pub fn due_period(self, now: DateTime<Utc>) -> Period {
+        let last = Period::last_complete(self.period_kind(), crate::domain::lifecycle::china_date(now));
+        if now < last.ends_at() + Duration::hours(DRAFT_HOUR) { last.previous() } else { last }
+    }
+}
+
+impl std::str::FromStr for ReportKind {
+    type Err = PeriodError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReportKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| PeriodError(format!("unknown report kind {s:?}: weekly, monthly or ranking")))
+    }
+}
+
+/// The hour (county time) the schedule prepares a period's draft, on the first day after it.
+pub const DRAFT_HOUR: i64 = 8;
+
 /// A reporting period: county dates from `start` (included) to `end` (excluded), midnight China time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Period {
@@ -629,12 +688,13 @@ pub struct TownInput {
 pub fn rank(towns: Vec<TownInput>, weights: &RankingWeights, bands: &RankingBands) -> Vec<RankedTown> {
     let measures: Vec<Measures> = towns.iter().map(|t| Measures::of(&t.figures)).collect();
     // Higher is better for the rates of good things, lower for the rest.
-    let columns: [(f64, Box<dyn Fn(&Measures) -> Option<f64>>, bool); 5] = [
-        (weights.on_time_rate, Box::new(|m| m.on_time_rate), true),
-        (weights.overdue, Box::new(|m| Some(m.overdue as f64)), false),
-        (weights.return_rate, Box::new(|m| m.return_rate), false),
-        (weights.relapse_rate, Box::new(|m| m.relapse_rate), false),
-        (weights.response_days, Box::new(|m| m.response_days), false),
+    type Measure = fn(&Measures) -> Option<f64>;
+    let columns: [(f64, Measure, bool); 5] = [
+        (weights.on_time_rate, |m| m.on_time_rate, true),
+        (weights.overdue, |m| Some(m.overdue as f64), false),
+        (weights.return_rate, |m| m.return_rate, false),
+        (weights.relapse_rate, |m| m.relapse_rate, false),
+        (weights.response_days, |m| m.response_days, false),
     ];
     let mut scores = vec![0.0; towns.len()];
     for (weight, value, higher_is_better) in &columns {
@@ -839,6 +899,17 @@ mod tests {
         assert!(
             "on_time_rate=0,overdue=0,return_rate=0,relapse_rate=0,response_days=0".parse::<RankingWeights>().is_err()
         );
+    }
+
+    #[test]
+    fn drafts_fall_due_at_eight_the_next_morning() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // Monday 2026-12-07, 07:59 and 08:00 China time.
+        assert_eq!(ReportKind::Weekly.due_period(at("2026-12-07T07:59:00+08:00")).code(), "2026-W48");
+        assert_eq!(ReportKind::Weekly.due_period(at("2026-12-07T08:00:00+08:00")).code(), "2026-W49");
+        assert_eq!(ReportKind::Monthly.due_period(at("2026-12-01T08:00:00+08:00")).code(), "2026-11");
+        assert_eq!(ReportKind::Monthly.due_period(at("2026-12-01T07:00:00+08:00")).code(), "2026-10");
+        assert_eq!(ReportKind::Ranking.due_period(at("2026-12-07T12:00:00+08:00")).code(), "2026Q3");
     }
 
     #[test]

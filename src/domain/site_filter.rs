@@ -11,11 +11,24 @@
 use chrono::NaiveDate;
 
 use super::labels;
+use super::report::{Figure, Period, PeriodKind};
 use super::site::{HazardLevel, SiteKind, SiteStatus};
 
 /// The filter's query parameters, in the order of the canonical query string.
-pub const PARAMS: [&str; 11] =
-    ["town", "status", "kind", "hazard_type", "level", "overdue", "supervised", "relapsed", "from", "to", "source"];
+pub const PARAMS: [&str; 12] = [
+    "town",
+    "status",
+    "kind",
+    "hazard_type",
+    "level",
+    "overdue",
+    "supervised",
+    "relapsed",
+    "from",
+    "to",
+    "source",
+    "figure",
+];
 /// Most entries one comma-separated parameter may list (town codes or names, hazard types, …).
 pub const LIST_ENTRIES_MAX: usize = 50;
 /// Longest entry of a list (a town's admin code or name, a hazard type code).
@@ -43,6 +56,37 @@ pub struct MapFilter {
     pub to: Option<NaiveDate>,
     /// Site sources (`site_source_known`).
     pub sources: Vec<String>,
+    /// The sites one figure of a report counts (`figure=month:2026-11:overdue`): a report's click-through.
+    pub figure: Option<FigureFilter>,
+}
+
+/// One figure of one period's report, as a filter: `<week|month|quarter>:<period code>:<figure>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FigureFilter {
+    pub period: Period,
+    pub figure: Figure,
+}
+
+impl FigureFilter {
+    pub fn parse(value: &str) -> Result<FigureFilter, String> {
+        let usage = "expected <week|month|quarter>:<period>:<figure>, e.g. month:2026-11:overdue";
+        let mut parts = value.splitn(3, ':');
+        let (Some(kind), Some(code), Some(figure)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(usage.to_string());
+        };
+        let kind = [PeriodKind::Week, PeriodKind::Month, PeriodKind::Quarter]
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .ok_or_else(|| format!("unknown period kind {kind:?}; {usage}"))?;
+        let period = Period::parse(kind, code).map_err(|e| e.0)?;
+        let figure = figure.parse::<Figure>().map_err(|e| e.0)?;
+        Ok(FigureFilter { period, figure })
+    }
+
+    /// The canonical form, as parsed.
+    pub fn to_param(self) -> String {
+        format!("{}:{}:{}", self.period.kind.as_str(), self.period.code(), self.figure.as_str())
+    }
 }
 
 /// A parameter that is malformed, out of its limits or unknown; `param` names it.
@@ -98,6 +142,13 @@ impl MapFilter {
                 "overdue" => filter.overdue = flag(name, value)?,
                 "supervised" => filter.supervised = flag(name, value)?,
                 "relapsed" => filter.relapsed = flag(name, value)?,
+                "figure" if !value.is_empty() => {
+                    if value.len() > ENTRY_CHARS_MAX {
+                        return Err(error(name, format!("longer than {ENTRY_CHARS_MAX} characters")));
+                    }
+                    filter.figure = Some(FigureFilter::parse(value).map_err(|m| error(name, m))?);
+                }
+                "figure" => {}
                 "from" => filter.from = date(name, value)?,
                 "to" => filter.to = date(name, value)?,
                 "source" => {
@@ -151,6 +202,7 @@ impl MapFilter {
             date(self.from),
             date(self.to),
             join(self.sources.iter().map(String::as_str).collect()),
+            self.figure.map(FigureFilter::to_param).unwrap_or_default(),
         ];
         PARAMS
             .iter()
@@ -283,6 +335,27 @@ mod tests {
     }
 
     #[test]
+    fn a_report_figure_is_a_filter() {
+        let f = parse(&[("figure", "month:2026-11:overdue")]).unwrap();
+        let figure = f.figure.unwrap();
+        assert_eq!((figure.period.code(), figure.figure), ("2026-11".to_string(), Figure::Overdue));
+        assert_eq!(f.to_query(), "figure=month%3A2026-11%3Aoverdue");
+        assert_eq!(
+            parse(&[("figure", "quarter:2026-Q4:closed")]).unwrap().figure.unwrap().to_param(),
+            "quarter:2026Q4:closed"
+        );
+        for (bad, says) in [
+            ("month:2026-13:overdue", "no month 13"),
+            ("day:2026-11-01:overdue", "unknown period kind"),
+            ("month:2026-11:speed", "unknown figure"),
+            ("overdue", "expected <week|month|quarter>"),
+        ] {
+            let e = parse(&[("figure", bad)]).unwrap_err();
+            assert!(e.param == "figure" && e.message.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn empty_values_are_no_filter() {
         let f = parse(&[("town", ""), ("status", ""), ("overdue", ""), ("from", ""), ("kind", " , ")]).unwrap();
         assert_eq!(f, MapFilter::default());
@@ -336,7 +409,7 @@ mod tests {
         let err = MapFilter::parse(&given, &["limit"]).unwrap_err();
         assert!(
             err.message.contains(
-                "town, status, kind, hazard_type, level, overdue, supervised, relapsed, from, to, source, limit"
+                "town, status, kind, hazard_type, level, overdue, supervised, relapsed, from, to, source, figure, limit"
             ),
             "{err}"
         );

@@ -82,29 +82,11 @@ pub async fn pdf(State(state): State<AppState>, actor: Actor, Path(id): Path<Str
     }
     fetch_thumbnails(&state.photos, &mut sheet).await?;
 
-    let permit = match tokio::time::timeout(RENDER_QUEUE_WAIT, RENDERS.acquire()).await {
-        Ok(permit) => permit.map_err(|e| Error::Internal(e.into()))?,
-        Err(_) => {
-            return Err(Error::TooManyRequests {
-                message: "close-out sheets are being printed for others; try again in a few seconds".into(),
-                retry_after_s: 5,
-            });
-        }
-    };
     let code = sheet.code.clone();
     let started = Instant::now();
-    let configured_font = state.settings.cjk_font.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let font = CjkFont::shared(configured_font.as_deref())?;
-        Ok::<_, RenderError>(closeout::render(&sheet, font)?)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?;
-    drop(permit);
-    let bytes = match rendered {
+    let bytes = match render_pdf(state.settings.cjk_font.clone(), move |font| closeout::render(&sheet, font)).await? {
         Ok(bytes) => bytes,
-        Err(RenderError::Font(e)) => return Ok(font_missing(&e)),
-        Err(RenderError::Pdf(e)) => return Err(Error::Internal(e)),
+        Err(font_missing) => return Ok(font_missing),
     };
     tracing::info!(site = %code, bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "close-out sheet");
 
@@ -116,6 +98,43 @@ pub async fn pdf(State(state): State<AppState>, actor: Actor, Path(id): Path<Str
         (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
     ];
     Ok((headers, bytes).into_response())
+}
+
+/// Renders a PDF with the server's Chinese font, off the async threads and at most
+/// [`RENDERS_CONCURRENT_MAX`] at once server-wide (close-out sheets, reports and boards share the slots).
+/// A queue longer than [`RENDER_QUEUE_WAIT`] is a 429; no font is `Err` with the 503 that names the package.
+pub(super) async fn render_pdf(
+    configured_font: Option<std::path::PathBuf>,
+    render: impl FnOnce(&CjkFont) -> anyhow::Result<Vec<u8>> + Send + 'static,
+) -> Result<std::result::Result<Vec<u8>, Response>> {
+    let permit = match tokio::time::timeout(RENDER_QUEUE_WAIT, RENDERS.acquire()).await {
+        Ok(permit) => permit.map_err(|e| Error::Internal(e.into()))?,
+        Err(_) => {
+            return Err(Error::TooManyRequests {
+                message: "PDFs are being printed for others; try again in a few seconds".into(),
+                retry_after_s: 5,
+            });
+        }
+    };
+    let rendered = tokio::task::spawn_blocking(move || {
+        let font = CjkFont::shared(configured_font.as_deref())?;
+        Ok::<_, RenderError>(render(font)?)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?;
+    drop(permit);
+    match rendered {
+        Ok(bytes) => Ok(Ok(bytes)),
+        Err(RenderError::Font(e)) => Ok(Err(font_missing(&e))),
+        Err(RenderError::Pdf(e)) => Err(Error::Internal(e)),
+    }
+}
+
+/// `Content-Disposition` for a file with a Chinese name: RFC 6266 with the UTF-8 name in `filename*`
+/// (RFC 5987/8187), and `ascii` as the `filename` of clients that do not read `filename*`.
+pub(super) fn file_disposition(disposition: &str, ascii: &str, name: &str) -> HeaderValue {
+    let value = format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{}", rfc5987(name));
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,11 +189,9 @@ fn font_missing(e: &FontError) -> Response {
 /// `inline` with the file name 销号单-<code>.pdf: RFC 6266 with the UTF-8 name in `filename*` (RFC 5987/8187),
 /// and an ASCII `filename` for clients that do not read `filename*`.
 fn content_disposition(code: &str) -> HeaderValue {
-    let name = format!("销号单-{code}.pdf");
     let ascii: String =
         code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    let value = format!("inline; filename=\"closeout-{ascii}.pdf\"; filename*=UTF-8''{}", rfc5987(&name));
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("inline"))
+    file_disposition("inline", &format!("closeout-{ascii}.pdf"), &format!("销号单-{code}.pdf"))
 }
 
 /// Percent-encodes everything but RFC 5987 `attr-char`.

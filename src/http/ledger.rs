@@ -66,6 +66,8 @@ pub struct LedgerParams {
     kind: Option<String>,
     /// A town's admin code or name.
     town: Option<String>,
+    /// The sites one figure of a report counts, e.g. `month:2026-11:overdue` (a report's click-through).
+    figure: Option<String>,
 }
 
 /// Columns before the checklist items: header and a width (Excel character units) that fits typical content.
@@ -183,7 +185,7 @@ async fn start(
 ) -> Result<(Export, SemaphorePermit<'static>)> {
     let Query(p) = params.map_err(|e| {
         Error::BadRequest(format!(
-            "{}; parameters are bbox, status, kind, town (a ledger has no paging)",
+            "{}; parameters are bbox, status, kind, town, figure (a ledger has no paging)",
             e.body_text()
         ))
     })?;
@@ -192,6 +194,7 @@ async fn start(
         status: p.status,
         kind: p.kind,
         town: p.town,
+        figure: p.figure,
         limit: None,
         after: None,
     })?;

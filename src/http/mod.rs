@@ -16,6 +16,7 @@ mod photos;
 mod places;
 mod reference;
 pub mod release;
+pub mod reports;
 pub mod settings;
 mod site_exports;
 mod site_view;
@@ -74,6 +75,9 @@ pub struct Settings {
     pub look_back_radius_m: f64,
     pub deadlines: DeadlinePolicy,
     pub look_back: LookBackPolicy,
+    /// The town ranking's weights and bands (晴雨榜).
+    pub ranking_weights: crate::domain::report::RankingWeights,
+    pub ranking_bands: crate::domain::report::RankingBands,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
@@ -117,6 +121,8 @@ impl Default for Settings {
             look_back_radius_m: crate::domain::observation::LOOK_BACK_RADIUS_M,
             deadlines: DeadlinePolicy::default(),
             look_back: Default::default(),
+            ranking_weights: Default::default(),
+            ranking_bands: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
@@ -201,6 +207,23 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(places::roads))
         .routes(routes!(places::locate_point))
         .routes(routes!(places::locate_stake))
+        .routes(routes!(reports::weekly))
+        .routes(routes!(reports::monthly))
+        .routes(routes!(reports::weekly_pdf))
+        .routes(routes!(reports::weekly_xlsx))
+        .routes(routes!(reports::monthly_pdf))
+        .routes(routes!(reports::monthly_xlsx))
+        .routes(routes!(reports::publication_pdf))
+        .routes(routes!(reports::publication_xlsx))
+        .routes(routes!(reports::publish_weekly))
+        .routes(routes!(reports::publish_monthly))
+        .routes(routes!(reports::draft_weekly))
+        .routes(routes!(reports::draft_monthly))
+        .routes(routes!(reports::drafts))
+        .routes(routes!(reports::ranking))
+        .routes(routes!(reports::publish_ranking))
+        .routes(routes!(reports::publications))
+        .routes(routes!(reports::publication))
         .routes(routes!(openapi::openapi_json))
 }
 

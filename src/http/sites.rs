@@ -40,6 +40,8 @@ pub struct ListParams {
     pub kind: Option<String>,
     /// Town admin codes or names, comma-separated.
     pub town: Option<String>,
+    /// The sites one figure of a report counts, e.g. `month:2026-11:overdue`.
+    pub figure: Option<String>,
     /// Page size, 1 to 5000 (default 1000).
     pub limit: Option<String>,
     /// The previous page's `next_after`.
@@ -74,6 +76,9 @@ pub struct FilterParams {
     to: Option<String>,
     /// Site sources, e.g. `patrol,hotline`.
     source: Option<String>,
+    /// The sites one figure of a report counts, `<week|month|quarter>:<period>:<figure>`, e.g.
+    /// `month:2026-11:overdue` (a report's click-through; figures as in `GET /api/v1/reports/monthly`).
+    figure: Option<String>,
 }
 
 /// The list's own parameters: where and which page.
@@ -212,7 +217,7 @@ pub async fn list(State(state): State<AppState>, actor: Actor, params: QueryPair
 
 /// The list's filter as the OGC API and the ledger give it (status, kind and town through the one parser).
 pub fn parse_filter(p: ListParams) -> Result<SiteFilter> {
-    let pairs: Vec<(String, String)> = [("status", p.status), ("kind", p.kind), ("town", p.town)]
+    let pairs: Vec<(String, String)> = [("status", p.status), ("kind", p.kind), ("town", p.town), ("figure", p.figure)]
         .into_iter()
         .filter_map(|(name, value)| value.map(|v| (name.to_string(), v)))
         .collect();

@@ -80,6 +80,23 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/look-backs",                            Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/look-backs/towns",                      Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST /api/v1/look-backs/plan",                      Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    // Reports: everyone signed in reads the figures of their scope; the live board compares every town, so
+    // town and unit officers read the published ones. Dispatchers, leaders and admins prepare and publish: the
+    // first publication of a period is 201, the next without `corrects` a 409.
+    ("GET /api/v1/reports/weekly",                        Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/reports/monthly?period=2026-11",        Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/reports/monthly.xlsx?period=2026-11",   Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/rankings/2026Q4",                       Any,   [401, 200, 200, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/rankings/2026Q4.xlsx",                  Any,   [401, 200, 200, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/reports/drafts",                        Any,   [401, 403, 403, 403, 403, 200, 403, 200, 200]),
+    ("POST /api/v1/reports/weekly/draft?period=2026-W45", Any,   [401, 403, 403, 403, 403, 200, 403, 200, 200]),
+    ("POST /api/v1/reports/monthly/draft?period=2026-09", Any,   [401, 403, 403, 403, 403, 200, 403, 200, 200]),
+    ("POST /api/v1/reports/monthly/publish?period=2026-10", Any, [401, 403, 403, 403, 403, 201, 403, 409, 409]),
+    ("POST /api/v1/reports/weekly/publish?period=2026-W44", Any, [401, 403, 403, 403, 403, 201, 403, 409, 409]),
+    ("POST /api/v1/rankings/2026Q3/publish",              Any,   [401, 403, 403, 403, 403, 201, 403, 409, 409]),
+    ("GET /api/v1/publications",                          Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/publications/1",                        Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/publications/1/report.xlsx",            Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Reference data: anyone signed in.
     ("GET /api/v1/towns",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/roads",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),

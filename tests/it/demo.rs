@@ -76,6 +76,22 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     assert_eq!(thumb.status, 200);
     image::load_from_memory(&thumb.bytes).unwrap();
 
+    // The leader published October's bulletin and the third quarter's board: every town has figures in both.
+    let published = app.get("/api/v1/publications").await.json();
+    let kinds: BTreeSet<String> = published
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{} {}", p["kind"].as_str().unwrap(), p["period"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["monthly 2026-10".to_string(), "ranking 2026Q3".to_string()]));
+    let october = app.get("/api/v1/reports/monthly?period=2026-10").await.json();
+    assert!(october["totals"]["closed"].as_i64().unwrap() > 50, "{}", october["totals"]);
+    assert!(october["towns"].as_array().unwrap().iter().all(|t| t["figures"]["found"].as_i64().unwrap() > 0));
+    let board = app.get("/api/v1/rankings/2026Q3").await.json();
+    let bands: Vec<&str> = board["towns"].as_array().unwrap().iter().map(|t| t["band"].as_str().unwrap()).collect();
+    assert!(bands.first() == Some(&"sunny") && bands.last() == Some(&"rainy"), "{bands:?}");
+
     // Loading again into a database that has sites changes nothing.
     let before = app.count("site").await;
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();

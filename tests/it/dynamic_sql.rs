@@ -11,8 +11,10 @@ use common::{app, county_office, jpeg, observation, sha256_hex};
 use roadledger::db::sites::SiteFilter;
 use roadledger::db::{ledger, lifecycle, lookback, observations, photos, places, sites};
 use roadledger::domain::auth::SiteScope;
+use roadledger::domain::lifecycle::china_date;
+use roadledger::domain::report::{Figure, Period, PeriodKind};
 use roadledger::domain::site::{HazardLevel, SiteKind, SiteStatus};
-use roadledger::domain::site_filter::MapFilter;
+use roadledger::domain::site_filter::{FigureFilter, MapFilter};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -153,6 +155,9 @@ async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
     let status: SiteStatus = s.status.parse().unwrap();
     let date = |d: &str| Some(d.parse::<NaiveDate>().unwrap());
     let with = |criteria: MapFilter| SiteFilter { criteria, ..Default::default() };
+    // The site was opened now: the report figure "found" of this month counts it, "closed" does not.
+    let this_month = Period::containing(PeriodKind::Month, china_date(chrono::Utc::now()));
+    let figure = |figure| Some(FigureFilter { period: this_month, figure });
     // Each optional part of the filter on its own, all of them together, and ones that exclude the site.
     let variants: Vec<(&str, SiteFilter, bool)> = vec![
         ("nothing", SiteFilter::default(), true),
@@ -169,6 +174,7 @@ async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
         ("from", with(MapFilter { from: date("2026-11-30"), ..Default::default() }), true),
         ("to", with(MapFilter { to: date("2026-11-30"), ..Default::default() }), true),
         ("source", with(MapFilter { sources: vec!["hotline".into()], ..Default::default() }), true),
+        ("figure", with(MapFilter { figure: figure(Figure::Found), ..Default::default() }), true),
         (
             "everything",
             SiteFilter {
@@ -185,6 +191,7 @@ async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
                     from: date("2026-11-01"),
                     to: date("2026-11-30"),
                     sources: vec!["hotline".into(), "patrol".into()],
+                    figure: figure(Figure::Found),
                 },
                 ..Default::default()
             },
@@ -202,6 +209,7 @@ async fn the_site_filter_runs_with_every_variant(pool: PgPool) {
         ("later from", with(MapFilter { from: date("2026-12-01"), ..Default::default() }), false),
         ("earlier to", with(MapFilter { to: date("2026-11-29"), ..Default::default() }), false),
         ("other source", with(MapFilter { sources: vec!["drone".into()], ..Default::default() }), false),
+        ("other figure", with(MapFilter { figure: figure(Figure::Closed), ..Default::default() }), false),
     ];
     for (name, filter, includes) in variants {
         for (scope_name, scope, sees) in scopes(&s) {

@@ -21,6 +21,7 @@ mod ogc;
 mod openapi;
 mod photo_evidence;
 mod place;
+mod reports;
 mod security;
 mod site_cells;
 mod sites;
