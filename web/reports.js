@@ -573,7 +573,7 @@ function rankingTab() {
   const toolbar = h('div', { class: 'work-toolbar report-toolbar' },
     periodPicker('quarter'),
     h('div', { class: 'toolbar-spacer' }),
-    downloadLinks(rankingUrl(code, '.pdf'), null),
+    downloadLinks(rankingUrl(code, '.pdf'), rankingUrl(code, '.xlsx')),
     state.publisher && entry.data
       ? h('button', { type: 'button', class: 'btn btn-primary', id: 'publish', onclick: () => publish('ranking', entry.data) },
         t(entry.data.published?.length ? 'reports.publishCorrection' : 'reports.publishRanking'))
@@ -668,7 +668,7 @@ async function publish(kind, shown) {
   const url = kind === 'ranking'
     ? `${rankingUrl(code)}/publish`
     : withQuery(`/api/v1/reports/${kind}/publish`, { period: code });
-  const note = h('textarea', { id: 'publish-note', name: 'note', rows: '3', maxlength: '500' });
+  const note = h('textarea', { id: 'publish-note', name: 'note', rows: '3', maxlength: '1000' });
   const title = `${periodTitle(PUBLICATION_KINDS[kind], code)} ${t(`reports.kind.${kind}`)}`;
   const done = await openDialog({
     id: 'publish-dialog',
@@ -758,8 +758,7 @@ function publicationDownloads(p) {
   const base = `/api/v1/publications/${encodeURIComponent(p.id)}`;
   return [
     h('a', { class: 'btn btn-small', href: `${base}/report.pdf`, download: '', 'aria-label': `PDF ${t('reports.version', { n: p.version })}` }, 'PDF'),
-    p.kind === 'ranking' ? null
-      : h('a', { class: 'btn btn-small', href: `${base}/report.xlsx`, download: '', 'aria-label': `XLSX ${t('reports.version', { n: p.version })}` }, 'XLSX'),
+    h('a', { class: 'btn btn-small', href: `${base}/report.xlsx`, download: '', 'aria-label': `XLSX ${t('reports.version', { n: p.version })}` }, 'XLSX'),
   ];
 }
 
