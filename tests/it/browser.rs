@@ -1423,10 +1423,11 @@ async fn reports_page_links_a_bulletins_numbers_to_the_map_and_publishes_it_with
         .unwrap();
     let town_overdue = town["figures"]["overdue"].as_i64().unwrap();
     assert!(town_overdue > 0, "the demo should leave sites overdue at the end of {}: {report:#}", month.code());
-    let totals: serde_json::Map<String, Value> = ["found", "dispatched", "closed", "overdue", "open", "returned", "relapsed"]
-        .into_iter()
-        .map(|f| (f.to_string(), report["totals"][f].clone()))
-        .collect();
+    let totals: serde_json::Map<String, Value> =
+        ["found", "dispatched", "closed", "overdue", "open", "returned", "relapsed"]
+            .into_iter()
+            .map(|f| (f.to_string(), report["totals"][f].clone()))
+            .collect();
     let ranking = get_json_as(&app, &reader, &format!("/api/v1/rankings/{}", quarter.code())).await;
     let note = "11月通报，请各区镇对照整改";
     let correction = "更正：塘桥镇逾期数以本版为准";
@@ -1452,7 +1453,7 @@ async fn reports_page_links_a_bulletins_numbers_to_the_map_and_publishes_it_with
     // Stored: version 1 with the note, and version 2 correcting it, both of that month.
     let published = get_json_as(&app, &reader, "/api/v1/publications?kind=monthly").await;
     let ours: Vec<&Value> =
-        published.as_array().unwrap().iter().filter(|p| p["period"] == json!(month.code()) || p["period"]["code"] == json!(month.code())).collect();
+        published.as_array().unwrap().iter().filter(|p| p["period"] == json!(month.code())).collect();
     assert_eq!(ours.len(), 2, "{published:#}");
     let v1 = ours.iter().find(|p| p["version"] == 1).unwrap();
     let v2 = ours.iter().find(|p| p["version"] == 2).unwrap();
