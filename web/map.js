@@ -20,8 +20,9 @@ import { STATUS_COLOUR, getJson, h, fill, debounce } from './common.js';
 import { boot } from './boot.js';
 import { t, tCode, localName, onLangChange } from './i18n.js';
 import {
-  LAYERS, emptyFilter, readFilter, readView, filterQuery, pageQuery, activeFilterCount,
+  LAYERS, emptyFilter, readFilter, readView, filterQuery, pageQuery, activeFilterCount, parseFigure,
 } from './mapfilter.js';
+import { periodTitle } from './periods.js';
 import { baseMapChoices, baseMapStyle, choiceLabel, tileCrs, validXyzUrl } from './basemaps.js';
 import { wgs84ToGcj02 } from './coords.js';
 import { renderSitePanel, renderSitePanelMessage } from './sitepanel.js';
@@ -125,10 +126,12 @@ function before() {
     renderTownLabels();
     renderPanel();
     renderNotice();
+    renderFigureChip();
   });
   // On a phone the legend starts folded: the map comes first.
   if (window.matchMedia('(max-width: 760px)').matches) $('legend').open = false;
   if (activeFilterCount(state.filter)) $('filters').open = true;
+  renderFigureChip();
   renderLegend();
   $('panel-close').addEventListener('click', closePanel);
 }
@@ -416,6 +419,7 @@ function setFilter(next) {
   writeAddress();
   state.map?.getSource('sites')?.setTiles([tileUrl('sites')]);
   renderFilters();
+  renderFigureChip();
   renderLegend();
   refreshCounts();
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -495,6 +499,31 @@ function renderNotice() {
   if (document.body.dataset.state === 'error') return;
   if (state.tileError) showNotice(t('map.loadError', { detail: state.tileError }), true);
   else showNotice('');
+}
+
+/**
+ * A report's number opened on the map (reports.html links each figure here with `figure=`): the map shows only
+ * the sites counted in it, which the chip says, until it is cleared.
+ */
+function renderFigureChip() {
+  const el = $('figure-chip');
+  const figure = parseFigure(state.filter.figure);
+  el.hidden = !figure;
+  if (!figure) {
+    el.replaceChildren();
+    return;
+  }
+  fill(el,
+    h('span', { class: 'figure-chip-text', id: 'figure-chip-text', title: t('map.figureHint') },
+      t('map.figureChip', { period: periodTitle(figure.kind, figure.period), figure: tCode('figure', figure.figure) })),
+    h('button', {
+      type: 'button',
+      class: 'figure-chip-clear',
+      id: 'figure-chip-clear',
+      'aria-label': t('map.figureClear'),
+      title: t('map.figureClear'),
+      onclick: () => setFilter({ ...state.filter, figure: '' }),
+    }, '✕'));
 }
 
 // ---------------------------------------------------------------------------------------------------------

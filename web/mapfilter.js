@@ -3,8 +3,9 @@
 //
 // The filter parameters are exactly those of the server's site filter (`GET /api/v1/sites`, `/sites/counts`,
 // the exports and `/tiles/sites/…`), so the same query string goes to all of them. `filterQuery` writes it in
-// one canonical form (keys in a fixed order, values sorted and without repeats): the server keys its tile cache
-// on the filter, and the browser's HTTP cache on the URL, so one filter must have one spelling.
+// one canonical form (keys in the server's order, `domain::site_filter::PARAMS` then `figure`; values sorted and
+// without repeats): the server keys its tile cache on the filter, and the browser's HTTP cache on the URL, so
+// one filter must have one spelling.
 //
 // Pure functions of their arguments: no DOM, no fetch.
 
@@ -14,10 +15,20 @@ export const LIST_KEYS = ['town', 'status', 'kind', 'hazard_type', 'level', 'sou
 export const BOOL_KEYS = ['overdue', 'supervised', 'relapsed'];
 /** First observed from / to, `YYYY-MM-DD`, inclusive. */
 export const DATE_KEYS = ['from', 'to'];
+/**
+ * The sites counted in one figure of a report (reports.html links its numbers here):
+ * `<kind>:<period code>:<figure>`, e.g. `month:2026-11:overdue` (kind week, month or quarter; the figures of
+ * `domain::report::Figure`). The server decides which sites those are.
+ */
+export const FIGURE_KEY = 'figure';
+/** Every filter parameter in the server's canonical order (`domain::site_filter::PARAMS`, then `figure`). */
+export const PARAMS = ['town', 'status', 'kind', 'hazard_type', 'level', 'overdue', 'supervised', 'relapsed', 'from',
+  'to', 'source', FIGURE_KEY];
 /** The map's own layers, in drawing order from the bottom. */
 export const LAYERS = ['towns', 'roads', 'sites'];
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const FIGURE = /^(week|month|quarter):(\d{4}(?:-W\d{2}|-\d{2}|Q[1-4])):([a-z_]{1,32})$/;
 
 /** A filter that lets everything through. */
 export function emptyFilter() {
@@ -25,7 +36,19 @@ export function emptyFilter() {
   for (const key of LIST_KEYS) filter[key] = [];
   for (const key of BOOL_KEYS) filter[key] = null;
   for (const key of DATE_KEYS) filter[key] = '';
+  filter[FIGURE_KEY] = '';
   return filter;
+}
+
+/** A report figure filter read into its parts ({kind, period, figure}), or null when absent or malformed. */
+export function parseFigure(text) {
+  const match = FIGURE.exec(text || '');
+  return match ? { kind: match[1], period: match[2], figure: match[3] } : null;
+}
+
+/** The figure filter of a report's number: `month:2026-11:overdue`. */
+export function figureFilter(kind, period, figure) {
+  return `${kind}:${period}:${figure}`;
 }
 
 /** Reads the filter from a query string (`URLSearchParams`); what is malformed is left out. */
@@ -40,6 +63,7 @@ export function readFilter(params) {
     const value = params.get(key) || '';
     filter[key] = DATE.test(value) ? value : '';
   }
+  filter[FIGURE_KEY] = parseFigure(params.get(FIGURE_KEY)) ? params.get(FIGURE_KEY) : '';
   return filter;
 }
 
@@ -51,7 +75,7 @@ function splitList(text) {
 /** The filter as `URLSearchParams` in canonical order; parameters without a value are left out. */
 export function filterParams(filter, { without = [] } = {}) {
   const params = new URLSearchParams();
-  for (const key of [...LIST_KEYS, ...BOOL_KEYS, ...DATE_KEYS]) {
+  for (const key of PARAMS) {
     if (without.includes(key)) continue;
     const value = filter[key];
     if (Array.isArray(value)) {

@@ -380,7 +380,7 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
-    assert_eq!(result["header"]["links"], json!(["/", "/inspect.html"]));
+    assert_eq!(result["header"]["links"], json!(["/", "/reports.html", "/inspect.html"]));
     assert_eq!(result["header"]["roles_en"], "Leader");
     // Signing out ended the session in the database too, not only in the browser.
     let sessions: i64 = sqlx::query_scalar("select count(*) from user_session where user_id = $1")
@@ -1377,4 +1377,95 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
         .await
         .unwrap();
     assert_eq!(visits, 2);
+}
+
+/// GET `uri` with an API token and its answer as JSON; it must be a 200.
+async fn get_json_as(app: &common::TestApp, token: &str, uri: &str) -> Value {
+    let request = axum::http::Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(answer.status, 200, "{uri}: {}", String::from_utf8_lossy(&answer.bytes));
+    answer.json()
+}
+
+/// The demo account's password, by sign-in name (`demo::DEMO_ACCOUNTS`).
+fn demo_signs_in_as(prefix: &str, name: &str) -> [(String, String); 2] {
+    let (_, _, password) = roadledger::demo::DEMO_ACCOUNTS.iter().find(|(n, _, _)| *n == name).unwrap();
+    [(format!("{prefix}_USER"), name.to_string()), (format!("{prefix}_PASSWORD"), password.to_string())]
+}
+
+/// The reports page over the demo county (months of history up to today): a leader reads last month's
+/// bulletin with its charts and town table, follows a town's overdue number to exactly those sites on the map,
+/// publishes the bulletin and then a correction of it; the town officer reads both under 已发布. The numbers
+/// the page must show are the API's own, read here first.
+#[sqlx::test(migrations = "./migrations")]
+async fn reports_page_links_a_bulletins_numbers_to_the_map_and_publishes_it_with_a_correction(pool: PgPool) {
+    use roadledger::domain::report::{Period, PeriodKind};
+
+    let app = common::app(pool.clone()).await;
+    let photos = roadledger::photos::PhotoStore::local(app.photo_dir.path()).unwrap();
+    roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();
+    let city = common::organisation(&pool, "city_office").await;
+    let reader = common::token_for(&pool, "report.reader", "读报表", "leader", city).await;
+
+    let today = roadledger::domain::lifecycle::china_date(chrono::Utc::now());
+    let month = Period::last_complete(PeriodKind::Month, today);
+    let quarter = Period::containing(PeriodKind::Quarter, today);
+    let report = get_json_as(&app, &reader, &format!("/api/v1/reports/monthly?period={}", month.code())).await;
+    let towns = report["towns"].as_array().unwrap();
+    // The town with the most sites overdue at the month's end: its number is the one followed to the map.
+    let town = towns
+        .iter()
+        .filter(|t| t["code"].is_string())
+        .max_by_key(|t| (t["figures"]["overdue"].as_i64().unwrap(), std::cmp::Reverse(t["code"].as_str().unwrap())))
+        .unwrap();
+    let town_overdue = town["figures"]["overdue"].as_i64().unwrap();
+    assert!(town_overdue > 0, "the demo should leave sites overdue at the end of {}: {report:#}", month.code());
+    let totals: serde_json::Map<String, Value> =
+        ["found", "dispatched", "closed", "overdue", "open", "returned", "relapsed"]
+            .into_iter()
+            .map(|f| (f.to_string(), report["totals"][f].clone()))
+            .collect();
+    let ranking = get_json_as(&app, &reader, &format!("/api/v1/rankings/{}", quarter.code())).await;
+    let note = "11月通报，请各区镇对照整改";
+    let correction = "更正：塘桥镇逾期数以本版为准";
+    let expectations = json!({
+        "period": month.code(),
+        "period_title": month.title_zh(),
+        "towns": towns.len(),
+        "totals": totals,
+        "town": {"code": town["code"], "name": town["name"], "overdue": town_overdue},
+        "quarter": quarter.code(),
+        "towns_ranked": ranking["towns"].as_array().unwrap().len(),
+        "note": note,
+        "correction": correction,
+    });
+
+    let base = common::serve(&app).await;
+    let env: Vec<_> =
+        demo_signs_in_as("E2E", "demo-leader").into_iter().chain(demo_signs_in_as("E2E_TOWN", "demo-town")).collect();
+    let result = run_e2e("reports.mjs", &[&base, &expectations.to_string()], &env).await;
+
+    assert_eq!(result["map_total"], town_overdue);
+    assert_eq!(result["leader_tabs"], json!(["overview", "weekly", "monthly", "ranking", "published"]));
+    // Stored: version 1 with the note, and version 2 correcting it, both of that month.
+    let published = get_json_as(&app, &reader, "/api/v1/publications?kind=monthly").await;
+    let ours: Vec<&Value> =
+        published.as_array().unwrap().iter().filter(|p| p["period"] == json!(month.code())).collect();
+    assert_eq!(ours.len(), 2, "{published:#}");
+    let v1 = ours.iter().find(|p| p["version"] == 1).unwrap();
+    let v2 = ours.iter().find(|p| p["version"] == 2).unwrap();
+    assert_eq!((v1["note"].as_str(), v1["corrects"].is_null()), (Some(note), true));
+    assert_eq!((v2["note"].as_str(), &v2["corrects"]), (Some(correction), &v1["id"]));
+    // The stored copy holds the figures the page showed.
+    let v2_id = match &v2["id"] {
+        Value::String(id) => id.clone(),
+        other => other.to_string(),
+    };
+    let copy = get_json_as(&app, &reader, &format!("/api/v1/publications/{v2_id}")).await;
+    for (figure, value) in &totals {
+        assert_eq!(&copy["body"]["totals"][figure], value, "{figure}");
+    }
 }
