@@ -101,7 +101,7 @@ pub async fn token_create(pool: &PgPool, user_name: &str, token_name: &str) -> a
         bail!("the account {user_name:?} is disabled");
     }
     let token = secrets::random_token("rl_");
-    accounts::create_token(pool, user.id, token_name, &token).await?;
+    accounts::create_token(pool, user.id, token_name, &token, None).await?;
     println!("{token}");
     Ok(())
 }

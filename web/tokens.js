@@ -126,15 +126,20 @@ export function mountTokens(root) {
       fill(list, h('div', { class: 'table-wrap' }, h('table', { class: 'data-table', id: 'token-table' },
         h('thead', {}, h('tr', {},
           h('th', {}, t('tokens.name')), h('th', {}, t('tokens.prefix')), h('th', {}, t('tokens.createdAt')),
-          h('th', {}, t('tokens.lastUsed')), h('th', {}, t('tokens.status')), h('th', { class: 'actions' }, ''))),
+          h('th', {}, t('tokens.lastUsed')), h('th', {}, t('tokens.expiresAt')), h('th', {}, t('tokens.status')),
+          h('th', { class: 'actions' }, ''))),
         h('tbody', {}, state.tokens.map((tok) => h('tr', { dataset: { id: tok.id, state: tok.revoked_at ? 'revoked' : 'active' } },
           h('td', {}, tok.name),
           h('td', {}, h('code', { class: 'token-prefix' }, `${tok.prefix}…`)),
           h('td', {}, formatDateTime(tok.created_at)),
           h('td', {}, tok.last_used_at ? formatDateTime(tok.last_used_at) : h('span', { class: 'muted' }, t('tokens.neverUsed'))),
+          // A token may be made with an end (`expires_at`, see POST /api/v1/tokens); past it the server refuses it.
+          h('td', {}, tok.expires_at ? formatDateTime(tok.expires_at) : h('span', { class: 'muted' }, t('tokens.noExpiry'))),
           h('td', {}, tok.revoked_at
             ? h('span', { class: 'status-pill status-off', title: formatDateTime(tok.revoked_at) }, t('tokens.revoked'))
-            : h('span', { class: 'status-pill status-on' }, t('tokens.active'))),
+            : tok.expires_at && new Date(tok.expires_at) <= new Date()
+              ? h('span', { class: 'status-pill status-off' }, t('tokens.expired'))
+              : h('span', { class: 'status-pill status-on' }, t('tokens.active'))),
           h('td', { class: 'actions' }, tok.revoked_at ? null
             : h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', onclick: () => revoke(tok) }, t('tokens.revoke')))))))));
     }

@@ -37,7 +37,7 @@ pub async fn bench_token(pool: &sqlx::PgPool, role: Role) -> String {
         }
     };
     let token = roadledger::secrets::random_token("rl_");
-    accounts::create_token(pool, user, "bench", &token).await.unwrap();
+    accounts::create_token(pool, user, "bench", &token, None).await.unwrap();
     token
 }
 

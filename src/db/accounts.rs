@@ -274,30 +274,53 @@ impl ActorRow {
     }
 }
 
-/// A browser session's actor and its CSRF token, if the session is live and its account enabled. Touches
-/// `last_seen_at` at most once a minute and slides the idle expiry.
+/// A live browser session as a request finds it.
+pub struct LiveSession {
+    pub actor: Actor,
+    pub csrf_token: String,
+    /// Set when this request slid the session's expiry (at most once per `SESSION_RENEWAL_INTERVAL_S`): the
+    /// new expiry, which the cookie's `Max-Age` must follow, or the browser drops a live session.
+    pub renewed_until: Option<DateTime<Utc>>,
+}
+
+/// A session ends this long after sign-in however active it is (README: 12 idle hours, 7 days at most).
+pub const SESSION_LIFETIME_S: i64 = 7 * 24 * 3600;
+/// A session's expiry (and its cookie) slides at most this often: one write per session per interval, not
+/// one per request. The idle limit is thereby honoured to within this interval.
+pub const SESSION_RENEWAL_INTERVAL_S: i64 = 5 * 60;
+
+/// A browser session's actor and its CSRF token, if the session is live (used within `idle`, and signed in
+/// less than 7 days ago) and its account enabled. Slides the idle expiry, and touches `last_seen_at`, at most
+/// once per `SESSION_RENEWAL_INTERVAL_S`.
 pub async fn session_actor(
     pool: &PgPool,
     token_sha256: &[u8; 32],
     idle: Duration,
-) -> sqlx::Result<Option<(Actor, String)>> {
+) -> sqlx::Result<Option<LiveSession>> {
+    // The 7-day cap is checked on `created_at` itself as well as folded into `expires_at`, so a renewal can
+    // never hand out a session past its lifetime (the renewing statement would otherwise still answer it).
     let row = sqlx::query!(
         r#"with s as (
              update user_session set last_seen_at = now(),
-                 expires_at = least(created_at + interval '7 days', now() + make_interval(secs => $2))
+                 expires_at = least(created_at + make_interval(secs => $3), now() + make_interval(secs => $2))
              where token_sha256 = $1 and expires_at > now()
-               and last_seen_at < now() - interval '1 minute'
-             returning user_id, csrf_token),
+               and created_at > now() - make_interval(secs => $3)
+               and last_seen_at < now() - make_interval(secs => $4)
+             returning user_id, csrf_token, expires_at),
          live as (
-             select user_id, csrf_token from s
+             select user_id, csrf_token, expires_at as renewed_until from s
              union all
-             select user_id, csrf_token from user_session
-             where token_sha256 = $1 and expires_at > now() and not exists (select 1 from s))
-         select u.id, u.name, u.display_name, u.roles, u.organisation_id, o.town_id, live.csrf_token as "csrf_token!"
+             select user_id, csrf_token, null from user_session
+             where token_sha256 = $1 and expires_at > now() and created_at > now() - make_interval(secs => $3)
+               and not exists (select 1 from s))
+         select u.id, u.name, u.display_name, u.roles, u.organisation_id, o.town_id, live.csrf_token as "csrf_token!",
+             live.renewed_until
          from live join app_user u on u.id = live.user_id join organisation o on o.id = u.organisation_id
          where u.disabled_at is null"#,
         token_sha256.as_slice(),
-        idle.num_seconds() as f64
+        idle.num_seconds() as f64,
+        SESSION_LIFETIME_S as f64,
+        SESSION_RENEWAL_INTERVAL_S as f64
     )
     .fetch_optional(pool)
     .await?;
@@ -310,16 +333,17 @@ pub async fn session_actor(
             organisation_id: r.organisation_id,
             town_id: r.town_id,
         };
-        (actor.into_actor(), r.csrf_token)
+        LiveSession { actor: actor.into_actor(), csrf_token: r.csrf_token, renewed_until: r.renewed_until }
     }))
 }
 
-/// An API token's actor, if the token is live and its account enabled; records when it was last used
+/// An API token's actor, if the token is live (not revoked, not past its `expires_at`) and its account enabled; records when it was last used
 /// (at most once a minute, to keep reads cheap).
 pub async fn token_actor(pool: &PgPool, token_sha256: &[u8; 32]) -> sqlx::Result<Option<Actor>> {
     let row = sqlx::query_as!(
         ActorRow,
-        "with t as (select id, user_id, last_used_at from api_token where token_sha256 = $1 and revoked_at is null),
+        "with t as (select id, user_id, last_used_at from api_token where token_sha256 = $1 and revoked_at is null
+                      and (expires_at is null or expires_at > now())),
          touched as (update api_token set last_used_at = now()
                      where id = (select id from t where last_used_at is null or last_used_at < now() - interval '1 minute'))
          select u.id, u.name, u.display_name, u.roles, u.organisation_id, o.town_id
@@ -414,6 +438,8 @@ pub struct TokenView {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the token stops working by itself; `None`: when revoked.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Most live tokens one account may hold.
@@ -422,7 +448,7 @@ pub const TOKENS_PER_USER_MAX: i64 = 20;
 pub async fn tokens(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<TokenView>> {
     sqlx::query_as!(
         TokenView,
-        "select id, name, prefix, created_at, last_used_at, revoked_at from api_token
+        "select id, name, prefix, created_at, last_used_at, revoked_at, expires_at from api_token
          where user_id = $1 order by created_at desc limit 100",
         user_id
     )
@@ -432,23 +458,32 @@ pub async fn tokens(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<TokenView>
 
 pub async fn live_token_count(executor: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        r#"select count(*) as "count!" from api_token where user_id = $1 and revoked_at is null"#,
+        r#"select count(*) as "count!" from api_token
+           where user_id = $1 and revoked_at is null and (expires_at is null or expires_at > now())"#,
         user_id
     )
     .fetch_one(executor)
     .await
 }
 
-pub async fn create_token(pool: &PgPool, user_id: Uuid, name: &str, token: &str) -> sqlx::Result<TokenView> {
+/// Stores a new token (its SHA-256 and prefix); `expires_at` ends it by itself (`None`: lives until revoked).
+pub async fn create_token(
+    pool: &PgPool,
+    user_id: Uuid,
+    name: &str,
+    token: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<TokenView> {
     let token_sha256 = crate::secrets::sha256(token);
     sqlx::query_as!(
         TokenView,
-        "insert into api_token (user_id, name, token_sha256, prefix) values ($1, $2, $3, $4)
-         returning id, name, prefix, created_at, last_used_at, revoked_at",
+        "insert into api_token (user_id, name, token_sha256, prefix, expires_at) values ($1, $2, $3, $4, $5)
+         returning id, name, prefix, created_at, last_used_at, revoked_at, expires_at",
         user_id,
         name,
         token_sha256.as_slice(),
-        &token[..token.len().min(10)]
+        &token[..token.len().min(10)],
+        expires_at
     )
     .fetch_one(pool)
     .await

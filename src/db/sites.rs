@@ -17,10 +17,13 @@ use crate::domain::site_filter::MapFilter;
 /// on: all, town id, unit id. Bind them with [`bind_scope`] / [`bind_scope_scalar`].
 pub fn scope_condition(first: usize) -> String {
     // A unit sees the sites it leads, is responsible for, or supports: all of them may act on the site.
+    // `@>` rather than `= any(…)`: the same answer (a null unit matches nothing either way), but only `@>`
+    // can use the GIN index site_supporting_units_gin (migration 0012); each arm has its own index, so a
+    // unit's scope is a bitmap OR of index scans, not a scan of a million sites.
     format!(
         "(${first}::bool or s.town_id = ${town}::int
           or s.responsible_unit_id = ${unit}::int or s.lead_unit_id = ${unit}::int
-          or ${unit}::int = any(s.supporting_unit_ids))",
+          or s.supporting_unit_ids @> array[${unit}::int])",
         town = first + 1,
         unit = first + 2
     )
@@ -224,7 +227,8 @@ pub async fn counts_by_status(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<Vec
 
 /// How many observations (newest first) a site's detail shows; `observation_count` gives the total.
 pub const DETAIL_OBSERVATIONS_MAX: i64 = 100;
-/// How many events a site's detail shows (oldest first); older history stays in the database.
+/// How many events a site's detail shows: the newest ones, listed oldest first; older history stays in the
+/// database (and in the ledger).
 pub const DETAIL_EVENTS_MAX: i64 = 500;
 
 /// One site as a GeoJSON Feature with its checklist items, observations (with photos) and events, and its
@@ -306,7 +310,10 @@ pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Re
                          'id', e.id, 'at', e.at, 'actor', e.actor, 'kind', e.kind, 'from_status', e.from_status,
                          'to_status', e.to_status, 'reason', e.reason, 'data', e.data,
                          'observation_id', e.observation_id) order by e.id), '[]')
-                     from (select * from site_event where site_id = s.id order by id limit {DETAIL_EVENTS_MAX}) e)
+                     -- The newest events are the ones a reader acts on: take the last N (by id, the order
+                     -- they were written in, served by site_event_site_idx), shown oldest first.
+                     from (select * from site_event where site_id = s.id
+                           order by id desc limit {DETAIL_EVENTS_MAX}) e)
              ))::text, s.version
          {SITE_FROM}
          where s.id = $1 and {scope}",

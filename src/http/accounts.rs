@@ -188,11 +188,8 @@ pub async fn current(
         let user = accounts::user(&state.pool, actor.user_id).await?;
         return Ok(axum::Json(json!({ "user": user, "csrf_token": null })));
     }
-    let token = session_cookie(&headers).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
-    let (actor, csrf_token) =
-        accounts::session_actor(&state.pool, &secrets::sha256(&token), state.settings.session_idle)
-            .await?
-            .ok_or_else(|| Error::Unauthorized("your session has ended; sign in again".into()))?;
+    let accounts::LiveSession { actor, csrf_token, .. } =
+        auth::live_session(&headers, &parts.extensions, &state).await?;
     let user =
         accounts::user(&state.pool, actor.user_id).await?.ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
     Ok(axum::Json(json!({ "user": user, "csrf_token": csrf_token })))
@@ -232,6 +229,10 @@ pub async fn tokens(State(state): State<AppState>, actor: Actor) -> Result<axum:
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
+    /// When the token stops working by itself (RFC 3339, in the future); absent: until revoked. A token
+    /// lent to a script or a temporary device should not outlive the need.
+    #[serde(default)]
+    expires_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// `POST /api/v1/tokens`: the token is in this answer and nowhere else, ever.
@@ -243,7 +244,7 @@ pub struct NewToken {
     responses(
         (status = 201, description = "The new token; its secret is shown this once", body = Object),
         (status = 400, description = "The body is malformed"),
-        (status = 422, description = "The name is missing or too long"),
+        (status = 422, description = "The name is missing or too long, or `expires_at` is not in the future"),
     )
 )]
 pub async fn create_token(
@@ -255,6 +256,11 @@ pub async fn create_token(
     if name.is_empty() || name.chars().count() > 64 {
         return Err(Error::Unprocessable("name: 1 to 64 characters, e.g. 张伟的手机".into()));
     }
+    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(Error::Unprocessable(
+            "expires_at: a time in the future (RFC 3339, e.g. 2027-01-31T18:00:00+08:00), or leave it out".into(),
+        ));
+    }
     if accounts::live_token_count(&state.pool, actor.user_id).await? >= accounts::TOKENS_PER_USER_MAX {
         return Err(Error::Conflict(format!(
             "an account may hold at most {} live tokens; revoke one first",
@@ -262,7 +268,7 @@ pub async fn create_token(
         )));
     }
     let token = secrets::random_token("rl_");
-    let view = accounts::create_token(&state.pool, actor.user_id, name, &token).await?;
+    let view = accounts::create_token(&state.pool, actor.user_id, name, &token, new.expires_at).await?;
     let mut body = json!(view);
     body["token"] = json!(token);
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())

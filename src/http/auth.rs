@@ -46,14 +46,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Actor> {
             .filter(|t| !t.is_empty() && t.len() <= CREDENTIAL_CHARS_MAX)
             .ok_or_else(|| Error::Unauthorized("send the API token as: Authorization: Bearer <token>".into()))?;
         return db::accounts::token_actor(&state.pool, &secrets::sha256(token)).await?.ok_or_else(|| {
-            Error::Unauthorized("the API token is not valid: it was revoked or its account is disabled".into())
+            Error::Unauthorized(
+                "the API token is not valid: it was revoked, it has expired, or its account is disabled".into(),
+            )
         });
     }
-    let token = session_cookie(&parts.headers).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
-    let (actor, csrf_token) =
-        db::accounts::session_actor(&state.pool, &secrets::sha256(&token), state.settings.session_idle)
-            .await?
-            .ok_or_else(|| Error::Unauthorized("your session has ended; sign in again".into()))?;
+    let db::accounts::LiveSession { actor, csrf_token, .. } =
+        live_session(&parts.headers, &parts.extensions, state).await?;
     // A cookie rides along with any request the browser makes, including ones another site triggers; only
     // our own pages know the session's CSRF token (OWASP synchroniser token pattern).
     if !parts.method.is_safe() {
@@ -66,6 +65,48 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Actor> {
         }
     }
     Ok(actor)
+}
+
+/// The browser session the request's cookie names, if live. When this request slid the session's expiry,
+/// the renewed cookie is left for `renew_session_cookie` to send: the cookie's `Max-Age` follows the
+/// server's idle expiry, so an active user stays signed in (README: 12 idle hours, 7 days at most).
+pub(super) async fn live_session(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    state: &AppState,
+) -> Result<db::accounts::LiveSession> {
+    let token = session_cookie(headers).ok_or_else(|| Error::Unauthorized("sign in first".into()))?;
+    let session = db::accounts::session_actor(&state.pool, &secrets::sha256(&token), state.settings.session_idle)
+        .await?
+        .ok_or_else(|| Error::Unauthorized("your session has ended; sign in again".into()))?;
+    if let (Some(until), Some(CookieRenewal(slot))) = (session.renewed_until, extensions.get::<CookieRenewal>()) {
+        let max_age_s = (until - chrono::Utc::now()).num_seconds().max(0);
+        *slot.lock().expect("the renewal slot is never poisoned") =
+            Some(session_cookie_header(&token, max_age_s, state.settings.cookie_secure));
+    }
+    Ok(session)
+}
+
+/// Where `live_session` leaves a renewed session cookie for the response (extractors cannot set headers).
+#[derive(Clone, Default)]
+struct CookieRenewal(std::sync::Arc<std::sync::Mutex<Option<HeaderValue>>>);
+
+/// Middleware over every route: sends the renewed session cookie a request earned, unless the handler set
+/// the session cookie itself (sign-in, sign-out have the last word).
+pub async fn renew_session_cookie(mut request: Request, next: Next) -> Response {
+    let renewal = CookieRenewal::default();
+    request.extensions_mut().insert(renewal.clone());
+    let mut response = next.run(request).await;
+    let renewed = renewal.0.lock().expect("the renewal slot is never poisoned").take();
+    if let Some(cookie) = renewed {
+        let prefix = format!("{SESSION_COOKIE}=");
+        let handler_set_it =
+            response.headers().get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(prefix.as_bytes()));
+        if !handler_set_it {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
 }
 
 /// The session token from the `Cookie` header, if present and sane.

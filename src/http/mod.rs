@@ -17,6 +17,7 @@ mod places;
 mod reference;
 pub mod release;
 pub mod reports;
+pub mod security;
 pub mod settings;
 mod site_exports;
 mod site_view;
@@ -230,6 +231,7 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
 /// The whole application: API, photos and the web pages.
 pub fn router(state: AppState) -> Router {
     let web_dir = state.settings.web_dir.clone();
+    let csp = security::content_security_policy(&state.settings);
     // MapLibre under /vendor/: versioned and cached for good, and unversioned for the pages' imports.
     let (vendor, vendor_paths) = vendor::routes(&web_dir);
 
@@ -274,7 +276,18 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .service(pages),
         )
+        // Before any route: a path no file or route can have is a 4xx, never the file service's 500.
+        .layer(axum::middleware::from_fn(security::limit_path))
+        // Slides the session cookie's expiry along with the server's (see `auth::live_session`).
+        .layer(axum::middleware::from_fn(auth::renew_session_cookie))
+        // On every answer, pages and API alike (see `security`): no sniffing a type other than the one sent,
+        // the CSP (only our scripts, never framed), and no full addresses leaked to other hosts.
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static(security::REFERRER_POLICY),
+        ))
         // gzip or br as the client accepts: GeoJSON, pages and MapLibre shrink 5–10×. Responses that come
         // compressed already (tiles) and images pass through as they are.
         .layer(CompressionLayer::new())

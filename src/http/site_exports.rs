@@ -151,8 +151,10 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
         };
         let mut chunk = String::new();
         let mut open = open;
-        // A status without sites has no folder.
-        if !features.is_empty() && open != Some(status) {
+        // A status without sites has no folder. A KML pass always has its status (`next_status`).
+        if let Some(status) = status.filter(|_| !features.is_empty())
+            && open != Some(status)
+        {
             if open.is_some() {
                 chunk.push_str("</Folder>\n");
             }
@@ -221,12 +223,14 @@ impl Pages {
         }
     }
 
-    /// The next page and, for KML, the status it is of; `None` after the last.
-    async fn next_page(&mut self) -> std::io::Result<Option<(SiteStatus, Vec<String>)>> {
+    /// The next page and, for KML, the status it is of (the filter's, never a made-up default); `None` after
+    /// the last.
+    async fn next_page(&mut self) -> std::io::Result<Option<(Option<SiteStatus>, Vec<String>)>> {
         if self.done {
             return Ok(None);
         }
-        let status = self.filter.criteria.statuses.first().copied().unwrap_or(SiteStatus::Reported);
+        // KML narrows the filter to one status per pass; GeoJSON ignores this.
+        let status = self.filter.criteria.statuses.first().copied();
         let (features, next) = sites::list(&self.state.pool, &self.filter).await.map_err(|e| {
             tracing::warn!(error = %e, "a site export failed midway");
             std::io::Error::other("the database failed during the export")

@@ -90,7 +90,7 @@ pub async fn create_user(
 
 pub async fn create_token(pool: &PgPool, user_id: Uuid) -> String {
     let token = roadledger::secrets::random_token("rl_");
-    roadledger::db::accounts::create_token(pool, user_id, "test", &token).await.unwrap();
+    roadledger::db::accounts::create_token(pool, user_id, "test", &token, None).await.unwrap();
     token
 }
 
