@@ -4,9 +4,13 @@
 
 -- Reports read events by time.
 create index site_event_at_idx on site_event (at);
+-- A site's town as of a past instant looks for town changes after it: few, and found without reading every
+-- site's events.
+create index site_event_town_changed_idx on site_event (site_id, id) where kind = 'town_changed';
 
 -- What each site went through within [p_start, p_as_of), and where it stood at p_as_of, read from its events
--- only (never from the site row, which has moved on since): one row per site that existed at p_as_of.
+-- only (never from the site row, which has moved on since): one row per site that existed at p_as_of, or
+-- per site of `p_sites` when given (the few sites a list shows).
 -- `domain::report::Figures` says in words what each column means; this is the one place it is computed.
 --   town_id    the town at p_as_of: the `from` of the first town change after it, else the site's town now;
 --   unit_id    the unit of the last dispatch before p_as_of;
@@ -15,7 +19,7 @@ create index site_event_at_idx on site_event (at);
 --   counts     the moves of each kind made within the period;
 --   days_*     for the median times: report→first dispatch (that dispatch in the period), first dispatch→
 --              first acceptance (in the period), first dispatch→last close-out (in the period).
-create function report_site_facts(p_start timestamptz, p_as_of timestamptz)
+create function report_site_facts(p_start timestamptz, p_as_of timestamptz, p_sites uuid[] default null)
 returns table (
     site_id uuid, town_id integer, unit_id integer, status text, deadline date,
     found boolean, verified integer, dispatched integer, closed integer, closed_on_time integer,
@@ -28,7 +32,7 @@ language sql stable parallel safe as $$
 with ev as (
     select e.id, e.site_id, e.kind, e.at, e.to_status, e.data, e.at >= p_start as in_period
     from site_event e
-    where e.at < p_as_of
+    where e.at < p_as_of and (p_sites is null or e.site_id = any(p_sites))
 ),
 per_site as (
     select ev.site_id,
@@ -110,12 +114,14 @@ from per_site p
 join site s on s.id = p.site_id
 left join closes c on c.site_id = p.site_id
 left join supervision sv on sv.site_id = p.site_id
-left join lateral (
-    select e.site_id, t.id as town_id from site_event e
+left join (
+    -- The first town change after the instant says where the site was until then.
+    select distinct on (e.site_id) e.site_id, t.id as town_id
+    from site_event e
     left join town t on t.admin_code = e.data ->> 'from'
-    where e.site_id = p.site_id and e.kind = 'town_changed' and e.at >= p_as_of
-    order by e.id limit 1
-) moved on true
+    where e.kind = 'town_changed' and e.at >= p_as_of
+    order by e.site_id, e.id
+) moved on moved.site_id = p.site_id
 where p.status is not null
 $$;
 

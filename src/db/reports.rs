@@ -1,13 +1,16 @@
 //! The figures of reports and rankings (`domain::report`), counted by PostgreSQL from site events as of an
 //! instant (`report_site_facts`, migration 0011), and the drafts and publications that store them.
 //!
-//! A report reads the facts four times (figures with the previous period's, the worst overdue, the trend's
-//! scope); each read is one pass over the events before its instant, measured in docs/benchmarks.md.
+//! A report reads the facts twice (the period's figures, with its worst overdue sites, and the previous
+//! period's), plus one pass over the status changes for its trend, in one read-only transaction: one snapshot
+//! for every part, JIT off (it costs more than it saves on these one-off aggregates), sorts kept in memory,
+//! and custom plans (a generic plan cannot see how few rows a period selects). Measured in
+//! docs/benchmarks.md (`cargo bench --bench reports`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::report::{
@@ -47,6 +50,8 @@ struct FigureRow {
     report_to_dispatch: Option<f64>,
     dispatch_to_accept: Option<f64>,
     dispatch_to_close: Option<f64>,
+    /// The group's longest overdue sites, most days first (read for the total).
+    worst: Vec<Uuid>,
 }
 
 impl FigureRow {
@@ -82,6 +87,8 @@ pub struct PeriodFigures {
     /// Keyed by town id (`None`: in no town).
     pub towns: Vec<(Option<i32>, Figures)>,
     pub statuses: Vec<StatusCount>,
+    /// The longest overdue sites at the instant, most days first (at most [`WORST_OVERDUE`]).
+    pub worst_overdue: Vec<Uuid>,
 }
 
 impl PeriodFigures {
@@ -92,7 +99,7 @@ impl PeriodFigures {
 
 /// Counts one period's figures as of `as_of` (one pass over the events before it).
 pub async fn period_figures(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     start: DateTime<Utc>,
     as_of: DateTime<Utc>,
     counted: Counted,
@@ -114,23 +121,29 @@ pub async fn period_figures(
                count(*) filter (where f.supervision_open) as "supervision_open!",
                percentile_cont(0.5) within group (order by f.days_report_to_dispatch) as report_to_dispatch,
                percentile_cont(0.5) within group (order by f.days_dispatch_to_accept) as dispatch_to_accept,
-               percentile_cont(0.5) within group (order by f.days_dispatch_to_close) as dispatch_to_close
+               percentile_cont(0.5) within group (order by f.days_dispatch_to_close) as dispatch_to_close,
+               coalesce((array_agg(f.site_id order by f.deadline, f.site_id) filter (where f.overdue))[1:$5],
+                        '{}') as "worst!"
            from report_site_facts($1, $2) f
            where ($3::int is null or f.town_id = $3) and ($4::int is null or f.unit_id = $4)
            group by grouping sets ((f.town_id), (), (f.status))"#,
         start,
         as_of,
         counted.town_id,
-        counted.unit_id
+        counted.unit_id,
+        WORST_OVERDUE as i32
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut out = PeriodFigures::default();
     for row in rows {
         // grouping(town_id, status): bit 1 set when town_id is rolled up, bit 0 when status is.
         match row.grouping {
             1 => out.towns.push((row.town_id, row.figures())),
-            3 => out.total = row.figures(),
+            3 => {
+                out.total = row.figures();
+                out.worst_overdue = row.worst;
+            }
             _ => out.statuses.push(StatusCount { status: row.status.clone().unwrap_or_default(), sites: row.sites }),
         }
     }
@@ -139,12 +152,12 @@ pub async fn period_figures(
 }
 
 /// The towns of the county (or the one counted), with their codes and names, in code order.
-pub async fn towns(pool: &PgPool, only: Option<i32>) -> sqlx::Result<Vec<(i32, String, String)>> {
+pub async fn towns(conn: &mut PgConnection, only: Option<i32>) -> sqlx::Result<Vec<(i32, String, String)>> {
     let rows = sqlx::query!(
         "select id, admin_code, name from town where $1::int is null or id = $1 order by admin_code",
         only
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.admin_code, r.name)).collect())
 }
@@ -179,31 +192,30 @@ pub fn town_table(
     rows
 }
 
-/// The sites longest overdue at `as_of`, most days first.
+/// The sites longest overdue at `as_of` (`ids`, as [`period_figures`] found them), most days first, with what
+/// the list shows of them.
 pub async fn worst_overdue(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     start: DateTime<Utc>,
     as_of: DateTime<Utc>,
-    counted: Counted,
+    ids: &[Uuid],
 ) -> sqlx::Result<Vec<OverdueSite>> {
+    // The facts of these few sites only: their events through the site index.
     let rows = sqlx::query!(
         r#"select s.id, s.code, t.name as "town?", s.route_code, s.stake_text, s.kind, s.hazard_level,
                o.name as "unit?", f.status as "status!", f.deadline as "deadline!",
                (($2::timestamptz at time zone 'Asia/Shanghai')::date - f.deadline) as "days!"
-           from report_site_facts($1, $2) f
+           from report_site_facts($1, $2, $3) f
            join site s on s.id = f.site_id
            left join town t on t.id = f.town_id
            left join organisation o on o.id = f.unit_id
-           where f.overdue and ($3::int is null or f.town_id = $3) and ($4::int is null or f.unit_id = $4)
-           order by f.deadline, s.code
-           limit $5"#,
+           where f.overdue
+           order by f.deadline, s.id"#,
         start,
         as_of,
-        counted.town_id,
-        counted.unit_id,
-        WORST_OVERDUE as i64
+        ids
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -228,7 +240,7 @@ pub async fn worst_overdue(
 /// Found, closed and open at the end of the [`TREND_PERIODS`] periods ending with `period`, for the sites
 /// counted (by their town and unit as of `as_of`).
 pub async fn trend(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     period: Period,
     as_of: DateTime<Utc>,
     counted: Counted,
@@ -240,39 +252,40 @@ pub async fn trend(
         r#"with b as (
                select * from unnest($1::timestamptz[], $2::timestamptz[]) with ordinality as b(start, stop, i)
            ),
-           -- Everyone's sites, or those the scope counts as of the report's instant.
+           everyone as (select ($4::int is null and $5::int is null) as yes),
+           -- The sites the scope counts, as of the report's instant (not read for the whole county).
            counted as (
                select f.site_id from report_site_facts($3, $3) f
                where ($4::int is null or f.town_id = $4) and ($5::int is null or f.unit_id = $5)
            ),
-           -- Each status a site held, from the event that set it until the next one.
-           spans as (
-               select e.site_id, e.to_status, e.at,
+           moves as (
+               select e.site_id, e.kind, e.at, e.to_status,
                    lead(e.at) over (partition by e.site_id order by e.id) as until
                from site_event e
                where e.to_status is not null and e.at < $3
-                 and (($4::int is null and $5::int is null) or e.site_id in (select site_id from counted))
+                 and ((select yes from everyone) or e.site_id in (select site_id from counted))
+           ),
+           -- One pass: each move against the eight period ends. A status holds from its move until the next.
+           per_period as (
+               select b.i,
+                   count(*) filter (where m.kind = 'opened' and m.at >= b.start) as found,
+                   count(*) filter (where m.kind = 'approve' and m.at >= b.start) as closed,
+                   count(*) filter (where (m.until is null or m.until >= b.stop) and site_status_open(m.to_status))
+                       as open
+               from moves m join b on m.at < b.stop
+               group by b.i
            )
-           select b.i as "i!",
-               (select count(*) from site_event e
-                where e.kind = 'opened' and e.at >= b.start and e.at < b.stop
-                  and (($4::int is null and $5::int is null) or e.site_id in (select site_id from counted)))
-                   as "found!",
-               (select count(*) from site_event e
-                where e.kind = 'approve' and e.at >= b.start and e.at < b.stop
-                  and (($4::int is null and $5::int is null) or e.site_id in (select site_id from counted)))
-                   as "closed!",
-               (select count(*) from spans
-                where spans.at < b.stop and (spans.until is null or spans.until >= b.stop)
-                  and site_status_open(spans.to_status)) as "open!"
-           from b order by b.i"#,
+           select b.i as "i!", coalesce(p.found, 0) as "found!", coalesce(p.closed, 0) as "closed!",
+               coalesce(p.open, 0) as "open!"
+           from b left join per_period p on p.i = b.i
+           order by b.i"#,
         &starts,
         &ends,
         as_of,
         counted.town_id,
         counted.unit_id
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(periods
         .iter()
@@ -282,18 +295,18 @@ pub async fn trend(
 }
 
 /// The fingerprint of the events counted as of `as_of` (`report_inputs_sha256`).
-pub async fn inputs_sha256(pool: &PgPool, as_of: DateTime<Utc>) -> sqlx::Result<String> {
-    sqlx::query_scalar!(r#"select report_inputs_sha256($1) as "sha!""#, as_of).fetch_one(pool).await
+pub async fn inputs_sha256(conn: &mut PgConnection, as_of: DateTime<Utc>) -> sqlx::Result<String> {
+    sqlx::query_scalar!(r#"select report_inputs_sha256($1) as "sha!""#, as_of).fetch_one(conn).await
 }
 
 /// What a scope is called in a report.
-pub async fn scope_of(pool: &PgPool, counted: Counted) -> sqlx::Result<ReportScope> {
+pub async fn scope_of(conn: &mut PgConnection, counted: Counted) -> sqlx::Result<ReportScope> {
     if let Some(id) = counted.town_id {
-        let t = sqlx::query!("select admin_code, name from town where id = $1", id).fetch_one(pool).await?;
+        let t = sqlx::query!("select admin_code, name from town where id = $1", id).fetch_one(&mut *conn).await?;
         return Ok(ReportScope::Town { id, code: t.admin_code, name: t.name });
     }
     if let Some(id) = counted.unit_id {
-        let name = sqlx::query_scalar!("select name from organisation where id = $1", id).fetch_one(pool).await?;
+        let name = sqlx::query_scalar!("select name from organisation where id = $1", id).fetch_one(conn).await?;
         return Ok(ReportScope::Unit { id, name });
     }
     Ok(ReportScope::County)
@@ -510,26 +523,39 @@ pub fn today(now: DateTime<Utc>) -> NaiveDate {
     crate::domain::lifecycle::china_date(now)
 }
 
+/// A read-only transaction over one snapshot, set up for the reports' aggregates (see the module's doc).
+async fn reading(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+    sqlx::query!("set local jit = off").execute(&mut *tx).await?;
+    sqlx::query!("set local work_mem = '256MB'").execute(&mut *tx).await?;
+    sqlx::query!("set local plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
 /// A weekly summary or monthly bulletin of `period` for the sites `counted`, as of the period's end (or `now`).
 pub async fn report(pool: &PgPool, period: Period, counted: Counted, now: DateTime<Utc>) -> sqlx::Result<Report> {
     let as_of = period.as_of(now);
     let previous_period = period.previous();
-    let current = period_figures(pool, period.starts_at(), as_of, counted).await?;
-    let previous = period_figures(pool, previous_period.starts_at(), previous_period.as_of(now), counted).await?;
-    let towns = towns(pool, counted.town_id).await?;
-    Ok(Report {
+    let mut tx = reading(pool).await?;
+    let current = period_figures(&mut tx, period.starts_at(), as_of, counted).await?;
+    let previous = period_figures(&mut tx, previous_period.starts_at(), previous_period.as_of(now), counted).await?;
+    let towns = towns(&mut tx, counted.town_id).await?;
+    let report = Report {
         period,
         previous_period,
-        scope: scope_of(pool, counted).await?,
+        scope: scope_of(&mut tx, counted).await?,
         as_of,
         towns: town_table(&towns, &current, &previous),
+        worst_overdue: worst_overdue(&mut tx, period.starts_at(), as_of, &current.worst_overdue).await?,
         totals: current.total,
         previous_totals: previous.total,
-        worst_overdue: worst_overdue(pool, period.starts_at(), as_of, counted).await?,
-        trend: trend(pool, period, as_of, counted).await?,
+        trend: trend(&mut tx, period, as_of, counted).await?,
         statuses: current.statuses,
-        inputs_sha256: inputs_sha256(pool, as_of).await?,
-    })
+        inputs_sha256: inputs_sha256(&mut tx, as_of).await?,
+    };
+    tx.commit().await?;
+    Ok(report)
 }
 
 /// The quarterly ranking of `period`'s towns, as of its end (or `now`).
@@ -541,20 +567,23 @@ pub async fn ranking(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Ranking> {
     let as_of = period.as_of(now);
-    let figures = period_figures(pool, period.starts_at(), as_of, Counted::default()).await?;
-    let towns = towns(pool, None)
+    let mut tx = reading(pool).await?;
+    let figures = period_figures(&mut tx, period.starts_at(), as_of, Counted::default()).await?;
+    let towns = towns(&mut tx, None)
         .await?
         .into_iter()
         .map(|(id, code, name)| TownInput { town_id: id, code, name, figures: figures.town(Some(id)) })
         .collect();
-    Ok(Ranking {
+    let ranking = Ranking {
         period,
         as_of,
         weights: *weights,
         bands: *bands,
         towns: rank(towns, weights, bands),
-        inputs_sha256: inputs_sha256(pool, as_of).await?,
-    })
+        inputs_sha256: inputs_sha256(&mut tx, as_of).await?,
+    };
+    tx.commit().await?;
+    Ok(ranking)
 }
 
 /// The county's report or board of a period as a publication stores it: the body, and its inputs'
