@@ -524,7 +524,7 @@ pub fn today(now: DateTime<Utc>) -> NaiveDate {
 }
 
 /// A read-only transaction over one snapshot, set up for the reports' aggregates (see the module's doc).
-async fn reading(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+pub async fn reading(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query!("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
     sqlx::query!("set local jit = off").execute(&mut *tx).await?;
