@@ -3,8 +3,8 @@
 //!
 //! A report reads the facts twice (the period's figures, with its worst overdue sites, and the previous
 //! period's), plus one pass over the status changes for its trend, in one read-only transaction: one snapshot
-//! for every part, JIT off (it costs more than it saves on these one-off aggregates), sorts kept in memory,
-//! and custom plans (a generic plan cannot see how few rows a period selects). Measured in
+//! for every part, JIT off (it costs more than it saves on these one-off aggregates), sorts and hashes kept in
+//! memory, no parallel workers, and custom plans (a generic plan cannot see how few rows a period selects). Measured in
 //! docs/benchmarks.md (`cargo bench --bench reports`).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -530,6 +530,9 @@ pub async fn reading(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgre
     sqlx::query!("set local jit = off").execute(&mut *tx).await?;
     sqlx::query!("set local work_mem = '256MB'").execute(&mut *tx).await?;
     sqlx::query!("set local plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
+    // Parallel workers would each run the per-site aggregate again (it sits under a join): on a small server
+    // that is the same work two or three times over.
+    sqlx::query!("set local max_parallel_workers_per_gather = 0").execute(&mut *tx).await?;
     Ok(tx)
 }
 
