@@ -17,3 +17,4 @@ pub mod import;
 pub mod photos;
 pub mod reports;
 pub mod secrets;
+pub mod xml;

@@ -160,7 +160,7 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
             }
             chunk.push_str(&format!(
                 "<Folder><name>{} ({})</name>\n",
-                xml(labels::site_status(status)),
+                crate::xml::escape(labels::site_status(status)),
                 status.as_str()
             ));
             open = Some(status);
@@ -291,8 +291,8 @@ fn placemark(out: &mut String, feature: &str) -> std::result::Result<(), String>
     let name: Vec<&str> = [text("code"), road, text("stake")].into_iter().flatten().collect();
     out.push_str(&format!(
         "<Placemark><name>{}</name><styleUrl>#status-{}</styleUrl>\n<ExtendedData>",
-        xml(&name.join(" ")),
-        xml(text("status").unwrap_or(""))
+        crate::xml::escape(&name.join(" ")),
+        crate::xml::escape(text("status").unwrap_or(""))
     ));
     for key in EXTENDED_DATA {
         let value = match &p[key] {
@@ -301,7 +301,7 @@ fn placemark(out: &mut String, feature: &str) -> std::result::Result<(), String>
             Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
             other => other.to_string(),
         };
-        out.push_str(&format!("<Data name=\"{key}\"><value>{}</value></Data>", xml(&value)));
+        out.push_str(&format!("<Data name=\"{key}\"><value>{}</value></Data>", crate::xml::escape(&value)));
     }
     out.push_str("</ExtendedData>\n");
     let coordinates = |points: &[Value]| {
@@ -329,22 +329,6 @@ fn placemark(out: &mut String, feature: &str) -> std::result::Result<(), String>
     }
     out.push_str("</Placemark>\n");
     Ok(())
-}
-
-/// XML 1.0 character data and attribute values: the five predefined entities.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The county's date (UTC+8 all year: China has no summer time), for the file name.

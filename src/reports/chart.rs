@@ -157,7 +157,7 @@ impl Chart {
     /// The standalone SVG: a `viewBox` of the chart's box, `role="img"` named by the title, every text
     /// escaped. Numbers are written with at most two decimals, so the same chart gives the same bytes.
     pub fn to_svg(&self) -> String {
-        let title = escape(&self.title);
+        let title = crate::xml::escape(&self.title);
         let mut svg = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" \
              role=\"img\" aria-label=\"{title}\" font-family=\"'Noto Sans CJK SC', 'Noto Sans SC', sans-serif\">\
@@ -208,7 +208,7 @@ fn svg_shape(svg: &mut String, shape: &Shape) {
                 num(*y),
                 num(*size),
                 fill.hex(),
-                escape(text)
+                crate::xml::escape(text)
             )
         }
     };
@@ -223,24 +223,6 @@ fn num(v: f32) -> String {
     let s = format!("{:.2}", v);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" { "0".to_string() } else { s.to_string() }
-}
-
-/// XML text and attribute escaping (the five predefined entities).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters are not allowed in XML 1.0.
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// An axis from 0 to a round number at or above `max`, with its step: 1, 2 or 5 times a power of ten, about
