@@ -66,7 +66,9 @@ async fn hold(pool: &PgPool, keys: &[i64]) -> sqlx::Transaction<'static, sqlx::P
 #[sqlx::test(migrations = "./migrations")]
 async fn many_phones_at_one_spot_at_once_open_one_site_even_around_a_cell_corner(pool: PgPool) {
     let app = app(pool).await;
-    // Around the corner of four fine cells, within 8 m of it: the phones' points fall in all four cells.
+    // Around the south-west corner of a fine cell, within 8 m of it: the phones' points fall in two rows and
+    // three or four cells (each row has columns of its own width, so a corner of one row is rarely one of the
+    // next).
     let [west, south, _, _] = fine_cell(JUNCTION).bounds();
     const PHONES: usize = 24;
     let observations: Vec<Value> = (0..PHONES)
@@ -82,7 +84,8 @@ async fn many_phones_at_one_spot_at_once_open_one_site_even_around_a_cell_corner
             fine_cell([c[0].as_f64().unwrap(), c[1].as_f64().unwrap()])
         })
         .collect();
-    assert_eq!(cells.len(), 4, "the points straddle a corner");
+    assert!(cells.len() >= 3, "the points straddle a corner: {cells:?}");
+    assert_eq!(cells.iter().map(|c| c.row).collect::<std::collections::BTreeSet<_>>().len(), 2);
 
     let answers = upload_at_once(&app, observations).await;
 
