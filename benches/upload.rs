@@ -266,8 +266,9 @@ fn pgbench_upload(url: &str, clients: usize, seconds: u64) -> Option<f64> {
     let lock = if std::env::var("UPLOAD_BENCH_LOCK").as_deref() == Ok("kind") {
         "select pg_advisory_xact_lock(hashtext('roadledger.site_match'), hashtext('spot'));".to_string()
     } else {
-        // The neighbourhood's keys as `db::observations::lock_neighbourhood` takes them: the point's 100 m
-        // cell, its 3.2 km cell shared, and the observation's id, in sorted order.
+        // The neighbourhood's keys as `db::observations::take_locks` takes them for a point mid-cell: its
+        // fine cell (here 0.001°, about 100 m), its coarse cell shared (0.032°), and the observation's id,
+        // in sorted order, one statement.
         "select case when e then pg_advisory_xact_lock(k) else pg_advisory_xact_lock_shared(k) end \
          from (select k, bool_or(e) as e from unnest(array[hashtextextended('c ' || (:x / 1000) || ' ' || (:y / 1000), 1), \
          hashtextextended('C ' || (:x / 32000) || ' ' || (:y / 32000), 1), hashtextextended(':oid', 1)], \
