@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::photos::{NewPhoto, PhotoOwner};
 use crate::domain::auth::{Actor, SiteScope};
+use crate::domain::neighbourhood::{self, AdvisoryLock, LockMode};
 use crate::domain::observation::{NamedSiteRefusal, NewObservation, check_named_site};
 use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteStatus};
 use crate::domain::stake::Stake;
@@ -40,10 +41,11 @@ pub struct RecordContext<'a> {
     pub named_site_radius_m: f64,
 }
 
-/// Records one observation with its photos. Replays and conflicts are decided inside the same lock that
-/// serialises site matching, so two phones (or one phone retrying) can never open two sites for one place
-/// or store one observation twice. An observation naming its site (`site_id`) joins that site, checked
-/// under the same lock and the site's row lock, or nothing is written.
+/// Records one observation with its photos. Replays and conflicts are decided under the observation id's
+/// lock, and site matching under the locks of the cells around the place (`domain::neighbourhood`), so two
+/// phones (or one phone retrying) can never open two sites for one place or store one observation twice,
+/// while uploads at different places run side by side. An observation naming its site (`site_id`) joins that
+/// site, checked under the site's row lock, or nothing is written.
 pub async fn record(
     pool: &PgPool,
     obs: &NewObservation,
@@ -53,10 +55,11 @@ pub async fn record(
 ) -> sqlx::Result<Outcome> {
     let (user_id, county_admin_code) = (ctx.user_id, ctx.county_admin_code);
     let mut tx = pool.begin().await?;
-    // One lock per kind: matching reads then writes `site`, which row locks cannot protect.
-    sqlx::query!("select pg_advisory_xact_lock(hashtext('roadledger.site_match'), hashtext($1))", obs.kind.as_str())
-        .execute(&mut *tx)
-        .await?;
+    // Matching reads `site` and then may insert into it, which row locks cannot protect: lock the cells of
+    // the grid the place's 30 m buffer touches, and the observation id for the replay check. A named site
+    // needs no cells: nothing is opened, and its row lock (below) guards the join.
+    let place = obs.site_id.is_none().then_some(&obs.geometry);
+    take_locks(&mut tx, &neighbourhood::upload_locks(obs.id, obs.kind, place)).await?;
     if let Some(existing) = content_hash(&mut tx, obs.id).await? {
         return Ok(if existing == content_sha256 { Outcome::Replayed } else { Outcome::Conflict });
     }
@@ -91,6 +94,23 @@ pub async fn record(
 
     tx.commit().await?;
     Ok(Outcome::Created)
+}
+
+/// Takes transaction-level advisory locks in the order given (`neighbourhood::upload_locks` sorts them by key,
+/// the one order every upload follows, so two uploads never each hold what the other waits for), in one
+/// statement: `unnest` yields the rows in array order and each lock is taken as its row is projected.
+pub async fn take_locks(tx: &mut Transaction<'_, Postgres>, locks: &[AdvisoryLock]) -> sqlx::Result<()> {
+    let keys: Vec<i64> = locks.iter().map(|l| l.key).collect();
+    let exclusive: Vec<bool> = locks.iter().map(|l| l.mode == LockMode::Exclusive).collect();
+    sqlx::query!(
+        "select case when t.exclusive then pg_advisory_xact_lock(t.key) else pg_advisory_xact_lock_shared(t.key) end
+         from unnest($1::int8[], $2::bool[]) as t(key, exclusive)",
+        &keys,
+        &exclusive
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Writes the observation row and its photos.

@@ -5,6 +5,7 @@ pub mod coords;
 pub mod cql2;
 pub mod labels;
 pub mod lifecycle;
+pub mod neighbourhood;
 pub mod observation;
 pub mod ogc;
 pub mod photo_evidence;

@@ -21,6 +21,7 @@ use crate::db;
 use crate::db::observations::Outcome;
 use crate::domain::auth::{Actor, Permission};
 use crate::domain::lifecycle::{ActionKind, Move, Relapse, china_date, transition};
+use crate::domain::neighbourhood;
 use crate::domain::observation::{
     HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NamedSiteRefusal, NewObservation, ObservationInput,
 };
@@ -268,6 +269,9 @@ async fn record_look_back(
     photos: &[db::photos::NewPhoto],
 ) -> Result<Outcome> {
     let mut tx = state.pool.begin().await?;
+    // The id's lock, as every upload takes it, so the replay check below is exact even for a retry that names
+    // another site (the site's row lock alone would not serialise those).
+    db::observations::take_locks(&mut tx, &neighbourhood::upload_locks(obs.id, obs.kind, None)).await?;
     let site_id = look_back.site_id;
     let site = db::lifecycle::lock(&mut tx, site_id, &actor.site_scope())
         .await?

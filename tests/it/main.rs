@@ -28,4 +28,5 @@ mod security;
 mod site_cells;
 mod sites;
 mod tiles;
+mod upload_locks;
 mod vendor;
