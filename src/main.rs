@@ -225,6 +225,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ROADLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Address to serve `/metrics` on (Prometheus text format), e.g. 127.0.0.1:9090. Off by default; never
+    /// served on --listen, so the figures stay off the public address.
+    #[arg(long, env = "ROADLEDGER_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     data: DataDir,
     /// PostgreSQL + PostGIS server to use. Without it, a private cluster under --data-dir is used.
@@ -528,6 +532,19 @@ async fn run(
     let state = AppState { pool: pool.clone(), photos, settings: Arc::new(settings) };
     http::reports::spawn_schedule(state.clone());
     let app = http::router(state);
+
+    roadledger::metrics::mark_start();
+    if let Some(addr) = args.metrics_listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+        tracing::info!("metrics are served on http://{}/metrics", listener.local_addr()?);
+        let metrics = http::metrics::router(pool.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, metrics).with_graceful_shutdown(shutdown_signal()).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
