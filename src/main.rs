@@ -535,8 +535,9 @@ async fn run(
 
     roadledger::metrics::mark_start();
     if let Some(addr) = args.metrics_listen {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
         tracing::info!("metrics are served on http://{}/metrics", listener.local_addr()?);
         let metrics = http::metrics::router(pool.clone());
         tokio::spawn(async move {

@@ -136,19 +136,8 @@ const LATENCY_US: &[u64] =
 /// Photo processing bounds in microseconds: 10 ms to 10 s.
 const PHOTO_US: &[u64] = &[10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 10_000_000];
 /// Upload body bounds in bytes: 16 KiB to 128 MiB.
-const UPLOAD_BYTES: &[u64] = &[
-    16 << 10,
-    64 << 10,
-    256 << 10,
-    1 << 20,
-    2 << 20,
-    4 << 20,
-    8 << 20,
-    16 << 20,
-    32 << 20,
-    64 << 20,
-    128 << 20,
-];
+const UPLOAD_BYTES: &[u64] =
+    &[16 << 10, 64 << 10, 256 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20, 128 << 20];
 
 /// HTTP methods as labelled; any other method is `other`.
 pub const METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"];
@@ -214,7 +203,8 @@ impl RouteTable {
     /// The metrics of a route template, its slot taken on first use.
     pub fn route(&self, route: &str) -> &RouteMetrics {
         // FNV-1a: a template is short and the table small; any spread will do.
-        let hash = route.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hash =
+            route.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         let start = (hash % ROUTE_SLOTS as u64) as usize;
         for i in 0..ROUTE_SLOTS {
             let slot = &self.slots[(start + i) % ROUTE_SLOTS];
@@ -385,7 +375,11 @@ pub fn render(snapshot: &Snapshot) -> String {
     );
     for (route, metrics) in &routes {
         if metrics.latency.count() > 0 {
-            metrics.latency.write(&mut out, "roadledger_http_request_duration_seconds", &format!("route=\"{}\"", label(route)));
+            metrics.latency.write(
+                &mut out,
+                "roadledger_http_request_duration_seconds",
+                &format!("route=\"{}\"", label(route)),
+            );
         }
     }
     header(&mut out, "roadledger_http_requests_in_flight", "gauge", "Requests being answered now.");
@@ -502,7 +496,10 @@ mod tests {
         let b = table.route("/b") as *const RouteMetrics;
         assert_ne!(a, b);
         assert_eq!(a, table.route("/a/{id}") as *const RouteMetrics);
-        assert_eq!([class_index(101), class_index(204), class_index(399), class_index(404), class_index(503)], [0, 1, 2, 3, 4]);
+        assert_eq!(
+            [class_index(101), class_index(204), class_index(399), class_index(404), class_index(503)],
+            [0, 1, 2, 3, 4]
+        );
         assert_eq!(method_index(&axum::http::Method::from_bytes(b"PROPFIND").unwrap()), 7);
     }
 }

@@ -33,7 +33,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Err(_) => Err(format!("no answer within {} ms", READY_WAIT.as_millis())),
         }
     });
-    let database = if database { Ok(()) } else { Err(format!("no answer to select 1 within {} ms", READY_WAIT.as_millis())) };
+    let database =
+        if database { Ok(()) } else { Err(format!("no answer to select 1 within {} ms", READY_WAIT.as_millis())) };
     let ready = database.is_ok() && photo_store.is_ok();
     let say = |r: Result<(), String>| r.map_or_else(|why| why, |()| "ok".to_owned());
     let body = json!({

@@ -73,10 +73,13 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
 
 /// The tracing span of a request (`TraceLayer::make_span_with`): its id, method, route template and path.
 /// Every event logged while the request is answered is inside it, so a log line names its request.
+///
+/// The span is at level ERROR so that it is enabled whenever any event is: a span filtered out (an
+/// `info` span under `RUST_LOG=warn`) would leave the warnings and errors without their request id.
 pub fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = request.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
     let route = request.extensions().get::<MatchedPath>().map_or(ROUTE_FALLBACK, |p| p.as_str());
-    tracing::info_span!(
+    tracing::error_span!(
         "request",
         request_id = %id,
         method = %request.method(),
