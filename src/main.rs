@@ -20,6 +20,16 @@ use sqlx::postgres::PgConnectOptions;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to standard error: `text` for people, `json` (one object a line, with the
+    /// request's span — its `request_id`, method and route — as fields) for a log collector.
+    #[arg(long, global = true, env = "ROADLEDGER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -311,12 +321,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { .. } => "roadledger=info,sqlx=error",
         _ => "roadledger=info,tower_http=warn,sqlx=warn",
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+    );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // `span` holds the innermost span's fields and `spans` every open one's, the request's among them.
+        LogFormat::Json => logs.json().init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Db { command: DbCommand::Start(d) } => {

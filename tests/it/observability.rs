@@ -335,3 +335,89 @@ async fn not_ready_when_the_photo_directory_is_gone_or_not_a_directory(pool: PgP
         assert!(why.starts_with(&format!("cannot read {}: ", photo_dir.display())), "{why}");
     }
 }
+
+/// The URL of this test's own database (the socket directory of the test cluster, or its host and port).
+fn database_url(pool: &PgPool) -> String {
+    let options = pool.connect_options();
+    let database = options.get_database().unwrap();
+    match options.get_socket() {
+        Some(socket) => format!(
+            "postgres://{}@localhost:{}/{database}?host={}",
+            options.get_username(),
+            options.get_port(),
+            socket.display()
+        ),
+        None => {
+            format!("postgres://{}@{}:{}/{database}", options.get_username(), options.get_host(), options.get_port())
+        }
+    }
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_server_serves_metrics_on_its_own_address_and_logs_json_with_request_ids(pool: PgPool) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roadledger"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args(["--database-url", &database_url(&pool), "--log-format", "json"])
+        .env("RUST_LOG", "roadledger=info,tower_http=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut next_line = || {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("the server wrote nothing for 60 s");
+        lines.push(line.clone());
+        serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"))
+    };
+    let address = |line: &Value, prefix: &str| {
+        let message = line["fields"]["message"].as_str().unwrap_or("");
+        message.strip_prefix(prefix).map(|rest| rest.trim_end_matches('/').trim_end_matches("/metrics").to_string())
+    };
+    let (mut app_base, mut metrics_base) = (None, None);
+    while app_base.is_none() || metrics_base.is_none() {
+        let line = next_line();
+        metrics_base = metrics_base.or_else(|| address(&line, "metrics are served on "));
+        app_base = app_base.or_else(|| address(&line, "RoadLedger is serving on "));
+    }
+    let (app_base, metrics_base) = (app_base.unwrap(), metrics_base.unwrap());
+    let client = reqwest::Client::new();
+
+    let health = client.get(format!("{app_base}/healthz")).header("x-request-id", "probe-1").send().await.unwrap();
+    let not_here = client.get(format!("{app_base}/metrics")).send().await.unwrap();
+    let metrics = client.get(format!("{metrics_base}/metrics")).send().await.unwrap();
+    let metrics_status = metrics.status();
+    let metrics = metrics.text().await.unwrap();
+    let nothing_else = client.get(format!("{metrics_base}/healthz")).send().await.unwrap();
+
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.headers()["x-request-id"], "probe-1");
+    assert_eq!(not_here.status(), 404);
+    assert_eq!(metrics_status, 200);
+    assert!(metrics.contains(&format!("{} 1\n", requests("/healthz", "GET", "2xx"))), "{metrics}");
+    assert_eq!(nothing_else.status(), 404);
+    // The request's log line (tower-http's, at debug here) is JSON with the request's span and its id.
+    let finished = loop {
+        let line = next_line();
+        if line["fields"]["message"] == "finished processing request" && line["span"]["route"] == "/healthz" {
+            break line;
+        }
+    };
+    assert_eq!(finished["span"]["request_id"], "probe-1", "{finished}");
+    assert_eq!(finished["span"]["method"], "GET");
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}\n{}", lines.join("\n"));
+}
