@@ -39,11 +39,11 @@ fn sane_request_id(value: &HeaderValue) -> bool {
 
 /// The route template the router matched (`/api/v1/sites/{id}`), never the path itself, so the label set
 /// is bounded by the router. Requests no route matched (pages, files, unknown paths) share one label.
-fn route_label(request: &Request) -> String {
-    match request.extensions().get::<MatchedPath>() {
+fn route_label(route: Option<&MatchedPath>) -> &str {
+    match route {
         // A nested router's fallback matches as a catch-all with axum's private parameter name.
-        Some(path) if !path.as_str().contains("__private__") => path.as_str().to_owned(),
-        _ => ROUTE_FALLBACK.to_owned(),
+        Some(path) if !path.as_str().contains("__private__") => path.as_str(),
+        _ => ROUTE_FALLBACK,
     }
 }
 
@@ -61,12 +61,13 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     // Replaced in the request too, so the trace span (and any handler) sees the id that is answered.
     request.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
     request.extensions_mut().insert(RequestId(id.clone()));
-    let route = route_label(&request);
+    // `MatchedPath` is shared text (an `Arc<str>`): kept without copying it.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
 
     let mut response = next.run(request).await;
 
-    metrics::record_request(&route, &method, response.status().as_u16(), started.elapsed());
+    metrics::record_request(route_label(route.as_ref()), &method, response.status().as_u16(), started.elapsed());
     response.headers_mut().insert(X_REQUEST_ID.clone(), id);
     response
 }
@@ -78,7 +79,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
 /// `info` span under `RUST_LOG=warn`) would leave the warnings and errors without their request id.
 pub fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = request.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let route = request.extensions().get::<MatchedPath>().map_or(ROUTE_FALLBACK, |p| p.as_str());
+    let route = route_label(request.extensions().get::<MatchedPath>());
     tracing::error_span!(
         "request",
         request_id = %id,
