@@ -100,9 +100,13 @@ async fn exposition(State(pool): State<PgPool>) -> Response {
         pool_idle: pool.num_idle(),
         pool_max: pool.options().get_max_connections(),
         queues: [
-            ("pdf_render", super::closeout::renders_in_use(), super::closeout::RENDERS_CONCURRENT_MAX),
-            ("ledger_export", super::ledger::exports_in_use(), super::ledger::EXPORTS_CONCURRENT_MAX),
-            ("site_export", super::site_exports::exports_in_use(), super::site_exports::EXPORTS_CONCURRENT_MAX),
+            (METRICS.pdf_render.name, super::closeout::renders_in_use(), super::closeout::RENDERS_CONCURRENT_MAX),
+            (METRICS.ledger_export.name, super::ledger::exports_in_use(), super::ledger::EXPORTS_CONCURRENT_MAX),
+            (
+                METRICS.site_export.name,
+                super::site_exports::exports_in_use(),
+                super::site_exports::EXPORTS_CONCURRENT_MAX,
+            ),
         ],
     };
     (
