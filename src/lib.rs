@@ -2,7 +2,7 @@
 //!
 //! Layers: [`domain`] (pure rules), [`db`] (all SQL), [`http`] (axum), with [`photos`] (storage and image
 //! processing), [`secrets`] (passwords and tokens), [`embedded_pg`] (the private default database), [`backup`]
-//! (backup and restore), [`reports`] (the report documents: charts, PDFs, workbooks) and [`demo`] (the demo
+//! (backup and restore), [`metrics`] (what `/metrics` reports), [`reports`] (the report documents: charts, PDFs, workbooks) and [`demo`] (the demo
 //! dataset) at the edges.
 
 pub mod backup;
@@ -14,6 +14,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod http;
 pub mod import;
+pub mod metrics;
 pub mod photos;
 pub mod reports;
 pub mod secrets;

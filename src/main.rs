@@ -20,6 +20,16 @@ use sqlx::postgres::PgConnectOptions;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to standard error: `text` for people, `json` (one object a line, with the
+    /// request's span — its `request_id`, method and route — as fields) for a log collector.
+    #[arg(long, global = true, env = "ROADLEDGER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -225,6 +235,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ROADLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Address to serve `/metrics` on (Prometheus text format), e.g. 127.0.0.1:9090. Off by default; never
+    /// served on --listen, so the figures stay off the public address.
+    #[arg(long, env = "ROADLEDGER_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     data: DataDir,
     /// PostgreSQL + PostGIS server to use. Without it, a private cluster under --data-dir is used.
@@ -307,12 +321,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Import { .. } => "roadledger=info,sqlx=error",
         _ => "roadledger=info,tower_http=warn,sqlx=warn",
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+    );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // `span` holds the innermost span's fields and `spans` every open one's, the request's among them.
+        LogFormat::Json => logs.json().init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Db { command: DbCommand::Start(d) } => {
@@ -528,6 +544,20 @@ async fn run(
     let state = AppState { pool: pool.clone(), photos, settings: Arc::new(settings) };
     http::reports::spawn_schedule(state.clone());
     let app = http::router(state);
+
+    roadledger::metrics::mark_start();
+    if let Some(addr) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+        tracing::info!("metrics are served on http://{}/metrics", listener.local_addr()?);
+        let metrics = http::metrics::router(pool.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, metrics).with_graceful_shutdown(shutdown_signal()).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -62,6 +62,11 @@ pub async fn connect(options: PgConnectOptions) -> sqlx::Result<PgPool> {
 
 /// `select 1` within a deadline: the health check.
 pub async fn ping(pool: &PgPool) -> bool {
+    ping_within(pool, Duration::from_secs(3)).await
+}
+
+/// `select 1` answered within `deadline` (waiting for a connection included).
+pub async fn ping_within(pool: &PgPool, deadline: Duration) -> bool {
     let probe = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(pool);
-    matches!(tokio::time::timeout(Duration::from_secs(3), probe).await, Ok(Ok(1)))
+    matches!(tokio::time::timeout(deadline, probe).await, Ok(Ok(1)))
 }

@@ -28,6 +28,11 @@ use crate::photos::PhotoStore;
 /// Sheets rendered at once, server-wide: one per core of a small county server.
 pub const RENDERS_CONCURRENT_MAX: usize = 2;
 static RENDERS: Semaphore = Semaphore::const_new(RENDERS_CONCURRENT_MAX);
+
+/// Render slots taken now (for `/metrics`).
+pub(super) fn renders_in_use() -> usize {
+    RENDERS_CONCURRENT_MAX.saturating_sub(RENDERS.available_permits())
+}
 /// How long a request waits for a render slot before it is turned away with 429.
 const RENDER_QUEUE_WAIT: Duration = Duration::from_secs(10);
 /// Photos on one sheet at most (a before-photo, and an after- and a night-photo per item): a bound on the
@@ -107,9 +112,14 @@ pub(super) async fn render_pdf(
     configured_font: Option<std::path::PathBuf>,
     render: impl FnOnce(&CjkFont) -> anyhow::Result<Vec<u8>> + Send + 'static,
 ) -> Result<std::result::Result<Vec<u8>, Response>> {
-    let permit = match tokio::time::timeout(RENDER_QUEUE_WAIT, RENDERS.acquire()).await {
+    let queue = &crate::metrics::METRICS.pdf_render;
+    let waiting = queue.waiting.track();
+    let permit = tokio::time::timeout(RENDER_QUEUE_WAIT, RENDERS.acquire()).await;
+    drop(waiting);
+    let permit = match permit {
         Ok(permit) => permit.map_err(|e| Error::Internal(e.into()))?,
         Err(_) => {
+            queue.refused.inc();
             return Err(Error::TooManyRequests {
                 message: "PDFs are being printed for others; try again in a few seconds".into(),
                 retry_after_s: 5,

@@ -45,6 +45,11 @@ use crate::domain::site::{ItemState, SiteKind, SiteStatus};
 /// its rows are read, which for a CSV is as long as the client takes to download it.
 pub const EXPORTS_CONCURRENT_MAX: usize = 4;
 static EXPORTS: Semaphore = Semaphore::const_new(EXPORTS_CONCURRENT_MAX);
+
+/// Export slots taken now (for `/metrics`).
+pub(super) fn exports_in_use() -> usize {
+    EXPORTS_CONCURRENT_MAX.saturating_sub(EXPORTS.available_permits())
+}
 /// How long a request waits for a running export to finish before it is turned away with 429.
 const EXPORT_QUEUE_WAIT: Duration = Duration::from_secs(10);
 
@@ -199,7 +204,13 @@ async fn start(
         after: None,
     })?;
     filter.scope = actor.site_scope();
+    let queue = &crate::metrics::METRICS.ledger_export;
+    let waiting = queue.waiting.track();
     let permit = tokio::time::timeout(EXPORT_QUEUE_WAIT, EXPORTS.acquire()).await.ok().and_then(Result::ok);
+    drop(waiting);
+    if permit.is_none() {
+        queue.refused.inc();
+    }
     let permit = permit.ok_or_else(|| Error::TooManyRequests {
         message: format!("{EXPORTS_CONCURRENT_MAX} ledger exports are running; try again in a few seconds"),
         retry_after_s: 5,

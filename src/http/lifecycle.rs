@@ -492,6 +492,7 @@ pub async fn evidence(
         limits.bytes_max,
     )
     .await?;
+    crate::metrics::METRICS.upload_evidence_bytes.observe(upload.bytes());
     let input: EvidenceInput =
         serde_json::from_slice(&upload.json).map_err(|e| Error::BadRequest(format!("evidence is not valid: {e}")))?;
     let input = check_evidence(input)?;

@@ -9,6 +9,7 @@ mod health;
 mod imports;
 mod ledger;
 mod lifecycle;
+pub mod metrics;
 mod observations;
 mod ogc;
 pub mod openapi;
@@ -246,6 +247,7 @@ pub fn router(state: AppState) -> Router {
         .not_found_service(ServeFile::new(web_dir.join("404.html")));
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         // The inspection page's service worker, with the release it installs written in.
         .route("/sw.js", get(release::service_worker))
         .route("/ogc", get(ogc::landing))
@@ -291,7 +293,11 @@ pub fn router(state: AppState) -> Router {
         // gzip or br as the client accepts: GeoJSON, pages and MapLibre shrink 5–10×. Responses that come
         // compressed already (tiles) and images pass through as they are.
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // Every log line of a request names its id, method and route template.
+        .layer(TraceLayer::new_for_http().make_span_with(metrics::request_span))
+        // Outermost: the request id (which the span above reads) and the request metrics. `/metrics` itself
+        // is another router on another address (`metrics::router`), never this one.
+        .layer(axum::middleware::from_fn(metrics::observe))
         .with_state(state)
 }
 

@@ -75,6 +75,7 @@ pub async fn create(
         limits.bytes_max,
     )
     .await?;
+    crate::metrics::METRICS.upload_observation_bytes.observe(upload.bytes());
     let observation = upload.json;
     let photos: Vec<Bytes> = upload.photos.into_iter().map(|(_, bytes)| bytes).collect();
     let input: ObservationInput = serde_json::from_slice(&observation)

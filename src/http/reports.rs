@@ -591,7 +591,9 @@ pub fn spawn_schedule(state: AppState) {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if let Err(e) = prepare_due_drafts(&state, Utc::now()).await {
+            let run = prepare_due_drafts(&state, Utc::now()).await;
+            crate::metrics::METRICS.report_schedule.record(&run);
+            if let Err(e) = run {
                 tracing::warn!(error = %e, "the report schedule could not prepare its drafts; it tries again in a minute");
             }
         }

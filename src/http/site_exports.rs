@@ -37,6 +37,11 @@ const PAGE_SITES: i64 = 2000;
 /// Exports streaming at once, server-wide: each reads page after page for as long as its client downloads.
 pub const EXPORTS_CONCURRENT_MAX: usize = 4;
 static EXPORTS: Semaphore = Semaphore::const_new(EXPORTS_CONCURRENT_MAX);
+
+/// Export slots taken now (for `/metrics`).
+pub(super) fn exports_in_use() -> usize {
+    EXPORTS_CONCURRENT_MAX.saturating_sub(EXPORTS.available_permits())
+}
 /// How long a request waits for a running export to finish before it is turned away with 429.
 const EXPORT_QUEUE_WAIT: Duration = Duration::from_secs(10);
 /// The default of `Settings::export_sites_max`.
@@ -191,7 +196,13 @@ async fn start(state: &AppState, actor: &Actor, params: &QueryPairs) -> Result<(
              hazard_type, level, from, to, bbox, …)"
         )));
     }
+    let queue = &crate::metrics::METRICS.site_export;
+    let waiting = queue.waiting.track();
     let permit = tokio::time::timeout(EXPORT_QUEUE_WAIT, EXPORTS.acquire()).await.ok().and_then(|p| p.ok());
+    drop(waiting);
+    if permit.is_none() {
+        queue.refused.inc();
+    }
     let permit = permit.ok_or_else(|| Error::TooManyRequests {
         message: format!("{EXPORTS_CONCURRENT_MAX} site exports are running; try again in a few seconds"),
         retry_after_s: 5,

@@ -200,11 +200,16 @@ pub async fn tile(
     if cache.prune_due() {
         let pool = state.pool.clone();
         tokio::spawn(async move {
-            if let Err(e) = tiles::prune_changes(&pool, CHANGES_KEPT).await {
+            let metrics = &crate::metrics::METRICS;
+            let pruned = tiles::prune_changes(&pool, CHANGES_KEPT).await;
+            metrics.tile_change_prune.record(&pruned);
+            if let Err(e) = pruned {
                 tracing::warn!(error = %e, "pruning the map change log failed");
             }
             // The grid counts' rows written since the last time, folded into one per cell, town and status.
-            if let Err(e) = crate::db::site_cells::compact(&pool).await {
+            let compacted = crate::db::site_cells::compact(&pool).await;
+            metrics.site_cell_compact.record(&compacted);
+            if let Err(e) = compacted {
                 tracing::warn!(error = %e, "folding the site grid counts failed");
             }
         });

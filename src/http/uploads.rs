@@ -21,6 +21,13 @@ pub struct Upload {
     pub photos: Vec<(String, Bytes)>,
 }
 
+impl Upload {
+    /// The bytes of its parts (the JSON and every photo), for `/metrics`.
+    pub fn bytes(&self) -> u64 {
+        (self.json.len() + self.photos.iter().map(|(_, p)| p.len()).sum::<usize>()) as u64
+    }
+}
+
 /// Reads exactly one JSON part named `json_name` and up to `photos_max` photo parts named one of
 /// `photo_names`, each within `photo_bytes_max`.
 pub async fn read(
@@ -69,7 +76,12 @@ pub async fn process_and_store(state: &AppState, photos: Vec<Bytes>) -> Result<V
         photos
             .into_iter()
             .enumerate()
-            .map(|(i, bytes)| process::process(&bytes, limits).map(|p| (p, bytes)).map_err(|e| (i, e)))
+            .map(|(i, bytes)| {
+                let started = std::time::Instant::now();
+                let processed = process::process(&bytes, limits);
+                crate::metrics::METRICS.photo_process.observe_duration(started.elapsed());
+                processed.map(|p| (p, bytes)).map_err(|e| (i, e))
+            })
             .collect::<std::result::Result<Vec<_>, _>>()
     })
     .await

@@ -18,18 +18,33 @@ pub use process::{PhotoError, PhotoLimits, ProcessedPhoto};
 #[derive(Clone, Debug)]
 pub struct PhotoStore {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store: `object_store` lists a directory that is gone as an empty one, so
+    /// [`PhotoStore::reachable`] looks at the directory itself too.
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl PhotoStore {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        PhotoStore { store }
+        PhotoStore { store, local_dir: None }
     }
 
     /// A store in a local directory, created if missing.
     pub fn local(dir: &std::path::Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
-        Ok(PhotoStore::new(Arc::new(store)))
+        Ok(PhotoStore { store: Arc::new(store), local_dir: Some(dir.to_path_buf()) })
+    }
+
+    /// Whether the store answers a listing of its top level (for `/readyz`); `Err` says why not. A local
+    /// store's directory must also still be there and readable: one that was removed or unmounted would
+    /// otherwise list as empty, and every upload would fail.
+    pub async fn reachable(&self) -> Result<(), String> {
+        if let Some(dir) = &self.local_dir {
+            let mut entries =
+                tokio::fs::read_dir(dir).await.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+            entries.next_entry().await.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        }
+        self.store.list_with_delimiter(None).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     pub fn original_key(sha256_hex: &str, extension: &str) -> String {

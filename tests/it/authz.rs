@@ -42,6 +42,10 @@ const ACTORS: [&str; 9] =
 const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     // request                                          scope   anon auth insp town unit disp rev  lead admin
     ("GET /healthz",                                      Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Readiness is public like liveness: a load balancer asks without credentials.
+    ("GET /readyz",                                       Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // /metrics is served only on --metrics-listen, never by this router: a page that does not exist.
+    ("GET /metrics",                                      Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET /",                                             Any,   [303, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /admin.html",                                   Any,   [303, 303, 303, 303, 303, 303, 303, 303, 200]),
     ("GET /login.html",                                   Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -18,6 +18,7 @@ mod import;
 mod import_read;
 mod ledger;
 mod lifecycle;
+mod observability;
 mod observations;
 mod ogc;
 mod openapi;
