@@ -12,6 +12,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod embedded_pg;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod http;
 pub mod import;
 pub mod metrics;

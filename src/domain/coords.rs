@@ -122,6 +122,11 @@ pub fn wgs84_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
     if outside_china(lon, lat) {
         return (lon, lat);
     }
+    gcj02_shifted(lon, lat)
+}
+
+/// The GCJ-02 formula itself, without the box: what [`wgs84_to_gcj02`] gives inside it.
+fn gcj02_shifted(lon: f64, lat: f64) -> (f64, f64) {
     let d_lat = gcj_shift_lat(lon - 105.0, lat - 35.0);
     let d_lon = gcj_shift_lon(lon - 105.0, lat - 35.0);
     let rad_lat = lat / 180.0 * PI;
@@ -139,12 +144,18 @@ pub fn wgs84_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
 /// steps have run; the result round-trips through [`wgs84_to_gcj02`] to well under a millimetre.
 pub fn gcj02_to_wgs84(lon: f64, lat: f64) -> (f64, f64) {
     // Also keeps infinities out of the loop, where `inf - inf` would turn them into NaN.
-    if outside_china(lon, lat) {
+    //
+    // Fuzzing found (issue 14): a WGS-84 point just inside the box can shift to a GCJ-02 point just outside it
+    // (e.g. [131.788229, 55.825992] → [131.798446, 55.828368]), which this returned unchanged, about 1 km
+    // off. So points within a margin of the box are inverted too, with the formula without the box (an
+    // estimate crossing the edge would otherwise stop the iteration), and the result is kept when it lies in
+    // the box; otherwise the point is its own preimage (no shift outside the box).
+    if outside_china_by_more_than(lon, lat, INVERSE_INPUT_MARGIN_DEG) {
         return (lon, lat);
     }
     let (mut wgs_lon, mut wgs_lat) = (lon, lat);
     for _ in 0..INVERSE_ITERATIONS_MAX {
-        let (gcj_lon, gcj_lat) = wgs84_to_gcj02(wgs_lon, wgs_lat);
+        let (gcj_lon, gcj_lat) = gcj02_shifted(wgs_lon, wgs_lat);
         let (step_lon, step_lat) = (gcj_lon - lon, gcj_lat - lat);
         wgs_lon -= step_lon;
         wgs_lat -= step_lat;
@@ -152,7 +163,25 @@ pub fn gcj02_to_wgs84(lon: f64, lat: f64) -> (f64, f64) {
             break;
         }
     }
-    (wgs_lon, wgs_lat)
+    // The result is kept on the box's edge too: fuzzing found [112.142567, 55.8271] (exactly on the edge)
+    // coming back a rounding error outside it, so a hair's margin.
+    if outside_china_by_more_than(wgs_lon, wgs_lat, INVERSE_RESULT_MARGIN_DEG) {
+        (lon, lat)
+    } else {
+        (wgs_lon, wgs_lat)
+    }
+}
+
+/// How far outside the box a GCJ-02 point may be and still be the shift of a point inside it: the shift is
+/// at most about 0.011° anywhere in the box, so this is generous.
+const INVERSE_INPUT_MARGIN_DEG: f64 = 0.1;
+/// How far outside the box an inverse may land and still count as inside: rounding, not geography (~1 cm).
+const INVERSE_RESULT_MARGIN_DEG: f64 = 1e-7;
+
+/// Whether a point is outside the box grown by `margin_deg` on every side (non-finite points are outside).
+fn outside_china_by_more_than(lon: f64, lat: f64, margin_deg: f64) -> bool {
+    !(CHINA_LON_MIN_DEG - margin_deg..=CHINA_LON_MAX_DEG + margin_deg).contains(&lon)
+        || !(CHINA_LAT_MIN_DEG - margin_deg..=CHINA_LAT_MAX_DEG + margin_deg).contains(&lat)
 }
 
 /// Converts GCJ-02 to BD-09 (degrees in, degrees out) with Baidu's public formula.
@@ -264,6 +293,23 @@ mod tests {
 
     fn all_chinese_points() -> impl Iterator<Item = (f64, f64)> {
         ZHANGJIAGANG.into_iter().chain(ELSEWHERE_IN_CHINA)
+    }
+
+    /// Found by fuzzing (issue 14): points that shift out of the box, or sit on its edge, came back unchanged,
+    /// ~1 km off.
+    #[test]
+    fn a_point_shifted_out_of_the_box_still_round_trips() {
+        let (lon, lat) = (131.788229, 55.825992);
+        let (gcj_lon, gcj_lat) = wgs84_to_gcj02(lon, lat);
+        assert!(gcj_lat > CHINA_LAT_MAX_DEG, "the case needs a GCJ-02 point outside the box");
+        let (back_lon, back_lat) = gcj02_to_wgs84(gcj_lon, gcj_lat);
+        assert!((back_lon - lon).abs() < 1e-9 && (back_lat - lat).abs() < 1e-9, "[{back_lon}, {back_lat}]");
+        // Exactly on the box's edge (the inverse lands a rounding error outside it).
+        let (gcj_lon, gcj_lat) = wgs84_to_gcj02(112.142567, CHINA_LAT_MAX_DEG);
+        let (back_lon, back_lat) = gcj02_to_wgs84(gcj_lon, gcj_lat);
+        assert!((back_lon - 112.142567).abs() < 1e-9 && (back_lat - CHINA_LAT_MAX_DEG).abs() < 1e-9);
+        // Far outside the box nothing is shifted either way.
+        assert_eq!(gcj02_to_wgs84(2.35, 48.85), (2.35, 48.85));
     }
 
     #[test]

@@ -176,3 +176,98 @@ async fn store_photo(store: &PhotoStore, p: &ProcessedPhoto, original: Bytes) ->
         evidence_flags: Vec::new(),
     })
 }
+
+/// Fuzzing (issue 14): the project's own part handling, [`read`], driven through axum's `Multipart` extractor
+/// with random bodies; no database is involved. See `crate::fuzz_tests` for the budget.
+#[cfg(test)]
+mod fuzz_tests {
+    use arbitrary::{Result, Unstructured};
+    use axum::body::Body;
+    use axum::extract::FromRequest;
+    use axum::http::Request;
+
+    use super::*;
+
+    const BOUNDARY: &str = "roadledger-fuzz";
+    const PHOTOS_MAX: usize = 3;
+    const PHOTO_BYTES_MAX: usize = 64;
+
+    /// A multipart body: parts named as the handler expects or not, random contents, sometimes cut short or
+    /// with random bytes in place of the framing.
+    fn multipart_body(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        for _ in 0..u.int_in_range(0..=5)? {
+            let name = match u.int_in_range(0..=3)? {
+                0 => "observation".to_string(),
+                1 | 2 => "photo".to_string(),
+                _ => u.arbitrary()?,
+            };
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+            );
+            if u.arbitrary()? {
+                body.extend_from_slice(b"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg");
+            }
+            body.extend_from_slice(b"\r\n\r\n");
+            let len = u.int_in_range(0..=PHOTO_BYTES_MAX + 8)?;
+            body.extend_from_slice(u.bytes(len.min(u.len()))?);
+            body.extend_from_slice(b"\r\n");
+        }
+        if u.arbitrary()? {
+            body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        }
+        if u.ratio(1, 4)? {
+            let cut = u.int_in_range(0..=body.len())?;
+            body.truncate(cut);
+        }
+        if u.ratio(1, 8)? {
+            body = u.arbitrary()?;
+        }
+        Ok(body)
+    }
+
+    #[test]
+    fn fuzz_multipart_read_never_panics_and_keeps_its_limits() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        crate::fuzz_tests::fuzz("multipart_read", 2048, |u| {
+            let body = multipart_body(u)?;
+            let request = Request::post("/api/v1/observations")
+                .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+                .body(Body::from(body))
+                .unwrap();
+            let upload = runtime.block_on(async {
+                let multipart = Multipart::from_request(request, &()).await;
+                read(multipart, "observation", &["photo"], PHOTOS_MAX, PHOTO_BYTES_MAX).await
+            });
+            match upload {
+                Ok(upload) => {
+                    assert!(upload.json.len() <= JSON_PART_BYTES_MAX);
+                    assert!(upload.photos.len() <= PHOTOS_MAX);
+                    assert!(
+                        upload.photos.iter().all(|(name, bytes)| name == "photo" && bytes.len() <= PHOTO_BYTES_MAX)
+                    );
+                }
+                // Bad input is the client's fault: a 4xx, never a 500.
+                Err(e) => assert!(matches!(e, Error::BadRequest(_) | Error::PayloadTooLarge(_)), "{e:?}"),
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn fuzz_verify_declared_hashes_never_panics() {
+        crate::fuzz_tests::fuzz("declared_hashes", 512, |u| {
+            let declared: Option<Vec<String>> = u.arbitrary()?;
+            let actual: Vec<[u8; 32]> = u.arbitrary()?;
+            let outcome = verify_declared_hashes(declared.as_deref(), &actual);
+            // Accepted only when nothing was declared or every declared hash is the photo's own.
+            if outcome.is_ok()
+                && let Some(declared) = declared
+            {
+                assert_eq!(declared.len(), actual.len());
+                assert!(declared.iter().zip(&actual).all(|(d, a)| d.eq_ignore_ascii_case(&hex::encode(a))));
+            }
+            Ok(())
+        });
+    }
+}
