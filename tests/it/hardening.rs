@@ -1,6 +1,6 @@
 //! Hardening found in review (issue 14, part 7), each finding held by a test: sessions that slide with use,
 //! the security headers, API tokens that expire, the indexes of a million sites, a site's newest events, an
-//! unknown stored status, two phones at one spot, and paths no file can have.
+//! unknown stored status, and paths no file can have (two phones at one spot: `upload_locks.rs`).
 
 use crate::common;
 
@@ -10,7 +10,6 @@ use common::{DEFAULT_PASSWORD, TestApp, app, app_with, observation};
 use roadledger::http::Settings;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const JUNCTION: [f64; 2] = [120.552_31, 31.871_17];
@@ -340,46 +339,6 @@ async fn dispatch_refuses_a_field_it_does_not_use_and_changes_nothing(pool: PgPo
         assert!(refused.detail().contains(field), "{field}: {}", refused.detail());
         assert_eq!(app.site_as(&office.dispatcher, &site).await.headers["etag"], before, "{field}: nothing changed");
     }
-}
-
-#[sqlx::test(migrations = "./migrations")]
-async fn two_phones_at_one_spot_at_once_open_one_site(pool: PgPool) {
-    let app = app(pool).await;
-    const PHONES: usize = 12;
-    let uploads = (0..PHONES).map(|i| {
-        let router = app.router.clone();
-        let token = app.token.clone();
-        // A metre or two apart, as phones at one junction report it; each its own observation id.
-        let obs = observation("intersection", json!(common::north_of(JUNCTION, i as f64 * 0.2)));
-        tokio::spawn(async move {
-            let (content_type, body) = common::multipart(obs.to_string().as_bytes(), &[]);
-            let request = Request::post("/api/v1/observations")
-                .header("content-type", content_type)
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::from(body))
-                .unwrap();
-            let response = router.oneshot(request).await.unwrap();
-            let status = response.status();
-            let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-        })
-    });
-    let answers: Vec<(axum::http::StatusCode, Value)> =
-        futures::future::join_all(uploads).await.into_iter().map(Result::unwrap).collect();
-
-    let mut matches: Vec<&str> = answers
-        .iter()
-        .map(|(status, body)| {
-            assert_eq!(*status, 201, "{body}");
-            body["observation"]["site_match"].as_str().unwrap()
-        })
-        .collect();
-    matches.sort();
-    assert_eq!(matches, [&["joined"; PHONES - 1][..], &["opened"]].concat());
-    let sites: Vec<&str> = answers.iter().map(|(_, body)| body["site"]["id"].as_str().unwrap()).collect();
-    assert!(sites.iter().all(|s| *s == sites[0]), "one site for all: {sites:?}");
-    assert_eq!(app.count("site").await, 1);
-    assert_eq!(app.count("observation").await, PHONES as i64);
 }
 
 #[sqlx::test(migrations = "./migrations")]
