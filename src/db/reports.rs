@@ -7,7 +7,7 @@
 //! memory, no parallel workers, and custom plans (a generic plan cannot see how few rows a period selects). Measured in
 //! docs/benchmarks.md (`cargo bench --bench reports`).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::domain::report::{
     Figures, OverdueSite, Period, Ranking, RankingBands, RankingWeights, Report, ReportKind, ReportScope, StatusCount,
-    TREND_PERIODS, TownFigures, TownInput, TrendPoint, WORST_OVERDUE, median_days, rank,
+    TREND_PERIODS, TownFigures, TownInput, TrendPoint, WORST_OVERDUE, rank, to_tenth_of_a_day,
 };
 
 /// Whose sites a report counts, as ids: `None` for the whole county.
@@ -56,7 +56,8 @@ struct FigureRow {
 
 impl FigureRow {
     fn figures(&self) -> Figures {
-        let median = |m: Option<f64>| m.and_then(|m| median_days(vec![m]));
+        // PostgreSQL's `percentile_cont` gives the median; reports print it to a tenth of a day.
+        let median = |m: Option<f64>| m.map(to_tenth_of_a_day);
         Figures {
             found: self.found,
             verified: self.verified,
@@ -477,33 +478,35 @@ pub async fn drafts(pool: &PgPool) -> sqlx::Result<Vec<Draft>> {
     .await
 }
 
-/// Stores a draft (or replaces it), unless the period is published: `false` then.
+/// Stores a draft (or replaces it), unless the period is published: `None` then.
 pub async fn save_draft(
     tx: &mut Transaction<'_, Postgres>,
     kind: &str,
     period: &str,
     body: &Value,
     by: Option<Uuid>,
-) -> sqlx::Result<bool> {
-    let written = sqlx::query!(
-        "insert into report_draft (kind, period, body, generated_by) select $1, $2, $3, $4
-         where not exists (select 1 from report_publication p where p.kind = $1 and p.period = $2)
-         on conflict (kind, period) do update set body = excluded.body, generated_at = now(),
-             generated_by = excluded.generated_by",
+) -> sqlx::Result<Option<Draft>> {
+    sqlx::query_as!(
+        Draft,
+        r#"insert into report_draft (kind, period, body, generated_by) select $1, $2, $3, $4
+           where not exists (select 1 from report_publication p where p.kind = $1 and p.period = $2)
+           on conflict (kind, period) do update set body = excluded.body, generated_at = now(),
+               generated_by = excluded.generated_by
+           returning kind, period, generated_at, false as "published!""#,
         kind,
         period,
         body,
         by
     )
-    .execute(&mut **tx)
-    .await?;
-    Ok(written.rows_affected() == 1)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
-/// Whether a draft of the period exists.
-pub async fn draft_exists(tx: &mut Transaction<'_, Postgres>, kind: &str, period: &str) -> sqlx::Result<bool> {
+/// Whether the period has a draft or a publication already (the schedule leaves it alone then).
+pub async fn drafted_or_published(tx: &mut Transaction<'_, Postgres>, kind: &str, period: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
-        r#"select exists (select 1 from report_draft where kind = $1 and period = $2) as "e!""#,
+        r#"select exists (select 1 from report_draft where kind = $1 and period = $2)
+               or exists (select 1 from report_publication where kind = $1 and period = $2) as "e!""#,
         kind,
         period
     )
@@ -516,11 +519,6 @@ pub async fn try_schedule_lock(tx: &mut Transaction<'_, Postgres>) -> sqlx::Resu
     sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtext('report_schedule')) as "locked!""#)
         .fetch_one(&mut **tx)
         .await
-}
-
-/// The county date now.
-pub fn today(now: DateTime<Utc>) -> NaiveDate {
-    crate::domain::lifecycle::china_date(now)
 }
 
 /// A read-only transaction over one snapshot, set up for the reports' aggregates (see the module's doc).

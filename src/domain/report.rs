@@ -761,15 +761,9 @@ pub fn rank(towns: Vec<TownInput>, weights: &RankingWeights, bands: &RankingBand
     ranked
 }
 
-/// The median of some day counts, to 0.1 day; `None` for none.
-pub fn median_days(mut days: Vec<f64>) -> Option<f64> {
-    if days.is_empty() {
-        return None;
-    }
-    days.sort_by(f64::total_cmp);
-    let n = days.len();
-    let m = if n % 2 == 1 { days[n / 2] } else { (days[n / 2 - 1] + days[n / 2]) / 2.0 };
-    Some((m * 10.0).round() / 10.0)
+/// A number of days as reports print it: to a tenth of a day.
+pub fn to_tenth_of_a_day(days: f64) -> f64 {
+    (days * 10.0).round() / 10.0
 }
 
 #[cfg(test)]
@@ -913,9 +907,8 @@ mod tests {
     }
 
     #[test]
-    fn medians() {
-        assert_eq!(median_days(vec![]), None);
-        assert_eq!(median_days(vec![3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median_days(vec![1.0, 2.0, 4.0, 10.0]), Some(3.0));
+    fn days_are_printed_to_a_tenth() {
+        assert_eq!(to_tenth_of_a_day(20.499), 20.5);
+        assert_eq!(to_tenth_of_a_day(1.04), 1.0);
     }
 }

@@ -493,20 +493,15 @@ async fn regenerate(state: &AppState, actor: &Actor, kind: ReportKind, period: P
     can_publish(actor)?;
     let (body, _) = county_body(state, kind, period).await?;
     let mut tx = state.pool.begin().await?;
-    let written = db::reports::save_draft(&mut tx, kind.as_str(), &period.code(), &body, Some(actor.user_id)).await?;
+    let draft = db::reports::save_draft(&mut tx, kind.as_str(), &period.code(), &body, Some(actor.user_id)).await?;
     tx.commit().await?;
-    if !written {
-        return Err(Error::Conflict(format!(
+    draft.map(Json).ok_or_else(|| {
+        Error::Conflict(format!(
             "{} {} is published: its draft is kept as it was; publish a correction instead",
             kind.as_str(),
             period.code()
-        )));
-    }
-    let draft = db::reports::drafts(&state.pool)
-        .await?
-        .into_iter()
-        .find(|d| d.kind == kind.as_str() && d.period == period.code());
-    draft.map(Json).ok_or_else(|| Error::Internal(anyhow::anyhow!("the draft just written is missing")))
+        ))
+    })
 }
 
 /// Prepares (or prepares again) the weekly summary's draft of a period, until it is published.
@@ -567,13 +562,11 @@ pub async fn prepare_due_drafts(state: &AppState, now: DateTime<Utc>) -> Result<
     for kind in ReportKind::ALL {
         let period = kind.due_period(now);
         let code = period.code();
-        if db::reports::draft_exists(&mut tx, kind.as_str(), &code).await?
-            || !db::reports::publications(&state.pool, Some(kind.as_str()), Some(&code), None).await?.is_empty()
-        {
+        if db::reports::drafted_or_published(&mut tx, kind.as_str(), &code).await? {
             continue;
         }
         let (body, _) = county_body(state, kind, period).await?;
-        if db::reports::save_draft(&mut tx, kind.as_str(), &code, &body, None).await? {
+        if db::reports::save_draft(&mut tx, kind.as_str(), &code, &body, None).await?.is_some() {
             prepared.push((kind, code));
         }
     }
