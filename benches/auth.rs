@@ -39,6 +39,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState {
         pool: pool.clone(),
+        replica: None,
         photos: PhotoStore::local(dir.path()).unwrap(),
         settings: Arc::new(Settings::default()),
     };

@@ -37,7 +37,7 @@ async fn main() {
     seed(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(dir.path()).unwrap();
-    let app = router(AppState { pool: pool.clone(), photos, settings: Arc::new(Settings::default()) });
+    let app = router(AppState { pool: pool.clone(), replica: None, photos, settings: Arc::new(Settings::default()) });
     let token = common::bench_token(&pool, Role::Leader).await;
     let (sites, events, items): (i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from site), (select count(*) from site_event), (select count(*) from site_checklist_item)",

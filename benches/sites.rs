@@ -31,7 +31,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(dir.path()).unwrap();
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();
-    let app = router(AppState { pool: pool.clone(), photos, settings: Arc::new(Settings::default()) });
+    let app = router(AppState { pool: pool.clone(), replica: None, photos, settings: Arc::new(Settings::default()) });
     let token = common::bench_token(&pool, roadledger::domain::auth::Role::Leader).await;
     let sites: i64 = sqlx::query_scalar("select count(*) from site").fetch_one(&pool).await.unwrap();
     println!("{sites} sites; {RUNS} runs each");

@@ -373,7 +373,7 @@ async fn load_once(client: &reqwest::Client, urls: &[String], token: &str) {
 async fn serve(pool: &sqlx::PgPool, photo_dir: &Path, tile_cache_bytes: usize) -> String {
     let photos = PhotoStore::local(photo_dir).unwrap();
     let settings = Settings { tile_cache_bytes, ..Settings::default() };
-    let app = router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
+    let app = router(AppState { pool: pool.clone(), replica: None, photos, settings: Arc::new(settings) });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

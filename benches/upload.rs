@@ -73,6 +73,7 @@ fn http_upload(url: &str, photo: &[u8]) {
         let dir = tempfile::tempdir().unwrap();
         let state = AppState {
             pool: pool.clone(),
+            replica: None,
             photos: PhotoStore::local(dir.path()).unwrap(),
             settings: Arc::new(Settings::default()),
         };
@@ -183,6 +184,7 @@ fn throughput(url: &str) {
         let dir = tempfile::tempdir().unwrap();
         let state = AppState {
             pool: pool.clone(),
+            replica: None,
             photos: PhotoStore::local(dir.path()).unwrap(),
             settings: Arc::new(Settings::default()),
         };

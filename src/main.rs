@@ -244,6 +244,12 @@ struct ServeArgs {
     /// PostgreSQL + PostGIS server to use. Without it, a private cluster under --data-dir is used.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// A hot standby of DATABASE_URL in streaming replication, for the map's tiles and legend, site lists,
+    /// exports and OGC API Features. A read goes there only once the standby has replayed everything the
+    /// primary had written when the request came; when it lags, is down or is not a standby, the primary
+    /// answers (logged, and counted in /metrics). Everything that writes stays on DATABASE_URL.
+    #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
+    database_replica_url: Option<String>,
     /// Directory of the photo store (originals and thumbnails). Default: DATA_DIR/photos.
     #[arg(long, env = "ROADLEDGER_PHOTO_DIR")]
     photo_dir: Option<PathBuf>,
@@ -541,7 +547,13 @@ async fn run(
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {
         tracing::warn!(web_dir = %settings.web_dir.display(), "maplibre-gl is not installed: run `npm ci` in web/");
     }
-    let state = AppState { pool: pool.clone(), photos, settings: Arc::new(settings) };
+    let mut state = AppState { pool: pool.clone(), replica: None, photos, settings: Arc::new(settings) };
+    if let Some(url) = &args.database_replica_url {
+        let options = url.parse::<PgConnectOptions>().context("DATABASE_REPLICA_URL is not a PostgreSQL URL")?;
+        // Connected on first use: a replica down at start-up leaves the map on the primary, not the server down.
+        state = state.with_replica(db::Replica::connect_lazy(options));
+        tracing::info!("reads of the map, lists and exports may be served by the read replica");
+    }
     http::reports::spawn_schedule(state.clone());
     let app = http::router(state);
 

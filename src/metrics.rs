@@ -291,6 +291,18 @@ pub struct Metrics {
     pub pdf_render: Queue,
     pub ledger_export: Queue,
     pub site_export: Queue,
+    /// Reads the read replica answered (`db::replica`).
+    pub replica_reads: Counter,
+    /// Reads sent to the primary because the replica had not replayed far enough within its wait.
+    pub replica_fallback_behind: Counter,
+    /// Reads sent to the primary because the replica was down, unreachable, not a standby, or resting after that.
+    pub replica_fallback_down: Counter,
+    /// Reads run again on the primary after the replica failed them.
+    pub replica_fallback_failed: Counter,
+    /// Whether the replica answered its last look (1) or not (0); -1: no replica configured or not looked at yet.
+    pub replica_up: Gauge,
+    /// How far behind the primary's write position the replica was at its last look, in WAL bytes.
+    pub replica_lag_bytes: Gauge,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -305,6 +317,12 @@ pub static METRICS: Metrics = Metrics {
     pdf_render: Queue::new("pdf_render"),
     ledger_export: Queue::new("ledger_export"),
     site_export: Queue::new("site_export"),
+    replica_reads: Counter::new(),
+    replica_fallback_behind: Counter::new(),
+    replica_fallback_down: Counter::new(),
+    replica_fallback_failed: Counter::new(),
+    replica_up: Gauge(AtomicI64::new(-1)),
+    replica_lag_bytes: Gauge::new(),
 };
 
 /// One request as answered: its route template (or [`ROUTE_FALLBACK`]), method, status and time to the
@@ -430,6 +448,37 @@ pub fn render(snapshot: &Snapshot) -> String {
     for q in queues {
         let _ = writeln!(out, "roadledger_queue_refused_total{{queue=\"{}\"}} {}", q.name, q.refused.get());
     }
+
+    header(&mut out, "roadledger_replica_reads_total", "counter", "Reads the read replica answered.");
+    let _ = writeln!(out, "roadledger_replica_reads_total {}", m.replica_reads.get());
+    header(
+        &mut out,
+        "roadledger_replica_fallbacks_total",
+        "counter",
+        "Reads the primary answered instead of the replica, by reason: behind (not replayed far enough in time), \
+         down (unreachable, not a standby, or resting after a failure), failed (the replica failed the read).",
+    );
+    for (reason, n) in [
+        ("behind", &m.replica_fallback_behind),
+        ("down", &m.replica_fallback_down),
+        ("failed", &m.replica_fallback_failed),
+    ] {
+        let _ = writeln!(out, "roadledger_replica_fallbacks_total{{reason=\"{reason}\"}} {}", n.get());
+    }
+    header(
+        &mut out,
+        "roadledger_replica_up",
+        "gauge",
+        "Whether the read replica answered its last look (1) or not (0); -1: none configured or not looked at yet.",
+    );
+    let _ = writeln!(out, "roadledger_replica_up {}", m.replica_up.get());
+    header(
+        &mut out,
+        "roadledger_replica_lag_bytes",
+        "gauge",
+        "WAL bytes the replica was behind the primary's write position at its last look.",
+    );
+    let _ = writeln!(out, "roadledger_replica_lag_bytes {}", m.replica_lag_bytes.get());
 
     let jobs = [&m.report_schedule, &m.tile_change_prune, &m.site_cell_compact];
     header(&mut out, "roadledger_job_runs_total", "counter", "Runs of a background job, failed or not.");

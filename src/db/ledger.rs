@@ -6,12 +6,13 @@
 //! `fetch()` and hands them over through a bounded channel: a slow reader holds back the query instead of
 //! the rows piling up in memory, and a reader that goes away stops it.
 
+use super::ReadPool;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use futures::StreamExt;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use tokio::sync::mpsc;
 
 use super::sites::{FILTER_PARAMS, SiteFilter, bind_filter, filter_condition};
@@ -112,8 +113,9 @@ const ITEM_COLUMNS: &str = "
 
 /// Starts an export of every site `filter` selects (its `after` and `limit` are ignored), or refuses when
 /// more than `rows_max` match.
-pub async fn export(pool: &PgPool, filter: &SiteFilter, rows_max: i64) -> Result<Export, ExportError> {
-    let mut tx = pool.begin_with("begin isolation level repeatable read, read only").await?;
+pub async fn export(reads: impl Into<ReadPool>, filter: &SiteFilter, rows_max: i64) -> Result<Export, ExportError> {
+    let reads: ReadPool = reads.into();
+    let mut tx = reads.pool().begin_with("begin isolation level repeatable read, read only").await?;
     // The planner's cost estimate for a whole ledger crosses the JIT threshold, and compiling the query took
     // 0.6 s of a 3 s export of 100 000 sites, before the first row; per-row work here gains nothing from it.
     // The application name shows a running export in pg_stat_activity (both last until the transaction ends).

@@ -10,6 +10,7 @@ pub mod ogc;
 pub mod photos;
 pub mod places;
 pub mod reference;
+pub mod replica;
 pub mod reports;
 pub mod site_cells;
 pub mod sites;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use replica::{ReadPool, Replica};
 
 /// The domain's coded enums are stored as their text codes (with check constraints naming the same codes). A
 /// stored code the domain does not know is a decode error, never a default.
@@ -54,10 +57,19 @@ text_code!(SiteKind, SiteStatus, ItemState, HazardLevel, RectificationMode, Supe
 /// Migrations embedded in the binary, run at start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A pool that fails fast: during an outage requests get a 503 within seconds instead of hanging for the
-/// default 30 s acquire timeout.
+/// Connections each pool (the primary's, the replica's) opens at most.
+pub const POOL_CONNECTIONS_MAX: u32 = 16;
+/// How long a request waits for a connection: during an outage requests get a 503 within seconds instead of
+/// hanging for the default 30 s.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A pool that fails fast (see [`ACQUIRE_TIMEOUT`]).
 pub async fn connect(options: PgConnectOptions) -> sqlx::Result<PgPool> {
-    PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(3)).connect_with(options).await
+    PgPoolOptions::new()
+        .max_connections(POOL_CONNECTIONS_MAX)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
 }
 
 /// `select 1` within a deadline: the health check.

@@ -6,6 +6,7 @@
 //! A filter becomes SQL here: each queryable is a fixed column expression ([`column`]), each operator fixed
 //! text, and every literal a bound parameter. Nothing the caller wrote is ever spliced into the statement.
 
+use super::ReadPool;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgPool};
@@ -34,8 +35,15 @@ fn corners(bbox: Option<[f64; 4]>) -> [Option<f64>; 4] {
 }
 
 /// One page of towns or roads inside `bbox`, after the id `after`, in id order.
-pub async fn places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>, after: i64, limit: i64) -> sqlx::Result<Page> {
-    let rows = select(pool, place, bbox, after, limit + 1).await?;
+pub async fn places(
+    reads: impl Into<ReadPool>,
+    place: Place,
+    bbox: Option<[f64; 4]>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Page> {
+    let reads: ReadPool = reads.into();
+    let rows = select(reads.pool(), place, bbox, after, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let mut rows = rows;
     rows.truncate(limit as usize);
@@ -44,8 +52,9 @@ pub async fn places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>, after: 
 }
 
 /// One town or road by id.
-pub async fn place(pool: &PgPool, place: Place, id: i64) -> sqlx::Result<Option<String>> {
-    let rows = select(pool, place, None, id.saturating_sub(1), 1).await?;
+pub async fn place(reads: impl Into<ReadPool>, place: Place, id: i64) -> sqlx::Result<Option<String>> {
+    let reads: ReadPool = reads.into();
+    let rows = select(reads.pool(), place, None, id.saturating_sub(1), 1).await?;
     Ok(rows.into_iter().next().filter(|(found, _)| *found == id).map(|(_, f)| f))
 }
 
@@ -103,7 +112,8 @@ async fn select(
 }
 
 /// How many towns or roads are inside `bbox`.
-pub async fn count_places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>) -> sqlx::Result<i64> {
+pub async fn count_places(reads: impl Into<ReadPool>, place: Place, bbox: Option<[f64; 4]>) -> sqlx::Result<i64> {
+    let reads: ReadPool = reads.into();
     let [a, b, c, d] = corners(bbox);
     match place {
         Place::Towns => {
@@ -115,7 +125,7 @@ pub async fn count_places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>) -
                 c,
                 d
             )
-            .fetch_one(pool)
+            .fetch_one(reads.pool())
             .await
         }
         Place::Roads => {
@@ -127,20 +137,21 @@ pub async fn count_places(pool: &PgPool, place: Place, bbox: Option<[f64; 4]>) -
                 c,
                 d
             )
-            .fetch_one(pool)
+            .fetch_one(reads.pool())
             .await
         }
     }
 }
 
 /// The county's extent (towns and roads together) as minlon, minlat, maxlon, maxlat; `None` when empty.
-pub async fn extent(pool: &PgPool) -> sqlx::Result<Option<[f64; 4]>> {
+pub async fn extent(reads: impl Into<ReadPool>) -> sqlx::Result<Option<[f64; 4]>> {
+    let reads: ReadPool = reads.into();
     let row = sqlx::query!(
         r#"select st_xmin(e) as "minx!", st_ymin(e) as "miny!", st_xmax(e) as "maxx!", st_ymax(e) as "maxy!"
            from (select st_extent(g) as e from (select boundary as g from town union all select geom from road) p) x
            where e is not null"#
     )
-    .fetch_optional(pool)
+    .fetch_optional(reads.pool())
     .await?;
     Ok(row.map(|r| [r.minx, r.miny, r.maxx, r.maxy]))
 }
@@ -306,7 +317,8 @@ fn property(name: &str) -> sqlx::Result<&'static str> {
 }
 
 /// One page of sites as GeoJSON texts in id order, and the id to continue after when more remain.
-pub async fn sites(pool: &PgPool, q: &SiteQuery) -> sqlx::Result<(Vec<String>, Option<Uuid>)> {
+pub async fn sites(reads: impl Into<ReadPool>, q: &SiteQuery) -> sqlx::Result<(Vec<String>, Option<Uuid>)> {
+    let reads: ReadPool = reads.into();
     let mut w = Where::query(q)?;
     let after = w.bind(q.after, "uuid")?;
     let limit = w.bind(q.limit + 1, "bigint")?;
@@ -321,7 +333,7 @@ pub async fn sites(pool: &PgPool, q: &SiteQuery) -> sqlx::Result<(Vec<String>, O
         cond = w.sql()
     );
     // Not kept prepared, as `db::sites::bind_filter` explains: a generic plan cannot see which filters are set.
-    let rows: Vec<(Uuid, String)> = sqlx::query_as_with(&sql, w.args).persistent(false).fetch_all(pool).await?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as_with(&sql, w.args).persistent(false).fetch_all(reads.pool()).await?;
     let more = rows.len() as i64 > q.limit;
     let mut rows = rows;
     rows.truncate(q.limit as usize);
@@ -330,7 +342,8 @@ pub async fn sites(pool: &PgPool, q: &SiteQuery) -> sqlx::Result<(Vec<String>, O
 }
 
 /// How many sites `q` matches (its `after` and `limit` ignored), within its scope.
-pub async fn count_sites(pool: &PgPool, q: &SiteQuery) -> sqlx::Result<i64> {
+pub async fn count_sites(reads: impl Into<ReadPool>, q: &SiteQuery) -> sqlx::Result<i64> {
+    let reads: ReadPool = reads.into();
     let w = Where::query(q)?;
     let sql = format!(
         "select count(*) from site s
@@ -339,15 +352,19 @@ pub async fn count_sites(pool: &PgPool, q: &SiteQuery) -> sqlx::Result<i64> {
          where {}",
         w.sql()
     );
-    sqlx::query_scalar_with(&sql, w.args).persistent(false).fetch_one(pool).await
+    sqlx::query_scalar_with(&sql, w.args).persistent(false).fetch_one(reads.pool()).await
 }
 
 /// The first and last `first_observed_at` of the sites in `scope`; `None` when there are none.
-pub async fn temporal_extent(pool: &PgPool, scope: &SiteScope) -> sqlx::Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+pub async fn temporal_extent(
+    reads: impl Into<ReadPool>,
+    scope: &SiteScope,
+) -> sqlx::Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    let reads: ReadPool = reads.into();
     let w = Where::new(scope)?;
     let sql = format!("select min(s.first_observed_at), max(s.first_observed_at) from site s where {}", w.sql());
     let (min, max): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
-        sqlx::query_as_with(&sql, w.args).fetch_one(pool).await?;
+        sqlx::query_as_with(&sql, w.args).fetch_one(reads.pool()).await?;
     Ok(min.zip(max))
 }
 

@@ -6,6 +6,7 @@
 //! town's (town officers), unfiltered, in WGS-84. Anything else — a unit's sites, a filter, GCJ-02 — is drawn
 //! from the sites by `tiles::draw`. A test draws every case both ways and compares the features.
 
+use super::ReadPool;
 use chrono::NaiveDate;
 use sqlx::PgPool;
 use std::sync::LazyLock;
@@ -83,26 +84,30 @@ pub fn counted(tile: TileId, scope: &SiteScope) -> Option<Counted> {
     }
 }
 
-/// Draws a low-zoom site tile from the counts. On the first draw
-/// of a new county day, moves the overdue counts to it first.
-pub async fn draw(pool: &PgPool, tile: TileId, sites: Counted) -> sqlx::Result<Drawn> {
+/// Draws a low-zoom site tile from the counts. On the first draw of a new county day, moves the overdue
+/// counts to it first: on the primary, which then draws the tile too (a replica may not have replayed the
+/// move yet).
+pub async fn draw(reads: impl Into<ReadPool>, tile: TileId, sites: Counted) -> sqlx::Result<Drawn> {
+    let reads: ReadPool = reads.into();
     debug_assert!(tile.z <= MAX_TILE_ZOOM);
     let town = match sites {
         Counted::Every => None,
         Counted::Town(town) => Some(town),
     };
+    let mut from = reads.pool();
     for _ in 0..2 {
         let (mvt, snapshot, today, as_of): (Vec<u8>, String, NaiveDate, NaiveDate) = sqlx::query_as(CELLS_SQL.as_str())
             .bind(i32::from(tile.z))
             .bind(tile.x as i32)
             .bind(tile.y as i32)
             .bind(town)
-            .fetch_one(pool)
+            .fetch_one(from)
             .await?;
         if as_of >= today {
             return Ok(Drawn { mvt, snapshot, today });
         }
-        roll(pool, today).await?;
+        from = reads.primary_pool();
+        roll(from, today).await?;
     }
     Err(sqlx::Error::Protocol("the site cell counts did not move to the county's day".into()))
 }

@@ -4,6 +4,8 @@
 use std::sync::LazyLock;
 
 use sqlx::PgPool;
+
+use super::ReadPool;
 use sqlx::postgres::PgArguments;
 use sqlx::query::{QueryAs, QueryScalar};
 use uuid::Uuid;
@@ -89,7 +91,8 @@ pub struct SiteFilter {
 }
 
 /// One page of site features as GeoJSON text, in id order, and the id to continue after (if more remain).
-pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, Option<Uuid>)> {
+pub async fn list(reads: impl Into<ReadPool>, f: &SiteFilter) -> sqlx::Result<(Vec<String>, Option<Uuid>)> {
+    let reads: ReadPool = reads.into();
     let sql = format!(
         "select s.id, json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 6)::json,
@@ -103,7 +106,7 @@ pub async fn list(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<(Vec<String>, O
         limit = FILTER_PARAMS + 2,
     );
     let rows: Vec<(Uuid, String)> =
-        bind_filter(sqlx::query_as(&sql), f).bind(f.after).bind(f.limit + 1).fetch_all(pool).await?;
+        bind_filter(sqlx::query_as(&sql), f).bind(f.after).bind(f.limit + 1).fetch_all(reads.pool()).await?;
     let more = rows.len() as i64 > f.limit;
     let mut features: Vec<(Uuid, String)> = rows;
     features.truncate(f.limit as usize);
@@ -215,14 +218,15 @@ pub fn bind_filter<'q, O>(
 }
 
 /// Sites per status, and how many of them are overdue, for the map legend: `(status, sites, overdue)`.
-pub async fn counts_by_status(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<Vec<(String, i64, i64)>> {
+pub async fn counts_by_status(reads: impl Into<ReadPool>, f: &SiteFilter) -> sqlx::Result<Vec<(String, i64, i64)>> {
+    let reads: ReadPool = reads.into();
     let sql = format!(
         "select s.status, count(*), count(*) filter (where {overdue})
          from site s where {filter} group by s.status order by s.status",
         overdue = OVERDUE.as_str(),
         filter = filter_condition(1)
     );
-    bind_filter(sqlx::query_as(&sql), f).fetch_all(pool).await
+    bind_filter(sqlx::query_as(&sql), f).fetch_all(reads.pool()).await
 }
 
 /// How many observations (newest first) a site's detail shows; `observation_count` gives the total.
@@ -323,7 +327,8 @@ pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Re
 }
 
 /// One site's list feature (the summary shape), e.g. for an upload's answer.
-pub async fn summary(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<String>> {
+pub async fn summary(reads: impl Into<ReadPool>, id: Uuid, scope: &SiteScope) -> sqlx::Result<Option<String>> {
+    let reads: ReadPool = reads.into();
     let sql = format!(
         "select json_build_object('type', 'Feature', 'id', s.id,
              'geometry', st_asgeojson(s.geom, 7)::json,
@@ -332,7 +337,7 @@ pub async fn summary(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Result
          where s.id = $1 and {scope}",
         scope = scope_condition(2)
     );
-    bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(pool).await
+    bind_scope_scalar(sqlx::query_scalar(&sql).bind(id), scope).fetch_optional(reads.pool()).await
 }
 
 /// Where an inspector asks which open sites are near: a WGS-84 point, the kind (any when `None`), the radius

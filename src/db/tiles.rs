@@ -18,6 +18,7 @@
 //! [`changed_since`] answers from `map_change` (migration 0006) whether a statement the snapshot did not see has
 //! since committed a change inside the tile: that is how a cached tile is never stale.
 
+use super::ReadPool;
 use chrono::NaiveDate;
 use sqlx::PgPool;
 use std::sync::LazyLock;
@@ -293,13 +294,20 @@ fn pixel_tolerance(z: u8) -> f64 {
 
 /// Draws one tile of `layer`: its sites as `sites` selects them (criteria and scope; its bbox, page and
 /// cursor are not used: the tile is the bbox). Towns and roads are the same for everyone and every filter.
-pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter, crs: Crs) -> sqlx::Result<Drawn> {
+pub async fn draw(
+    reads: impl Into<ReadPool>,
+    layer: Layer,
+    tile: TileId,
+    sites: &SiteFilter,
+    crs: Crs,
+) -> sqlx::Result<Drawn> {
+    let reads: ReadPool = reads.into();
     let (z, x, y) = (i32::from(tile.z), tile.x as i32, tile.y as i32);
     let c = crs as usize;
     let row: (Vec<u8>, String, NaiveDate) = match layer {
         Layer::Sites => {
             if let Some(counted) = counted(tile, sites, crs) {
-                return super::site_cells::draw(pool, tile, counted).await;
+                return super::site_cells::draw(reads, tile, counted).await;
             }
             let unfiltered = sites.criteria.is_empty();
             let sql = match (tile.z >= FEATURE_ZOOM, unfiltered) {
@@ -311,7 +319,7 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
             bind_filter(sqlx::query_as(sql).bind(z).bind(x).bind(y), &filter)
                 .bind(SiteStatus::open_codes())
                 .persistent(unfiltered && tile.z >= FEATURE_ZOOM)
-                .fetch_one(pool)
+                .fetch_one(reads.pool())
                 .await?
         }
         Layer::Towns => {
@@ -320,7 +328,7 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
                 .bind(x)
                 .bind(y)
                 .bind(pixel_tolerance(tile.z))
-                .fetch_one(pool)
+                .fetch_one(reads.pool())
                 .await?
         }
         Layer::Roads => {
@@ -330,7 +338,7 @@ pub async fn draw(pool: &PgPool, layer: Layer, tile: TileId, sites: &SiteFilter,
                 .bind(y)
                 .bind(pixel_tolerance(tile.z))
                 .bind(tile.z >= MINOR_ROADS_ZOOM)
-                .fetch_one(pool)
+                .fetch_one(reads.pool())
                 .await?
         }
     };

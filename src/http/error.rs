@@ -96,6 +96,15 @@ impl From<sqlx::Error> for Error {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Error::Unavailable,
             sqlx::Error::RowNotFound => Error::NotFound("not found".into()),
+            // A write refused as read-only (SQLSTATE 25006): DATABASE_URL points at a hot standby, e.g. the
+            // old primary after a failover. Writes wait for a primary; said once in the log, a 503 to clients.
+            // Starting up or shutting down (57P01–57P03) is an outage too, not our error.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("25006" | "57P01" | "57P02" | "57P03")) =>
+            {
+                tracing::error!(error = %e, "the database refused the statement: it is read-only or shutting down");
+                Error::Unavailable
+            }
             _ => Error::Internal(e.into()),
         }
     }

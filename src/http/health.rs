@@ -25,14 +25,21 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
 /// else 503 with a body that names what failed, e.g.
 /// `{"status":"unavailable","database":"ok","photo_store":"cannot read /var/photos: …"}`. The reason is
 /// the operator's: the route is public like `/healthz`, and says only what a failed probe would anyway.
+///
+/// With a read replica, `replica` says how it is (`streaming, 0 bytes behind`, `not a standby …`, or why it
+/// does not answer) and never fails readiness: without it, reads go to the primary (`db::replica`).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (database, photo_store) = tokio::join!(crate::db::ping_within(&state.pool, READY_WAIT), async {
-        match tokio::time::timeout(READY_WAIT, state.photos.reachable()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(why),
-            Err(_) => Err(format!("no answer within {} ms", READY_WAIT.as_millis())),
-        }
-    });
+    let (database, photo_store, replica) = tokio::join!(
+        crate::db::ping_within(&state.pool, READY_WAIT),
+        async {
+            match tokio::time::timeout(READY_WAIT, state.photos.reachable()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(why),
+                Err(_) => Err(format!("no answer within {} ms", READY_WAIT.as_millis())),
+            }
+        },
+        replica_state(&state)
+    );
     let database =
         if database { Ok(()) } else { Err(format!("no answer to select 1 within {} ms", READY_WAIT.as_millis())) };
     let ready = database.is_ok() && photo_store.is_ok();
@@ -41,7 +48,20 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "status": if ready { "ok" } else { "unavailable" },
         "database": say(database),
         "photo_store": say(photo_store),
+        "replica": replica,
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
+}
+
+/// What `/readyz` says of the read replica.
+async fn replica_state(state: &AppState) -> String {
+    use crate::db::replica::State as Replica;
+    let Some(replica) = &state.replica else { return "not configured".into() };
+    match replica.state(&state.pool, READY_WAIT).await {
+        Replica::Streaming { lag_bytes } if lag_bytes >= 0 => format!("streaming, {lag_bytes} bytes behind"),
+        Replica::Streaming { .. } => "streaming".into(),
+        Replica::NotAStandby => "not a standby (not in recovery): reads go to the primary".into(),
+        Replica::Unreachable(why) => format!("{why}: reads go to the primary"),
+    }
 }

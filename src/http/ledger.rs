@@ -215,7 +215,9 @@ async fn start(
         message: format!("{EXPORTS_CONCURRENT_MAX} ledger exports are running; try again in a few seconds"),
         retry_after_s: 5,
     })?;
-    let export = ledger::export(&state.pool, &filter, ledger::LEDGER_ROWS_MAX).await.map_err(refusal)?;
+    // The export reads in one repeatable-read transaction, on the replica once it has caught up.
+    let reads = state.reader().await?;
+    let export = ledger::export(reads, &filter, ledger::LEDGER_ROWS_MAX).await.map_err(refusal)?;
     Ok((export, permit))
 }
 

@@ -45,6 +45,7 @@ use utoipa_axum::routes;
 
 pub use error::{Error, Result};
 
+use crate::db::{ReadPool, Replica};
 use crate::domain::policy::{DeadlinePolicy, LookBackPolicy};
 
 use crate::photos::{PhotoLimits, PhotoStore};
@@ -135,9 +136,43 @@ impl Default for Settings {
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: every write, and every read a write decides on.
     pub pool: PgPool,
+    /// The read replica (`--database-replica-url`), for the reads that may be served from it: see
+    /// [`AppState::read`].
+    pub replica: Option<Arc<Replica>>,
     pub photos: PhotoStore,
     pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn with_replica(self, replica: Replica) -> AppState {
+        AppState { replica: Some(Arc::new(replica)), ..self }
+    }
+
+    /// A pool for a read that may be served by the replica (the map's tiles and legend, site lists, exports,
+    /// OGC API Features): the replica once it has caught up with the primary, else the primary
+    /// (`db::replica`). For a read that runs in one call, prefer [`AppState::read`], which also falls back
+    /// when the replica fails the read itself.
+    pub async fn reader(&self) -> sqlx::Result<ReadPool> {
+        match &self.replica {
+            Some(replica) => replica.reader(&self.pool).await,
+            None => Ok(ReadPool::primary(&self.pool)),
+        }
+    }
+
+    /// Runs `read` on [`AppState::reader`]'s pool, and again on the primary if the replica fails it.
+    /// `read` is called with the pool, e.g. `state.read(|reads| sites::list(reads, &filter))`.
+    pub async fn read<T, F, Fut>(&self, read: F) -> sqlx::Result<T>
+    where
+        F: Fn(ReadPool) -> Fut,
+        Fut: Future<Output = sqlx::Result<T>>,
+    {
+        match &self.replica {
+            Some(replica) => replica.read(&self.pool, read).await,
+            None => read(ReadPool::primary(&self.pool)).await,
+        }
+    }
 }
 
 /// Largest request bodies of the routes that take files; every other route keeps axum's 2 MB.

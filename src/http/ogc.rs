@@ -102,12 +102,13 @@ async fn collection_json(state: &AppState, actor: &Actor, base: &str, id: &str) 
         link(format!("{base}/collections/{id}/items"), "items", "application/geo+json", "the features"),
     ];
     let mut extent = serde_json::Map::new();
-    if let Some(bbox) = ogc::extent(&state.pool).await? {
+    let reads = state.reader().await?;
+    if let Some(bbox) = ogc::extent(&reads).await? {
         extent.insert("spatial".into(), json!({"bbox": [bbox], "crs": CRS84}));
     }
     if id == "sites" {
         // The sites' time is first_observed_at; null ends when the caller can see no site.
-        let span = ogc::temporal_extent(&state.pool, &actor.site_scope()).await?;
+        let span = ogc::temporal_extent(&reads, &actor.site_scope()).await?;
         let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
         let interval = span.map_or(json!([null, null]), |(first, last)| json!([at(first), at(last)]));
         extent.insert(
@@ -333,8 +334,10 @@ pub async fn items(
             let mut filters = site_parameters(&p)?;
             filters.extend(parse_filter(&p)?);
             let query = SiteQuery { scope: actor.site_scope(), bbox, datetime, filters, after, limit };
-            let matched = ogc::count_sites(&state.pool, &query).await?;
-            let (features, next) = ogc::sites(&state.pool, &query).await?;
+            // The count and the page from one pool, so they agree as far as the database does.
+            let reads = state.reader().await?;
+            let matched = ogc::count_sites(&reads, &query).await?;
+            let (features, next) = ogc::sites(&reads, &query).await?;
             (features, matched, next.map(|id| id.to_string()))
         }
         "towns" | "roads" => {
@@ -354,8 +357,9 @@ pub async fn items(
                 None => 0,
                 Some(a) => a.parse::<i64>().map_err(|_| Error::BadRequest(format!("after={a}: an id is needed")))?,
             };
-            let matched = ogc::count_places(&state.pool, place, bbox).await?;
-            let page = ogc::places(&state.pool, place, bbox, after, limit).await?;
+            let reads = state.reader().await?;
+            let matched = ogc::count_places(&reads, place, bbox).await?;
+            let page = ogc::places(&reads, place, bbox, after, limit).await?;
             (page.features, matched, page.next_after.map(|id| id.to_string()))
         }
         other => return Err(no_collection(other)),
@@ -418,12 +422,13 @@ pub async fn item(
     let text = match id.as_str() {
         "sites" => {
             let site = Uuid::parse_str(&feature).map_err(|_| not_found())?;
-            sites::summary(&state.pool, site, &actor.site_scope()).await?
+            let scope = actor.site_scope();
+            state.read(|reads| sites::summary(reads, site, &scope)).await?
         }
         "towns" | "roads" => {
             let place = if id == "towns" { Place::Towns } else { Place::Roads };
             let n = feature.parse::<i64>().map_err(|_| not_found())?;
-            ogc::place(&state.pool, place, n).await?
+            state.read(|reads| ogc::place(reads, place, n)).await?
         }
         other => return Err(no_collection(other)),
     }

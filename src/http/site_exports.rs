@@ -27,6 +27,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::sites::{FilterParams, QueryPairs, parse_bbox, site_filter};
 use super::{AppState, Error, Result};
+use crate::db::ReadPool;
 use crate::db::sites::{self, SiteFilter};
 use crate::domain::auth::Actor;
 use crate::domain::labels;
@@ -85,8 +86,8 @@ const STATUS_KML_COLOUR: [(SiteStatus, &str); 10] = [
     )
 )]
 pub async fn geojson(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<Response> {
-    let (filter, permit) = start(&state, &actor, &params).await?;
-    let pages = Pages { state, filter, by_status: Vec::new(), done: false, _permit: permit };
+    let (reads, filter, permit) = start(&state, &actor, &params).await?;
+    let pages = Pages { reads, filter, by_status: Vec::new(), done: false, _permit: permit };
     let head = stream::once(async {
         Ok::<_, std::io::Error>(Bytes::from_static(b"{\"type\":\"FeatureCollection\",\"features\":[\n"))
     });
@@ -129,7 +130,7 @@ pub async fn geojson(State(state): State<AppState>, actor: Actor, params: QueryP
     )
 )]
 pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<Response> {
-    let (filter, permit) = start(&state, &actor, &params).await?;
+    let (reads, filter, permit) = start(&state, &actor, &params).await?;
     // One pass per status the filter allows, in the pages' order of statuses: a folder each (a stack, so
     // reversed).
     let by_status: Vec<SiteStatus> = SiteStatus::ALL
@@ -138,7 +139,7 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
         .filter(|s| filter.criteria.statuses.is_empty() || filter.criteria.statuses.contains(s))
         .rev()
         .collect();
-    let mut pages = Pages { state, filter, by_status, done: false, _permit: permit };
+    let mut pages = Pages { reads, filter, by_status, done: false, _permit: permit };
     pages.next_status();
     let head = stream::once(async { Ok::<_, std::io::Error>(Bytes::from(kml_head())) });
     // The state: the pages, the status whose folder is open (if any), whether the stream has ended.
@@ -181,14 +182,20 @@ pub async fn kml(State(state): State<AppState>, actor: Actor, params: QueryPairs
     Ok(attachment("application/vnd.google-earth.kml+xml", "kml", Body::from_stream(head.chain(body).fuse())))
 }
 
-/// Reads the filter, refuses too large an export, and answers the filter with the caller's scope and the
-/// export's slot.
-async fn start(state: &AppState, actor: &Actor, params: &QueryPairs) -> Result<(SiteFilter, SemaphorePermit<'static>)> {
+/// Reads the filter, refuses too large an export, and answers the pool to read the export from (the replica
+/// when it has caught up), the filter with the caller's scope, and the export's slot.
+async fn start(
+    state: &AppState,
+    actor: &Actor,
+    params: &QueryPairs,
+) -> Result<(ReadPool, SiteFilter, SemaphorePermit<'static>)> {
     let (criteria, others) = site_filter(state, params, &["bbox"]).await?;
     // Any size: the row cap bounds the work.
     let bbox = others.get("bbox").map(|b| parse_bbox(b, None)).transpose()?;
     let filter = SiteFilter { bbox, criteria, after: None, limit: PAGE_SITES, scope: actor.site_scope() };
-    let matching: i64 = sites::counts_by_status(&state.pool, &filter).await?.iter().map(|(_, n, _)| n).sum();
+    // Every page is read from the pool the count was: a replica that caught up for the count stays caught up.
+    let reads = state.reader().await?;
+    let matching: i64 = sites::counts_by_status(&reads, &filter).await?.iter().map(|(_, n, _)| n).sum();
     let max = state.settings.export_sites_max;
     if matching > max {
         return Err(Error::BadRequest(format!(
@@ -207,13 +214,13 @@ async fn start(state: &AppState, actor: &Actor, params: &QueryPairs) -> Result<(
         message: format!("{EXPORTS_CONCURRENT_MAX} site exports are running; try again in a few seconds"),
         retry_after_s: 5,
     })?;
-    Ok((filter, permit))
+    Ok((reads, filter, permit))
 }
 
 /// The filter's sites page by page, in id order; for KML, status by status (`by_status` is a stack of the
 /// statuses still to read; empty for GeoJSON, which reads every status in one pass).
 struct Pages {
-    state: AppState,
+    reads: ReadPool,
     filter: SiteFilter,
     by_status: Vec<SiteStatus>,
     done: bool,
@@ -242,7 +249,7 @@ impl Pages {
         }
         // KML narrows the filter to one status per pass; GeoJSON ignores this.
         let status = self.filter.criteria.statuses.first().copied();
-        let (features, next) = sites::list(&self.state.pool, &self.filter).await.map_err(|e| {
+        let (features, next) = sites::list(&self.reads, &self.filter).await.map_err(|e| {
             tracing::warn!(error = %e, "a site export failed midway");
             std::io::Error::other("the database failed during the export")
         })?;

@@ -202,7 +202,7 @@ pub async fn list(State(state): State<AppState>, actor: Actor, params: QueryPair
     let (criteria, others) = site_filter(&state, &params, &["bbox", "limit", "after"]).await?;
     let mut filter = page(criteria, others.get("bbox"), others.get("limit"), others.get("after"))?;
     filter.scope = actor.site_scope();
-    let (features, next) = sites::list(&state.pool, &filter).await?;
+    let (features, next) = state.read(|reads| sites::list(reads, &filter)).await?;
     // Assembled as text: the features are already JSON from PostgreSQL.
     let mut body = String::with_capacity(features.iter().map(String::len).sum::<usize>() + 128);
     body.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
@@ -316,7 +316,7 @@ pub async fn show(State(state): State<AppState>, actor: Actor, Path(id): Path<St
 pub async fn counts(State(state): State<AppState>, actor: Actor, params: QueryPairs) -> Result<Json<Value>> {
     let (criteria, _) = site_filter(&state, &params, &[]).await?;
     let filter = SiteFilter { criteria, scope: actor.site_scope(), ..Default::default() };
-    let counts = sites::counts_by_status(&state.pool, &filter).await?;
+    let counts = state.read(|reads| sites::counts_by_status(reads, &filter)).await?;
     let total: i64 = counts.iter().map(|(_, n, _)| n).sum();
     let overdue: i64 = counts.iter().map(|(_, _, o)| o).sum();
     let by_status: serde_json::Map<String, Value> =

@@ -215,6 +215,7 @@ pub async fn tile(
         });
     }
 
+    // The check runs on the primary, never the replica: a replica behind would not know of the change.
     let entry = match cache.get(&key) {
         Some(entry) if !tiles::changed_since(&state.pool, layer, tile, &entry.drawn).await? => entry,
         _ => {
@@ -231,8 +232,10 @@ pub async fn tile(
     Ok(respond(&entry, &headers))
 }
 
+/// Draws on the replica when it has caught up with the primary (`db::replica`), else on the primary. A tile
+/// drawn on the replica keeps the replica's snapshot, which `changed_since` checks on the primary like any.
 async fn draw(state: &AppState, layer: Layer, tile: TileId, sites: &SiteFilter, crs: Crs) -> Result<Entry> {
-    let mut drawn = tiles::draw(&state.pool, layer, tile, sites, crs).await?;
+    let mut drawn = state.read(|reads| tiles::draw(reads, layer, tile, sites, crs)).await?;
     let plain = Bytes::from(std::mem::take(&mut drawn.mvt));
     // Compressing is CPU work of the same order as drawing: done once per drawing, off the async threads.
     let (gzip, etag) = tokio::task::spawn_blocking({

@@ -39,7 +39,7 @@ pub async fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
     if settings.web_dir == std::path::Path::new("web") {
         settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
     }
-    let router = router(AppState { pool: pool.clone(), photos, settings: Arc::new(settings) });
+    let router = router(AppState { pool: pool.clone(), replica: None, photos, settings: Arc::new(settings) });
     let city_office = organisation(&pool, "city_office").await;
     let user = create_user(&pool, "zhangwei", "张伟", &["inspector"], city_office, DEFAULT_PASSWORD).await;
     let token = create_token(&pool, user).await;

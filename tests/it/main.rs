@@ -24,6 +24,7 @@ mod ogc;
 mod openapi;
 mod photo_evidence;
 mod place;
+mod replica;
 mod reports;
 mod security;
 mod site_cells;

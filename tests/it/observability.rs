@@ -146,6 +146,7 @@ async fn background_jobs_report_their_runs_and_last_success(pool: PgPool) {
     let metrics = roadledger::http::metrics::router(pool.clone());
     let state = AppState {
         pool: pool.clone(),
+        replica: None,
         photos: PhotoStore::local(app.photo_dir.path()).unwrap(),
         settings: Arc::new(Settings::default()),
     };
@@ -275,6 +276,7 @@ fn router_with(pool: PgPool, photo_dir: &std::path::Path) -> Router {
         Settings { web_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"), ..Default::default() };
     roadledger::http::router(AppState {
         pool,
+        replica: None,
         photos: PhotoStore::local(photo_dir).unwrap(),
         settings: Arc::new(settings),
     })

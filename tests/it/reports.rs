@@ -409,6 +409,7 @@ async fn the_schedule_prepares_each_draft_once_with_two_servers(pool: PgPool) {
     let h = history(pool).await;
     let state = |pool: &PgPool| AppState {
         pool: pool.clone(),
+        replica: None,
         photos: roadledger::photos::PhotoStore::local(h.app.photo_dir.path()).unwrap(),
         settings: Default::default(),
     };

@@ -170,6 +170,7 @@ async fn repeated_failures_are_throttled_and_the_throttle_survives_a_restart(poo
     let restarted = common::TestApp {
         router: roadledger::http::router(roadledger::http::AppState {
             pool: pool.clone(),
+            replica: None,
             photos: roadledger::photos::PhotoStore::local(app.photo_dir.path()).unwrap(),
             settings: std::sync::Arc::new(roadledger::http::Settings::default()),
         }),
