@@ -14,7 +14,7 @@
 //!   replayed past it. A transaction that committed before the request began has its commit record written
 //!   (and flushed) below that position, so the replica's next snapshot sees it: a user who moves a site and
 //!   then loads its tile or the legend sees the move. A replica further behind than [`WAIT_MAX`] gives the
-//!   read to the primary. Cached tiles are checked against the change log on the primary, never the replica
+//!   read to the primary, and the reads of the next [`BEHIND_REST`] too. Cached tiles are checked against the change log on the primary, never the replica
 //!   (`http::tiles`), and a tile drawn on the replica carries the replica's snapshot, whose transaction ids are
 //!   the primary's, so the same check stays exact.
 //!
@@ -23,7 +23,7 @@
 //! alone for [`REST`] before it is tried again (so an outage costs one probe per [`REST`], not one per
 //! request). `/readyz` reports the replica's state without failing readiness.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -42,6 +42,9 @@ const WAIT_STEP: Duration = Duration::from_millis(5);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// After a failure, reads leave the replica alone this long.
 pub const REST: Duration = Duration::from_secs(10);
+/// After a read found the replica behind by more than [`WAIT_MAX`], reads leave it alone this long, so a
+/// replica that lags for seconds (a burst of writes, a delayed standby) does not cost every read its wait.
+pub const BEHIND_REST: Duration = Duration::from_secs(1);
 
 /// Where a [`ReadPool`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +104,8 @@ pub struct Replica {
     started: Instant,
     /// Milliseconds since `started` until which reads leave the replica alone; 0: not resting.
     rest_until_ms: AtomicU64,
+    /// Whether the rest is for lagging (reads are counted `behind`) rather than a failure (`down`).
+    resting_behind: AtomicBool,
 }
 
 /// What a look at the replica found.
@@ -127,7 +132,12 @@ impl Replica {
 
     /// A replica over an existing pool (tests build theirs).
     pub fn new(pool: PgPool) -> Replica {
-        Replica { pool, started: Instant::now(), rest_until_ms: AtomicU64::new(0) }
+        Replica {
+            pool,
+            started: Instant::now(),
+            rest_until_ms: AtomicU64::new(0),
+            resting_behind: AtomicBool::new(false),
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -138,14 +148,21 @@ impl Replica {
         self.now_ms() < self.rest_until_ms.load(Ordering::Relaxed)
     }
 
-    /// Leaves the replica alone for [`REST`], saying why once.
+    /// Leaves the replica alone for [`REST`] after a failure, saying why once.
     pub fn rest(&self, why: &str) {
         let until = self.now_ms().saturating_add(REST.as_millis() as u64);
+        self.resting_behind.store(false, Ordering::Relaxed);
         let before = self.rest_until_ms.swap(until, Ordering::Relaxed);
         METRICS.replica_up.set(0);
         if before <= self.now_ms() {
             tracing::warn!(why, rest_s = REST.as_secs(), "the read replica is not used: reads go to the primary");
         }
+    }
+
+    /// Leaves a lagging replica alone for [`BEHIND_REST`] (counted, not logged: lag comes and goes).
+    fn rest_behind(&self) {
+        self.resting_behind.store(true, Ordering::Relaxed);
+        self.rest_until_ms.store(self.now_ms().saturating_add(BEHIND_REST.as_millis() as u64), Ordering::Relaxed);
     }
 
     /// The replica's replay position (bytes from 0/0), or None when it is not in recovery.
@@ -167,7 +184,11 @@ impl Replica {
     /// does not answer.
     pub async fn reader(&self, primary: &PgPool) -> sqlx::Result<ReadPool> {
         if self.resting() {
-            METRICS.replica_fallback_down.inc();
+            if self.resting_behind.load(Ordering::Relaxed) {
+                METRICS.replica_fallback_behind.inc();
+            } else {
+                METRICS.replica_fallback_down.inc();
+            }
             return Ok(ReadPool::primary(primary));
         }
         let target = write_position(primary).await?;
@@ -176,12 +197,14 @@ impl Replica {
             match self.replayed().await {
                 Ok(Some(replayed)) if replayed >= target => {
                     METRICS.replica_up.set(1);
+                    METRICS.replica_lag_bytes.set(0);
                     METRICS.replica_reads.inc();
                     return Ok(ReadPool { read: self.pool.clone(), primary: primary.clone(), source: Source::Replica });
                 }
                 Ok(Some(replayed)) => {
                     METRICS.replica_lag_bytes.set(target - replayed);
                     if Instant::now() >= deadline {
+                        self.rest_behind();
                         METRICS.replica_fallback_behind.inc();
                         return Ok(ReadPool::primary(primary));
                     }
@@ -227,9 +250,16 @@ impl Replica {
     pub async fn state(&self, primary: &PgPool, wait: Duration) -> State {
         let replayed = match self.replayed().await {
             Ok(Some(replayed)) => replayed,
-            Ok(None) => return State::NotAStandby,
-            Err(why) => return State::Unreachable(why),
+            Ok(None) => {
+                METRICS.replica_up.set(0);
+                return State::NotAStandby;
+            }
+            Err(why) => {
+                METRICS.replica_up.set(0);
+                return State::Unreachable(why);
+            }
         };
+        METRICS.replica_up.set(1);
         match tokio::time::timeout(wait, write_position(primary)).await {
             Ok(Ok(target)) => {
                 let lag_bytes = (target - replayed).max(0);
