@@ -289,7 +289,10 @@ async fn ready_when_the_database_and_the_photo_store_answer(pool: PgPool) {
     let (status, body, _) = readyz(&app.router).await;
 
     assert_eq!(status, 200);
-    assert_eq!(body, serde_json::json!({ "status": "ok", "database": "ok", "photo_store": "ok" }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "status": "ok", "database": "ok", "photo_store": "ok", "replica": "not configured" })
+    );
 }
 
 #[tokio::test]
