@@ -38,8 +38,9 @@ pub const WAIT_MAX: Duration = Duration::from_millis(50);
 /// Between two looks at the replica's replay position while waiting.
 const WAIT_STEP: Duration = Duration::from_millis(5);
 /// One look at the replica (a connection included): a replica that does not answer within this is treated
-/// as down. Shorter than the pool's 3 s acquire timeout, so a blackholed replica costs a read 300 ms at most.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+/// as down. Shorter than the pool's 3 s acquire timeout, so a blackholed replica costs one read a second
+/// every [`REST`], not every read three.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// After a failure, reads leave the replica alone this long.
 pub const REST: Duration = Duration::from_secs(10);
 /// After a read found the replica behind by more than [`WAIT_MAX`], reads leave it alone this long, so a
