@@ -31,21 +31,7 @@ before="$(psql "$url" -X -A -t -c 'select pg_current_wal_lsn()')"
 start=$(date +%s)
 psql "$url" -X -q -c "create schema recipe; create table recipe.site ()"
 PGOPTIONS="-c search_path=recipe,public" psql "$url" -X -q -v ON_ERROR_STOP=1 -o /dev/null -f "$shared/sites-1m.sql"
-psql "$url" -X -q -v ON_ERROR_STOP=1 -c "
-    insert into site (kind, geom, status, template_code, hazard_level, deadline, first_observed_at,
-                      last_observed_at, observation_count)
-    select k.kind, r.geom,
-           case r.status when 'draft' then 'reported' else r.status end,
-           case k.kind when 'intersection' then 'five_must_haves' else 'three_ones' end,
-           (array['general', 'significant', 'major'])[1 + r.id % 3],
-           date '2026-06-01' + (r.id % 400)::int,
-           timestamptz '2026-01-01 08:00+08' + (r.id % 300) * interval '1 day',
-           timestamptz '2026-01-01 08:00+08' + (r.id % 300) * interval '1 day', 1
-    from recipe.site r
-    cross join lateral (select case when geometrytype(r.geom) = 'LINESTRING' then 'section'
-                                    when r.kind = 'intersection' then 'intersection'
-                                    else 'spot' end as kind) k
-    order by r.id" -c "drop schema recipe cascade" -c "select site_cell_compact()"
+psql "$url" -X -q -v ON_ERROR_STOP=1 -f benches/recipe_into_site.sql -c "select site_cell_compact()"
 psql "$url" -X -q -c "vacuum analyze"
 echo "loaded in $(( $(date +%s) - start )) s; WAL written: $(psql "$url" -X -A -t -c "select pg_size_pretty(pg_current_wal_lsn() - '$before')")"
 sizes "$url" site,site_cell,map_change,town,road

@@ -415,26 +415,7 @@ async fn ensure_dataset(pool: &sqlx::PgPool, url: &str, shared: &Path) {
         .status()
         .expect("psql runs");
     assert!(status.success(), "the recipe failed");
-    sqlx::raw_sql(
-        "insert into site (kind, geom, status, template_code, hazard_level, deadline, first_observed_at,
-                           last_observed_at, observation_count)
-         select k.kind, r.geom,
-                case r.status when 'draft' then 'reported' else r.status end,
-                case k.kind when 'intersection' then 'five_must_haves' else 'three_ones' end,
-                (array['general', 'significant', 'major'])[1 + r.id % 3],
-                date '2026-06-01' + (r.id % 400)::int,
-                timestamptz '2026-01-01 08:00+08' + (r.id % 300) * interval '1 day',
-                timestamptz '2026-01-01 08:00+08' + (r.id % 300) * interval '1 day', 1
-         from recipe.site r
-         cross join lateral (select case when geometrytype(r.geom) = 'LINESTRING' then 'section'
-                                         when r.kind = 'intersection' then 'intersection'
-                                         else 'spot' end as kind) k
-         order by r.id;
-         drop schema recipe cascade;",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
+    sqlx::raw_sql(include_str!("recipe_into_site.sql")).execute(pool).await.unwrap();
     // On its own: VACUUM cannot run inside the implicit transaction of several statements.
     sqlx::query("vacuum analyze site").execute(pool).await.unwrap();
     println!("loaded in {:.0} s", started.elapsed().as_secs_f64());

@@ -18,6 +18,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 
 use crate::common::{self, TestApp, jpeg, observation};
+use crate::tiles::tile_of;
 
 /// A cluster in a temporary directory, stopped when dropped.
 struct Cluster {
@@ -138,15 +139,6 @@ async fn last_statements(server: &EmbeddedPg) -> Vec<String> {
 
 async fn ran_on(server: &EmbeddedPg, marker: &str) -> bool {
     last_statements(server).await.iter().any(|q| q.contains(marker))
-}
-
-/// The z/x/y of the tile holding a lon/lat point (Web Mercator, XYZ numbering).
-fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor();
-    let lat = lat.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
-    (x as u32, y as u32)
 }
 
 /// The statuses of the sites of one tile.

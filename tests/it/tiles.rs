@@ -17,7 +17,7 @@ use roadledger::db::tiles;
 use roadledger::domain::site_filter::MapFilter;
 
 /// The z/x/y of the tile holding a lon/lat point (Web Mercator, XYZ numbering).
-fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
+pub(crate) fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
     let n = f64::from(1u32 << z);
     let x = ((lon + 180.0) / 360.0 * n).floor();
     let lat = lat.to_radians();
