@@ -275,6 +275,8 @@ impl Replica {
 
 /// The primary's WAL write position in bytes from 0/0. Every commit acknowledged to a client lies below it
 /// (a commit waits for its record to be flushed, and the write position is never behind the flush position).
+/// That holds with `synchronous_commit` on, as it is here (nothing turns it off): an asynchronous commit is
+/// visible before its record is written, and a replica could then miss it for up to three `wal_writer_delay`s.
 async fn write_position(primary: &PgPool) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"select (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint as "position!""#)
         .fetch_one(primary)
