@@ -104,6 +104,18 @@ create index crash_geog_gix on crash using gist ((geom::geography));
 create index crash_occurred_at_idx on crash (occurred_at);
 create index crash_road_idx on crash (road_id, stake_m) where road_id is not null;
 
+-- The hour band of an instant in county time, as `domain::crash::TimeBand::of_hour` (the same rule; a test
+-- compares them hour by hour).
+create function crash_time_band(p_at timestamptz) returns text language sql stable parallel safe as $$
+    select case
+        when h < 6 then 'small_hours'
+        when h < 9 then 'morning_peak'
+        when h < 16 then 'daytime'
+        when h < 19 then 'evening_peak'
+        else 'night' end
+    from (select extract(hour from p_at at time zone 'Asia/Shanghai')::integer as h) as hour
+$$;
+
 -- Public holidays and their make-up working days (调休), for the time patterns' "holiday" and "weekend" bands:
 -- a Saturday that is a working day is not a weekend, a Wednesday that is a holiday is.
 create table calendar_day (

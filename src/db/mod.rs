@@ -50,7 +50,7 @@ macro_rules! text_code {
 
 use crate::domain::crash::{
     CandidateSource, CandidateStatus, CrashType, DetectionPlatform, Light, RoadSurface, ScreeningMethod, Severity,
-    VehicleType, Weather,
+    TimeBand, VehicleType, Weather,
 };
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteKind, SiteStatus, SupervisionLevel};
 text_code!(SiteKind, SiteStatus, ItemState, HazardLevel, RectificationMode, SupervisionLevel);
@@ -64,7 +64,8 @@ text_code!(
     ScreeningMethod,
     CandidateSource,
     CandidateStatus,
-    DetectionPlatform
+    DetectionPlatform,
+    TimeBand
 );
 
 /// Migrations embedded in the binary, run at start.

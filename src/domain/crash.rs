@@ -214,6 +214,42 @@ impl From<DetectionPlatform> for CandidateSource {
     }
 }
 
+coded_enum! {
+    /// The hour bands of a crash's county time (DOMAIN.md §7): 06–09 the morning commute and school run,
+    /// 09–16 daytime, 16–19 the evening commute, 19–24 night, 00–06 small hours. The SQL function
+    /// `crash_time_band` (migration 0013) is the same rule.
+    TimeBand {
+        SmallHours = "small_hours",
+        MorningPeak = "morning_peak",
+        Daytime = "daytime",
+        EveningPeak = "evening_peak",
+        Night = "night",
+    }
+}
+
+impl TimeBand {
+    /// The band of an hour of the day (0–23, county time).
+    pub fn of_hour(hour: u32) -> TimeBand {
+        match hour {
+            0..6 => TimeBand::SmallHours,
+            6..9 => TimeBand::MorningPeak,
+            9..16 => TimeBand::Daytime,
+            16..19 => TimeBand::EveningPeak,
+            _ => TimeBand::Night,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeBand::SmallHours => "凌晨（0–6时）",
+            TimeBand::MorningPeak => "早高峰（6–9时）",
+            TimeBand::Daytime => "白天（9–16时）",
+            TimeBand::EveningPeak => "晚高峰（16–19时）",
+            TimeBand::Night => "夜间（19–24时）",
+        }
+    }
+}
+
 /// A confirmed candidate links to an open site of its kind within this distance instead of opening a new one.
 pub const CONFIRM_LINK_RADIUS_M: f64 = 50.0;
 
@@ -244,5 +280,15 @@ mod tests {
         assert_eq!(codes(Light::ALL.iter().map(|c| c.as_str()).collect()), "daylight,dawn_dusk,dark_lit,dark_unlit");
         assert_eq!(codes(RoadSurface::ALL.iter().map(|c| c.as_str()).collect()), "dry,wet,icy,other");
         assert_eq!(CandidateSource::from(DetectionPlatform::Drone), CandidateSource::Drone);
+    }
+
+    #[test]
+    fn time_bands_cover_the_day() {
+        let bands: Vec<&str> = (0..24).map(|h| TimeBand::of_hour(h).as_str()).collect();
+        assert_eq!(&bands[..6], ["small_hours"; 6]);
+        assert_eq!(&bands[6..9], ["morning_peak"; 3]);
+        assert_eq!(&bands[9..16], ["daytime"; 7]);
+        assert_eq!(&bands[16..19], ["evening_peak"; 3]);
+        assert_eq!(&bands[19..], ["night"; 5]);
     }
 }
