@@ -40,3 +40,10 @@ ensure_sqlx_cli() {
         cargo install sqlx-cli --version 0.8.6 --locked --no-default-features --features postgres,rustls
     fi
 }
+
+# ensure_cargo_deny — `cargo deny` (licences, bans, sources, advisories), from crates.io.
+ensure_cargo_deny() {
+    if ! cargo deny --version 2>/dev/null | grep -q ' 0\.20\.2$'; then
+        cargo install cargo-deny --version 0.20.2 --locked
+    fi
+}

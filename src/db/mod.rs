@@ -51,8 +51,25 @@ macro_rules! text_code {
     )+};
 }
 
+use crate::domain::crash::{
+    CandidateSource, CandidateStatus, CrashType, DetectionPlatform, Light, RoadSurface, ScreeningMethod, Severity,
+    TimeBand, VehicleType, Weather,
+};
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteKind, SiteStatus, SupervisionLevel};
 text_code!(SiteKind, SiteStatus, ItemState, HazardLevel, RectificationMode, SupervisionLevel);
+text_code!(
+    CrashType,
+    VehicleType,
+    Weather,
+    Light,
+    RoadSurface,
+    Severity,
+    ScreeningMethod,
+    CandidateSource,
+    CandidateStatus,
+    DetectionPlatform,
+    TimeBand
+);
 
 /// Migrations embedded in the binary, run at start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
