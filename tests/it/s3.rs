@@ -15,17 +15,22 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use common::{app_with_store, camera_photo, jpeg, observation, sha256_hex};
 use futures::TryStreamExt;
+use http_body_util::BodyExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ObjectStore, ObjectStoreExt};
+use roadledger::http::{AppState, Settings};
 use roadledger::photos::{PhotoStore, S3Location};
 use serde_json::json;
 use sqlx::PgPool;
+use tower::ServiceExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roadledger");
 /// moto accepts any keys; these are what its documentation uses.
@@ -138,10 +143,13 @@ impl Drop for Moto {
     }
 }
 
-async fn readyz(app: &common::TestApp) -> (u16, serde_json::Value, Duration) {
+/// `/readyz` as a probe sees it: its status, body and how long it took.
+async fn readyz(router: &Router) -> (u16, serde_json::Value, Duration) {
     let started = Instant::now();
-    let answer = app.send_as_is(Request::get("/readyz").body(Body::empty()).unwrap()).await;
-    (answer.status.as_u16(), answer.json(), started.elapsed())
+    let response = router.clone().oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    (status, body, started.elapsed())
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -150,7 +158,7 @@ async fn photos_uploaded_to_an_s3_store_are_in_the_bucket_and_served_from_it(poo
     let mut moto = Moto::start();
     moto.create_bucket("county-photos").await;
     let app = app_with_store(pool, moto.store("s3://county-photos/roadledger/320582")).await;
-    let (status, body, _) = readyz(&app).await;
+    let (status, body, _) = readyz(&app.router).await;
     assert_eq!((status, &body["photo_store"]), (200, &json!("ok")), "{body}");
 
     // Act: an inspector reports a spot with two photos.
@@ -196,7 +204,11 @@ async fn photos_uploaded_to_an_s3_store_are_in_the_bucket_and_served_from_it(poo
     }
 
     // A bucket that does not exist is not ready, and says so.
-    let missing = app_with_store(app.pool.clone(), moto.store("s3://no-such-bucket/p")).await;
+    let missing = roadledger::http::router(AppState {
+        pool: app.pool.clone(),
+        photos: moto.store("s3://no-such-bucket/p"),
+        settings: Arc::new(Settings::default()),
+    });
     let (status, body, _) = readyz(&missing).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["database"], "ok");
@@ -204,7 +216,7 @@ async fn photos_uploaded_to_an_s3_store_are_in_the_bucket_and_served_from_it(poo
 
     // The store goes away: not ready within about a second, and an upload records nothing.
     moto.kill();
-    let (status, body, took) = readyz(&app).await;
+    let (status, body, took) = readyz(&app.router).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["database"], "ok");
     assert_ne!(body["photo_store"], "ok");
@@ -309,4 +321,3 @@ fn roadledger(moto: &Moto, args: &[&str], database_url: &str) -> std::process::O
         .output()
         .unwrap()
 }
-
