@@ -97,15 +97,6 @@ impl PhotoStoreArgs {
     fn open(&self, data_dir: &std::path::Path) -> anyhow::Result<PhotoStore> {
         PhotoStore::open(self.photo_dir.as_deref(), self.photo_store.as_ref(), || data_dir.join("photos"))
     }
-
-    /// Where the photos are, for the log.
-    fn describe(&self, data_dir: &std::path::Path) -> String {
-        match (&self.photo_store, &self.photo_dir) {
-            (Some(s3), _) => s3.to_string(),
-            (None, Some(dir)) => dir.display().to_string(),
-            (None, None) => data_dir.join("photos").display().to_string(),
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -495,7 +486,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Checked before anything starts, so a wrong flag is said at once.
     let base_maps = base_maps(&args)?;
     let photos = args.photos.open(&args.data.data_dir)?;
-    tracing::info!(photo_store = %args.photos.describe(&args.data.data_dir), "photos are kept here");
     let (options, embedded) = match &args.database_url {
         Some(url) => (url.parse::<PgConnectOptions>().context("DATABASE_URL is not a PostgreSQL URL")?, None),
         None => {

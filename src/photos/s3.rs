@@ -130,9 +130,13 @@ impl PhotoStore {
                  ROADLEDGER_PHOTO_STORE): photos are kept in one store, give only one of them",
                 dir.display()
             ),
-            (None, Some(s3)) => Self::s3(s3),
+            (None, Some(s3)) => {
+                tracing::info!(photo_store = %s3, "photos are kept in S3-compatible object storage");
+                Self::s3(s3)
+            }
             (dir, None) => {
                 let dir = dir.map_or_else(default_dir, Path::to_path_buf);
+                tracing::info!(photo_dir = %dir.display(), "photos are kept in a local directory");
                 Self::local(&dir).with_context(|| format!("cannot open the photo store {}", dir.display()))
             }
         }
