@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::prefix::PrefixStore;
-use object_store::{BackoffConfig, RetryConfig};
+use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
 
 use super::PhotoStore;
 
@@ -28,6 +28,11 @@ const PREFIX_BYTES_MAX: usize = 512;
 /// three minutes, would hold an upload (and its phone) that long during an outage; 15 s rides out a restart
 /// of the store or a dropped connection.
 const RETRY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The longest a request to the store may take in all, body included (humantime text, as `object_store` reads it).
+const REQUEST_TIMEOUT: &str = "1h";
+/// The longest the store may keep us waiting for the next bytes of an answer.
+const READ_TIMEOUT: &str = "30s";
 
 /// `s3://bucket/prefix`: a bucket and, optionally, the folder in it that holds the photo store's keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +112,12 @@ impl PhotoStore {
         let s3 = builder
             .with_bucket_name(&location.bucket)
             .with_retry(RetryConfig { backoff: BackoffConfig::default(), max_retries: 3, retry_timeout: RETRY_TIMEOUT })
+            // A photo is served as the browser reads it (`http::photos`), so the store's answer lasts as long as
+            // the slowest phone takes: the client's default 30 s for a whole request, body included, would cut a
+            // 15 MiB original short on a slow line. A store that stops sending is caught by the read timeout,
+            // which starts again with every chunk that arrives.
+            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), REQUEST_TIMEOUT)
+            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ReadTimeout), READ_TIMEOUT)
             .build()
             .with_context(|| format!("cannot set up the photo store {location}"))?;
         let store: Arc<dyn ObjectStore> = match &location.prefix {
@@ -182,6 +193,9 @@ mod tests {
         let s3: S3Location = "s3://photos/p".parse().unwrap();
         let both = PhotoStore::open(Some(dir.path()), Some(&s3), || unreachable!()).unwrap_err();
         assert!(both.to_string().contains("both --photo-dir"), "{both}");
+        // The client's settings are checked when the store is built, without a request.
+        let builder = AmazonS3Builder::new().with_region("us-east-1").with_endpoint("http://127.0.0.1:1");
+        PhotoStore::s3_with(builder, &s3).unwrap();
         // Neither: the default directory, created.
         let default = dir.path().join("photos");
         PhotoStore::open(None, None, || default.clone()).unwrap();
