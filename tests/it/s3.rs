@@ -155,7 +155,9 @@ async fn readyz(router: &Router) -> (u16, serde_json::Value, Duration) {
 #[sqlx::test(migrations = "./migrations")]
 async fn photos_uploaded_to_an_s3_store_are_in_the_bucket_and_served_from_it(pool: PgPool) {
     // Arrange: a bucket, and a server whose photos go under a prefix in it.
+    let started = Instant::now();
     let mut moto = Moto::start();
+    eprintln!("moto_server listening after {:.1} s", started.elapsed().as_secs_f64());
     moto.create_bucket("county-photos").await;
     let app = app_with_store(pool, moto.store("s3://county-photos/roadledger/320582")).await;
     let (status, body, _) = readyz(&app.router).await;
@@ -273,11 +275,15 @@ async fn the_demo_on_s3_prints_its_sheets_and_backs_up_and_restores_into_a_fresh
     let work = tempfile::tempdir().unwrap();
     let backup_dir = work.path().join("backup");
     let source_url = database_url(&pool, None);
+    let started = Instant::now();
     let out = roadledger(&moto, &["backup", "--photo-store", "s3://source/demo", path(&backup_dir)], &source_url);
     assert!(out.status.success(), "{}", stderr(&out));
+    eprintln!("backup of the demo from S3: {:.1} s, {} objects", started.elapsed().as_secs_f64(), source_objects.len());
     let fresh = Scratch::create(&pool, "s3").await;
+    let started = Instant::now();
     let out = roadledger(&moto, &["restore", "--photo-store", "s3://restored/copy", path(&backup_dir)], &fresh.url);
     assert!(out.status.success(), "{}", stderr(&out));
+    eprintln!("restore of the demo into S3: {:.1} s", started.elapsed().as_secs_f64());
 
     // Assert: every table row by row, and every object byte for byte under the new prefix.
     let restored = PgPool::connect(&fresh.url).await.unwrap();
