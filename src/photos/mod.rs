@@ -41,8 +41,8 @@ impl PhotoStore {
     }
 
     /// Whether the store answers a listing of its top level (for `/readyz`; on S3 one LIST request on the
-    /// bucket, under the prefix, which also checks the keys and the bucket's existence); `Err` says why not. A local
-    /// store's directory must also still be there and readable: one that was removed or unmounted would
+    /// bucket under the prefix, which also checks the keys and that the bucket exists); `Err` says why not. A
+    /// local store's directory must also still be there and readable: one that was removed or unmounted would
     /// otherwise list as empty, and every upload would fail.
     pub async fn reachable(&self) -> Result<(), String> {
         if let Some(dir) = &self.local_dir {
