@@ -47,3 +47,22 @@ ensure_cargo_deny() {
         cargo install cargo-deny --version 0.20.2 --locked
     fi
 }
+
+# ensure_moto — moto's S3 server (PyPI moto[server] 5) in its own virtual environment under target/py, for the
+# tests of photos on S3 (tests/it/s3.rs). Exports ROADLEDGER_MOTO_SERVER, the program the tests start.
+ensure_moto() {
+    local venv="${CARGO_TARGET_DIR:-target}/py"
+    # The marker is written after a finished install: a half-done one (no network, interrupted) is redone.
+    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/roadledger-moto-5" ]; then
+        # Debian's python3 makes virtual environments only with python3-venv installed.
+        if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+            ensure_packages python3 python3-venv
+        fi
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.*'
+        touch "$venv/roadledger-moto-5"
+    fi
+    ROADLEDGER_MOTO_SERVER="$(cd "$venv/bin" && pwd)/moto_server"
+    export ROADLEDGER_MOTO_SERVER
+}

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 ensure_packages postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils gdal-bin
 ensure_web_modules
+ensure_moto
 
 cargo build --bin roadledger
 roadledger="${CARGO_TARGET_DIR:-target}/debug/roadledger"

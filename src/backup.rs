@@ -11,6 +11,9 @@
 //!
 //! A restore goes only into an empty database and an empty photo store: it checks every hash first, then runs
 //! `pg_restore` in one transaction, copies the photos back, and migrates the database to this release.
+//!
+//! The photo store is read and written through `PhotoStore` only (list, get, put), so a backup of a local
+//! directory restores into an S3 bucket and the other way round: the backup directory's layout is the same.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -144,7 +147,7 @@ async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> any
     if let Some(first) = missing.first() {
         bail!(
             "{} photo file(s) that the database names are not in the photo store, e.g. {first}: no backup was \
-             written (was the right --photo-dir given?)",
+             written (was the right --photo-dir or --photo-store given?)",
             missing.len()
         );
     }

@@ -74,11 +74,29 @@ enum Command {
 struct BackupArgs {
     #[command(flatten)]
     db: Database,
-    /// Directory of the photo store (originals and thumbnails). Default: DATA_DIR/photos.
-    #[arg(long, env = "ROADLEDGER_PHOTO_DIR")]
-    photo_dir: Option<PathBuf>,
+    #[command(flatten)]
+    photos: PhotoStoreArgs,
     /// The backup directory.
     dir: PathBuf,
+}
+
+/// Where the photos (originals and thumbnails) are kept: one of the two, the same for serve, backup and restore.
+#[derive(Args)]
+struct PhotoStoreArgs {
+    /// Directory of the photo store. Default: DATA_DIR/photos (unless --photo-store is given).
+    #[arg(long, env = "ROADLEDGER_PHOTO_DIR")]
+    photo_dir: Option<PathBuf>,
+    /// S3-compatible object storage for the photos instead of a directory: s3://BUCKET or s3://BUCKET/PREFIX.
+    /// Keys, region and endpoint come from the AWS_* variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_REGION, AWS_ENDPOINT_URL for MinIO, Ceph or OSS, AWS_ALLOW_HTTP=true for an endpoint without TLS).
+    #[arg(long, env = "ROADLEDGER_PHOTO_STORE", value_name = "s3://BUCKET/PREFIX")]
+    photo_store: Option<roadledger::photos::S3Location>,
+}
+
+impl PhotoStoreArgs {
+    fn open(&self, data_dir: &std::path::Path) -> anyhow::Result<PhotoStore> {
+        PhotoStore::open(self.photo_dir.as_deref(), self.photo_store.as_ref(), || data_dir.join("photos"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -250,9 +268,8 @@ struct ServeArgs {
     /// answers (logged, and counted in /metrics). Everything that writes stays on DATABASE_URL.
     #[arg(long, env = "DATABASE_REPLICA_URL", hide_env_values = true)]
     database_replica_url: Option<String>,
-    /// Directory of the photo store (originals and thumbnails). Default: DATA_DIR/photos.
-    #[arg(long, env = "ROADLEDGER_PHOTO_DIR")]
-    photo_dir: Option<PathBuf>,
+    #[command(flatten)]
+    photos: PhotoStoreArgs,
     /// XYZ raster tile URL for the base map, e.g. https://tile.example.org/{z}/{x}/{y}.png. Without it the
     /// map draws towns and roads from the database only.
     #[arg(long, env = "ROADLEDGER_BASE_MAP_URL")]
@@ -414,6 +431,8 @@ async fn main() -> anyhow::Result<()> {
 /// `backup` and `restore`: the database as `serve` finds it (DATABASE_URL, else the embedded cluster under
 /// --data-dir), not migrated first, since a backup takes the database as it is and a restore migrates after.
 async fn backup_or_restore(args: BackupArgs, restore: bool) -> anyhow::Result<()> {
+    // Before the database starts, so a wrong photo setting is said at once.
+    let photos = args.photos.open(&args.db.data.data_dir)?;
     let (url, embedded) = match &args.db.database_url {
         Some(url) => (url.clone(), None),
         None => {
@@ -422,10 +441,7 @@ async fn backup_or_restore(args: BackupArgs, restore: bool) -> anyhow::Result<()
             (pg.url(), Some(pg))
         }
     };
-    let photo_dir = args.photo_dir.clone().unwrap_or_else(|| args.db.data.data_dir.join("photos"));
     let result = async {
-        let photos = PhotoStore::local(&photo_dir)
-            .with_context(|| format!("cannot open the photo store {}", photo_dir.display()))?;
         let (done, manifest) = if restore {
             ("restored", roadledger::backup::restore(&args.dir, &url, &photos).await?)
         } else {
@@ -475,6 +491,7 @@ where
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Checked before anything starts, so a wrong flag is said at once.
     let base_maps = base_maps(&args)?;
+    let photos = args.photos.open(&args.data.data_dir)?;
     let (options, embedded) = match &args.database_url {
         Some(url) => (url.parse::<PgConnectOptions>().context("DATABASE_URL is not a PostgreSQL URL")?, None),
         None => {
@@ -484,7 +501,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             (pg.connect_options(), Some(pg))
         }
     };
-    let result = run(&args, options, base_maps).await;
+    let result = run(&args, options, base_maps, photos).await;
     if let Some(pg) = embedded.filter(|pg| pg.started_here) {
         tracing::info!("stopping the embedded PostgreSQL");
         if let Err(e) = tokio::task::spawn_blocking(move || pg.stop()).await? {
@@ -515,13 +532,11 @@ async fn run(
     args: &ServeArgs,
     options: PgConnectOptions,
     base_maps: Vec<roadledger::http::settings::CustomBaseMap>,
+    photos: PhotoStore,
 ) -> anyhow::Result<()> {
     let pool = db::connect(options).await.context("cannot connect to the database")?;
     db::MIGRATOR.run(&pool).await.context("cannot migrate the database")?;
 
-    let photo_dir = args.photo_dir.clone().unwrap_or_else(|| args.data.data_dir.join("photos"));
-    let photos = PhotoStore::local(&photo_dir)
-        .with_context(|| format!("cannot open the photo store {}", photo_dir.display()))?;
     if args.demo {
         demo::load_if_empty(&pool, &photos).await.context("cannot load the demo dataset")?;
     }

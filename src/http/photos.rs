@@ -2,6 +2,7 @@
 //! `/api/v1/photos/{sha256}/thumbnail` (JPEG, longest side 320 px). The bytes behind a URL never change,
 //! so the signed-in browser may cache them for a year.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -76,7 +77,10 @@ async fn serve(state: &AppState, actor: &Actor, sha: &str, headers: &HeaderMap, 
     }
     let (key, content_type) =
         if thumbnail { (thumbnail_key, "image/jpeg".to_string()) } else { (original_key, content_type) };
-    let bytes = state.photos.get(&key).await?;
+    // Streamed from the store as it arrives (an original may be 15 MiB, and on S3 it comes over the network),
+    // with its length said up front so a browser can show progress.
+    let (size, stream) = state.photos.get_stream(&key).await?;
     let content_type = HeaderValue::from_str(&content_type).map_err(|e| Error::Internal(e.into()))?;
-    Ok((cache, [(header::CONTENT_TYPE, content_type)], bytes).into_response())
+    let length = [(header::CONTENT_TYPE, content_type), (header::CONTENT_LENGTH, HeaderValue::from(size))];
+    Ok((cache, length, Body::from_stream(stream)).into_response())
 }

@@ -2,18 +2,23 @@
 //!
 //! Keys are derived from the SHA-256 of the original (`original/ab/abcd….jpg`, `thumbnail/ab/abcd….jpg`),
 //! so writing the same photo twice is harmless and a retried upload never duplicates a file. The store is
-//! a local directory by default; any `object_store` backend (S3-compatible, in-memory) fits the same type.
+//! a local directory by default, or S3-compatible object storage (`s3.rs`); any `object_store` backend fits
+//! the same type. A put is atomic per object on both (a local file is written aside and renamed; an S3 object
+//! appears whole or not at all), so a reader never sees half a photo.
 
 pub mod process;
+pub mod s3;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 pub use process::{PhotoError, PhotoLimits, ProcessedPhoto};
+pub use s3::S3Location;
 
 #[derive(Clone, Debug)]
 pub struct PhotoStore {
@@ -35,8 +40,9 @@ impl PhotoStore {
         Ok(PhotoStore { store: Arc::new(store), local_dir: Some(dir.to_path_buf()) })
     }
 
-    /// Whether the store answers a listing of its top level (for `/readyz`); `Err` says why not. A local
-    /// store's directory must also still be there and readable: one that was removed or unmounted would
+    /// Whether the store answers a listing of its top level (for `/readyz`; on S3 one LIST request on the
+    /// bucket under the prefix, which also checks the keys and that the bucket exists); `Err` says why not. A
+    /// local store's directory must also still be there and readable: one that was removed or unmounted would
     /// otherwise list as empty, and every upload would fail.
     pub async fn reachable(&self) -> Result<(), String> {
         if let Some(dir) = &self.local_dir {
@@ -75,5 +81,14 @@ impl PhotoStore {
     /// Some key of the store, if it holds anything (a restore goes only into an empty store).
     pub async fn any_key(&self) -> Result<Option<String>, object_store::Error> {
         self.store.list(None).next().await.transpose().map(|meta| meta.map(|m| m.location.to_string()))
+    }
+
+    /// An object as a stream of chunks with its size, for serving it without holding it in memory.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, object_store::Error>>), object_store::Error> {
+        let result = self.store.get(&StorePath::from(key)).await?;
+        Ok((result.meta.size, result.into_stream()))
     }
 }

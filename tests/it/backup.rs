@@ -147,26 +147,26 @@ async fn restore_drill_the_demo_comes_back_row_for_row_and_byte_for_byte(pool: P
 }
 
 /// A database of its own on the test cluster, dropped by [`Scratch::drop`].
-struct Scratch {
+pub(crate) struct Scratch {
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Scratch {
-    async fn create(pool: &PgPool, suffix: &str) -> Scratch {
+    pub(crate) async fn create(pool: &PgPool, suffix: &str) -> Scratch {
         let name = format!("backup_{suffix}_{}", uuid::Uuid::new_v4().simple());
         // The cluster's template1 has PostGIS, as a fresh server's database would after `create extension`.
         sqlx::query(&format!("create database {name}")).execute(pool).await.unwrap();
         Scratch { url: database_url(pool, Some(&name)), name }
     }
 
-    async fn drop(self, pool: &PgPool) {
+    pub(crate) async fn drop(self, pool: &PgPool) {
         sqlx::query(&format!("drop database {} with (force)", self.name)).execute(pool).await.unwrap();
     }
 }
 
 /// The test cluster's URL (DATABASE_URL) naming this pool's database, or another one on the same cluster.
-fn database_url(pool: &PgPool, database: Option<&str>) -> String {
+pub(crate) fn database_url(pool: &PgPool, database: Option<&str>) -> String {
     let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
     let options = pool.connect_options();
     url.set_path(database.unwrap_or_else(|| options.get_database().unwrap()));
@@ -185,16 +185,16 @@ fn roadledger(args: &[&str], database_url: &str, photo_dir: &Path) -> std::proce
         .unwrap()
 }
 
-fn stderr(output: &std::process::Output) -> String {
+pub(crate) fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn path(p: &Path) -> &str {
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 /// Each table of the public schema: its row count and the MD5 of its rows as text, in order.
-async fn table_digests(pool: &PgPool) -> BTreeMap<String, (i64, Option<String>)> {
+pub(crate) async fn table_digests(pool: &PgPool) -> BTreeMap<String, (i64, Option<String>)> {
     let tables: Vec<String> = sqlx::query_scalar(
         "select format('%I', tablename) from pg_tables where schemaname = 'public' order by tablename",
     )

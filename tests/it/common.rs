@@ -30,11 +30,20 @@ pub async fn app(pool: PgPool) -> TestApp {
     app_with(pool, Settings::default()).await
 }
 
-pub async fn app_with(pool: PgPool, mut settings: Settings) -> TestApp {
-    // Server errors are logged once, in the error type; show them in a failing test's output.
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("roadledger=warn").try_init();
+pub async fn app_with(pool: PgPool, settings: Settings) -> TestApp {
     let photo_dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(photo_dir.path()).unwrap();
+    app_on(pool, settings, photo_dir, photos).await
+}
+
+/// The real router with the given photo store (e.g. S3); its `photo_dir` stays empty.
+pub async fn app_with_store(pool: PgPool, photos: PhotoStore) -> TestApp {
+    app_on(pool, Settings::default(), tempfile::tempdir().unwrap(), photos).await
+}
+
+async fn app_on(pool: PgPool, mut settings: Settings, photo_dir: tempfile::TempDir, photos: PhotoStore) -> TestApp {
+    // Server errors are logged once, in the error type; show them in a failing test's output.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("roadledger=warn").try_init();
     // The repository's pages, unless a test serves its own copy.
     if settings.web_dir == std::path::Path::new("web") {
         settings.web_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");

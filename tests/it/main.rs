@@ -27,6 +27,7 @@ mod photo_evidence;
 mod place;
 mod replica;
 mod reports;
+mod s3;
 mod security;
 mod site_cells;
 mod sites;
