@@ -13,6 +13,7 @@ mod county_guide;
 mod demo;
 mod dynamic_sql;
 mod embedded;
+mod faults;
 mod hardening;
 mod import;
 mod import_read;
