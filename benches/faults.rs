@@ -3,7 +3,8 @@
 //! `roadledger serve` processes, plays the load with its faults and prints its figures and any promise it
 //! found broken.
 //!
-//! Run: `cargo bench --bench faults -- all` (or `storm`, `restart`, `two-servers`), with `--phones N`,
+//! Run: `cargo bench --bench faults -- all` (or `storm`, `restart` (a crash), `restart-fast` (a fast stop),
+//! `two-servers`), with `--phones N`,
 //! `--per-phone N`, `--outage-s N`, `--drop-reply F`, `--reset-upload F` to change the sizes
 //! (50 phones × 200 observations, 10 % of replies lost, 3 % of uploads cut off, a 10 s outage).
 //! Exits with status 1 when a promise broke.
@@ -12,6 +13,9 @@
 mod harness;
 
 use std::time::Duration;
+
+/// Every scenario, in the order `all` runs them.
+const ALL: [&str; 4] = ["storm", "restart", "restart-fast", "two-servers"];
 
 fn main() {
     let mut options = harness::Options::long();
@@ -31,15 +35,15 @@ fn main() {
             "--reset-upload" => {
                 options.reset_upload = value("--reset-upload").parse().expect("--reset-upload: a share")
             }
-            "storm" | "restart" | "two-servers" => scenarios.push(arg),
-            "all" => scenarios.extend(["storm", "restart", "two-servers"].map(String::from)),
+            "storm" | "restart" | "restart-fast" | "two-servers" => scenarios.push(arg),
+            "all" => scenarios.extend(ALL.map(String::from)),
             // `cargo bench` passes `--bench`; other flags are cargo's too.
             _ if arg.starts_with("--") => {}
-            other => panic!("unknown scenario {other}: storm, restart, two-servers or all"),
+            other => panic!("unknown scenario {other}: storm, restart, restart-fast, two-servers or all"),
         }
     }
     if scenarios.is_empty() {
-        scenarios.extend(["storm", "restart", "two-servers"].map(String::from));
+        scenarios.extend(ALL.map(String::from));
     }
     println!("fault harness: {options:?}; load average {}", load_average());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -49,6 +53,9 @@ fn main() {
             match scenario.as_str() {
                 "storm" => harness::storm(&options).await,
                 "restart" => harness::restart(&options).await,
+                "restart-fast" => {
+                    harness::restart(&harness::Options { stop: harness::Stop::Fast, ..options.clone() }).await
+                }
                 _ => harness::two_servers(&options).await,
             }
         });

@@ -95,10 +95,19 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Error::Unavailable,
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(database_unavailable) => Error::Unavailable,
             sqlx::Error::RowNotFound => Error::NotFound("not found".into()),
             _ => Error::Internal(e.into()),
         }
     }
+}
+
+/// SQLSTATEs that say the database server is going away or not there yet, not that the request was wrong: a
+/// stopping server ends every session with `57P01` (fast shutdown) or `57P02`, a starting one refuses with
+/// `57P03`, a full one with `53300`, and class `08` is a broken connection. The request may be retried as is,
+/// so these are a 503 like a pool timeout (PostgreSQL, Appendix A "Error Codes").
+fn database_unavailable(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
 }
 
 impl From<object_store::Error> for Error {

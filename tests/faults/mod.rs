@@ -9,8 +9,9 @@
 //!   the server has answered and cuts some uploads off halfway; phones retry the same observation id like
 //!   `web/outbox.js`. Then the database must hold every observation once, one site per place and kind, and
 //!   the photo files its rows name, and no answer may have been a 5xx.
-//! - **restart**: the same load straight to the server while PostgreSQL is crashed (SIGQUIT to the postmaster,
-//!   PostgreSQL's immediate shutdown: no checkpoint, crash recovery at the next start) and started again.
+//! - **restart**: the same load straight to the server while PostgreSQL is stopped and started again: crashed
+//!   (SIGQUIT to the postmaster, PostgreSQL's immediate shutdown: no checkpoint, crash recovery at the next
+//!   start) or stopped fast (SIGINT: sessions ended with an error, a checkpoint).
 //!   During the outage every answer must be a 503 with `Retry-After` within a bound; after it, service must be
 //!   back within 3 s of the database accepting connections; nothing acknowledged may be lost.
 //! - **two servers**: two `serve` processes on one database behind the proxy (round-robin per request): the
@@ -51,6 +52,33 @@ pub struct Options {
     pub outage: Duration,
     /// Every this many observations, a phone observes at a place its partner phone also observes.
     pub shared_every: usize,
+    /// How the restart scenario stops PostgreSQL.
+    pub stop: Stop,
+}
+
+/// How PostgreSQL is stopped mid-load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// SIGQUIT: immediate shutdown, a crash as far as the data is concerned (recovery at the next start).
+    Crash,
+    /// SIGINT: fast shutdown; every session is ended with a FATAL `57P01` error, then a checkpoint.
+    Fast,
+}
+
+impl Stop {
+    fn signal(self) -> &'static str {
+        match self {
+            Stop::Crash => "-QUIT",
+            Stop::Fast => "-INT",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Stop::Crash => "crashed (SIGQUIT, immediate shutdown)",
+            Stop::Fast => "stopped (SIGINT, fast shutdown)",
+        }
+    }
 }
 
 impl Options {
@@ -63,6 +91,7 @@ impl Options {
             reset_upload: 0.03,
             outage: Duration::from_secs(10),
             shared_every: 5,
+            stop: Stop::Crash,
         }
     }
 
@@ -75,6 +104,7 @@ impl Options {
             reset_upload: 0.05,
             outage: Duration::from_secs(4),
             shared_every: 4,
+            stop: Stop::Crash,
         }
     }
 }
@@ -102,13 +132,14 @@ impl Cluster {
         self.dir.path()
     }
 
-    /// Crashes PostgreSQL: SIGQUIT to the postmaster is its immediate shutdown (every backend quits at once,
-    /// no checkpoint; the next start replays the WAL). Returns once the postmaster has exited.
-    pub fn crash(&self) {
+    /// Stops PostgreSQL by a signal to the postmaster: SIGQUIT is its immediate shutdown (every backend quits
+    /// at once, no checkpoint; the next start replays the WAL), SIGINT its fast shutdown. Returns once the
+    /// postmaster has exited.
+    pub fn stop(&self, how: Stop) {
         let pid_file = self.dir.path().join("pg/postmaster.pid");
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let pid = pid.lines().next().unwrap().trim().to_string();
-        assert!(Command::new("kill").args(["-QUIT", &pid]).status().unwrap().success());
+        assert!(Command::new("kill").args([how.signal(), &pid]).status().unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(30);
         // Gone, or a zombie: in a container nothing may reap the daemonised postmaster.
         let exited = || {
@@ -1046,7 +1077,7 @@ pub async fn restart(options: &Options) -> Outcome {
     }
     let crash_at = clock.elapsed();
     let c = &cluster;
-    tokio::task::block_in_place(|| c.crash());
+    tokio::task::block_in_place(|| c.stop(options.stop));
     // The outage counts from the postmaster's exit: a request answered between the signal and the exit may
     // still have been served.
     let down_at = clock.elapsed();
@@ -1113,10 +1144,11 @@ pub async fn restart(options: &Options) -> Outcome {
     stored.violations(&mut violations);
 
     let mut figures = format!(
-        "  {} phones × {} observations straight to one server; PostgreSQL crashed (SIGQUIT, immediate shutdown) \
-         at {:.2} s, exited at {:.2} s, started again at {:.2} s, accepting connections at {:.2} s ({:.1} s down)\n",
+        "  {} phones × {} observations straight to one server; PostgreSQL {} at {:.2} s, exited at {:.2} s, \
+         started again at {:.2} s, accepting connections at {:.2} s ({:.1} s down)\n",
         options.phones,
         options.per_phone,
+        options.stop.describe(),
         crash_at.as_secs_f64(),
         down_at.as_secs_f64(),
         start_at.as_secs_f64(),
@@ -1139,7 +1171,11 @@ pub async fn restart(options: &Options) -> Outcome {
         recovery.map_or("never".into(), |r| format!("{:.2} s", r.as_secs_f64()))
     );
     figures += &stored.to_string();
-    Outcome { name: "restart", figures, violations }
+    Outcome {
+        name: if options.stop == Stop::Crash { "restart (crash)" } else { "restart (fast stop)" },
+        figures,
+        violations,
+    }
 }
 
 /// Asks for the signed-in account every 100 ms until told to stop; every answer as an attempt.

@@ -5,7 +5,7 @@
 #[path = "../faults/mod.rs"]
 mod harness;
 
-use harness::Options;
+use harness::{Options, Stop};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retry_storm_through_a_lossy_proxy_stores_every_observation_once_with_no_5xx() {
@@ -17,6 +17,13 @@ async fn retry_storm_through_a_lossy_proxy_stores_every_observation_once_with_no
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_crash_mid_load_answers_503_with_retry_after_and_recovers_within_3_s() {
     let outcome = harness::restart(&Options::short()).await;
+    println!("{outcome}");
+    outcome.assert_held();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_fast_stop_mid_load_ends_sessions_with_503_not_500() {
+    let outcome = harness::restart(&Options { stop: Stop::Fast, ..Options::short() }).await;
     println!("{outcome}");
     outcome.assert_held();
 }
