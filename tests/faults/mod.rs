@@ -321,8 +321,8 @@ impl Drop for Server {
     }
 }
 
-/// `roadledger` with arguments and standard input; its standard output.
-fn cli(args: &[&str], stdin: &str) -> String {
+/// `roadledger` with arguments and standard input; its standard output (the command must succeed).
+pub fn cli(args: &[&str], stdin: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(BIN)
         .args(args)
@@ -1035,18 +1035,19 @@ pub async fn storm(options: &Options) -> Outcome {
     {
         violations.push("the proxy lost no reply or cut no upload: the storm tested nothing".into());
     }
-    Outcome {
-        name: "storm",
-        figures: format!(
-            "  {} phones × {} observations through one proxy to one server\n{}{}{}",
-            options.phones,
-            options.per_phone,
-            load_figures(&load),
-            proxy_figures(&proxy.stats),
-            stored
-        ),
-        violations,
-    }
+    let figures = storm_figures("through one proxy to one server", options, &load, &proxy.stats, &stored);
+    Outcome { name: "storm", figures, violations }
+}
+
+/// The figures of a storm: its size and path, the load, what the proxy did, what was stored.
+fn storm_figures(path: &str, options: &Options, load: &Load, proxy: &ProxyStats, stored: &Stored) -> String {
+    format!(
+        "  {} phones × {} observations {path}\n{}{}{stored}",
+        options.phones,
+        options.per_phone,
+        load_figures(load),
+        proxy_figures(proxy),
+    )
 }
 
 /// How long an answer may take while the database is down (the pool's 3 s acquire timeout and some margin).
@@ -1358,16 +1359,7 @@ pub async fn two_servers(options: &Options) -> Outcome {
         violations.push("the proxy did not spread the storm over both servers".into());
     }
     pool.close().await;
-    Outcome {
-        name: "two servers",
-        figures: format!(
-            "{figures}  storm: {} phones × {} observations through the proxy, round-robin per request over two servers\n{}{}{}",
-            options.phones,
-            options.per_phone,
-            load_figures(&load),
-            proxy_figures(&proxy.stats),
-            stored
-        ),
-        violations,
-    }
+    let path = "through the proxy, round-robin per request over two servers";
+    figures += &storm_figures(path, options, &load, &proxy.stats, &stored);
+    Outcome { name: "two servers", figures, violations }
 }

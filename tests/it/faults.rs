@@ -3,7 +3,7 @@
 //! PostgreSQL cluster of its own, at sizes CI can afford. The scenarios are in `tests/faults/mod.rs`.
 
 #[path = "../faults/mod.rs"]
-mod harness;
+pub mod harness;
 
 use harness::{Options, Stop};
 
