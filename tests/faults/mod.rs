@@ -1073,7 +1073,9 @@ pub async fn restart(options: &Options) -> Outcome {
 
     // A quarter of the load in (counted by the server's own log of recorded observations), then the crash.
     let quarter = options.phones * options.per_phone / 4;
+    let deadline = Instant::now() + Duration::from_secs(300);
     while server.log_lines("observation recorded") < quarter.max(1) {
+        assert!(Instant::now() < deadline, "a quarter of the load was not recorded within 300 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let crash_at = clock.elapsed();
@@ -1208,7 +1210,9 @@ pub async fn two_servers(options: &Options) -> Outcome {
 
     // (e) The report schedule ran on both at start-up, at the same moment: each due draft made once.
     for server in [a, b] {
+        let deadline = Instant::now() + Duration::from_secs(120);
         while server.job_runs("report_schedule").await == 0 {
+            assert!(Instant::now() < deadline, "the report schedule did not run within 120 s of start-up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
