@@ -95,19 +95,25 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Error::Unavailable,
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(database_unavailable) => Error::Unavailable,
             sqlx::Error::RowNotFound => Error::NotFound("not found".into()),
             // A write refused as read-only (SQLSTATE 25006): DATABASE_URL points at a hot standby, e.g. the
-            // old primary after a failover. Writes wait for a primary; said once in the log, a 503 to clients.
-            // Starting up or shutting down (57P01–57P03) is an outage too, not our error.
-            sqlx::Error::Database(db)
-                if matches!(db.code().as_deref(), Some("25006" | "57P01" | "57P02" | "57P03")) =>
-            {
-                tracing::error!(error = %e, "the database refused the statement: it is read-only or shutting down");
+            // old primary after a failover. Writes wait for a primary; said in the log, a 503 to clients.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("25006") => {
+                tracing::error!(error = %e, "the database refused a write: it is a read-only standby");
                 Error::Unavailable
             }
             _ => Error::Internal(e.into()),
         }
     }
+}
+
+/// SQLSTATEs that say the database server is going away or not there yet, not that the request was wrong: a
+/// stopping server ends every session with `57P01` (fast shutdown) or `57P02`, a starting one refuses with
+/// `57P03`, a full one with `53300`, and class `08` is a broken connection. The request may be retried as is,
+/// so these are a 503 like a pool timeout (PostgreSQL, Appendix A "Error Codes").
+fn database_unavailable(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
 }
 
 impl From<object_store::Error> for Error {

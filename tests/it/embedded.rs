@@ -91,23 +91,9 @@ async fn without_database_url_the_server_runs_its_own_cluster_and_keeps_data_acr
 /// `org list`, `user add --password-stdin` and `token create`, as an administrator would script them; returns
 /// the new inspector's API token.
 fn provision(data_dir: &std::path::Path) -> String {
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env_remove("DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let data_dir = data_dir.to_str().unwrap();
+    let run =
+        |args: &[&str], stdin: &str| crate::faults::harness::cli(&[args, &["--data-dir", data_dir]].concat(), stdin);
     let orgs = run(&["org", "list"], "");
     let city_office = orgs.lines().find(|l| l.split('\t').nth(1) == Some("city_office")).expect(&orgs);
     let org_id = city_office.split('\t').next().unwrap();

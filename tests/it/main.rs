@@ -14,6 +14,7 @@ mod crash_schema;
 mod demo;
 mod dynamic_sql;
 mod embedded;
+mod faults;
 mod hardening;
 mod import;
 mod import_read;
