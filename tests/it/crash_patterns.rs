@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 /// 塘桥镇, east of 杨舍镇 (common::YANGSHE).
+pub(crate) const TANGQIAO_CODE: &str = "320582101";
 const TANGQIAO: [f64; 4] = [120.60, 31.84, 120.70, 31.90];
 
 struct Crash<'a> {
@@ -27,7 +28,7 @@ struct Crash<'a> {
 }
 
 async fn insert(pool: &PgPool, c: &Crash<'_>) -> i64 {
-    let (lon, admin_code) = if c.in_tangqiao { (120.65, "320582101") } else { (120.55, "320582100") };
+    let (lon, admin_code) = if c.in_tangqiao { (120.65, TANGQIAO_CODE) } else { (120.55, "320582100") };
     sqlx::query_scalar(
         "insert into crash (source_key, occurred_at, geom, located_by, town_id, deaths, serious_injuries,
                             slight_injuries, crash_type, vehicle_types, weather, light)
@@ -141,22 +142,24 @@ const CRASHES: [Crash<'static>; 9] = [
     },
 ];
 
-struct World {
-    app: TestApp,
-    dispatcher: String,
+/// The crashes, two towns' accounts and two candidates (also the browser test's world, `browser.rs`).
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    /// API tokens; the dispatcher's account is `disp`, signed in with `common::DEFAULT_PASSWORD`.
+    pub(crate) dispatcher: String,
     town_officer: String,
     unit_officer: String,
     leader: String,
     admin: String,
     /// The candidate of 杨舍镇 holding S1, S2 and A1; and one of 塘桥镇 holding A2.
-    candidate: i64,
+    pub(crate) candidate: i64,
     other_candidate: i64,
 }
 
-async fn world(pool: PgPool) -> World {
+pub(crate) async fn world(pool: PgPool) -> World {
     let app = app(pool).await;
     let office = county_office(&app).await;
-    app.add_town("320582101", "塘桥镇", TANGQIAO).await;
+    app.add_town(TANGQIAO_CODE, "塘桥镇", TANGQIAO).await;
     let city = common::organisation(&app.pool, "city_office").await;
     let leader = token_for(&app.pool, "leader", "周领导", "leader", city).await;
     let admin = token_for(&app.pool, "admin", "吴管理", "admin", city).await;
@@ -196,7 +199,7 @@ async fn world(pool: PgPool) -> World {
         }
     };
     let own = candidate("320582100", 1, 120.55).await;
-    let other = candidate("320582101", 2, 120.65).await;
+    let other = candidate(TANGQIAO_CODE, 2, 120.65).await;
     for (candidate, crash) in [(own, ids[1]), (own, ids[2]), (own, ids[3]), (other, ids[4])] {
         sqlx::query("insert into candidate_crash (candidate_id, crash_id) values ($1, $2)")
             .bind(candidate)
