@@ -370,6 +370,23 @@ async fn a_candidate_pattern_counts_its_crashes_over_its_runs_window(pool: PgPoo
     // Filters apply within the candidate too.
     let fatal = w.patterns(&w.dispatcher, &format!("candidate={}&severity=fatal", w.candidate)).await;
     assert_eq!(fatal["totals"]["crashes"], 1);
+
+    // Confirmed into a site, the candidate's crashes are the site's.
+    let recorded = w.app.upload(&common::observation("section", json!([[120.55, 31.87], [120.555, 31.87]])), &[]).await;
+    assert_eq!(recorded.status, 201, "{}", String::from_utf8_lossy(&recorded.bytes));
+    let site = recorded.json()["site"]["id"].as_str().unwrap().to_string();
+    let site_url = format!("site={site}");
+    assert_eq!(w.patterns(&w.dispatcher, &site_url).await["totals"]["crashes"], 0, "nothing confirmed yet");
+    sqlx::query("update candidate set status = 'confirmed', decided_at = now(), decided_by = 'disp', site_id = $2::uuid where id = $1")
+        .bind(w.candidate)
+        .bind(&site)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+    let p = w.patterns(&w.town_officer, &site_url).await;
+    assert_eq!((p["scope"]["kind"].as_str(), p["scope"]["site"].as_str()), (Some("site"), Some(site.as_str())));
+    assert_eq!(p["window"]["days"], 365);
+    assert_eq!(p["totals"]["crashes"], 3);
 }
 
 #[sqlx::test(migrations = "./migrations")]
