@@ -356,14 +356,15 @@ impl Tally {
     }
 }
 
-/// The crashes of one county day, hour and light, as `db::crash_patterns::cells` groups them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cell {
-    pub day: NaiveDate,
-    /// 0–23, county time.
-    pub hour: u32,
-    pub light: Option<Light>,
-    pub tally: Tally,
+/// The crashes of a window as `db::crash_patterns::tallies` groups them: per county day (for the weekdays,
+/// months and the periods that are sets of days) and per county hour and light (for the hours, bands and
+/// times of day). Two small groupings rather than one per day, hour and light: over ten years that would be
+/// nearly a row per crash.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tallies {
+    pub days: Vec<(NaiveDate, Tally)>,
+    /// Hour 0–23 county time, the light recorded.
+    pub hours: Vec<(u32, Option<Light>, Tally)>,
 }
 
 /// The days counted, county dates, both included.
@@ -437,30 +438,31 @@ pub struct Patterns {
     pub periods: Vec<PeriodRow>,
 }
 
-/// Counts the cells by hour, weekday, month, band and period, and measures each period's exposure over the
-/// window's days. Cells outside the window are not counted (the query reads only the window).
-pub fn patterns(cells: &[Cell], window: Window, calendar: &Calendar, rules: &PeriodRules) -> Patterns {
+/// Counts the tallies by hour, weekday, month, band and period, and measures each period's exposure over
+/// the window's days. Days outside the window are not counted (the query reads only the window).
+pub fn patterns(tallies: &Tallies, window: Window, calendar: &Calendar, rules: &PeriodRules) -> Patterns {
     let mut totals = Tally::default();
     let mut hours = vec![Tally::default(); 24];
     let mut weekdays = vec![Tally::default(); 7];
     let mut months = vec![Tally::default(); 12];
     let mut bands: Vec<Tally> = vec![Tally::default(); TimeBand::ALL.len()];
     let mut periods = vec![Tally::default(); Period::ALL.len()];
-    for cell in cells.iter().filter(|c| c.day >= window.from && c.day <= window.to && c.hour < 24) {
-        let t = &cell.tally;
+    for (day, t) in tallies.days.iter().filter(|(d, _)| *d >= window.from && *d <= window.to) {
         totals.add(t);
-        hours[cell.hour as usize].add(t);
-        weekdays[cell.day.weekday().num_days_from_monday() as usize].add(t);
-        months[cell.day.month0() as usize].add(t);
-        let band = TimeBand::of_hour(cell.hour);
+        weekdays[day.weekday().num_days_from_monday() as usize].add(t);
+        months[day.month0() as usize].add(t);
+        for (i, p) in Period::ALL.iter().enumerate() {
+            if !p.is_time_of_day() && p.covers_day(*day, calendar, rules) {
+                periods[i].add(t);
+            }
+        }
+    }
+    for (hour, light, t) in tallies.hours.iter().filter(|(h, _, _)| *h < 24) {
+        hours[*hour as usize].add(t);
+        let band = TimeBand::of_hour(*hour);
         bands[TimeBand::ALL.iter().position(|b| *b == band).unwrap_or(0)].add(t);
         for (i, p) in Period::ALL.iter().enumerate() {
-            let covered = if p.is_time_of_day() {
-                p.covers_time(cell.hour, cell.light)
-            } else {
-                p.covers_day(cell.day, calendar, rules)
-            };
-            if covered {
+            if p.is_time_of_day() && p.covers_time(*hour, *light) {
                 periods[i].add(t);
             }
         }
@@ -540,8 +542,13 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn cell(day: &str, hour: u32, light: Option<Light>, crashes: i64) -> Cell {
-        Cell { day: date(day), hour, light, tally: Tally { crashes, deaths: 0, injuries: crashes, fatal: 0 } }
+    /// Crashes at a county day and hour, as the query's two groupings would give them.
+    fn tallies(crashes: &[(&str, u32, Option<Light>, i64)]) -> Tallies {
+        let tally = |crashes| Tally { crashes, deaths: 0, injuries: crashes, fatal: 0 };
+        Tallies {
+            days: crashes.iter().map(|(day, _, _, n)| (date(day), tally(*n))).collect(),
+            hours: crashes.iter().map(|(_, hour, light, n)| (*hour, *light, tally(*n))).collect(),
+        }
     }
 
     /// The 2025 Spring Festival as the State Council published it: off 01-28 to 02-04, working Sunday 01-26
@@ -624,13 +631,14 @@ mod tests {
     fn counts_and_exposure_of_hand_made_crashes() {
         // January and February 2025: 59 days, 8 of them the Spring Festival holiday.
         let window = Window::new(date("2025-01-01"), date("2025-02-28")).unwrap();
-        let cells = [
-            cell("2025-01-29", 10, Some(Light::Daylight), 3), // the festival, a Wednesday
-            cell("2025-02-08", 23, None, 1),                  // a make-up Saturday, 23:xx
-            cell("2025-02-09", 0, None, 1),                   // a Sunday, 00:xx
-            cell("2025-01-15", 18, Some(Light::DawnDusk), 1), // a Wednesday in term
-            cell("2025-03-01", 12, None, 5),                  // outside the window: not counted
-        ];
+        let mut cells = tallies(&[
+            ("2025-01-29", 10, Some(Light::Daylight), 3), // the festival, a Wednesday
+            ("2025-02-08", 23, None, 1),                  // a make-up Saturday, 23:xx
+            ("2025-02-09", 0, None, 1),                   // a Sunday, 00:xx
+            ("2025-01-15", 18, Some(Light::DawnDusk), 1), // a Wednesday in term
+        ]);
+        // A day outside the window is not counted.
+        cells.days.push((date("2025-03-01"), Tally { crashes: 5, deaths: 0, injuries: 0, fatal: 0 }));
         let p = patterns(&cells, window, &calendar_2025(), &PeriodRules::default());
         assert_eq!(p.window.days, 59);
         assert_eq!(p.totals.crashes, 6);
@@ -672,7 +680,7 @@ mod tests {
     #[test]
     fn an_empty_window_has_no_shares_and_windows_are_bounded() {
         let window = Window::new(date("2025-05-01"), date("2025-06-30")).unwrap();
-        let p = patterns(&[], window, &Calendar::default(), &PeriodRules::default());
+        let p = patterns(&Tallies::default(), window, &Calendar::default(), &PeriodRules::default());
         let summer = p.periods.iter().find(|r| r.period == Period::FarmingSummer).unwrap();
         assert_eq!(summer.days, 22);
         assert_eq!((summer.crash_share, summer.ratio), (None, None));

@@ -248,9 +248,9 @@ async fn compute(state: &AppState, actor: &Actor, p: PatternParams) -> Result<Pa
 }
 
 async fn count(state: &AppState, window: Window, filter: &CrashFilter) -> Result<Patterns> {
-    let cells = db::crash_patterns::cells(&state.pool, window, filter).await?;
+    let tallies = db::crash_patterns::tallies(&state.pool, window, filter).await?;
     let calendar = Calendar::new(db::crash_patterns::calendar(&state.pool, window.from, window.to).await?);
-    Ok(patterns(&cells, window, &calendar, &state.settings.period_rules))
+    Ok(patterns(&tallies, window, &calendar, &state.settings.period_rules))
 }
 
 /// When crashes happen: by hour of day, weekday and month, by time band, and by the periods rural campaigns
