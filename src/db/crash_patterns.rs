@@ -34,8 +34,9 @@ pub async fn tallies(pool: &PgPool, window: Window, filter: &CrashFilter) -> sql
                sum(c.serious_injuries + c.slight_injuries)::int8 as "injuries!",
                count(*) filter (where c.deaths > 0) as "fatal!"
         from crash c
+        -- date_part, not extract: extract computes in numeric since PostgreSQL 14, a third of this query's time.
         cross join lateral (select (c.occurred_at at time zone 'Asia/Shanghai')::date as day,
-                                   extract(hour from c.occurred_at at time zone 'Asia/Shanghai')::int4 as hour) local
+                                   date_part('hour', c.occurred_at at time zone 'Asia/Shanghai')::int4 as hour) local
         -- The window's days in county time: from its first midnight to the midnight after its last day.
         where c.occurred_at >= $1::date::timestamp at time zone 'Asia/Shanghai'
           and c.occurred_at < ($2::date + 1)::timestamp at time zone 'Asia/Shanghai'
