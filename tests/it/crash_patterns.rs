@@ -8,7 +8,8 @@ use crate::common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{TestApp, app, county_office, token_for};
+use common::{TestApp, county_office, token_for};
+use roadledger::http::Settings;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -157,7 +158,11 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(pool: PgPool) -> World {
-    let app = app(pool).await;
+    world_with(pool, Settings::default()).await
+}
+
+async fn world_with(pool: PgPool, settings: Settings) -> World {
+    let app = common::app_with(pool, settings).await;
     let office = county_office(&app).await;
     app.add_town(TANGQIAO_CODE, "塘桥镇", TANGQIAO).await;
     let city = common::organisation(&app.pool, "city_office").await;
@@ -518,4 +523,20 @@ async fn the_calendar_is_seeded_and_an_admin_replaces_a_year(pool: PgPool) {
     assert_eq!(w.get(&w.admin, "/api/v1/calendar/2027").await.json()["days"].as_array().unwrap().len(), 1);
     assert_eq!(w.get(&w.admin, "/api/v1/calendar/2025").await.json()["days"].as_array().unwrap().len(), 33);
     assert_eq!(w.get(&w.admin, "/api/v1/calendar/20x5").await.status, 400);
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_countys_own_farming_seasons_and_school_terms_are_used(pool: PgPool) {
+    // This year the autumn harvest is two days in October, and school runs all year but August.
+    let mut settings = Settings::default();
+    settings.period_rules.farming = "autumn=10-20..10-21".parse().unwrap();
+    settings.period_rules.school_terms = "09-01..07-31".parse().unwrap();
+    let w = world_with(pool, settings).await;
+    let p = w.patterns(&w.dispatcher, "from=2025-01-01&to=2025-12-31").await;
+    let autumn = period(&p, "farming_autumn");
+    assert_eq!((autumn["crashes"].as_i64(), autumn["days"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(autumn["definition"], "10月20日至10月21日");
+    assert_eq!(period(&p, "farming_summer")["days"], 22, "the summer season keeps its default");
+    let holiday = period(&p, "school_holiday");
+    assert_eq!((holiday["crashes"].as_i64(), holiday["days"].as_i64()), (Some(0), Some(31)));
 }
