@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::{ApiJson, AppState, Error, Result};
 use crate::db;
-use crate::db::crash_patterns::{CandidateFacts, CrashFilter, CrashLine, SHEET_CRASHES_MAX};
+use crate::db::crash_patterns::{CandidateFacts, CrashFilter, CrashLine};
 use crate::domain::auth::{Actor, Role};
 use crate::domain::crash::{CandidateSource, CandidateStatus, CrashType, ScreeningMethod, Severity, VehicleType};
 use crate::domain::crash_patterns::{Calendar, CalendarDay, Patterns, Window, check_calendar_year, patterns};
@@ -418,7 +418,6 @@ pub async fn candidate_sheet_pdf(
     let filter = CrashFilter { candidate_id: Some(facts.id), ..CrashFilter::default() };
     let patterns = count(&state, window, &filter).await?;
     let sheet = sheet(&facts, &crashes, patterns);
-    debug_assert!(sheet.crashes.len() as i64 <= SHEET_CRASHES_MAX);
     let id = facts.id;
     let bytes =
         match super::closeout::render_pdf(state.settings.cjk_font.clone(), move |font| candidate_pdf(&sheet, font))
