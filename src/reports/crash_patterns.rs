@@ -120,7 +120,7 @@ fn facts_table(flow: &mut Flow<'_>, heading: &str, rows: &[(String, String)]) {
 }
 
 fn crash_table(flow: &mut Flow<'_>, sheet: &CandidateSheet) {
-    const WIDTHS: [f32; 6] = [92.0, 64.0, 56.0, 72.0, 100.0, 0.0];
+    const WIDTHS: [f32; 6] = [92.0, 76.0, 52.0, 72.0, 92.0, 0.0];
     const TITLES: [&str; 6] = ["时间", "严重程度", "死/重/轻", "事故形态", "车辆", "天气/照明"];
     let last = CONTENT_W - WIDTHS.iter().sum::<f32>();
     let width = |i: usize| if i == 5 { last } else { WIDTHS[i] };
