@@ -316,6 +316,14 @@ struct ServeArgs {
     /// How many towns the ranking's sunny (晴) and rainy (雨) bands hold, e.g. `3,3`.
     #[arg(long, env = "ROADLEDGER_RANKING_BANDS", default_value = "3,3")]
     ranking_bands: String,
+    /// The farming seasons of the crash patterns, `summer=MM-DD..MM-DD,autumn=MM-DD..MM-DD` (三夏, 三秋; any
+    /// left out keep their default, 05-25..06-15 and 10-15..11-30). Set them each year as the county does.
+    #[arg(long, env = "ROADLEDGER_FARMING_SEASONS", default_value = "")]
+    farming_seasons: String,
+    /// The school terms of the crash patterns, `MM-DD..MM-DD` separated by commas (a term may run over the
+    /// new year); outside them is the school holiday.
+    #[arg(long, env = "ROADLEDGER_SCHOOL_TERMS", default_value = "09-01..01-20,02-20..07-05")]
+    school_terms: String,
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
@@ -557,6 +565,10 @@ async fn run(
         require_original_photos: args.require_original_photos,
         ranking_weights: args.ranking_weights.parse().map_err(|e| anyhow::anyhow!("--ranking-weights: {e}"))?,
         ranking_bands: parse_bands(&args.ranking_bands).context("--ranking-bands")?,
+        period_rules: roadledger::domain::crash_patterns::PeriodRules {
+            farming: args.farming_seasons.parse().map_err(|e| anyhow::anyhow!("--farming-seasons: {e}"))?,
+            school_terms: args.school_terms.parse().map_err(|e| anyhow::anyhow!("--school-terms: {e}"))?,
+        },
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

@@ -23,6 +23,7 @@ import { getJson, apiJson, h, fill, hasRole, createFlash } from './common.js';
 import { t, tCode, localName, formatDateTime, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
 import { openDialog } from './dialog.js';
+import { svgNode } from './svgchart.js';
 import { explain, statusBadge, siteHref } from './lifecycle.js';
 import { emptyFilter, filterQuery, figureFilter } from './mapfilter.js';
 import {
@@ -442,40 +443,14 @@ function medians(report) {
 }
 
 /**
- * One of the server's charts. The SVG is drawn by the server with its text escaped; it is still read as
- * SVG (never as HTML) and stripped of scripts, event handlers and outside links before it joins the page.
+ * One of the server's charts (svgchart.js reads it as SVG, never as HTML).
  */
 function chart(name, svgText) {
   const caption = t(`reports.chart.${name}`);
   const captionId = `chart-${name}-caption`;
   return h('figure', { class: 'report-chart', id: `chart-${name}` },
     h('figcaption', { id: captionId }, caption),
-    svgText ? svgNode(svgText, caption) : h('p', { class: 'muted' }, t('reports.noChart')));
-}
-
-function svgNode(text, label) {
-  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-  const svg = doc.documentElement;
-  if (!svg || svg.localName !== 'svg' || doc.getElementsByTagName('parsererror').length) {
-    return h('p', { class: 'muted' }, t('reports.noChart'));
-  }
-  for (const el of [svg, ...svg.querySelectorAll('*')]) {
-    if (el.localName === 'script' || el.localName === 'foreignObject') {
-      el.remove();
-      continue;
-    }
-    for (const attr of [...el.attributes]) {
-      const name = attr.name.toLowerCase();
-      if (name.startsWith('on') || (name.endsWith('href') && !attr.value.startsWith('#'))) el.removeAttribute(attr.name);
-    }
-  }
-  const node = document.importNode(svg, true);
-  // Named by the caption: a picture with no name is read out as nothing (WCAG 1.1.1).
-  node.setAttribute('role', 'img');
-  node.setAttribute('aria-label', label);
-  node.setAttribute('focusable', 'false');
-  node.classList.add('chart-svg');
-  return node;
+    svgText ? svgNode(svgText, caption, t('reports.noChart')) : h('p', { class: 'muted' }, t('reports.noChart')));
 }
 
 function townTable(report, kind, code, linkable) {

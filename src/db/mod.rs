@@ -2,6 +2,7 @@
 //! transactions.
 
 pub mod accounts;
+pub mod crash_patterns;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;
@@ -70,6 +71,7 @@ text_code!(
     DetectionPlatform,
     TimeBand
 );
+text_code!(crate::domain::crash_patterns::CalendarKind);
 
 /// Migrations embedded in the binary, run at start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -4,6 +4,7 @@
 mod accounts;
 pub mod auth;
 mod closeout;
+mod crash_patterns;
 pub mod error;
 mod health;
 mod imports;
@@ -81,6 +82,8 @@ pub struct Settings {
     /// The town ranking's weights and bands (晴雨榜).
     pub ranking_weights: crate::domain::report::RankingWeights,
     pub ranking_bands: crate::domain::report::RankingBands,
+    /// The crash patterns' periods: farming seasons and school terms (`--farming-seasons`, `--school-terms`).
+    pub period_rules: crate::domain::crash_patterns::PeriodRules,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
@@ -126,6 +129,7 @@ impl Default for Settings {
             look_back: Default::default(),
             ranking_weights: Default::default(),
             ranking_bands: Default::default(),
+            period_rules: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
@@ -261,6 +265,9 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(reports::publish_ranking))
         .routes(routes!(reports::publications))
         .routes(routes!(reports::publication))
+        .routes(routes!(crash_patterns::crash_patterns))
+        .routes(routes!(crash_patterns::candidate_sheet_pdf))
+        .routes(routes!(crash_patterns::calendar_year, crash_patterns::replace_calendar_year))
         .routes(routes!(openapi::openapi_json))
 }
 

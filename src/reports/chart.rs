@@ -330,6 +330,91 @@ pub fn towns(rows: &[TownFigures]) -> Chart {
     chart
 }
 
+/// Crashes per bucket (hour of day, weekday, month) as vertical bars on a count axis, each bar labelled
+/// underneath and its count written over it when there is room. Buckets whose flag is set in `highlight`
+/// (the over-represented ones) are drawn in the alarm red, the rest in the "found" blue.
+pub fn count_bars(title: &str, labels: &[String], counts: &[i64], highlight: &[bool]) -> Chart {
+    let mut chart = Chart::new(title, HEIGHT);
+    if counts.iter().all(|c| *c <= 0) {
+        return chart.no_data();
+    }
+    let (left, right, top, bottom) = (48.0, WIDTH - 12.0, 44.0, HEIGHT - 34.0);
+    let (top_value, step) = axis(counts.iter().copied().max().unwrap_or(0));
+    let y_of = |v: i64| bottom - (bottom - top) * (v as f64 / top_value) as f32;
+    value_axis(&mut chart, (left, right), top_value, step, |v| y_of(v as i64));
+    let pitch = (right - left) / counts.len().max(1) as f32;
+    let bar = pitch * 0.7;
+    // Numbers over 24 narrow bars would run into each other; the axis says enough there.
+    let label_size = (pitch * 0.55).min(10.0);
+    for (i, count) in counts.iter().enumerate() {
+        let centre = left + pitch * (i as f32 + 0.5);
+        let colour = if highlight.get(i).copied().unwrap_or(false) { OVERDUE } else { FOUND };
+        let count = (*count).max(0);
+        chart.rect(centre - bar / 2.0, y_of(count), bar, bottom - y_of(count), colour);
+        if let Some(label) = labels.get(i) {
+            chart.text(centre, bottom + 16.0, label_size, label, Anchor::Middle, INK);
+        }
+        if count > 0 {
+            chart.text(centre, y_of(count) - 3.0, label_size, &count.to_string(), Anchor::Middle, MUTED);
+        }
+    }
+    chart
+}
+
+/// One period of [`exposure`]: its name, its share of the crashes and of the time (0–1), and whether it is
+/// over-represented.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExposureBar {
+    pub label: String,
+    pub crash_share: f64,
+    pub exposure_share: f64,
+    pub over_represented: bool,
+}
+
+/// Height of the periods chart: room for ten periods.
+pub const EXPOSURE_HEIGHT: f32 = 420.0;
+
+/// Each period's share of the crashes (red when over-represented, else blue) over its share of the days or
+/// hours (grey), on one 0–100 % axis, with the ratio at the bar's end: a red bar longer than its grey one is
+/// a period with more crashes than its time would give.
+pub fn exposure(rows: &[ExposureBar]) -> Chart {
+    let mut chart = Chart::new("各时段事故占比与时间占比", EXPOSURE_HEIGHT);
+    if rows.is_empty() || rows.iter().all(|r| r.crash_share <= 0.0) {
+        return chart.no_data();
+    }
+    chart.legend(300.0, 24.0, &[("事故占比", FOUND), ("偏高", OVERDUE), ("时间占比", GRID)]);
+    let (left, right, top, bottom) = (96.0, WIDTH - 72.0, 44.0, EXPOSURE_HEIGHT - 30.0);
+    let x_of = |share: f64| left + (right - left) * share.clamp(0.0, 1.0) as f32;
+    for t in 0..=4 {
+        let share = f64::from(t) * 0.25;
+        let x = x_of(share);
+        chart.line(vec![(x, top), (x, bottom)], if t == 0 { MUTED } else { GRID }, if t == 0 { 1.0 } else { 0.5 });
+        chart.text(x, bottom + 16.0, 10.0, &format!("{}%", t * 25), Anchor::Middle, MUTED);
+    }
+    let pitch = (bottom - top) / rows.len() as f32;
+    let bar = pitch * 0.36;
+    for (i, r) in rows.iter().enumerate() {
+        let y = top + pitch * i as f32 + pitch * 0.12;
+        let colour = if r.over_represented { OVERDUE } else { FOUND };
+        chart.rect(left, y, x_of(r.crash_share) - left, bar, colour);
+        chart.rect(left, y + bar, x_of(r.exposure_share) - left, bar, GRID);
+        chart.text(left - 6.0, y + bar + 4.0, LABEL_SIZE, &r.label, Anchor::End, INK);
+        let note = if r.exposure_share > 0.0 {
+            format!(
+                "{:.0}% / {:.0}%（×{:.2}）",
+                r.crash_share * 100.0,
+                r.exposure_share * 100.0,
+                r.crash_share / r.exposure_share
+            )
+        } else {
+            format!("{:.0}% / 0%", r.crash_share * 100.0)
+        };
+        let end = x_of(r.crash_share.max(r.exposure_share)) + 4.0;
+        chart.text(end, y + bar + 4.0, 9.0, &note, Anchor::Start, MUTED);
+    }
+    chart
+}
+
 /// The Chinese name and colour of a status code; an unknown code is shown as it is, in grey.
 pub fn status_style(code: &str) -> (String, Colour) {
     match code.parse::<SiteStatus>() {
@@ -517,6 +602,45 @@ mod tests {
         assert!(texts.contains(&"<镇> & \"村\"".to_string()), "{texts:?}");
         assert_eq!(svg, towns(&report.towns).to_svg());
         assert_eq!(statuses(&report.statuses).to_svg(), statuses(&report.statuses).to_svg());
+    }
+
+    #[test]
+    fn count_bars_draw_a_bar_per_bucket_and_highlight_in_red() {
+        let labels: Vec<String> = (0..24).map(|h| h.to_string()).collect();
+        let mut counts = vec![0; 24];
+        counts[7] = 5;
+        counts[23] = 2;
+        let mut highlight = vec![false; 24];
+        highlight[7] = true;
+        let chart = count_bars("按小时", &labels, &counts, &highlight);
+        let svg = chart.to_svg();
+        let (elements, texts) = parse(&svg);
+        assert_eq!(count(&elements, "rect"), 24);
+        assert!(texts.contains(&"23".to_string()) && texts.contains(&"5".to_string()), "{texts:?}");
+        let reds = chart.shapes.iter().filter(|s| matches!(s, Shape::Rect { fill, .. } if *fill == OVERDUE)).count();
+        assert_eq!(reds, 1);
+        let (_, texts) = parse(&count_bars("空", &labels, &[0; 24], &[]).to_svg());
+        assert!(texts.contains(&"无数据".to_string()));
+    }
+
+    #[test]
+    fn the_exposure_chart_writes_each_ratio() {
+        let rows = [
+            ExposureBar {
+                label: "三秋农忙".into(), crash_share: 0.24, exposure_share: 0.13, over_represented: true
+            },
+            ExposureBar {
+                label: "三夏农忙".into(), crash_share: 0.0, exposure_share: 0.0, over_represented: false
+            },
+        ];
+        let chart = exposure(&rows);
+        let (elements, texts) = parse(&chart.to_svg());
+        assert_eq!(count(&elements, "rect"), 3 + 2 * rows.len());
+        assert!(texts.contains(&"24% / 13%（×1.85）".to_string()), "{texts:?}");
+        assert!(texts.contains(&"0% / 0%".to_string()), "{texts:?}");
+        assert!(texts.contains(&"三秋农忙".to_string()));
+        let svg = chart.to_svg();
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
     }
 
     #[test]

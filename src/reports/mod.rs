@@ -6,6 +6,7 @@
 //! here, once.
 
 pub mod chart;
+pub mod crash_patterns;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod pdf;

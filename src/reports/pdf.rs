@@ -65,7 +65,7 @@ fn report_pages(report: &Report, font: &CjkFont) -> Vec<Vec<Op>> {
 }
 
 /// The title centred (over two lines if it must), then one line with the period left and the time right.
-fn title_block(flow: &mut Flow<'_>, title: &str, left: &str, right: &str) {
+pub(crate) fn title_block(flow: &mut Flow<'_>, title: &str, left: &str, right: &str) {
     for line in wrap(flow.font, title, TITLE, CONTENT_W) {
         let baseline = flow.baseline(flow.y, TITLE);
         flow.text_centre(PAGE_W / 2.0, baseline, TITLE, &line, true, INK);
@@ -79,7 +79,7 @@ fn title_block(flow: &mut Flow<'_>, title: &str, left: &str, right: &str) {
 }
 
 /// Text across the content width, wrapped, each line kept on a page.
-fn paragraph(flow: &mut Flow<'_>, text: &str, size: f32, grey: u8) {
+pub(crate) fn paragraph(flow: &mut Flow<'_>, text: &str, size: f32, grey: u8) {
     for line in wrap(flow.font, text, size, CONTENT_W) {
         flow.ensure(size * LEADING);
         let baseline = flow.baseline(flow.y, size);
@@ -91,7 +91,7 @@ fn paragraph(flow: &mut Flow<'_>, text: &str, size: f32, grey: u8) {
 
 /// A table whose header row is repeated at the top of every page it runs onto. `decorate` may put shapes
 /// under a row's cells (a coloured background), given the row's index, top and height.
-fn table(
+pub(crate) fn table(
     flow: &mut Flow<'_>,
     heading: &str,
     header: &dyn Fn() -> Vec<Cell>,
@@ -116,7 +116,7 @@ fn table(
     flow.y += 12.0;
 }
 
-fn no_decoration(_: usize, _: f32, _: f32) -> Option<Op> {
+pub(crate) fn no_decoration(_: usize, _: f32, _: f32) -> Option<Op> {
     None
 }
 
@@ -225,9 +225,14 @@ fn overdue_table(flow: &mut Flow<'_>, report: &Report) {
 /// The three charts across the content width, each kept whole on a page.
 fn charts(flow: &mut Flow<'_>, report: &Report) {
     let charts = [chart::trend(&report.trend), chart::towns(&report.towns), chart::statuses(&report.statuses)];
+    draw_charts(flow, "四、图表", &charts);
+}
+
+/// Charts under a heading, across the content width, each kept whole on a page.
+pub(crate) fn draw_charts(flow: &mut Flow<'_>, heading: &str, charts: &[Chart]) {
     let scale = CONTENT_W / chart::WIDTH;
-    flow.heading("四、图表", charts[0].height * scale);
-    for chart in &charts {
+    flow.heading(heading, charts.first().map_or(0.0, |c| c.height * scale));
+    for chart in charts {
         let h = chart.height * scale;
         flow.ensure(h + 8.0);
         let (x, y) = (MARGIN, flow.y);
@@ -240,7 +245,7 @@ fn charts(flow: &mut Flow<'_>, report: &Report) {
 
 /// A chart's shapes as page drawing operations, its box placed at `origin` and scaled by `scale`. Text is
 /// drawn in the grey of its colour (chart text is dark: titles, labels, values).
-fn chart_ops(chart: &Chart, font: &CjkFont, (x0, y0): (f32, f32), scale: f32) -> Vec<Op> {
+pub(crate) fn chart_ops(chart: &Chart, font: &CjkFont, (x0, y0): (f32, f32), scale: f32) -> Vec<Op> {
     let at = |x: f32, y: f32| (x0 + x * scale, y0 + y * scale);
     let rgb = |c: chart::Colour| [c.0, c.1, c.2];
     chart

@@ -130,6 +130,12 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/publications/1",                        Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/publications/1/report.xlsx",            Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/publications/1/report.pdf",             Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Crash time patterns and candidates' sheets: the county office, and town officers for their town (no
+    // candidate exists here: 404 once the role may read). The calendar: anyone reads, admins replace a year.
+    ("GET /api/v1/crash-patterns",                        Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/candidates/999/sheet.pdf",              Any,   [401, 403, 403, 404, 403, 404, 404, 404, 404]),
+    ("GET /api/v1/calendar/2025",                         Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("PUT /api/v1/calendar/2030",                         Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     // Reference data: anyone signed in.
     ("GET /api/v1/towns",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/roads",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -382,6 +388,9 @@ impl World {
                 "password": DEFAULT_PASSWORD,
             })),
             ("POST", "/api/v1/tokens") => json_body(json!({ "name": "matrix" })),
+            ("PUT", "/api/v1/calendar/2030") => {
+                json_body(json!({ "days": [{ "day": "2030-01-01", "kind": "holiday", "name": "元旦" }] }))
+            }
             ("POST", "/api/v1/imports/organisations") => {
                 let boundary = "matrix-import";
                 let body = format!(

@@ -1470,3 +1470,51 @@ async fn reports_page_links_a_bulletins_numbers_to_the_map_and_publishes_it_with
         assert_eq!(&copy["body"]["totals"][figure], value, "{figure}");
     }
 }
+
+/// The crash time patterns page over hand-made crashes (`crash_patterns::world`): a dispatcher reads the
+/// county's 2025 with the server's four charts and the over-represented periods in words, narrows it to a
+/// town, then opens one candidate's crashes and its sheet as a PDF.
+#[sqlx::test(migrations = "./migrations")]
+async fn patterns_page_shows_the_county_and_a_candidates_charts(pool: PgPool) {
+    let w = crate::crash_patterns::world(pool).await;
+    let base = common::serve(&w.app).await;
+    let env = [
+        ("E2E_USER".to_string(), "disp".to_string()),
+        ("E2E_PASSWORD".to_string(), common::DEFAULT_PASSWORD.to_string()),
+    ];
+    let candidate = w.candidate.to_string();
+    let result = run_e2e("patterns.mjs", &[&base, &candidate, crate::crash_patterns::TANGQIAO_CODE], &env).await;
+
+    assert_eq!(
+        result["county_summary"],
+        "统计期 2025-01-01 至 2025-12-31（365 天），共 7 起事故，死亡 1 人，受伤 4 人。"
+    );
+    let charts = result["charts"].as_array().unwrap();
+    let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["chart-hours", "chart-weekdays", "chart-months", "chart-periods"]);
+    assert!(charts.iter().all(|c| c["svg"] == true && c["scripts"] == 0), "{result:#}");
+    // Bars: 24 hours, 7 weekdays, 12 months; the periods chart has its legend's 3 swatches and 2 bars a period.
+    let rects: Vec<i64> = charts.iter().map(|c| c["rects"].as_i64().unwrap()).collect();
+    assert_eq!(rects, [24, 7, 12, 3 + 2 * 10]);
+    assert_eq!(
+        result["over"],
+        json!(["三秋农忙期间占统计期 13% 的天数，发生 43% 的事故", "寒暑假期间占统计期 24% 的天数，发生 43% 的事故"])
+    );
+    assert_eq!(result["period_rows"], 10);
+    assert_eq!(result["filter_visible"], true);
+    assert_eq!(
+        result["town_summary"],
+        "统计期 2025-01-01 至 2025-12-31（365 天），共 1 起事故，死亡 0 人，受伤 2 人。"
+    );
+    assert_eq!(result["town_in_address"], crate::crash_patterns::TANGQIAO_CODE);
+    assert_eq!(
+        result["candidate_summary"],
+        "统计期 2025-01-01 至 2025-12-31（365 天），共 3 起事故，死亡 1 人，受伤 1 人。"
+    );
+    assert!(result["candidate_scope"].as_str().unwrap().contains(&format!("#{candidate}")), "{result:#}");
+    assert_eq!(result["candidate_filter_visible"], false);
+    assert_eq!(result["candidate_charts"], 4);
+    assert_eq!(result["pdf_href"], format!("/api/v1/candidates/{candidate}/sheet.pdf"));
+    assert_eq!((result["pdf_status"].as_i64(), result["pdf_type"].as_str()), (Some(200), Some("application/pdf")));
+    assert_eq!(result["pdf_magic"], "%PDF-");
+}
