@@ -58,6 +58,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let app = router(AppState {
         pool: pool.clone(),
+        replica: None,
         photos: PhotoStore::local(dir.path()).unwrap(),
         settings: Arc::new(Settings::default()),
     });

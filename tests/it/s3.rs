@@ -208,6 +208,7 @@ async fn photos_uploaded_to_an_s3_store_are_in_the_bucket_and_served_from_it(poo
     // A bucket that does not exist is not ready, and says so.
     let missing = roadledger::http::router(AppState {
         pool: app.pool.clone(),
+        replica: None,
         photos: moto.store("s3://no-such-bucket/p"),
         settings: Arc::new(Settings::default()),
     });
