@@ -293,6 +293,12 @@ struct ServeArgs {
     /// How many towns the ranking's sunny (晴) and rainy (雨) bands hold, e.g. `3,3`.
     #[arg(long, env = "ROADLEDGER_RANKING_BANDS", default_value = "3,3")]
     ranking_bands: String,
+    /// Black-spot screening defaults, as JSON: each method's parameters and the years a run reads, e.g.
+    /// `{"sliding_window": {"window_m": 400, "min_crashes": 4}, "junction": {"radius_m": 60}, "data_years": 3}`;
+    /// anything left out keeps DOMAIN.md's default (500 m window, 100 m step, ≥ 3 crashes or ≥ 1 fatal; 50 m
+    /// around junctions; DBSCAN ε 100 m, 3 points; EPDO weights 12/3/1; 3 years).
+    #[arg(long, env = "ROADLEDGER_SCREENING_DEFAULTS", default_value = "")]
+    screening_defaults: String,
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
@@ -536,6 +542,7 @@ async fn run(
         require_original_photos: args.require_original_photos,
         ranking_weights: args.ranking_weights.parse().map_err(|e| anyhow::anyhow!("--ranking-weights: {e}"))?,
         ranking_bands: parse_bands(&args.ranking_bands).context("--ranking-bands")?,
+        screening: args.screening_defaults.parse().map_err(|e| anyhow::anyhow!("--screening-defaults: {e}"))?,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

@@ -11,6 +11,7 @@ pub mod photos;
 pub mod places;
 pub mod reference;
 pub mod reports;
+pub mod screening;
 pub mod site_cells;
 pub mod sites;
 pub mod tiles;

@@ -18,6 +18,7 @@ mod places;
 mod reference;
 pub mod release;
 pub mod reports;
+mod screenings;
 pub mod security;
 pub mod settings;
 mod site_exports;
@@ -80,6 +81,8 @@ pub struct Settings {
     /// The town ranking's weights and bands (晴雨榜).
     pub ranking_weights: crate::domain::report::RankingWeights,
     pub ranking_bands: crate::domain::report::RankingBands,
+    /// The black-spot screening's defaults (`--screening-defaults`), which a run may override.
+    pub screening: crate::domain::screening::ScreeningDefaults,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
@@ -125,6 +128,7 @@ impl Default for Settings {
             look_back: Default::default(),
             ranking_weights: Default::default(),
             ranking_bands: Default::default(),
+            screening: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
@@ -226,6 +230,8 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(reports::publish_ranking))
         .routes(routes!(reports::publications))
         .routes(routes!(reports::publication))
+        .routes(routes!(screenings::create, screenings::list))
+        .routes(routes!(screenings::show))
         .routes(routes!(openapi::openapi_json))
 }
 

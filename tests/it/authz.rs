@@ -130,6 +130,11 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/publications/1",                        Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/publications/1/report.xlsx",            Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/publications/1/report.pdf",             Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Black-spot screening: dispatchers and admins run it (on this world's no crashes: a run with no
+    // candidates), and the roles that decide on or oversee candidates read the runs.
+    ("POST /api/v1/screenings",                           Any,   [401, 403, 403, 403, 403, 201, 403, 403, 201]),
+    ("GET /api/v1/screenings",                            Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/screenings/1",                          Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
     // Reference data: anyone signed in.
     ("GET /api/v1/towns",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/roads",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -382,6 +387,7 @@ impl World {
                 "password": DEFAULT_PASSWORD,
             })),
             ("POST", "/api/v1/tokens") => json_body(json!({ "name": "matrix" })),
+            ("POST", "/api/v1/screenings") => json_body(json!({ "method": "junction" })),
             ("POST", "/api/v1/imports/organisations") => {
                 let boundary = "matrix-import";
                 let body = format!(

@@ -26,6 +26,7 @@ mod openapi;
 mod photo_evidence;
 mod place;
 mod reports;
+mod screening;
 mod security;
 mod site_cells;
 mod sites;
