@@ -22,15 +22,13 @@ mod common;
 use common::{peak_rss_mib, reset_peak_rss};
 
 use std::future::Future;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use roadledger::db::screening::{self, RunRequest};
 use roadledger::domain::crash::ScreeningMethod;
 use roadledger::domain::screening::{DataWindow, ScreeningDefaults};
-use roadledger::embedded_pg::EmbeddedPg;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
 const CRASHES: i64 = 100_000;
 const RUNS: usize = 3;
@@ -38,15 +36,7 @@ const DATABASE: &str = "screening_bench";
 
 #[tokio::main]
 async fn main() {
-    let (server, cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (url.parse::<PgConnectOptions>().expect("DATABASE_URL"), None),
-        Err(_) => {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-db");
-            let pg = EmbeddedPg::start(&dir).expect("the private cluster under target/bench-db");
-            (pg.connect_options(), Some(pg))
-        }
-    };
-    create_database(&server).await;
+    let (server, cluster) = common::bench_server(DATABASE).await;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(server.clone().database(DATABASE))
@@ -111,13 +101,14 @@ const BARE_WINDOWS: &str = "
             select r.geom_m from road r where st_dwithin(r.geom::geography, c.geom::geography, 30)
             order by r.geom::geography <-> c.geom::geography limit 1) r) x";
 
-/// The crossings of road pairs and the crashes within 50 m of one.
+/// The crossings of road pairs and the crashes within 50 m of one (a box of 0.001° around each crossing, which
+/// holds its 50 m circle at this latitude, finds the candidates through the crashes' index).
 const BARE_JUNCTIONS: &str = "
     with nodes as (
         select (st_dump(st_intersection(a.geom, b.geom))).geom as g
         from road a join road b on a.id < b.id and st_intersects(a.geom, b.geom))
-    select count(*) from crash c where exists (
-        select 1 from nodes n where st_dwithin(n.g::geography, c.geom::geography, 50))";
+    select count(distinct c.id) from nodes n
+    join crash c on c.geom && st_expand(n.g, 0.001) and st_dwithin(n.g::geography, c.geom::geography, 50)";
 
 /// DBSCAN alone, ε 100 m and 3 points, in the zone of the county (CGCS2000 / 3° zone 40, EPSG:4548).
 const BARE_DBSCAN: &str = "
@@ -186,19 +177,6 @@ async fn generate(pool: &PgPool) {
     .execute(pool)
     .await
     .unwrap();
-}
-
-async fn create_database(server: &PgConnectOptions) {
-    let mut conn = sqlx::PgConnection::connect_with(server).await.expect("the PostgreSQL server");
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(DATABASE)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    if !exists {
-        sqlx::query(&format!("create database {DATABASE}")).execute(&mut conn).await.unwrap();
-    }
-    conn.close().await.unwrap();
 }
 
 /// A PostgreSQL backend's memory: reset its peak (as for this process) and read it, MiB.
