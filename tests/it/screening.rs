@@ -311,7 +311,7 @@ async fn dbscan_finds_the_dense_places_on_and_off_the_network(pool: PgPool) {
     assert_eq!(summary(&off), [(county.field.clone(), 4.0, 1, s("sideswipe"), s("small_hours"), s("spot"))]);
     // ε = 30 m: the bend's crashes are 50 m apart and no longer a cluster, the field's still are.
     let tight = county.run("dbscan", json!({"eps_m": 30})).await;
-    assert_eq!(summary(&tight).iter().map(|c| c.0.clone()).collect::<Vec<_>>(), [county.field.clone()]);
+    assert_eq!(summary(&tight).iter().map(|c| c.0.clone()).collect::<Vec<_>>(), vec![county.field.clone()]);
 }
 
 #[sqlx::test(migrations = "./migrations")]
