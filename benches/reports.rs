@@ -27,17 +27,14 @@ mod common;
 use common::{peak_rss_mib, reset_peak_rss};
 
 use std::future::Future;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use roadledger::closeout::CjkFont;
 use roadledger::db::reports::{self, Counted};
 use roadledger::domain::report::{Period, PeriodKind};
-use roadledger::embedded_pg::EmbeddedPg;
 use serde_json::Value;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 
 const SITES: i64 = 100_000;
 const RUNS: usize = 5;
@@ -47,15 +44,7 @@ const DATABASE: &str = "reports_bench";
 
 #[tokio::main]
 async fn main() {
-    let (server, cluster) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (url.parse::<PgConnectOptions>().expect("DATABASE_URL"), None),
-        Err(_) => {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-db");
-            let pg = EmbeddedPg::start(&dir).expect("the private cluster under target/bench-db");
-            (pg.connect_options(), Some(pg))
-        }
-    };
-    create_database(&server).await;
+    let (server, cluster) = common::bench_server(DATABASE).await;
     let pool = roadledger::db::connect(server.clone().database(DATABASE)).await.unwrap();
     roadledger::db::MIGRATOR.run(&pool).await.unwrap();
     seed(&pool).await;
@@ -171,19 +160,6 @@ async fn main() {
 }
 
 /// Creates [`DATABASE`] on the server unless it exists.
-async fn create_database(server: &PgConnectOptions) {
-    let mut conn = sqlx::PgConnection::connect_with(server).await.expect("the PostgreSQL server");
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(DATABASE)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    if !exists {
-        sqlx::query(&format!("create database {DATABASE}")).execute(&mut conn).await.unwrap();
-    }
-    conn.close().await.unwrap();
-}
-
 /// Runs `f` `runs` times; prints the median and max time and the growth of the peak RSS over all runs;
 /// returns the last run's result (each result is dropped before the next run starts).
 async fn measure<T, F, Fut>(what: &str, runs: usize, mut f: F) -> T

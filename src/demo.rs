@@ -14,6 +14,7 @@
 //! nobody can sign in as them. Signing in is for the demo accounts, one per role (`DEMO_ACCOUNTS`).
 
 mod accounts;
+mod crashes;
 mod ledger;
 mod names;
 mod pictures;
@@ -160,6 +161,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     write::look_backs(&mut tx, &ledger.look_backs, &users).await.context("look-back tasks")?;
     write::extensions(&mut tx, &ledger.extensions, &users).await.context("extension requests")?;
     write::events(&mut tx, &ledger.events, &users, &org_ids).await.context("site events")?;
+    write::crashes(&mut tx, &data.crashes, &road_ids).await.context("crashes")?;
     // Live sites continue the ledger numbers after the demo's.
     sqlx::query("select setval('site_code_seq', $1)").bind(ledger.sites.len() as i64).execute(&mut *tx).await?;
 
@@ -182,6 +184,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     // demo would otherwise plan their joins blind (the close-out checks of every site take 30× longer).
     sqlx::query("analyze").execute(pool).await?;
     publish_reports(pool).await.context("the demo's published reports")?;
+    let screening_runs = screen(pool).await.context("the demo's screening runs")?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
@@ -205,6 +208,8 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         look_back_tasks = ledger.look_backs.len(),
         photo_files = pictures.len(),
         events = ledger.events.len(),
+        crashes = data.crashes.len(),
+        screening_runs = %screening_runs,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "loaded the Zhangjiagang demo dataset"
     );
@@ -233,6 +238,31 @@ async fn publish_reports(pool: &PgPool) -> anyhow::Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// The city office's dispatcher screens the three years of crashes by each method, as a dispatcher would
+/// before the candidates queue is worked through. A busy county's thresholds are above DOMAIN.md's defaults
+/// (with about a thousand crashes a year, three in 500 m or one fatal crash would flag most of the trunk
+/// roads), so the dispatcher raised them. Answers each method's candidate count, for the log.
+async fn screen(pool: &PgPool) -> anyhow::Result<String> {
+    use crate::domain::screening::{DataWindow, ScreeningDefaults};
+    use serde_json::json;
+    let window = DataWindow::new(Some(crashes::first_day()), Some(crashes::end_day()), crashes::end_day(), 3)?;
+    let defaults = ScreeningDefaults::default();
+    let mut runs = Vec::new();
+    for (method, raised) in [
+        ("sliding_window", json!({"min_crashes": 7, "min_fatal_crashes": 2})),
+        ("junction", json!({"min_crashes": 6})),
+        ("dbscan", json!({"eps_m": 50, "min_points": 6})),
+    ] {
+        let parameters = defaults.of(method.parse()?).apply(raised.as_object().expect("an object"))?;
+        let request = crate::db::screening::RunRequest { parameters, window, run_by: "demo-dispatcher" };
+        let id = crate::db::screening::run(pool, &request).await?;
+        let found: i32 =
+            sqlx::query_scalar("select candidates from screening_run where id = $1").bind(id).fetch_one(pool).await?;
+        runs.push(format!("{method}={found}"));
+    }
+    Ok(runs.join(" "))
 }
 
 /// On a database that already has sites: creates the demo accounts that are missing. Answers whether the
@@ -268,6 +298,7 @@ struct Dataset {
     towns: Vec<towns::Town>,
     net: roads::Network,
     ledger: Ledger,
+    crashes: Vec<crashes::DemoCrash>,
 }
 
 impl Dataset {
@@ -276,7 +307,8 @@ impl Dataset {
         let net = roads::build(&towns);
         let places = places::place(&towns, &net, (places::INTERSECTIONS, places::SPOTS, places::SECTIONS));
         let ledger = ledger::build(&towns, &net, places, catalogue, pictures);
-        Dataset { towns, net, ledger }
+        let crashes = crashes::generate(&net);
+        Dataset { towns, net, ledger, crashes }
     }
 }
 

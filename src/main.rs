@@ -324,6 +324,12 @@ struct ServeArgs {
     /// new year); outside them is the school holiday.
     #[arg(long, env = "ROADLEDGER_SCHOOL_TERMS", default_value = "09-01..01-20,02-20..07-05")]
     school_terms: String,
+    /// Black-spot screening defaults, as JSON: each method's parameters and the years a run reads, e.g.
+    /// `{"sliding_window": {"window_m": 400, "min_crashes": 4}, "junction": {"radius_m": 60}, "data_years": 3}`;
+    /// anything left out keeps DOMAIN.md's default (500 m window, 100 m step, ≥ 3 crashes or ≥ 1 fatal; 50 m
+    /// around junctions; DBSCAN ε 100 m, 3 points; EPDO weights 12/3/1; 3 years).
+    #[arg(long, env = "ROADLEDGER_SCREENING_DEFAULTS", default_value = "")]
+    screening_defaults: String,
     /// Hours during which an inspector may correct their own observation.
     #[arg(long, env = "ROADLEDGER_EDIT_WINDOW_HOURS", default_value_t = 24)]
     edit_window_hours: i64,
@@ -569,6 +575,7 @@ async fn run(
             farming: args.farming_seasons.parse().map_err(|e| anyhow::anyhow!("--farming-seasons: {e}"))?,
             school_terms: args.school_terms.parse().map_err(|e| anyhow::anyhow!("--school-terms: {e}"))?,
         },
+        screening: args.screening_defaults.parse().map_err(|e| anyhow::anyhow!("--screening-defaults: {e}"))?,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

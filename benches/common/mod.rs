@@ -61,3 +61,33 @@ fn status_mib(key: &str) -> f64 {
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
+
+/// The server a benchmark works on, with `database` created on it if missing: `DATABASE_URL` when set, else the
+/// private cluster under `target/bench-db` (as `roadledger db start --data-dir target/bench-db` does), which
+/// runs while the returned handle lives.
+pub async fn bench_server(
+    database: &str,
+) -> (sqlx::postgres::PgConnectOptions, Option<roadledger::embedded_pg::EmbeddedPg>) {
+    use sqlx::Connection;
+    let (server, cluster) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (url.parse::<sqlx::postgres::PgConnectOptions>().expect("DATABASE_URL"), None),
+        Err(_) => {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-db");
+            let pg =
+                roadledger::embedded_pg::EmbeddedPg::start(&dir).expect("the private cluster under target/bench-db");
+            (pg.connect_options(), Some(pg))
+        }
+    };
+    let mut conn = sqlx::PgConnection::connect_with(&server).await.expect("the PostgreSQL server");
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(database)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if !exists {
+        // Bench databases are named by the benchmarks' own constants, never by input.
+        sqlx::query(&format!("create database {database}")).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    (server, cluster)
+}

@@ -13,6 +13,7 @@ pub mod places;
 pub mod reference;
 pub mod replica;
 pub mod reports;
+pub mod screening;
 pub mod site_cells;
 pub mod sites;
 pub mod tiles;

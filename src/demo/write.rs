@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::db::photos::PhotoOwner;
 use crate::domain::lifecycle::Supervision;
 
+use super::crashes::DemoCrash;
 use super::ledger::{
     Catalogue, Event, Evidence, Extension, Item, LookBackTask, Observation, Photo, Site, TemplateItem,
 };
@@ -586,6 +587,63 @@ pub async fn events(
         .bind(&data)
         .bind(chunk.iter().map(|e| e.observation_id).collect::<Vec<_>>())
         .bind(chunk.iter().map(|e| users.get(e.actor).copied()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The demo's crashes, a thousand a statement. A crash the police located by stake gets its road, route and
+/// the stake PostGIS reads off the road's measure there; every crash gets the town whose boundary holds it.
+pub async fn crashes(conn: &mut PgConnection, crashes: &[DemoCrash], road_ids: &[i32]) -> sqlx::Result<()> {
+    for chunk in crashes.chunks(1000) {
+        let record_no: Vec<&str> = chunk.iter().map(|c| c.record_no.as_str()).collect();
+        let at: Vec<chrono::DateTime<chrono::Utc>> = chunk.iter().map(|c| c.occurred_at).collect();
+        let lon: Vec<f64> = chunk.iter().map(|c| c.lon).collect();
+        let lat: Vec<f64> = chunk.iter().map(|c| c.lat).collect();
+        let road: Vec<Option<i32>> = chunk.iter().map(|c| c.road.filter(|_| c.by_stake).map(|r| road_ids[r])).collect();
+        let deaths: Vec<i16> = chunk.iter().map(|c| c.deaths).collect();
+        let serious: Vec<i16> = chunk.iter().map(|c| c.serious_injuries).collect();
+        let slight: Vec<i16> = chunk.iter().map(|c| c.slight_injuries).collect();
+        let types: Vec<&str> = chunk.iter().map(|c| c.crash_type.as_str()).collect();
+        let vehicles: Vec<String> =
+            chunk.iter().map(|c| c.vehicle_types.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(",")).collect();
+        let weather: Vec<&str> = chunk.iter().map(|c| c.weather.as_str()).collect();
+        let light: Vec<&str> = chunk.iter().map(|c| c.light.as_str()).collect();
+        let surface: Vec<&str> = chunk.iter().map(|c| c.road_surface.as_str()).collect();
+        let summary: Vec<&str> = chunk.iter().map(|c| c.summary.as_str()).collect();
+        sqlx::query(
+            "insert into crash (source_key, record_no, occurred_at, geom, located_by, road_id, route_code, stake_m,
+                 town_id, deaths, serious_injuries, slight_injuries, crash_type, vehicle_types, weather, light,
+                 road_surface, summary)
+             select 'no:' || u.record_no, u.record_no, u.at, g.geom,
+                    case when u.road_id is null then 'coordinates' else 'stake' end,
+                    u.road_id, r.route_code, road_stake_at(u.road_id, g.geom),
+                    (select t.id from town t where st_intersects(t.boundary, g.geom) order by t.id limit 1),
+                    u.deaths, u.serious, u.slight, u.crash_type, string_to_array(u.vehicles, ','), u.weather,
+                    u.light, u.surface, u.summary
+             from unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[], $5::int4[], $6::int2[],
+                         $7::int2[], $8::int2[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                         $14::text[])
+                  as u (record_no, at, lon, lat, road_id, deaths, serious, slight, crash_type, vehicles, weather,
+                        light, surface, summary)
+             cross join lateral (select st_setsrid(st_makepoint(u.lon, u.lat), 4326) as geom) g
+             left join road r on r.id = u.road_id",
+        )
+        .bind(&record_no)
+        .bind(&at)
+        .bind(&lon)
+        .bind(&lat)
+        .bind(&road)
+        .bind(&deaths)
+        .bind(&serious)
+        .bind(&slight)
+        .bind(&types)
+        .bind(&vehicles)
+        .bind(&weather)
+        .bind(&light)
+        .bind(&surface)
+        .bind(&summary)
         .execute(&mut *conn)
         .await?;
     }

@@ -189,11 +189,14 @@ coded_enum! {
 }
 
 coded_enum! {
-    /// A candidate waits for a person: open, then confirmed into a site or dismissed with a reason.
+    /// A candidate waits for a person: open, then confirmed into a site or dismissed with a reason. A later
+    /// screening run of the same method that finds the same place again (a crash in common) supersedes an
+    /// open one (migration 0015); decided ones are never touched.
     CandidateStatus {
         Open = "open",
         Confirmed = "confirmed",
         Dismissed = "dismissed",
+        Superseded = "superseded",
     }
 }
 

@@ -14,6 +14,7 @@ pub mod photo_evidence;
 pub mod places;
 pub mod policy;
 pub mod report;
+pub mod screening;
 pub mod site;
 pub mod site_detail;
 pub mod site_filter;

@@ -19,6 +19,7 @@ mod places;
 mod reference;
 pub mod release;
 pub mod reports;
+mod screenings;
 pub mod security;
 pub mod settings;
 mod site_exports;
@@ -84,6 +85,8 @@ pub struct Settings {
     pub ranking_bands: crate::domain::report::RankingBands,
     /// The crash patterns' periods: farming seasons and school terms (`--farming-seasons`, `--school-terms`).
     pub period_rules: crate::domain::crash_patterns::PeriodRules,
+    /// The black-spot screening's defaults (`--screening-defaults`), which a run may override.
+    pub screening: crate::domain::screening::ScreeningDefaults,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
@@ -130,6 +133,7 @@ impl Default for Settings {
             ranking_weights: Default::default(),
             ranking_bands: Default::default(),
             period_rules: Default::default(),
+            screening: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
@@ -268,6 +272,8 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(crash_patterns::crash_patterns))
         .routes(routes!(crash_patterns::candidate_sheet_pdf))
         .routes(routes!(crash_patterns::calendar_year, crash_patterns::replace_calendar_year))
+        .routes(routes!(screenings::create, screenings::list))
+        .routes(routes!(screenings::show))
         .routes(routes!(openapi::openapi_json))
 }
 

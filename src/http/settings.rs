@@ -76,9 +76,25 @@ pub async fn settings(
         "hazard_levels": codes(HazardLevel::ALL, HazardLevel::as_str),
         "rectification_modes": codes(RectificationMode::ALL, RectificationMode::as_str),
         "supervision_levels": codes(SupervisionLevel::ALL, SupervisionLevel::as_str),
+        // Black-spot screening: each method's default parameters and the years a run reads by default
+        // (`serve --screening-defaults`), with the limits a run is checked against.
+        "screening": screening_settings(&s.screening),
         // The map draws grid cells below this zoom and one feature per site from it (src/db/tiles.rs).
         "tiles": {"feature_zoom": crate::db::tiles::FEATURE_ZOOM, "max_zoom": crate::db::tiles::MAX_ZOOM},
     }))
+}
+
+fn screening_settings(d: &crate::domain::screening::ScreeningDefaults) -> Value {
+    use crate::domain::screening as s;
+    json!({
+        "defaults": d,
+        "limits": {
+            "window_m": s::WINDOW_M, "step_m": (s::STEP_M_MIN, s::WINDOW_M.1), "radius_m": s::RADIUS_M,
+            "eps_m": s::EPS_M, "min_points": s::MIN_POINTS, "snap_m": s::SNAP_M, "min_crashes": s::MIN_CRASHES,
+            "min_fatal_crashes": s::MIN_FATAL_CRASHES, "min_score": s::MIN_SCORE, "epdo_weight": s::WEIGHT,
+            "data_years_max": s::DATA_YEARS_MAX,
+        },
+    })
 }
 
 /// At most this many `--base-map` entries.

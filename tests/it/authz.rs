@@ -136,6 +136,11 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/candidates/999/sheet.pdf",              Any,   [401, 403, 403, 404, 403, 404, 404, 404, 404]),
     ("GET /api/v1/calendar/2025",                         Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("PUT /api/v1/calendar/2030",                         Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    // Black-spot screening: dispatchers and admins run it (on this world's no crashes: a run with no
+    // candidates), and the roles that decide on or oversee candidates read the runs.
+    ("POST /api/v1/screenings",                           Any,   [401, 403, 403, 403, 403, 201, 403, 403, 201]),
+    ("GET /api/v1/screenings",                            Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/screenings/1",                          Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
     // Reference data: anyone signed in.
     ("GET /api/v1/towns",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/roads",                                 Any,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -391,6 +396,7 @@ impl World {
             ("PUT", "/api/v1/calendar/2030") => {
                 json_body(json!({ "days": [{ "day": "2030-01-01", "kind": "holiday", "name": "元旦" }] }))
             }
+            ("POST", "/api/v1/screenings") => json_body(json!({ "method": "junction" })),
             ("POST", "/api/v1/imports/organisations") => {
                 let boundary = "matrix-import";
                 let body = format!(

@@ -1518,3 +1518,41 @@ async fn patterns_page_shows_the_county_and_a_candidates_charts(pool: PgPool) {
     assert_eq!((result["pdf_status"].as_i64(), result["pdf_type"].as_str()), (Some(200), Some("application/pdf")));
     assert_eq!(result["pdf_magic"], "%PDF-");
 }
+
+/// The screening page (事故多发点段筛查): a dispatcher runs a density clustering from the form, with the county's
+/// defaults filled in and ε changed, over four crashes in a field and one far away, and sees the one candidate
+/// ranked with its four crashes and a link to the map centred on it.
+#[sqlx::test(migrations = "./migrations")]
+async fn screening_page_runs_a_method_and_links_its_candidates_to_the_map(pool: PgPool) {
+    let app = common::app(pool.clone()).await;
+    app.add_town("320582100", "杨舍镇", [120.45, 31.85, 120.60, 31.95]).await;
+    let office = common::organisation(&pool, "city_office").await;
+    common::create_user(&pool, "dispatcher1", "调度员", &["dispatcher"], office, common::DEFAULT_PASSWORD).await;
+    for (n, (lon, lat)) in
+        [(120.525, 31.905), (120.5252, 31.905), (120.525, 31.9052), (120.5252, 31.9052), (120.58, 31.94)]
+            .into_iter()
+            .enumerate()
+    {
+        sqlx::query(
+            "insert into crash (source_key, occurred_at, geom, located_by, crash_type)
+             values ($1, '2025-06-01 10:00+08', st_setsrid(st_makepoint($2, $3), 4326), 'coordinates', 'pedestrian')",
+        )
+        .bind(format!("no:E2E{n}"))
+        .bind(lon)
+        .bind(lat)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let base = common::serve(&app).await;
+    let env = [
+        ("E2E_USER".to_string(), "dispatcher1".to_string()),
+        ("E2E_PASSWORD".to_string(), common::DEFAULT_PASSWORD.to_string()),
+    ];
+    let expectations = json!({"eps_m": 50, "candidates": 1, "crash_count": 4, "centre": [120.5251, 31.9051]});
+    let result = run_e2e("screenings.mjs", &[&base, &expectations.to_string()], &env).await;
+    assert_eq!(result["rows"].as_array().unwrap().len(), 1, "{result}");
+    // The run the page started is stored with the ε it was given and the other defaults.
+    let parameters: Value = sqlx::query_scalar("select parameters from screening_run").fetch_one(&pool).await.unwrap();
+    assert_eq!((parameters["eps_m"].as_f64(), parameters["min_points"].as_i64()), (Some(50.0), Some(3)));
+}

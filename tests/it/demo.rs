@@ -92,6 +92,37 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     let bands: Vec<&str> = board["towns"].as_array().unwrap().iter().map(|t| t["band"].as_str().unwrap()).collect();
     assert!(bands.first() == Some(&"sunny") && bands.last() == Some(&"rainy"), "{bands:?}");
 
+    // Three years of crashes, screened once by each method by the demo dispatcher: every run found candidates,
+    // and the worst junction holds more crashes than the default threshold by far.
+    let crashes = app.count("crash").await;
+    assert!((3_000..=6_000).contains(&crashes), "{crashes} crashes");
+    let office = common::organisation(&pool, "city_office").await;
+    let leader = common::token_for(&pool, "leader-demo-test", "领导", "leader", office).await;
+    let runs = app
+        .send(
+            axum::http::Request::get("/api/v1/screenings")
+                .header("authorization", format!("Bearer {leader}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    let methods: BTreeSet<&str> =
+        runs["runs"].as_array().unwrap().iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, BTreeSet::from(["dbscan", "junction", "sliding_window"]));
+    for run in runs["runs"].as_array().unwrap() {
+        assert_eq!((run["crashes_read"].as_i64(), run["run_by"].as_str()), (Some(crashes), Some("demo-dispatcher")));
+        assert!(run["candidates"].as_i64().unwrap() >= 5, "{run}");
+    }
+    let worst_junction: i32 = sqlx::query_scalar(
+        "select c.crash_count from candidate c join screening_run r on r.id = c.screening_run_id
+         where r.method = 'junction' and c.rank = 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(worst_junction >= 10, "{worst_junction}");
+
     // Loading again into a database that has sites changes nothing.
     let before = app.count("site").await;
     roadledger::demo::load_if_empty(&pool, &photos).await.unwrap();

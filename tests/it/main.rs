@@ -30,6 +30,7 @@ mod place;
 mod replica;
 mod reports;
 mod s3;
+mod screening;
 mod security;
 mod site_cells;
 mod sites;
