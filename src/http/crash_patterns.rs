@@ -357,6 +357,7 @@ fn sheet(facts: &CandidateFacts, crashes: &[CrashLine], patterns: Patterns) -> C
         CandidateStatus::Open => "待确认".to_string(),
         CandidateStatus::Confirmed => format!("已确认（{}）", facts.site_code.clone().unwrap_or_else(dash)),
         CandidateStatus::Dismissed => "已排除".to_string(),
+        CandidateStatus::Superseded => "已由新的筛查批次取代".to_string(),
     };
     let china = crate::closeout::china_time();
     let rows = crashes
