@@ -4,6 +4,7 @@ pub mod auth;
 pub mod coords;
 pub mod cql2;
 pub mod crash;
+pub mod detection;
 pub mod labels;
 pub mod lifecycle;
 pub mod neighbourhood;
