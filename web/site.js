@@ -673,6 +673,11 @@ function eventDetail(p, e) {
         d.rectification_mode ? `${t('site.mode')}${t('common.colon')}${tCode('mode', d.rectification_mode)}` : null,
         d.deadline ? `${t('panel.deadline')}${t('common.colon')}${formatDate(d.deadline)}` : null,
       ].filter(Boolean).join('；'));
+    case 'opened':
+    case 'candidate_linked':
+      // A site found by data: the candidate a dispatcher confirmed (候选点段), with where it came from.
+      return d.candidate_id != null
+        ? line(`${t('candidates.layer')} #${d.candidate_id}${d.source ? ` · ${tCode('source', d.source)}` : ''}`) : null;
     case 'road_changed':
     case 'town_changed':
       // An import of newer road or town data re-derived this: before → after, as the import's report says.

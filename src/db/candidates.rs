@@ -513,3 +513,64 @@ async fn open_site(tx: &mut Transaction<'_, Postgres>, id: i64, c: &Locked, acto
     .await?;
     Ok(site_id)
 }
+
+/// Crashes within this distance of a site count in its before/after comparison (the link radius: what a
+/// confirmation treats as the same place).
+pub const BEFORE_AFTER_RADIUS_M: f64 = CONFIRM_LINK_RADIUS_M;
+/// The comparison's periods are at most this long (three years, the usual black-spot window).
+pub const BEFORE_AFTER_DAYS_MAX: i32 = 3 * 365;
+
+/// A site's crashes (the crashes behind the candidates confirmed into it, newest first, at most 500) and,
+/// once it is closed, the crashes within `BEFORE_AFTER_RADIUS_M` before and after the treatment: equal
+/// periods either side, as many days before the first dispatch as have passed since the last close, capped
+/// at `BEFORE_AFTER_DAYS_MAX`. The caller checks the site is in the user's scope.
+pub async fn site_crashes(pool: &PgPool, site_id: Uuid) -> sqlx::Result<Value> {
+    sqlx::query_scalar!(
+        r#"with s as (select * from site where id = $1),
+              closed as (
+                  select max(e.at) as at from site_event e, s
+                  where e.site_id = s.id and e.kind = 'approve' and s.status = 'closed'),
+              treated as (
+                  select coalesce(min(e.at), (select created_at from s)) as at from site_event e
+                  where e.site_id = $1 and e.kind in ('dispatch', 'dispatched')),
+              span as (
+                  select closed.at as closed_at, treated.at as treated_at,
+                      least(greatest(extract(epoch from now() - closed.at) / 86400, 0), $3::int)::int as days
+                  from closed, treated where closed.at is not null),
+              near as (
+                  select k.* from crash k, s where st_dwithin(k.geom::geography, s.geom::geography, $2)),
+              counts as (
+                  select span.*,
+                      (select json_build_object('from', span.treated_at - make_interval(days => span.days),
+                           'to', span.treated_at, 'crashes', count(*), 'deaths', coalesce(sum(deaths), 0),
+                           'injuries', coalesce(sum(serious_injuries + slight_injuries), 0))
+                       from near where occurred_at >= span.treated_at - make_interval(days => span.days)
+                           and occurred_at < span.treated_at) as before,
+                      (select json_build_object('from', span.closed_at,
+                           'to', span.closed_at + make_interval(days => span.days),
+                           'crashes', count(*), 'deaths', coalesce(sum(deaths), 0),
+                           'injuries', coalesce(sum(serious_injuries + slight_injuries), 0))
+                       from near where occurred_at >= span.closed_at
+                           and occurred_at < span.closed_at + make_interval(days => span.days)) as after
+                  from span)
+         select json_build_object(
+             'crashes', coalesce((
+                 select json_agg(x order by x.occurred_at desc) from (
+                     select distinct on (k.id) k.id, k.occurred_at, k.severity, k.crash_type, k.deaths,
+                         k.serious_injuries + k.slight_injuries as injuries, k.summary,
+                         crash_time_band(k.occurred_at) as time_band, c.id as candidate_id
+                     from candidate c join candidate_crash cc on cc.candidate_id = c.id
+                     join crash k on k.id = cc.crash_id
+                     where c.site_id = $1 and c.status = 'confirmed'
+                     order by k.id, c.id
+                     limit 500) x), '[]'::json),
+             'before_after', (select json_build_object('closed_at', closed_at, 'treated_at', treated_at,
+                 'days', days, 'radius_m', $2::float8, 'before', before, 'after', after) from counts))::jsonb
+             as "body!: Value""#,
+        site_id,
+        BEFORE_AFTER_RADIUS_M,
+        BEFORE_AFTER_DAYS_MAX
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -314,3 +314,26 @@ async fn decide(state: &AppState, actor: &Actor, id: i64, decision: Decision) ->
     let body = detail(state, actor, id).await?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"))], Json(body)).into_response())
 }
+
+/// A site's crash history and, once closed, its crashes before and after the treatment (did it work?). Kept
+/// apart from the site's detail: crashes are imported without the site changing, so they are not part of the
+/// site's version (its ETag).
+#[utoipa::path(
+    get,
+    path = "/sites/{id}/crashes",
+    operation_id = "site_crashes",
+    tag = "candidates",
+    params(("id" = String, Path, description = "The site id (a UUID)")),
+    responses(
+        (status = 200, description = "`crashes`: those behind the candidates confirmed into it, newest first (at most 500); `before_after`: null until the site is closed, then the crashes within 50 m in equal periods before the first dispatch and after the last close (as many days as have passed since the close, at most 3 years)", body = Object),
+        (status = 400, description = "The id is not a UUID"),
+        (status = 404, description = "No such site in your scope"),
+    )
+)]
+pub async fn site_crashes(State(state): State<AppState>, actor: Actor, Path(id): Path<String>) -> Result<Json<Value>> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
+    db::sites::summary(&state.pool, id, &actor.site_scope())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no site {id}")))?;
+    Ok(Json(db::candidates::site_crashes(&state.pool, id).await?))
+}

@@ -242,6 +242,7 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(candidates::nearby_sites))
         .routes(routes!(candidates::confirm))
         .routes(routes!(candidates::dismiss))
+        .routes(routes!(candidates::site_crashes))
         .routes(routes!(openapi::openapi_json))
 }
 
