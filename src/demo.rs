@@ -14,6 +14,7 @@
 //! nobody can sign in as them. Signing in is for the demo accounts, one per role (`DEMO_ACCOUNTS`).
 
 mod accounts;
+mod detections;
 mod ledger;
 mod names;
 mod pictures;
@@ -182,6 +183,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     // demo would otherwise plan their joins blind (the close-out checks of every site take 30× longer).
     sqlx::query("analyze").execute(pool).await?;
     publish_reports(pool).await.context("the demo's published reports")?;
+    let detections = detections::load(pool, photos, roads::COUNTY_ADMIN_CODE).await.context("the demo's detections")?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
@@ -204,6 +206,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         extension_requests = ledger.extensions.len(),
         look_back_tasks = ledger.look_backs.len(),
         photo_files = pictures.len(),
+        detections,
         events = ledger.events.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "loaded the Zhangjiagang demo dataset"
