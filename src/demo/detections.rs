@@ -31,9 +31,8 @@ const CLASSES: [(&str, Option<&str>); 5] = [
 /// Records the demo's detections with their candidates; the photo store gets their pictures.
 pub async fn load(pool: &PgPool, photos: &PhotoStore, county_admin_code: &str) -> anyhow::Result<usize> {
     let mut rng = Rng::stream("detections");
-    let roads: Vec<i32> = sqlx::query_scalar("select id from road where route_code is not null order by id")
-        .fetch_all(pool)
-        .await?;
+    let roads: Vec<i32> =
+        sqlx::query_scalar("select id from road where route_code is not null order by id").fetch_all(pool).await?;
     anyhow::ensure!(!roads.is_empty(), "the demo's detections lie on its roads, and there are none");
     let now = chrono::Utc::now();
     for i in 0..DETECTIONS {

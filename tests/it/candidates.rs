@@ -194,7 +194,7 @@ async fn a_detection_sent_by_token_is_stored_once_with_its_candidate(pool: PgPoo
     assert_eq!(original.status, 200);
     assert_eq!(original.bytes, image, "the image byte for byte");
     let thumbnail = get_as(&w.app, &w.office.reviewer, p["detection"]["thumbnail_url"].as_str().unwrap()).await;
-    assert_eq!((thumbnail.status.as_u16(), &thumbnail.headers["content-type"]), (200, "image/jpeg"));
+    assert_eq!((thumbnail.status.as_u16(), thumbnail.headers["content-type"].to_str().unwrap()), (200, "image/jpeg"));
     assert!(image::load_from_memory(&thumbnail.bytes).unwrap().width() <= 320);
     // The image is read by the queue's readers only.
     assert_eq!(w.app.get(image_url).await.status, 403, "an inspector does not read the queue");
@@ -215,7 +215,7 @@ async fn bad_detections_are_refused_clearly_and_store_nothing(pool: PgPool) {
         (with(&|d| d["lon"] = json!(2.35)), 422, "not in China"),
         (with(&|d| d["hazard_type"] = json!("no_such_type")), 422, "hazard_type"),
         (with(&|d| d["label"] = json!("x".repeat(65))), 422, "label"),
-        (with(&|d| d["platform"] = json!("satellite")), 400, "platform"),
+        (with(&|d| d["platform"] = json!("satellite")), 400, "satellite"),
         (with(&|d| d["extra"] = json!(1)), 400, "extra"),
     ];
     for (d, status, says) in cases {
@@ -351,10 +351,11 @@ async fn confirming_links_an_open_site_of_its_kind_within_50_m_only(pool: PgPool
     let offered: Vec<&str> = nearby["sites"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(offered, [spot_site.as_str()], "open sites of its kind within 50 m only");
 
+    let (app, dispatcher) = (&w.app, &w.office.dispatcher);
     let link = |candidate: i64, site: &str| {
         let uri = format!("/api/v1/candidates/{candidate}/confirm");
         let body = json!({ "site_id": site });
-        async move { post_as(&w.app, &w.office.dispatcher, &uri, &body).await }
+        async move { post_as(app, dispatcher, &uri, &body).await }
     };
     let too_far = link(far, &spot_site).await;
     assert_eq!((too_far.status.as_u16(), too_far.json()["code"].as_str()), (422, Some("site_too_far")));
