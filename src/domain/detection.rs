@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn every_limit_names_its_field() {
-        let cases: [(fn(&mut DetectionInput), &str); 8] = [
+        type Change = fn(&mut DetectionInput);
+        let cases: [(Change, &str); 8] = [
             (|i| i.label = String::new(), "label"),
             (|i| i.label = "x".repeat(65), "label"),
             (|i| i.confidence = 1.01, "confidence"),
