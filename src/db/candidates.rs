@@ -368,38 +368,27 @@ pub async fn decide(
     if c.status != "open" {
         return Ok(Err(Refusal::AlreadyDecided { status: c.status, decided_by: c.decided_by }));
     }
-    let site_id = match decision {
-        Decision::Dismiss(reason) => {
-            sqlx::query!(
-                "update candidate set status = 'dismissed', decided_at = now(), decided_by = $2, reason = $3
-                 where id = $1",
-                id,
-                actor.display_name,
-                reason
-            )
-            .execute(&mut *tx)
-            .await?;
-            None
-        }
+    let (status, reason, site_id) = match decision {
+        Decision::Dismiss(reason) => ("dismissed", Some(reason.as_str()), None),
         Decision::LinkSite(site_id) => {
             if let Err(refusal) = link_site(&mut tx, id, &c, *site_id, actor).await? {
                 return Ok(Err(refusal));
             }
-            Some(*site_id)
+            ("confirmed", None, Some(*site_id))
         }
-        Decision::OpenSite => Some(open_site(&mut tx, id, &c, actor).await?),
+        Decision::OpenSite => ("confirmed", None, Some(open_site(&mut tx, id, &c, actor).await?)),
     };
-    if let Some(site_id) = site_id {
-        sqlx::query!(
-            "update candidate set status = 'confirmed', decided_at = now(), decided_by = $2, site_id = $3
-             where id = $1",
-            id,
-            actor.display_name,
-            site_id
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+    sqlx::query!(
+        "update candidate set status = $2, decided_at = now(), decided_by = $3, reason = $4, site_id = $5
+         where id = $1",
+        id,
+        status,
+        actor.display_name,
+        reason,
+        site_id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Ok(site_id))
 }

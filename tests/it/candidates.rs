@@ -4,8 +4,7 @@
 //! with SQL, as a screening run writes them.
 
 use crate::common;
-
-use std::collections::HashMap;
+use crate::tiles::{features, tile_of};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -414,33 +413,6 @@ async fn dismissing_needs_a_reason_and_each_role_sees_what_it_may(pool: PgPool) 
     assert_eq!(again.status, 409);
 }
 
-/// The z/x/y of the tile holding a lon/lat point.
-fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor();
-    let lat = lat.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
-    (x as u32, y as u32)
-}
-
-fn tile_features(bytes: &[u8]) -> Vec<HashMap<String, Mvt>> {
-    if bytes.is_empty() {
-        return Vec::new();
-    }
-    let reader = mvt_reader::Reader::new(bytes.to_vec()).expect("a valid vector tile");
-    assert_eq!(reader.get_layer_names().unwrap(), ["candidates"]);
-    reader
-        .get_features(0)
-        .unwrap()
-        .into_iter()
-        .map(|f| {
-            let mut p = f.properties.unwrap_or_default();
-            p.insert("fid".into(), Mvt::UInt(f.id.unwrap()));
-            p
-        })
-        .collect()
-}
-
 #[sqlx::test(migrations = "./migrations")]
 async fn the_candidates_tile_shows_an_open_candidate_until_it_is_decided(pool: PgPool) {
     let w = world(pool).await;
@@ -451,7 +423,7 @@ async fn the_candidates_tile_shows_an_open_candidate_until_it_is_decided(pool: P
 
     let before = get_as(&w.app, &w.office.dispatcher, &path).await;
     assert_eq!(before.status, 200);
-    let features = tile_features(&before.bytes);
+    let features = features(&before.bytes, "candidates");
     assert_eq!(features.len(), 1, "the low-confidence detection is left out");
     assert_eq!(features[0]["fid"], Mvt::UInt(sure as u64));
     assert_eq!(features[0]["source"], Mvt::String("drone".into()));
@@ -469,7 +441,7 @@ async fn the_candidates_tile_shows_an_open_candidate_until_it_is_decided(pool: P
     assert_eq!(confirmed.status, 200);
     // The same server's cache: the confirmation's change is seen at the next request.
     let after = get_as(&w.app, &w.office.dispatcher, &path).await;
-    assert!(tile_features(&after.bytes).is_empty(), "a decided candidate leaves the map");
+    assert!(features(&after.bytes, "candidates").is_empty(), "a decided candidate leaves the map");
     let sites = get_as(&w.app, &w.office.dispatcher, &format!("/tiles/sites/15/{x}/{y}.mvt")).await;
     assert!(!sites.bytes.is_empty(), "its site is on the sites layer now");
 }

@@ -17,7 +17,7 @@ use roadledger::db::tiles;
 use roadledger::domain::site_filter::MapFilter;
 
 /// The z/x/y of the tile holding a lon/lat point (Web Mercator, XYZ numbering).
-fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
+pub(crate) fn tile_of([lon, lat]: [f64; 2], z: u8) -> (u32, u32) {
     let n = f64::from(1u32 << z);
     let x = ((lon + 180.0) / 360.0 * n).floor();
     let lat = lat.to_radians();
@@ -34,7 +34,7 @@ async fn get_tile(app: &TestApp, token: &str, path: &str, headers: &[(&str, &str
 }
 
 /// The features of a tile's one layer, each as its properties, with its MVT feature id (if any) as `fid`.
-fn features(bytes: &[u8], layer: &str) -> Vec<HashMap<String, Mvt>> {
+pub(crate) fn features(bytes: &[u8], layer: &str) -> Vec<HashMap<String, Mvt>> {
     if bytes.is_empty() {
         return Vec::new();
     }
