@@ -423,11 +423,11 @@ async fn the_candidates_tile_shows_an_open_candidate_until_it_is_decided(pool: P
 
     let before = get_as(&w.app, &w.office.dispatcher, &path).await;
     assert_eq!(before.status, 200);
-    let features = features(&before.bytes, "candidates");
-    assert_eq!(features.len(), 1, "the low-confidence detection is left out");
-    assert_eq!(features[0]["fid"], Mvt::UInt(sure as u64));
-    assert_eq!(features[0]["source"], Mvt::String("drone".into()));
-    assert_eq!(features[0]["kind"], Mvt::String("spot".into()));
+    let shown = features(&before.bytes, "candidates");
+    assert_eq!(shown.len(), 1, "the low-confidence detection is left out");
+    assert_eq!(shown[0]["fid"], Mvt::UInt(sure as u64));
+    assert_eq!(shown[0]["source"], Mvt::String("drone".into()));
+    assert_eq!(shown[0]["kind"], Mvt::String("spot".into()));
     assert_eq!(get_as(&w.app, &w.app.token, &path).await.status, 403, "inspectors do not read candidates");
     assert_eq!(get_as(&w.app, &w.office.town_officer, &path).await.status, 200);
 
