@@ -381,7 +381,8 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
-    assert_eq!(result["header"]["links"], json!(["/", "/reports.html", "/inspect.html"]));
+    // A leader reads the candidates queue (候选点段) too.
+    assert_eq!(result["header"]["links"], json!(["/", "/candidates.html", "/reports.html", "/inspect.html"]));
     assert_eq!(result["header"]["roles_en"], "Leader");
     // Signing out ended the session in the database too, not only in the browser.
     let sessions: i64 = sqlx::query_scalar("select count(*) from user_session where user_id = $1")
