@@ -39,6 +39,8 @@ pub enum Permission {
     ReadCandidates,
     /// Confirm a candidate into the ledger or dismiss it (dispatchers, 市交安办).
     DecideCandidates,
+    /// Import a file of detections a patrol or drone system exported (dispatchers and admins).
+    ImportDetections,
 }
 
 impl Permission {
@@ -52,6 +54,7 @@ impl Permission {
                 &[Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin, Role::TownOfficer]
             }
             Permission::DecideCandidates => &[Role::Dispatcher],
+            Permission::ImportDetections => &[Role::Dispatcher, Role::Admin],
         }
     }
 }
@@ -221,6 +224,7 @@ mod tests {
             assert_eq!(a.can(Permission::ImportPlaces), *role == Role::Admin, "{role}");
             assert_eq!(a.can(Permission::SendDetections), *role == Role::Detector, "{role}");
             assert_eq!(a.can(Permission::DecideCandidates), *role == Role::Dispatcher, "{role}");
+            assert_eq!(a.can(Permission::ImportDetections), [Role::Dispatcher, Role::Admin].contains(role), "{role}");
             assert_eq!(a.is_detector_only(), *role == Role::Detector, "{role}");
             let reads = [Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin, Role::TownOfficer];
             assert_eq!(a.can(Permission::ReadCandidates), reads.contains(role), "{role}");

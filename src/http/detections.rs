@@ -251,3 +251,173 @@ async fn serve_image(
     let bytes = state.photos.get(&key).await?;
     Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], bytes).into_response())
 }
+
+/// A file of detections a patrol or drone system exported: a GeoJSON FeatureCollection of points, each with
+/// the fields of a detection (`POST /api/v1/detections`) as its properties, without images.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionFile {
+    /// `FeatureCollection`.
+    #[serde(rename = "type")]
+    kind: String,
+    features: Vec<DetectionFeature>,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct DetectionFeature {
+    /// `Feature`.
+    #[serde(rename = "type")]
+    kind: String,
+    geometry: PointGeometry,
+    properties: DetectionProperties,
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct PointGeometry {
+    /// `Point`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Longitude and latitude in `crs`.
+    coordinates: [f64; 2],
+}
+
+/// A detection's fields but its place, which is the feature's geometry.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionProperties {
+    id: Uuid,
+    platform: crate::domain::crash::DetectionPlatform,
+    detected_at: chrono::DateTime<Utc>,
+    #[serde(default)]
+    crs: crate::domain::coords::SourceCrs,
+    label: String,
+    #[serde(default)]
+    hazard_type: Option<String>,
+    confidence: f64,
+}
+
+/// Most detections one file holds (the body is at most 2 MB in any case).
+pub const IMPORT_FEATURES_MAX: usize = 5000;
+/// Problems listed in a refusal; the rest are counted.
+const IMPORT_PROBLEMS_SHOWN: usize = 100;
+
+/// Imports a file of detections (GeoJSON, no images): all or nothing. Every feature is checked first, as the
+/// API checks one detection, and against what is stored (an id stored with other content is a problem); any
+/// problem refuses the file with the list. Otherwise each new detection is stored with its candidate and
+/// those already stored are counted as known, so importing the same file again imports nothing.
+#[utoipa::path(
+    post,
+    path = "/detection-imports",
+    operation_id = "import_detections",
+    tag = "candidates",
+    request_body = DetectionFile,
+    responses(
+        (status = 200, description = "`features`, `imported` (new detections, each with its candidate), `known` (already stored) and `conflicts` (stored meanwhile by another request with other content)", body = Object),
+        (status = 400, description = "The body is not a FeatureCollection of this shape"),
+        (status = 403, description = "Dispatchers and admins import detections"),
+        (status = 413, description = "More than 5000 features"),
+        (status = 422, description = "`detection_import_problems`: `problems` lists each feature refused and why; nothing was stored"),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    actor: Actor,
+    super::ApiJson(file): super::ApiJson<DetectionFile>,
+) -> Result<Json<Value>> {
+    if !actor.can(Permission::ImportDetections) {
+        return Err(Error::Forbidden("dispatchers and admins import detection files".into()));
+    }
+    if file.kind != "FeatureCollection" {
+        return Err(Error::BadRequest("type: a GeoJSON FeatureCollection".into()));
+    }
+    if file.features.len() > IMPORT_FEATURES_MAX {
+        return Err(Error::PayloadTooLarge(format!(
+            "{} features; a file holds at most {IMPORT_FEATURES_MAX}, split it",
+            file.features.len()
+        )));
+    }
+    let now = Utc::now();
+    let mut problems: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut checked = Vec::with_capacity(file.features.len());
+    for (i, f) in file.features.into_iter().enumerate() {
+        let id = f.properties.id;
+        let problem = |text: String| serde_json::json!({ "feature": i, "id": id, "problem": text });
+        if f.kind != "Feature" || f.geometry.kind != "Point" {
+            problems.push(problem("a Feature with a Point geometry".into()));
+            continue;
+        }
+        if !seen.insert(f.properties.id) {
+            problems.push(problem("this id is in the file twice".into()));
+            continue;
+        }
+        let p = f.properties;
+        let input = DetectionInput {
+            id: p.id,
+            platform: p.platform,
+            detected_at: p.detected_at,
+            lon: f.geometry.coordinates[0],
+            lat: f.geometry.coordinates[1],
+            crs: p.crs,
+            label: p.label,
+            hazard_type: p.hazard_type,
+            confidence: p.confidence,
+        };
+        let content_sha256 = content_hash(&input, None, actor.user_id);
+        match NewDetection::validate(input, now) {
+            Ok(d) => checked.push((i, d, content_sha256)),
+            Err(e) => problems.push(problem(e.to_string())),
+        }
+    }
+    let codes: Vec<String> = checked.iter().filter_map(|(_, d, _)| d.hazard_type.clone()).collect();
+    let unknown = db::reference::unknown_hazard_types(&state.pool, &codes).await?;
+    let mut new = Vec::new();
+    let mut known = 0usize;
+    for (i, d, content_sha256) in checked {
+        if let Some(code) = d.hazard_type.as_ref().filter(|c| unknown.contains(c)) {
+            problems.push(serde_json::json!({ "feature": i, "id": d.id, "problem": format!("hazard_type: unknown code {code:?}") }));
+            continue;
+        }
+        match db::candidates::detection_content_hash(&state.pool, d.id).await? {
+            None => new.push((d, content_sha256)),
+            Some(stored) if stored == content_sha256 => known += 1,
+            Some(_) => problems.push(serde_json::json!({
+                "feature": i, "id": d.id, "problem": "this id was recorded with different content; a new detection needs a new id",
+            })),
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p["feature"].as_u64());
+        let count = problems.len();
+        problems.truncate(IMPORT_PROBLEMS_SHOWN);
+        return Err(Error::Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "detection_import_problems",
+            message: format!("{count} features cannot be imported; nothing was stored (see problems)"),
+            facts: serde_json::json!({ "problems": problems, "problem_count": count }),
+        });
+    }
+    let (mut imported, mut conflicts) = (0usize, 0usize);
+    for (d, content_sha256) in &new {
+        let outcome = db::candidates::record_detection(
+            &state.pool,
+            d,
+            &actor.display_name,
+            None,
+            content_sha256,
+            &state.settings.county_admin_code,
+        )
+        .await?;
+        // Between the check above and now, another request may have stored the same id: the same content
+        // (a retry of this file) is known, other content a conflict, reported and left as stored.
+        match outcome {
+            Recorded::Created => imported += 1,
+            Recorded::Replayed => known += 1,
+            Recorded::Conflict => conflicts += 1,
+        }
+    }
+    tracing::info!(imported, known, conflicts, by = %actor.name, "detections imported");
+    Ok(Json(serde_json::json!({
+        "features": imported + known + conflicts, "imported": imported, "known": known, "conflicts": conflicts,
+    })))
+}

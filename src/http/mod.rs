@@ -237,6 +237,7 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(detections::show))
         .routes(routes!(detections::image))
         .routes(routes!(detections::thumbnail))
+        .routes(routes!(detections::import))
         .routes(routes!(candidates::list))
         .routes(routes!(candidates::show))
         .routes(routes!(candidates::nearby_sites))

@@ -166,6 +166,9 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     // Detections come from a detection system's token only (see `a_detector_token_opens_nothing_but_detections`);
     // people read them with the candidates queue. The fixture detection has no image.
     ("POST /api/v1/detections",                           Any,   [401, 403, 403, 403, 403, 403, 403, 403, 403]),
+    // A file of detections (here one feature, outside both towns): dispatchers and admins; the admin's is the
+    // same id from another account, a conflict that refuses the file (422).
+    ("POST /api/v1/detection-imports",                    Any,   [401, 403, 403, 403, 403, 200, 403, 403, 422]),
     ("GET /api/v1/detections/{detection}",                Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("GET /api/v1/detections/{detection}/image",          Any,   [401, 403, 403, 404, 403, 404, 404, 404, 404]),
     ("GET /api/v1/detections/{detection}/thumbnail",      Any,   [401, 403, 403, 404, 403, 404, 404, 404, 404]),
@@ -424,6 +427,17 @@ impl World {
             })),
             ("POST", "/api/v1/tokens" | "/api/v1/users/{user}/tokens") => json_body(json!({ "name": "matrix" })),
             ("POST", "/api/v1/candidates/{candidate}/confirm") => json_body(json!({ "new_site": true })),
+            ("POST", "/api/v1/detection-imports") => json_body(json!({
+                "type": "FeatureCollection",
+                "features": [{
+                    "type": "Feature",
+                    "geometry": { "type": "Point", "coordinates": ELSEWHERE_AT },
+                    "properties": {
+                        "id": "6f1c2b1e-3a52-4bd7-9d43-6a0f1f0c9e11", "platform": "drone",
+                        "detected_at": chrono::Utc::now().to_rfc3339(), "label": "pothole", "confidence": 0.9,
+                    },
+                }],
+            })),
             ("POST", "/api/v1/candidates/{candidate2}/dismiss") => json_body(json!({ "reason": "矩阵核查：不是隐患" })),
             ("POST", "/api/v1/detections") => {
                 let detection = json!({

@@ -521,3 +521,51 @@ async fn a_confirmed_black_spots_site_shows_its_crashes_and_before_after_counts_
     let unit = get_as(&w.app, &w.office.unit_officer, &uri).await;
     assert_eq!(unit.status, 404);
 }
+
+fn detection_file(features: &[Value]) -> Value {
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+fn detection_feature(at: [f64; 2], confidence: f64) -> Value {
+    let mut properties = detection(at, confidence);
+    properties.as_object_mut().unwrap().remove("lon");
+    properties.as_object_mut().unwrap().remove("lat");
+    json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": at }, "properties": properties })
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_file_of_detections_is_imported_all_or_nothing_and_once(pool: PgPool) {
+    let w = world(pool).await;
+    let file = detection_file(&[detection_feature(AT, 0.9), detection_feature(north_of(AT, 300.0), 0.7)]);
+
+    let mut bad = file.clone();
+    bad["features"][1]["properties"]["confidence"] = json!(7);
+    let refused = post_as(&w.app, &w.office.dispatcher, "/api/v1/detection-imports", &bad).await;
+    assert_eq!(refused.status, 422);
+    let body = refused.json();
+    assert_eq!(body["code"], "detection_import_problems");
+    assert_eq!(body["problems"][0]["feature"], 1);
+    assert!(body["problems"][0]["problem"].as_str().unwrap().contains("confidence"), "{body}");
+    assert_eq!(w.app.count("detection").await, 0, "nothing stored from a refused file");
+
+    let first = post_as(&w.app, &w.office.dispatcher, "/api/v1/detection-imports", &file).await;
+    assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.bytes));
+    assert_eq!(first.json(), json!({ "features": 2, "imported": 2, "known": 0, "conflicts": 0 }));
+    let again = post_as(&w.app, &w.office.dispatcher, "/api/v1/detection-imports", &file).await;
+    assert_eq!(again.json(), json!({ "features": 2, "imported": 0, "known": 2, "conflicts": 0 }));
+    assert_eq!((w.app.count("detection").await, w.app.count("candidate").await), (2, 2));
+    let sent_by: Vec<String> =
+        sqlx::query_scalar("select sent_by from detection").fetch_all(&w.app.pool).await.unwrap();
+    assert_eq!(sent_by, ["赵调度", "赵调度"]);
+
+    // The same id with other content refuses the whole file; a reviewer may not import.
+    let mut changed = file.clone();
+    changed["features"][0]["properties"]["label"] = json!("pothole");
+    changed["features"].as_array_mut().unwrap().push(detection_feature(north_of(AT, 600.0), 0.8));
+    let conflict = post_as(&w.app, &w.office.dispatcher, "/api/v1/detection-imports", &changed).await;
+    assert_eq!(conflict.status, 422);
+    assert_eq!(conflict.json()["problems"][0]["feature"], 0);
+    assert_eq!(w.app.count("detection").await, 2);
+    assert_eq!(post_as(&w.app, &w.office.reviewer, "/api/v1/detection-imports", &file).await.status, 403);
+    assert_eq!(post_as(&w.app, &w.drone, "/api/v1/detection-imports", &file).await.status, 403);
+}
