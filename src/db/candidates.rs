@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::domain::auth::Actor;
 use crate::domain::crash::{CONFIRM_LINK_RADIUS_M, CandidateSource};
 use crate::domain::detection::NewDetection;
+use crate::domain::lifecycle::RecordKind;
 use crate::domain::site::{REPEAT_VISIT_RADIUS_M, SiteKind, SiteStatus};
 use crate::domain::stake::Stake;
 
@@ -434,17 +435,7 @@ async fn link_site(
     )
     .execute(&mut **tx)
     .await?;
-    sqlx::query!(
-        "insert into site_event (site_id, actor, actor_user_id, kind, data)
-         values ($1, $2, $3, 'candidate_linked', jsonb_build_object('candidate_id', $4::int8, 'source', $5::text))",
-        site_id,
-        actor.display_name,
-        actor.user_id,
-        id,
-        c.source
-    )
-    .execute(&mut **tx)
-    .await?;
+    write_event(tx, site_id, RecordKind::CandidateLinked, id, &c.source, actor).await?;
     Ok(Ok(()))
 }
 
@@ -487,20 +478,35 @@ async fn open_site(tx: &mut Transaction<'_, Postgres>, id: i64, c: &Locked, acto
     )
     .execute(&mut **tx)
     .await?;
+    write_event(tx, site_id, RecordKind::Opened, id, &c.source, actor).await?;
+    Ok(site_id)
+}
+
+/// The site event of a confirmation, naming the candidate and its source: `opened` (with the status the site
+/// opened in) for a new site, `candidate_linked` for an open site it joined.
+async fn write_event(
+    tx: &mut Transaction<'_, Postgres>,
+    site_id: Uuid,
+    kind: RecordKind,
+    candidate_id: i64,
+    source: &str,
+    actor: &Actor,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into site_event (site_id, actor, actor_user_id, kind, to_status, data)
-         select $1, $2, $3, 'opened', s.status,
-             jsonb_build_object('candidate_id', $4::int8, 'source', $5::text, 'hazard_types', s.hazard_types)
+         select $1, $2, $3, $4, case when $4 = 'opened' then s.status end,
+             jsonb_build_object('candidate_id', $5::int8, 'source', $6::text, 'hazard_types', s.hazard_types)
          from site s where s.id = $1",
         site_id,
         actor.display_name,
         actor.user_id,
-        id,
-        c.source
+        kind.as_str(),
+        candidate_id,
+        source
     )
     .execute(&mut **tx)
     .await?;
-    Ok(site_id)
+    Ok(())
 }
 
 /// Crashes within this distance of a site count in its before/after comparison (the link radius: what a
