@@ -26,6 +26,7 @@ import { periodTitle } from './periods.js';
 import { baseMapChoices, baseMapStyle, choiceLabel, tileCrs, validXyzUrl } from './basemaps.js';
 import { wgs84ToGcj02 } from './coords.js';
 import { renderSitePanel, renderSitePanelMessage } from './sitepanel.js';
+import { foundByData, loadCrashes, crashSection } from './sitecrashes.js';
 
 /** The server's feature zoom when its settings do not say (src/db/tiles.rs FEATURE_ZOOM). */
 const FEATURE_ZOOM_DEFAULT = 13;
@@ -936,6 +937,9 @@ async function openSite(code) {
     const detail = await getJson(`/api/v1/sites/${encodeURIComponent(code)}`);
     if (generation !== detailGeneration) return;
     state.detail = detail;
+    // A site found by data shows the crashes behind it (and before/after counts once closed).
+    state.crashes = foundByData(detail.properties) ? await loadCrashes(detail.id).catch(() => null) : null;
+    if (generation !== detailGeneration) return;
     panel.dataset.state = 'ready';
   } catch (error) {
     if (generation !== detailGeneration) return;
@@ -989,5 +993,9 @@ function renderPanel() {
   const elements = panelElements();
   if (state.detailError) renderSitePanelMessage(elements, { error: state.detailError });
   else if (!state.detail) renderSitePanelMessage(elements, { code: state.selected || '' });
-  else renderSitePanel(elements, state.detail, { hazardTypes: state.hazardTypes, templates: state.templates });
+  else {
+    renderSitePanel(elements, state.detail, { hazardTypes: state.hazardTypes, templates: state.templates });
+    const crashes = crashSection(state.crashes);
+    if (crashes) elements.body.append(crashes);
+  }
 }
