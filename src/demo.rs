@@ -15,6 +15,7 @@
 
 mod accounts;
 mod crashes;
+mod detections;
 mod ledger;
 mod names;
 mod pictures;
@@ -185,6 +186,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     sqlx::query("analyze").execute(pool).await?;
     publish_reports(pool).await.context("the demo's published reports")?;
     let screening_runs = screen(pool).await.context("the demo's screening runs")?;
+    let detections = detections::load(pool, photos, roads::COUNTY_ADMIN_CODE).await.context("the demo's detections")?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
@@ -207,6 +209,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         extension_requests = ledger.extensions.len(),
         look_back_tasks = ledger.look_backs.len(),
         photo_files = pictures.len(),
+        detections,
         events = ledger.events.len(),
         crashes = data.crashes.len(),
         screening_runs = %screening_runs,

@@ -309,6 +309,10 @@ struct ServeArgs {
     /// resizing them to 2048 px and about 500 KB (the originals' EXIF is sent as fields either way).
     #[arg(long, env = "ROADLEDGER_REQUIRE_ORIGINAL_PHOTOS")]
     require_original_photos: bool,
+    /// Patrol and drone detections below this confidence (0–1) are kept, with their candidates, but hidden
+    /// from the candidates queue and map unless asked for (`min_score=0`).
+    #[arg(long, env = "ROADLEDGER_DETECTION_MIN_CONFIDENCE", default_value_t = 0.5)]
+    detection_min_confidence: f64,
     /// The town ranking's weights (晴雨榜), in points: on_time_rate, overdue, return_rate, relapse_rate,
     /// response_days (any left out keep their default, 35/25/15/15/10).
     #[arg(long, env = "ROADLEDGER_RANKING_WEIGHTS", default_value = "")]
@@ -569,6 +573,7 @@ async fn run(
         import_bytes_max: args.import_bytes_max,
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         require_original_photos: args.require_original_photos,
+        detection_min_confidence: args.detection_min_confidence.clamp(0.0, 1.0),
         ranking_weights: args.ranking_weights.parse().map_err(|e| anyhow::anyhow!("--ranking-weights: {e}"))?,
         ranking_bands: parse_bands(&args.ranking_bands).context("--ranking-bands")?,
         period_rules: roadledger::domain::crash_patterns::PeriodRules {

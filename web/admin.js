@@ -200,7 +200,36 @@ function userRow(user) {
         type: 'button', class: 'btn btn-small btn-danger-outline', dataset: { action: 'disable' }, disabled: isMe,
         title: isMe ? t('admin.cannotDisableSelf') : null, onclick: () => setDisabled(user, true),
       }, t('admin.disable')),
-    h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'password' }, onclick: () => resetPassword(user) }, t('admin.resetPassword'))));
+    h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'password' }, onclick: () => resetPassword(user) }, t('admin.resetPassword')),
+    // A detection system cannot sign in to make its own token: the admin makes it here.
+    isDetector(user) ? h('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'detector-token' }, onclick: () => detectorToken(user) }, t('admin.detectorToken')) : null));
+}
+
+function isDetector(user) {
+  return user.roles.length > 0 && user.roles.every((r) => r === 'detector');
+}
+
+/** A new API token for a detection system's account, shown once. */
+async function detectorToken(user) {
+  const name = h('input', { id: 'detector-token-name', name: 'name', maxlength: 64, value: t('admin.detectorTokenName') });
+  const token = await openDialog({
+    id: 'detector-token-dialog',
+    title: t('admin.detectorTokenTitle', { name: user.display_name }),
+    content: [h('p', {}, t('admin.detectorTokenExplain')),
+      h('label', { class: 'field' }, h('span', {}, t('admin.detectorTokenLabel')), name)],
+    submitLabel: t('admin.detectorToken'),
+    onSubmit: async () => apiJson(`/api/v1/users/${encodeURIComponent(user.id)}/tokens`, {
+      method: 'POST', json: { name: name.value.trim() },
+    }),
+  });
+  if (!token) return;
+  await openDialog({
+    id: 'detector-token-shown',
+    title: t('admin.detectorTokenTitle', { name: user.display_name }),
+    content: [h('p', {}, t('admin.detectorTokenOnce')), h('code', { class: 'token-secret', id: 'detector-token-secret' }, token.token)],
+    submitLabel: t('common.ok'),
+    onSubmit: () => true,
+  });
 }
 
 /** Role codes in display order, matching roleLabels(). */

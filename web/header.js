@@ -15,13 +15,14 @@ import * as outbox from './outbox.js';
 const PAGES = [
   { id: 'map', href: '/', key: 'nav.map' },
   { id: 'work', href: '/work.html', key: 'nav.work', roles: ['dispatcher', 'town_officer', 'unit_officer', 'reviewer'] },
+  { id: 'candidates', href: '/candidates.html', key: 'nav.candidates', roles: ['dispatcher', 'reviewer', 'leader', 'admin', 'town_officer'] },
   { id: 'reports', href: '/reports.html', key: 'nav.reports' },
   { id: 'inspect', href: '/inspect.html', key: 'nav.inspect' },
   { id: 'admin', href: '/admin.html', key: 'nav.admin', admin: true },
 ];
 
 /** Role codes in the order they are listed (DOMAIN.md §6). */
-export const ROLES = ['inspector', 'town_officer', 'unit_officer', 'dispatcher', 'reviewer', 'leader', 'admin'];
+export const ROLES = ['inspector', 'town_officer', 'unit_officer', 'dispatcher', 'reviewer', 'leader', 'admin', 'detector'];
 
 /** The user's roles as labels in the current language, in the order of ROLES. */
 export function roleLabels(roles = []) {

@@ -16,7 +16,7 @@
 // renderedSites(), renderedCells(), counts() }.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
-import { STATUS_COLOUR, getJson, h, fill, debounce } from './common.js';
+import { STATUS_COLOUR, getJson, h, fill, debounce, hasRole } from './common.js';
 import { boot } from './boot.js';
 import { t, tCode, localName, onLangChange } from './i18n.js';
 import {
@@ -26,6 +26,7 @@ import { periodTitle } from './periods.js';
 import { baseMapChoices, baseMapStyle, choiceLabel, tileCrs, validXyzUrl } from './basemaps.js';
 import { wgs84ToGcj02 } from './coords.js';
 import { renderSitePanel, renderSitePanelMessage } from './sitepanel.js';
+import { foundByData, loadCrashes, crashSection } from './sitecrashes.js';
 
 /** The server's feature zoom when its settings do not say (src/db/tiles.rs FEATURE_ZOOM). */
 const FEATURE_ZOOM_DEFAULT = 13;
@@ -43,6 +44,10 @@ const ROAD_COLOUR = ['match', ['get', 'class'], 'G', '#e0533d', 'S', '#f39c3c', 
 const TOWN_FILLS = ['#dfe9d8', '#e8e2d2', '#d8e4ea', '#eadbe0', '#e3e8d0', '#dcdcec'];
 const SITE_LAYERS = ['sites-point', 'sites-section'];
 const CELL_LAYER = 'cells';
+/** The candidates layer (候选点段): black spots and detections waiting for a dispatcher, for the roles that
+ * read the queue; off unless the address says `candidates=1`. */
+const CANDIDATE_LAYERS = ['candidates-crash', 'candidates-detection'];
+const CANDIDATE_READERS = ['dispatcher', 'reviewer', 'leader', 'admin', 'town_officer'];
 /** Layers of each of our map layers, for the layer switcher. */
 const LAYER_GROUPS = {
   towns: ['towns-fill', 'towns-outline', 'town-labels'],
@@ -68,6 +73,9 @@ const state = {
   selected: null,
   detail: null,
   detailError: null,
+  // Whether this user may see candidates, and whether the layer is on.
+  mayReadCandidates: false,
+  candidates: false,
 };
 
 let resolveReady;
@@ -136,8 +144,10 @@ function before() {
   $('panel-close').addEventListener('click', closePanel);
 }
 
-async function main({ settings }) {
+async function main({ settings, user }) {
   state.settings = settings;
+  state.mayReadCandidates = CANDIDATE_READERS.some((r) => hasRole(r, user));
+  state.candidates = state.mayReadCandidates && new URLSearchParams(location.search).get('candidates') === '1';
   const choices = baseMapChoices(settings, state.custom);
   state.base = choices.find((c) => c.id === state.view.base) || choices[0];
   state.view.base = state.base.id;
@@ -230,6 +240,9 @@ function buildStyle() {
     'town-labels': { type: 'geojson', data: EMPTY },
     sites: { type: 'vector', tiles: [tileUrl('sites')], maxzoom: SITES_MAX_ZOOM },
   };
+  if (state.mayReadCandidates) {
+    sources.candidates = { type: 'vector', tiles: [tileUrl('candidates')], maxzoom: SITES_MAX_ZOOM };
+  }
   const statusColour = ['match', ['get', 'status'], ...Object.entries(STATUS_COLOUR).flat(), '#555555'];
   const isSite = ['has', 'status'];
   const isPoint = ['all', isSite, ['==', ['geometry-type'], 'Point']];
@@ -364,6 +377,7 @@ function buildStyle() {
       paint: { 'line-color': '#0b2545', 'line-width': 3, 'line-gap-width': 10 },
     },
   ];
+  if (state.mayReadCandidates) layers.push(...candidateLayers());
   // No `glyphs` and no `sprite`: nothing to fetch, so no symbol layers with text or icons from a server.
   return { version: 8, sources, layers };
 }
@@ -691,6 +705,48 @@ function readCustomBase() {
   }
 }
 
+/** Candidates drawn apart from sites: black spots as dark red rings sized by their crashes, detections as
+ * small violet dots; both with a white halo so they read over any base map. */
+function candidateLayers() {
+  const visibility = state.candidates ? 'visible' : 'none';
+  const common = { source: 'candidates', 'source-layer': 'candidates', layout: { visibility } };
+  return [
+    {
+      ...common,
+      id: 'candidates-crash',
+      type: 'circle',
+      filter: ['==', ['get', 'source'], 'crash_analysis'],
+      paint: {
+        'circle-color': 'rgba(139,0,0,0.25)',
+        'circle-radius': ['interpolate', ['linear'], ['coalesce', ['get', 'crash_count'], 1], 1, 8, 10, 14, 30, 20],
+        'circle-stroke-color': '#8b0000',
+        'circle-stroke-width': 3,
+      },
+    },
+    {
+      ...common,
+      id: 'candidates-detection',
+      type: 'circle',
+      filter: ['!=', ['get', 'source'], 'crash_analysis'],
+      paint: {
+        'circle-color': '#6a3d9a',
+        'circle-radius': 6,
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 2,
+      },
+    },
+  ];
+}
+
+function setCandidates(on) {
+  state.candidates = on;
+  for (const layer of CANDIDATE_LAYERS) state.map?.setLayoutProperty(layer, 'visibility', on ? 'visible' : 'none');
+  const url = new URL(location.href);
+  if (on) url.searchParams.set('candidates', '1');
+  else url.searchParams.delete('candidates');
+  history.replaceState(history.state, '', url);
+}
+
 function renderLayers() {
   if (!state.settings) return;
   const choices = baseMapChoices(state.settings, state.custom);
@@ -711,7 +767,10 @@ function renderLayers() {
             writeAddress();
           },
         }),
-        ' ', t(`layers.${layer}`)))),
+        ' ', t(`layers.${layer}`))),
+      state.mayReadCandidates ? h('label', { class: 'check' },
+        h('input', { type: 'checkbox', id: 'layer-candidates', value: 'candidates', checked: state.candidates, onchange: (e) => setCandidates(e.target.checked) }),
+        ' ', t('candidates.layer')) : null),
     field('base-map', t('basemap.title'), h('select', {
       id: 'base-map',
       onchange: (e) => setBase(e.target.value),
@@ -761,6 +820,7 @@ function setBase(id) {
   map.setPaintProperty('towns-fill', 'fill-opacity', townFillOpacity());
   if (crsChanged) {
     for (const layer of LAYERS) map.getSource(layer).setTiles([tileUrl(layer)]);
+    map.getSource('candidates')?.setTiles([tileUrl('candidates')]);
     renderTownLabels();
   }
 }
@@ -821,6 +881,12 @@ function onMapClick(e) {
   const map = state.map;
   const pad = 8; // fingers and mice are not pixel-exact
   const box = [[e.point.x - pad, e.point.y - pad], [e.point.x + pad, e.point.y + pad]];
+  const candidates = state.candidates ? map.queryRenderedFeatures(box, { layers: CANDIDATE_LAYERS }) : [];
+  if (candidates.length) {
+    openCandidate(candidates[0]);
+    keepClear(e.point);
+    return;
+  }
   const sites = map.queryRenderedFeatures(box, { layers: SITE_LAYERS });
   if (sites.length) {
     // Points over lines.
@@ -871,6 +937,9 @@ async function openSite(code) {
     const detail = await getJson(`/api/v1/sites/${encodeURIComponent(code)}`);
     if (generation !== detailGeneration) return;
     state.detail = detail;
+    // A site found by data shows the crashes behind it (and before/after counts once closed).
+    state.crashes = foundByData(detail.properties) ? await loadCrashes(detail.id).catch(() => null) : null;
+    if (generation !== detailGeneration) return;
     panel.dataset.state = 'ready';
   } catch (error) {
     if (generation !== detailGeneration) return;
@@ -878,6 +947,26 @@ async function openSite(code) {
     panel.dataset.state = 'error';
   }
   renderPanel();
+}
+
+/** A candidate in the side panel: what the tile says about it, and the way to the queue where it is decided. */
+function openCandidate(feature) {
+  detailGeneration += 1;
+  highlight(null);
+  const p = feature.properties;
+  const panel = $('panel');
+  panel.hidden = false;
+  panel.dataset.state = 'ready';
+  panel.dataset.candidate = String(feature.id);
+  document.body.classList.add('panel-open');
+  const { code, sub, body } = panelElements();
+  code.textContent = `#${feature.id}`;
+  fill(sub, h('span', { class: 'badge' }, tCode('source', p.source)), ' ', h('span', { class: 'muted' }, tCode('kind', p.kind)));
+  fill(body,
+    h('p', {}, p.source === 'crash_analysis'
+      ? t('candidates.crashes', { count: p.crash_count ?? 0, deaths: '–', injuries: '–' })
+      : `${t('candidates.confidence')}${t('common.colon')}${Number(p.score).toFixed(2)}`),
+    h('p', {}, h('a', { class: 'btn btn-primary', id: 'panel-candidate-queue', href: `/candidates.html#cand-${feature.id}` }, t('candidates.openQueue'))));
 }
 
 function closePanel() {
@@ -904,5 +993,9 @@ function renderPanel() {
   const elements = panelElements();
   if (state.detailError) renderSitePanelMessage(elements, { error: state.detailError });
   else if (!state.detail) renderSitePanelMessage(elements, { code: state.selected || '' });
-  else renderSitePanel(elements, state.detail, { hazardTypes: state.hazardTypes, templates: state.templates });
+  else {
+    renderSitePanel(elements, state.detail, { hazardTypes: state.hazardTypes, templates: state.templates });
+    const crashes = crashSection(state.crashes);
+    if (crashes) elements.body.append(crashes);
+  }
 }

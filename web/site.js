@@ -22,6 +22,7 @@ import {
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
   superviseAction, openStatuses,
 } from './lifecycle.js';
+import { foundByData, loadCrashes, crashSection } from './sitecrashes.js';
 
 /** Fields of a template's `evidence_fields` that hold numbers and yes/no answers; the rest are text.
  * `quantity` has its own input. */
@@ -92,6 +93,7 @@ async function reload() {
     const { feature, etag } = await loadSite(state.id);
     setSite(feature, etag);
     state.loadError = null;
+    state.crashes = foundByData(feature.properties) ? await loadCrashes(feature.properties.id).catch(() => null) : null;
   } catch (error) {
     state.loadError = error.status === 404 ? t('site.notFound') : explain(error);
   }
@@ -178,7 +180,7 @@ function render() {
     renderHead(p),
     h('div', { class: 'site-grid' },
       h('div', { class: 'site-main' }, renderActions(p), renderChecklist(p)),
-      h('div', { class: 'site-aside' }, renderFacts(p), renderTimeline(p), renderObservations(p))));
+      h('div', { class: 'site-aside' }, renderFacts(p), crashSection(state.crashes), renderTimeline(p), renderObservations(p))));
 }
 
 function workHome() {
@@ -673,6 +675,11 @@ function eventDetail(p, e) {
         d.rectification_mode ? `${t('site.mode')}${t('common.colon')}${tCode('mode', d.rectification_mode)}` : null,
         d.deadline ? `${t('panel.deadline')}${t('common.colon')}${formatDate(d.deadline)}` : null,
       ].filter(Boolean).join('；'));
+    case 'opened':
+    case 'candidate_linked':
+      // A site found by data: the candidate a dispatcher confirmed (候选点段), with where it came from.
+      return d.candidate_id != null
+        ? line(`${t('candidates.layer')} #${d.candidate_id}${d.source ? ` · ${tCode('source', d.source)}` : ''}`) : null;
     case 'road_changed':
     case 'town_changed':
       // An import of newer road or town data re-derived this: before → after, as the import's report says.

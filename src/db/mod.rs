@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod crash_patterns;
+pub mod candidates;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;

@@ -44,16 +44,20 @@ pub enum Layer {
     Sites,
     Towns,
     Roads,
+    /// Open candidates (black spots and detections) waiting for a dispatcher: read by the roles that read the
+    /// queue, a town office its own town's.
+    Candidates,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Sites, Layer::Towns, Layer::Roads];
+    pub const ALL: [Layer; 4] = [Layer::Sites, Layer::Towns, Layer::Roads, Layer::Candidates];
 
     pub fn name(self) -> &'static str {
         match self {
             Layer::Sites => "sites",
             Layer::Towns => "towns",
             Layer::Roads => "roads",
+            Layer::Candidates => "candidates",
         }
     }
 
@@ -68,6 +72,7 @@ impl Layer {
             Layer::Sites => &["sites", "towns", "roads"],
             Layer::Towns => &["towns"],
             Layer::Roads => &["roads"],
+            Layer::Candidates => &["candidates"],
         }
     }
 }
@@ -198,6 +203,27 @@ const ROADS_SQL: &str = "
         pg_current_snapshot()::text, tile.today
     from tile";
 
+/// Open candidates: $1–$3 the tile, $4 the least confidence of a detection shown (black spots always show),
+/// $5 whether every town's are drawn, else $6 the town's. The feature id is the candidate's id.
+const CANDIDATES_SQL: &str = "
+    with tile as (
+        select st_tileenvelope($1, $2, $3) as env,
+               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
+               (now() at time zone 'Asia/Shanghai')::date as today)
+    select coalesce((
+        select st_asmvt(f, 'candidates', {extent}, 'geom', 'fid')
+        from (
+            select st_asmvtgeom({candidate_geom}, tile.env, {extent}, {buffer}, true) as geom,
+                   c.id as fid, c.source, c.kind, c.score, c.rank, c.crash_count
+            from candidate c
+            where c.status = 'open' and c.geom && {candidate_window}
+              and (c.detection_id is null or c.score >= $4)
+              and ($5 or c.town_id = $6)
+        ) f
+        where f.geom is not null), ''),
+        pg_current_snapshot()::text, tile.today
+    from tile";
+
 /// The coordinate system a tile is drawn in. Stored geometries are WGS-84; GCJ-02 (the shifted system of
 /// AMap and Tencent base maps) is computed per vertex by `gcj02_from_wgs84` (migration 0007) before the
 /// geometry is simplified and cut.
@@ -221,6 +247,13 @@ const GCJ02_MARGIN_DEG: f64 = 0.02;
 /// Fills in the geometry expressions and windows of `crs`.
 fn for_crs(sql: &str, crs: Crs) -> String {
     let shifted = |geometry: &str| format!("gcj02_from_wgs84({geometry})");
+    let (candidate_geom, candidate_window) = match crs {
+        Crs::Wgs84 => ("st_transform(c.geom, 3857)".to_string(), "st_transform(tile.buffered, 4326)".to_string()),
+        Crs::Gcj02 => (
+            format!("st_transform({}, 3857)", shifted("c.geom")),
+            format!("st_expand(st_transform(tile.buffered, 4326), {GCJ02_MARGIN_DEG})"),
+        ),
+    };
     let (site_geom, site_window, anchor, cell_window, town_geom, road_geom, wgs84_window) = match crs {
         Crs::Wgs84 => (
             "s.geom_3857".to_string(),
@@ -248,6 +281,8 @@ fn for_crs(sql: &str, crs: Crs) -> String {
         .replace("{town_geom}", &town_geom)
         .replace("{road_geom}", &road_geom)
         .replace("{wgs84_window}", &wgs84_window)
+        .replace("{candidate_geom}", &candidate_geom)
+        .replace("{candidate_window}", &candidate_window)
 }
 
 fn with_constants(sql: &str, crs: Crs) -> String {
@@ -277,10 +312,11 @@ static SITES_UNFILTERED: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(u
 static CELLS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(cells_sql));
 static TOWNS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(TOWNS_SQL, crs)));
 static ROADS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(ROADS_SQL, crs)));
+static CANDIDATES: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(CANDIDATES_SQL, crs)));
 
 /// The SQL of each layer, zoom band and coordinate system, for tests that run every variant.
 pub fn statements() -> Vec<&'static str> {
-    [&*SITES, &*SITES_UNFILTERED, &*CELLS, &*TOWNS, &*ROADS]
+    [&*SITES, &*SITES_UNFILTERED, &*CELLS, &*TOWNS, &*ROADS, &*CANDIDATES]
         .into_iter()
         .flat_map(|each| each.iter().map(String::as_str))
         .collect()
@@ -292,13 +328,34 @@ fn pixel_tolerance(z: u8) -> f64 {
     if z >= FEATURE_ZOOM { 0.0 } else { WORLD / f64::from(1u32 << z) / f64::from(EXTENT) / 2.0 }
 }
 
+/// Who sees which candidates on the map: detections from this confidence on, and every town's (`None`) or
+/// one town's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CandidateView {
+    pub detection_min_confidence: f64,
+    pub town_scope: Option<Option<i32>>,
+}
+
 /// Draws one tile of `layer`: its sites as `sites` selects them (criteria and scope; its bbox, page and
 /// cursor are not used: the tile is the bbox). Towns and roads are the same for everyone and every filter.
+/// Candidates: every open one (`draw_with` draws them as one user sees them).
 pub async fn draw(
     reads: impl Into<ReadPool>,
     layer: Layer,
     tile: TileId,
     sites: &SiteFilter,
+    crs: Crs,
+) -> sqlx::Result<Drawn> {
+    draw_with(reads, layer, tile, sites, CandidateView::default(), crs).await
+}
+
+/// `draw`, with the candidates as `candidates` says.
+pub async fn draw_with(
+    reads: impl Into<ReadPool>,
+    layer: Layer,
+    tile: TileId,
+    sites: &SiteFilter,
+    candidates: CandidateView,
     crs: Crs,
 ) -> sqlx::Result<Drawn> {
     let reads: ReadPool = reads.into();
@@ -338,6 +395,21 @@ pub async fn draw(
                 .bind(y)
                 .bind(pixel_tolerance(tile.z))
                 .bind(tile.z >= MINOR_ROADS_ZOOM)
+                .fetch_one(reads.pool())
+                .await?
+        }
+        Layer::Candidates => {
+            let (all, town) = match candidates.town_scope {
+                None => (true, None),
+                Some(town) => (false, town),
+            };
+            sqlx::query_as(CANDIDATES[c].as_str())
+                .bind(z)
+                .bind(x)
+                .bind(y)
+                .bind(candidates.detection_min_confidence)
+                .bind(all)
+                .bind(town)
                 .fetch_one(reads.pool())
                 .await?
         }

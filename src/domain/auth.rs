@@ -16,6 +16,9 @@ crate::domain::site::coded_enum! {
         Reviewer = "reviewer",
         Leader = "leader",
         Admin = "admin",
+        // A smart-patrol or drone system (巡检系统): an account whose API token sends detections and does
+        // nothing else (`Actor::is_detector_only`).
+        Detector = "detector",
     }
 }
 
@@ -30,6 +33,14 @@ pub enum Permission {
     ImportPlaces,
     /// Publish a weekly summary, monthly bulletin or ranking, and prepare their drafts.
     PublishReports,
+    /// Send patrol and drone detections (`POST /api/v1/detections`): detection systems only.
+    SendDetections,
+    /// Read the candidates queue (black spots and detections waiting for a person) and detection images.
+    ReadCandidates,
+    /// Confirm a candidate into the ledger or dismiss it (dispatchers, 市交安办).
+    DecideCandidates,
+    /// Import a file of detections a patrol or drone system exported (dispatchers and admins).
+    ImportDetections,
 }
 
 impl Permission {
@@ -38,6 +49,12 @@ impl Permission {
             Permission::RecordObservation => &[Role::Inspector],
             Permission::ManageUsers | Permission::ImportPlaces => &[Role::Admin],
             Permission::PublishReports => &[Role::Dispatcher, Role::Leader, Role::Admin],
+            Permission::SendDetections => &[Role::Detector],
+            Permission::ReadCandidates => {
+                &[Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin, Role::TownOfficer]
+            }
+            Permission::DecideCandidates => &[Role::Dispatcher],
+            Permission::ImportDetections => &[Role::Dispatcher, Role::Admin],
         }
     }
 }
@@ -70,6 +87,19 @@ impl Actor {
 
     pub fn can(&self, permission: Permission) -> bool {
         permission.granted_by().iter().any(|r| self.has(*r))
+    }
+
+    /// A detection system's account: it holds no role but `detector`, so every route except sending
+    /// detections refuses it (`http::auth`), whatever else a permission or scope would say.
+    pub fn is_detector_only(&self) -> bool {
+        !self.roles.is_empty() && self.roles.iter().all(|r| *r == Role::Detector)
+    }
+
+    /// The candidates a user reads: every one for the county-wide roles, their own town's for a town officer
+    /// (`None`: all; `Some(None)`: none, a town officer without a town).
+    pub fn candidate_town(&self) -> Option<Option<i32>> {
+        let county_wide = [Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin];
+        if county_wide.iter().any(|r| self.has(*r)) { None } else { Some(self.town_id) }
     }
 
     /// City-wide roles read every site. Inspectors do too: they record hazards anywhere and need to see what
@@ -178,6 +208,7 @@ mod tests {
             (vec![Role::Dispatcher], SiteScope { all: true, town_id: None, unit_id: None }),
             (vec![Role::Reviewer], SiteScope { all: true, town_id: None, unit_id: None }),
             (vec![Role::Admin], SiteScope { all: true, town_id: None, unit_id: None }),
+            (vec![Role::Detector], SiteScope { all: false, town_id: None, unit_id: None }),
         ];
         for (roles, scope) in cases {
             assert_eq!(actor(&roles).site_scope(), scope, "{roles:?}");
@@ -191,6 +222,12 @@ mod tests {
             assert_eq!(a.can(Permission::RecordObservation), *role == Role::Inspector, "{role}");
             assert_eq!(a.can(Permission::ManageUsers), *role == Role::Admin, "{role}");
             assert_eq!(a.can(Permission::ImportPlaces), *role == Role::Admin, "{role}");
+            assert_eq!(a.can(Permission::SendDetections), *role == Role::Detector, "{role}");
+            assert_eq!(a.can(Permission::DecideCandidates), *role == Role::Dispatcher, "{role}");
+            assert_eq!(a.can(Permission::ImportDetections), [Role::Dispatcher, Role::Admin].contains(role), "{role}");
+            assert_eq!(a.is_detector_only(), *role == Role::Detector, "{role}");
+            let reads = [Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin, Role::TownOfficer];
+            assert_eq!(a.can(Permission::ReadCandidates), reads.contains(role), "{role}");
         }
     }
 

@@ -57,6 +57,8 @@ crate::domain::site::coded_enum! {
         MergedIn = "merged_in",
         RoadChanged = "road_changed",
         TownChanged = "town_changed",
+        // A confirmed candidate (black spot or detection) was linked to this open site (`db::candidates`).
+        CandidateLinked = "candidate_linked",
     }
 }
 

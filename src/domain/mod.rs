@@ -5,6 +5,7 @@ pub mod coords;
 pub mod cql2;
 pub mod crash;
 pub mod crash_patterns;
+pub mod detection;
 pub mod labels;
 pub mod lifecycle;
 pub mod neighbourhood;

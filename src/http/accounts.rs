@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::auth::{self, session_cookie};
 use super::{ApiJson, AppState, Error, Result};
 use crate::db::accounts::{self, CreateOutcome, NewUser};
-use crate::domain::auth::{self as rules, Actor, Permission};
+use crate::domain::auth::{self as rules, Actor, Permission, Role};
 use crate::secrets;
 
 /// The same answer for an unknown name, a wrong password and a disabled account: sign-in must not tell
@@ -70,6 +70,14 @@ pub async fn login(
         return Err(Error::Unauthorized(WRONG_CREDENTIALS.into()));
     };
     accounts::clear_failures(&state.pool, &name).await?;
+    let user =
+        accounts::user(&state.pool, user_id).await?.ok_or_else(|| Error::Unauthorized(WRONG_CREDENTIALS.into()))?;
+    // A detection system has no pages to use: it sends with an API token an admin made for it.
+    if user.roles.iter().all(|r| r == Role::Detector.as_str()) {
+        return Err(Error::Forbidden(
+            "a detection system's account does not sign in; it sends with its API token".into(),
+        ));
+    }
 
     // A new random session id at every sign-in; whatever session the browser presented is ended.
     let token = secrets::random_token("");
@@ -84,8 +92,6 @@ pub async fn login(
         previous,
     )
     .await?;
-    let user =
-        accounts::user(&state.pool, user_id).await?.ok_or_else(|| Error::Unauthorized(WRONG_CREDENTIALS.into()))?;
     tracing::info!(user = %user.name, "signed in");
     let cookie =
         auth::session_cookie_header(&token, state.settings.session_idle.num_seconds(), state.settings.cookie_secure);
@@ -252,6 +258,12 @@ pub async fn create_token(
     actor: Actor,
     ApiJson(new): ApiJson<NewToken>,
 ) -> Result<Response> {
+    issue_token(&state, actor.user_id, &new).await
+}
+
+/// A new token of an account, within the rules every token follows: a name, an expiry in the future if
+/// any, and at most `TOKENS_PER_USER_MAX` live ones.
+async fn issue_token(state: &AppState, user_id: Uuid, new: &NewToken) -> Result<Response> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(Error::Unprocessable("name: 1 to 64 characters, e.g. 张伟的手机".into()));
@@ -261,17 +273,53 @@ pub async fn create_token(
             "expires_at: a time in the future (RFC 3339, e.g. 2027-01-31T18:00:00+08:00), or leave it out".into(),
         ));
     }
-    if accounts::live_token_count(&state.pool, actor.user_id).await? >= accounts::TOKENS_PER_USER_MAX {
+    if accounts::live_token_count(&state.pool, user_id).await? >= accounts::TOKENS_PER_USER_MAX {
         return Err(Error::Conflict(format!(
             "an account may hold at most {} live tokens; revoke one first",
             accounts::TOKENS_PER_USER_MAX
         )));
     }
     let token = secrets::random_token("rl_");
-    let view = accounts::create_token(&state.pool, actor.user_id, name, &token, new.expires_at).await?;
+    let view = accounts::create_token(&state.pool, user_id, name, &token, new.expires_at).await?;
     let mut body = json!(view);
     body["token"] = json!(token);
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// `POST /api/v1/users/{id}/tokens`: an admin makes the API token of a detection system's account, which
+/// cannot sign in to make its own. People make their own tokens (`POST /api/v1/tokens`).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/tokens",
+    operation_id = "create_detector_token",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The account id (a UUID) of a detection system")),
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The new token; its secret is shown this once", body = Object),
+        (status = 400, description = "The id is not a UUID, or the body is malformed"),
+        (status = 403, description = "Admins only"),
+        (status = 404, description = "No such account"),
+        (status = 422, description = "The account is not a detection system's, or the name or expiry is wrong"),
+    )
+)]
+pub async fn create_detector_token(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(new): ApiJson<NewToken>,
+) -> Result<Response> {
+    require(&actor, Permission::ManageUsers)?;
+    let id = parse_id(&id, "user")?;
+    let user = accounts::user(&state.pool, id).await?.ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
+    if !user.roles.iter().all(|r| r == Role::Detector.as_str()) {
+        return Err(Error::Unprocessable(format!(
+            "{} is a person's account: people make their own tokens on their account page",
+            user.name
+        )));
+    }
+    tracing::info!(by = %actor.name, user = %user.name, "detector token created");
+    issue_token(&state, id, &new).await
 }
 
 /// Revokes one of your API tokens.

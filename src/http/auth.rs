@@ -25,14 +25,45 @@ const CREDENTIAL_CHARS_MAX: usize = 128;
 impl FromRequestParts<AppState> for Actor {
     type Rejection = Error;
 
+    /// Any signed-in person. A detection system's account (`Actor::is_detector_only`) is refused here, so
+    /// every handler that takes an `Actor` is closed to it without saying so; the detection routes take a
+    /// `DetectionSender` instead.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Actor> {
-        if let Some(actor) = parts.extensions.get::<Actor>() {
-            return Ok(actor.clone());
+        let actor = any_account(parts, state).await?;
+        if actor.is_detector_only() {
+            return Err(detector_refused());
         }
-        let actor = authenticate(parts, state).await?;
-        parts.extensions.insert(actor.clone());
         Ok(actor)
     }
+}
+
+/// The account of a request to the detection routes: a detection system (or a person, whom the handler
+/// then asks for the permission it needs).
+pub struct DetectionSender(pub Actor);
+
+impl FromRequestParts<AppState> for DetectionSender {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<DetectionSender> {
+        any_account(parts, state).await.map(DetectionSender)
+    }
+}
+
+async fn any_account(parts: &mut Parts, state: &AppState) -> Result<Actor> {
+    if let Some(actor) = parts.extensions.get::<Actor>() {
+        return Ok(actor.clone());
+    }
+    let actor = authenticate(parts, state).await?;
+    parts.extensions.insert(actor.clone());
+    Ok(actor)
+}
+
+fn detector_refused() -> Error {
+    Error::Forbidden(
+        "this is a detection system's account: its token sends detections (POST /api/v1/detections) and does \
+         nothing else"
+            .into(),
+    )
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Actor> {
@@ -165,6 +196,7 @@ pub async fn gate_pages(State(state): State<AppState>, request: Request, next: N
     }
     let (parts, body) = request.into_parts();
     match authenticate(&parts, &state).await {
+        Ok(actor) if actor.is_detector_only() => detector_refused().into_response(),
         Ok(actor) if ADMIN_PAGES.contains(&parts.uri.path()) && !actor.can(Permission::ManageUsers) => {
             Redirect::to("/").into_response()
         }

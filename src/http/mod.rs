@@ -3,8 +3,10 @@
 
 mod accounts;
 pub mod auth;
+mod candidates;
 mod closeout;
 mod crash_patterns;
+mod detections;
 pub mod error;
 mod health;
 mod imports;
@@ -96,6 +98,9 @@ pub struct Settings {
     /// The county wants photos as the camera took them: the phone sends originals, unresized (their EXIF
     /// is still sent as fields too). Off: the phone resizes to 2048 px and about 500 KB.
     pub require_original_photos: bool,
+    /// Detections below this confidence are kept, with their candidates, but left out of the queue and the
+    /// map unless asked for (`?min_score=0`).
+    pub detection_min_confidence: f64,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -138,6 +143,7 @@ impl Default for Settings {
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
             require_original_photos: false,
+            detection_min_confidence: 0.5,
         }
     }
 }
@@ -274,6 +280,18 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(crash_patterns::calendar_year, crash_patterns::replace_calendar_year))
         .routes(routes!(screenings::create, screenings::list))
         .routes(routes!(screenings::show))
+        .routes(routes!(accounts::create_detector_token))
+        .routes(routes!(detections::create).layer(uploads))
+        .routes(routes!(detections::show))
+        .routes(routes!(detections::image))
+        .routes(routes!(detections::thumbnail))
+        .routes(routes!(detections::import))
+        .routes(routes!(candidates::list))
+        .routes(routes!(candidates::show))
+        .routes(routes!(candidates::nearby_sites))
+        .routes(routes!(candidates::confirm))
+        .routes(routes!(candidates::dismiss))
+        .routes(routes!(candidates::site_crashes))
         .routes(routes!(openapi::openapi_json))
 }
 

@@ -64,6 +64,8 @@ pub async fn settings(
         // Off: the phone resizes photos (longest side 2048 px, about 500 KB) and sends the originals' EXIF as
         // `photo_evidence`; on: it sends the originals as taken (`serve --require-original-photos`).
         "require_original_photos": s.require_original_photos,
+        // The candidates queue and map hide detections below this confidence unless asked (`min_score=0`).
+        "detection_min_confidence": s.detection_min_confidence,
         "repeat_visit_radius_m": crate::domain::site::REPEAT_VISIT_RADIUS_M,
         "look_back_radius_m": s.look_back_radius_m,
         // `GET /api/v1/sites` refuses a larger bbox or page (src/http/sites.rs).

@@ -32,8 +32,8 @@ use sha2::{Digest, Sha256};
 use super::sites::{QueryPairs, site_filter};
 use super::{AppState, Error, Result};
 use crate::db::sites::SiteFilter;
-use crate::db::tiles::{self, Crs, Drawn, Layer, TileId};
-use crate::domain::auth::Actor;
+use crate::db::tiles::{self, CandidateView, Crs, Drawn, Layer, TileId};
+use crate::domain::auth::{Actor, Permission};
 use crate::domain::site_filter::MapFilter;
 
 /// A cached tile is checked against the change log on every use and dropped after this long in any case
@@ -174,8 +174,12 @@ pub async fn tile(
     params: QueryPairs,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let layer = Layer::from_name(&layer)
-        .ok_or_else(|| Error::NotFound(format!("no tile layer {layer:?}; layers are sites, towns and roads")))?;
+    let layer = Layer::from_name(&layer).ok_or_else(|| {
+        Error::NotFound(format!("no tile layer {layer:?}; layers are sites, towns, roads and candidates"))
+    })?;
+    if layer == Layer::Candidates && !actor.can(Permission::ReadCandidates) {
+        return Err(Error::Forbidden("the candidates layer is for the roles that read the candidates queue".into()));
+    }
     let tile = parse_tile(&z, &x, &y)?;
     // Every layer takes the site filter's parameters (the map sends the same query to all three); towns and
     // roads ignore them, and check only their form, not the hazard types against the table.
@@ -189,10 +193,19 @@ pub async fn tile(
     let crs = parse_crs(others.get("crs"))?;
     let sites = SiteFilter { criteria, scope: actor.site_scope(), ..Default::default() };
     let scope = &sites.scope;
+    let candidates = CandidateView {
+        detection_min_confidence: state.settings.detection_min_confidence,
+        town_scope: actor.candidate_town(),
+    };
     let key = Key {
         layer,
         tile,
-        scope: (layer == Layer::Sites).then_some((scope.all, scope.town_id, scope.unit_id)),
+        scope: match layer {
+            Layer::Sites => Some((scope.all, scope.town_id, scope.unit_id)),
+            // A town office's candidates are its town's: the key keeps them apart from everyone's.
+            Layer::Candidates => Some((candidates.town_scope.is_none(), candidates.town_scope.flatten(), None)),
+            Layer::Towns | Layer::Roads => None,
+        },
         filter: sites.criteria.to_query(),
         crs,
     };
@@ -224,7 +237,7 @@ pub async fn tile(
             } else {
                 None
             };
-            let entry = Arc::new(draw(&state, layer, tile, &sites, crs).await?);
+            let entry = Arc::new(draw(&state, layer, tile, &sites, candidates, crs).await?);
             cache.put(key, entry.clone());
             entry
         }
@@ -234,8 +247,15 @@ pub async fn tile(
 
 /// Draws on the replica when it has caught up with the primary (`db::replica`), else on the primary. A tile
 /// drawn on the replica keeps the replica's snapshot, which `changed_since` checks on the primary like any.
-async fn draw(state: &AppState, layer: Layer, tile: TileId, sites: &SiteFilter, crs: Crs) -> Result<Entry> {
-    let mut drawn = state.read(|reads| tiles::draw(reads, layer, tile, sites, crs)).await?;
+async fn draw(
+    state: &AppState,
+    layer: Layer,
+    tile: TileId,
+    sites: &SiteFilter,
+    candidates: CandidateView,
+    crs: Crs,
+) -> Result<Entry> {
+    let mut drawn = state.read(|reads| tiles::draw_with(reads, layer, tile, sites, candidates, crs)).await?;
     let plain = Bytes::from(std::mem::take(&mut drawn.mvt));
     // Compressing is CPU work of the same order as drawing: done once per drawing, off the async threads.
     let (gzip, etag) = tokio::task::spawn_blocking({

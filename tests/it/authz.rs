@@ -174,6 +174,28 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("POST /api/v1/users/{user}/disable",                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users/{user}/enable",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users/{user}/password",                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 204]),
+    // Detections come from a detection system's token only (see `a_detector_token_opens_nothing_but_detections`);
+    // people read them with the candidates queue. The fixture detection has no image.
+    ("POST /api/v1/detections",                           Any,   [401, 403, 403, 403, 403, 403, 403, 403, 403]),
+    // A file of detections (here one feature, outside both towns): dispatchers and admins; the admin's is the
+    // same id from another account, a conflict that refuses the file (422).
+    ("POST /api/v1/detection-imports",                    Any,   [401, 403, 403, 403, 403, 200, 403, 403, 422]),
+    ("GET /api/v1/detections/{detection}",                Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/detections/{detection}/image",          Any,   [401, 403, 403, 404, 403, 404, 404, 404, 404]),
+    ("GET /api/v1/detections/{detection}/thumbnail",      Any,   [401, 403, 403, 404, 403, 404, 404, 404, 404]),
+    // The candidates queue: dispatchers, reviewers, leaders and admins read it, a town office its town's (the
+    // fixtures are in town A); dispatchers alone confirm and dismiss, once (then 409 for a dispatcher).
+    ("GET /api/v1/candidates",                            Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/candidates/{candidate}",                Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/candidates/{candidate}/nearby-sites",   Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /tiles/candidates/15/27359/13319.mvt",          Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("POST /api/v1/candidates/{candidate}/confirm",       Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    ("POST /api/v1/candidates/{candidate2}/dismiss",      Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    // A site's crashes (none here) and before/after counts: as the site itself is read.
+    ("GET /api/v1/sites/{site}/crashes",                  Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/{site}/crashes",                  Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
+    // An admin makes a detection system's token; the bystander is a person, whose tokens are their own (422).
+    ("POST /api/v1/users/{user}/tokens",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 422]),
     // Everyone changes their own password (giving the current one). Last: it changes every account's password.
     ("POST /api/v1/session/password",                     Any,   [401, 204, 204, 204, 204, 204, 204, 204, 204]),
 ];
@@ -280,6 +302,11 @@ struct World {
     /// Not a column: the account the admin rows act on, and the owner of the "someone else's token".
     bystander: Uuid,
     bystander_token: Uuid,
+    /// A detection system's account: not a column (see `a_detector_token_opens_nothing_but_detections`).
+    detector: Account,
+    /// Two open candidates in town A (a drone detection's and a black spot's) and the detection.
+    candidates: [i64; 2],
+    detection: Uuid,
 }
 
 impl World {
@@ -333,7 +360,17 @@ impl World {
             .unwrap();
         assert_eq!(towns, [Some(town_a), Some(town_b)], "the towns come from the boundaries");
 
-        World { app, accounts, own, other, unit_u, unit_v, bystander, bystander_token }
+        let detector_id =
+            create_user(&pool, "drone.1", "无人机巡检", &["detector"], city_office, DEFAULT_PASSWORD).await;
+        let detector = Account {
+            name: "drone.1",
+            user_id: detector_id,
+            token: common::create_token(&pool, detector_id).await,
+            spare_token: spare_token(&pool, detector_id).await,
+        };
+        let (detection, candidates) = candidates(&pool).await;
+
+        World { app, accounts, own, other, unit_u, unit_v, bystander, bystander_token, detector, candidates, detection }
     }
 
     fn account(&self, column: usize) -> Option<&Account> {
@@ -347,8 +384,12 @@ impl World {
 
     /// The request of a matrix row as the actor of `column` sends it.
     async fn request(&self, route: &str, scope: Scope, column: usize) -> Request<Body> {
+        self.request_by(route, scope, self.account(column), ACTORS[column]).await
+    }
+
+    /// The request of a matrix row as `actor` (none: anonymous) sends it; `label` names them in bodies.
+    async fn request_by(&self, route: &str, scope: Scope, actor: Option<&Account>, label: &str) -> Request<Body> {
         let (method, template) = route.split_once(' ').unwrap();
-        let actor = self.account(column);
         let site = match scope {
             Other => &self.other,
             Own | Any => &self.own,
@@ -364,6 +405,9 @@ impl World {
             .replace("{token}", &token.to_string())
             .replace("{user}", &self.bystander.to_string())
             .replace("{item}", "warning_sign")
+            .replace("{candidate}", &self.candidates[0].to_string())
+            .replace("{candidate2}", &self.candidates[1].to_string())
+            .replace("{detection}", &self.detection.to_string())
             .replace("{1000×a}", &"a".repeat(1000));
 
         let mut request = Request::builder().method(method).uri(&uri);
@@ -386,13 +430,37 @@ impl World {
                     common::multipart(observation("spot", json!(ELSEWHERE_AT)).to_string().as_bytes(), &[]);
                 (Some(content_type), body)
             }
-            ("PATCH", _) => json_body(json!({ "notes": format!("checked again by {}", ACTORS[column]) })),
+            ("PATCH", _) => json_body(json!({ "notes": format!("checked again by {label}") })),
             ("POST", "/api/v1/session") => json_body(json!({
                 // Anonymous signs in as the author: anyone may try a name and password.
                 "name": actor.map_or(NAMES[0], |a| a.name),
                 "password": DEFAULT_PASSWORD,
             })),
-            ("POST", "/api/v1/tokens") => json_body(json!({ "name": "matrix" })),
+            ("POST", "/api/v1/tokens" | "/api/v1/users/{user}/tokens") => json_body(json!({ "name": "matrix" })),
+            ("POST", "/api/v1/candidates/{candidate}/confirm") => json_body(json!({ "new_site": true })),
+            ("POST", "/api/v1/detection-imports") => json_body(json!({
+                "type": "FeatureCollection",
+                "features": [{
+                    "type": "Feature",
+                    "geometry": { "type": "Point", "coordinates": ELSEWHERE_AT },
+                    "properties": {
+                        "id": "6f1c2b1e-3a52-4bd7-9d43-6a0f1f0c9e11", "platform": "drone",
+                        "detected_at": chrono::Utc::now().to_rfc3339(), "label": "pothole", "confidence": 0.9,
+                    },
+                }],
+            })),
+            ("POST", "/api/v1/candidates/{candidate2}/dismiss") => json_body(json!({ "reason": "矩阵核查：不是隐患" })),
+            ("POST", "/api/v1/detections") => {
+                let detection = json!({
+                    "id": Uuid::new_v4(), "platform": "smart_patrol", "detected_at": chrono::Utc::now().to_rfc3339(),
+                    "lon": ELSEWHERE_AT[0], "lat": ELSEWHERE_AT[1], "label": "missing_sign", "confidence": 0.9,
+                });
+                let boundary = "matrix-detection";
+                let body = format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"detection\"\r\n\r\n{detection}\r\n--{boundary}--\r\n"
+                );
+                (Some(format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
+            }
             ("PUT", "/api/v1/calendar/2030") => {
                 json_body(json!({ "days": [{ "day": "2030-01-01", "kind": "holiday", "name": "元旦" }] }))
             }
@@ -407,7 +475,7 @@ impl World {
                 (Some(format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
             }
             ("POST", "/api/v1/users") => json_body(json!({
-                "name": format!("new.{}", ACTORS[column]),
+                "name": format!("new.{label}"),
                 "display_name": "新用户",
                 "organisation_id": self.unit_v,
                 "roles": ["unit_officer"],
@@ -439,6 +507,42 @@ async fn town_id(pool: &PgPool, admin_code: &str) -> i32 {
 async fn spare_token(pool: &PgPool, user_id: Uuid) -> Uuid {
     let token = roadledger::secrets::random_token("rl_");
     roadledger::db::accounts::create_token(pool, user_id, "spare", &token, None).await.unwrap().id
+}
+
+/// The queue's fixtures in town A, away from site "own": a drone detection with its candidate, and a black
+/// spot of a screening run. Answers the detection and the two candidates.
+async fn candidates(pool: &PgPool) -> (Uuid, [i64; 2]) {
+    let detection = Uuid::new_v4();
+    sqlx::query(
+        "insert into detection (id, platform, sent_by, detected_at, geom, label, confidence, content_sha256)
+         values ($1, 'drone', '无人机巡检', now(), st_setsrid(st_makepoint(120.58, 31.88), 4326), 'pothole', 0.9,
+             sha256('d'))",
+    )
+    .bind(detection)
+    .execute(pool)
+    .await
+    .unwrap();
+    let run: i64 = sqlx::query_scalar(
+        "insert into screening_run (method, parameters, window_start, window_end, run_by, crashes_read,
+             inputs_sha256, candidates, elapsed_ms)
+         values ('dbscan', '{}', '2025-01-01', '2026-01-01', 'matrix', 0, sha256('r'), 1, 1) returning id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "insert into candidate (source, detection_id, screening_run_id, kind, geom, town_id, score)
+         select source, d, r, 'spot', st_setsrid(st_makepoint(lon, 31.88), 4326),
+             (select id from town where admin_code = '320582100'), 0.9
+         from (values ('drone', $1::uuid, null::int8, 120.58), ('crash_analysis', null, $2, 120.585)) v(source, d, r, lon)
+         returning id",
+    )
+    .bind(detection)
+    .bind(run)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    (detection, [ids[0], ids[1]])
 }
 
 /// Records an intersection as the author (the default account) and returns its site, observation and photo.
@@ -516,6 +620,39 @@ async fn every_route_answers_every_actor_as_the_matrix_says(pool: PgPool) {
         }
     }
     assert!(wrong.is_empty(), "{} answers differ from the matrix:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+/// A detection system's token opens nothing but the detection routes: every row of the matrix, sent with it,
+/// is refused (401 or 403) where anonymous is refused, answers as to anonymous where the route is public, and
+/// only `POST /api/v1/detections` records. (Not a column of `MATRIX`, which holds the people.)
+#[sqlx::test(migrations = "./migrations")]
+async fn a_detector_token_opens_nothing_but_detections(pool: PgPool) {
+    let world = World::build(pool).await;
+    let mut wrong = Vec::new();
+    for &(route, scope, expected) in MATRIX {
+        let answer =
+            world.app.send_as_is(world.request_by(route, scope, Some(&world.detector), "detector").await).await;
+        let status = answer.status.as_u16();
+        let anonymous = expected[0];
+        let ok = match route {
+            "POST /api/v1/detections" => status == 201,
+            // Signing in as itself: a detection system has no pages, so no session either.
+            "POST /api/v1/session" => status == 403,
+            _ if anonymous == 401 || anonymous == 303 => status == 401 || status == 403,
+            _ => status == anonymous,
+        };
+        if !ok {
+            let body: String = String::from_utf8_lossy(&answer.bytes).chars().take(160).collect();
+            wrong.push(format!("{route} [{scope:?}] as the detector: got {status}: {body}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} answers to the detector's token are wrong:\n{}", wrong.len(), wrong.join("\n"));
+    let sessions: i64 = sqlx::query_scalar("select count(*) from user_session where user_id = $1")
+        .bind(world.detector.user_id)
+        .fetch_one(&world.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
 }
 
 fn feature_ids(collection: &Value) -> BTreeSet<String> {

@@ -381,7 +381,8 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
-    assert_eq!(result["header"]["links"], json!(["/", "/reports.html", "/inspect.html"]));
+    // A leader reads the candidates queue (候选点段) too.
+    assert_eq!(result["header"]["links"], json!(["/", "/candidates.html", "/reports.html", "/inspect.html"]));
     assert_eq!(result["header"]["roles_en"], "Leader");
     // Signing out ended the session in the database too, not only in the browser.
     let sessions: i64 = sqlx::query_scalar("select count(*) from user_session where user_id = $1")
@@ -1555,4 +1556,100 @@ async fn screening_page_runs_a_method_and_links_its_candidates_to_the_map(pool: 
     // The run the page started is stored with the ε it was given and the other defaults.
     let parameters: Value = sqlx::query_scalar("select parameters from screening_run").fetch_one(&pool).await.unwrap();
     assert_eq!((parameters["eps_m"].as_f64(), parameters["min_points"].as_i64()), (Some(50.0), Some(3)));
+}
+
+/// The candidates queue (issue 12): a dispatcher dismisses a drone detection with a reason and confirms a
+/// black spot into the ledger, then opens its site, which shows the crashes behind it.
+#[sqlx::test(migrations = "./migrations")]
+async fn candidates_queue_dismisses_a_detection_and_confirms_a_black_spot_into_a_site(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let dispatcher = account(&app.pool, "zhao.diao", "赵调度", &["dispatcher"], None).await;
+    let city = common::organisation(&app.pool, "city_office").await;
+    let drone = common::token_for(&app.pool, "drone.1", "无人机巡检", "detector", city).await;
+
+    // A drone detection with its image, sent as the drone system sends it.
+    let image = common::jpeg(320, 240);
+    let detection = json!({
+        "id": Uuid::new_v4(), "platform": "drone", "detected_at": chrono::Utc::now().to_rfc3339(),
+        "lon": 120.56, "lat": 31.86, "label": "pothole", "confidence": 0.8,
+    });
+    let boundary = "e2e-detection";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"detection\"\r\n\r\n{detection}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"d.jpg\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let sent = app
+        .send(
+            axum::http::Request::post("/api/v1/detections")
+                .header("authorization", format!("Bearer {drone}"))
+                .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                .body(axum::body::Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.bytes));
+    let detection_candidate = sent.json()["candidate"]["id"].as_i64().unwrap();
+
+    // A black spot of a screening run, with three crashes (one fatal), as the screening writes it.
+    let black_spot: i64 = sqlx::query_scalar(
+        "with run as (
+             insert into screening_run (method, parameters, window_start, window_end, run_by, crashes_read,
+                 inputs_sha256, candidates, elapsed_ms)
+             values ('junction', '{}', '2023-01-01', '2026-01-01', 'e2e', 3, sha256('e2e'), 1, 1) returning id)
+         insert into candidate (source, screening_run_id, kind, geom, town_id, score, rank, crash_count, deaths,
+             injuries, dominant_crash_type, dominant_time_band)
+         select 'crash_analysis', run.id, 'intersection', st_setsrid(st_makepoint(120.55, 31.87), 4326),
+             (select id from town limit 1), 3, 1, 3, 1, 2, 'angle', 'evening_peak'
+         from run returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    for (i, (time, deaths)) in
+        [("2025-01-10T18:10:00+08:00", 1), ("2025-04-02T17:40:00+08:00", 0), ("2025-08-20T07:30:00+08:00", 0)]
+            .into_iter()
+            .enumerate()
+    {
+        sqlx::query(
+            "with c as (insert into crash (source_key, occurred_at, geom, located_by, deaths, slight_injuries,
+                     crash_type)
+                 values ($1, $2::timestamptz, st_setsrid(st_makepoint(120.55, 31.87), 4326), 'coordinates', $3, 1,
+                     'angle') returning id)
+             insert into candidate_crash (candidate_id, crash_id) select $4, id from c",
+        )
+        .bind(format!("no:E2E-{i}"))
+        .bind(time)
+        .bind(deaths as i16)
+        .bind(black_spot)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+
+    let reason = "现场核查：坑槽已由养护站修补";
+    let config = json!({ "black_spot": black_spot, "detection": detection_candidate, "reason": reason });
+    let base = common::serve(&app).await;
+    let result = run_e2e("candidates.mjs", &[&base, &config.to_string()], &signs_in_as("E2E", &dispatcher)).await;
+
+    let decided: Vec<(i64, String, Option<String>, Option<Uuid>)> =
+        sqlx::query_as("select id, status, reason, site_id from candidate order by id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let site = decided.iter().find(|c| c.0 == black_spot).unwrap();
+    assert_eq!(site.1, "confirmed");
+    let dismissed = decided.iter().find(|c| c.0 == detection_candidate).unwrap();
+    assert_eq!((dismissed.1.as_str(), dismissed.2.as_deref()), ("dismissed", Some(reason)));
+    let (code, source): (String, String) = sqlx::query_as("select code, source from site where id = $1")
+        .bind(site.3.unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(source, "crash_analysis");
+    assert_eq!(result["site_code"], code.as_str());
+    assert!(result["site_url"].as_str().unwrap().ends_with(&format!("/site.html?id={}", site.3.unwrap())));
 }

@@ -44,6 +44,18 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!((no_town, outside), (0, 0));
+    // Patrol and drone detections wait in the candidates queue, each on a road in a town with its picture; a
+    // few below the default confidence.
+    let (detections, placed, pictured, unsure): (i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*), count(c.town_id) filter (where c.road_id is not null), count(d.image_key),
+                count(*) filter (where d.confidence < 0.5)
+         from candidate c join detection d on d.id = c.detection_id where c.status = 'open'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((detections, placed, pictured), (12, 12, 12));
+    assert!((1..12).contains(&unsure), "{unsure} low-confidence detections");
 
     // The map's query for the whole area pages through every site.
     let mut seen = BTreeSet::new();

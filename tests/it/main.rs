@@ -7,6 +7,7 @@ mod common;
 mod authz;
 mod backup;
 mod browser;
+mod candidates;
 mod closeout;
 mod coords_sql;
 mod county_guide;

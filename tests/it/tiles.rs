@@ -34,7 +34,7 @@ async fn get_tile(app: &TestApp, token: &str, path: &str, headers: &[(&str, &str
 }
 
 /// The features of a tile's one layer, each as its properties, with its MVT feature id (if any) as `fid`.
-fn features(bytes: &[u8], layer: &str) -> Vec<HashMap<String, Mvt>> {
+pub(crate) fn features(bytes: &[u8], layer: &str) -> Vec<HashMap<String, Mvt>> {
     if bytes.is_empty() {
         return Vec::new();
     }
@@ -397,7 +397,7 @@ async fn every_tile_statement_runs(pool: PgPool) {
             }
         }
     }
-    assert_eq!(tiles::statements().len(), 10);
+    assert_eq!(tiles::statements().len(), 12);
     // The change log prunes only what is old enough.
     assert_eq!(tiles::prune_changes(&app.pool, std::time::Duration::from_secs(3600)).await.unwrap(), 0);
     sqlx::query("update map_change set written_at = now() - interval '2 days'").execute(&app.pool).await.unwrap();
