@@ -60,10 +60,11 @@ where
             () = &mut shutdown => break,
         };
         let app = app.clone();
-        let service = TowerToHyperService::new(tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
-            app.clone().oneshot(request.map(axum::body::Body::new))
-        }));
+        let service =
+            TowerToHyperService::new(tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            }));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
