@@ -61,3 +61,17 @@ fn status_mib(key: &str) -> f64 {
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
+
+/// An observation upload's body with one photo part, and its content type.
+pub fn multipart(observation: &[u8], photo: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "bench-boundary-1f4c";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\r\n").into_bytes();
+    body.extend_from_slice(observation);
+    body.extend_from_slice(
+        format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
