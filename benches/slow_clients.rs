@@ -236,6 +236,9 @@ async fn trickle_until(
                 }
                 tokio::time::sleep(Duration::from_millis(125)).await;
             }
+            // Dropping the write half would half-close the connection, which the server takes as the client gone.
+            std::future::pending::<()>().await;
+            drop(write);
         });
         let mut response = Vec::new();
         let mut buf = [0u8; 1024];

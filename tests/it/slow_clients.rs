@@ -58,20 +58,29 @@ fn status_of(response: &[u8]) -> Option<u16> {
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
-/// Sends an upload's head, then its body at about 1 KB/s (128 bytes every 125 ms) until the server
-/// answers; returns the status and how long the answer took.
-async fn trickle(addr: std::net::SocketAddr, token: String, content_type: String, body: Vec<u8>) -> (u16, Duration) {
+/// Sends an upload's head, then its body at `bytes_per_s` (a piece every 125 ms) until the server answers;
+/// returns the status and how long the answer took.
+async fn trickle(
+    addr: std::net::SocketAddr,
+    token: String,
+    content_type: String,
+    body: Vec<u8>,
+    bytes_per_s: usize,
+) -> (u16, Duration) {
     let started = Instant::now();
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     write.write_all(upload_head(addr, &token, &content_type, body.len()).as_bytes()).await.unwrap();
     let writer = tokio::spawn(async move {
-        for piece in body.chunks(128) {
+        for piece in body.chunks(bytes_per_s / 8) {
             if write.write_all(piece).await.is_err() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(125)).await;
         }
+        // Dropping the write half would half-close the connection, which the server takes as the client gone.
+        std::future::pending::<()>().await;
+        drop(write);
     });
     let mut response = Vec::new();
     let mut buf = [0u8; 4096];
@@ -111,8 +120,9 @@ async fn two_hundred_uploads_at_1_kb_s_do_not_stop_other_users(pool: PgPool) {
         observation("spot", json!([120.55, 31.87])).to_string().as_bytes(),
         &[&vec![0xAB; 64 * 1024]],
     );
-    let slow: Vec<_> =
-        (0..200).map(|_| tokio::spawn(trickle(addr, app.token.clone(), content_type.clone(), body.clone()))).collect();
+    let slow: Vec<_> = (0..200)
+        .map(|_| tokio::spawn(trickle(addr, app.token.clone(), content_type.clone(), body.clone(), 1024)))
+        .collect();
 
     let others = async {
         // Let every slow upload get going (headers in, first bytes buffered).
@@ -163,6 +173,22 @@ async fn two_hundred_uploads_at_1_kb_s_do_not_stop_other_users(pool: PgPool) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(METRICS.upload_buffered_bytes.get(), 0);
     assert_eq!(METRICS.upload_buffer_in_use.get(), 0);
+}
+
+#[sqlx::test]
+async fn a_phone_on_2g_at_5_kb_s_gets_its_upload_through(pool: PgPool) {
+    // The same limits as above (2 KB/s after 1 s): a photo of about 20 KB at 5 KB/s takes 4 s and is recorded.
+    let app = common::app_with(pool, settings(4 * 1024 * 1024, Duration::from_secs(10))).await;
+    let addr = serve(&app).await;
+    let photo = common::camera_photo(320, 240, 3);
+    assert!(photo.len() > 15_000, "{}", photo.len());
+    let mut obs = observation("spot", json!([120.56, 31.88]));
+    obs["photo_sha256"] = json!([sha256_hex(&photo)]);
+    let (content_type, body) = common::multipart(obs.to_string().as_bytes(), &[&photo]);
+    let (status, took) = trickle(addr, app.token.clone(), content_type, body, 5 * 1024).await;
+    assert_eq!(status, 201, "after {took:?}");
+    assert!(took >= Duration::from_secs(2), "the body took {took:?}: it was not sent slowly");
+    assert_eq!(app.count("observation").await, 1);
 }
 
 #[sqlx::test]
