@@ -273,6 +273,33 @@ async fn store_photo(
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed upload takes back a file it created alone, but never one another upload claimed meanwhile
+    /// (the same photo sent twice at once: the other may be committing a row that names it).
+    #[tokio::test]
+    async fn a_failed_upload_takes_back_only_the_files_no_other_upload_claimed() {
+        let store = PhotoStore::new(std::sync::Arc::new(object_store::memory::InMemory::new()));
+        let (alone, shared) = ("original/aa/alone.jpg", "original/bb/shared.jpg");
+        let mut failing = Claims::default();
+        failing.claim(alone).await;
+        failing.claim(shared).await;
+        store.put(alone, Bytes::from_static(b"a")).await.unwrap();
+        store.put(shared, Bytes::from_static(b"b")).await.unwrap();
+        let mut other = Claims::default();
+        other.claim(shared).await;
+        drop(other);
+
+        take_back(&store, &[alone.to_owned(), shared.to_owned()]).await;
+        assert!(!store.exists(alone).await.unwrap());
+        assert!(store.exists(shared).await.unwrap(), "a key another upload claimed stays");
+        drop(failing);
+        assert!(CLAIMS.lock().unwrap().is_empty(), "claims end with their requests");
+    }
+}
+
 /// Fuzzing (issue 14): the project's own part handling, [`read`], driven through axum's `Multipart` extractor
 /// with random bodies; no database is involved. See `crate::fuzz_tests` for the budget.
 #[cfg(test)]
