@@ -13,7 +13,8 @@
 //! were answered (408, 503, other), the peak of the upload buffers (`roadledger_upload_buffered_bytes`) and
 //! the process's peak RSS growth.
 //!
-//! Run: `DATABASE_URL=… cargo bench --bench slow_clients` (see docs/benchmarks.md).
+//! Run: `DATABASE_URL=… cargo bench --bench slow_clients` (see docs/benchmarks.md); `SLOW_BENCH_CLIENTS`
+//! sets the number of slow clients (200).
 
 mod common;
 
@@ -30,12 +31,12 @@ use roadledger::photos::PhotoStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SLOW_CLIENTS: usize = 200;
 const READERS: usize = 8;
 
 fn main() {
     let url = std::env::var("DATABASE_URL").expect("set DATABASE_URL (see docs/benchmarks.md)");
     let seconds: u64 = std::env::var("SLOW_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let slow_clients: usize = std::env::var("SLOW_BENCH_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let pool = roadledger::db::connect(url.parse().unwrap()).await.unwrap();
@@ -53,7 +54,7 @@ fn main() {
         tokio::spawn(roadledger::http::serve(listener, app, ServeLimits::default(), std::future::pending()));
 
         println!(
-            "{SLOW_CLIENTS} slow uploads at 1 KB/s; limits: {} bytes/s after {} s, upload buffers {} MiB; {seconds} s a phase",
+            "{slow_clients} slow uploads at 1 KB/s; limits: {} bytes/s after {} s, upload buffers {} MiB; {seconds} s a phase",
             limits.body_min_rate_bytes_s,
             limits.body_grace.as_secs(),
             limits.buffer_bytes / (1024 * 1024)
@@ -63,7 +64,7 @@ fn main() {
             "phase", "GET p50", "p99", "max", "fail", "POST p50", "p99", "max", "fail", "408", "503", "other",
             "buf MiB", "RSS +MiB"
         );
-        for (phase, slow) in [("before", 0), ("during", SLOW_CLIENTS)] {
+        for (phase, slow) in [("before", 0), ("during", slow_clients)] {
             let figures = run_phase(addr, &token, slow, Duration::from_secs(seconds)).await;
             figures.print(phase);
         }
