@@ -28,8 +28,6 @@ use common::{multipart, peak_rss_mib, reset_peak_rss};
 use roadledger::http::{AppState, ServeLimits, Settings, router};
 use roadledger::metrics::METRICS;
 use roadledger::photos::PhotoStore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const READERS: usize = 8;
 
@@ -119,8 +117,18 @@ async fn run_phase(addr: SocketAddr, token: &str, slow: usize, length: Duration)
     let rss_base = reset_peak_rss();
     let stop = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(BTreeMap::new()));
-    let slow_tasks: Vec<_> =
-        (0..slow).map(|_| tokio::spawn(trickle_until(addr, token.to_owned(), stop.clone(), answers.clone()))).collect();
+    // One body shared by every slow client (a cheap `Bytes` clone each), so the process's RSS is the server's.
+    let observation = serde_json::json!({"id": uuid::Uuid::new_v4(), "kind": "spot"});
+    let (content_type, body) = multipart(observation.to_string().as_bytes(), &vec![0x5A; 500 * 1024]);
+    let head = format!(
+        "POST /api/v1/observations HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let body = bytes::Bytes::from(body);
+    let slow_tasks: Vec<_> = (0..slow)
+        .map(|_| tokio::spawn(trickle_until(addr, head.clone(), body.clone(), stop.clone(), answers.clone())))
+        .collect();
     // Let the slow uploads get going before the users are timed.
     if slow > 0 {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -206,52 +214,19 @@ async fn run_phase(addr: SocketAddr, token: &str, slow: usize, length: Duration)
     figures
 }
 
-/// One slow client: an upload's head, then its 500 KB body at 1 KB/s; when answered, again, until `stop`.
+/// One slow client: an upload's head, then its body at 1 KB/s; when answered, again, until `stop`.
 async fn trickle_until(
     addr: SocketAddr,
-    token: String,
+    head: String,
+    body: bytes::Bytes,
     stop: Arc<AtomicBool>,
     answers: Arc<Mutex<BTreeMap<u16, usize>>>,
 ) {
-    let observation = serde_json::json!({"id": uuid::Uuid::new_v4(), "kind": "spot"});
-    let (content_type, body) = multipart(observation.to_string().as_bytes(), &vec![0x5A; 500 * 1024]);
     while !stop.load(Ordering::Relaxed) {
-        let Ok(stream) = TcpStream::connect(addr).await else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let (mut read, mut write) = stream.into_split();
-        let head = format!(
-            "POST /api/v1/observations HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let body = body.clone();
-        let writer = tokio::spawn(async move {
-            if write.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            for piece in body.chunks(128) {
-                if write.write_all(piece).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(125)).await;
-            }
-            // Dropping the write half would half-close the connection, which the server takes as the client gone.
-            std::future::pending::<()>().await;
-            drop(write);
-        });
-        let mut response = Vec::new();
-        let mut buf = [0u8; 1024];
-        while response.len() < 12 {
-            match read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => response.extend_from_slice(&buf[..n]),
-            }
+        match common::slow_upload::send_slowly(addr, head.clone(), body.clone(), 1024).await {
+            Ok(status) => *answers.lock().unwrap().entry(status).or_insert(0) += 1,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
-        writer.abort();
-        let status = std::str::from_utf8(response.get(9..12).unwrap_or_default()).ok().and_then(|s| s.parse().ok());
-        *answers.lock().unwrap().entry(status.unwrap_or(0)).or_insert(0) += 1;
     }
 }
 

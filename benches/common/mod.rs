@@ -2,6 +2,8 @@
 //! client's, and peak-RSS measurement.
 #![allow(dead_code)] // each benchmark uses its own part
 
+pub mod slow_upload;
+
 use roadledger::db::accounts;
 use roadledger::domain::auth::Role;
 

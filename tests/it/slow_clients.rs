@@ -58,8 +58,11 @@ fn status_of(response: &[u8]) -> Option<u16> {
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
 
-/// Sends an upload's head, then its body at `bytes_per_s` (a piece every 125 ms) until the server answers;
-/// returns the status and how long the answer took.
+#[path = "../../benches/common/slow_upload.rs"]
+mod slow_upload;
+
+/// Sends an upload's head, then its body at `bytes_per_s` until the server answers; returns the status and
+/// how long the answer took.
 async fn trickle(
     addr: std::net::SocketAddr,
     token: String,
@@ -68,31 +71,9 @@ async fn trickle(
     bytes_per_s: usize,
 ) -> (u16, Duration) {
     let started = Instant::now();
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut read, mut write) = stream.into_split();
-    write.write_all(upload_head(addr, &token, &content_type, body.len()).as_bytes()).await.unwrap();
-    let writer = tokio::spawn(async move {
-        for piece in body.chunks(bytes_per_s / 8) {
-            if write.write_all(piece).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(125)).await;
-        }
-        // Dropping the write half would half-close the connection, which the server takes as the client gone.
-        std::future::pending::<()>().await;
-        drop(write);
-    });
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    // The status line is enough; the server closes the connection after answering an unread body.
-    while status_of(&response).is_none() {
-        match read.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
-        }
-    }
-    writer.abort();
-    (status_of(&response).unwrap_or(0), started.elapsed())
+    let head = upload_head(addr, &token, &content_type, body.len());
+    let status = slow_upload::send_slowly(addr, head, body.into(), bytes_per_s).await.unwrap();
+    (status, started.elapsed())
 }
 
 /// The largest value a gauge takes while `until` runs, sampled every 20 ms.
