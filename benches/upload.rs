@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{peak_rss_mib, reset_peak_rss};
+use common::{multipart, peak_rss_mib, reset_peak_rss};
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -105,19 +105,6 @@ fn http_upload(url: &str, photo: &[u8]) {
         report("POST /api/v1/observations (HTTP+DB+store)", median, min, peak_rss_mib() - base);
         println!("process peak RSS after all runs: {:.1} MiB", peak_rss_mib());
     });
-}
-
-fn multipart(observation: &[u8], photo: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "bench-boundary-1f4c";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\r\n").into_bytes();
-    body.extend_from_slice(observation);
-    body.extend_from_slice(
-        format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(photo);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn time(mut f: impl FnMut()) -> (Duration, Duration) {

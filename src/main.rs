@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use roadledger::embedded_pg::EmbeddedPg;
-use roadledger::http::{self, AppState, Settings};
+use roadledger::http::limits::{UploadLimits, default_upload_buffer_bytes};
+use roadledger::http::{self, AppState, ServeLimits, Settings};
 use roadledger::import::fields::FieldMapping;
 use roadledger::import::{ImportKind, OptionsInput};
 use roadledger::photos::{PhotoLimits, PhotoStore};
@@ -32,6 +34,8 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up and moved into the command it names: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the web service (API, photos, pages).
@@ -348,6 +352,31 @@ struct ServeArgs {
     /// database's change log on every request, so they are never stale.
     #[arg(long, env = "ROADLEDGER_TILE_CACHE_MIB", default_value_t = 256)]
     tile_cache_mib: usize,
+    /// Memory for upload bodies being received, MiB, shared by every upload in progress (observations and
+    /// checklist evidence hold their photos in memory until stored). An upload that finds no room within
+    /// --upload-buffer-wait-ms gets 503 with Retry-After. Default: a quarter of the machine's (or the
+    /// cgroup's) memory, at least 256 MiB; never less than one largest upload.
+    #[arg(long, env = "ROADLEDGER_UPLOAD_BUFFER_MIB")]
+    upload_buffer_mib: Option<usize>,
+    /// How long an upload waits for room in the upload buffers, milliseconds.
+    #[arg(long, env = "ROADLEDGER_UPLOAD_BUFFER_WAIT_MS", default_value_t = 2000)]
+    upload_buffer_wait_ms: u64,
+    /// Slowest average rate an upload body may arrive at after --upload-body-grace-s, bytes per second;
+    /// slower ones get 408. A 2G phone sends 5 KB/s or more.
+    #[arg(long, env = "ROADLEDGER_UPLOAD_BODY_MIN_RATE", default_value_t = 2048)]
+    upload_body_min_rate: u64,
+    /// Seconds an upload body may take before the minimum rate applies.
+    #[arg(long, env = "ROADLEDGER_UPLOAD_BODY_GRACE_S", default_value_t = 10)]
+    upload_body_grace_s: u64,
+    /// Seconds within which a whole upload body must arrive, however fast.
+    #[arg(long, env = "ROADLEDGER_UPLOAD_BODY_TIMEOUT_S", default_value_t = 900)]
+    upload_body_timeout_s: u64,
+    /// Seconds within which every other request is answered, else 503 (a streamed export: its first byte).
+    #[arg(long, env = "ROADLEDGER_REQUEST_TIMEOUT_S", default_value_t = 60)]
+    request_timeout_s: u64,
+    /// Seconds a connection has to send a request's headers (and an idle keep-alive connection is kept).
+    #[arg(long, env = "ROADLEDGER_HEADER_READ_TIMEOUT_S", default_value_t = 20)]
+    header_read_timeout_s: u64,
     /// Load the Zhangjiagang demo dataset (and one demo account per role) into an empty database.
     #[arg(long)]
     demo: bool,
@@ -581,6 +610,8 @@ async fn run(
             school_terms: args.school_terms.parse().map_err(|e| anyhow::anyhow!("--school-terms: {e}"))?,
         },
         screening: args.screening_defaults.parse().map_err(|e| anyhow::anyhow!("--screening-defaults: {e}"))?,
+        upload_limits: upload_limits(args),
+        request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {
@@ -597,6 +628,7 @@ async fn run(
     let app = http::router(state);
 
     roadledger::metrics::mark_start();
+    let serve_limits = ServeLimits { header_read_timeout: Duration::from_secs(args.header_read_timeout_s.max(1)) };
     if let Some(addr) = args.metrics_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -604,7 +636,7 @@ async fn run(
         tracing::info!("metrics are served on http://{}/metrics", listener.local_addr()?);
         let metrics = http::metrics::router(pool.clone());
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, metrics).with_graceful_shutdown(shutdown_signal()).await {
+            if let Err(e) = http::serve(listener, metrics, serve_limits, shutdown_signal()).await {
                 tracing::error!(error = %e, "the metrics listener stopped");
             }
         });
@@ -614,9 +646,7 @@ async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!("RoadLedger is serving on http://{}/", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    http::serve(listener, app, serve_limits, shutdown_signal()).await?;
     pool.close().await;
     Ok(())
 }
@@ -638,6 +668,23 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The upload settings; the buffers hold at least one largest upload, so that one always fits.
+fn upload_limits(args: &ServeArgs) -> UploadLimits {
+    let largest_upload = args.photo_bytes_max * Settings::default().photos_per_observation_max + 1024 * 1024;
+    let buffer_bytes =
+        args.upload_buffer_mib.map_or_else(default_upload_buffer_bytes, |mib| mib.saturating_mul(1024 * 1024));
+    if buffer_bytes < largest_upload {
+        tracing::warn!(buffer_bytes, largest_upload, "the upload buffers are raised to hold one largest upload");
+    }
+    UploadLimits {
+        buffer_bytes: buffer_bytes.max(largest_upload),
+        buffer_wait: Duration::from_millis(args.upload_buffer_wait_ms),
+        body_min_rate_bytes_s: args.upload_body_min_rate,
+        body_grace: Duration::from_secs(args.upload_body_grace_s),
+        body_timeout: Duration::from_secs(args.upload_body_timeout_s.max(1)),
+    }
 }
 
 /// `SUNNY,RAINY`: how many towns each band of the ranking holds.

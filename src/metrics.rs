@@ -51,6 +51,10 @@ impl Gauge {
         self.0.load(Ordering::Relaxed)
     }
 
+    pub fn add(&self, n: i64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Adds one until the guard is dropped: what is waiting or in flight now, however the wait ends.
     pub fn track(&self) -> GaugeGuard<'_> {
         self.0.fetch_add(1, Ordering::Relaxed);
@@ -262,7 +266,8 @@ impl Job {
     }
 }
 
-/// A queue in front of a few slots (a semaphore): requests waiting now, and those turned away with 429.
+/// A queue in front of a few slots (a semaphore): requests waiting now, and those turned away (429, or 503
+/// for the upload buffers).
 #[derive(Debug)]
 pub struct Queue {
     pub name: &'static str,
@@ -303,6 +308,12 @@ pub struct Metrics {
     pub replica_up: Gauge,
     /// How far behind the primary's write position the replica was at its last look, in WAL bytes.
     pub replica_lag_bytes: Gauge,
+    /// Memory for upload bodies (`http::limits::UploadBuffers`): a queue whose slots are KiB, and the bytes
+    /// buffered by uploads in progress now.
+    pub upload_buffer: Queue,
+    pub upload_buffer_slots: Gauge,
+    pub upload_buffer_in_use: Gauge,
+    pub upload_buffered_bytes: Gauge,
 }
 
 pub static METRICS: Metrics = Metrics {
@@ -323,6 +334,10 @@ pub static METRICS: Metrics = Metrics {
     replica_fallback_failed: Counter::new(),
     replica_up: Gauge(AtomicI64::new(-1)),
     replica_lag_bytes: Gauge::new(),
+    upload_buffer: Queue::new("upload_buffer"),
+    upload_buffer_slots: Gauge::new(),
+    upload_buffer_in_use: Gauge::new(),
+    upload_buffered_bytes: Gauge::new(),
 };
 
 /// One request as answered: its route template (or [`ROUTE_FALLBACK`]), method, status and time to the
@@ -426,13 +441,26 @@ pub fn render(snapshot: &Snapshot) -> String {
     header(&mut out, "roadledger_db_pool_max_connections", "gauge", "The most connections the pool opens.");
     let _ = writeln!(out, "roadledger_db_pool_max_connections {}", snapshot.pool_max);
 
-    let queues = [&m.pdf_render, &m.ledger_export, &m.site_export];
-    header(&mut out, "roadledger_queue_slots_in_use", "gauge", "Slots of a bounded queue in use now.");
-    for (name, in_use, _) in snapshot.queues {
+    let queues = [&m.pdf_render, &m.ledger_export, &m.site_export, &m.upload_buffer];
+    // The upload buffers' slots are KiB, counted as they are taken rather than read off a semaphore: there
+    // is one per router, and the router is not this module's to see.
+    let upload_buffer = (
+        m.upload_buffer.name,
+        usize::try_from(m.upload_buffer_in_use.get()).unwrap_or(0),
+        usize::try_from(m.upload_buffer_slots.get()).unwrap_or(0),
+    );
+    let slots: Vec<_> = snapshot.queues.into_iter().chain(std::iter::once(upload_buffer)).collect();
+    header(
+        &mut out,
+        "roadledger_queue_slots_in_use",
+        "gauge",
+        "Slots of a bounded queue in use now (upload_buffer: KiB of upload bodies).",
+    );
+    for (name, in_use, _) in &slots {
         let _ = writeln!(out, "roadledger_queue_slots_in_use{{queue=\"{name}\"}} {in_use}");
     }
-    header(&mut out, "roadledger_queue_slots", "gauge", "Slots of a bounded queue.");
-    for (name, _, max) in snapshot.queues {
+    header(&mut out, "roadledger_queue_slots", "gauge", "Slots of a bounded queue (upload_buffer: KiB).");
+    for (name, _, max) in &slots {
         let _ = writeln!(out, "roadledger_queue_slots{{queue=\"{name}\"}} {max}");
     }
     header(&mut out, "roadledger_queue_waiting", "gauge", "Requests waiting for a slot of a bounded queue now.");
@@ -443,7 +471,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         &mut out,
         "roadledger_queue_refused_total",
         "counter",
-        "Requests turned away (429) after waiting too long for a slot.",
+        "Requests turned away (429; 503 for upload_buffer) after waiting too long for a slot.",
     );
     for q in queues {
         let _ = writeln!(out, "roadledger_queue_refused_total{{queue=\"{}\"}} {}", q.name, q.refused.get());
@@ -479,6 +507,13 @@ pub fn render(snapshot: &Snapshot) -> String {
         "WAL bytes the replica was behind the primary's write position at its last look.",
     );
     let _ = writeln!(out, "roadledger_replica_lag_bytes {}", m.replica_lag_bytes.get());
+    header(
+        &mut out,
+        "roadledger_upload_buffered_bytes",
+        "gauge",
+        "Bytes of upload bodies held in memory by uploads in progress now.",
+    );
+    let _ = writeln!(out, "roadledger_upload_buffered_bytes {}", m.upload_buffered_bytes.get());
 
     let jobs = [&m.report_schedule, &m.tile_change_prune, &m.site_cell_compact];
     header(&mut out, "roadledger_job_runs_total", "counter", "Runs of a background job, failed or not.");

@@ -2,6 +2,8 @@
 //! client's, and peak-RSS measurement.
 #![allow(dead_code)] // each benchmark uses its own part
 
+pub mod slow_upload;
+
 use roadledger::db::accounts;
 use roadledger::domain::auth::Role;
 
@@ -90,4 +92,18 @@ pub async fn bench_server(
     }
     conn.close().await.unwrap();
     (server, cluster)
+}
+
+/// An observation upload's body with one photo part, and its content type.
+pub fn multipart(observation: &[u8], photo: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "bench-boundary-1f4c";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"observation\"\r\n\r\n").into_bytes();
+    body.extend_from_slice(observation);
+    body.extend_from_slice(
+        format!("\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

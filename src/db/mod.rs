@@ -2,8 +2,8 @@
 //! transactions.
 
 pub mod accounts;
-pub mod crash_patterns;
 pub mod candidates;
+pub mod crash_patterns;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::auth::DetectionSender;
+use super::limits::UploadBody;
 use super::{AppState, Error, Result, uploads};
 use crate::db;
 use crate::db::candidates::{DetectionImage, Recorded};
@@ -49,18 +50,21 @@ pub struct DetectionForm {
         (status = 413, description = "The image is too large"),
         (status = 415, description = "The body is not multipart/form-data, or the image is not JPEG or PNG"),
         (status = 422, description = "A field breaks a rule (the message names it), or the image has too many pixels"),
+        (status = 503, description = "The server's upload buffers are full (or the database is not answering): send it again after Retry-After"),
+        (status = 507, description = "The photo store is full: nothing was recorded; send it again once the administrator has made room"),
     )
 )]
 pub async fn create(
     State(state): State<AppState>,
     DetectionSender(actor): DetectionSender,
+    mut upload_body: UploadBody,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     if !actor.can(Permission::SendDetections) {
         return Err(Error::Forbidden("detections are sent by a detection system's account (role detector)".into()));
     }
     let limits = state.settings.photo_limits;
-    let upload = uploads::read(multipart, "detection", &["image"], 1, limits.bytes_max).await?;
+    let upload = uploads::read(multipart, &mut upload_body, "detection", &["image"], 1, limits.bytes_max).await?;
     let input: DetectionInput =
         serde_json::from_slice(&upload.json).map_err(|e| Error::BadRequest(format!("detection is not valid: {e}")))?;
     let image = upload.photos.into_iter().next().map(|(_, bytes)| bytes);
@@ -82,7 +86,7 @@ pub async fn create(
     }
     let stored_image = match image {
         Some(bytes) => {
-            let photo = uploads::process_and_store(&state, vec![bytes]).await?.remove(0);
+            let photo = uploads::process_and_store(&state, &mut upload_body, vec![bytes]).await?.remove(0);
             Some(DetectionImage {
                 sha256: photo.sha256,
                 key: photo.original_key,

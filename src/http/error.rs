@@ -42,6 +42,16 @@ pub enum Error {
     Refused { status: StatusCode, code: &'static str, message: String, facts: serde_json::Value },
     #[error("the database is not answering; try again shortly")]
     Unavailable,
+    /// The client sent its request too slowly (an upload below the minimum rate, see `http::limits`).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The server is too busy for this request now (the upload buffers are full, or it was not answered in
+    /// time): 503 with `Retry-After`.
+    #[error("{message}")]
+    Busy { message: String, retry_after_s: u64 },
+    /// The photo store (or the disk an upload is written to) has no room: 507. Nothing was recorded.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -64,6 +74,9 @@ impl Error {
             Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Error::Refused { status, .. } => *status,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -120,6 +133,14 @@ impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
         match e {
             object_store::Error::NotFound { .. } => Error::NotFound("no such file in the photo store".into()),
+            e if crate::photos::out_of_space(&e) => {
+                tracing::error!(error = %e, "the photo store is full");
+                Error::InsufficientStorage(
+                    "the photo store is full: nothing was recorded; tell the administrator, and send it again once \
+                     they have made room"
+                        .into(),
+                )
+            }
             e => Error::Internal(e.into()),
         }
     }
@@ -156,7 +177,7 @@ impl IntoResponse for Error {
             Error::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
-            Error::TooManyRequests { retry_after_s, .. } => {
+            Error::TooManyRequests { retry_after_s, .. } | Error::Busy { retry_after_s, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
             }
             Error::Unauthorized(_) => {

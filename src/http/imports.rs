@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
+use super::limits::{BodyPace, UploadBody};
 use super::uploads::multipart_error;
 use super::{AppState, Error, Result};
 use crate::domain::auth::{Actor, Permission};
@@ -79,8 +80,10 @@ pub struct ImportForm {
         (status = 400, description = "A part is malformed"),
         (status = 404, description = "No such kind of import"),
                 (status = 413, description = "The file is larger than the upload limit; use `roadledger import`"),
+        (status = 408, description = "The file arrived too slowly (see the upload settings)"),
         (status = 415, description = "The body is not multipart/form-data"),
         (status = 422, description = "The file was read but refused: the report's problems"),
+        (status = 507, description = "The server's temporary directory is full"),
     )
 )]
 pub async fn create(
@@ -88,6 +91,7 @@ pub async fn create(
     actor: Actor,
     UrlPath(kind): UrlPath<String>,
     Query(query): Query<ImportQuery>,
+    body: UploadBody,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse> {
     require(&actor)?;
@@ -114,7 +118,8 @@ pub async fn create(
         running.retain(|_, p| p.strong_count() > 0);
         running.insert(id, Arc::downgrade(&progress));
     }
-    let upload = receive(multipart, dir.path(), state.settings.import_bytes_max, &progress).await?;
+    let mut pace = body.pace;
+    let upload = receive(multipart, &mut pace, dir.path(), state.settings.import_bytes_max, &progress).await?;
     let file_name = upload.display_name();
     let importer = Importer { name: actor.display_name.clone(), user_id: Some(actor.user_id) };
     let mut options = upload
@@ -175,10 +180,11 @@ impl Upload {
     }
 }
 
-/// Streams the parts to disk (never into memory: an OSM extract is hundreds of megabytes), within the
-/// upload limit.
+/// Streams the parts to disk (never into memory: an OSM extract is hundreds of megabytes, so the upload
+/// buffers are not asked for room), within the upload limit and at the upload pace.
 async fn receive(
     multipart: std::result::Result<Multipart, MultipartRejection>,
+    pace: &mut BodyPace,
     dir: &Path,
     bytes_max: u64,
     progress: &ImportProgress,
@@ -192,12 +198,13 @@ async fn receive(
     let mut names = Vec::new();
     let mut breaks = None;
     let mut total = 0u64;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = pace.next(multipart.next_field()).await?.map_err(multipart_error)? {
         let part = field.name().unwrap_or("").to_owned();
         match part.as_str() {
             "options" => {
                 let mut buf = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                while let Some(chunk) = pace.next(field.chunk()).await?.map_err(multipart_error)? {
+                    pace.received(chunk.len());
                     if buf.len() + chunk.len() > OPTIONS_BYTES_MAX {
                         return Err(Error::PayloadTooLarge(format!(
                             "the options part is over {OPTIONS_BYTES_MAX} bytes"
@@ -223,18 +230,19 @@ async fn receive(
                     names.push(name.clone());
                     files_dir.join(&name)
                 };
-                let mut out = tokio::fs::File::create(&path).await.map_err(|e| Error::Internal(e.into()))?;
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                let mut out = tokio::fs::File::create(&path).await.map_err(disk_error)?;
+                while let Some(chunk) = pace.next(field.chunk()).await?.map_err(multipart_error)? {
+                    pace.received(chunk.len());
                     total += chunk.len() as u64;
                     if total > bytes_max {
                         return Err(Error::PayloadTooLarge(format!(
                             "the upload is larger than the limit of {bytes_max} bytes; import larger files with `roadledger import`"
                         )));
                     }
-                    out.write_all(&chunk).await.map_err(|e| Error::Internal(e.into()))?;
+                    out.write_all(&chunk).await.map_err(disk_error)?;
                     progress.done.store(total, std::sync::atomic::Ordering::Relaxed);
                 }
-                out.flush().await.map_err(|e| Error::Internal(e.into()))?;
+                out.flush().await.map_err(disk_error)?;
                 if part == "breaks" {
                     breaks = Some(path);
                 }
@@ -254,6 +262,18 @@ async fn receive(
         _ => files_dir,
     };
     Ok(Upload { options, path, names, breaks })
+}
+
+/// Writing an uploaded file to the temporary directory failed: a full disk is the operator's to fix (507),
+/// anything else is ours (500). The directory goes with the request either way.
+fn disk_error(e: std::io::Error) -> Error {
+    if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
+        Error::InsufficientStorage(
+            "the server's temporary directory is full: nothing was imported; tell the administrator".into(),
+        )
+    } else {
+        Error::Internal(e.into())
+    }
 }
 
 /// The last path component of an uploaded file's name, without anything a file system would read as a path.

@@ -14,6 +14,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::limits::UploadBody;
 use super::{ApiJson, AppState, Error, Result, uploads};
 use crate::db;
 use crate::db::photos::PhotoOwner;
@@ -469,9 +470,12 @@ pub struct EvidenceForm {
         (status = 409, description = "The site is not in progress"),
         (status = 412, description = "If-Match names an older version: reload the site"),
         (status = 413, description = "A photo or the whole upload is too large"),
+        (status = 408, description = "The body arrived too slowly (see the upload settings): send it again"),
         (status = 415, description = "The body is not multipart/form-data"),
         (status = 422, description = "The evidence is not valid (the message names the field)"),
         (status = 428, description = "If-Match is missing"),
+        (status = 503, description = "The server's upload buffers are full (or the database is not answering): send it again after Retry-After"),
+        (status = 507, description = "The photo store is full: nothing was recorded"),
     )
 )]
 pub async fn evidence(
@@ -479,6 +483,7 @@ pub async fn evidence(
     actor: Actor,
     Path((id, code)): Path<(String, String)>,
     headers: HeaderMap,
+    mut body: UploadBody,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     let id = Uuid::parse_str(&id).map_err(|_| Error::BadRequest(format!("{id:?} is not a site id (a UUID)")))?;
@@ -486,6 +491,7 @@ pub async fn evidence(
     let limits = state.settings.photo_limits;
     let upload = uploads::read(
         multipart,
+        &mut body,
         "evidence",
         &["photo", "night_photo"],
         state.settings.photos_per_observation_max,
@@ -509,7 +515,7 @@ pub async fn evidence(
     }
     let nights: Vec<bool> = upload.photos.iter().map(|(name, _)| name == "night_photo").collect();
     let files: Vec<Bytes> = upload.photos.into_iter().map(|(_, bytes)| bytes).collect();
-    let photos = uploads::process_and_store(&state, files).await?;
+    let photos = uploads::process_and_store(&state, &mut body, files).await?;
 
     let mut tx = state.pool.begin().await?;
     let site =

@@ -12,6 +12,7 @@ mod health;
 mod imports;
 mod ledger;
 mod lifecycle;
+pub mod limits;
 pub mod metrics;
 mod observations;
 mod ogc;
@@ -23,6 +24,7 @@ pub mod release;
 pub mod reports;
 mod screenings;
 pub mod security;
+pub mod serve;
 pub mod settings;
 mod site_exports;
 mod site_view;
@@ -48,6 +50,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 pub use error::{Error, Result};
+pub use serve::{ServeLimits, serve};
 
 use crate::db::{ReadPool, Replica};
 use crate::domain::policy::{DeadlinePolicy, LookBackPolicy};
@@ -101,6 +104,10 @@ pub struct Settings {
     /// Detections below this confidence are kept, with their candidates, but left out of the queue and the
     /// map unless asked for (`?min_score=0`).
     pub detection_min_confidence: f64,
+    /// Upload bodies' pace and the memory they share (`limits`).
+    pub upload_limits: limits::UploadLimits,
+    /// Every request but an upload is answered within this, or 503 (`limits::request_timeout`).
+    pub request_timeout: std::time::Duration,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -144,6 +151,8 @@ impl Default for Settings {
             export_sites_max: site_exports::EXPORT_SITES_MAX,
             require_original_photos: false,
             detection_min_confidence: 0.5,
+            upload_limits: limits::UploadLimits::default(),
+            request_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -305,7 +314,9 @@ pub fn router(state: AppState) -> Router {
     let (api, _document) = api(BodyLimits::new(&state.settings)).split_for_parts();
     let api = api
         .fallback(|| async { Error::NotFound("no such API route; see /api/v1/openapi.json or /api.html".into()) })
-        .layer(axum::Extension(Arc::new(vendor_paths)));
+        .layer(axum::Extension(Arc::new(vendor_paths)))
+        // One memory budget for the bodies of every upload this router reads.
+        .layer(axum::Extension(Arc::new(limits::UploadBuffers::new(&state.settings.upload_limits))));
 
     // Pages change with every deploy: browsers must revalidate them.
     let pages = ServeDir::new(&web_dir)
@@ -346,6 +357,8 @@ pub fn router(state: AppState) -> Router {
         )
         // Before any route: a path no file or route can have is a 4xx, never the file service's 500.
         .layer(axum::middleware::from_fn(security::limit_path))
+        // A request not answered in time is a 503 (uploads keep their own pace: `limits::UploadBody`).
+        .layer(axum::middleware::from_fn_with_state(state.settings.request_timeout, limits::request_timeout))
         // Slides the session cookie's expiry along with the server's (see `auth::live_session`).
         .layer(axum::middleware::from_fn(auth::renew_session_cookie))
         // On every answer, pages and API alike (see `security`): no sniffing a type other than the one sent,

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::limits::UploadBody;
 use super::{ApiJson, AppState, Error, Result, uploads};
 use crate::db;
 use crate::db::observations::Outcome;
@@ -54,13 +55,17 @@ pub struct ObservationForm {
         (status = 404, description = "`site_id` names no site in your scope"),
         (status = 409, description = "This id was recorded with different content"),
         (status = 413, description = "A photo or the upload is too large"),
+        (status = 408, description = "The body arrived too slowly (see the upload settings): send it again"),
         (status = 415, description = "The body is not multipart/form-data"),
         (status = 422, description = "A field breaks a rule (the message names it); `site_too_far`, `site_other_kind`, `site_not_open`: the site named by `site_id` may not be joined"),
+        (status = 503, description = "The server's upload buffers are full (or the database is not answering): send it again after Retry-After"),
+        (status = 507, description = "The photo store is full: nothing was recorded; send it again once the administrator has made room"),
     )
 )]
 pub async fn create(
     State(state): State<AppState>,
     actor: Actor,
+    mut upload_body: UploadBody,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
     if !actor.can(Permission::RecordObservation) {
@@ -69,6 +74,7 @@ pub async fn create(
     let limits = state.settings.photo_limits;
     let upload = uploads::read(
         multipart,
+        &mut upload_body,
         "observation",
         &["photo"],
         state.settings.photos_per_observation_max,
@@ -115,7 +121,7 @@ pub async fn create(
         None => None,
     };
 
-    let mut new_photos = uploads::process_and_store(&state, photos).await?;
+    let mut new_photos = uploads::process_and_store(&state, &mut upload_body, photos).await?;
     // Checked against the record: a photo far away or days off is flagged for a reviewer, never refused.
     for (i, photo) in new_photos.iter_mut().enumerate() {
         let original = evidence.as_ref().and_then(|e| e.get(i).cloned());

@@ -1,12 +1,20 @@
 //! Multipart uploads with photos, shared by observations (before-photos) and checklist evidence (after- and
-//! night-photos): read every part within its limit, verify declared hashes, decode and thumbnail off the
-//! async runtime, store the files content-addressed.
+//! night-photos): read every part within its limit, its pace and the upload buffers (`http::limits`), verify
+//! declared hashes, decode and thumbnail off the async runtime, store the files content-addressed.
+//!
+//! A photo store that fails part-way (a full disk) must not keep what this upload wrote: the files it
+//! created are deleted again, unless another upload in this process has claimed the same key since (same
+//! photo, same key), so no file is left that no row will ever name, and no row is left without its file.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 
+use super::limits::UploadBody;
 use super::{AppState, Error, Result};
 use crate::db::photos::NewPhoto;
 use crate::photos::PhotoStore;
@@ -29,9 +37,10 @@ impl Upload {
 }
 
 /// Reads exactly one JSON part named `json_name` and up to `photos_max` photo parts named one of
-/// `photo_names`, each within `photo_bytes_max`.
+/// `photo_names`, each within `photo_bytes_max`, at `body`'s pace and within its room in the upload buffers.
 pub async fn read(
     multipart: std::result::Result<Multipart, MultipartRejection>,
+    body: &mut UploadBody,
     json_name: &str,
     photo_names: &[&str],
     photos_max: usize,
@@ -44,19 +53,19 @@ pub async fn read(
     let mut multipart = multipart.map_err(|e| Error::BadRequest(format!("{}; {usage}", e.body_text())))?;
     let mut json: Option<Bytes> = None;
     let mut photos = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = body.pace.next(multipart.next_field()).await?.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_string();
         if name == json_name {
             if json.is_some() {
                 return Err(Error::BadRequest(format!("send exactly one part named \"{json_name}\"")));
             }
-            json = Some(read_part(field, JSON_PART_BYTES_MAX, &format!("the {json_name} part")).await?);
+            json = Some(read_part(field, body, JSON_PART_BYTES_MAX, &format!("the {json_name} part")).await?);
         } else if photo_names.contains(&name.as_str()) {
             if photos.len() == photos_max {
                 return Err(Error::PayloadTooLarge(format!("at most {photos_max} photos per request")));
             }
             let what = format!("photo {}", photos.len() + 1);
-            photos.push((name, read_part(field, photo_bytes_max, &what).await?));
+            photos.push((name, read_part(field, body, photo_bytes_max, &what).await?));
         } else {
             return Err(Error::BadRequest(format!(
                 "unexpected part {:?}; {usage}",
@@ -69,8 +78,8 @@ pub async fn read(
 }
 
 /// Checks, thumbnails and stores photos; the first bad one refuses the whole request before anything is
-/// recorded.
-pub async fn process_and_store(state: &AppState, photos: Vec<Bytes>) -> Result<Vec<NewPhoto>> {
+/// recorded. The keys written are claimed in `body` until the handler returns (after its transaction).
+pub async fn process_and_store(state: &AppState, body: &mut UploadBody, photos: Vec<Bytes>) -> Result<Vec<NewPhoto>> {
     let limits = state.settings.photo_limits;
     let processed = tokio::task::spawn_blocking(move || {
         photos
@@ -88,22 +97,95 @@ pub async fn process_and_store(state: &AppState, photos: Vec<Bytes>) -> Result<V
     .map_err(|e| Error::Internal(e.into()))?
     .map_err(|(i, e)| photo_error(i, e))?;
     let mut stored = Vec::with_capacity(processed.len());
+    // The keys this upload created (they were not in the store before): its own to take back on failure.
+    let mut created = Vec::new();
     for (photo, original) in processed {
-        stored.push(store_photo(&state.photos, &photo, original).await?);
+        match store_photo(&state.photos, &mut body.claims, &mut created, &photo, original).await {
+            Ok(new) => stored.push(new),
+            Err(e) => {
+                take_back(&state.photos, &created).await;
+                return Err(e.into());
+            }
+        }
     }
     Ok(stored)
 }
 
-/// Reads one part, refusing it as soon as it passes its limit (the rest is never buffered).
-async fn read_part(mut field: Field<'_>, bytes_max: usize, what: &str) -> Result<Bytes> {
+/// Reads one part, refusing it as soon as it passes its limit (the rest is never buffered), or when it
+/// comes too slowly or the upload buffers have no room for it.
+async fn read_part(mut field: Field<'_>, body: &mut UploadBody, bytes_max: usize, what: &str) -> Result<Bytes> {
     let mut buf = BytesMut::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = body.pace.next(field.chunk()).await?.map_err(multipart_error)? {
+        body.pace.received(chunk.len());
         if buf.len() + chunk.len() > bytes_max {
             return Err(Error::PayloadTooLarge(format!("{what} is larger than the limit of {bytes_max} bytes")));
         }
+        body.buffered.grow(chunk.len()).await?;
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
+}
+
+/// How many uploads in this process hold a key between writing its file and the end of their request, and
+/// whether more than one ever did (then the file is never taken back: another upload may have recorded it).
+#[derive(Debug)]
+struct KeyClaim {
+    uploads: usize,
+    shared: bool,
+}
+
+static CLAIMS: Mutex<BTreeMap<String, KeyClaim>> = Mutex::new(BTreeMap::new());
+/// Held while files are taken back, and while a key is claimed: a key cannot be claimed (and its file
+/// written again) half-way through the check-then-delete of another upload's failure.
+static TAKING_BACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The store keys one request has claimed; released when it is dropped, at the end of the request.
+#[derive(Debug, Default)]
+pub struct Claims(Vec<String>);
+
+impl Claims {
+    async fn claim(&mut self, key: &str) {
+        let _taking_back = TAKING_BACK.lock().await;
+        let mut claims = CLAIMS.lock().expect("the claims are never poisoned");
+        claims
+            .entry(key.to_owned())
+            .and_modify(|c| {
+                c.uploads += 1;
+                c.shared = true;
+            })
+            .or_insert(KeyClaim { uploads: 1, shared: false });
+        self.0.push(key.to_owned());
+    }
+}
+
+impl Drop for Claims {
+    fn drop(&mut self) {
+        let mut claims = CLAIMS.lock().expect("the claims are never poisoned");
+        for key in self.0.drain(..) {
+            if let Some(claim) = claims.get_mut(&key) {
+                claim.uploads -= 1;
+                if claim.uploads == 0 {
+                    claims.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Deletes the files an upload created before it failed, except those another upload has claimed too.
+/// A delete that fails is logged: the file stays unreferenced (the case the invariant allows), never a row
+/// without its file.
+async fn take_back(store: &PhotoStore, created: &[String]) {
+    let _taking_back = TAKING_BACK.lock().await;
+    let ours: Vec<&String> = {
+        let claims = CLAIMS.lock().expect("the claims are never poisoned");
+        created.iter().filter(|key| claims.get(*key).is_some_and(|c| c.uploads == 1 && !c.shared)).collect()
+    };
+    for key in ours {
+        if let Err(e) = store.delete(key).await {
+            tracing::warn!(error = %e, key, "cannot delete a file of a failed upload");
+        }
+    }
 }
 
 pub(super) fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
@@ -151,12 +233,26 @@ fn photo_error(index: usize, e: PhotoError) -> Error {
     }
 }
 
-async fn store_photo(store: &PhotoStore, p: &ProcessedPhoto, original: Bytes) -> Result<NewPhoto> {
+/// Writes one photo's original and thumbnail, each key claimed first; `created` gets the keys that were
+/// not in the store before.
+async fn store_photo(
+    store: &PhotoStore,
+    claims: &mut Claims,
+    created: &mut Vec<String>,
+    p: &ProcessedPhoto,
+    original: Bytes,
+) -> std::result::Result<NewPhoto, object_store::Error> {
     let sha = p.sha256_hex();
     let original_key = PhotoStore::original_key(&sha, p.format.extension());
     let thumbnail_key = PhotoStore::thumbnail_key(&sha);
-    store.put(&original_key, original).await?;
-    store.put(&thumbnail_key, Bytes::from(p.thumbnail_jpeg.clone())).await?;
+    for (key, bytes) in [(&original_key, original), (&thumbnail_key, Bytes::from(p.thumbnail_jpeg.clone()))] {
+        claims.claim(key).await;
+        let existed = store.exists(key).await?;
+        store.put(key, bytes).await?;
+        if !existed {
+            created.push(key.clone());
+        }
+    }
     let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     Ok(NewPhoto {
         sha256: p.sha256,
@@ -175,6 +271,33 @@ async fn store_photo(store: &PhotoStore, p: &ProcessedPhoto, original: Bytes) ->
         original: None,
         evidence_flags: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed upload takes back a file it created alone, but never one another upload claimed meanwhile
+    /// (the same photo sent twice at once: the other may be committing a row that names it).
+    #[tokio::test]
+    async fn a_failed_upload_takes_back_only_the_files_no_other_upload_claimed() {
+        let store = PhotoStore::new(std::sync::Arc::new(object_store::memory::InMemory::new()));
+        let (alone, shared) = ("original/aa/alone.jpg", "original/bb/shared.jpg");
+        let mut failing = Claims::default();
+        failing.claim(alone).await;
+        failing.claim(shared).await;
+        store.put(alone, Bytes::from_static(b"a")).await.unwrap();
+        store.put(shared, Bytes::from_static(b"b")).await.unwrap();
+        let mut other = Claims::default();
+        other.claim(shared).await;
+        drop(other);
+
+        take_back(&store, &[alone.to_owned(), shared.to_owned()]).await;
+        assert!(!store.exists(alone).await.unwrap());
+        assert!(store.exists(shared).await.unwrap(), "a key another upload claimed stays");
+        drop(failing);
+        assert!(CLAIMS.lock().unwrap().is_empty(), "claims end with their requests");
+    }
 }
 
 /// Fuzzing (issue 14): the project's own part handling, [`read`], driven through axum's `Multipart` extractor
@@ -228,7 +351,9 @@ mod fuzz_tests {
 
     #[test]
     fn fuzz_multipart_read_never_panics_and_keeps_its_limits() {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let limits = crate::http::limits::UploadLimits::default();
+        let buffers = std::sync::Arc::new(crate::http::limits::UploadBuffers::new(&limits));
         crate::fuzz_tests::fuzz("multipart_read", 2048, |u| {
             let body = multipart_body(u)?;
             let request = Request::post("/api/v1/observations")
@@ -237,7 +362,8 @@ mod fuzz_tests {
                 .unwrap();
             let upload = runtime.block_on(async {
                 let multipart = Multipart::from_request(request, &()).await;
-                read(multipart, "observation", &["photo"], PHOTOS_MAX, PHOTO_BYTES_MAX).await
+                let mut body = UploadBody::new(tokio::time::Instant::now(), limits, buffers.clone());
+                read(multipart, &mut body, "observation", &["photo"], PHOTOS_MAX, PHOTO_BYTES_MAX).await
             });
             match upload {
                 Ok(upload) => {

@@ -70,6 +70,19 @@ impl PhotoStore {
         self.store.get(&StorePath::from(key)).await?.bytes().await
     }
 
+    /// Whether the store holds `key` (an error other than "not found" is an error).
+    pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {
+        match self.store.head(&StorePath::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        self.store.delete(&StorePath::from(key)).await
+    }
+
     /// Every key in the store, sorted (for `roadledger backup`).
     pub async fn keys(&self) -> Result<Vec<String>, object_store::Error> {
         let mut keys: Vec<String> =
@@ -91,4 +104,19 @@ impl PhotoStore {
         let result = self.store.get(&StorePath::from(key)).await?;
         Ok((result.meta.size, result.into_stream()))
     }
+}
+
+/// Whether a store's error is a full disk or an exhausted quota (ENOSPC, EDQUOT), on whatever backend: the
+/// I/O error is looked for down the error's chain of sources, where every `object_store` backend puts it.
+pub fn out_of_space(e: &object_store::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }

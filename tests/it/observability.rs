@@ -112,6 +112,11 @@ async fn metrics_count_requests_by_route_template_with_latency_uploads_and_the_p
         assert_eq!(after.value(&format!("roadledger_queue_slots_in_use{{queue=\"{queue}\"}}")), 0.0);
         assert_eq!(after.value(&format!("roadledger_queue_waiting{{queue=\"{queue}\"}}")), 0.0);
     }
+    // The upload buffers (KiB slots, a quarter of memory by default): none held once the upload is answered.
+    let kib = (roadledger::http::limits::default_upload_buffer_bytes() / 1024) as f64;
+    assert_eq!(after.value("roadledger_queue_slots{queue=\"upload_buffer\"}"), kib);
+    assert_eq!(after.value("roadledger_queue_slots_in_use{queue=\"upload_buffer\"}"), 0.0);
+    assert_eq!(after.value("roadledger_upload_buffered_bytes"), 0.0);
     // Every sample's metric has its HELP and TYPE.
     for series in after.samples.keys() {
         let name = series.split('{').next().unwrap();
