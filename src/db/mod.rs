@@ -2,6 +2,7 @@
 //! transactions.
 
 pub mod accounts;
+pub mod crashes;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;

@@ -14,6 +14,7 @@ pub mod crs;
 pub mod fields;
 pub mod read;
 mod tables;
+pub mod crashes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
