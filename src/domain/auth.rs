@@ -30,6 +30,10 @@ pub enum Permission {
     ImportPlaces,
     /// Publish a weekly summary, monthly bulletin or ranking, and prepare their drafts.
     PublishReports,
+    /// Import crash records from the police crash database's exports.
+    ImportCrashes,
+    /// Read every crash record and the imports (town officers read their own town's crashes only).
+    ReadCrashes,
 }
 
 impl Permission {
@@ -38,6 +42,8 @@ impl Permission {
             Permission::RecordObservation => &[Role::Inspector],
             Permission::ManageUsers | Permission::ImportPlaces => &[Role::Admin],
             Permission::PublishReports => &[Role::Dispatcher, Role::Leader, Role::Admin],
+            Permission::ImportCrashes => &[Role::Dispatcher, Role::Admin],
+            Permission::ReadCrashes => &[Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin],
         }
     }
 }

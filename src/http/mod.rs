@@ -4,6 +4,7 @@
 mod accounts;
 pub mod auth;
 mod closeout;
+mod crashes;
 pub mod error;
 mod health;
 mod imports;
@@ -82,6 +83,8 @@ pub struct Settings {
     pub ranking_bands: crate::domain::report::RankingBands,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
+    /// Largest crash file imported (`POST /crash-imports` and `roadledger import crashes`), bytes.
+    pub crash_import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
     pub tile_cache_bytes: usize,
     /// Most sites one GeoJSON or KML export holds (`site_exports`); more is a 400 asking to narrow the filter.
@@ -126,6 +129,7 @@ impl Default for Settings {
             ranking_weights: Default::default(),
             ranking_bands: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
+            crash_import_bytes_max: crate::import::crashes::CrashLimits::default().bytes_max,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
             require_original_photos: false,
@@ -145,6 +149,7 @@ pub struct AppState {
 pub(crate) struct BodyLimits {
     upload_bytes_max: usize,
     import_bytes_max: usize,
+    crash_import_bytes_max: usize,
 }
 
 impl BodyLimits {
@@ -152,6 +157,10 @@ impl BodyLimits {
         BodyLimits {
             upload_bytes_max: settings.photo_limits.bytes_max * settings.photos_per_observation_max + 1024 * 1024,
             import_bytes_max: usize::try_from(settings.import_bytes_max)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1024 * 1024),
+            // The file's own limit answers first, in its words; the body limit only stops what is far over it.
+            crash_import_bytes_max: usize::try_from(settings.crash_import_bytes_max)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1024 * 1024),
         }
@@ -205,6 +214,9 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(imports::create).layer(DefaultBodyLimit::max(limits.import_bytes_max)))
         .routes(routes!(imports::history))
         .routes(routes!(imports::progress))
+        .routes(routes!(crashes::create, crashes::imports).layer(DefaultBodyLimit::max(limits.crash_import_bytes_max)))
+        .routes(routes!(crashes::list))
+        .routes(routes!(crashes::show))
         .routes(routes!(places::towns))
         .routes(routes!(places::roads))
         .routes(routes!(places::locate_point))

@@ -45,6 +45,7 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
         (name = "reference", description = "Towns, roads, hazard types, checklists, settings"),
         (name = "places", description = "A county's towns and roads: import, list, locate stakes"),
         (name = "reports", description = "Weekly summaries (周总结), monthly bulletins (月通报), the quarterly town ranking (晴雨榜) and their publications"),
+        (name = "crashes", description = "Crash records (事故数据) from the police crash database's exports: import and read"),
         (name = "accounts", description = "Signing in, API tokens, accounts"),
         (name = "meta", description = "This document"),
     )

@@ -95,7 +95,7 @@ pub async fn process_and_store(state: &AppState, photos: Vec<Bytes>) -> Result<V
 }
 
 /// Reads one part, refusing it as soon as it passes its limit (the rest is never buffered).
-async fn read_part(mut field: Field<'_>, bytes_max: usize, what: &str) -> Result<Bytes> {
+pub(super) async fn read_part(mut field: Field<'_>, bytes_max: usize, what: &str) -> Result<Bytes> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if buf.len() + chunk.len() > bytes_max {
