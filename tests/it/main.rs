@@ -10,6 +10,7 @@ mod browser;
 mod closeout;
 mod coords_sql;
 mod county_guide;
+mod crash_import;
 mod crash_schema;
 mod demo;
 mod dynamic_sql;
