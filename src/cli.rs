@@ -248,15 +248,24 @@ pub async fn import_crashes(pool: &PgPool, request: CrashImportRequest) -> anyho
     options.county = request.county;
     options.limits = CrashLimits { bytes_max: request.bytes_max, ..CrashLimits::default() };
     let mapping = match &request.mapping {
-        Some(path) => Some(
-            std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))?)
+        }
         None => None,
     };
-    options.parse_text(request.crs.as_deref(), request.encoding.as_deref(), request.sheet.as_deref(), mapping.as_deref())?;
-    let size = std::fs::metadata(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
+    options.parse_text(
+        request.crs.as_deref(),
+        request.encoding.as_deref(),
+        request.sheet.as_deref(),
+        mapping.as_deref(),
+    )?;
+    let size =
+        std::fs::metadata(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
     if size > request.bytes_max {
-        bail!("{file_name} is {size} bytes; a crash file may have at most {} (--crash-import-bytes-max)", request.bytes_max);
+        bail!(
+            "{file_name} is {size} bytes; a crash file may have at most {} (--crash-import-bytes-max)",
+            request.bytes_max
+        );
     }
     let bytes = std::fs::read(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?;
     let report = crashes::import(pool, bytes, &options).await?;
@@ -269,7 +278,13 @@ pub async fn import_crashes(pool: &PgPool, request: CrashImportRequest) -> anyho
         .into_iter()
         .flatten()
         .collect();
-    println!("{} ({}): {} rows read in {:.1} s", f.name, details.join(", "), report.rows_read, report.elapsed_ms as f64 / 1000.0);
+    println!(
+        "{} ({}): {} rows read in {:.1} s",
+        f.name,
+        details.join(", "),
+        report.rows_read,
+        report.elapsed_ms as f64 / 1000.0
+    );
     let columns: Vec<String> = report.columns.iter().map(|(field, header)| format!("{header} → {field}")).collect();
     println!("columns: {}", columns.join(", "));
     if !report.dropped_columns.is_empty() {

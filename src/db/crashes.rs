@@ -47,7 +47,10 @@ pub async fn breaks_of(pool: &PgPool, road_ids: &[i32]) -> sqlx::Result<Vec<(i32
     Ok(rows
         .into_iter()
         .map(|r| {
-            (r.road_id, ChainageBreak { measure_m: r.measure_m, stake_back_m: r.stake_back_m, stake_ahead_m: r.stake_ahead_m })
+            (
+                r.road_id,
+                ChainageBreak { measure_m: r.measure_m, stake_back_m: r.stake_back_m, stake_ahead_m: r.stake_ahead_m },
+            )
         })
         .collect())
 }
@@ -152,11 +155,7 @@ pub struct CrashColumns {
 /// Inserts the crashes not stored yet (by `source_key`); returns how many were new. The town comes from the
 /// boundaries; a crash placed by coordinates with no road of its own gets the nearest road within the sites'
 /// snapping radius, and its stake there (`road_match`, as a site does).
-pub async fn insert_crashes(
-    tx: &mut Transaction<'_, Postgres>,
-    import_id: i64,
-    c: &CrashColumns,
-) -> sqlx::Result<i64> {
+pub async fn insert_crashes(tx: &mut Transaction<'_, Postgres>, import_id: i64, c: &CrashColumns) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"with r as (
              select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::float8[], $7::text[],

@@ -270,6 +270,17 @@ fn lookup<T: Copy>(text: &str, table: &[(T, &[&str])]) -> Option<T> {
         .map(|(value, _)| *value)
 }
 
+/// A coded value from its code, its own label, or the first table entry that names it (see [`lookup`]).
+fn from_label_in<T: Copy + std::str::FromStr>(
+    text: &str,
+    all: &[T],
+    label: fn(T) -> &'static str,
+    table: &[(T, &[&str])],
+) -> Option<T> {
+    let trimmed = text.trim();
+    trimmed.parse().ok().or_else(|| all.iter().copied().find(|c| label(*c) == trimmed)).or_else(|| lookup(text, table))
+}
+
 /// The police crash database's forms of a crash type (事故形态), and English words.
 const CRASH_TYPE_LABELS: &[(CrashType, &[&str])] = &[
     (CrashType::RearEnd, &["追尾", "追尾碰撞", "同向碰撞", "rear-end", "rear_end", "rearend"]),
@@ -280,7 +291,18 @@ const CRASH_TYPE_LABELS: &[(CrashType, &[&str])] = &[
     (CrashType::NonMotor, &["碰撞非机动车", "撞非机动车", "非机动车", "non-motor", "non_motor", "cyclist"]),
     (
         CrashType::SingleVehicle,
-        &["单车", "单车事故", "撞固定物", "撞静止物", "翻车", "坠车", "侧翻", "失控", "single-vehicle", "single_vehicle"],
+        &[
+            "单车",
+            "单车事故",
+            "撞固定物",
+            "撞静止物",
+            "翻车",
+            "坠车",
+            "侧翻",
+            "失控",
+            "single-vehicle",
+            "single_vehicle",
+        ],
     ),
     (CrashType::Other, &["其他", "其它", "other"]),
 ];
@@ -289,11 +311,7 @@ impl CrashType {
     /// A crash type as an export writes it: the code, the label, or a police form (追尾, 正面相撞, 刮擦, 单车,
     /// 碰撞行人 …). `None` for text that names none.
     pub fn from_label(text: &str) -> Option<CrashType> {
-        text.trim()
-            .parse()
-            .ok()
-            .or_else(|| CrashType::ALL.iter().copied().find(|c| c.label() == text.trim()))
-            .or_else(|| lookup(text, CRASH_TYPE_LABELS))
+        from_label_in(text, CrashType::ALL, CrashType::label, CRASH_TYPE_LABELS)
     }
 }
 
@@ -316,11 +334,7 @@ const VEHICLE_TYPE_LABELS: &[(VehicleType, &[&str])] = &[
 impl VehicleType {
     /// One vehicle as an export writes it (小型轿车, 电动自行车, 重型半挂牵引车 …), or its code or label.
     pub fn from_label(text: &str) -> Option<VehicleType> {
-        text.trim()
-            .parse()
-            .ok()
-            .or_else(|| VehicleType::ALL.iter().copied().find(|c| c.label() == text.trim()))
-            .or_else(|| lookup(text, VEHICLE_TYPE_LABELS))
+        from_label_in(text, VehicleType::ALL, VehicleType::label, VEHICLE_TYPE_LABELS)
     }
 
     /// A list of vehicles ("小型轿车,电动自行车", split on , ， 、 / ; ；), each once, in the order given.
@@ -349,11 +363,7 @@ const WEATHER_LABELS: &[(Weather, &[&str])] = &[
 impl Weather {
     /// 晴, 阴, 多云, 小雨, 大雨, 雾, 雨夹雪 (snow), … or the code.
     pub fn from_label(text: &str) -> Option<Weather> {
-        text.trim()
-            .parse()
-            .ok()
-            .or_else(|| Weather::ALL.iter().copied().find(|c| c.label() == text.trim()))
-            .or_else(|| lookup(text, WEATHER_LABELS))
+        from_label_in(text, Weather::ALL, Weather::label, WEATHER_LABELS)
     }
 }
 
@@ -367,11 +377,7 @@ const LIGHT_LABELS: &[(Light, &[&str])] = &[
 impl Light {
     /// 白天, 夜间有路灯照明, 夜间无路灯照明, 黎明, 黄昏 (and 黎明/黄昏), or the code.
     pub fn from_label(text: &str) -> Option<Light> {
-        text.trim()
-            .parse()
-            .ok()
-            .or_else(|| Light::ALL.iter().copied().find(|c| c.label() == text.trim()))
-            .or_else(|| lookup(text, LIGHT_LABELS))
+        from_label_in(text, Light::ALL, Light::label, LIGHT_LABELS)
     }
 }
 
@@ -385,11 +391,7 @@ const ROAD_SURFACE_LABELS: &[(RoadSurface, &[&str])] = &[
 impl RoadSurface {
     /// 干燥, 潮湿, 积水, 冰雪, 结冰, 泥泞, … or the code.
     pub fn from_label(text: &str) -> Option<RoadSurface> {
-        text.trim()
-            .parse()
-            .ok()
-            .or_else(|| RoadSurface::ALL.iter().copied().find(|c| c.label() == text.trim()))
-            .or_else(|| lookup(text, ROAD_SURFACE_LABELS))
+        from_label_in(text, RoadSurface::ALL, RoadSurface::label, ROAD_SURFACE_LABELS)
     }
 }
 
@@ -461,19 +463,39 @@ mod tests {
             assert_eq!(CrashType::from_label(c.as_str()), Some(*c));
         }
 
-        let weather = [("晴", Weather::Clear), ("阴", Weather::Cloudy), ("多云", Weather::Cloudy), ("小雨", Weather::Rain),
-            ("雨", Weather::Rain), ("雾", Weather::Fog), ("雪", Weather::Snow), ("雨夹雪", Weather::Snow)];
+        let weather = [
+            ("晴", Weather::Clear),
+            ("阴", Weather::Cloudy),
+            ("多云", Weather::Cloudy),
+            ("小雨", Weather::Rain),
+            ("雨", Weather::Rain),
+            ("雾", Weather::Fog),
+            ("雪", Weather::Snow),
+            ("雨夹雪", Weather::Snow),
+        ];
         for (text, expected) in weather {
             assert_eq!(Weather::from_label(text), Some(expected), "{text}");
         }
-        let light = [("白天", Light::Daylight), ("夜间有路灯照明", Light::DarkLit), ("夜间无路灯照明", Light::DarkUnlit),
-            ("黎明", Light::DawnDusk), ("黄昏", Light::DawnDusk), ("黎明/黄昏", Light::DawnDusk)];
+        let light = [
+            ("白天", Light::Daylight),
+            ("夜间有路灯照明", Light::DarkLit),
+            ("夜间无路灯照明", Light::DarkUnlit),
+            ("黎明", Light::DawnDusk),
+            ("黄昏", Light::DawnDusk),
+            ("黎明/黄昏", Light::DawnDusk),
+        ];
         for (text, expected) in light {
             assert_eq!(Light::from_label(text), Some(expected), "{text}");
         }
         assert_eq!(Light::from_label("月光"), None);
-        let surface = [("干燥", RoadSurface::Dry), ("潮湿", RoadSurface::Wet), ("积水", RoadSurface::Wet),
-            ("冰雪", RoadSurface::Icy), ("结冰", RoadSurface::Icy), ("泥泞", RoadSurface::Other)];
+        let surface = [
+            ("干燥", RoadSurface::Dry),
+            ("潮湿", RoadSurface::Wet),
+            ("积水", RoadSurface::Wet),
+            ("冰雪", RoadSurface::Icy),
+            ("结冰", RoadSurface::Icy),
+            ("泥泞", RoadSurface::Other),
+        ];
         for (text, expected) in surface {
             assert_eq!(RoadSurface::from_label(text), Some(expected), "{text}");
         }

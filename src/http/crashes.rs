@@ -141,9 +141,7 @@ pub async fn create(
         Some(_) => return Err(Error::BadRequest("dry_run is true or false".into())),
     };
     let text = |k: &str| texts.get(k).map(String::as_str);
-    options
-        .parse_text(text("crs"), text("encoding"), text("sheet"), text("mapping"))
-        .map_err(import_error)?;
+    options.parse_text(text("crs"), text("encoding"), text("sheet"), text("mapping")).map_err(import_error)?;
     let report = crashes::import(&state.pool, bytes, &options).await.map_err(import_error)?;
     let status = if report.dry_run { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(report)))
@@ -171,7 +169,9 @@ fn import_error(e: CrashImportError) -> Error {
 )]
 pub async fn imports(State(state): State<AppState>, actor: Actor) -> Result<impl IntoResponse> {
     if !actor.can(Permission::ReadCrashes) {
-        return Err(Error::Forbidden("the crash imports are read by dispatchers, reviewers, leaders and admins".into()));
+        return Err(Error::Forbidden(
+            "the crash imports are read by dispatchers, reviewers, leaders and admins".into(),
+        ));
     }
     let body = db::imports_json(&state.pool, IMPORTS_LISTED).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
@@ -258,9 +258,10 @@ pub async fn list(
     };
     let before = match params.before.as_deref().filter(|s| !s.is_empty()) {
         None => None,
-        Some(b) => Some(parse_cursor(b).ok_or_else(|| {
-            Error::BadRequest("before: pass the next_before value of the previous page".into())
-        })?),
+        Some(b) => Some(
+            parse_cursor(b)
+                .ok_or_else(|| Error::BadRequest("before: pass the next_before value of the previous page".into()))?,
+        ),
     };
     let filter = CrashFilter {
         bbox,
@@ -290,7 +291,8 @@ pub async fn list(
     body.push_str("],\"limit\":");
     body.push_str(&limit.to_string());
     let next_link = next.as_ref().map(|cursor| {
-        let kept: Vec<&str> = uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty() && !p.starts_with("before=")).collect();
+        let kept: Vec<&str> =
+            uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty() && !p.starts_with("before=")).collect();
         let mut query = kept.join("&");
         if !query.is_empty() {
             query.push('&');

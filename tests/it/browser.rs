@@ -1498,9 +1498,10 @@ async fn crashes_page_imports_a_police_export(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(imports, [("事故数据.csv".into(), "陈静".into(), 1, vec!["当事人姓名".to_string()])]);
-    let leaked: i64 = sqlx::query_scalar("select count(*) from crash c where c::text like '%张三%' or c::text like '%李四%'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let leaked: i64 =
+        sqlx::query_scalar("select count(*) from crash c where c::text like '%张三%' or c::text like '%李四%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(leaked, 0);
 }

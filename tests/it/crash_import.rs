@@ -28,16 +28,24 @@ async fn county(app: TestApp) -> County {
     app.add_town("320582100", "杨舍镇", YANGSHE).await;
     let town_id: i32 =
         sqlx::query_scalar("select id from town where admin_code = '320582100'").fetch_one(&app.pool).await.unwrap();
-    sqlx::query(
-        "insert into road (route_code, admin_code, name, geom)
-         values ('X202', '320582', '港丰公路', st_multi(st_geomfromtext('LINESTRING(120.50 31.86, 120.60 31.86)', 4326)))",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    add_road(&app, "X202", "港丰公路", "LINESTRING(120.50 31.86, 120.60 31.86)").await;
     let city = organisation(&app.pool, "city_office").await;
     let dispatcher = token_for(&app.pool, "diaodu", "赵调度", "dispatcher", city).await;
     County { app, dispatcher, town_id }
+}
+
+/// A coded road of county 320582, measured from its start (K0+000).
+async fn add_road(app: &TestApp, route_code: &str, name: &str, wkt: &str) {
+    sqlx::query(
+        "insert into road (route_code, admin_code, name, geom)
+         values ($1, '320582', $2, st_multi(st_geomfromtext($3, 4326)))",
+    )
+    .bind(route_code)
+    .bind(name)
+    .bind(wkt)
+    .execute(&app.pool)
+    .await
+    .unwrap();
 }
 
 /// `POST /api/v1/crash-imports` with the file and text parts.
@@ -135,7 +143,10 @@ async fn a_police_export_imports_its_good_rows_and_reports_each_bad_one_by_row_n
     let dry = upload(&app, &dispatcher, "事故.csv", &file, &[("dry_run", "true")]).await;
     assert_eq!(dry.status, StatusCode::OK, "{}", dry.detail());
     let dry = dry.json();
-    assert_eq!((dry["dry_run"].as_bool(), dry["rows_imported"].as_u64(), dry["import_id"].as_i64()), (Some(true), Some(3), None));
+    assert_eq!(
+        (dry["dry_run"].as_bool(), dry["rows_imported"].as_u64(), dry["import_id"].as_i64()),
+        (Some(true), Some(3), None)
+    );
     assert_eq!(app.count("crash").await, 0);
     assert_eq!(app.count("crash_import").await, 0);
 
@@ -158,7 +169,8 @@ async fn a_police_export_imports_its_good_rows_and_reports_each_bad_one_by_row_n
             (8, "bad_number".to_owned()),
         ]
     );
-    let reasons: Vec<&str> = report["refused"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> =
+        report["refused"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
     assert!(reasons[1].contains("X202 runs from K0+000 to K9+4"), "{}", reasons[1]);
     assert!(reasons[2].contains("no road X999"), "{}", reasons[2]);
     assert_eq!(report["refused"][3]["record_no"], "A006");
@@ -175,7 +187,10 @@ async fn a_police_export_imports_its_good_rows_and_reports_each_bad_one_by_row_n
     assert_eq!((a001.located_by.as_str(), a001.severity.as_str()), ("coordinates", "fatal"));
     assert_eq!(a001.crash_type.as_deref(), Some("rear_end"));
     assert_eq!(a001.vehicle_types, ["car", "e_bike"]);
-    assert_eq!((a001.weather.as_deref(), a001.light.as_deref(), a001.road_surface.as_deref()), (Some("clear"), Some("dark_unlit"), Some("dry")));
+    assert_eq!(
+        (a001.weather.as_deref(), a001.light.as_deref(), a001.road_surface.as_deref()),
+        (Some("clear"), Some("dark_unlit"), Some("dry"))
+    );
     assert_eq!(a001.town_id, Some(town_id));
     assert_eq!(a001.source_key, "no:A001");
     assert_eq!(a001.summary, "港丰公路与南环路交叉口");
@@ -199,7 +214,10 @@ async fn a_police_export_imports_its_good_rows_and_reports_each_bad_one_by_row_n
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!((a008.located_by.as_str(), a008.route_code.as_deref(), a008.stake_m, a008.lon), ("coordinates", Some("X202"), Some(3000.0), 120.5301));
+    assert_eq!(
+        (a008.located_by.as_str(), a008.route_code.as_deref(), a008.stake_m, a008.lon),
+        ("coordinates", Some("X202"), Some(3000.0), 120.5301)
+    );
 
     // No personal value anywhere: not in the crashes, not in the import's report.
     for value in PERSONAL_VALUES {
@@ -224,14 +242,18 @@ async fn a_police_export_imports_its_good_rows_and_reports_each_bad_one_by_row_n
 
     // The same file again: nothing new.
     let again = upload(&app, &dispatcher, "事故.csv", &file, &[]).await.json();
-    assert_eq!((again["rows_imported"].as_u64(), again["rows_known"].as_u64(), again["rows_refused"].as_u64()), (Some(0), Some(3), Some(5)));
+    assert_eq!(
+        (again["rows_imported"].as_u64(), again["rows_known"].as_u64(), again["rows_refused"].as_u64()),
+        (Some(0), Some(3), Some(5))
+    );
     assert_eq!(app.count("crash").await, 3);
 
     // The list and one crash, as GeoJSON in county time.
     let list = get_as(&app, &dispatcher, "/api/v1/crashes").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.detail());
     let list = list.json();
-    let times: Vec<&str> = list["features"].as_array().unwrap().iter().map(|f| f["properties"]["time"].as_str().unwrap()).collect();
+    let times: Vec<&str> =
+        list["features"].as_array().unwrap().iter().map(|f| f["properties"]["time"].as_str().unwrap()).collect();
     assert_eq!(times, ["2025-03-10T20:30:00+08:00", "2025-03-05T07:05:00+08:00", "2025-03-04T18:20:00+08:00"]);
     let id = list["features"][2]["id"].as_i64().unwrap();
     let one = get_as(&app, &dispatcher, &format!("/api/v1/crashes/{id}")).await.json();
@@ -266,7 +288,10 @@ async fn gbk_csv_is_read_with_or_without_the_encoding_and_english_headers_with_g
         .await
         .unwrap();
     assert_eq!((g.serious_injuries, g.slight_injuries), (0, 2));
-    assert_eq!((g.crash_type.as_deref(), g.weather.as_deref(), g.light.as_deref()), (Some("pedestrian"), Some("rain"), Some("dawn_dusk")));
+    assert_eq!(
+        (g.crash_type.as_deref(), g.weather.as_deref(), g.light.as_deref()),
+        (Some("pedestrian"), Some("rain"), Some("dawn_dusk"))
+    );
 
     // English headers, coordinates in GCJ-02 shifted to WGS-84, no record number: the key is the row's hash.
     let english = "time,lon,lat,deaths,serious_injuries,slight_injuries,crash_type,vehicle_types,weather,light,road_surface,driver_name,phone\n\
@@ -304,7 +329,18 @@ async fn a_workbook_is_read_from_a_named_sheet_with_excel_dates(pool: PgPool) {
     let mut workbook = Workbook::new();
     workbook.add_worksheet().set_name("说明").unwrap().write_string(0, 0, "导出说明").unwrap();
     let sheet = workbook.add_worksheet().set_name("事故").unwrap();
-    let headers = ["事故编号", "事故时间", "路线编码", "桩号", "死亡人数", "重伤人数", "轻伤人数", "事故形态", "车辆类型", "号牌号码"];
+    let headers = [
+        "事故编号",
+        "事故时间",
+        "路线编码",
+        "桩号",
+        "死亡人数",
+        "重伤人数",
+        "轻伤人数",
+        "事故形态",
+        "车辆类型",
+        "号牌号码",
+    ];
     for (c, h) in headers.iter().enumerate() {
         sheet.write_string(0, c as u16, *h).unwrap();
     }
@@ -350,7 +386,10 @@ async fn a_workbook_is_read_from_a_named_sheet_with_excel_dates(pool: PgPool) {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].occurred_at.to_rfc3339(), "2025-07-01T11:45:00+00:00", "an Excel date in county time");
     assert_eq!(rows[0].stake_m, Some(4500.0));
-    assert_eq!((rows[0].crash_type.as_deref(), rows[0].vehicle_types.clone()), (Some("angle"), vec!["farm_vehicle".to_owned()]));
+    assert_eq!(
+        (rows[0].crash_type.as_deref(), rows[0].vehicle_types.clone()),
+        (Some("angle"), vec!["farm_vehicle".to_owned()])
+    );
     assert_eq!(rows[1].occurred_at.to_rfc3339(), "2025-07-01T22:30:00+00:00");
     assert_eq!(rows[1].stake_m, Some(1200.0));
 }
@@ -368,9 +407,13 @@ async fn geojson_points_are_crashes_and_other_geometries_are_refused(pool: PgPoo
             { "type": "Feature", "geometry": null,
               "properties": { "事故编号": "J3", "事故时间": "2025-08-03 12:00", "路线编码": "X202", "桩号": "K0+500" } },
             { "type": "Feature", "geometry": { "type": "Point", "coordinates": [-0.12, 51.5] },
-              "properties": { "事故编号": "J4", "事故时间": "2025-08-04 12:00" } }
+              "properties": { "事故编号": "J4", "事故时间": "2025-08-04 12:00" } },
+            { "type": "Feature", "geometry": null,
+              "properties": { "事故编号": "J5", "事故时间": "2025-08-05 12:00", "路线编码": "G15", "桩号": 800 } }
         ]
     });
+    // An expressway's route code has two digits (migration 0014 lets crashes name it, as roads do).
+    add_road(&app, "G15", "沈海高速", "LINESTRING(120.51 31.85, 120.51 31.89)").await;
     let answer = upload(&app, &dispatcher, "crashes.geojson", file.to_string().as_bytes(), &[]).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.detail());
     let report = answer.json();
@@ -381,7 +424,10 @@ async fn geojson_points_are_crashes_and_other_geometries_are_refused(pool: PgPoo
         .fetch_all(&app.pool)
         .await
         .unwrap();
-    assert_eq!(placed, [("J1".into(), "coordinates".into()), ("J3".into(), "stake".into())]);
+    assert_eq!(
+        placed,
+        [("J1".into(), "coordinates".into()), ("J3".into(), "stake".into()), ("J5".into(), "stake".into())]
+    );
 }
 
 #[sqlx::test(migrations = "./migrations")]
@@ -397,10 +443,14 @@ async fn a_mapping_names_the_columns_and_may_not_name_personal_ones(pool: PgPool
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.detail());
     assert_eq!(answer.json()["columns"]["time"], "案发时刻");
     let (severity, crash_type): (String, String) =
-        sqlx::query_as("select severity, crash_type from crash where record_no = 'M1'").fetch_one(&app.pool).await.unwrap();
+        sqlx::query_as("select severity, crash_type from crash where record_no = 'M1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!((severity.as_str(), crash_type.as_str()), ("fatal", "rear_end"));
 
-    let personal = upload(&app, &dispatcher, "m.csv", csv.as_bytes(), &[("mapping", r#"{"record_no": "身份证号码"}"#)]).await;
+    let personal =
+        upload(&app, &dispatcher, "m.csv", csv.as_bytes(), &[("mapping", r#"{"record_no": "身份证号码"}"#)]).await;
     assert_eq!(personal.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(personal.json()["code"], "crash_mapping_personal");
     let typo = upload(&app, &dispatcher, "m.csv", csv.as_bytes(), &[("mapping", r#"{"time": "案发时间"}"#)]).await;
@@ -471,7 +521,12 @@ async fn dispatchers_import_and_town_officers_read_only_their_towns_crashes(pool
 
     let ids = |answer: Answer| -> Vec<String> {
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.detail());
-        answer.json()["features"].as_array().unwrap().iter().map(|f| f["properties"]["record_no"].as_str().unwrap().to_owned()).collect()
+        answer.json()["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["record_no"].as_str().unwrap().to_owned())
+            .collect()
     };
     assert_eq!(ids(get_as(&app, &reviewer, "/api/v1/crashes").await), ["T3", "T2", "T1"]);
     assert_eq!(ids(get_as(&app, &town_officer, "/api/v1/crashes").await), ["T3", "T1"]);
@@ -483,14 +538,19 @@ async fn dispatchers_import_and_town_officers_read_only_their_towns_crashes(pool
 
     // Filters and pages.
     assert_eq!(ids(get_as(&app, &reviewer, "/api/v1/crashes?severity=fatal").await), ["T1"]);
-    assert_eq!(ids(get_as(&app, &reviewer, "/api/v1/crashes?crash_type=sideswipe&from=2025-10-03&to=2025-10-03").await), ["T3"]);
+    assert_eq!(
+        ids(get_as(&app, &reviewer, "/api/v1/crashes?crash_type=sideswipe&from=2025-10-03&to=2025-10-03").await),
+        ["T3"]
+    );
     assert_eq!(ids(get_as(&app, &reviewer, &format!("/api/v1/crashes?town={town_id}")).await), ["T3", "T1"]);
     assert_eq!(ids(get_as(&app, &reviewer, "/api/v1/crashes?bbox=120.60,31.80,120.70,31.90").await), ["T2"]);
     let page = get_as(&app, &reviewer, "/api/v1/crashes?limit=2&severity=").await.json();
     assert_eq!(page["features"].as_array().unwrap().len(), 2);
     let next = page["next"].as_str().unwrap().to_owned();
     assert_eq!(ids(get_as(&app, &reviewer, &next).await), ["T1"]);
-    for bad in ["bbox=100,20,120,40", "severity=deadly", "from=yesterday", "limit=0", "limit=5000", "before=x", "colour=red"] {
+    for bad in
+        ["bbox=100,20,120,40", "severity=deadly", "from=yesterday", "limit=0", "limit=5000", "before=x", "colour=red"]
+    {
         let answer = get_as(&app, &reviewer, &format!("/api/v1/crashes?{bad}")).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -532,6 +592,7 @@ async fn the_command_imports_a_file_and_prints_its_report(pool: PgPool) {
     let report: Value = serde_json::from_slice(&real.stdout).unwrap();
     assert_eq!((report["rows_imported"].as_u64(), report["rows_refused"].as_u64()), (Some(3), Some(5)));
     assert_eq!(app.count("crash").await, 3);
-    let imported_by: String = sqlx::query_scalar("select imported_by from crash_import").fetch_one(&app.pool).await.unwrap();
+    let imported_by: String =
+        sqlx::query_scalar("select imported_by from crash_import").fetch_one(&app.pool).await.unwrap();
     assert!(imported_by.starts_with("命令行"), "{imported_by}");
 }

@@ -103,13 +103,48 @@ impl std::str::FromStr for CrashField {
 
 /// Header words that name a person or a vehicle's identity: a column whose header holds one is never read.
 const PERSONAL_WORDS_ZH: &[&str] = &[
-    "姓名", "名字", "当事人", "驾驶人", "驾驶员", "驾驶证", "身份证", "证件", "号牌", "车牌", "电话", "手机", "联系方式",
-    "住址", "户籍", "乘车人", "伤者", "死者",
+    "姓名",
+    "名字",
+    "当事人",
+    "驾驶人",
+    "驾驶员",
+    "驾驶证",
+    "身份证",
+    "证件",
+    "号牌",
+    "车牌",
+    "电话",
+    "手机",
+    "联系方式",
+    "住址",
+    "户籍",
+    "乘车人",
+    "伤者",
+    "死者",
 ];
 /// The same in English, as whole words of the header (split on anything not a letter or digit).
 const PERSONAL_WORDS_EN: &[&str] = &[
-    "name", "names", "driver", "drivers", "party", "parties", "plate", "plates", "phone", "mobile", "tel", "telephone",
-    "contact", "address", "passport", "licence", "license", "idcard", "identity", "victim", "victims",
+    "name",
+    "names",
+    "driver",
+    "drivers",
+    "party",
+    "parties",
+    "plate",
+    "plates",
+    "phone",
+    "mobile",
+    "tel",
+    "telephone",
+    "contact",
+    "address",
+    "passport",
+    "licence",
+    "license",
+    "idcard",
+    "identity",
+    "victim",
+    "victims",
 ];
 
 /// Whether a header names personal data (names, ID numbers, plates, phones, addresses). An English header
@@ -149,9 +184,11 @@ impl CrashMapping {
         let mut mapping = BTreeMap::new();
         for (field, header) in object {
             let field: CrashField = field.parse()?;
-            let header = header.as_str().map(str::trim).filter(|h| !h.is_empty()).ok_or_else(|| {
-                format!("the mapping of {} is not a column header (text)", field.as_str())
-            })?;
+            let header = header
+                .as_str()
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| format!("the mapping of {} is not a column header (text)", field.as_str()))?;
             if header.chars().count() > HEADER_CHARS_MAX {
                 return Err(format!("the mapping of {} is longer than {HEADER_CHARS_MAX} characters", field.as_str()));
             }
@@ -189,10 +226,9 @@ impl CrashMapping {
                         header_list(headers)
                     )
                 })?),
-                None => field
-                    .default_headers()
-                    .iter()
-                    .find_map(|name| headers.iter().position(|h| same_header(h, name))),
+                None => {
+                    field.default_headers().iter().find_map(|name| headers.iter().position(|h| same_header(h, name)))
+                }
             };
             if let Some(index) = index {
                 columns.0.insert(field, index);
@@ -236,19 +272,38 @@ mod tests {
     #[test]
     fn personal_headers_are_recognised_in_chinese_and_english() {
         for header in [
-            "当事人姓名", "驾驶人", "身份证号", "证件号码", "号牌号码", "车牌", "联系电话", "手机", "联系方式", "住址",
-            "Driver Name", "driver", "plate_no", "Phone", "id_card", "ID Number", "home address", "licence_no",
+            "当事人姓名",
+            "驾驶人",
+            "身份证号",
+            "证件号码",
+            "号牌号码",
+            "车牌",
+            "联系电话",
+            "手机",
+            "联系方式",
+            "住址",
+            "Driver Name",
+            "driver",
+            "plate_no",
+            "Phone",
+            "id_card",
+            "ID Number",
+            "home address",
+            "licence_no",
         ] {
             assert!(is_personal(header), "{header}");
         }
-        for header in ["事故编号", "事故时间", "车辆类型", "死亡人数", "id", "record_no", "route_code", "天气", "事故地点"] {
+        for header in
+            ["事故编号", "事故时间", "车辆类型", "死亡人数", "id", "record_no", "route_code", "天气", "事故地点"]
+        {
             assert!(!is_personal(header), "{header}");
         }
     }
 
     #[test]
     fn default_headers_resolve_in_chinese_and_english_and_a_mapping_wins() {
-        let zh: Vec<String> = ["事故编号", "发生时间", "经度", "纬度", " 死亡人数 ", "受伤人数"].map(String::from).into();
+        let zh: Vec<String> =
+            ["事故编号", "发生时间", "经度", "纬度", " 死亡人数 ", "受伤人数"].map(String::from).into();
         let columns = CrashMapping::default().resolve(&zh).unwrap();
         assert_eq!(columns.get(CrashField::RecordNo), Some(0));
         assert_eq!(columns.get(CrashField::Time), Some(1));

@@ -167,7 +167,11 @@ pub struct CrashImportReport {
 }
 
 /// Reads, checks, places and (unless a dry run) stores the crashes of one file.
-pub async fn import(pool: &PgPool, bytes: Vec<u8>, options: &CrashImportOptions) -> Result<CrashImportReport, CrashImportError> {
+pub async fn import(
+    pool: &PgPool,
+    bytes: Vec<u8>,
+    options: &CrashImportOptions,
+) -> Result<CrashImportReport, CrashImportError> {
     let started = Instant::now();
     if bytes.len() as u64 > options.limits.bytes_max {
         return Err(CrashImportError::TooLarge(format!(
@@ -287,14 +291,19 @@ struct Checked {
     notes: Vec<String>,
 }
 
-fn check_file(bytes: &[u8], format: CrashFormat, options: &CrashImportOptions) -> Result<(Sheet, Checked), CrashImportError> {
+fn check_file(
+    bytes: &[u8],
+    format: CrashFormat,
+    options: &CrashImportOptions,
+) -> Result<(Sheet, Checked), CrashImportError> {
     let limits = &options.limits;
     let sheet = match format {
         CrashFormat::Csv => read::read_csv(bytes, options.encoding, limits)?,
         CrashFormat::Xlsx => read::read_xlsx(bytes, options.sheet.as_deref(), limits)?,
         CrashFormat::GeoJson => read::read_geojson(bytes, limits)?,
     };
-    let columns = options.mapping.resolve(&sheet.headers).map_err(|e| CrashImportError::refused("crash_import_columns", e))?;
+    let columns =
+        options.mapping.resolve(&sheet.headers).map_err(|e| CrashImportError::refused("crash_import_columns", e))?;
     if !columns.has(CrashField::Time) {
         return Err(CrashImportError::refused(
             "crash_import_columns",
@@ -398,7 +407,9 @@ async fn place(
                     [] => Err(refuse("unknown_route", format!("no road {code} in the county's roads"))),
                     _ => Err(refuse(
                         "ambiguous_route",
-                        format!("{code} names roads in several counties; write the county in the code (e.g. {code}320582)"),
+                        format!(
+                            "{code} names roads in several counties; write the county in the code (e.g. {code}320582)"
+                        ),
                     )),
                 }
             }
@@ -445,9 +456,8 @@ async fn place(
             Err(StakeOffRoad::BeyondEnds) => {
                 refused.push(refuse("stake_beyond_road", format!("the stake is beyond the road's ends: {range}")))
             }
-            Err(StakeOffRoad::SkippedByBreak) => {
-                refused.push(refuse("stake_skipped", format!("a chainage break skips the stake on {}", road.route_code)))
-            }
+            Err(StakeOffRoad::SkippedByBreak) => refused
+                .push(refuse("stake_skipped", format!("a chainage break skips the stake on {}", road.route_code))),
         }
     }
     if pending.is_empty() {

@@ -69,7 +69,10 @@ pub struct Sheet {
 
 /// Which columns to keep, from the header: every one but personal data. Refuses too many columns, headers
 /// too long, and the same header twice (a mapping could not tell them apart).
-fn split_header(raw: &[String], limits: &CrashLimits) -> Result<(Vec<usize>, Vec<String>, Vec<String>), CrashImportError> {
+fn split_header(
+    raw: &[String],
+    limits: &CrashLimits,
+) -> Result<(Vec<usize>, Vec<String>, Vec<String>), CrashImportError> {
     if raw.len() > limits.columns_max {
         return Err(CrashImportError::refused(
             "crash_import_columns",
@@ -110,7 +113,10 @@ fn too_many_rows(limits: &CrashLimits) -> CrashImportError {
 
 /// A CSV's text: in the encoding given, else UTF-8 when it is valid UTF-8, else GB18030 (a superset of GBK,
 /// what Excel on Chinese Windows saves). A BOM is dropped.
-pub fn decode_text(bytes: &[u8], encoding: Option<&'static encoding_rs::Encoding>) -> Result<(String, String), CrashImportError> {
+pub fn decode_text(
+    bytes: &[u8],
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> Result<(String, String), CrashImportError> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let unreadable = |name: &str| {
         CrashImportError::refused(
@@ -146,7 +152,8 @@ pub fn read_csv(
 ) -> Result<Sheet, CrashImportError> {
     let (text, encoding) = decode_text(bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let unreadable = |e: csv::Error| CrashImportError::refused("crash_import_unreadable", format!("the CSV cannot be read: {e}"));
+    let unreadable =
+        |e: csv::Error| CrashImportError::refused("crash_import_unreadable", format!("the CSV cannot be read: {e}"));
     let raw: Vec<String> = reader.headers().map_err(unreadable)?.iter().map(str::to_owned).collect();
     let (keep, headers, dropped) = split_header(&raw, limits)?;
     let mut rows = Vec::new();
@@ -159,7 +166,8 @@ pub fn read_csv(
             return Err(too_many_rows(limits));
         }
         let number = record.position().map_or(0, |p| p.line());
-        let cells = keep.iter().map(|&i| record.get(i).map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned)).collect();
+        let cells =
+            keep.iter().map(|&i| record.get(i).map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned)).collect();
         rows.push(SheetRow { number, cells, point: None });
     }
     Ok(Sheet { headers, dropped, rows, encoding: Some(encoding), sheet: None })
@@ -183,7 +191,8 @@ fn cell_text(cell: &Data) -> Option<String> {
 }
 
 pub fn read_xlsx(bytes: &[u8], sheet: Option<&str>, limits: &CrashLimits) -> Result<Sheet, CrashImportError> {
-    let unreadable = |e: String| CrashImportError::refused("crash_import_unreadable", format!("the workbook cannot be read: {e}"));
+    let unreadable =
+        |e: String| CrashImportError::refused("crash_import_unreadable", format!("the workbook cannot be read: {e}"));
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(e.to_string()))?;
     let names = workbook.sheet_names();
     let name = match sheet {
@@ -198,7 +207,8 @@ pub fn read_xlsx(bytes: &[u8], sheet: Option<&str>, limits: &CrashLimits) -> Res
     let range = workbook.worksheet_range(&name).map_err(|e| unreadable(e.to_string()))?;
     let first_row = range.start().map_or(0, |(row, _)| row as u64);
     let mut rows_iter = range.rows();
-    let raw: Vec<String> = rows_iter.next().map(|r| r.iter().map(|c| cell_text(c).unwrap_or_default()).collect()).unwrap_or_default();
+    let raw: Vec<String> =
+        rows_iter.next().map(|r| r.iter().map(|c| cell_text(c).unwrap_or_default()).collect()).unwrap_or_default();
     let (keep, headers, dropped) = split_header(&raw, limits)?;
     let mut rows = Vec::new();
     for (i, row) in rows_iter.enumerate() {
@@ -228,7 +238,8 @@ fn property_text(value: &serde_json::Value) -> Option<String> {
 }
 
 pub fn read_geojson(bytes: &[u8], limits: &CrashLimits) -> Result<Sheet, CrashImportError> {
-    let unreadable = |e: String| CrashImportError::refused("crash_import_unreadable", format!("the GeoJSON cannot be read: {e}"));
+    let unreadable =
+        |e: String| CrashImportError::refused("crash_import_unreadable", format!("the GeoJSON cannot be read: {e}"));
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|_| unreadable("GeoJSON is UTF-8 (RFC 7946)".into()))?;
     let collection: geojson::FeatureCollection = text.parse().map_err(|e: geojson::Error| unreadable(e.to_string()))?;
@@ -256,7 +267,9 @@ pub fn read_geojson(bytes: &[u8], limits: &CrashLimits) -> Result<Sheet, CrashIm
             .map(|key| feature.properties.as_ref().and_then(|p| p.get(*key)).and_then(property_text))
             .collect();
         let point = feature.geometry.as_ref().map(|g| match &g.value {
-            geojson::GeometryValue::Point { coordinates } if coordinates.len() >= 2 => Ok([coordinates[0], coordinates[1]]),
+            geojson::GeometryValue::Point { coordinates } if coordinates.len() >= 2 => {
+                Ok([coordinates[0], coordinates[1]])
+            }
             other => Err(format!("a crash is a Point, not a {}", other.type_name())),
         });
         rows.push(SheetRow { number: i as u64 + 1, cells, point });

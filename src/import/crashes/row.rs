@@ -98,8 +98,9 @@ impl RowRules<'_> {
         };
         let occurred_at = match self.text(row, CrashField::Time) {
             None => return Err(refuse("no_time", Some(CrashField::Time), "no time".into())),
-            Some(text) => parse_time(text, self.workbook, self.now)
-                .map_err(|e| refuse("bad_time", Some(CrashField::Time), e))?,
+            Some(text) => {
+                parse_time(text, self.workbook, self.now).map_err(|e| refuse("bad_time", Some(CrashField::Time), e))?
+            }
         };
         let count = |field: CrashField| -> Result<Option<i16>, RefusedRow> {
             match self.text(row, field) {
@@ -114,7 +115,11 @@ impl RowRules<'_> {
         // 受伤人数 alone (no split into serious and slight) counts as slight injuries: the conservative reading,
         // which keeps the crash an injury crash without claiming serious harm.
         let (serious, slight) = match (serious, slight, injuries) {
-            (None, None, Some(all)) if !self.columns.has(CrashField::SeriousInjuries) && !self.columns.has(CrashField::SlightInjuries) => (0, all),
+            (None, None, Some(all))
+                if !self.columns.has(CrashField::SeriousInjuries) && !self.columns.has(CrashField::SlightInjuries) =>
+            {
+                (0, all)
+            }
             (s, l, _) => (s.unwrap_or(0), l.unwrap_or(0)),
         };
 
@@ -193,19 +198,31 @@ impl RowRules<'_> {
                     };
                     Some([number(CrashField::Lon, lon)?, number(CrashField::Lat, lat)?])
                 }
-                (Some(_), None) => return Err(("bad_coordinates", CrashField::Lat, "a longitude without a latitude".into())),
-                (None, Some(_)) => return Err(("bad_coordinates", CrashField::Lon, "a latitude without a longitude".into())),
+                (Some(_), None) => {
+                    return Err(("bad_coordinates", CrashField::Lat, "a longitude without a latitude".into()));
+                }
+                (None, Some(_)) => {
+                    return Err(("bad_coordinates", CrashField::Lon, "a latitude without a longitude".into()));
+                }
             },
         };
         let point = match given {
             None => None,
             Some([lon, lat]) => {
                 if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
-                    return Err(("bad_coordinates", CrashField::Lon, format!("{lon}, {lat} are not degrees of longitude and latitude")));
+                    return Err((
+                        "bad_coordinates",
+                        CrashField::Lon,
+                        format!("{lon}, {lat} are not degrees of longitude and latitude"),
+                    ));
                 }
                 let (lon, lat) = coords::to_wgs84(self.crs, lon, lat);
                 if !coords::in_china(lon, lat) {
-                    return Err(("outside_china", CrashField::Lon, format!("{lon:.5}, {lat:.5} is outside China (longitude and latitude swapped?)")));
+                    return Err((
+                        "outside_china",
+                        CrashField::Lon,
+                        format!("{lon:.5}, {lat:.5} is outside China (longitude and latitude swapped?)"),
+                    ));
                 }
                 Some([lon, lat])
             }
@@ -321,7 +338,13 @@ mod tests {
     #[test]
     fn export_times_are_county_time_unless_they_say_otherwise() {
         let utc = |y, mo, d, h, mi| Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
-        for text in ["2025-03-04 18:20", "2025/3/4 18:20:00", "2025-03-04T18:20:00+08:00", "2025年3月4日 18时20分", "2025.03.04 18:20"] {
+        for text in [
+            "2025-03-04 18:20",
+            "2025/3/4 18:20:00",
+            "2025-03-04T18:20:00+08:00",
+            "2025年3月4日 18时20分",
+            "2025.03.04 18:20",
+        ] {
             assert_eq!(parse_time(text, false, now()), Ok(utc(2025, 3, 4, 10, 20)), "{text}");
         }
         assert_eq!(parse_time("2025-03-04T18:20:00Z", false, now()), Ok(utc(2025, 3, 4, 18, 20)));
