@@ -176,6 +176,9 @@ pub async fn insert_crashes(tx: &mut Transaction<'_, Postgres>, import_id: i64, 
                  coalesce(string_to_array(nullif(p.vehicles, ''), ','), '{}'), p.weather, p.light, p.surface, p.summary
              from p
              left join lateral (select * from road_match(p.geom, null, null, $22) where p.road_id is null) m on true
+             -- Rows already stored skip the town and road look-ups; `on conflict` still settles a race with
+             -- another import and repeats within the file.
+             where not exists (select 1 from crash c where c.source_key = p.source_key)
              on conflict (source_key) do nothing
              returning 1)
          select count(*) as "count!" from ins"#,
