@@ -67,12 +67,12 @@ pub struct Sheet {
     pub sheet: Option<String>,
 }
 
+/// A header split: the indexes of the kept columns, their headers, and the dropped (personal) headers.
+type SplitHeader = (Vec<usize>, Vec<String>, Vec<String>);
+
 /// Which columns to keep, from the header: every one but personal data. Refuses too many columns, headers
 /// too long, and the same header twice (a mapping could not tell them apart).
-fn split_header(
-    raw: &[String],
-    limits: &CrashLimits,
-) -> Result<(Vec<usize>, Vec<String>, Vec<String>), CrashImportError> {
+fn split_header(raw: &[String], limits: &CrashLimits) -> Result<SplitHeader, CrashImportError> {
     if raw.len() > limits.columns_max {
         return Err(CrashImportError::refused(
             "crash_import_columns",

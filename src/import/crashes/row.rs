@@ -71,7 +71,7 @@ pub struct RowRules<'a> {
 
 impl RowRules<'_> {
     pub fn check(&self, row: &SheetRow) -> Result<CrashRow, RefusedRow> {
-        let record_no = self.text(row, CrashField::RecordNo).map(|s| clip(s));
+        let record_no = self.text(row, CrashField::RecordNo).map(clip);
         let refuse = |code: &'static str, field: Option<CrashField>, reason: String| RefusedRow {
             row: row.number,
             record_no: record_no.clone(),
