@@ -223,3 +223,96 @@ fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `roadledger import crashes …` as given on the command line.
+pub struct CrashImportRequest {
+    pub file: PathBuf,
+    pub mapping: Option<PathBuf>,
+    pub crs: Option<String>,
+    pub encoding: Option<String>,
+    pub sheet: Option<String>,
+    pub county: Option<String>,
+    pub bytes_max: u64,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+/// Imports a crash file and prints its report: lines a person reads, or JSON with `--json`. Refused rows are
+/// reported, not failures; a file that cannot be used at all fails the command.
+pub async fn import_crashes(pool: &PgPool, request: CrashImportRequest) -> anyhow::Result<()> {
+    use crate::import::crashes::{self, CrashImportOptions, CrashLimits};
+    let file_name = request.file.file_name().unwrap_or_default().display().to_string();
+    let user = std::env::var("USER").unwrap_or_else(|_| "?".into());
+    let mut options = CrashImportOptions::new(&file_name, format!("命令行 command line ({user})"));
+    options.dry_run = request.dry_run;
+    options.county = request.county;
+    options.limits = CrashLimits { bytes_max: request.bytes_max, ..CrashLimits::default() };
+    let mapping = match &request.mapping {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {}", path.display()))?)
+        }
+        None => None,
+    };
+    options.parse_text(
+        request.crs.as_deref(),
+        request.encoding.as_deref(),
+        request.sheet.as_deref(),
+        mapping.as_deref(),
+    )?;
+    let size =
+        std::fs::metadata(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
+    if size > request.bytes_max {
+        bail!(
+            "{file_name} is {size} bytes; a crash file may have at most {} (--crash-import-bytes-max)",
+            request.bytes_max
+        );
+    }
+    let bytes = std::fs::read(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?;
+    let report = crashes::import(pool, bytes, &options).await?;
+    if request.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let f = &report.file;
+    let details: Vec<&str> = [Some(f.format.as_str()), f.encoding.as_deref(), f.sheet.as_deref(), Some(f.crs.as_str())]
+        .into_iter()
+        .flatten()
+        .collect();
+    println!(
+        "{} ({}): {} rows read in {:.1} s",
+        f.name,
+        details.join(", "),
+        report.rows_read,
+        report.elapsed_ms as f64 / 1000.0
+    );
+    let columns: Vec<String> = report.columns.iter().map(|(field, header)| format!("{header} → {field}")).collect();
+    println!("columns: {}", columns.join(", "));
+    if !report.dropped_columns.is_empty() {
+        println!("dropped (personal data, never stored): {}", report.dropped_columns.join(", "));
+    }
+    if !report.ignored_columns.is_empty() {
+        println!("not read: {}", report.ignored_columns.join(", "));
+    }
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    let verb = if report.dry_run { "would import" } else { "imported" };
+    println!(
+        "{verb} {}, {} already stored, {} refused{}",
+        report.rows_imported,
+        report.rows_known,
+        report.rows_refused,
+        if report.dry_run { " — dry run, nothing written" } else { "" }
+    );
+    for r in &report.refused {
+        let no = r.record_no.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        println!("refused: row {}{no}: {}", r.row, r.reason);
+    }
+    if report.rows_refused > report.refused.len() as u64 {
+        println!("… and {} more refused rows", report.rows_refused - report.refused.len() as u64);
+    }
+    if let Some(id) = report.import_id {
+        println!("crash import {id} recorded");
+    }
+    Ok(())
+}

@@ -113,6 +113,41 @@ enum ImportCommand {
     Organisations(ImportArgs),
     /// Chainage breaks (断链) from a CSV with columns route_code, admin_code, stake_back, stake_ahead.
     ChainageBreaks(ImportArgs),
+    /// Crash records from the police crash database's exports: CSV (UTF-8 or GBK), XLSX or GeoJSON. Rows that
+    /// cannot be placed are reported with their row numbers and the rest imported; personal columns are dropped.
+    Crashes(CrashImportArgs),
+}
+
+#[derive(Args)]
+struct CrashImportArgs {
+    #[command(flatten)]
+    db: Database,
+    /// The file: .csv, .xlsx or .geojson.
+    file: PathBuf,
+    /// A JSON file mapping fields to the file's column headers, e.g. {"time": "案发时间"}.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// The coordinates' system: wgs84 (default), gcj02 (AMap, Tencent) or bd09 (Baidu).
+    #[arg(long)]
+    crs: Option<String>,
+    /// A CSV's encoding: gbk, gb18030, utf-8 (default: UTF-8 if valid, else GB18030).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// The workbook's sheet (default: the first).
+    #[arg(long)]
+    sheet: Option<String>,
+    /// The county (6-digit admin code) of route codes that name none.
+    #[arg(long, env = "ROADLEDGER_COUNTY")]
+    county: Option<String>,
+    /// Largest file read, bytes.
+    #[arg(long, env = "ROADLEDGER_CRASH_IMPORT_BYTES_MAX", default_value_t = 64 * 1024 * 1024)]
+    crash_import_bytes_max: u64,
+    /// Report what would be imported, store nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -348,6 +383,9 @@ struct ServeArgs {
     /// Largest county file uploaded on the admin page, bytes (larger ones: `roadledger import`).
     #[arg(long, env = "ROADLEDGER_IMPORT_BYTES_MAX", default_value_t = 512 * 1024 * 1024)]
     import_bytes_max: u64,
+    /// Largest crash file dispatchers upload (事故数据), bytes.
+    #[arg(long, env = "ROADLEDGER_CRASH_IMPORT_BYTES_MAX", default_value_t = 64 * 1024 * 1024)]
+    crash_import_bytes_max: u64,
     /// Memory for drawn map tiles, MiB (0: draw every tile afresh). Cached tiles are checked against the
     /// database's change log on every request, so they are never stale.
     #[arg(long, env = "ROADLEDGER_TILE_CACHE_MIB", default_value_t = 256)]
@@ -438,12 +476,27 @@ async fn main() -> anyhow::Result<()> {
         Command::Token { command: TokenCommand::Create { db, user, name } } => {
             with_database(db, move |pool| Box::pin(async move { cli::token_create(&pool, &user, &name).await })).await
         }
+        Command::Import { command: ImportCommand::Crashes(args) } => {
+            let request = cli::CrashImportRequest {
+                file: args.file,
+                mapping: args.mapping,
+                crs: args.crs,
+                encoding: args.encoding,
+                sheet: args.sheet,
+                county: args.county,
+                bytes_max: args.crash_import_bytes_max,
+                dry_run: args.dry_run,
+                json: args.json,
+            };
+            with_database(args.db, move |pool| Box::pin(async move { cli::import_crashes(&pool, request).await })).await
+        }
         Command::Import { command } => {
             let (kind, args) = match command {
                 ImportCommand::Towns(a) => (ImportKind::Towns, a),
                 ImportCommand::Roads(a) => (ImportKind::Roads, a),
                 ImportCommand::Organisations(a) => (ImportKind::Organisations, a),
                 ImportCommand::ChainageBreaks(a) => (ImportKind::ChainageBreaks, a),
+                ImportCommand::Crashes(_) => unreachable!("crash imports are matched above"),
             };
             let request = cli::ImportRequest {
                 kind,
@@ -600,6 +653,7 @@ async fn run(
         observation_edit_window: chrono::Duration::hours(args.edit_window_hours.clamp(0, 24 * 30)),
         look_back_radius_m: args.look_back_radius_m.clamp(10.0, 5_000.0),
         import_bytes_max: args.import_bytes_max,
+        crash_import_bytes_max: args.crash_import_bytes_max,
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         require_original_photos: args.require_original_photos,
         detection_min_confidence: args.detection_min_confidence.clamp(0.0, 1.0),

@@ -17,6 +17,7 @@ const PAGES = [
   { id: 'work', href: '/work.html', key: 'nav.work', roles: ['dispatcher', 'town_officer', 'unit_officer', 'reviewer'] },
   { id: 'candidates', href: '/candidates.html', key: 'nav.candidates', roles: ['dispatcher', 'reviewer', 'leader', 'admin', 'town_officer'] },
   { id: 'reports', href: '/reports.html', key: 'nav.reports' },
+  { id: 'crashes', href: '/crashes.html', key: 'nav.crashes', roles: ['dispatcher', 'reviewer', 'leader', 'admin'] },
   { id: 'inspect', href: '/inspect.html', key: 'nav.inspect' },
   { id: 'admin', href: '/admin.html', key: 'nav.admin', admin: true },
 ];

@@ -41,6 +41,10 @@ pub enum Permission {
     DecideCandidates,
     /// Import a file of detections a patrol or drone system exported (dispatchers and admins).
     ImportDetections,
+    /// Import crash records from the police crash database's exports.
+    ImportCrashes,
+    /// Read every crash record and the imports (town officers read their own town's crashes only).
+    ReadCrashes,
 }
 
 impl Permission {
@@ -55,6 +59,8 @@ impl Permission {
             }
             Permission::DecideCandidates => &[Role::Dispatcher],
             Permission::ImportDetections => &[Role::Dispatcher, Role::Admin],
+            Permission::ImportCrashes => &[Role::Dispatcher, Role::Admin],
+            Permission::ReadCrashes => &[Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin],
         }
     }
 }

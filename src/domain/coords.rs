@@ -100,6 +100,12 @@ fn outside_china(lon: f64, lat: f64) -> bool {
     !(CHINA_LON_MIN_DEG..=CHINA_LON_MAX_DEG).contains(&lon) || !(CHINA_LAT_MIN_DEG..=CHINA_LAT_MAX_DEG).contains(&lat)
 }
 
+/// Whether a WGS-84 point lies in the rough box of China the GCJ-02 formula uses: what an import of Chinese
+/// records (crashes) accepts; a point outside is a swapped or projected pair, not a place in a county.
+pub fn in_china(lon: f64, lat: f64) -> bool {
+    !outside_china(lon, lat)
+}
+
 fn gcj_shift_lat(x: f64, y: f64) -> f64 {
     let mut ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * x.abs().sqrt();
     ret += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;

@@ -253,6 +253,151 @@ impl TimeBand {
     }
 }
 
+/// Label text as police exports write it: without spaces (full-width ones too) and the usual trailing
+/// words, so 追尾碰撞 and 追尾 compare alike.
+fn normalise_label(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace() && *c != '\u{3000}').collect::<String>().to_lowercase()
+}
+
+/// The first of `table`'s entries one of whose labels is `text` exactly (after normalising), else the
+/// first whose label `text` contains. Codes and the enums' own labels are tried first by the callers.
+fn lookup<T: Copy>(text: &str, table: &[(T, &[&str])]) -> Option<T> {
+    let text = normalise_label(text);
+    if text.is_empty() {
+        return None;
+    }
+    table
+        .iter()
+        .find(|(_, labels)| labels.iter().any(|l| *l == text))
+        .or_else(|| table.iter().find(|(_, labels)| labels.iter().any(|l| text.contains(l))))
+        .map(|(value, _)| *value)
+}
+
+/// A coded value from its code, its own label, or the first table entry that names it (see [`lookup`]).
+fn from_label_in<T: Copy + std::str::FromStr>(
+    text: &str,
+    all: &[T],
+    label: fn(T) -> &'static str,
+    table: &[(T, &[&str])],
+) -> Option<T> {
+    let trimmed = text.trim();
+    trimmed.parse().ok().or_else(|| all.iter().copied().find(|c| label(*c) == trimmed)).or_else(|| lookup(text, table))
+}
+
+/// The police crash database's forms of a crash type (事故形态), and English words.
+const CRASH_TYPE_LABELS: &[(CrashType, &[&str])] = &[
+    (CrashType::RearEnd, &["追尾", "追尾碰撞", "同向碰撞", "rear-end", "rear_end", "rearend"]),
+    (CrashType::HeadOn, &["正面相撞", "正面碰撞", "对向碰撞", "正碰", "head-on", "head_on", "headon"]),
+    (CrashType::Angle, &["侧面相撞", "侧面碰撞", "直角碰撞", "侧碰", "angle", "side-impact"]),
+    (CrashType::Sideswipe, &["刮擦", "同向刮擦", "对向刮擦", "sideswipe"]),
+    (CrashType::Pedestrian, &["碰撞行人", "刮撞行人", "撞行人", "碾压行人", "行人", "pedestrian"]),
+    (CrashType::NonMotor, &["碰撞非机动车", "撞非机动车", "非机动车", "non-motor", "non_motor", "cyclist"]),
+    (
+        CrashType::SingleVehicle,
+        &[
+            "单车",
+            "单车事故",
+            "撞固定物",
+            "撞静止物",
+            "翻车",
+            "坠车",
+            "侧翻",
+            "失控",
+            "single-vehicle",
+            "single_vehicle",
+        ],
+    ),
+    (CrashType::Other, &["其他", "其它", "other"]),
+];
+
+impl CrashType {
+    /// A crash type as an export writes it: the code, the label, or a police form (追尾, 正面相撞, 刮擦, 单车,
+    /// 碰撞行人 …). `None` for text that names none.
+    pub fn from_label(text: &str) -> Option<CrashType> {
+        from_label_in(text, CrashType::ALL, CrashType::label, CRASH_TYPE_LABELS)
+    }
+}
+
+/// Vehicle words, most specific first: 电动自行车 before 自行车, 三轮摩托 before 摩托, 危化品 before 货车.
+const VEHICLE_TYPE_LABELS: &[(VehicleType, &[&str])] = &[
+    (VehicleType::EBike, &["电动自行车", "电动车", "电瓶车", "电动两轮车", "e-bike", "e_bike", "ebike"]),
+    (VehicleType::Tricycle, &["三轮", "tricycle"]),
+    (VehicleType::Bicycle, &["自行车", "单车", "bicycle", "bike"]),
+    (VehicleType::Motorcycle, &["摩托", "motorcycle", "motorbike"]),
+    (VehicleType::FarmVehicle, &["拖拉机", "农用", "农机", "低速货车", "低速汽车", "farm", "tractor"]),
+    (VehicleType::Hazmat, &["危化品", "危险品", "危险货物", "hazmat"]),
+    (VehicleType::Minivan, &["面包车", "微型客车", "minivan"]),
+    (VehicleType::Coach, &["旅游", "包车", "coach"]),
+    (VehicleType::Bus, &["公交", "客车", "大巴", "校车", "bus"]),
+    (VehicleType::Truck, &["货车", "卡车", "挂车", "牵引车", "渣土车", "搅拌车", "truck", "lorry"]),
+    (VehicleType::Car, &["轿车", "小型汽车", "小汽车", "越野车", "suv", "汽车", "car"]),
+    (VehicleType::Other, &["其他", "其它", "other"]),
+];
+
+impl VehicleType {
+    /// One vehicle as an export writes it (小型轿车, 电动自行车, 重型半挂牵引车 …), or its code or label.
+    pub fn from_label(text: &str) -> Option<VehicleType> {
+        from_label_in(text, VehicleType::ALL, VehicleType::label, VEHICLE_TYPE_LABELS)
+    }
+
+    /// A list of vehicles ("小型轿车,电动自行车", split on , ， 、 / ; ；), each once, in the order given.
+    /// `Err` names the first word that is no vehicle.
+    pub fn list_from_labels(text: &str) -> Result<Vec<VehicleType>, String> {
+        let mut out = Vec::new();
+        for word in text.split([',', '，', '、', '/', ';', '；']).map(str::trim).filter(|w| !w.is_empty()) {
+            let vehicle = VehicleType::from_label(word).ok_or_else(|| word.chars().take(32).collect::<String>())?;
+            if !out.contains(&vehicle) {
+                out.push(vehicle);
+            }
+        }
+        Ok(out)
+    }
+}
+
+const WEATHER_LABELS: &[(Weather, &[&str])] = &[
+    (Weather::Clear, &["晴", "晴天", "晴朗", "clear", "sunny", "fine"]),
+    (Weather::Cloudy, &["阴", "阴天", "多云", "cloudy", "overcast"]),
+    (Weather::Fog, &["雾", "霾", "fog", "haze"]),
+    (Weather::Snow, &["雪", "冰雹", "snow", "hail"]),
+    (Weather::Rain, &["雨", "rain"]),
+    (Weather::Other, &["大风", "沙尘", "其他", "其它", "other", "wind"]),
+];
+
+impl Weather {
+    /// 晴, 阴, 多云, 小雨, 大雨, 雾, 雨夹雪 (snow), … or the code.
+    pub fn from_label(text: &str) -> Option<Weather> {
+        from_label_in(text, Weather::ALL, Weather::label, WEATHER_LABELS)
+    }
+}
+
+const LIGHT_LABELS: &[(Light, &[&str])] = &[
+    (Light::DarkUnlit, &["夜间无路灯照明", "夜间无照明", "夜间无路灯", "无路灯", "无照明", "dark_unlit", "dark-unlit"]),
+    (Light::DarkLit, &["夜间有路灯照明", "夜间有照明", "夜间有路灯", "有路灯", "dark_lit", "dark-lit"]),
+    (Light::DawnDusk, &["黎明", "黄昏", "晨昏", "dawn", "dusk"]),
+    (Light::Daylight, &["白天", "白昼", "昼间", "日间", "daylight", "day"]),
+];
+
+impl Light {
+    /// 白天, 夜间有路灯照明, 夜间无路灯照明, 黎明, 黄昏 (and 黎明/黄昏), or the code.
+    pub fn from_label(text: &str) -> Option<Light> {
+        from_label_in(text, Light::ALL, Light::label, LIGHT_LABELS)
+    }
+}
+
+const ROAD_SURFACE_LABELS: &[(RoadSurface, &[&str])] = &[
+    (RoadSurface::Dry, &["干燥", "干", "dry"]),
+    (RoadSurface::Icy, &["冰", "雪", "icy", "ice", "snow"]),
+    (RoadSurface::Wet, &["潮湿", "湿", "积水", "wet"]),
+    (RoadSurface::Other, &["泥泞", "其他", "其它", "other"]),
+];
+
+impl RoadSurface {
+    /// 干燥, 潮湿, 积水, 冰雪, 结冰, 泥泞, … or the code.
+    pub fn from_label(text: &str) -> Option<RoadSurface> {
+        from_label_in(text, RoadSurface::ALL, RoadSurface::label, ROAD_SURFACE_LABELS)
+    }
+}
+
 /// A confirmed candidate links to an open site of its kind within this distance instead of opening a new one.
 pub const CONFIRM_LINK_RADIUS_M: f64 = 50.0;
 
@@ -293,5 +438,96 @@ mod tests {
         assert_eq!(&bands[9..16], ["daytime"; 7]);
         assert_eq!(&bands[16..19], ["evening_peak"; 3]);
         assert_eq!(&bands[19..], ["night"; 5]);
+    }
+
+    #[test]
+    fn police_export_labels_read_as_codes() {
+        let types = [
+            ("追尾", CrashType::RearEnd),
+            ("正面相撞", CrashType::HeadOn),
+            ("侧面相撞", CrashType::Angle),
+            ("刮擦", CrashType::Sideswipe),
+            ("单车", CrashType::SingleVehicle),
+            ("单车事故", CrashType::SingleVehicle),
+            ("碰撞行人", CrashType::Pedestrian),
+            ("碰撞非机动车", CrashType::NonMotor),
+            (" 追尾碰撞 ", CrashType::RearEnd),
+            ("head_on", CrashType::HeadOn),
+            ("Rear-end", CrashType::RearEnd),
+            ("其它", CrashType::Other),
+        ];
+        for (text, expected) in types {
+            assert_eq!(CrashType::from_label(text), Some(expected), "{text}");
+        }
+        assert_eq!(CrashType::from_label("飞碟"), None);
+        assert_eq!(CrashType::from_label(""), None);
+        for c in CrashType::ALL {
+            assert_eq!(CrashType::from_label(c.label()), Some(*c));
+            assert_eq!(CrashType::from_label(c.as_str()), Some(*c));
+        }
+
+        let weather = [
+            ("晴", Weather::Clear),
+            ("阴", Weather::Cloudy),
+            ("多云", Weather::Cloudy),
+            ("小雨", Weather::Rain),
+            ("雨", Weather::Rain),
+            ("雾", Weather::Fog),
+            ("雪", Weather::Snow),
+            ("雨夹雪", Weather::Snow),
+        ];
+        for (text, expected) in weather {
+            assert_eq!(Weather::from_label(text), Some(expected), "{text}");
+        }
+        let light = [
+            ("白天", Light::Daylight),
+            ("夜间有路灯照明", Light::DarkLit),
+            ("夜间无路灯照明", Light::DarkUnlit),
+            ("黎明", Light::DawnDusk),
+            ("黄昏", Light::DawnDusk),
+            ("黎明/黄昏", Light::DawnDusk),
+        ];
+        for (text, expected) in light {
+            assert_eq!(Light::from_label(text), Some(expected), "{text}");
+        }
+        assert_eq!(Light::from_label("月光"), None);
+        let surface = [
+            ("干燥", RoadSurface::Dry),
+            ("潮湿", RoadSurface::Wet),
+            ("积水", RoadSurface::Wet),
+            ("冰雪", RoadSurface::Icy),
+            ("结冰", RoadSurface::Icy),
+            ("泥泞", RoadSurface::Other),
+        ];
+        for (text, expected) in surface {
+            assert_eq!(RoadSurface::from_label(text), Some(expected), "{text}");
+        }
+        for w in Weather::ALL {
+            assert_eq!(Weather::from_label(w.label()), Some(*w));
+        }
+        for l in Light::ALL {
+            assert_eq!(Light::from_label(l.label()), Some(*l));
+        }
+        for r in RoadSurface::ALL {
+            assert_eq!(RoadSurface::from_label(r.label()), Some(*r));
+        }
+    }
+
+    #[test]
+    fn vehicle_lists_split_on_every_separator_and_name_the_unknown_word() {
+        use VehicleType::*;
+        assert_eq!(VehicleType::list_from_labels("小型轿车,电动自行车"), Ok(vec![Car, EBike]));
+        assert_eq!(
+            VehicleType::list_from_labels("重型半挂牵引车，电动三轮车、自行车/两轮摩托车;拖拉机；大型普通客车"),
+            Ok(vec![Truck, Tricycle, Bicycle, Motorcycle, FarmVehicle, Bus])
+        );
+        assert_eq!(VehicleType::list_from_labels("面包车, 面包车 ,危化品运输车"), Ok(vec![Minivan, Hazmat]));
+        assert_eq!(VehicleType::list_from_labels("旅游客车"), Ok(vec![Coach]));
+        assert_eq!(VehicleType::list_from_labels(""), Ok(vec![]));
+        assert_eq!(VehicleType::list_from_labels("轿车,飞艇"), Err("飞艇".to_string()));
+        for v in VehicleType::ALL {
+            assert_eq!(VehicleType::from_label(v.label()), Some(*v), "{v}");
+            assert_eq!(VehicleType::from_label(v.as_str()), Some(*v), "{v}");
+        }
     }
 }

@@ -154,6 +154,30 @@ pub fn measure_of(stake_m: f64, breaks: &[ChainageBreak]) -> Option<f64> {
     None
 }
 
+/// How far past a road's first or last stake a stake still names its end (metres): stakes are written to the
+/// metre and roads end anywhere, so K6+803 names the end of a road whose measure ends at 6 802.7 m.
+pub const STAKE_END_TOLERANCE_M: f64 = 1.0;
+
+/// Why a stake names no place on a road.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StakeOffRoad {
+    /// A short chain (断链) skips the stake.
+    SkippedByBreak,
+    /// Before the road's first stake or past its last.
+    BeyondEnds,
+}
+
+/// The continuous chainage of `stake_m` on a road whose measures run from `low_m` to `high_m`, within
+/// [`STAKE_END_TOLERANCE_M`] of either end (clamped to it). The one rule of the stake locator and the crash
+/// import; the point at the measure may still fall in a gap between a road's parts.
+pub fn measure_on_road(stake_m: f64, breaks: &[ChainageBreak], low_m: f64, high_m: f64) -> Result<f64, StakeOffRoad> {
+    let measure = measure_of(stake_m, breaks).ok_or(StakeOffRoad::SkippedByBreak)?;
+    if measure < low_m - STAKE_END_TOLERANCE_M || measure > high_m + STAKE_END_TOLERANCE_M {
+        return Err(StakeOffRoad::BeyondEnds);
+    }
+    Ok(measure.clamp(low_m, high_m))
+}
+
 /// The continuous chainage of each break, from breaks given as stakes (a 断链 table lists the stake behind
 /// and ahead): the stake behind, less the jumps before it.
 pub fn breaks_from_stakes(stakes: &[(f64, f64)]) -> Vec<ChainageBreak> {

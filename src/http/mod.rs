@@ -6,6 +6,7 @@ pub mod auth;
 mod candidates;
 mod closeout;
 mod crash_patterns;
+mod crashes;
 mod detections;
 pub mod error;
 mod health;
@@ -94,6 +95,8 @@ pub struct Settings {
     pub screening: crate::domain::screening::ScreeningDefaults,
     /// Largest county file uploaded on the admin page (bytes); larger ones go through `roadledger import`.
     pub import_bytes_max: u64,
+    /// Largest crash file imported (`POST /crash-imports` and `roadledger import crashes`), bytes.
+    pub crash_import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
     pub tile_cache_bytes: usize,
     /// Most sites one GeoJSON or KML export holds (`site_exports`); more is a 400 asking to narrow the filter.
@@ -147,6 +150,7 @@ impl Default for Settings {
             period_rules: Default::default(),
             screening: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
+            crash_import_bytes_max: crate::import::crashes::CrashLimits::default().bytes_max,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
             require_original_photos: false,
@@ -203,6 +207,7 @@ impl AppState {
 pub(crate) struct BodyLimits {
     upload_bytes_max: usize,
     import_bytes_max: usize,
+    crash_import_bytes_max: usize,
 }
 
 impl BodyLimits {
@@ -210,6 +215,10 @@ impl BodyLimits {
         BodyLimits {
             upload_bytes_max: settings.photo_limits.bytes_max * settings.photos_per_observation_max + 1024 * 1024,
             import_bytes_max: usize::try_from(settings.import_bytes_max)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1024 * 1024),
+            // The file's own limit answers first, in its words; the body limit only stops what is far over it.
+            crash_import_bytes_max: usize::try_from(settings.crash_import_bytes_max)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1024 * 1024),
         }
@@ -263,6 +272,9 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(imports::create).layer(DefaultBodyLimit::max(limits.import_bytes_max)))
         .routes(routes!(imports::history))
         .routes(routes!(imports::progress))
+        .routes(routes!(crashes::create, crashes::imports).layer(DefaultBodyLimit::max(limits.crash_import_bytes_max)))
+        .routes(routes!(crashes::list))
+        .routes(routes!(crashes::show))
         .routes(routes!(places::towns))
         .routes(routes!(places::roads))
         .routes(routes!(places::locate_point))

@@ -47,6 +47,7 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
         (name = "reports", description = "Weekly summaries (周总结), monthly bulletins (月通报), the quarterly town ranking (晴雨榜) and their publications"),
         (name = "crash_patterns", description = "When crashes happen (事故时段规律), a candidate's sheet, the holiday calendar"),
         (name = "screening", description = "Black-spot screening runs (事故多发点段筛查) and their candidates"),
+        (name = "crashes", description = "Crash records (事故数据) from the police crash database's exports: import and read"),
         (name = "accounts", description = "Signing in, API tokens, accounts"),
         (name = "meta", description = "This document"),
     )

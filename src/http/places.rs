@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{AppState, Error, Result};
 use crate::db::places as db;
 use crate::domain::auth::{Actor, Permission};
-use crate::domain::places::{self as rules, measure_of, stake_at};
+use crate::domain::places::{self as rules, StakeOffRoad, measure_on_road, stake_at};
 use crate::domain::stake::{Carriageway, Stake};
 
 const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/json");
@@ -18,8 +18,6 @@ const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/jso
 const LOCATE_RADIUS_DEFAULT_M: f64 = 100.0;
 const LOCATE_RADIUS_MAX_M: f64 = 2_000.0;
 const ROADS_PAGE_MAX: i64 = 500;
-/// How far past a road's first or last stake a stake still names its end (metres).
-const STAKE_END_TOLERANCE_M: f64 = 1.0;
 
 /// `GET /api/v1/places/towns`: every town with its sites and open sites (admins).
 #[utoipa::path(
@@ -200,16 +198,10 @@ pub async fn locate_stake(
         message: format!("{route_code} has no {stake}: {why}"),
         facts: json!({ "route_code": route_code, "stake": stake.to_string(), "first_stake": first, "last_stake": last }),
     };
-    let measure = measure_of(stake.metres, &breaks).ok_or_else(|| beyond("a chainage break skips it"))?;
-    // Stakes are written to the metre (or less) and roads end anywhere: K6+803 names the end of a road whose
-    // measure ends at 6 802.7 m.
-    let measure = if measure < low && low - measure <= STAKE_END_TOLERANCE_M {
-        low
-    } else if measure > high && measure - high <= STAKE_END_TOLERANCE_M {
-        high
-    } else {
-        measure
-    };
+    let measure = measure_on_road(stake.metres, &breaks, low, high).map_err(|e| match e {
+        StakeOffRoad::SkippedByBreak => beyond("a chainage break skips it"),
+        StakeOffRoad::BeyondEnds => beyond(&format!("its stakes run from {first} to {last}")),
+    })?;
     let (lon, lat) = db::point_at_measure(&state.pool, road_id, measure)
         .await?
         .ok_or_else(|| beyond(&format!("its stakes run from {first} to {last}")))?;

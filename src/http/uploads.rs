@@ -113,7 +113,12 @@ pub async fn process_and_store(state: &AppState, body: &mut UploadBody, photos: 
 
 /// Reads one part, refusing it as soon as it passes its limit (the rest is never buffered), or when it
 /// comes too slowly or the upload buffers have no room for it.
-async fn read_part(mut field: Field<'_>, body: &mut UploadBody, bytes_max: usize, what: &str) -> Result<Bytes> {
+pub(super) async fn read_part(
+    mut field: Field<'_>,
+    body: &mut UploadBody,
+    bytes_max: usize,
+    what: &str,
+) -> Result<Bytes> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.pace.next(field.chunk()).await?.map_err(multipart_error)? {
         body.pace.received(chunk.len());

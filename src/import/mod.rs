@@ -10,6 +10,7 @@
 //! nothing and records nothing; memory is bounded by the batch size, not the file (the reader runs on a
 //! blocking thread and hands batches over a bounded channel).
 
+pub mod crashes;
 pub mod crs;
 pub mod fields;
 pub mod read;

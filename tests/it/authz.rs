@@ -168,6 +168,13 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/roads/X001/locate?stake=K1%2B000",      Any,   [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     // An import's progress: admins only (no import runs here, so 404 for them).
     ("GET /api/v1/imports/progress/{token}",              Any,   [401, 403, 403, 403, 403, 403, 403, 403, 404]),
+    // Crash records: dispatchers and admins import (a dry run here); dispatchers, reviewers (traffic police),
+    // leaders and admins read every crash, town officers their own town's (404 outside it).
+    ("POST /api/v1/crash-imports",                        Any,   [401, 403, 403, 403, 403, 200, 403, 403, 200]),
+    ("GET /api/v1/crash-imports",                         Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/crashes",                               Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/crashes/{crash}",                       Own,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/crashes/{crash}",                       Other, [401, 403, 403, 404, 403, 200, 200, 200, 200]),
     // Accounts: admins only.
     ("GET /api/v1/users",                                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users",                                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 201]),
@@ -307,6 +314,9 @@ struct World {
     /// Two open candidates in town A (a drone detection's and a black spot's) and the detection.
     candidates: [i64; 2],
     detection: Uuid,
+    /// Crashes in town A and town B.
+    own_crash: i64,
+    other_crash: i64,
 }
 
 impl World {
@@ -370,7 +380,24 @@ impl World {
         };
         let (detection, candidates) = candidates(&pool).await;
 
-        World { app, accounts, own, other, unit_u, unit_v, bystander, bystander_token, detector, candidates, detection }
+        let own_crash = crash_at(&pool, "own", OWN_AT).await;
+        let other_crash = crash_at(&pool, "other", OTHER_AT).await;
+
+        World {
+            app,
+            accounts,
+            own,
+            other,
+            unit_u,
+            unit_v,
+            bystander,
+            bystander_token,
+            detector,
+            candidates,
+            detection,
+            own_crash,
+            other_crash,
+        }
     }
 
     fn account(&self, column: usize) -> Option<&Account> {
@@ -398,7 +425,9 @@ impl World {
             (Own, Some(account)) => account.spare_token,
             _ => self.bystander_token,
         };
+        let crash = if scope == Other { self.other_crash } else { self.own_crash };
         let uri = template
+            .replace("{crash}", &crash.to_string())
             .replace("{site}", &site.id)
             .replace("{observation}", &site.observation)
             .replace("{photo}", &site.photo_sha256)
@@ -474,6 +503,15 @@ impl World {
                 );
                 (Some(format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
             }
+            ("POST", "/api/v1/crash-imports") => {
+                let boundary = "matrix-crashes";
+                let body = format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\ntrue\r\n\
+                     --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"crashes.csv\"\r\n\r\n\
+                     事故时间,经度,纬度\n2025-03-04 18:20,120.55,31.87\n\r\n--{boundary}--\r\n"
+                );
+                (Some(format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
+            }
             ("POST", "/api/v1/users") => json_body(json!({
                 "name": format!("new.{label}"),
                 "display_name": "新用户",
@@ -498,6 +536,22 @@ impl World {
         }
         request.body(Body::from(body)).unwrap()
     }
+}
+
+/// A crash at `at`, in the town whose boundary holds it.
+async fn crash_at(pool: &PgPool, key: &str, at: [f64; 2]) -> i64 {
+    sqlx::query_scalar(
+        "insert into crash (source_key, occurred_at, geom, located_by, town_id)
+         select 'no:' || $1, now() - interval '1 day', st_setsrid(st_point($2, $3), 4326), 'coordinates',
+             (select id from town where st_intersects(boundary, st_setsrid(st_point($2, $3), 4326)))
+         returning id",
+    )
+    .bind(key)
+    .bind(at[0])
+    .bind(at[1])
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 async fn town_id(pool: &PgPool, admin_code: &str) -> i32 {

@@ -1653,3 +1653,38 @@ async fn candidates_queue_dismisses_a_detection_and_confirms_a_black_spot_into_a
     assert_eq!(result["site_code"], code.as_str());
     assert!(result["site_url"].as_str().unwrap().ends_with(&format!("/site.html?id={}", site.3.unwrap())));
 }
+
+/// The 事故数据 page: a dispatcher's dry run shows the report in Chinese and stores nothing; the import then
+/// stores the placeable rows and none of the personal column's values.
+#[sqlx::test(migrations = "./migrations")]
+async fn crashes_page_imports_a_police_export(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let dispatcher = account(&app.pool, "chenjing", "陈静", &["dispatcher"], None).await;
+    let base = common::serve(&app).await;
+    let result = run_e2e("crashes.mjs", &[&base], &signs_in_as("E2E", &dispatcher)).await;
+    assert_eq!(result["imported"], 2);
+
+    let stored: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select c.record_no, c.severity, t.name from crash c left join town t on t.id = c.town_id order by c.record_no",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        [("B1".into(), "injury".into(), Some("杨舍镇".into())), ("B2".into(), "fatal".into(), Some("杨舍镇".into()))]
+    );
+    let imports: Vec<(String, String, i32, Vec<String>)> =
+        sqlx::query_as("select file_name, imported_by, rows_refused, dropped_columns from crash_import")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(imports, [("事故数据.csv".into(), "陈静".into(), 1, vec!["当事人姓名".to_string()])]);
+    let leaked: i64 =
+        sqlx::query_scalar("select count(*) from crash c where c::text like '%张三%' or c::text like '%李四%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(leaked, 0);
+}

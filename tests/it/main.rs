@@ -11,6 +11,7 @@ mod candidates;
 mod closeout;
 mod coords_sql;
 mod county_guide;
+mod crash_import;
 mod crash_patterns;
 mod crash_schema;
 mod demo;
