@@ -138,7 +138,7 @@ function candidateItem(feature) {
       h('span', {}, `${t('candidates.label')}${t('common.colon')}${p.label || ''} · ${t('candidates.confidence')}${t('common.colon')}${number(p.score)}`));
   const links = [
     h('a', { href: `/?candidates=1#17/${lat}/${lon}`, class: 'cand-map' }, t('candidates.onMap')),
-    crashBased ? h('a', { href: `/api/v1/candidates/${p.id}.pdf`, target: '_blank', rel: 'noopener' }, t('candidates.pdf')) : null,
+    crashBased ? h('a', { href: `/api/v1/candidates/${p.id}/sheet.pdf`, target: '_blank', rel: 'noopener' }, t('candidates.pdf')) : null,
     crashBased ? h('a', { href: `/patterns.html?candidate=${p.id}` }, t('candidates.patterns')) : null,
   ].filter(Boolean);
   const mayDecide = hasRole('dispatcher', state.user);

@@ -240,7 +240,7 @@ pub async fn detail(pool: &PgPool, id: i64, town_scope: Option<Option<i32>>) -> 
                  'decided_at', c.decided_at, 'decided_by', c.decided_by, 'reason', c.reason,
                  'site_id', c.site_id, 'site_code', (select s.code from site s where s.id = c.site_id),
                  'created_at', c.created_at,
-                 'pdf_url', '/api/v1/candidates/' || c.id || '.pdf',
+                 'pdf_url', '/api/v1/candidates/' || c.id || '/sheet.pdf',
                  'crashes', coalesce((
                      select json_agg(x order by x.occurred_at desc) from (
                          select k.id, k.occurred_at, k.severity, k.crash_type, k.deaths,
