@@ -141,6 +141,15 @@ impl From<object_store::Error> for Error {
                         .into(),
                 )
             }
+            // The store did not answer or failed the request (a network error, a bucket gone, a disk error):
+            // nothing was recorded and the same request may succeed later, so the phone is told to retry.
+            e @ object_store::Error::Generic { .. } => {
+                tracing::error!(error = %e, "the photo store failed a request");
+                Error::Busy {
+                    message: "the photo store is not answering: nothing was recorded; try again shortly".into(),
+                    retry_after_s: 10,
+                }
+            }
             e => Error::Internal(e.into()),
         }
     }

@@ -381,8 +381,11 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
-    // A leader reads the candidates queue (候选点段) too.
-    assert_eq!(result["header"]["links"], json!(["/", "/candidates.html", "/reports.html", "/inspect.html"]));
+    // A leader reads the candidates queue (候选点段) and the crash records (事故数据) too.
+    assert_eq!(
+        result["header"]["links"],
+        json!(["/", "/candidates.html", "/reports.html", "/crashes.html", "/inspect.html"])
+    );
     assert_eq!(result["header"]["roles_en"], "Leader");
     // Signing out ended the session in the database too, not only in the browser.
     let sessions: i64 = sqlx::query_scalar("select count(*) from user_session where user_id = $1")
@@ -1076,10 +1079,16 @@ async fn api_page_shows_every_operation(pool: PgPool) {
         .paths
         .iter()
         .flat_map(|(path, item)| {
-            [("GET", &item.get), ("POST", &item.post), ("PATCH", &item.patch), ("DELETE", &item.delete)]
-                .into_iter()
-                .filter(|(_, op)| op.is_some())
-                .map(move |(method, _)| format!("{method} {path}"))
+            [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ]
+            .into_iter()
+            .filter(|(_, op)| op.is_some())
+            .map(move |(method, _)| format!("{method} {path}"))
         })
         .collect();
     let base = common::serve(&app).await;

@@ -226,7 +226,9 @@ async fn photos_uploaded_to_an_s3_store_are_in_the_bucket_and_served_from_it(poo
     assert!(took < Duration::from_secs(3), "{took:?}");
     let observations = app.count("observation").await;
     let refused = app.upload(&observation("spot", json!([120.56, 31.88])), &[&jpeg(320, 240)]).await;
-    assert!(refused.status.is_server_error(), "{}", refused.status);
+    // The store is down, not the server broken: a 503 the phone retries after, not a 500.
+    assert_eq!(refused.status, 503, "{}", String::from_utf8_lossy(&refused.bytes));
+    assert_eq!(refused.headers["retry-after"], "10");
     assert_eq!(app.count("observation").await, observations, "rows only after every file is stored");
 }
 
