@@ -181,17 +181,7 @@ async fn compute(state: &AppState, actor: &Actor, p: PatternParams) -> Result<Pa
     let vehicle = code::<VehicleType>("vehicle", p.vehicle.as_deref())?;
     let (from, to) = (date("from", p.from.as_deref())?, date("to", p.to.as_deref())?);
     let town_code = p.town.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let town_id = match town_code {
-        Some(c) if c.chars().count() > 64 => {
-            return Err(Error::BadRequest("town: an admin code is at most 64 characters".into()));
-        }
-        Some(c) => Some(
-            db::reports::town_by_code(&state.pool, c)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no town with admin code {c:?}")))?,
-        ),
-        None => None,
-    };
+    let town_id = super::reports::town_named(state, town_code).await?;
     let town_id = match (readable, town_id) {
         (Readable::Town(own), Some(t)) if t != own => {
             return Err(Error::NotFound("a town officer's crash patterns are of their own town".into()));

@@ -143,21 +143,25 @@ fn period_of(kind: ReportKind, code: Option<&str>) -> Result<Period> {
     }
 }
 
-/// Whose sites a report counts: what was asked, within what the user may see.
-async fn counted_for(state: &AppState, actor: &Actor, town: Option<&str>, unit: Option<i32>) -> Result<Counted> {
-    let scope = actor.site_scope();
-    let town = town.map(str::trim).filter(|t| !t.is_empty());
-    let town_id = match town {
+/// The town a `town=` parameter names by its admin code (blank: none); a code no town has is a 404.
+pub(super) async fn town_named(state: &AppState, code: Option<&str>) -> Result<Option<i32>> {
+    match code.map(str::trim).filter(|t| !t.is_empty()) {
         Some(code) if code.chars().count() > 64 => {
-            return Err(Error::BadRequest("town: an admin code is at most 64 characters".into()));
+            Err(Error::BadRequest("town: an admin code is at most 64 characters".into()))
         }
-        Some(code) => Some(
+        Some(code) => Ok(Some(
             db::reports::town_by_code(&state.pool, code)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("no town with admin code {code:?}")))?,
-        ),
-        None => None,
-    };
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Whose sites a report counts: what was asked, within what the user may see.
+async fn counted_for(state: &AppState, actor: &Actor, town: Option<&str>, unit: Option<i32>) -> Result<Counted> {
+    let scope = actor.site_scope();
+    let town_id = town_named(state, town).await?;
     if scope.all {
         if let Some(unit) = unit
             && !db::reports::organisation_exists(&state.pool, unit).await?
