@@ -53,6 +53,7 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
     ("demo-reviewer", "reviewer", "demo-reviewer-2026"),
     ("demo-leader", "leader", "demo-leader-2026"),
     ("demo-admin", "admin", "demo-admin-2026"),
+    ("demo-hotline", "hotline", "demo-hotline-2026"),
 ];
 
 /// Prints the demo sign-in accounts to standard output (for the person who started the server, not the log).

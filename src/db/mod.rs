@@ -12,6 +12,7 @@ pub mod observations;
 pub mod ogc;
 pub mod photos;
 pub mod places;
+pub mod public_reports;
 pub mod reference;
 pub mod replica;
 pub mod reports;
@@ -75,6 +76,12 @@ text_code!(
     TimeBand
 );
 text_code!(crate::domain::crash_patterns::CalendarKind);
+text_code!(
+    crate::domain::site::SiteSource,
+    crate::domain::public_report::Channel,
+    crate::domain::public_report::ReportStatus,
+    crate::domain::public_report::PublicStatus
+);
 
 /// Migrations embedded in the binary, run at start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

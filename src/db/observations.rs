@@ -321,13 +321,14 @@ async fn open_site(
     let site_id = sqlx::query_scalar!(
         "with g as (select st_setsrid(st_geomfromgeojson($2), 4326) as geom)
          insert into site (kind, geom, town_id, road_id, route_code, stake_m, stake_text, end_stake_m,
-             end_stake_text, template_code, hazard_types, first_observed_at, last_observed_at, observation_count)
+             end_stake_text, template_code, hazard_types, first_observed_at, last_observed_at, observation_count,
+             source)
          select $1, g.geom,
              (select t.id from town t
               where st_intersects(t.boundary,
                   case when geometrytype(g.geom) = 'LINESTRING' then st_lineinterpolatepoint(g.geom, 0.5) else g.geom end)
               order by t.id limit 1),
-             $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1
+             $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 1, $12
          from g
          returning id",
         obs.kind.as_str(),
@@ -340,7 +341,8 @@ async fn open_site(
         end_stake.as_ref().map(Stake::to_string),
         obs.kind.template_code(),
         &obs.hazard_types,
-        obs.observed_at
+        obs.observed_at,
+        obs.source.as_str()
     )
     .fetch_one(&mut **tx)
     .await?;

@@ -23,7 +23,7 @@ pub const DEMO_TOWN: usize = 0;
 
 /// A demo sign-in account's display name and organisation, by sign-in name (the role and password are in
 /// `super::DEMO_ACCOUNTS`).
-const DEMO_PROFILES: [(&str, &str, &str); 7] = [
+const DEMO_PROFILES: [(&str, &str, &str); 8] = [
     ("demo-inspector", "演示·巡查员", n::CITY_OFFICE),
     ("demo-town", "演示·杨舍镇交安办", TOWNS[DEMO_TOWN].org),
     ("demo-unit", "演示·农村公路管理处", DEMO_UNIT),
@@ -31,6 +31,7 @@ const DEMO_PROFILES: [(&str, &str, &str); 7] = [
     ("demo-reviewer", "演示·交警验收", n::POLICE_BRIGADE),
     ("demo-leader", "演示·领导", n::CITY_OFFICE),
     ("demo-admin", "演示·管理员", n::CITY_OFFICE),
+    ("demo-hotline", "演示·12345热线", n::CITY_OFFICE),
 ];
 
 /// Sign-in names of the people and channels the ledger names: pinyin, family name first.

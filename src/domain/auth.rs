@@ -19,6 +19,9 @@ crate::domain::site::coded_enum! {
         // A smart-patrol or drone system (巡检系统): an account whose API token sends detections and does
         // nothing else (`Actor::is_detector_only`).
         Detector = "detector",
+        // A 12345 hotline operator (热线): enters and imports hotline tickets and reads the public reports'
+        // queue; sees no site.
+        Hotline = "hotline",
     }
 }
 
@@ -45,6 +48,18 @@ pub enum Permission {
     ImportCrashes,
     /// Read every crash record and the imports (town officers read their own town's crashes only).
     ReadCrashes,
+    /// Read the public reports' queue (citizen reports, hotline tickets, Open311 requests) and their photos.
+    /// A report's contact details are read in full by dispatchers only (`SeeReporterContact`), masked for
+    /// everyone else.
+    ReadPublicReports,
+    /// See a reporter's phone number, e-mail and name in full (dispatchers, who call back).
+    SeeReporterContact,
+    /// Accept a public report into the ledger, merge it into a site, or reject it (dispatchers, 市交安办).
+    ModeratePublicReports,
+    /// Enter a 12345 hotline ticket or import a file of them (hotline operators and dispatchers).
+    EnterHotlineTickets,
+    /// Issue and revoke the Open311 keys of client systems (admins).
+    ManageOpen311Clients,
 }
 
 impl Permission {
@@ -61,6 +76,12 @@ impl Permission {
             Permission::ImportDetections => &[Role::Dispatcher, Role::Admin],
             Permission::ImportCrashes => &[Role::Dispatcher, Role::Admin],
             Permission::ReadCrashes => &[Role::Dispatcher, Role::Reviewer, Role::Leader, Role::Admin],
+            Permission::ReadPublicReports => {
+                &[Role::Dispatcher, Role::Hotline, Role::Reviewer, Role::Leader, Role::Admin]
+            }
+            Permission::SeeReporterContact | Permission::ModeratePublicReports => &[Role::Dispatcher],
+            Permission::EnterHotlineTickets => &[Role::Hotline, Role::Dispatcher],
+            Permission::ManageOpen311Clients => &[Role::Admin],
         }
     }
 }

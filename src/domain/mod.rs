@@ -14,6 +14,7 @@ pub mod ogc;
 pub mod photo_evidence;
 pub mod places;
 pub mod policy;
+pub mod public_report;
 pub mod report;
 pub mod screening;
 pub mod site;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::coords::{self, SourceCrs};
 use super::photo_evidence::PhotoEvidenceInput;
-use super::site::{ItemState, SiteKind};
+use super::site::{ItemState, SiteKind, SiteSource};
 use super::stake::Stake;
 
 pub const NOTES_CHARS_MAX: usize = 4000;
@@ -219,6 +219,9 @@ pub struct NewObservation {
     pub site_id: Option<Uuid>,
     pub location_source: Option<LocationSource>,
     pub location_confirmed: bool,
+    /// The `source` of a site this observation opens: an inspector's patrol, or a public report a dispatcher
+    /// accepted (`citizen_photo`, `hotline`). A site it joins keeps its own.
+    pub source: SiteSource,
 }
 
 impl NewObservation {
@@ -353,6 +356,7 @@ impl NewObservation {
             site_id: input.site_id,
             location_source: input.location_source,
             location_confirmed: input.location_confirmed,
+            source: SiteSource::Patrol,
         };
         obs.check_look_back()?;
         Ok(obs)

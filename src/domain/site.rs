@@ -109,6 +109,20 @@ impl SiteStatus {
 }
 
 coded_enum! {
+    /// Where a site was first found (DOMAIN.md §6, `site_source_known`; Chinese labels in `labels::SOURCES`).
+    SiteSource {
+        Patrol = "patrol",
+        CitizenPhoto = "citizen_photo",
+        Hotline = "hotline",
+        CrashAnalysis = "crash_analysis",
+        Drone = "drone",
+        SmartPatrol = "smart_patrol",
+        LeadershipInspection = "leadership_inspection",
+        OtherDepartment = "other_department",
+    }
+}
+
+coded_enum! {
     /// Hazard level (隐患等级, DOMAIN.md §6): 一般, 较大, 重大. Decides the default deadline.
     HazardLevel {
         General = "general",
