@@ -352,6 +352,10 @@ struct ServeArgs {
     /// from the candidates queue and map unless asked for (`min_score=0`).
     #[arg(long, env = "ROADLEDGER_DETECTION_MIN_CONFIDENCE", default_value_t = 0.5)]
     detection_min_confidence: f64,
+    /// Days after which a public report's contact data (name, phone, e-mail) and the abuse limits' hashes
+    /// are deleted (checked every few minutes; the report itself stays).
+    #[arg(long, env = "ROADLEDGER_PUBLIC_CONTACT_RETENTION_DAYS", default_value_t = 180)]
+    public_contact_retention_days: u32,
     /// The town ranking's weights (晴雨榜), in points: on_time_rate, overdue, return_rate, relapse_rate,
     /// response_days (any left out keep their default, 35/25/15/15/10).
     #[arg(long, env = "ROADLEDGER_RANKING_WEIGHTS", default_value = "")]
@@ -657,6 +661,7 @@ async fn run(
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         require_original_photos: args.require_original_photos,
         detection_min_confidence: args.detection_min_confidence.clamp(0.0, 1.0),
+        public_contact_retention_days: args.public_contact_retention_days.clamp(1, 36_500),
         ranking_weights: args.ranking_weights.parse().map_err(|e| anyhow::anyhow!("--ranking-weights: {e}"))?,
         ranking_bands: parse_bands(&args.ranking_bands).context("--ranking-bands")?,
         period_rules: roadledger::domain::crash_patterns::PeriodRules {
@@ -679,6 +684,7 @@ async fn run(
         tracing::info!("reads of the map, lists and exports may be served by the read replica");
     }
     http::reports::spawn_schedule(state.clone());
+    http::public_reports::spawn_purge(state.clone());
     let app = http::router(state);
 
     roadledger::metrics::mark_start();

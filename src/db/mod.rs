@@ -8,6 +8,7 @@ pub mod crashes;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;
+pub mod moderation;
 pub mod observations;
 pub mod ogc;
 pub mod photos;

@@ -53,20 +53,37 @@ pub async fn record(
     content_sha256: &[u8; 32],
     photos: &[NewPhoto],
 ) -> sqlx::Result<Outcome> {
-    let (user_id, county_admin_code) = (ctx.user_id, ctx.county_admin_code);
     let mut tx = pool.begin().await?;
+    let outcome = record_in(&mut tx, obs, ctx, content_sha256, photos).await?;
+    // Anything but `Created` wrote nothing the caller should keep (only locks were taken).
+    if outcome == Outcome::Created {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// `record` inside the caller's transaction, which commits it (when `Created`) or rolls it back: accepting a
+/// public report (`db::moderation`) writes the observation and the report's decision in one transaction.
+pub async fn record_in(
+    tx: &mut Transaction<'_, Postgres>,
+    obs: &NewObservation,
+    ctx: &RecordContext<'_>,
+    content_sha256: &[u8; 32],
+    photos: &[NewPhoto],
+) -> sqlx::Result<Outcome> {
+    let (user_id, county_admin_code) = (ctx.user_id, ctx.county_admin_code);
     // Matching reads `site` and then may insert into it, which row locks cannot protect: lock the cells of
     // the grid the place's 30 m buffer touches, and the observation id for the replay check. A named site
     // needs no cells: nothing is opened, and its row lock (below) guards the join.
     let place = obs.site_id.is_none().then_some(&obs.geometry);
-    take_locks(&mut tx, &neighbourhood::upload_locks(obs.id, obs.kind, place)).await?;
-    if let Some(existing) = content_hash(&mut tx, obs.id).await? {
+    take_locks(tx, &neighbourhood::upload_locks(obs.id, obs.kind, place)).await?;
+    if let Some(existing) = content_hash(tx, obs.id).await? {
         return Ok(if existing == content_sha256 { Outcome::Replayed } else { Outcome::Conflict });
     }
 
     let geojson = obs.geometry.to_geojson();
     let found = match obs.site_id {
-        Some(named) => match lock_named_site(&mut tx, named, &geojson, ctx.scope).await? {
+        Some(named) => match lock_named_site(tx, named, &geojson, ctx.scope).await? {
             None => return Ok(Outcome::NoSuchSite(named)),
             Some(site) => {
                 if let Err(refusal) =
@@ -77,22 +94,21 @@ pub async fn record(
                 Some(named)
             }
         },
-        None => find_open_site(&mut tx, obs, &geojson).await?,
+        None => find_open_site(tx, obs, &geojson).await?,
     };
     let site_id = match found {
         Some(site_id) => {
-            join_site(&mut tx, site_id, obs).await?;
+            join_site(tx, site_id, obs).await?;
             site_id
         }
-        None => open_site(&mut tx, obs, &geojson, county_admin_code).await?,
+        None => open_site(tx, obs, &geojson, county_admin_code).await?,
     };
 
-    insert(&mut tx, site_id, obs, user_id, content_sha256, photos).await?;
+    insert(tx, site_id, obs, user_id, content_sha256, photos).await?;
 
     // The event that records this visit points at the observation, so it is written after it.
-    write_visit_event(&mut tx, site_id, obs, user_id).await?;
+    write_visit_event(tx, site_id, obs, user_id).await?;
 
-    tx.commit().await?;
     Ok(Outcome::Created)
 }
 

@@ -47,10 +47,13 @@ pub enum Layer {
     /// Open candidates (black spots and detections) waiting for a dispatcher: read by the roles that read the
     /// queue, a town office its own town's.
     Candidates,
+    /// Public reports (citizens, hotline, Open311) with a point, waiting for a dispatcher: read by the roles
+    /// that read the public reports queue, everyone the same.
+    PublicReports,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 4] = [Layer::Sites, Layer::Towns, Layer::Roads, Layer::Candidates];
+    pub const ALL: [Layer; 5] = [Layer::Sites, Layer::Towns, Layer::Roads, Layer::Candidates, Layer::PublicReports];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -58,6 +61,7 @@ impl Layer {
             Layer::Towns => "towns",
             Layer::Roads => "roads",
             Layer::Candidates => "candidates",
+            Layer::PublicReports => "public_reports",
         }
     }
 
@@ -73,6 +77,7 @@ impl Layer {
             Layer::Towns => &["towns"],
             Layer::Roads => &["roads"],
             Layer::Candidates => &["candidates"],
+            Layer::PublicReports => &["public_reports"],
         }
     }
 }
@@ -224,6 +229,26 @@ const CANDIDATES_SQL: &str = "
         pg_current_snapshot()::text, tile.today
     from tile";
 
+/// Public reports waiting for moderation (status `received`, with a point): $1–$3 the tile. The feature id is
+/// the report's id; no description, contact or photo is in the tile (the queue's detail has them).
+const PUBLIC_REPORTS_SQL: &str = "
+    with tile as (
+        select st_tileenvelope($1, $2, $3) as env,
+               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
+               (now() at time zone 'Asia/Shanghai')::date as today)
+    select coalesce((
+        select st_asmvt(f, 'public_reports', {extent}, 'geom', 'fid')
+        from (
+            select st_asmvtgeom({report_geom}, tile.env, {extent}, {buffer}, true) as geom,
+                   r.id as fid, r.channel, r.category, r.received_at::text as received_at,
+                   (select count(*) from public_report_photo p where p.report_id = r.id)::int as photos
+            from public_report r
+            where r.status = 'received' and r.geom is not null and r.geom && {report_window}
+        ) f
+        where f.geom is not null), ''),
+        pg_current_snapshot()::text, tile.today
+    from tile";
+
 /// The coordinate system a tile is drawn in. Stored geometries are WGS-84; GCJ-02 (the shifted system of
 /// AMap and Tencent base maps) is computed per vertex by `gcj02_from_wgs84` (migration 0007) before the
 /// geometry is simplified and cut.
@@ -283,6 +308,8 @@ fn for_crs(sql: &str, crs: Crs) -> String {
         .replace("{wgs84_window}", &wgs84_window)
         .replace("{candidate_geom}", &candidate_geom)
         .replace("{candidate_window}", &candidate_window)
+        .replace("{report_geom}", &candidate_geom.replace("c.geom", "r.geom"))
+        .replace("{report_window}", &candidate_window)
 }
 
 fn with_constants(sql: &str, crs: Crs) -> String {
@@ -313,10 +340,12 @@ static CELLS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(cells_sql));
 static TOWNS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(TOWNS_SQL, crs)));
 static ROADS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(ROADS_SQL, crs)));
 static CANDIDATES: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(CANDIDATES_SQL, crs)));
+static PUBLIC_REPORTS: LazyLock<[String; 2]> =
+    LazyLock::new(|| Crs::ALL.map(|crs| with_constants(PUBLIC_REPORTS_SQL, crs)));
 
 /// The SQL of each layer, zoom band and coordinate system, for tests that run every variant.
 pub fn statements() -> Vec<&'static str> {
-    [&*SITES, &*SITES_UNFILTERED, &*CELLS, &*TOWNS, &*ROADS, &*CANDIDATES]
+    [&*SITES, &*SITES_UNFILTERED, &*CELLS, &*TOWNS, &*ROADS, &*CANDIDATES, &*PUBLIC_REPORTS]
         .into_iter()
         .flat_map(|each| each.iter().map(String::as_str))
         .collect()
@@ -412,6 +441,9 @@ pub async fn draw_with(
                 .bind(town)
                 .fetch_one(reads.pool())
                 .await?
+        }
+        Layer::PublicReports => {
+            sqlx::query_as(PUBLIC_REPORTS[c].as_str()).bind(z).bind(x).bind(y).fetch_one(reads.pool()).await?
         }
     };
     Ok(Drawn { mvt: row.0, snapshot: row.1, today: row.2 })

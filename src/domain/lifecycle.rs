@@ -59,6 +59,9 @@ crate::domain::site::coded_enum! {
         TownChanged = "town_changed",
         // A confirmed candidate (black spot or detection) was linked to this open site (`db::candidates`).
         CandidateLinked = "candidate_linked",
+        // A public report (citizen, hotline, Open311) was merged into this site by a dispatcher
+        // (`db::moderation::merge`); an accepted one arrives as an observation instead.
+        PublicReportMerged = "public_report_merged",
     }
 }
 

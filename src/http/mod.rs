@@ -20,6 +20,7 @@ mod ogc;
 pub mod openapi;
 mod photos;
 mod places;
+pub mod public_reports;
 mod reference;
 pub mod release;
 pub mod reports;
@@ -107,6 +108,8 @@ pub struct Settings {
     /// Detections below this confidence are kept, with their candidates, but left out of the queue and the
     /// map unless asked for (`?min_score=0`).
     pub detection_min_confidence: f64,
+    /// A public report's contact data is purged this many days after it was received (`public_reports::spawn_purge`).
+    pub public_contact_retention_days: u32,
     /// Upload bodies' pace and the memory they share (`limits`).
     pub upload_limits: limits::UploadLimits,
     /// Every request but an upload is answered within this, or 503 (`limits::request_timeout`).
@@ -155,6 +158,7 @@ impl Default for Settings {
             export_sites_max: site_exports::EXPORT_SITES_MAX,
             require_original_photos: false,
             detection_min_confidence: 0.5,
+            public_contact_retention_days: 180,
             upload_limits: limits::UploadLimits::default(),
             request_timeout: std::time::Duration::from_secs(60),
         }
@@ -313,6 +317,15 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(candidates::confirm))
         .routes(routes!(candidates::dismiss))
         .routes(routes!(candidates::site_crashes))
+        .routes(routes!(public_reports::list))
+        .routes(routes!(public_reports::show))
+        .routes(routes!(public_reports::photo_original))
+        .routes(routes!(public_reports::photo_thumbnail))
+        .routes(routes!(public_reports::nearby_sites))
+        .routes(routes!(public_reports::accept))
+        .routes(routes!(public_reports::merge))
+        .routes(routes!(public_reports::reject))
+        .routes(routes!(public_reports::site_reports))
         .routes(routes!(openapi::openapi_json))
 }
 

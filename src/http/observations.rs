@@ -163,7 +163,7 @@ pub async fn create(
 }
 
 /// A named site (`site_id`) the observation may not join, as a 422 with a stable code and its values.
-fn named_site_refused(refusal: &NamedSiteRefusal) -> Error {
+pub(super) fn named_site_refused(refusal: &NamedSiteRefusal) -> Error {
     let facts = match refusal {
         NamedSiteRefusal::OtherKind { site_kind, kind } => json!({ "site_kind": site_kind, "kind": kind }),
         NamedSiteRefusal::NotOpen { status } => json!({ "status": status }),

@@ -175,10 +175,17 @@ pub async fn tile(
     headers: HeaderMap,
 ) -> Result<Response> {
     let layer = Layer::from_name(&layer).ok_or_else(|| {
-        Error::NotFound(format!("no tile layer {layer:?}; layers are sites, towns, roads and candidates"))
+        Error::NotFound(format!(
+            "no tile layer {layer:?}; layers are sites, towns, roads, candidates and public_reports"
+        ))
     })?;
     if layer == Layer::Candidates && !actor.can(Permission::ReadCandidates) {
         return Err(Error::Forbidden("the candidates layer is for the roles that read the candidates queue".into()));
+    }
+    if layer == Layer::PublicReports && !actor.can(Permission::ReadPublicReports) {
+        return Err(Error::Forbidden(
+            "the public_reports layer is for the roles that read the public reports queue".into(),
+        ));
     }
     let tile = parse_tile(&z, &x, &y)?;
     // Every layer takes the site filter's parameters (the map sends the same query to all three); towns and
@@ -204,7 +211,8 @@ pub async fn tile(
             Layer::Sites => Some((scope.all, scope.town_id, scope.unit_id)),
             // A town office's candidates are its town's: the key keeps them apart from everyone's.
             Layer::Candidates => Some((candidates.town_scope.is_none(), candidates.town_scope.flatten(), None)),
-            Layer::Towns | Layer::Roads => None,
+            // Every reader of public reports sees the same waiting reports.
+            Layer::Towns | Layer::Roads | Layer::PublicReports => None,
         },
         filter: sites.criteria.to_query(),
         crs,

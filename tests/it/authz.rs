@@ -198,6 +198,20 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /tiles/candidates/15/27359/13319.mvt",          Any,   [401, 403, 403, 200, 403, 200, 200, 200, 200]),
     ("POST /api/v1/candidates/{candidate}/confirm",       Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
     ("POST /api/v1/candidates/{candidate2}/dismiss",      Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    // Public reports (随手拍, hotline, Open311): dispatchers, reviewers, leaders and admins read the queue (and
+    // hotline operators, not a column here); dispatchers alone decide, once. The fixture reports have no photo.
+    ("GET /api/v1/public-reports",                        Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/public-reports/{report}",               Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("GET /api/v1/public-reports/{report}/photos/0/original", Any, [401, 403, 403, 403, 403, 404, 404, 404, 404]),
+    ("GET /api/v1/public-reports/{report}/photos/0/thumbnail", Any, [401, 403, 403, 403, 403, 404, 404, 404, 404]),
+    ("GET /api/v1/public-reports/{report}/nearby-sites",  Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("GET /tiles/public_reports/15/27359/13319.mvt",      Any,   [401, 403, 403, 403, 403, 200, 200, 200, 200]),
+    ("POST /api/v1/public-reports/{report}/accept",       Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    ("POST /api/v1/public-reports/{report2}/merge",       Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    ("POST /api/v1/public-reports/{report3}/reject",      Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
+    // The reports behind a site: as the site itself is read (their descriptions only for the queue's readers).
+    ("GET /api/v1/sites/{site}/public-reports",           Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/sites/{site}/public-reports",           Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
     // A site's crashes (none here) and before/after counts: as the site itself is read.
     ("GET /api/v1/sites/{site}/crashes",                  Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/{site}/crashes",                  Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
@@ -313,6 +327,8 @@ struct World {
     detector: Account,
     /// Two open candidates in town A (a drone detection's and a black spot's) and the detection.
     candidates: [i64; 2],
+    /// Three public reports waiting, outside both towns: to accept, merge and reject.
+    reports: [i64; 3],
     detection: Uuid,
     /// Crashes in town A and town B.
     own_crash: i64,
@@ -379,6 +395,7 @@ impl World {
             spare_token: spare_token(&pool, detector_id).await,
         };
         let (detection, candidates) = candidates(&pool).await;
+        let reports = public_reports(&pool).await;
 
         let own_crash = crash_at(&pool, "own", OWN_AT).await;
         let other_crash = crash_at(&pool, "other", OTHER_AT).await;
@@ -394,6 +411,7 @@ impl World {
             bystander_token,
             detector,
             candidates,
+            reports,
             detection,
             own_crash,
             other_crash,
@@ -436,6 +454,9 @@ impl World {
             .replace("{item}", "warning_sign")
             .replace("{candidate}", &self.candidates[0].to_string())
             .replace("{candidate2}", &self.candidates[1].to_string())
+            .replace("{report}", &self.reports[0].to_string())
+            .replace("{report2}", &self.reports[1].to_string())
+            .replace("{report3}", &self.reports[2].to_string())
             .replace("{detection}", &self.detection.to_string())
             .replace("{1000×a}", &"a".repeat(1000));
 
@@ -467,6 +488,9 @@ impl World {
             })),
             ("POST", "/api/v1/tokens" | "/api/v1/users/{user}/tokens") => json_body(json!({ "name": "matrix" })),
             ("POST", "/api/v1/candidates/{candidate}/confirm") => json_body(json!({ "new_site": true })),
+            ("POST", "/api/v1/public-reports/{report}/accept") => json_body(json!({})),
+            ("POST", "/api/v1/public-reports/{report2}/merge") => json_body(json!({ "site_id": self.own.id })),
+            ("POST", "/api/v1/public-reports/{report3}/reject") => json_body(json!({ "public_reason": "矩阵核查" })),
             ("POST", "/api/v1/detection-imports") => json_body(json!({
                 "type": "FeatureCollection",
                 "features": [{
@@ -565,6 +589,41 @@ async fn spare_token(pool: &PgPool, user_id: Uuid) -> Uuid {
 
 /// The queue's fixtures in town A, away from site "own": a drone detection with its candidate, and a black
 /// spot of a screening run. Answers the detection and the two candidates.
+/// Three citizen reports waiting for moderation, outside both towns (an accept opens its site there).
+async fn public_reports(pool: &PgPool) -> [i64; 3] {
+    use roadledger::db::public_reports::{NewPublicReport, Stored, insert};
+    use roadledger::domain::public_report::{Channel, tracking_token};
+    let mut ids = [0; 3];
+    for id in &mut ids {
+        let report = NewPublicReport {
+            channel: Channel::Citizen,
+            submission_id: Some(Uuid::new_v4()),
+            tracking_token: tracking_token(),
+            category: "pavement",
+            description: "路面坑洼".into(),
+            point: Some((ELSEWHERE_AT[0], ELSEWHERE_AT[1])),
+            source_crs: roadledger::domain::coords::SourceCrs::Wgs84,
+            accuracy_m: None,
+            address_text: None,
+            ticket_no: None,
+            reported_at: chrono::Utc::now(),
+            open311_client_id: None,
+            contact_name: None,
+            contact_phone: Some("13800000000".into()),
+            contact_email: None,
+            sender_hash: None,
+            device_hash: None,
+            entered_by: None,
+            photos: Vec::new(),
+        };
+        let mut tx = pool.begin().await.unwrap();
+        let Stored::Created { id: stored, .. } = insert(&mut tx, &report).await.unwrap() else { panic!("stored") };
+        tx.commit().await.unwrap();
+        *id = stored;
+    }
+    ids
+}
+
 async fn candidates(pool: &PgPool) -> (Uuid, [i64; 2]) {
     let detection = Uuid::new_v4();
     sqlx::query(

@@ -24,6 +24,7 @@ mod import;
 mod import_read;
 mod ledger;
 mod lifecycle;
+mod moderation;
 mod observability;
 mod observations;
 mod ogc;
