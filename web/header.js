@@ -16,6 +16,7 @@ const PAGES = [
   { id: 'map', href: '/', key: 'nav.map' },
   { id: 'work', href: '/work.html', key: 'nav.work', roles: ['dispatcher', 'town_officer', 'unit_officer', 'reviewer'] },
   { id: 'candidates', href: '/candidates.html', key: 'nav.candidates', roles: ['dispatcher', 'reviewer', 'leader', 'admin', 'town_officer'] },
+  { id: 'public-reports', href: '/public-reports.html', key: 'nav.publicReports', roles: ['dispatcher', 'hotline', 'reviewer', 'leader', 'admin'] },
   { id: 'reports', href: '/reports.html', key: 'nav.reports' },
   { id: 'crashes', href: '/crashes.html', key: 'nav.crashes', roles: ['dispatcher', 'reviewer', 'leader', 'admin'] },
   { id: 'inspect', href: '/inspect.html', key: 'nav.inspect' },

@@ -18,7 +18,7 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { STATUS_COLOUR, getJson, h, fill, debounce, hasRole } from './common.js';
 import { boot } from './boot.js';
-import { t, tCode, localName, onLangChange } from './i18n.js';
+import { t, tCode, localName, onLangChange, formatDateTime } from './i18n.js';
 import {
   LAYERS, emptyFilter, readFilter, readView, filterQuery, pageQuery, activeFilterCount, parseFigure,
 } from './mapfilter.js';
@@ -48,6 +48,10 @@ const CELL_LAYER = 'cells';
  * read the queue; off unless the address says `candidates=1`. */
 const CANDIDATE_LAYERS = ['candidates-crash', 'candidates-detection'];
 const CANDIDATE_READERS = ['dispatcher', 'reviewer', 'leader', 'admin', 'town_officer'];
+/** The public reports layer (公众上报): citizens' reports and hotline tickets waiting for a dispatcher, for the
+ * roles that read that queue; off unless the address says `public_reports=1`. */
+const PUBLIC_REPORT_LAYER = 'public-reports';
+const PUBLIC_REPORT_READERS = ['dispatcher', 'hotline', 'reviewer', 'leader', 'admin'];
 /** Layers of each of our map layers, for the layer switcher. */
 const LAYER_GROUPS = {
   towns: ['towns-fill', 'towns-outline', 'town-labels'],
@@ -76,6 +80,9 @@ const state = {
   // Whether this user may see candidates, and whether the layer is on.
   mayReadCandidates: false,
   candidates: false,
+  // The same for public reports.
+  mayReadPublicReports: false,
+  publicReports: false,
 };
 
 let resolveReady;
@@ -148,6 +155,8 @@ async function main({ settings, user }) {
   state.settings = settings;
   state.mayReadCandidates = CANDIDATE_READERS.some((r) => hasRole(r, user));
   state.candidates = state.mayReadCandidates && new URLSearchParams(location.search).get('candidates') === '1';
+  state.mayReadPublicReports = PUBLIC_REPORT_READERS.some((r) => hasRole(r, user));
+  state.publicReports = state.mayReadPublicReports && new URLSearchParams(location.search).get('public_reports') === '1';
   const choices = baseMapChoices(settings, state.custom);
   state.base = choices.find((c) => c.id === state.view.base) || choices[0];
   state.view.base = state.base.id;
@@ -242,6 +251,9 @@ function buildStyle() {
   };
   if (state.mayReadCandidates) {
     sources.candidates = { type: 'vector', tiles: [tileUrl('candidates')], maxzoom: SITES_MAX_ZOOM };
+  }
+  if (state.mayReadPublicReports) {
+    sources.public_reports = { type: 'vector', tiles: [tileUrl('public_reports')], maxzoom: SITES_MAX_ZOOM };
   }
   const statusColour = ['match', ['get', 'status'], ...Object.entries(STATUS_COLOUR).flat(), '#555555'];
   const isSite = ['has', 'status'];
@@ -378,6 +390,7 @@ function buildStyle() {
     },
   ];
   if (state.mayReadCandidates) layers.push(...candidateLayers());
+  if (state.mayReadPublicReports) layers.push(publicReportLayer());
   // No `glyphs` and no `sprite`: nothing to fetch, so no symbol layers with text or icons from a server.
   return { version: 8, sources, layers };
 }
@@ -738,6 +751,27 @@ function candidateLayers() {
   ];
 }
 
+/** Public reports waiting for moderation: orange squares-ish dots with a white halo, apart from sites. */
+function publicReportLayer() {
+  return {
+    id: PUBLIC_REPORT_LAYER,
+    type: 'circle',
+    source: 'public_reports',
+    'source-layer': 'public_reports',
+    layout: { visibility: state.publicReports ? 'visible' : 'none' },
+    paint: { 'circle-color': '#e67e22', 'circle-radius': 6, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 },
+  };
+}
+
+function setPublicReports(on) {
+  state.publicReports = on;
+  state.map?.setLayoutProperty(PUBLIC_REPORT_LAYER, 'visibility', on ? 'visible' : 'none');
+  const url = new URL(location.href);
+  if (on) url.searchParams.set('public_reports', '1');
+  else url.searchParams.delete('public_reports');
+  history.replaceState(history.state, '', url);
+}
+
 function setCandidates(on) {
   state.candidates = on;
   for (const layer of CANDIDATE_LAYERS) state.map?.setLayoutProperty(layer, 'visibility', on ? 'visible' : 'none');
@@ -770,7 +804,10 @@ function renderLayers() {
         ' ', t(`layers.${layer}`))),
       state.mayReadCandidates ? h('label', { class: 'check' },
         h('input', { type: 'checkbox', id: 'layer-candidates', value: 'candidates', checked: state.candidates, onchange: (e) => setCandidates(e.target.checked) }),
-        ' ', t('candidates.layer')) : null),
+        ' ', t('candidates.layer')) : null,
+      state.mayReadPublicReports ? h('label', { class: 'check' },
+        h('input', { type: 'checkbox', id: 'layer-public-reports', value: 'public_reports', checked: state.publicReports, onchange: (e) => setPublicReports(e.target.checked) }),
+        ' ', t('publicReports.layer')) : null),
     field('base-map', t('basemap.title'), h('select', {
       id: 'base-map',
       onchange: (e) => setBase(e.target.value),
@@ -821,6 +858,7 @@ function setBase(id) {
   if (crsChanged) {
     for (const layer of LAYERS) map.getSource(layer).setTiles([tileUrl(layer)]);
     map.getSource('candidates')?.setTiles([tileUrl('candidates')]);
+    map.getSource('public_reports')?.setTiles([tileUrl('public_reports')]);
     renderTownLabels();
   }
 }
@@ -884,6 +922,12 @@ function onMapClick(e) {
   const candidates = state.candidates ? map.queryRenderedFeatures(box, { layers: CANDIDATE_LAYERS }) : [];
   if (candidates.length) {
     openCandidate(candidates[0]);
+    keepClear(e.point);
+    return;
+  }
+  const reports = state.publicReports ? map.queryRenderedFeatures(box, { layers: [PUBLIC_REPORT_LAYER] }) : [];
+  if (reports.length) {
+    openPublicReport(reports[0]);
     keepClear(e.point);
     return;
   }
@@ -967,6 +1011,25 @@ function openCandidate(feature) {
       ? t('candidates.crashes', { count: p.crash_count ?? 0, deaths: '–', injuries: '–' })
       : `${t('candidates.confidence')}${t('common.colon')}${Number(p.score).toFixed(2)}`),
     h('p', {}, h('a', { class: 'btn btn-primary', id: 'panel-candidate-queue', href: `/candidates.html#cand-${feature.id}` }, t('candidates.openQueue'))));
+}
+
+/** A waiting public report in the panel: its channel, category and when it came, and a link to the queue. */
+function openPublicReport(feature) {
+  detailGeneration += 1;
+  state.selected = null;
+  highlight(null);
+  const p = feature.properties;
+  const panel = $('panel');
+  panel.hidden = false;
+  panel.dataset.state = 'ready';
+  panel.dataset.publicReport = String(feature.id);
+  document.body.classList.add('panel-open');
+  const { code, sub, body } = panelElements();
+  code.textContent = `#${feature.id}`;
+  fill(sub, h('span', { class: 'badge' }, tCode('publicReports.channel', p.channel)));
+  fill(body,
+    h('p', {}, `${formatDateTime(p.received_at)}${p.photos ? ` · ${t('publicReports.photos', { n: p.photos })}` : ''}`),
+    h('p', {}, h('a', { class: 'btn btn-primary', id: 'panel-public-report-queue', href: `/public-reports.html#pr-${feature.id}` }, t('publicReports.openQueue'))));
 }
 
 function closePanel() {

@@ -23,6 +23,7 @@ import {
   superviseAction, openStatuses,
 } from './lifecycle.js';
 import { foundByData, loadCrashes, crashSection } from './sitecrashes.js';
+import { loadPublicReports, publicReportSection } from './sitereports.js';
 
 /** Fields of a template's `evidence_fields` that hold numbers and yes/no answers; the rest are text.
  * `quantity` has its own input. */
@@ -94,6 +95,7 @@ async function reload() {
     setSite(feature, etag);
     state.loadError = null;
     state.crashes = foundByData(feature.properties) ? await loadCrashes(feature.properties.id).catch(() => null) : null;
+    state.publicReports = await loadPublicReports(feature.properties.id).catch(() => null);
   } catch (error) {
     state.loadError = error.status === 404 ? t('site.notFound') : explain(error);
   }
@@ -180,7 +182,7 @@ function render() {
     renderHead(p),
     h('div', { class: 'site-grid' },
       h('div', { class: 'site-main' }, renderActions(p), renderChecklist(p)),
-      h('div', { class: 'site-aside' }, renderFacts(p), crashSection(state.crashes), renderTimeline(p), renderObservations(p))));
+      h('div', { class: 'site-aside' }, renderFacts(p), crashSection(state.crashes), publicReportSection(state.publicReports), renderTimeline(p), renderObservations(p))));
 }
 
 function workHome() {
@@ -680,6 +682,9 @@ function eventDetail(p, e) {
       // A site found by data: the candidate a dispatcher confirmed (候选点段), with where it came from.
       return d.candidate_id != null
         ? line(`${t('candidates.layer')} #${d.candidate_id}${d.source ? ` · ${tCode('source', d.source)}` : ''}`) : null;
+    case 'public_report_merged':
+      // A public report a dispatcher merged into this site (accepted ones arrive as observations).
+      return line(`${tCode('publicReports.channel', d.channel)} #${d.public_report_id}${d.ticket_no ? ` · ${t('publicReports.ticket')} ${d.ticket_no}` : ''}`);
     case 'road_changed':
     case 'town_changed':
       // An import of newer road or town data re-derived this: before → after, as the import's report says.

@@ -60,6 +60,7 @@ pub struct StaffReport {
     contact_masked: bool,
     category_name: Option<&'static str>,
     channel_label: &'static str,
+    category_name_en: Option<&'static str>,
 }
 
 fn for_reader(actor: &Actor, mut row: ReportRow) -> StaffReport {
@@ -71,6 +72,7 @@ fn for_reader(actor: &Actor, mut row: ReportRow) -> StaffReport {
     }
     StaffReport {
         category_name: pr::category(&row.category).map(|c| c.name),
+        category_name_en: pr::category(&row.category).map(|c| c.name_en),
         channel_label: row.channel.label(),
         row,
         contact_masked: !full,
@@ -101,7 +103,7 @@ pub struct ListParams {
     tag = "public-reports",
     params(ListParams),
     responses(
-        (status = 200, description = "`reports` (oldest first) and `next_cursor` when there is another page", body = Object),
+        (status = 200, description = "`reports` (oldest first), `next_cursor` when there is another page, and the public `categories`", body = Object),
         (status = 400, description = "A parameter is malformed (the message names it)"),
         (status = 403, description = "Not a role that reads public reports"),
     )
@@ -139,7 +141,10 @@ pub async fn list(State(state): State<AppState>, actor: Actor, Query(p): Query<L
         })
         .flatten();
     let reports: Vec<StaffReport> = rows.into_iter().map(|r| for_reader(&actor, r)).collect();
-    Ok(Json(json!({ "reports": reports, "next_cursor": next })))
+    // The page's filter lists the categories from here rather than keeping a copy.
+    let categories: Vec<Value> =
+        pr::CATEGORIES.iter().map(|c| json!({ "code": c.code, "name": c.name, "name_en": c.name_en })).collect();
+    Ok(Json(json!({ "reports": reports, "next_cursor": next, "categories": categories })))
 }
 
 /// A cursor is the last report's `received_at~id`, as `list` wrote it.

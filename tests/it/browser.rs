@@ -381,10 +381,11 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
-    // A leader reads the candidates queue (候选点段) and the crash records (事故数据) too.
+    // A leader reads the candidates queue (候选点段), the public reports (公众上报) and the crash records
+    // (事故数据) too.
     assert_eq!(
         result["header"]["links"],
-        json!(["/", "/candidates.html", "/reports.html", "/crashes.html", "/inspect.html"])
+        json!(["/", "/candidates.html", "/public-reports.html", "/reports.html", "/crashes.html", "/inspect.html"])
     );
     assert_eq!(result["header"]["roles_en"], "Leader");
     // Signing out ended the session in the database too, not only in the browser.
@@ -1696,4 +1697,37 @@ async fn crashes_page_imports_a_police_export(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(leaked, 0);
+}
+
+/// The public reports queue (issue 13): a dispatcher accepts a citizen's report from the queue page as a new
+/// site and opens the site, which lists the report behind it.
+#[sqlx::test(migrations = "./migrations")]
+async fn public_reports_queue_accepts_a_citizen_report_into_a_site(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let dispatcher = account(&app.pool, "zhao.diao", "赵调度", &["dispatcher"], None).await;
+    let files = crate::moderation::photo_files(&app, 0).await;
+    let mut report = crate::moderation::citizen("pavement", Some([120.55, 31.87]));
+    report.photos = vec![files.row.clone()];
+    let (id, _) = crate::moderation::store(&app, &report).await;
+
+    let config = json!({ "report": id, "phone": "13812345678" });
+    let base = common::serve(&app).await;
+    let result = run_e2e("moderation.mjs", &[&base, &config.to_string()], &signs_in_as("E2E", &dispatcher)).await;
+
+    let (status, site, public_reason): (String, Option<Uuid>, Option<String>) =
+        sqlx::query_as("select status, site_id, public_reason from public_report where id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "accepted");
+    assert_eq!(public_reason.as_deref(), Some("已受理，转属地整改"));
+    let (code, source): (String, String) = sqlx::query_as("select code, source from site where id = $1")
+        .bind(site.unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(source, "citizen_photo");
+    assert_eq!(result["site_code"], code.as_str());
 }

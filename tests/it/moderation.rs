@@ -42,13 +42,13 @@ async fn world(pool: PgPool) -> World {
 
 /// The files of one report photo: the original with GPS EXIF (evidence), its public copy without any
 /// metadata, and a thumbnail, put in the app's photo store as a channel would.
-struct PhotoFiles {
-    original: Vec<u8>,
-    public: Vec<u8>,
-    row: NewReportPhoto,
+pub(crate) struct PhotoFiles {
+    pub(crate) original: Vec<u8>,
+    pub(crate) public: Vec<u8>,
+    pub(crate) row: NewReportPhoto,
 }
 
-async fn photo_files(app: &TestApp, seed: u32) -> PhotoFiles {
+pub(crate) async fn photo_files(app: &TestApp, seed: u32) -> PhotoFiles {
     let spec =
         ExifSpec { lon: AT[0], lat: AT[1], direction_deg: 90.0, taken_at: "2026:12:01 09:30:00", orientation: 1 };
     let original = jpeg_with_exif(320 + seed, 240, &spec);
@@ -81,7 +81,7 @@ async fn photo_files(app: &TestApp, seed: u32) -> PhotoFiles {
     PhotoFiles { original, public, row }
 }
 
-fn citizen(category: &'static str, at: Option<[f64; 2]>) -> NewPublicReport {
+pub(crate) fn citizen(category: &'static str, at: Option<[f64; 2]>) -> NewPublicReport {
     NewPublicReport {
         channel: Channel::Citizen,
         submission_id: Some(uuid::Uuid::new_v4()),
@@ -118,7 +118,7 @@ fn hotline_ticket(ticket_no: &str, address: &str) -> NewPublicReport {
 }
 
 /// Stores a report; its id and tracking token.
-async fn store(app: &TestApp, r: &NewPublicReport) -> (i64, String) {
+pub(crate) async fn store(app: &TestApp, r: &NewPublicReport) -> (i64, String) {
     let mut tx = app.pool.begin().await.unwrap();
     let stored = insert(&mut tx, r).await.unwrap();
     tx.commit().await.unwrap();
