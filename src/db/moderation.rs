@@ -298,6 +298,14 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, id: i64) -> sqlx::Result<Resul
     Ok(Ok(()))
 }
 
+/// The observation an accepted report becomes, as `observations::record` takes it.
+pub struct Observation<'a> {
+    pub obs: &'a NewObservation,
+    pub ctx: &'a RecordContext<'a>,
+    pub content_sha256: &'a [u8; 32],
+    pub photos: &'a [NewPhoto],
+}
+
 /// Accepts a report: `obs` (built from the report by the caller, with the report photos' public copies as
 /// `photos`) is recorded by `observations::record_in` inside this transaction, after the report's row lock,
 /// and the report then names its site and observation. Either all of it commits or none: a report is never
@@ -307,13 +315,11 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, id: i64) -> sqlx::Result<Resul
 pub async fn accept(
     pool: &PgPool,
     id: i64,
-    obs: &NewObservation,
-    ctx: &RecordContext<'_>,
-    content_sha256: &[u8; 32],
-    photos: &[NewPhoto],
+    observation: &Observation<'_>,
     actor: &Actor,
     notes: &Notes,
 ) -> sqlx::Result<Result<Uuid, Refusal>> {
+    let Observation { obs, ctx, content_sha256, photos } = observation;
     let mut tx = pool.begin().await?;
     if let Err(refusal) = lock(&mut tx, id).await? {
         return Ok(Err(refusal));

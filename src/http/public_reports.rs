@@ -519,7 +519,9 @@ pub async fn accept(
         county_admin_code: &state.settings.county_admin_code,
         named_site_radius_m: NEARBY_SITE_RADIUS_M,
     };
-    match db::moderation::accept(&state.pool, id, &obs, &ctx, &content_sha256, &photos, &actor, &notes).await? {
+    let observation =
+        db::moderation::Observation { obs: &obs, ctx: &ctx, content_sha256: &content_sha256, photos: &photos };
+    match db::moderation::accept(&state.pool, id, &observation, &actor, &notes).await? {
         Ok(site) => tracing::info!(report = id, site = %site, by = %actor.name, "public report accepted"),
         Err(refusal) => return Err(refused(id, refusal)),
     }

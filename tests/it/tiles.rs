@@ -397,7 +397,7 @@ async fn every_tile_statement_runs(pool: PgPool) {
             }
         }
     }
-    assert_eq!(tiles::statements().len(), 12);
+    assert_eq!(tiles::statements().len(), 14);
     // The change log prunes only what is old enough.
     assert_eq!(tiles::prune_changes(&app.pool, std::time::Duration::from_secs(3600)).await.unwrap(), 0);
     sqlx::query("update map_change set written_at = now() - interval '2 days'").execute(&app.pool).await.unwrap();
