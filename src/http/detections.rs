@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::Value;
@@ -239,21 +239,13 @@ async fn serve_image(
         .ok_or_else(|| Error::NotFound(format!("no image of detection {id}")))?;
     // The image never changes under its detection: its hash is its ETag.
     let etag = format!("\"{}{}\"", hex::encode(sha), if thumbnail { "-t" } else { "" });
-    let cache = [
-        (header::ETAG, HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable")),
-    ];
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
-    }
     let (key, content_type) = if thumbnail {
         (thumbnail_key, "image/jpeg")
     } else {
         let content_type = if key.ends_with(".png") { "image/png" } else { "image/jpeg" };
         (key, content_type)
     };
-    let bytes = state.photos.get(&key).await?;
-    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], bytes).into_response())
+    super::photos::serve_immutable(state, etag, &key, content_type, headers).await
 }
 
 /// A file of detections a patrol or drone system exported: a GeoJSON FeatureCollection of points, each with

@@ -84,3 +84,23 @@ async fn serve(state: &AppState, actor: &Actor, sha: &str, headers: &HeaderMap, 
     let length = [(header::CONTENT_TYPE, content_type), (header::CONTENT_LENGTH, HeaderValue::from(size))];
     Ok((cache, length, Body::from_stream(stream)).into_response())
 }
+
+/// An image whose bytes never change under its URL (a detection's image, a public report's photo): answered
+/// from `key` in the photo store with `etag`, cached privately for a year, or `304` when the client has it.
+pub(super) async fn serve_immutable(
+    state: &AppState,
+    etag: String,
+    key: &str,
+    content_type: &'static str,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let cache = [
+        (header::ETAG, HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable")),
+    ];
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    let bytes = state.photos.get(key).await?;
+    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], bytes).into_response())
+}

@@ -9,8 +9,8 @@ use std::io::Cursor;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -276,21 +276,12 @@ async fn serve_photo(
         .ok_or_else(|| Error::NotFound(format!("public report {id} has no photo {position}")))?;
     // A photo never changes under its report: its hash is its ETag.
     let etag = format!("\"{}{}\"", hex::encode(&k.sha256), if thumbnail { "-t" } else { "" });
-    let cache = [
-        (header::ETAG, HeaderValue::from_str(&etag).map_err(|e| Error::Internal(e.into()))?),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable")),
-    ];
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
-    }
     let (key, content_type) = if thumbnail {
-        (k.thumbnail_key, HeaderValue::from_static("image/jpeg"))
+        (k.thumbnail_key, "image/jpeg")
     } else {
-        let content_type = if k.content_type == "image/png" { "image/png" } else { "image/jpeg" };
-        (k.original_key, HeaderValue::from_static(content_type))
+        (k.original_key, if k.content_type == "image/png" { "image/png" } else { "image/jpeg" })
     };
-    let bytes = state.photos.get(&key).await?;
-    Ok((cache, [(header::CONTENT_TYPE, content_type)], bytes).into_response())
+    super::photos::serve_immutable(state, etag, &key, content_type, headers).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
