@@ -259,6 +259,18 @@ async fn accepting_opens_a_citizen_site_whose_photos_carry_no_exif(pool: PgPool)
     let thumb = get_as(&w.app, &w.leader, &format!("/api/v1/public-reports/{id}/photos/0/thumbnail")).await;
     assert_eq!(thumb.status, 200);
     assert_eq!(thumb.headers["content-type"], "image/jpeg");
+    let etag = thumb.headers["etag"].to_str().unwrap().to_string();
+    let again = w
+        .app
+        .send(
+            Request::get(format!("/api/v1/public-reports/{id}/photos/0/thumbnail"))
+                .header("authorization", format!("Bearer {}", w.leader))
+                .header("if-none-match", &etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(again.status, 304, "a photo never changes under its report");
     let town = get_as(&w.app, &w.office.town_officer, &format!("/api/v1/public-reports/{id}/photos/0/original")).await;
     assert_eq!(town.status, 403);
     assert_eq!(get_as(&w.app, &w.leader, &format!("/api/v1/public-reports/{id}/photos/1/original")).await.status, 404);
@@ -545,4 +557,33 @@ async fn contact_data_is_purged_after_the_retention_period(pool: PgPool) {
     let one = get_as(&w.app, &w.office.dispatcher, &format!("/api/v1/public-reports/{old}")).await.json();
     assert!(one["report"]["contact_phone"].is_null());
     assert!(one["report"]["contact_purged_at"].is_string());
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn racing_decisions_decide_once_and_leave_report_and_ledger_consistent(pool: PgPool) {
+    let w = world(pool).await;
+    for round in 0..4 {
+        let at = common::north_of(FAR, 300.0 * f64::from(round));
+        let (id, _) = store(&w.app, &citizen("pavement", Some(at))).await;
+        let observations = w.app.count("observation").await;
+        let (accept, reject) = tokio::join!(
+            decide(&w, id, "accept", json!({})),
+            decide(&w, id, "reject", json!({"public_reason": "重复上报"}))
+        );
+        let mut statuses = [accept.status.as_u16(), reject.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "round {round}: exactly one decision wins");
+        let (status, observation): (String, Option<uuid::Uuid>) =
+            sqlx::query_as("select status, observation_id from public_report where id = $1")
+                .bind(id)
+                .fetch_one(&w.app.pool)
+                .await
+                .unwrap();
+        let added = w.app.count("observation").await - observations;
+        match status.as_str() {
+            "accepted" => assert!(observation.is_some() && added == 1, "round {round}: {added} observations"),
+            "rejected" => assert!(observation.is_none() && added == 0, "round {round}: {added} observations"),
+            other => panic!("round {round}: {other}"),
+        }
+    }
 }

@@ -1201,6 +1201,7 @@ export default {
   // candidates
   'nav.candidates': 'Candidates',
   'role.detector': 'Detection system',
+  'role.hotline': '12345 hotline',
   'roleHint.detector': 'Smart-patrol vehicle or drone system: sends detections with its API token, never signs in',
   'event.candidate_linked': 'Candidate confirmed into this site',
   'candidates.title': 'Candidates',

@@ -1213,6 +1213,7 @@ export default {
   // candidates
   'nav.candidates': '候选点段',
   'role.detector': '巡检系统',
+  'role.hotline': '12345热线',
   'roleHint.detector': '智能巡检车或无人机系统：只用 API 令牌上报检测结果，不能登录',
   'event.candidate_linked': '候选点段确认并入本点位',
   'candidates.title': '候选点段',
