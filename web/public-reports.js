@@ -152,7 +152,7 @@ function reportItem(r) {
     head,
     h('p', { class: 'pr-description' }, r.description || t('publicReports.noDescription')),
     h('p', { class: 'small pr-contact' }, `${t('publicReports.contact')}${t('common.colon')}${contactText(r)}`),
-    h('p', { class: 'small' }, h('button', { type: 'button', class: 'btn btn-ghost pr-toggle', 'aria-expanded': String(open), onclick: () => toggle(r) },
+    h('p', { class: 'small' }, h('button', { type: 'button', class: 'btn pr-toggle', 'aria-expanded': String(open), onclick: () => toggle(r) },
       open ? t('publicReports.less') : t('publicReports.more'))),
     open ? detailView(r) : null,
     outcome,
