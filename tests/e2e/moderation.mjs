@@ -1,10 +1,11 @@
-// The public reports queue (公众上报) in a real browser: a dispatcher opens the queue after signing in, sees a
+// The public reports queue (公众上报) in a real browser: a dispatcher finds a waiting report on the map's layer
+// and opens the queue after signing in, sees a
 // citizen's report with its photo's thumbnail and the reporter's contact in full, accepts it as a new site,
 // and opens the site's page from the queue, which lists the report behind it; the queue passes axe-core.
 //
 //   E2E_USER=… E2E_PASSWORD=… node tests/e2e/moderation.mjs <base-url> '<config JSON>'
 //
-// config: {"report": id, "phone": "…"}. Prints one JSON line and exits non-zero on failure. The Rust test
+// config: {"report": id, "phone": "…", "at": [lon, lat]}. Prints one JSON line and exits non-zero on failure. The Rust test
 // (tests/it/browser.rs) checks the database afterwards.
 
 import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
@@ -28,6 +29,26 @@ await run('moderation', async ({ log, setStep }) => {
     await page.waitForSelector('body[data-state="ready"]');
     const entry = await page.locator('#topnav a[data-page="public-reports"]').getAttribute('aria-current');
     check('sign-in', entry === 'page', 'the top bar has the queue, marked as the current page');
+
+    setStep('map');
+    // The waiting reports are a layer of the map, off until asked for; the report's dot opens a panel that
+    // leads to the queue.
+    await page.goto(new URL(`/?public_reports=1#16/${config.at[1]}/${config.at[0]}`, base).href);
+    await page.waitForFunction(() => window.roadledger && window.roadledger.ready);
+    await page.evaluate(() => window.roadledger.ready.then(() => window.roadledger.idle()));
+    const toggle = await page.isChecked('#layer-public-reports');
+    check('map', toggle, 'the layer switch has the public reports, on');
+    const dots = await page.evaluate(() => window.roadledger.map.queryRenderedFeatures({ layers: ['public-reports'] }).map((f) => f.id));
+    check('map', dots.includes(config.report), `the waiting report is drawn: ${JSON.stringify(dots)}`);
+    const centre = await page.evaluate(() => {
+      const p = window.roadledger.map.project(window.roadledger.map.getCenter());
+      const box = window.roadledger.map.getCanvas().getBoundingClientRect();
+      return { x: box.left + p.x, y: box.top + p.y };
+    });
+    await page.mouse.click(centre.x, centre.y);
+    await page.waitForSelector('#panel-public-report-queue');
+    await page.goto(new URL('/public-reports.html', base).href);
+    await page.waitForSelector('body[data-state="ready"]');
 
     setStep('queue');
     const item = page.locator(`#pr-${config.report}`);

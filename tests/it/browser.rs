@@ -1699,8 +1699,8 @@ async fn crashes_page_imports_a_police_export(pool: PgPool) {
     assert_eq!(leaked, 0);
 }
 
-/// The public reports queue (issue 13): a dispatcher accepts a citizen's report from the queue page as a new
-/// site and opens the site, which lists the report behind it.
+/// The public reports queue (issue 13): a dispatcher finds a waiting report on the map's layer, accepts it
+/// from the queue page as a new site and opens the site, which lists the report behind it.
 #[sqlx::test(migrations = "./migrations")]
 async fn public_reports_queue_accepts_a_citizen_report_into_a_site(pool: PgPool) {
     let app = common::app(pool).await;
@@ -1711,7 +1711,7 @@ async fn public_reports_queue_accepts_a_citizen_report_into_a_site(pool: PgPool)
     report.photos = vec![files.row.clone()];
     let (id, _) = crate::moderation::store(&app, &report).await;
 
-    let config = json!({ "report": id, "phone": "13812345678" });
+    let config = json!({ "report": id, "phone": "13812345678", "at": [120.55, 31.87] });
     let base = common::serve(&app).await;
     let result = run_e2e("moderation.mjs", &[&base, &config.to_string()], &signs_in_as("E2E", &dispatcher)).await;
 
