@@ -1697,3 +1697,52 @@ async fn crashes_page_imports_a_police_export(pool: PgPool) {
             .unwrap();
     assert_eq!(leaked, 0);
 }
+
+/// The public report page on a phone, without an account (tests/e2e/report.mjs): a report with two photos
+/// sent with no cookie and no token, its tracking link followed to the status; here, the stored report and
+/// its metadata-free public copies.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_citizen_reports_a_hazard_with_photos_and_follows_the_tracking_link(pool: PgPool) {
+    let app = common::app(pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = common::ExifSpec {
+        lon: 120.5512,
+        lat: 31.8721,
+        direction_deg: 45.0,
+        taken_at: "2026:12:06 16:20:00",
+        orientation: 1,
+    };
+    let paths: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let path = dir.path().join(format!("护栏{i}.jpg"));
+            std::fs::write(&path, common::jpeg_with_exif(1600 + i * 10, 1200, &spec)).unwrap();
+            path
+        })
+        .collect();
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), paths[0].to_str().unwrap(), paths[1].to_str().unwrap()];
+    let result = run_e2e("report.mjs", &args, &[]).await;
+    let token = result["tracking_url"].as_str().unwrap().trim_start_matches("/track.html#").to_string();
+
+    let (category, description, phone, lon, lat): (String, String, Option<String>, f64, f64) = sqlx::query_as(
+        "select category, description, contact_phone, st_x(geom), st_y(geom)
+         from public_report where tracking_token = $1 and channel = 'citizen' and status = 'received'",
+    )
+    .bind(&token)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(category, "barrier");
+    assert_eq!(description, "村口护栏被撞断，晚上看不清");
+    assert_eq!(phone.as_deref(), Some("13900001111"));
+    assert!((lon - 120.5512).abs() < 1e-7 && (lat - 31.8721).abs() < 1e-7, "the phone's fix: {lon}, {lat}");
+    let keys: Vec<String> = sqlx::query_scalar("select public_key from public_report_photo order by position")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    let store = roadledger::photos::PhotoStore::local(app.photo_dir.path()).unwrap();
+    for key in keys {
+        assert!(!roadledger::photos::public::has_metadata(&store.get(&key).await.unwrap()));
+    }
+}
