@@ -1,5 +1,6 @@
 // The public report page (随手拍, issue 13): anyone, without an account, reports a road hazard from their
-// phone: where (the Geolocation API), what (a public category), 1–3 photos (resized on the phone by
+// phone: where (the Geolocation API, or a tap on a small map over the server's base maps when it has any:
+// the staff's own tiles are not public), what (a public category), 1–3 photos (resized on the phone by
 // photos.js, as the inspectors' page does), a description and an optional phone number. The server asks a
 // small proof of work (pow.js), solved while the form is filled in; a hidden field catches form-filling
 // robots. The draft's `submission_id` is kept until the server has answered, so sending again after a lost
@@ -9,12 +10,14 @@ import { ApiError, h, fill, readResponse } from './common.js';
 import { t, isEnglish, applyStatic, mountLangSwitch, onLangChange } from './i18n.js';
 import { preparePhoto } from './photos.js';
 import { solve } from './pow.js';
+import { baseMapChoices, baseMapStyle } from './basemaps.js';
+import { wgs84ToGcj02 } from './coords.js';
 
 const PHOTOS_MAX = 3;
 const DEVICE_KEY = 'roadledger.publicDevice';
 const SUBMISSION_KEY = 'roadledger.publicSubmission';
 
-const state = { place: null, photos: [], categories: [], pow: null };
+const state = { place: null, photos: [], categories: [], pow: null, map: null, mapInfo: null };
 
 function randomHex(bytes) {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -71,9 +74,13 @@ function renderCategories() {
 
 function renderPlace() {
   const p = state.place;
-  document.getElementById('place').textContent = p
-    ? t('public.placeAt', { lon: p.lon.toFixed(5), lat: p.lat.toFixed(5), accuracy: Math.round(p.accuracy ?? 0) })
-    : t('public.noPlace');
+  let text = t('public.noPlace');
+  if (p && p.accuracy != null) {
+    text = t('public.placeAt', { lon: p.lon.toFixed(5), lat: p.lat.toFixed(5), accuracy: Math.round(p.accuracy) });
+  } else if (p) {
+    text = t('public.placeOnMap', { lon: p.lon.toFixed(5), lat: p.lat.toFixed(5) });
+  }
+  document.getElementById('place').textContent = text;
 }
 
 function locate() {
@@ -84,7 +91,7 @@ function locate() {
   document.getElementById('place').textContent = t('public.locating');
   navigator.geolocation.getCurrentPosition(
     (pos) => {
-      state.place = { lon: pos.coords.longitude, lat: pos.coords.latitude, accuracy: pos.coords.accuracy };
+      state.place = { lon: pos.coords.longitude, lat: pos.coords.latitude, accuracy: pos.coords.accuracy, crs: 'wgs84' };
       showError('');
       renderPlace();
     },
@@ -94,6 +101,49 @@ function locate() {
     },
     { enableHighAccuracy: true, timeout: 20000, maximumAge: 30000 },
   );
+}
+
+/**
+ * Opens the small map over the first of the server's base maps; a tap (or dragging the marker) places the
+ * report, in the base map's coordinate system (GCJ-02 for AMap or Tencent tiles), which the server converts.
+ */
+async function pickOnMap() {
+  const container = document.getElementById('pick-map');
+  container.hidden = false;
+  if (state.map) return;
+  const choice = baseMapChoices({ base_maps: state.mapInfo.base_maps })[1];
+  if (!document.querySelector('link[data-maplibre]')) {
+    const css = Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/vendor/maplibre-gl/maplibre-gl.css' });
+    css.dataset.maplibre = '';
+    document.head.append(css);
+  }
+  const maplibregl = await import('/vendor/maplibre-gl/maplibre-gl.mjs');
+  const { sources, layers } = baseMapStyle(choice);
+  // Where to open: the phone's fix if there is one, else the county's middle.
+  let at = state.place && state.place.crs === 'wgs84' ? [state.place.lon, state.place.lat] : state.mapInfo.centre;
+  if (at && choice.crs === 'gcj02') at = wgs84ToGcj02(at);
+  const map = new maplibregl.Map({
+    container,
+    style: { version: 8, sources, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#eef1ec' } }, ...layers] },
+    center: at || [120.55, 31.87],
+    zoom: state.place ? 17 : 12,
+    maxPitch: 0,
+    dragRotate: false,
+  });
+  map.touchZoomRotate.disableRotation();
+  const marker = new maplibregl.Marker({ draggable: true, color: '#0b2545' });
+  marker.getElement().setAttribute('aria-label', t('public.marker'));
+  const placed = (lngLat) => {
+    marker.setLngLat(lngLat).addTo(map);
+    state.place = { lon: lngLat.lng, lat: lngLat.lat, accuracy: null, crs: choice.crs };
+    showError('');
+    renderPlace();
+  };
+  map.on('click', (e) => placed(e.lngLat));
+  marker.on('dragend', () => placed(marker.getLngLat()));
+  state.map = map;
+  await new Promise((resolve) => (map.loaded() ? resolve() : map.once('load', resolve)));
+  container.dataset.state = 'ready';
 }
 
 function renderPreviews() {
@@ -144,7 +194,7 @@ async function submit(event) {
       category,
       description: document.getElementById('description').value,
       point: [state.place.lon, state.place.lat],
-      crs: 'wgs84',
+      crs: state.place.crs,
       ...(state.place.accuracy != null ? { accuracy_m: Math.min(state.place.accuracy, 10000) } : {}),
       phone: document.getElementById('phone').value.trim() || null,
       device_id: kept(DEVICE_KEY, () => randomHex(16)),
@@ -181,6 +231,9 @@ async function main() {
   setTitle();
   onLangChange(() => { setTitle(); renderCategories(); renderPlace(); });
   document.getElementById('locate').addEventListener('click', locate);
+  document.getElementById('pick').addEventListener('click', () => {
+    pickOnMap().catch((error) => showError(t('common.error', { detail: error.message })));
+  });
   document.getElementById('photos').addEventListener('change', (e) => {
     addPhotos([...e.target.files]).finally(() => { e.target.value = ''; });
   });
@@ -188,7 +241,11 @@ async function main() {
   document.getElementById('another').addEventListener('click', () => location.reload());
   startPow();
   try {
-    state.categories = await publicJson('/api/v1/public/categories');
+    [state.categories, state.mapInfo] = await Promise.all([
+      publicJson('/api/v1/public/categories'),
+      publicJson('/api/v1/public/map'),
+    ]);
+    document.getElementById('pick').hidden = !state.mapInfo.base_maps.length;
     renderCategories();
     document.body.dataset.state = 'ready';
   } catch (error) {

@@ -77,3 +77,16 @@ pub async fn by_submission(pool: &PgPool, submission: uuid::Uuid) -> sqlx::Resul
         .await?;
     Ok(row.map(|r| (r.id, r.tracking_token)))
 }
+
+/// The middle of the county's towns (their extent's centre), where the public page's map opens when the
+/// phone has no fix; `None` before any town is loaded.
+pub async fn county_centre(pool: &PgPool) -> sqlx::Result<Option<(f64, f64)>> {
+    let row = sqlx::query!(
+        r#"select st_x(st_centroid(st_extent(boundary)::geometry)) as "lon?",
+                  st_y(st_centroid(st_extent(boundary)::geometry)) as "lat?"
+           from town"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(row.lon.zip(row.lat))
+}

@@ -417,3 +417,29 @@ pub async fn photo(State(state): State<AppState>, Path((id, position)): Path<(St
     ];
     Ok((headers, axum::body::Body::from_stream(stream)).into_response())
 }
+
+/// What the public page's small map draws: the server's base maps (Tianditu with a key, the operator's XYZ
+/// services) and where the county is. The staff's own vector tiles are not public; with no base map the page
+/// offers the phone's location only.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicMap {
+    /// As `base_maps` of GET /settings.
+    #[schema(value_type = Vec<Object>)]
+    pub base_maps: Vec<super::settings::BaseMap>,
+    /// `[longitude, latitude]` (WGS-84) of the county's towns' middle, if towns are loaded.
+    pub centre: Option<[f64; 2]>,
+}
+
+/// The base maps and the county's centre, for placing a report by a tap on a map.
+#[utoipa::path(
+    get,
+    path = "/public/map",
+    operation_id = "public_map",
+    tag = "public",
+    responses((status = 200, description = "Base maps and the county's centre", body = PublicMap))
+)]
+pub async fn map(State(state): State<AppState>) -> Result<Json<PublicMap>> {
+    let s = &state.settings;
+    let centre = db::citizen::county_centre(&state.pool).await?.map(|(lon, lat)| [lon, lat]);
+    Ok(Json(PublicMap { base_maps: super::settings::base_maps(s.tianditu_key.as_ref(), &s.base_maps), centre }))
+}

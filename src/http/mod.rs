@@ -332,6 +332,7 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(citizen::categories))
         .routes(routes!(citizen::challenge))
         .routes(routes!(citizen::photo))
+        .routes(routes!(citizen::map))
         .routes(routes!(openapi::openapi_json))
 }
 

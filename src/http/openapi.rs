@@ -87,6 +87,7 @@ const PUBLIC_OPERATIONS: &[&str] = &[
     "public_categories",
     "public_challenge",
     "public_photo",
+    "public_map",
 ];
 /// Operations about the browser session itself: a Bearer token gets 401 (`accounts::current`).
 const SESSION_OPERATIONS: &[&str] = &["current"];

@@ -191,6 +191,7 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/public/categories",                     Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/public/challenge",                      Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/public/photos/1/0",                     Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /api/v1/public/map",                            Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Detections come from a detection system's token only (see `a_detector_token_opens_nothing_but_detections`);
     // people read them with the candidates queue. The fixture detection has no image.
     ("POST /api/v1/detections",                           Any,   [401, 403, 403, 403, 403, 403, 403, 403, 403]),

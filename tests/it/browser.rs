@@ -1703,7 +1703,15 @@ async fn crashes_page_imports_a_police_export(pool: PgPool) {
 /// its metadata-free public copies.
 #[sqlx::test(migrations = "./migrations")]
 async fn a_citizen_reports_a_hazard_with_photos_and_follows_the_tracking_link(pool: PgPool) {
-    let app = common::app(pool).await;
+    // A GCJ-02 base map (AMap-like) whose tiles are never fetched successfully: the map still takes a tap.
+    let base_map = roadledger::http::settings::CustomBaseMap {
+        name: "测试底图".into(),
+        tiles: vec!["http://127.0.0.1:9/{z}/{x}/{y}.png".into()],
+        crs: roadledger::domain::coords::SourceCrs::Gcj02,
+    };
+    let settings = roadledger::http::Settings { base_maps: vec![base_map], ..Default::default() };
+    let app = common::app_with(pool, settings).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
     let dir = tempfile::tempdir().unwrap();
     let spec = common::ExifSpec {
         lon: 120.5512,
@@ -1736,13 +1744,31 @@ async fn a_citizen_reports_a_hazard_with_photos_and_follows_the_tracking_link(po
     assert_eq!(description, "村口护栏被撞断，晚上看不清");
     assert_eq!(phone.as_deref(), Some("13900001111"));
     assert!((lon - 120.5512).abs() < 1e-7 && (lat - 31.8721).abs() < 1e-7, "the phone's fix: {lon}, {lat}");
-    let keys: Vec<String> = sqlx::query_scalar("select public_key from public_report_photo order by position")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let keys: Vec<String> = sqlx::query_scalar(
+        "select public_key from public_report_photo
+         where report_id = (select id from public_report where tracking_token = $1) order by position",
+    )
+    .bind(&token)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(keys.len(), 2);
     let store = roadledger::photos::PhotoStore::local(app.photo_dir.path()).unwrap();
     for key in keys {
         assert!(!roadledger::photos::public::has_metadata(&store.get(&key).await.unwrap()));
     }
+
+    // Placed on the map: opened at the phone's fix shifted onto the GCJ-02 map, tapped in its middle, sent as
+    // GCJ-02 and stored converted back, so it lands where the phone was (within the formula's centimetres).
+    let map_token = result["map_tracking_url"].as_str().unwrap().trim_start_matches("/track.html#").to_string();
+    let (crs, category, lon, lat): (String, String, f64, f64) = sqlx::query_as(
+        "select source_crs, category, st_x(geom), st_y(geom) from public_report where tracking_token = $1",
+    )
+    .bind(&map_token)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((crs.as_str(), category.as_str()), ("gcj02", "intersection"));
+    let off_m = roadledger::domain::coords::distance_m(lon, lat, 120.5512, 31.8721);
+    assert!(off_m < 10.0, "the tap in the middle of the map is {off_m} m from the fix");
 }

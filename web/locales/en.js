@@ -1446,4 +1446,7 @@ export default {
   'track.status.in_progress': 'In progress',
   'track.status.fixed': 'Fixed',
   'track.status.not_accepted': 'Not accepted',
+  'public.pick': 'Pick the place on a map',
+  'public.placeOnMap': 'Location: {lon}, {lat} (picked on the map)',
+  'public.marker': 'The place of the report',
 };

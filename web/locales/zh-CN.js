@@ -1458,4 +1458,7 @@ export default {
   'track.status.in_progress': '处理中',
   'track.status.fixed': '已整改',
   'track.status.not_accepted': '不予受理',
+  'public.pick': '在地图上点选位置',
+  'public.placeOnMap': '位置：{lon}, {lat}（在地图上选定）',
+  'public.marker': '报告的位置',
 };
