@@ -336,6 +336,53 @@ mod tests {
         assert_eq!(check_pow(&secret, "", "", now), Err(PowError::Invalid));
     }
 
+    /// Fuzzing (issue 14): a challenge and nonce as anyone may send them never panic the check, and only a
+    /// challenge this secret signed, unexpired and solved, passes; any report JSON validates or names a field.
+    #[test]
+    fn fuzz_pow_and_report_checks_never_panic() {
+        let secret = [3u8; 32];
+        let now = Utc::now();
+        let limits = PublicLimits { pow_bits: 2, ..PublicLimits::default() };
+        let (good, _) = make_challenge(&secret, now, &limits);
+        crate::fuzz_tests::fuzz("public_pow", 512, |u| {
+            let challenge = if u.arbitrary()? { good.clone() } else { u.arbitrary::<String>()? };
+            let nonce: String = u.arbitrary()?;
+            if check_pow(&secret, &challenge, &nonce, now).is_ok() {
+                assert_eq!(challenge, good, "only the signed challenge passes");
+                assert!(leading_zero_bits(&pow_hash(&challenge, &nonce)) >= 2);
+            }
+            let codes: Vec<&str> = public_report::CATEGORIES.iter().map(|c| c.code).collect();
+            let input = ReportInput {
+                submission_id: Uuid::from_bytes(u.arbitrary()?),
+                category: if u.arbitrary()? { (*u.choose(&codes)?).to_string() } else { u.arbitrary()? },
+                description: u.arbitrary()?,
+                point: if u.arbitrary()? {
+                    [u.int_in_range(73..=135)? as f64, u.int_in_range(3..=53)? as f64]
+                } else {
+                    u.arbitrary()?
+                },
+                crs: *u.choose(&SourceCrs::ALL)?,
+                accuracy_m: u.arbitrary()?,
+                phone: u.arbitrary()?,
+                device_id: u.arbitrary()?,
+                website: String::new(),
+                challenge: String::new(),
+                nonce: String::new(),
+            };
+            let device = input.device_id.clone();
+            match input.validate(&limits) {
+                Ok(v) => {
+                    assert!(v.description.chars().count() <= limits.description_chars_max);
+                    assert!(coords::in_china(v.point.0, v.point.1) || v.crs != SourceCrs::Wgs84);
+                    assert!((8..=64).contains(&v.device_id.len()));
+                }
+                Err(e) => assert!(!e.why.is_empty()),
+            }
+            let _ = address_key(&device);
+            Ok(())
+        });
+    }
+
     #[test]
     fn addresses_are_keyed_by_subscriber() {
         assert_eq!(address_key("203.0.113.9"), "203.0.113.9");
