@@ -125,7 +125,7 @@ impl ReportInput {
         if chars > chars_max {
             return Err(refuse("description", format!("is {chars} characters; at most {chars_max}")));
         }
-        if description.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
             return Err(refuse("description", "holds control characters"));
         }
         let [lon, lat] = self.point;
