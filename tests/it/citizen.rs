@@ -404,3 +404,47 @@ async fn concurrent_submissions_never_pass_a_limit_together(pool: PgPool) {
         .unwrap();
     assert_eq!(hits, 5);
 }
+
+/// The public POST needs no session and no CSRF token, and a staff member's session cookie riding along
+/// changes nothing: the report is anonymous, and staff routes still refuse a cookie without the CSRF token.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_session_cookie_neither_helps_nor_hinders_and_staff_routes_keep_their_csrf_check(pool: PgPool) {
+    let app = app_with(pool, settings(easy())).await;
+    let login = app
+        .send_as_is(
+            Request::post("/api/v1/session")
+                .header("content-type", "application/json")
+                .body(Body::from(json!({"name": "zhangwei", "password": common::DEFAULT_PASSWORD}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    let cookie = login.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+
+    let (content_type, body) = multipart(report("有账号的人也能报").to_string().as_bytes(), &[&camera(8)]);
+    let sent = app
+        .send_as_is(
+            Request::post("/api/v1/public/reports")
+                .header("content-type", content_type)
+                .header("cookie", &cookie)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&sent.bytes));
+    let entered_by: Option<String> =
+        sqlx::query_scalar("select entered_by from public_report").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(entered_by, None, "a citizen report names nobody");
+
+    let staff = app
+        .send_as_is(
+            Request::post("/api/v1/tokens")
+                .header("content-type", "application/json")
+                .header("cookie", &cookie)
+                .body(Body::from(json!({"name": "csrf"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(staff.status, StatusCode::FORBIDDEN);
+    assert!(staff.detail().contains("x-csrf-token"), "{}", staff.detail());
+}
