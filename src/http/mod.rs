@@ -17,6 +17,8 @@ pub mod limits;
 pub mod metrics;
 mod observations;
 mod ogc;
+mod open311;
+mod open311_clients;
 pub mod openapi;
 mod photos;
 mod places;
@@ -111,6 +113,10 @@ pub struct Settings {
     pub upload_limits: limits::UploadLimits,
     /// Every request but an upload is answered within this, or 503 (`limits::request_timeout`).
     pub request_timeout: std::time::Duration,
+    /// Open311's `jurisdiction_id` (`--open311-jurisdiction`): a request naming another one is refused.
+    pub open311_jurisdiction: String,
+    /// Requests one Open311 key may post an hour (`--open311-posts-per-hour`); more is a 429.
+    pub open311_posts_per_hour: u32,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -157,6 +163,8 @@ impl Default for Settings {
             detection_min_confidence: 0.5,
             upload_limits: limits::UploadLimits::default(),
             request_timeout: std::time::Duration::from_secs(60),
+            open311_jurisdiction: "320582".into(),
+            open311_posts_per_hour: 120,
         }
     }
 }
@@ -313,6 +321,8 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(candidates::confirm))
         .routes(routes!(candidates::dismiss))
         .routes(routes!(candidates::site_crashes))
+        .routes(routes!(open311_clients::list, open311_clients::create))
+        .routes(routes!(open311_clients::revoke))
         .routes(routes!(openapi::openapi_json))
 }
 
@@ -352,6 +362,8 @@ pub fn router(state: AppState) -> Router {
             get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),
         )
         .nest("/api/v1", api)
+        // Open311 GeoReport v2: outside /api/v1, at the paths Open311 clients know (`open311::routes`).
+        .merge(open311::routes())
         .merge(vendor)
         // web/ also holds what `npm ci` installed for the browser tests (playwright-core, axe-core) and its
         // manifests: none of it is a page. MapLibre is served from /vendor/ above.

@@ -49,6 +49,7 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
         (name = "screening", description = "Black-spot screening runs (事故多发点段筛查) and their candidates"),
         (name = "crashes", description = "Crash records (事故数据) from the police crash database's exports: import and read"),
         (name = "accounts", description = "Signing in, API tokens, accounts"),
+        (name = "open311", description = "Open311 client systems' keys (the GeoReport v2 API itself is under /open311/v2/)"),
         (name = "meta", description = "This document"),
     )
 )]
