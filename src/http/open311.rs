@@ -47,10 +47,10 @@ const SERVICE_GROUP: &str = "道路交通安全隐患";
 const SERVICE_NOTICE: &str =
     "已受理，交安办核实后处理 / Received: the road-safety office checks every report before it is acted on";
 /// Largest form body a POST may send (the fields' own limits add up to well under this).
-const FORM_BYTES_MAX: usize = 16 * 1024;
+const FORM_BYTES_MAX: usize = 64 * 1024;
 /// Most `service_request_id`s one GET may name.
 const IDS_MAX: usize = 100;
-/// A GET without `start_date`/`end_date` covers this many days before now (the spec's suggestion).
+/// A GET's window when it names one end or neither: this many days (the spec's suggestion), ending now.
 const DEFAULT_WINDOW_DAYS: i64 = 90;
 /// The limits of what a client sends and we do not keep (`device_id`, `account_id`, `media_url`).
 const CLIENT_ID_CHARS_MAX: usize = 64;
@@ -219,6 +219,7 @@ fn base_url(headers: &HeaderMap, secure: bool) -> String {
 // Query and form parameters.
 
 /// The parameters of a query string or form body, each name once.
+#[derive(Debug)]
 struct Params(Vec<(String, String)>);
 
 impl Params {
@@ -280,6 +281,22 @@ fn check_jurisdiction(params: &Params, state: &AppState) -> Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// The window of `start_date` and `end_date`: both as sent; one of them and 90 days from or to it; neither,
+/// the last 90 days.
+fn window(params: &Params) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let days = chrono::Duration::days(DEFAULT_WINDOW_DAYS);
+    let (start, end) = match (params.date("start_date")?, params.date("end_date")?) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => (s, s + days),
+        (None, Some(e)) => (e - days, e),
+        (None, None) => (Utc::now() - days, Utc::now()),
+    };
+    if start > end {
+        return Err(Error::BadRequest("start_date is after end_date".into()));
+    }
+    Ok((start, end))
 }
 
 fn known_category(code: &str) -> Result<&'static Category> {
@@ -415,17 +432,9 @@ async fn requests(state: &AppState, query: &str, headers: &HeaderMap) -> Result<
         if let Some(code) = params.get("service_code") {
             filter.category = Some(known_category(code)?.code.to_string());
         }
-        let end = params.date("end_date")?;
-        let start = params.date("start_date")?;
-        if let (Some(s), Some(e)) = (start, end)
-            && s > e
-        {
-            return Err(Error::BadRequest("start_date is after end_date".into()));
-        }
-        // The spec's default: the last 90 days (before end_date when only that is given).
-        filter.start =
-            Some(start.unwrap_or_else(|| end.unwrap_or_else(Utc::now) - chrono::Duration::days(DEFAULT_WINDOW_DAYS)));
-        filter.end = end;
+        let (start, end) = window(&params)?;
+        filter.start = Some(start);
+        filter.end = Some(end);
         if let Some(status) = params.get("status") {
             let mut wanted = Vec::new();
             for s in status.split(',').map(str::trim) {
@@ -542,11 +551,7 @@ async fn token(State(state): State<AppState>, Path(file): Path<String>, RawQuery
 async fn updates(state: &AppState, query: &str) -> Result<Document> {
     let params = Params::parse(query, &["jurisdiction_id", "api_key", "start_date", "end_date"])?;
     check_jurisdiction(&params, state)?;
-    let end = params.date("end_date")?.unwrap_or_else(Utc::now);
-    let start = params.date("start_date")?.unwrap_or(end - chrono::Duration::days(DEFAULT_WINDOW_DAYS));
-    if start > end {
-        return Err(Error::BadRequest("start_date is after end_date".into()));
-    }
+    let (start, end) = window(&params)?;
     let rows = db::updates(&state.pool, start, end).await?;
     Ok(Document {
         root: "service_request_updates",
