@@ -62,16 +62,18 @@ enum Format {
     Xml,
 }
 
-/// `requests.json` → ("requests", Json). An unknown format is a 404 (answered in JSON).
-fn split_format(file: &str) -> std::result::Result<(&str, Format), Response> {
+/// `requests.json` → ("requests", Json).
+fn split_format(file: &str) -> Option<(&str, Format)> {
     match file.rsplit_once('.') {
-        Some((name, "json")) => Ok((name, Format::Json)),
-        Some((name, "xml")) => Ok((name, Format::Xml)),
-        _ => Err(error(
-            Format::Json,
-            Error::NotFound(format!("no such resource {file:?}: Open311 resources end in .json or .xml")),
-        )),
+        Some((name, "json")) => Some((name, Format::Json)),
+        Some((name, "xml")) => Some((name, Format::Xml)),
+        _ => None,
     }
+}
+
+/// A resource without a known format: a 404, answered in JSON.
+fn unknown_format(file: &str) -> Response {
+    error(Format::Json, Error::NotFound(format!("no such resource {file:?}: Open311 resources end in .json or .xml")))
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -314,9 +316,8 @@ async fn resource(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (name, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
+    let Some((name, format)) = split_format(&file) else {
+        return unknown_format(&file);
     };
     let query = query.unwrap_or_default();
     let result = match name {
@@ -391,9 +392,8 @@ async fn service_definition(
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (code, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
+    let Some((code, format)) = split_format(&file) else {
+        return unknown_format(&file);
     };
     let result = Params::parse(&query.unwrap_or_default(), &["jurisdiction_id"])
         .and_then(|p| check_jurisdiction(&p, &state))
@@ -496,9 +496,8 @@ async fn request(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (id, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
+    let Some((id, format)) = split_format(&file) else {
+        return unknown_format(&file);
     };
     let result = one_request(&state, id, &query.unwrap_or_default(), &headers).await;
     answer(format, result, StatusCode::OK)
@@ -519,9 +518,8 @@ async fn one_request(state: &AppState, id: &str, query: &str, headers: &HeaderMa
 
 /// `GET /open311/v2/tokens/{token}.{json,xml}`: the request a token (a report's tracking token) names.
 async fn token(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Response {
-    let (token, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
+    let Some((token, format)) = split_format(&file) else {
+        return unknown_format(&file);
     };
     let result = async {
         let params = Params::parse(&query.unwrap_or_default(), &["jurisdiction_id", "api_key"])?;
@@ -593,9 +591,8 @@ const POST_PARAMS: &[&str] = &[
 ];
 
 async fn create(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    let (name, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
+    let Some((name, format)) = split_format(&file) else {
+        return unknown_format(&file);
     };
     if name != "requests" {
         return error(format, Error::NotFound(format!("{file:?} takes no POST; requests.{{json,xml}} does")));

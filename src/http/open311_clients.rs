@@ -26,6 +26,7 @@ fn require(actor: &Actor) -> Result<()> {
 #[utoipa::path(
     get,
     path = "/open311-clients",
+    operation_id = "open311_clients",
     tag = "open311",
     responses(
         (status = 200, description = "Every client system, newest first (never a key)", body = [ClientView]),
@@ -48,6 +49,7 @@ pub struct NewClient {
 #[utoipa::path(
     post,
     path = "/open311-clients",
+    operation_id = "create_open311_client",
     tag = "open311",
     request_body = NewClient,
     responses(
@@ -79,6 +81,7 @@ pub async fn create(State(state): State<AppState>, actor: Actor, ApiJson(new): A
 #[utoipa::path(
     post,
     path = "/open311-clients/{id}/revoke",
+    operation_id = "revoke_open311_client",
     tag = "open311",
     params(("id" = i32, Path, description = "The client's id")),
     responses(

@@ -368,20 +368,25 @@ async fn a_posted_request_waits_for_moderation_and_then_follows_its_site(pool: P
     assert_eq!(answer[0].child("account_id").text, "acct-7");
     assert!(answer[0].child("service_notice").text.contains("交安办"));
     let id: i64 = answer[0].child("service_request_id").text.parse().unwrap();
-    let row: (String, String, String, Option<i32>, Option<String>, Option<String>, Option<String>, String) = sqlx::query_as(
-        "select channel, status, category, open311_client_id, contact_name, contact_phone, contact_email, tracking_token
+    let row: Value = sqlx::query_scalar(
+        "select json_build_object('channel', channel, 'status', status, 'category', category,
+             'client', open311_client_id, 'name', contact_name, 'phone', contact_phone, 'email', contact_email)
          from public_report where id = $1",
     )
     .bind(id)
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!((row.0.as_str(), row.1.as_str(), row.2.as_str()), ("open311", "received", "pavement"));
-    assert_eq!(row.3, Some(client as i32));
-    assert_eq!(row.4.as_deref(), Some("小明 王"));
-    assert_eq!(row.5.as_deref(), Some("13812345678"));
-    assert_eq!(row.6.as_deref(), Some("wang.xiaoming@example.cn"));
-    let token = row.7;
+    assert_eq!(
+        row,
+        json!({"channel": "open311", "status": "received", "category": "pavement", "client": client,
+               "name": "小明 王", "phone": "13812345678", "email": "wang.xiaoming@example.cn"})
+    );
+    let token: String = sqlx::query_scalar("select tracking_token from public_report where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let queue: Vec<i64> =
         sqlx::query_scalar("select id from public_report where status = 'received' order by received_at, id")
             .fetch_all(&app.pool)
@@ -525,7 +530,9 @@ async fn bad_requests_get_the_specs_errors_and_store_nothing(pool: PgPool) {
         }
         form
     };
-    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+    // (the form, the status, what the description says)
+    type Case<'a> = (Vec<(&'a str, String)>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         (with(&[("api_key", None)]), 400, "api_key is missing"),
         (with(&[("service_code", None)]), 400, "service_code is missing"),
         (with(&[("service_code", Some("graffiti"))]), 400, "no service \"graffiti\""),
@@ -671,4 +678,16 @@ async fn hidden_reports_and_other_channels_private_text_never_show(pool: PgPool)
     let updates = json_list(&get(&app, "/open311/v2/servicerequestupdates.json").await, UPDATE_FIELDS);
     assert!(updates.iter().all(|u| u["service_request_id"] == json!(ticket.to_string())), "{updates:?}");
     assert_eq!(updates.len(), 1);
+}
+
+#[sqlx::test]
+async fn the_demos_published_key_posts_and_is_created_once(pool: PgPool) {
+    let app = app(pool).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    for _ in 0..2 {
+        roadledger::db::open311::ensure_demo_client(&mut conn, roadledger::demo::DEMO_OPEN311_KEY).await.unwrap();
+    }
+    assert_eq!(app.count("open311_client").await, 1);
+    let posted = post(&app, "json", &good_form(roadledger::demo::DEMO_OPEN311_KEY)).await;
+    assert_eq!(posted.status, 201, "{}", String::from_utf8_lossy(&posted.bytes));
 }
