@@ -29,12 +29,7 @@ use crate::domain::public_report::{
 
 /// The routes, outside `/api/v1` (Open311 clients know these paths, and no account is involved).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/open311/v2/{file}", get(resource))
-        .route("/open311/v2/{file}", post(create))
-        .route("/open311/v2/services/{file}", get(service_definition))
-        .route("/open311/v2/requests/{file}", get(request))
-        .route("/open311/v2/tokens/{file}", get(token))
+    Router::new().route("/open311/v2/{*path}", get(read)).route("/open311/v2/{*path}", post(create))
 }
 
 /// The spec's specification URL, named in the discovery document.
@@ -308,27 +303,38 @@ fn known_category(code: &str) -> Result<&'static Category> {
 }
 
 // ------------------------------------------------------------------------------------------------------------
-// GET /open311/v2/{discovery,services,requests,servicerequestupdates}.{json,xml}
+// GET /open311/v2/{discovery,services,requests,servicerequestupdates}.{json,xml} and
+// GET /open311/v2/{services,requests,tokens}/{key}.{json,xml}
 
-async fn resource(
+async fn read(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    Path(path): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let Some((name, format)) = split_format(&file) else {
-        return unknown_format(&file);
+    let (collection, file) = match path.split_once('/') {
+        Some((collection, file)) => (Some(collection), file),
+        None => (None, path.as_str()),
+    };
+    let Some((name, format)) = split_format(file) else {
+        return unknown_format(&path);
     };
     let query = query.unwrap_or_default();
-    let result = match name {
-        "discovery" => Params::parse(&query, &[]).map(|_| discovery(&base_url(&headers, state.settings.cookie_secure))),
-        "services" => Params::parse(&query, &["jurisdiction_id"])
+    let result = match (collection, name) {
+        (None, "discovery") => {
+            Params::parse(&query, &[]).map(|_| discovery(&base_url(&headers, state.settings.cookie_secure)))
+        }
+        (None, "services") => Params::parse(&query, &["jurisdiction_id"])
             .and_then(|p| check_jurisdiction(&p, &state))
             .map(|()| services()),
-        "requests" => requests(&state, &query, &headers).await,
-        "servicerequestupdates" => updates(&state, &query).await,
+        (None, "requests") => requests(&state, &query, &headers).await,
+        (None, "servicerequestupdates") => updates(&state, &query).await,
+        (Some("services"), code) => service_definition(&state, code, &query),
+        (Some("requests"), id) => one_request(&state, id, &query, &headers).await,
+        (Some("tokens"), token) => self::token(&state, token, &query).await,
         _ => Err(Error::NotFound(format!(
-            "no such resource {file:?}: discovery, services, requests and servicerequestupdates, each .json or .xml"
+            "no such resource {path:?}: discovery, services, requests and servicerequestupdates, services/{{code}}, \
+             requests/{{id}} and tokens/{{token}}, each .json or .xml"
         ))),
     };
     answer(format, result, StatusCode::OK)
@@ -385,27 +391,18 @@ fn services() -> Document {
     Document { root: "services", body: Value::List("service", list) }
 }
 
-/// `GET /open311/v2/services/{code}.{json,xml}`: a service's definition. No service has attributes (every
-/// `metadata` is false), so the definition names its code and an empty attribute list.
-async fn service_definition(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let Some((code, format)) = split_format(&file) else {
-        return unknown_format(&file);
-    };
-    let result = Params::parse(&query.unwrap_or_default(), &["jurisdiction_id"])
-        .and_then(|p| check_jurisdiction(&p, &state))
-        .and_then(|()| category(code).ok_or_else(|| Error::NotFound(format!("there is no service {code:?}"))))
-        .map(|c| Document {
-            root: "service_definition",
-            body: Value::Record(vec![
-                ("service_code", Value::text(c.code)),
-                ("attributes", Value::List("attribute", Vec::new())),
-            ]),
-        });
-    answer(format, result, StatusCode::OK)
+/// A service's definition. No service has attributes (every `metadata` is false), so the definition names
+/// its code and an empty attribute list.
+fn service_definition(state: &AppState, code: &str, query: &str) -> Result<Document> {
+    check_jurisdiction(&Params::parse(query, &["jurisdiction_id"])?, state)?;
+    let c = category(code).ok_or_else(|| Error::NotFound(format!("there is no service {code:?}")))?;
+    Ok(Document {
+        root: "service_definition",
+        body: Value::Record(vec![
+            ("service_code", Value::text(c.code)),
+            ("attributes", Value::List("attribute", Vec::new())),
+        ]),
+    })
 }
 
 const REQUESTS_PARAMS: &[&str] =
@@ -489,20 +486,7 @@ fn public_photo_url(base: &str, report: i64, position: i16) -> String {
     format!("{base}/api/v1/public/photos/{report}/{position}")
 }
 
-/// `GET /open311/v2/requests/{id}.{json,xml}`: one request, as a list of one (the spec's shape).
-async fn request(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let Some((id, format)) = split_format(&file) else {
-        return unknown_format(&file);
-    };
-    let result = one_request(&state, id, &query.unwrap_or_default(), &headers).await;
-    answer(format, result, StatusCode::OK)
-}
-
+/// One request, as a list of one (the spec's shape).
 async fn one_request(state: &AppState, id: &str, query: &str, headers: &HeaderMap) -> Result<Document> {
     let params = Params::parse(query, &["jurisdiction_id", "api_key"])?;
     check_jurisdiction(&params, state)?;
@@ -516,32 +500,20 @@ async fn one_request(state: &AppState, id: &str, query: &str, headers: &HeaderMa
     Ok(request_list(&rows, &base_url(headers, state.settings.cookie_secure)))
 }
 
-/// `GET /open311/v2/tokens/{token}.{json,xml}`: the request a token (a report's tracking token) names.
-async fn token(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Response {
-    let Some((token, format)) = split_format(&file) else {
-        return unknown_format(&file);
-    };
-    let result = async {
-        let params = Params::parse(&query.unwrap_or_default(), &["jurisdiction_id", "api_key"])?;
-        check_jurisdiction(&params, &state)?;
-        let not_found = || Error::NotFound("there is no request with this token".into());
-        if !crate::domain::public_report::is_tracking_token(token) {
-            return Err(not_found());
-        }
-        let id = db::request_of_token(&state.pool, token).await?.ok_or_else(not_found)?;
-        Ok(Document {
-            root: "service_requests",
-            body: Value::List(
-                "request",
-                vec![Value::Record(vec![
-                    ("service_request_id", Value::text(id.to_string())),
-                    ("token", Value::text(token)),
-                ])],
-            ),
-        })
+/// `<service_requests><request>…</request></service_requests>` with one request of these fields.
+fn one_request_answer(fields: Vec<(&'static str, Value)>) -> Document {
+    Document { root: "service_requests", body: Value::List("request", vec![Value::Record(fields)]) }
+}
+
+/// The request a token (a report's tracking token) names.
+async fn token(state: &AppState, token: &str, query: &str) -> Result<Document> {
+    check_jurisdiction(&Params::parse(query, &["jurisdiction_id", "api_key"])?, state)?;
+    let not_found = || Error::NotFound("there is no request with this token".into());
+    if !crate::domain::public_report::is_tracking_token(token) {
+        return Err(not_found());
     }
-    .await;
-    answer(format, result, StatusCode::OK)
+    let id = db::request_of_token(&state.pool, token).await?.ok_or_else(not_found)?;
+    Ok(one_request_answer(vec![("service_request_id", Value::text(id.to_string())), ("token", Value::text(token))]))
 }
 
 /// mySociety's `servicerequestupdates`: every public status change within `start_date`..`end_date`
@@ -648,17 +620,11 @@ async fn post_request(state: &AppState, headers: &HeaderMap, body: Body) -> Resu
     };
     tx.commit().await?;
     tracing::info!(client, request = id, "Open311 request received");
-    Ok(Document {
-        root: "service_requests",
-        body: Value::List(
-            "request",
-            vec![Value::Record(vec![
-                ("service_request_id", Value::text(id.to_string())),
-                ("service_notice", Value::text(SERVICE_NOTICE)),
-                ("account_id", Value::opt(account_id)),
-            ])],
-        ),
-    })
+    Ok(one_request_answer(vec![
+        ("service_request_id", Value::text(id.to_string())),
+        ("service_notice", Value::text(SERVICE_NOTICE)),
+        ("account_id", Value::opt(account_id)),
+    ]))
 }
 
 /// The posted fields as a report, each checked against its limit. `media_url` is checked and not kept: the
