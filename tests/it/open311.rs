@@ -691,3 +691,36 @@ async fn the_demos_published_key_posts_and_is_created_once(pool: PgPool) {
     let posted = post(&app, "json", &good_form(roadledger::demo::DEMO_OPEN311_KEY)).await;
     assert_eq!(posted.status, 201, "{}", String::from_utf8_lossy(&posted.bytes));
 }
+
+#[sqlx::test]
+async fn a_list_covers_the_last_90_days_unless_asked_otherwise(pool: PgPool) {
+    let app = app(pool).await;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "insert into public_report (channel, tracking_token, category, address_text, ticket_no, reported_at, received_at)
+         select 'hotline', md5(d::text), 'other', '某村', 'T' || d, now() - make_interval(days => d),
+             now() - make_interval(days => d)
+         from unnest(array[1, 100]) d
+         returning id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let listed = |answer: &Answer| -> Vec<i64> {
+        json_list(answer, REQUEST_FIELDS)
+            .iter()
+            .map(|r| r["service_request_id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(listed(&get(&app, "/open311/v2/requests.json").await), [ids[0]]);
+    let since = urlencode(&(chrono::Utc::now() - chrono::Duration::days(120)).to_rfc3339());
+    // From a start date: 90 days on from it, so only the older one.
+    assert_eq!(listed(&get(&app, &format!("/open311/v2/requests.json?start_date={since}")).await), [ids[1]]);
+    let until = urlencode(&chrono::Utc::now().to_rfc3339());
+    let both = listed(&get(&app, &format!("/open311/v2/requests.json?start_date={since}&end_date={until}")).await);
+    assert_eq!(both, [ids[0], ids[1]], "newest first");
+    // Named ids override the window.
+    assert_eq!(listed(&get(&app, &format!("/open311/v2/requests.json?service_request_id={}", ids[1])).await), [ids[1]]);
+    json_error(&get(&app, "/open311/v2/nothing/1.json").await, 404);
+    // An unknown format is answered in JSON.
+    json_error(&get(&app, "/open311/v2/requests/1.csv").await, 404);
+}
