@@ -45,7 +45,8 @@ const SERVICE_NOTICE: &str =
 const FORM_BYTES_MAX: usize = 64 * 1024;
 /// Most `service_request_id`s one GET may name.
 const IDS_MAX: usize = 100;
-/// A GET's window when it names one end or neither: this many days (the spec's suggestion), ending now.
+/// A GET's window when it names one end or neither: this many days (the spec's suggestion) from or to the
+/// date named, or up to now.
 const DEFAULT_WINDOW_DAYS: i64 = 90;
 /// The limits of what a client sends and we do not keep (`device_id`, `account_id`, `media_url`).
 const CLIENT_ID_CHARS_MAX: usize = 64;
