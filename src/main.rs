@@ -372,6 +372,12 @@ struct ServeArgs {
     /// from the candidates queue and map unless asked for (`min_score=0`).
     #[arg(long, env = "ROADLEDGER_DETECTION_MIN_CONFIDENCE", default_value_t = 0.5)]
     detection_min_confidence: f64,
+    /// Open311's jurisdiction_id: a request naming another is refused (400). Default: --county-admin-code.
+    #[arg(long, env = "ROADLEDGER_OPEN311_JURISDICTION")]
+    open311_jurisdiction: Option<String>,
+    /// Requests one Open311 key may post an hour; more are refused (429) and not stored.
+    #[arg(long, env = "ROADLEDGER_OPEN311_POSTS_PER_HOUR", default_value_t = 120)]
+    open311_posts_per_hour: u32,
     /// The town ranking's weights (晴雨榜), in points: on_time_rate, overdue, return_rate, relapse_rate,
     /// response_days (any left out keep their default, 35/25/15/15/10).
     #[arg(long, env = "ROADLEDGER_RANKING_WEIGHTS", default_value = "")]
@@ -677,6 +683,8 @@ async fn run(
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         require_original_photos: args.require_original_photos,
         detection_min_confidence: args.detection_min_confidence.clamp(0.0, 1.0),
+        open311_jurisdiction: args.open311_jurisdiction.clone().unwrap_or_else(|| args.county_admin_code.clone()),
+        open311_posts_per_hour: args.open311_posts_per_hour,
         ranking_weights: args.ranking_weights.parse().map_err(|e| anyhow::anyhow!("--ranking-weights: {e}"))?,
         ranking_bands: parse_bands(&args.ranking_bands).context("--ranking-bands")?,
         period_rules: roadledger::domain::crash_patterns::PeriodRules {

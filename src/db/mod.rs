@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod lookback;
 pub mod observations;
 pub mod ogc;
+pub mod open311;
 pub mod photos;
 pub mod places;
 pub mod public_reports;

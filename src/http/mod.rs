@@ -18,6 +18,8 @@ pub mod limits;
 pub mod metrics;
 mod observations;
 mod ogc;
+mod open311;
+mod open311_clients;
 pub mod openapi;
 mod photos;
 mod places;
@@ -118,6 +120,10 @@ pub struct Settings {
     /// report page's per-address limit instead of the TCP peer (which would be the proxy). Only set it when
     /// every request comes through that proxy: a client could send the header itself.
     pub public_address_header: Option<axum::http::HeaderName>,
+    /// Open311's `jurisdiction_id` (`--open311-jurisdiction`): a request naming another one is refused.
+    pub open311_jurisdiction: String,
+    /// Requests one Open311 key may post an hour (`--open311-posts-per-hour`); more is a 429.
+    pub open311_posts_per_hour: u32,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -166,6 +172,8 @@ impl Default for Settings {
             request_timeout: std::time::Duration::from_secs(60),
             public_limits: Default::default(),
             public_address_header: None,
+            open311_jurisdiction: "320582".into(),
+            open311_posts_per_hour: 120,
         }
     }
 }
@@ -333,6 +341,8 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(citizen::challenge))
         .routes(routes!(citizen::photo))
         .routes(routes!(citizen::map))
+        .routes(routes!(open311_clients::list, open311_clients::create))
+        .routes(routes!(open311_clients::revoke))
         .routes(routes!(openapi::openapi_json))
 }
 
@@ -372,6 +382,8 @@ pub fn router(state: AppState) -> Router {
             get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),
         )
         .nest("/api/v1", api)
+        // Open311 GeoReport v2: outside /api/v1, at the paths Open311 clients know (`open311::routes`).
+        .merge(open311::routes())
         .merge(vendor)
         // web/ also holds what `npm ci` installed for the browser tests (playwright-core, axe-core) and its
         // manifests: none of it is a page. MapLibre is served from /vendor/ above.

@@ -50,6 +50,7 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
         (name = "crashes", description = "Crash records (事故数据) from the police crash database's exports: import and read"),
         (name = "accounts", description = "Signing in, API tokens, accounts"),
         (name = "public", description = "The public's reports (随手拍), without an account: submit, track, categories"),
+        (name = "open311", description = "Open311 client systems' keys (the GeoReport v2 API itself is under /open311/v2/)"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -714,6 +714,19 @@ async fn admin_page_creates_disables_and_resets_users_and_sends_non_admins_away(
     assert_eq!(prefix, result["token_prefix"].as_str().unwrap());
     assert!(revoked);
 
+    // The Open311 key, issued and revoked on the page, posted one request while it was live.
+    let (key_prefix, revoked, posted): (String, bool, i64) = sqlx::query_as(
+        "select c.key_prefix, c.revoked_at is not null,
+                (select count(*) from public_report r where r.open311_client_id = c.id and r.description = '管理页签发的密钥')
+         from open311_client c where c.name = '城市服务平台'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(key_prefix, result["open311_key_prefix"].as_str().unwrap());
+    assert!(revoked);
+    assert_eq!(posted, 1);
+
     // The leader's own new password is the one that now signs in.
     let new_password = result["other_new_password"].as_str().unwrap();
     let hash: String = sqlx::query_scalar("select password_hash from app_user where id = $1")

@@ -28,6 +28,7 @@ mod lifecycle;
 mod observability;
 mod observations;
 mod ogc;
+mod open311;
 mod openapi;
 mod photo_evidence;
 mod place;
