@@ -57,6 +57,10 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
     ("demo-hotline", "hotline", "demo-hotline-2026"),
 ];
 
+/// The demo's Open311 client system's key, published like the demo passwords so `curl` works against the
+/// demo (README, Open311). Only its SHA-256 is stored, as for every key.
+pub const DEMO_OPEN311_KEY: &str = "demo-open311-2026";
+
 /// Prints the demo sign-in accounts to standard output (for the person who started the server, not the log).
 pub fn print_demo_accounts() {
     println!("{}", demo_accounts_table());
@@ -72,6 +76,7 @@ fn demo_accounts_table() -> String {
             "reviewer" => "审核验收 Reviewer",
             "leader" => "领导 Leader (read-only)",
             "admin" => "管理员 Administrator",
+            "hotline" => "12345热线 Hotline operator",
             _ => "",
         }
     }
@@ -91,7 +96,9 @@ fn demo_accounts_table() -> String {
         "\n  密码规则：账号 + \"-2026\" / password rule: the name followed by \"-2026\"\n  \
          demo-town 只看{town}的点位 / sees the sites of {town} only\n  \
          demo-unit 只看派给{unit}的点位 / sees the sites assigned to that unit only\n  \
-         数据中的其他人员（张伟等）有账号但不能登录 / the dataset's people have accounts but cannot sign in\n",
+         数据中的其他人员（张伟等）有账号但不能登录 / the dataset's people have accounts but cannot sign in\n\n  \
+         随手拍（群众报告隐患，无需账号）/ the public's hazard reports, no account: /report.html\n  \
+         Open311 演示密钥 / demo Open311 api_key: {DEMO_OPEN311_KEY}  (/open311/v2/discovery.json)\n",
         unit = accounts::DEMO_UNIT
     ));
     out
@@ -111,6 +118,9 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     if sites > 0 {
         tracing::info!(sites, "the database already has sites: the demo dataset is not loaded");
         if ensure_demo_accounts(&mut tx).await.context("demo accounts")? {
+            crate::db::open311::ensure_demo_client(&mut tx, DEMO_OPEN311_KEY)
+                .await
+                .context("the demo's Open311 client")?;
             tx.commit().await?;
             print_demo_accounts();
         }
@@ -152,6 +162,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     let mut new_accounts = accounts::people_rows(&people, shared_hash, &org_ids)?;
     new_accounts.extend(accounts::demo_rows(&DEMO_ACCOUNTS.iter().collect::<Vec<_>>(), demo_hashes, &org_ids)?);
     let account_ids = write::accounts(&mut tx, &new_accounts).await.context("accounts")?;
+    crate::db::open311::ensure_demo_client(&mut tx, DEMO_OPEN311_KEY).await.context("the demo's Open311 client")?;
     let users: HashMap<&str, Uuid> =
         people.iter().filter_map(|p| Some((p.display_name, *account_ids.get(p.name)?))).collect();
 

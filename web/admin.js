@@ -15,6 +15,7 @@ import { t, tCode, onLangChange, formatDateTime } from './i18n.js';
 import { ROLES, roleLabels } from './header.js';
 import { boot } from './boot.js';
 import { mountTokens } from './tokens.js';
+import { mountOpen311Clients } from './open311-clients.js';
 import { openDialog, confirmDialog } from './dialog.js';
 import { mountPlaces, loadPlaces, renderPlaces } from './places.js';
 
@@ -84,10 +85,12 @@ async function main({ user }) {
   renderAll();
   const places = state.tab === 'places' ? loadPlaces() : null;
   const tokens = mountTokens($('tokens'));
+  const open311 = mountOpen311Clients($('open311-clients'));
   const [organisations] = await Promise.all([
     apiJson('/api/v1/organisations'),
     loadUsers(),
     tokens,
+    open311,
     places,
   ]);
   state.organisations = organisations;

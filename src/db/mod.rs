@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod candidates;
+pub mod citizen;
 pub mod crash_patterns;
 pub mod crashes;
 pub mod ledger;
@@ -11,6 +12,7 @@ pub mod lookback;
 pub mod moderation;
 pub mod observations;
 pub mod ogc;
+pub mod open311;
 pub mod photos;
 pub mod places;
 pub mod public_reports;

@@ -4,6 +4,7 @@
 mod accounts;
 pub mod auth;
 mod candidates;
+mod citizen;
 mod closeout;
 mod crash_patterns;
 mod crashes;
@@ -17,6 +18,8 @@ pub mod limits;
 pub mod metrics;
 mod observations;
 mod ogc;
+mod open311;
+mod open311_clients;
 pub mod openapi;
 mod photos;
 mod places;
@@ -114,6 +117,16 @@ pub struct Settings {
     pub upload_limits: limits::UploadLimits,
     /// Every request but an upload is answered within this, or 503 (`limits::request_timeout`).
     pub request_timeout: std::time::Duration,
+    /// The public report page's abuse limits (`citizen`, `domain::citizen`).
+    pub public_limits: crate::domain::citizen::PublicLimits,
+    /// A header a reverse proxy in front sets to the client's address (e.g. `X-Real-IP`), read by the public
+    /// report page's per-address limit instead of the TCP peer (which would be the proxy). Only set it when
+    /// every request comes through that proxy: a client could send the header itself.
+    pub public_address_header: Option<axum::http::HeaderName>,
+    /// Open311's `jurisdiction_id` (`--open311-jurisdiction`): a request naming another one is refused.
+    pub open311_jurisdiction: String,
+    /// Requests one Open311 key may post an hour (`--open311-posts-per-hour`); more is a 429.
+    pub open311_posts_per_hour: u32,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -161,6 +174,10 @@ impl Default for Settings {
             public_contact_retention_days: 180,
             upload_limits: limits::UploadLimits::default(),
             request_timeout: std::time::Duration::from_secs(60),
+            public_limits: Default::default(),
+            public_address_header: None,
+            open311_jurisdiction: "320582".into(),
+            open311_posts_per_hour: 120,
         }
     }
 }
@@ -210,6 +227,8 @@ impl AppState {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyLimits {
     upload_bytes_max: usize,
+    /// The public report page: at most three photos.
+    citizen_upload_bytes_max: usize,
     import_bytes_max: usize,
     crash_import_bytes_max: usize,
 }
@@ -218,6 +237,8 @@ impl BodyLimits {
     fn new(settings: &Settings) -> BodyLimits {
         BodyLimits {
             upload_bytes_max: settings.photo_limits.bytes_max * settings.photos_per_observation_max + 1024 * 1024,
+            citizen_upload_bytes_max: settings.photo_limits.bytes_max * crate::domain::public_report::PHOTOS_MAX
+                + 1024 * 1024,
             import_bytes_max: usize::try_from(settings.import_bytes_max)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1024 * 1024),
@@ -240,6 +261,7 @@ impl Default for BodyLimits {
 /// here with `routes!`, never with `.route`, or `tests/it/openapi.rs` fails.
 pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
     let uploads = DefaultBodyLimit::max(limits.upload_bytes_max);
+    let citizen_uploads = DefaultBodyLimit::max(limits.citizen_upload_bytes_max);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(observations::create).layer(uploads))
         .routes(routes!(observations::show, observations::edit))
@@ -326,6 +348,14 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(public_reports::merge))
         .routes(routes!(public_reports::reject))
         .routes(routes!(public_reports::site_reports))
+        .routes(routes!(citizen::create).layer(citizen_uploads))
+        .routes(routes!(citizen::show))
+        .routes(routes!(citizen::categories))
+        .routes(routes!(citizen::challenge))
+        .routes(routes!(citizen::photo))
+        .routes(routes!(citizen::map))
+        .routes(routes!(open311_clients::list, open311_clients::create))
+        .routes(routes!(open311_clients::revoke))
         .routes(routes!(openapi::openapi_json))
 }
 
@@ -365,6 +395,8 @@ pub fn router(state: AppState) -> Router {
             get(tiles::tile).layer(axum::Extension(Arc::new(tiles::TileCache::new(state.settings.tile_cache_bytes)))),
         )
         .nest("/api/v1", api)
+        // Open311 GeoReport v2: outside /api/v1, at the paths Open311 clients know (`open311::routes`).
+        .merge(open311::routes())
         .merge(vendor)
         // web/ also holds what `npm ci` installed for the browser tests (playwright-core, axe-core) and its
         // manifests: none of it is a page. MapLibre is served from /vendor/ above.

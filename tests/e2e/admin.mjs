@@ -6,6 +6,8 @@
 //     lets them sign in with the new password;
 //  4. "My API tokens": a token is shown once, copies to the clipboard, works as a Bearer token, is listed by
 //     its first characters and, revoked, stops working;
+//  4b. "Open311 接入密钥": a client key is shown once, posts a request over Open311, is listed by its first
+//     characters and, revoked, is refused (403);
 //  5. the sign-in page shows a 429 with its Retry-After wait (the answer is faked in the browser: the
 //     server's threshold is its own business), and never follows `next` off the site;
 //  6. a signed-in non-admin is sent away from /admin.html, sees no link to it, and the users API answers 403;
@@ -214,6 +216,32 @@ await run('admin', async ({ log, setStep }) => {
     const bearerAfter = await asBearer();
     check('tokens', bearerAfter === 401, `a request with the revoked token answered ${bearerAfter}`);
 
+    setStep('open311');
+    await page.fill('#open311-name', '城市服务平台');
+    await page.click('#open311-issue');
+    await page.waitForSelector('#open311-key');
+    const key = await page.inputValue('#open311-key');
+    const issuedText = await page.textContent('#open311-issued');
+    check('open311', key.startsWith('o311_') && issuedText.includes('只显示这一次'), `the new key should come with a warning: ${issuedText}`);
+    const post311 = () => fetch(new URL('/open311/v2/requests.json', base), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ api_key: key, service_code: 'pavement', lat: '31.87', long: '120.55', description: '管理页签发的密钥' }),
+    }).then((r) => r.status);
+    const postedBefore = await post311();
+    check('open311', postedBefore === 201, `a request posted with the new key answered ${postedBefore}`);
+    const clientRow = page.locator('#open311-table tbody tr').first();
+    const keyPrefix = (await clientRow.locator('code').textContent()).replace(/…$/, '');
+    check('open311', key.startsWith(keyPrefix) && keyPrefix.length < key.length, `the list shows "${keyPrefix}" for the key`);
+    await page.click('#open311-dismiss');
+    check('open311', await page.locator('#open311-key').count() === 0, 'the key must be gone once dismissed');
+    check('open311', !(await page.content()).includes(key), 'the key must not stay anywhere in the page');
+    await clientRow.locator('button').click();
+    await page.click('#open311-revoke-dialog button[type="submit"]');
+    await page.waitForSelector('#open311-table tbody tr[data-state="revoked"]');
+    const postedAfter = await post311();
+    check('open311', postedAfter === 403, `a request posted with the revoked key answered ${postedAfter}`);
+
     setStep('non-admin');
     const plain = await newContext();
     // `next` pointing off the site is ignored: the sign-in page goes to the map instead.
@@ -262,6 +290,7 @@ await run('admin', async ({ log, setStep }) => {
       refused_sign_in: refusedSignIn.detail,
       throttled_wait_s: wait,
       token_prefix: prefix,
+      open311_key_prefix: keyPrefix,
       non_admin: { landed: plainLanded, admin_page: away, users_api: usersApi.status(), account: accountName },
       other_new_password: OTHER_NEW_PASSWORD,
       accessibility,

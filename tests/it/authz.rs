@@ -181,6 +181,17 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("POST /api/v1/users/{user}/disable",                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users/{user}/enable",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users/{user}/password",                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 204]),
+    // The public's reports (随手拍): no account, the same answer for everyone, credentials or not. The POST
+    // here has no body (400: the report part is missing); tests/it/citizen.rs sends real ones. A report's
+    // photo is public only once moderated (none is here: 404).
+    ("GET /report.html",                                  Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /track.html",                                   Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/public/reports",                       Any,   [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("GET /api/v1/public/reports/0123456789abcdef0123456789abcdef", Any, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /api/v1/public/categories",                     Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/public/challenge",                      Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/public/photos/1/0",                     Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /api/v1/public/map",                            Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Detections come from a detection system's token only (see `a_detector_token_opens_nothing_but_detections`);
     // people read them with the candidates queue. The fixture detection has no image.
     ("POST /api/v1/detections",                           Any,   [401, 403, 403, 403, 403, 403, 403, 403, 403]),
@@ -217,15 +228,30 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("GET /api/v1/sites/{site}/crashes",                  Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
     // An admin makes a detection system's token; the bystander is a person, whose tokens are their own (422).
     ("POST /api/v1/users/{user}/tokens",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 422]),
+    // Open311 client systems' keys: admins issue, list and revoke them (the row before issues client 1).
+    ("GET /api/v1/open311-clients",                       Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST /api/v1/open311-clients",                      Any,   [401, 403, 403, 403, 403, 403, 403, 403, 201]),
+    ("POST /api/v1/open311-clients/1/revoke",             Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
+    // Open311 GeoReport v2 is public like the public report page: no account is involved; a POST's credential
+    // is its form's api_key, so a body without one is a 400 whoever sends it (tests/it/open311.rs).
+    ("GET /open311/v2/discovery.json",                    Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /open311/v2/services.xml",                      Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /open311/v2/services/pavement.json",            Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /open311/v2/requests.json",                     Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /open311/v2/requests/999999.xml",               Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /open311/v2/tokens/0123456789abcdef0123456789abcdef.json", Any, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /open311/v2/servicerequestupdates.xml",         Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /open311/v2/requests.json",                    Any,   [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     // Everyone changes their own password (giving the current one). Last: it changes every account's password.
     ("POST /api/v1/session/password",                     Any,   [401, 204, 204, 204, 204, 204, 204, 204, 204]),
 ];
 
 /// Routes the router has outside `/api/v1` (which the OpenAPI document lists): found in the source of
-/// `http::router` and `http::vendor::routes` as `.route("PATH", METHOD(…))`, so a route added there is seen here.
+/// `http::router`, `http::vendor::routes` and `http::open311::routes` as `.route("PATH", METHOD(…))`, so a route
+/// added there is seen here.
 fn non_api_routes() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
-    for file in ["src/http/mod.rs", "src/http/vendor.rs"] {
+    for file in ["src/http/mod.rs", "src/http/vendor.rs", "src/http/open311.rs"] {
         let source = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
         for piece in source.split(".route(").skip(1) {
             let piece = piece.trim_start();
@@ -491,6 +517,7 @@ impl World {
             ("POST", "/api/v1/public-reports/{report}/accept") => json_body(json!({})),
             ("POST", "/api/v1/public-reports/{report2}/merge") => json_body(json!({ "site_id": self.own.id })),
             ("POST", "/api/v1/public-reports/{report3}/reject") => json_body(json!({ "public_reason": "矩阵核查" })),
+            ("POST", "/api/v1/open311-clients") => json_body(json!({ "name": "矩阵平台" })),
             ("POST", "/api/v1/detection-imports") => json_body(json!({
                 "type": "FeatureCollection",
                 "features": [{
