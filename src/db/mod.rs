@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod candidates;
 pub mod crash_patterns;
 pub mod crashes;
+pub mod hotline;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;

@@ -528,3 +528,40 @@ pub fn with_exif_in(jpeg: &[u8], fields: &[exif::Field], little_endian: bool) ->
     out.extend_from_slice(&jpeg[2..]);
     out
 }
+
+impl TestApp {
+    /// A file import's multipart request (`POST uri` with a `file` part named `file_name` and text parts), as
+    /// `token`'s account.
+    pub async fn upload_file_as(
+        &self,
+        token: &str,
+        uri: &str,
+        file_name: &str,
+        file: &[u8],
+        parts: &[(&str, &str)],
+    ) -> Answer {
+        let boundary = "----file-import-test";
+        let mut body = Vec::new();
+        for (name, value) in parts {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
