@@ -92,7 +92,7 @@ pub fn check(input: &TicketInput<'_>, now: DateTime<Utc>) -> Result<Ticket, Fiel
     let point = match input.point {
         None => None,
         Some((lon, lat)) => {
-            if !(lon.is_finite() && lat.is_finite()) || !coords::in_china(lon, lat) {
+            if !(lon.is_finite() && lat.is_finite() && coords::in_china(lon, lat)) {
                 return Err(refuse(
                     "location",
                     format!("({lon}, {lat}) is not a point in China (longitude, latitude)"),

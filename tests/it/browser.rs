@@ -1707,7 +1707,9 @@ async fn hotline_page_enters_a_ticket(pool: PgPool) {
     let result = run_e2e("hotline.mjs", &[&base], &signs_in_as("E2E", &operator)).await;
     assert!(result["tracking"].as_str().unwrap().starts_with("/track.html#"), "{result}");
 
-    let stored: Vec<(String, String, String, Option<String>, Option<String>, bool)> = sqlx::query_as(
+    // Number, category, description, address, phone, placed.
+    type Stored = (String, String, String, Option<String>, Option<String>, bool);
+    let stored: Vec<Stored> = sqlx::query_as(
         "select ticket_no, category, description, address_text, contact_phone, geom is not null
          from public_report where channel = 'hotline'",
     )

@@ -292,7 +292,9 @@ async fn an_export_stores_its_good_rows_reports_the_bad_ones_and_a_reimport_stor
     assert_eq!(refused(&report), expected);
     assert_eq!(report["refused"][1]["ticket_no"], "RX-0005");
     assert_eq!(h.tickets().await, ["RX-0001", "RX-0002", "RX-0003"]);
-    let rows: Vec<(String, String, Option<String>, Option<String>, bool, String)> = sqlx::query_as(
+    // Number, category, phone, name, placed, call time in county time.
+    type Stored = (String, String, Option<String>, Option<String>, bool, String);
+    let rows: Vec<Stored> = sqlx::query_as(
         "select ticket_no, category, contact_phone, contact_name, geom is not null,
                 to_char(reported_at at time zone 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')
          from public_report order by ticket_no",
