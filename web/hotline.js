@@ -6,7 +6,8 @@
 // For tests: body[data-state="ready"] once the page has loaded; #ticket-result[data-outcome] after a send
 // ("created", "known", "refused").
 
-import { apiFetch, apiUpload, readResponse, h, fill } from './common.js';
+import { apiFetch, readResponse, h, fill } from './common.js';
+import { fileImport, reportCount as count } from './fileimport.js';
 import { t, tCode, formatDateTime, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
 import { openPlaceMap } from './placemap.js';
@@ -18,7 +19,7 @@ const DEFAULT_CENTER = { lon: 120.55, lat: 31.87 };
 /** Refused rows shown under an import's report (the report itself lists at most 200). */
 const REFUSED_SHOWN = 50;
 
-const state = { point: null, map: null, result: null, report: null, importError: null, previewed: null, busy: false };
+const state = { point: null, map: null, result: null, report: null, importError: null };
 const $ = (id) => document.getElementById(id);
 
 boot({
@@ -34,9 +35,16 @@ async function start() {
   $('ticket-form').addEventListener('submit', (e) => { e.preventDefault(); enter(); });
   $('ticket-pick').addEventListener('click', pick);
   $('ticket-unpick').addEventListener('click', unpick);
-  $('hotline-dry-run').addEventListener('click', () => upload(true));
-  $('hotline-run').addEventListener('click', () => upload(false));
-  for (const id of ['hotline-file', 'hotline-crs', 'hotline-encoding']) $(id).addEventListener('change', renderButtons);
+  fileImport({
+    url: '/api/v1/hotline-imports',
+    file: $('hotline-file'),
+    options: [$('hotline-crs'), $('hotline-encoding')],
+    dryRunButton: $('hotline-dry-run'),
+    importButton: $('hotline-run'),
+    parts: () => [['crs', $('hotline-crs').value], ['encoding', $('hotline-encoding').value]],
+    onReport: (report) => { state.report = report; state.importError = null; renderReport(); },
+    onError: (error) => { state.report = null; state.importError = error.detail || error.message; renderReport(); },
+  });
   onLangChange(() => { renderCategories(); renderPoint(); renderResult(); renderReport(); });
   document.body.dataset.state = 'ready';
 }
@@ -148,47 +156,6 @@ function renderResult() {
     h('p', { class: 'small' }, t('hotline.tracking'), ' ',
       h('a', { href: `/track.html#${tk.tracking_token}`, id: 'ticket-tracking' }, `${location.origin}/track.html#${tk.tracking_token}`)),
     h('p', { class: 'small muted' }, t('hotline.enteredAt', { at: formatDateTime(tk.received_at), by: tk.entered_by || '' }))));
-}
-
-function signature() {
-  const file = $('hotline-file').files[0];
-  return file ? JSON.stringify([file.name, file.size, file.lastModified, $('hotline-crs').value, $('hotline-encoding').value]) : null;
-}
-
-function renderButtons() {
-  const sig = signature();
-  $('hotline-dry-run').disabled = state.busy || !sig;
-  $('hotline-run').disabled = state.busy || !sig || state.previewed !== sig;
-}
-
-async function upload(dryRun) {
-  const file = $('hotline-file').files[0];
-  if (!file) return;
-  const sig = signature();
-  const body = new FormData();
-  body.append('file', file, file.name);
-  body.append('crs', $('hotline-crs').value);
-  if ($('hotline-encoding').value) body.append('encoding', $('hotline-encoding').value);
-  body.append('dry_run', dryRun ? 'true' : 'false');
-  state.busy = true;
-  state.importError = null;
-  renderButtons();
-  try {
-    state.report = await apiUpload('/api/v1/hotline-imports', body);
-    state.previewed = dryRun ? sig : null;
-  } catch (error) {
-    state.report = null;
-    state.previewed = null;
-    state.importError = error.detail || error.message;
-  } finally {
-    state.busy = false;
-    renderButtons();
-    renderReport();
-  }
-}
-
-function count(key, n) {
-  return h('div', { class: 'stat' }, h('span', { class: 'stat-label muted small' }, t(key)), ' ', h('strong', { dataset: { count: key } }, String(n)));
 }
 
 function renderReport() {

@@ -565,3 +565,10 @@ impl TestApp {
         self.send(request).await
     }
 }
+
+/// This test's own database, as a URL for the binary (the commands' tests run it against the test's data).
+pub fn database_url(pool: &PgPool) -> String {
+    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
+    url.set_path(pool.connect_options().get_database().unwrap());
+    url.to_string()
+}

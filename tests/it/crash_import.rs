@@ -556,13 +556,6 @@ async fn dispatchers_import_and_town_officers_read_only_their_towns_crashes(pool
     }
 }
 
-/// This test's own database, as a URL for the binary.
-fn database_url(pool: &PgPool) -> String {
-    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
-}
-
 #[sqlx::test(migrations = "./migrations")]
 async fn the_command_imports_a_file_and_prints_its_report(pool: PgPool) {
     let County { app, .. } = county(app(pool.clone()).await).await;
@@ -574,7 +567,7 @@ async fn the_command_imports_a_file_and_prints_its_report(pool: PgPool) {
             .args(["import", "crashes"])
             .arg(&file)
             .args(extra)
-            .env("DATABASE_URL", database_url(&pool))
+            .env("DATABASE_URL", common::database_url(&pool))
             .env("NO_COLOR", "1")
             .output()
             .unwrap()

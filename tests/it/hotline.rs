@@ -509,13 +509,6 @@ async fn accepted_tickets_show_their_numbers_in_the_ledger_csv_and_xlsx(pool: Pg
     assert_eq!(ledger_cell(&headers, &rows, &code, "热线工单号"), "RX-0001、RX-0002、RX-0003");
 }
 
-/// This test's own database, as a URL for the binary.
-fn database_url(pool: &PgPool) -> String {
-    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
-}
-
 #[sqlx::test(migrations = "./migrations")]
 async fn the_command_imports_an_export_and_prints_its_report(pool: PgPool) {
     let h = hotline(app(pool.clone()).await).await;
@@ -527,7 +520,7 @@ async fn the_command_imports_an_export_and_prints_its_report(pool: PgPool) {
             .args(["import", "hotline"])
             .arg(&file)
             .args(extra)
-            .env("DATABASE_URL", database_url(&pool))
+            .env("DATABASE_URL", common::database_url(&pool))
             .env("NO_COLOR", "1")
             .output()
             .unwrap()
