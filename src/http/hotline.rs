@@ -132,8 +132,15 @@ pub async fn enter(
     };
     let ticket = check(&input, now).map_err(invalid)?;
     let mut tx = state.pool.begin().await?;
-    let outcome = db::store(&mut tx, &ticket, &actor.display_name).await?;
+    let mut outcome = db::store(&mut tx, &ticket, &actor.display_name).await?;
     tx.commit().await?;
+    // A form sent without a time took now's: a retry of it (a lost answer) is still the same ticket.
+    if let (None, Outcome::Conflict { id, fields }) = (called_at, &mut outcome) {
+        fields.retain(|f| *f != "called_at");
+        if fields.is_empty() {
+            outcome = Outcome::Known(*id);
+        }
+    }
     match outcome {
         Outcome::Created(id) => {
             tracing::info!(id, ticket_no = %ticket.ticket_no, "hotline ticket entered");

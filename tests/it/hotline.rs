@@ -109,6 +109,16 @@ async fn an_operator_enters_a_ticket_and_the_same_ticket_again_answers_the_store
     assert_eq!(again.json()["tracking_token"], body["tracking_token"]);
     assert_eq!(h.app.count("public_report").await, 1);
     assert_eq!(h.app.count("public_report_update").await, 1);
+
+    // Sent without a time, a ticket takes now's; sent again (a retry after a lost answer), it is the same one.
+    let mut untimed = ticket();
+    untimed["ticket_no"] = json!("GD20261207-0002");
+    untimed.as_object_mut().unwrap().remove("called_at");
+    let first = h.enter(&h.operator, &untimed).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let retry = h.enter(&h.operator, &untimed).await;
+    assert_eq!((retry.status, retry.json()["id"].clone()), (StatusCode::OK, first.json()["id"].clone()));
+    assert_eq!(retry.json()["called_at"], first.json()["called_at"]);
 }
 
 #[sqlx::test(migrations = "./migrations")]
