@@ -2,13 +2,17 @@
 // only one the account opens), enters a ticket the caller reports — number, description, address, the place
 // picked by a tap on the small map — and reads that it is entered with the caller's tracking link; the same
 // ticket sent again is recognised, not entered twice; a different ticket under the same number is refused,
-// naming the number. The page passes axe-core.
+// naming the number. Then the platform's export: a dry run reports one row to store and one refused with its
+// row number, and the import stores it. The page passes axe-core.
 //
 //   E2E_USER=<hotline operator> E2E_PASSWORD=<password> node tests/e2e/hotline.mjs <base-url>
 //
 // Prints one JSON line ({"ok": true, ...} or {"ok": false, "step", "error"}) and exits non-zero on failure.
 // The Rust test (tests/it/browser.rs, hotline_page_enters_a_ticket) checks the database afterwards.
 
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { launch, watchConsole, screenshot, check, run, fail, credentials, signIn, checkAccessible } from './lib.mjs';
 
 const [base] = process.argv.slice(2);
@@ -61,7 +65,30 @@ await run('hotline', async ({ log, setStep }) => {
     await page.waitForSelector('#ticket-result[data-outcome="refused"]');
     const conflict = await page.textContent('#ticket-error');
     check('conflict', conflict.includes('E2E-20261207-0001') && conflict.includes('另一张工单'), conflict);
-    return { point, tracking };
+
+    setStep('import');
+    const dir = mkdtempSync(join(tmpdir(), 'hotline-e2e-'));
+    const file = join(dir, '12345工单.csv');
+    writeFileSync(file, '\ufeff工单编号,来电时间,诉求内容,事发地址,诉求类别\n'
+      + 'E2E-CSV-1,2026-12-06 08:00,学校门口没有减速带,杨舍镇实验小学,交通设施/学校周边\n'
+      + ',2026-12-06 09:00,没有工单号,杨舍镇,其他\n');
+    check('import disabled', await page.isDisabled('#hotline-run'), 'import waits for a dry run');
+    await page.setInputFiles('#hotline-file', file);
+    await page.click('#hotline-dry-run');
+    await page.waitForSelector('#hotline-report-body[data-dry-run="true"]');
+    const dry = {
+      would: await page.textContent('[data-count="hotline.rowsWouldStore"]'),
+      refused: await page.textContent('[data-count="hotline.rowsRefused"]'),
+      row: await page.textContent('#hotline-refused tbody tr'),
+    };
+    check('dry run', dry.would === '1' && dry.refused === '1' && dry.row.startsWith('3'), JSON.stringify(dry));
+    await checkAccessible('accessibility', page, 'hotline.html after a dry run');
+    await page.click('#hotline-run');
+    await page.waitForSelector('#hotline-report-body[data-dry-run="false"]');
+    const stored = await page.textContent('[data-count="hotline.rowsStored"]');
+    check('import', stored === '1', `stored ${stored}`);
+    await screenshot(page, 'hotline-imported');
+    return { point, tracking, dry, stored: Number(stored) };
   } finally {
     await browser.close();
   }

@@ -1711,23 +1711,34 @@ async fn hotline_page_enters_a_ticket(pool: PgPool) {
     type Stored = (String, String, String, Option<String>, Option<String>, bool);
     let stored: Vec<Stored> = sqlx::query_as(
         "select ticket_no, category, description, address_text, contact_phone, geom is not null
-         from public_report where channel = 'hotline'",
+         from public_report where channel = 'hotline' order by ticket_no",
     )
     .fetch_all(&app.pool)
     .await
     .unwrap();
     assert_eq!(
         stored,
-        [(
-            "E2E-20261207-0001".into(),
-            "lighting".into(),
-            "村口路灯不亮，夜里看不清路口".into(),
-            Some("杨舍镇东街村村口".into()),
-            Some("13812345678".into()),
-            true
-        )]
+        [
+            (
+                "E2E-20261207-0001".into(),
+                "lighting".into(),
+                "村口路灯不亮，夜里看不清路口".into(),
+                Some("杨舍镇东街村村口".into()),
+                Some("13812345678".into()),
+                true
+            ),
+            (
+                "E2E-CSV-1".into(),
+                "school_zone".into(),
+                "学校门口没有减速带".into(),
+                Some("杨舍镇实验小学".into()),
+                None,
+                false
+            )
+        ]
     );
-    let entered_by: String =
-        sqlx::query_scalar("select entered_by from public_report").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(entered_by, "王热线");
+    assert_eq!(result["stored"], 1);
+    let entered_by: Vec<String> =
+        sqlx::query_scalar("select distinct entered_by from public_report").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(entered_by, ["王热线"]);
 }
