@@ -572,3 +572,15 @@ pub fn database_url(pool: &PgPool) -> String {
     url.set_path(pool.connect_options().get_database().unwrap());
     url.to_string()
 }
+
+/// `roadledger import KIND FILE EXTRA…` (the real binary) on this test's database.
+pub fn import_command(pool: &PgPool, kind: &str, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roadledger"))
+        .args(["import", kind])
+        .arg(file)
+        .args(extra)
+        .env("DATABASE_URL", database_url(pool))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}

@@ -14,8 +14,6 @@ use roadledger::import::crashes::{self, CrashImportError, CrashImportOptions};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roadledger");
-
 /// 杨舍镇 (YANGSHE) with X202 running due east through it along 31.86 N, about 9.46 km from 120.50 to 120.60
 /// (stakes K0+000 to about K9+460), and a dispatcher.
 struct County {
@@ -562,16 +560,7 @@ async fn the_command_imports_a_file_and_prints_its_report(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("事故.csv");
     std::fs::write(&file, POLICE_CSV).unwrap();
-    let run = |extra: &[&str]| {
-        std::process::Command::new(BIN)
-            .args(["import", "crashes"])
-            .arg(&file)
-            .args(extra)
-            .env("DATABASE_URL", common::database_url(&pool))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| common::import_command(&pool, "crashes", &file, extra);
     let dry = run(&["--dry-run"]);
     let stdout = String::from_utf8_lossy(&dry.stdout);
     assert!(dry.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&dry.stderr));

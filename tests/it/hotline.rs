@@ -16,8 +16,6 @@ use roadledger::http::Settings;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roadledger");
-
 /// A hotline operator (王热线) and a dispatcher, besides the default inspector.
 struct Hotline {
     app: TestApp,
@@ -525,16 +523,7 @@ async fn the_command_imports_an_export_and_prints_its_report(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("12345工单.csv");
     std::fs::write(&file, CSV).unwrap();
-    let run = |extra: &[&str]| {
-        std::process::Command::new(BIN)
-            .args(["import", "hotline"])
-            .arg(&file)
-            .args(extra)
-            .env("DATABASE_URL", common::database_url(&pool))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| common::import_command(&pool, "hotline", &file, extra);
     let dry = run(&["--dry-run"]);
     let stdout = String::from_utf8_lossy(&dry.stdout);
     assert!(dry.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&dry.stderr));
