@@ -102,6 +102,28 @@ pub async fn backup(database_url: &str, photos: &PhotoStore, dir: &Path) -> anyh
     result
 }
 
+/// Every photo-store key a row names: observation and evidence photos, detection images and public reports'
+/// photos (the original, its public copy, the thumbnail), of the tables this database has.
+async fn referenced_files(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> anyhow::Result<Vec<String>> {
+    const SOURCES: &[(&str, &str)] = &[
+        ("photo", "select unnest(array[original_key, thumbnail_key]) from photo"),
+        ("detection", "select unnest(array[image_key, thumbnail_key]) from detection where image_key is not null"),
+        (
+            "public_report_photo",
+            "select unnest(array[original_key, public_key, thumbnail_key]) from public_report_photo",
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (table, query) in SOURCES {
+        let present: bool =
+            sqlx::query_scalar("select to_regclass($1) is not null").bind(table).fetch_one(&mut **tx).await?;
+        if present {
+            keys.extend(sqlx::query_scalar::<_, String>(query).fetch_all(&mut **tx).await?);
+        }
+    }
+    Ok(keys)
+}
+
 async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> anyhow::Result<Manifest> {
     std::fs::create_dir_all(dir.join(PHOTOS_DIR)).with_context(|| format!("cannot create {}", dir.display()))?;
     let options: PgConnectOptions = database_url.parse().context("the database URL is not a PostgreSQL URL")?;
@@ -114,9 +136,9 @@ async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> any
     let snapshot: String = sqlx::query_scalar("select pg_export_snapshot()").fetch_one(&mut *tx).await?;
     let schema_migration = latest_migration(&mut tx).await?;
     // The files the dump's rows name. Unchecked (runtime) SQL: the backup reads what this database has, which may be
-    // an older schema than the one `.sqlx/` describes (photo and its two keys are there since migration 0001).
-    let referenced: Vec<(String, String)> =
-        sqlx::query_as("select original_key, thumbnail_key from photo").fetch_all(&mut *tx).await?;
+    // an older schema than the one `.sqlx/` describes (photo and its two keys are there since migration 0001;
+    // detection images since 0013, public report photos since 0018).
+    let referenced = referenced_files(&mut tx).await?;
 
     let dump_path = dir.join(DUMP_FILE);
     let mut pg_dump = tokio::process::Command::new(client_program("pg_dump"));
@@ -139,11 +161,7 @@ async fn backup_into(database_url: &str, photos: &PhotoStore, dir: &Path) -> any
     let photo_entries = copy_photos_out(photos, &dir.join(PHOTOS_DIR)).await?;
     let copied: BTreeSet<&str> = photo_entries.iter().map(|p| p.key.as_str()).collect();
     // Rows share files (the same photo sent with two observations): each missing file is counted once.
-    let missing: BTreeSet<&str> = referenced
-        .iter()
-        .flat_map(|(original, thumbnail)| [original.as_str(), thumbnail.as_str()])
-        .filter(|key| !copied.contains(key))
-        .collect();
+    let missing: BTreeSet<&str> = referenced.iter().map(String::as_str).filter(|key| !copied.contains(key)).collect();
     if let Some(first) = missing.first() {
         bail!(
             "{} photo file(s) that the database names are not in the photo store, e.g. {first}: no backup was \

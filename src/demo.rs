@@ -91,7 +91,8 @@ fn demo_accounts_table() -> String {
         "\n  密码规则：账号 + \"-2026\" / password rule: the name followed by \"-2026\"\n  \
          demo-town 只看{town}的点位 / sees the sites of {town} only\n  \
          demo-unit 只看派给{unit}的点位 / sees the sites assigned to that unit only\n  \
-         数据中的其他人员（张伟等）有账号但不能登录 / the dataset's people have accounts but cannot sign in\n",
+         数据中的其他人员（张伟等）有账号但不能登录 / the dataset's people have accounts but cannot sign in\n\n  \
+         随手拍（群众报告隐患，无需账号）/ the public's hazard reports, no account: /report.html\n",
         unit = accounts::DEMO_UNIT
     ));
     out

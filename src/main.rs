@@ -374,6 +374,26 @@ struct ServeArgs {
     /// resizing them to 2048 px and about 500 KB (the originals' EXIF is sent as fields either way).
     #[arg(long, env = "ROADLEDGER_REQUIRE_ORIGINAL_PHOTOS")]
     require_original_photos: bool,
+    /// The public report page (随手拍): reports one address (an IPv4 address, an IPv6 /64) may send per hour.
+    #[arg(long, env = "ROADLEDGER_PUBLIC_PER_ADDRESS_HOUR", default_value_t = 5)]
+    public_per_address_hour: i32,
+    /// The public report page: reports one phone (the page's device id) may send per day.
+    #[arg(long, env = "ROADLEDGER_PUBLIC_PER_DEVICE_DAY", default_value_t = 10)]
+    public_per_device_day: i32,
+    /// The public report page: reports the whole county may send per day (what the dispatchers can moderate).
+    #[arg(long, env = "ROADLEDGER_PUBLIC_PER_DAY", default_value_t = 300)]
+    public_per_day: i32,
+    /// The public report page's proof of work, in leading zero bits (0 turns it off, at most 24); 16 takes a
+    /// phone about a second.
+    #[arg(long, env = "ROADLEDGER_PUBLIC_POW_BITS", default_value_t = 16)]
+    public_pow_bits: u8,
+    /// The public report page: the longest description, characters (at most 2000).
+    #[arg(long, env = "ROADLEDGER_PUBLIC_DESCRIPTION_CHARS_MAX", default_value_t = 500)]
+    public_description_chars_max: usize,
+    /// A header the reverse proxy in front sets to the client's address (e.g. X-Real-IP), for the public
+    /// report page's per-address limit. Only when every request comes through that proxy.
+    #[arg(long, env = "ROADLEDGER_PUBLIC_ADDRESS_HEADER")]
+    public_address_header: Option<String>,
     /// Patrol and drone detections below this confidence (0–1) are kept, with their candidates, but hidden
     /// from the candidates queue and map unless asked for (`min_score=0`).
     #[arg(long, env = "ROADLEDGER_DETECTION_MIN_CONFIDENCE", default_value_t = 0.5)]
@@ -709,6 +729,22 @@ async fn run(
         screening: args.screening_defaults.parse().map_err(|e| anyhow::anyhow!("--screening-defaults: {e}"))?,
         upload_limits: upload_limits(args),
         request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
+        public_limits: roadledger::domain::citizen::PublicLimits {
+            per_address_hour: args.public_per_address_hour.max(0),
+            per_device_day: args.public_per_device_day.max(0),
+            per_day: args.public_per_day.max(0),
+            pow_bits: args.public_pow_bits.min(roadledger::domain::citizen::POW_BITS_MAX),
+            description_chars_max: args
+                .public_description_chars_max
+                .min(roadledger::domain::public_report::DESCRIPTION_CHARS_MAX),
+            ..Default::default()
+        },
+        public_address_header: args
+            .public_address_header
+            .as_deref()
+            .map(|h| h.parse::<axum::http::HeaderName>())
+            .transpose()
+            .context("--public-address-header")?,
         ..Settings::default()
     };
     if !settings.web_dir.join("node_modules/maplibre-gl").exists() {

@@ -6,20 +6,18 @@
 // For tests: body[data-state="ready"] once the page has loaded; #ticket-result[data-outcome] after a send
 // ("created", "known", "refused").
 
-import { apiFetch, readResponse, h, fill } from './common.js';
+import { apiFetch, getJson, readResponse, h, fill } from './common.js';
 import { fileImport, reportCount as count } from './fileimport.js';
-import { t, tCode, formatDateTime, onLangChange } from './i18n.js';
+import { t, tCode, isEnglish, formatDateTime, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
 import { openPlaceMap } from './placemap.js';
 
-/** The public categories (domain::public_report::CATEGORIES), in the page's order; `other` is the default. */
-const CATEGORIES = ['other', 'sign_marking', 'intersection', 'curve_slope', 'barrier', 'lighting', 'pavement', 'roadside', 'school_zone'];
 /** Where the map opens when no point is picked yet: the county seat. */
 const DEFAULT_CENTER = { lon: 120.55, lat: 31.87 };
 /** Refused rows shown under an import's report (the report itself lists at most 200). */
 const REFUSED_SHOWN = 50;
 
-const state = { point: null, map: null, result: null, report: null, importError: null };
+const state = { categories: [], point: null, map: null, result: null, report: null, importError: null };
 const $ = (id) => document.getElementById(id);
 
 boot({
@@ -30,6 +28,8 @@ boot({
 });
 
 async function start() {
+  // The public categories, as the public page and Open311 list them (`GET /api/v1/public/categories`).
+  state.categories = await getJson('/api/v1/public/categories');
   renderCategories();
   resetTime();
   $('ticket-form').addEventListener('submit', (e) => { e.preventDefault(); enter(); });
@@ -52,7 +52,7 @@ async function start() {
 function renderCategories() {
   const select = $('ticket-category');
   const chosen = select.value || 'other';
-  fill(select, CATEGORIES.map((code) => h('option', { value: code }, tCode('hotline.cat', code))));
+  fill(select, state.categories.map((c) => h('option', { value: c.code }, isEnglish() ? c.name_en : c.name)));
   select.value = chosen;
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod candidates;
+pub mod citizen;
 pub mod crash_patterns;
 pub mod crashes;
 pub mod hotline;

@@ -1,6 +1,7 @@
 //! Pure domain types and rules: no I/O, no axum, no sqlx.
 
 pub mod auth;
+pub mod citizen;
 pub mod coords;
 pub mod cql2;
 pub mod crash;

@@ -220,7 +220,8 @@ pub fn client_addr(parts_extensions: &axum::http::Extensions) -> String {
 /// Pages that anyone may load; every other `.html` page (and `/`) needs a session. The API reference is
 /// public like the document it reads (`GET /api/v1/openapi.json`): integrators read it before they have an
 /// account.
-const PUBLIC_PAGES: &[&str] = &["/login.html", "/404.html", "/api.html"];
+/// The public report page and its tracking page are for people without accounts (issue 13).
+const PUBLIC_PAGES: &[&str] = &["/login.html", "/404.html", "/api.html", "/report.html", "/track.html"];
 /// Pages only for account managers.
 const ADMIN_PAGES: &[&str] = &["/admin.html"];
 

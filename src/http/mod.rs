@@ -4,6 +4,7 @@
 mod accounts;
 pub mod auth;
 mod candidates;
+mod citizen;
 mod closeout;
 mod crash_patterns;
 mod crashes;
@@ -114,6 +115,12 @@ pub struct Settings {
     pub upload_limits: limits::UploadLimits,
     /// Every request but an upload is answered within this, or 503 (`limits::request_timeout`).
     pub request_timeout: std::time::Duration,
+    /// The public report page's abuse limits (`citizen`, `domain::citizen`).
+    pub public_limits: crate::domain::citizen::PublicLimits,
+    /// A header a reverse proxy in front sets to the client's address (e.g. `X-Real-IP`), read by the public
+    /// report page's per-address limit instead of the TCP peer (which would be the proxy). Only set it when
+    /// every request comes through that proxy: a client could send the header itself.
+    pub public_address_header: Option<axum::http::HeaderName>,
 }
 
 /// Failed sign-ins allowed within `window` before further attempts are refused with 429.
@@ -161,6 +168,8 @@ impl Default for Settings {
             detection_min_confidence: 0.5,
             upload_limits: limits::UploadLimits::default(),
             request_timeout: std::time::Duration::from_secs(60),
+            public_limits: Default::default(),
+            public_address_header: None,
         }
     }
 }
@@ -210,6 +219,8 @@ impl AppState {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyLimits {
     upload_bytes_max: usize,
+    /// The public report page: at most three photos.
+    citizen_upload_bytes_max: usize,
     import_bytes_max: usize,
     crash_import_bytes_max: usize,
     hotline_import_bytes_max: usize,
@@ -219,6 +230,8 @@ impl BodyLimits {
     fn new(settings: &Settings) -> BodyLimits {
         BodyLimits {
             upload_bytes_max: settings.photo_limits.bytes_max * settings.photos_per_observation_max + 1024 * 1024,
+            citizen_upload_bytes_max: settings.photo_limits.bytes_max * crate::domain::public_report::PHOTOS_MAX
+                + 1024 * 1024,
             import_bytes_max: usize::try_from(settings.import_bytes_max)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1024 * 1024),
@@ -244,6 +257,7 @@ impl Default for BodyLimits {
 /// here with `routes!`, never with `.route`, or `tests/it/openapi.rs` fails.
 pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
     let uploads = DefaultBodyLimit::max(limits.upload_bytes_max);
+    let citizen_uploads = DefaultBodyLimit::max(limits.citizen_upload_bytes_max);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(observations::create).layer(uploads))
         .routes(routes!(observations::show, observations::edit))
@@ -323,6 +337,12 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(candidates::site_crashes))
         .routes(routes!(hotline::enter))
         .routes(routes!(hotline::import).layer(DefaultBodyLimit::max(limits.hotline_import_bytes_max)))
+        .routes(routes!(citizen::create).layer(citizen_uploads))
+        .routes(routes!(citizen::show))
+        .routes(routes!(citizen::categories))
+        .routes(routes!(citizen::challenge))
+        .routes(routes!(citizen::photo))
+        .routes(routes!(citizen::map))
         .routes(routes!(openapi::openapi_json))
 }
 

@@ -50,6 +50,7 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
         (name = "crashes", description = "Crash records (事故数据) from the police crash database's exports: import and read"),
         (name = "hotline", description = "12345 hotline tickets (热线工单): entered on the form or imported from the platform's export, into the public reports' queue"),
         (name = "accounts", description = "Signing in, API tokens, accounts"),
+        (name = "public", description = "The public's reports (随手拍), without an account: submit, track, categories"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -79,7 +80,16 @@ pub struct Problem {
 }
 
 /// Operations anyone may call, without credentials (by operation id).
-const PUBLIC_OPERATIONS: &[&str] = &["login", "openapi_json"];
+const PUBLIC_OPERATIONS: &[&str] = &[
+    "login",
+    "openapi_json",
+    "public_report_create",
+    "public_report_show",
+    "public_categories",
+    "public_challenge",
+    "public_photo",
+    "public_map",
+];
 /// Operations about the browser session itself: a Bearer token gets 401 (`accounts::current`).
 const SESSION_OPERATIONS: &[&str] = &["current"];
 

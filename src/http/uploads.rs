@@ -280,7 +280,7 @@ pub fn verify_declared_hashes(declared: Option<&[String]>, actual: &[[u8; 32]]) 
     Ok(())
 }
 
-fn photo_error(index: usize, e: PhotoError) -> Error {
+pub(super) fn photo_error(index: usize, e: PhotoError) -> Error {
     let message = format!("photo {}: {e}", index + 1);
     match e {
         PhotoError::UnsupportedFormat { .. } => Error::UnsupportedMediaType(message),
@@ -288,6 +288,36 @@ fn photo_error(index: usize, e: PhotoError) -> Error {
         PhotoError::TooManyPixels { .. } | PhotoError::Corrupt(_) => Error::Unprocessable(message),
         PhotoError::Truncated => Error::BadRequest(message),
     }
+}
+
+/// Writes one file under `key`, claimed first; `created` gets the key when it was not in the store before.
+async fn store_keyed(
+    store: &PhotoStore,
+    claims: &mut Claims,
+    created: &mut Vec<String>,
+    key: &str,
+    bytes: Bytes,
+) -> std::result::Result<(), object_store::Error> {
+    claims.claim(key).await;
+    let existed = store.exists(key).await?;
+    store.put(key, bytes).await?;
+    if !existed {
+        created.push(key.to_owned());
+    }
+    Ok(())
+}
+
+/// Stores files under their keys for one upload, with the same claims and the same taking back on failure
+/// as [`process_and_store`] (the citizen page's photos: original, public copy and thumbnail).
+pub(super) async fn store_files(state: &AppState, body: &mut UploadBody, files: Vec<(String, Bytes)>) -> Result<()> {
+    let mut created = Vec::new();
+    for (key, bytes) in files {
+        if let Err(e) = store_keyed(&state.photos, &mut body.claims, &mut created, &key, bytes).await {
+            take_back(&state.photos, &created).await;
+            return Err(e.into());
+        }
+    }
+    Ok(())
 }
 
 /// Writes one photo's original and thumbnail, each key claimed first; `created` gets the keys that were
@@ -303,12 +333,7 @@ async fn store_photo(
     let original_key = PhotoStore::original_key(&sha, p.format.extension());
     let thumbnail_key = PhotoStore::thumbnail_key(&sha);
     for (key, bytes) in [(&original_key, original), (&thumbnail_key, Bytes::from(p.thumbnail_jpeg.clone()))] {
-        claims.claim(key).await;
-        let existed = store.exists(key).await?;
-        store.put(key, bytes).await?;
-        if !existed {
-            created.push(key.clone());
-        }
+        store_keyed(store, claims, created, key, bytes).await?;
     }
     let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     Ok(NewPhoto {

@@ -7,6 +7,7 @@
 //! appears whole or not at all), so a reader never sees half a photo.
 
 pub mod process;
+pub mod public;
 pub mod s3;
 
 use std::sync::Arc;
@@ -59,6 +60,11 @@ impl PhotoStore {
 
     pub fn thumbnail_key(sha256_hex: &str) -> String {
         format!("thumbnail/{}/{sha256_hex}.jpg", &sha256_hex[..2])
+    }
+
+    /// A citizen photo's metadata-free public copy (`photos::public`), keyed by the copy's own SHA-256.
+    pub fn public_key(public_sha256_hex: &str) -> String {
+        format!("public/{}/{public_sha256_hex}.jpg", &public_sha256_hex[..2])
     }
 
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), object_store::Error> {

@@ -106,8 +106,8 @@ pub fn process(bytes: &[u8], limits: PhotoLimits) -> Result<ProcessedPhoto, Phot
     let exif = read_exif(bytes);
     let orientation = exif.orientation.unwrap_or(1);
     let (width, height, thumbnail) = match format {
-        PhotoFormat::Jpeg => jpeg_thumbnail(bytes, limits)?,
-        PhotoFormat::Png => png_thumbnail(bytes, limits)?,
+        PhotoFormat::Jpeg => jpeg_scaled(bytes, limits, THUMBNAIL_SIDE_PX)?,
+        PhotoFormat::Png => png_scaled(bytes, limits, THUMBNAIL_SIDE_PX)?,
     };
     let thumbnail = orient(thumbnail, orientation);
     let (thumbnail_width, thumbnail_height) = (thumbnail.width(), thumbnail.height());
@@ -172,8 +172,13 @@ fn check_pixels(width: u32, height: u32, limits: PhotoLimits) -> Result<(), Phot
 }
 
 /// JPEG: header first (dimensions, pixel limit), then a DCT-scaled decode (1/2, 1/4, 1/8), which is several
-/// times faster and smaller than decoding 12 megapixels only to throw most of them away.
-fn jpeg_thumbnail(bytes: &[u8], limits: PhotoLimits) -> Result<(u32, u32, DynamicImage), PhotoError> {
+/// times faster and smaller than decoding 12 megapixels only to throw most of them away; the result has its
+/// longest side at most `side` (see [`shrink`]).
+pub(crate) fn jpeg_scaled(
+    bytes: &[u8],
+    limits: PhotoLimits,
+    side: u32,
+) -> Result<(u32, u32, DynamicImage), PhotoError> {
     // A JPEG cut short still "decodes" (the rest comes out grey), so insist on the end-of-image marker;
     // some cameras pad after it with zeros.
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
@@ -188,8 +193,8 @@ fn jpeg_thumbnail(bytes: &[u8], limits: PhotoLimits) -> Result<(u32, u32, Dynami
     check_pixels(width, height, limits)?;
     // The decoder allocates width × height × components at the scaled size; bound it by the full size.
     decoder.set_max_decoding_buffer_size(usize::try_from(limits.pixels_max * 4).unwrap_or(usize::MAX));
-    let side = THUMBNAIL_SIDE_PX as u16;
-    let (sw, sh) = decoder.scale(side, side).map_err(corrupt)?;
+    let wanted = u16::try_from(side).unwrap_or(u16::MAX);
+    let (sw, sh) = decoder.scale(wanted, wanted).map_err(corrupt)?;
     let pixels = decoder.decode().map_err(corrupt)?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
     let format = decoder.info().map(|i| i.pixel_format).ok_or_else(|| PhotoError::Corrupt("no frame".into()))?;
@@ -212,10 +217,10 @@ fn jpeg_thumbnail(bytes: &[u8], limits: PhotoLimits) -> Result<(u32, u32, Dynami
         }
     }
     .ok_or_else(|| PhotoError::Corrupt("decoded buffer has the wrong size".into()))?;
-    Ok((width, height, shrink(&scaled)))
+    Ok((width, height, shrink(&scaled, side)))
 }
 
-fn png_thumbnail(bytes: &[u8], limits: PhotoLimits) -> Result<(u32, u32, DynamicImage), PhotoError> {
+pub(crate) fn png_scaled(bytes: &[u8], limits: PhotoLimits, side: u32) -> Result<(u32, u32, DynamicImage), PhotoError> {
     let corrupt = |e: image::ImageError| PhotoError::Corrupt(e.to_string());
     let reader = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Png);
     let (width, height) = reader.into_dimensions().map_err(corrupt)?;
@@ -228,17 +233,17 @@ fn png_thumbnail(bytes: &[u8], limits: PhotoLimits) -> Result<(u32, u32, Dynamic
     decoder_limits.max_alloc = Some(limits.pixels_max * 8 + 64 * 1024 * 1024);
     reader.limits(decoder_limits);
     let image = reader.decode().map_err(corrupt)?;
-    Ok((width, height, shrink(&image)))
+    Ok((width, height, shrink(&image, side)))
 }
 
-/// Longest side to `THUMBNAIL_SIDE_PX`, never enlarged; flattened to RGB for JPEG.
-fn shrink(image: &DynamicImage) -> DynamicImage {
+/// Longest side to `side`, never enlarged; flattened to RGB for JPEG.
+fn shrink(image: &DynamicImage, side: u32) -> DynamicImage {
     let (w, h) = (image.width(), image.height());
     let longest = w.max(h);
-    let rgb = if longest <= THUMBNAIL_SIDE_PX {
+    let rgb = if longest <= side {
         image.to_rgb8()
     } else {
-        let scale = f64::from(THUMBNAIL_SIDE_PX) / f64::from(longest);
+        let scale = f64::from(side) / f64::from(longest);
         let tw = ((f64::from(w) * scale).round() as u32).max(1);
         let th = ((f64::from(h) * scale).round() as u32).max(1);
         image.resize_exact(tw, th, image::imageops::FilterType::Triangle).to_rgb8()
@@ -247,7 +252,7 @@ fn shrink(image: &DynamicImage) -> DynamicImage {
 }
 
 /// Applies EXIF orientation (TIFF 6.0 tag 274) so thumbnails stand the right way up.
-fn orient(image: DynamicImage, orientation: u16) -> DynamicImage {
+pub(crate) fn orient(image: DynamicImage, orientation: u16) -> DynamicImage {
     match orientation {
         2 => image.fliph(),
         3 => image.rotate180(),

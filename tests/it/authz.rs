@@ -181,6 +181,17 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     ("POST /api/v1/users/{user}/disable",                 Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users/{user}/enable",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST /api/v1/users/{user}/password",                Any,   [401, 403, 403, 403, 403, 403, 403, 403, 204]),
+    // The public's reports (随手拍): no account, the same answer for everyone, credentials or not. The POST
+    // here has no body (400: the report part is missing); tests/it/citizen.rs sends real ones. A report's
+    // photo is public only once moderated (none is here: 404).
+    ("GET /report.html",                                  Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /track.html",                                   Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/public/reports",                       Any,   [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("GET /api/v1/public/reports/0123456789abcdef0123456789abcdef", Any, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /api/v1/public/categories",                     Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/public/challenge",                      Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/public/photos/1/0",                     Any,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET /api/v1/public/map",                            Any,   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Detections come from a detection system's token only (see `a_detector_token_opens_nothing_but_detections`);
     // people read them with the candidates queue. The fixture detection has no image.
     ("POST /api/v1/detections",                           Any,   [401, 403, 403, 403, 403, 403, 403, 403, 403]),

@@ -1742,3 +1742,78 @@ async fn hotline_page_enters_a_ticket(pool: PgPool) {
         sqlx::query_scalar("select distinct entered_by from public_report").fetch_all(&app.pool).await.unwrap();
     assert_eq!(entered_by, ["王热线"]);
 }
+
+/// The public report page on a phone, without an account (tests/e2e/report.mjs): a report with two photos
+/// sent with no cookie and no token, its tracking link followed to the status; here, the stored report and
+/// its metadata-free public copies.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_citizen_reports_a_hazard_with_photos_and_follows_the_tracking_link(pool: PgPool) {
+    // A GCJ-02 base map (AMap-like) whose tiles are never fetched successfully: the map still takes a tap.
+    let base_map = roadledger::http::settings::CustomBaseMap {
+        name: "测试底图".into(),
+        tiles: vec!["http://127.0.0.1:9/{z}/{x}/{y}.png".into()],
+        crs: roadledger::domain::coords::SourceCrs::Gcj02,
+    };
+    let settings = roadledger::http::Settings { base_maps: vec![base_map], ..Default::default() };
+    let app = common::app_with(pool, settings).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = common::ExifSpec {
+        lon: 120.5512,
+        lat: 31.8721,
+        direction_deg: 45.0,
+        taken_at: "2026:12:06 16:20:00",
+        orientation: 1,
+    };
+    let paths: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let path = dir.path().join(format!("护栏{i}.jpg"));
+            std::fs::write(&path, common::jpeg_with_exif(1600 + i * 10, 1200, &spec)).unwrap();
+            path
+        })
+        .collect();
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), paths[0].to_str().unwrap(), paths[1].to_str().unwrap()];
+    let result = run_e2e("report.mjs", &args, &[]).await;
+    let token = result["tracking_url"].as_str().unwrap().trim_start_matches("/track.html#").to_string();
+
+    let (category, description, phone, lon, lat): (String, String, Option<String>, f64, f64) = sqlx::query_as(
+        "select category, description, contact_phone, st_x(geom), st_y(geom)
+         from public_report where tracking_token = $1 and channel = 'citizen' and status = 'received'",
+    )
+    .bind(&token)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(category, "barrier");
+    assert_eq!(description, "村口护栏被撞断，晚上看不清");
+    assert_eq!(phone.as_deref(), Some("13900001111"));
+    assert!((lon - 120.5512).abs() < 1e-7 && (lat - 31.8721).abs() < 1e-7, "the phone's fix: {lon}, {lat}");
+    let keys: Vec<String> = sqlx::query_scalar(
+        "select public_key from public_report_photo
+         where report_id = (select id from public_report where tracking_token = $1) order by position",
+    )
+    .bind(&token)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(keys.len(), 2);
+    let store = roadledger::photos::PhotoStore::local(app.photo_dir.path()).unwrap();
+    for key in keys {
+        assert!(!roadledger::photos::public::has_metadata(&store.get(&key).await.unwrap()));
+    }
+
+    // Placed on the map: opened at the phone's fix shifted onto the GCJ-02 map, tapped in its middle, sent as
+    // GCJ-02 and stored converted back, so it lands where the phone was (within the formula's centimetres).
+    let map_token = result["map_tracking_url"].as_str().unwrap().trim_start_matches("/track.html#").to_string();
+    let (crs, category, lon, lat): (String, String, f64, f64) = sqlx::query_as(
+        "select source_crs, category, st_x(geom), st_y(geom) from public_report where tracking_token = $1",
+    )
+    .bind(&map_token)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((crs.as_str(), category.as_str()), ("gcj02", "intersection"));
+    let off_m = roadledger::domain::coords::distance_m(lon, lat, 120.5512, 31.8721);
+    assert!(off_m < 10.0, "the tap in the middle of the map is {off_m} m from the fix");
+}

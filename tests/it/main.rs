@@ -8,6 +8,7 @@ mod authz;
 mod backup;
 mod browser;
 mod candidates;
+mod citizen;
 mod closeout;
 mod coords_sql;
 mod county_guide;
