@@ -16,6 +16,7 @@
 mod accounts;
 mod crashes;
 mod detections;
+mod hotline;
 mod ledger;
 mod names;
 mod pictures;
@@ -199,6 +200,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     publish_reports(pool).await.context("the demo's published reports")?;
     let screening_runs = screen(pool).await.context("the demo's screening runs")?;
     let detections = detections::load(pool, photos, roads::COUNTY_ADMIN_CODE).await.context("the demo's detections")?;
+    let hotline_tickets = hotline::load(pool).await.context("the demo's hotline tickets")?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
@@ -222,6 +224,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         look_back_tasks = ledger.look_backs.len(),
         photo_files = pictures.len(),
         detections,
+        hotline_tickets,
         events = ledger.events.len(),
         crashes = data.crashes.len(),
         screening_runs = %screening_runs,

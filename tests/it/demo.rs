@@ -57,6 +57,17 @@ async fn the_demo_dataset_is_a_living_map_of_zhangjiagang(pool: PgPool) {
     assert_eq!((detections, placed, pictured), (12, 12, 12));
     assert!((1..12).contains(&unsure), "{unsure} low-confidence detections");
 
+    // 12345 hotline tickets wait for moderation, three placed on the roads and three by address only; one is
+    // merged into an open site, whose ledger row shows its number.
+    let (tickets, placed, merged): (i64, i64, i64) = sqlx::query_as(
+        "select count(*), count(geom), count(*) filter (where status = 'merged' and site_id is not null)
+         from public_report where channel = 'hotline' and ticket_no is not null and entered_by is not null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((tickets, placed, merged), (6, 3, 1));
+
     // The map's query for the whole area pages through every site.
     let mut seen = BTreeSet::new();
     let mut after = String::new();
