@@ -35,6 +35,7 @@ async fn main() {
     let pool = roadledger::db::connect(url.parse().unwrap()).await.unwrap();
     roadledger::db::MIGRATOR.run(&pool).await.unwrap();
     seed(&pool).await;
+    seed_tickets(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     let photos = PhotoStore::local(dir.path()).unwrap();
     let app = router(AppState { pool: pool.clone(), replica: None, photos, settings: Arc::new(Settings::default()) });
@@ -95,7 +96,73 @@ async fn main() {
         .await;
         report(what, &times, &firsts, bytes, peak_rss_mib() - base);
     }
+    // The 热线工单号 column (issue 13): every site's accepted ticket numbers, read per site (a lateral over
+    // `public_report`'s site index, as the checklist and events are read) and grouped once and hash-joined (as
+    // `db::ledger` reads them), against the same sites read without them.
+    for (what, sql) in [
+        ("baseline: every site's code, no ticket column", "select sum(length(s.code))::int8 from site s"),
+        ("热线工单号 read per site (lateral)", TICKETS_PER_SITE),
+        ("热线工单号 grouped and joined (db::ledger)", TICKETS_GROUPED),
+    ] {
+        let (times, _, _) = time(|| async {
+            // As the export runs it (`db::ledger::export` turns the JIT off).
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("set local jit = off").execute(&mut *tx).await.unwrap();
+            let n: Option<i64> = sqlx::query_scalar(sql).fetch_one(&mut *tx).await.unwrap();
+            std::hint::black_box(n);
+            (Duration::ZERO, 0)
+        })
+        .await;
+        report(what, &times, &[Duration::ZERO], 0, 0.0);
+    }
     println!("process peak RSS after all runs: {:.1} MiB", peak_rss_mib());
+}
+
+/// Every site's ticket numbers read per site, summed.
+const TICKETS_PER_SITE: &str = "
+    select sum(length(s.code) + coalesce(length(hr.ticket_nos), 0))::int8
+    from site s
+    cross join lateral (
+        select string_agg(r.ticket_no, '、' order by r.ticket_no) as ticket_nos
+        from public_report r
+        where r.site_id = s.id and r.ticket_no is not null) hr";
+
+/// Every site's ticket numbers as `db::ledger` reads them (its `TICKET_NOS`), summed.
+const TICKETS_GROUPED: &str = "
+    select sum(length(s.code) + coalesce(length(hr.ticket_nos), 0))::int8
+    from site s
+    left join (
+        select r.site_id, string_agg(r.ticket_no, '、' order by r.ticket_no) as ticket_nos
+        from public_report r
+        where r.site_id is not null and r.ticket_no is not null
+        group by r.site_id) hr on hr.site_id = s.id";
+
+/// One accepted 12345 ticket for each site whose source is the hotline (a quarter of them), when there are
+/// none yet: what the ledger's 热线工单号 column reads.
+async fn seed_tickets(pool: &sqlx::PgPool) {
+    let have: i64 = sqlx::query_scalar("select count(*) from public_report where ticket_no like 'BENCH-%'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    if have > 0 {
+        return;
+    }
+    let start = Instant::now();
+    let n = sqlx::query(
+        "insert into public_report (channel, tracking_token, category, description, geom, ticket_no, reported_at,
+             status, decided_at, decided_by, site_id, entered_by)
+         select 'hotline', md5(s.id::text), 'other', '基准测试工单',
+             case when s.kind = 'section' then st_startpoint(s.geom) else s.geom end,
+             'BENCH-' || s.code, now() - interval '20 days', 'accepted', now() - interval '19 days', '基准测试',
+             s.id, '基准测试'
+         from site s where s.source = 'hotline'",
+    )
+    .execute(pool)
+    .await
+    .unwrap()
+    .rows_affected();
+    sqlx::query("analyze public_report").execute(pool).await.unwrap();
+    println!("seeded {n} accepted hotline tickets in {:.1} s", start.elapsed().as_secs_f64());
 }
 
 /// Inserts `SITES` synthetic sites when the database has fewer: one town covering them all, a responsible

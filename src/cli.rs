@@ -316,3 +316,68 @@ pub async fn import_crashes(pool: &PgPool, request: CrashImportRequest) -> anyho
     }
     Ok(())
 }
+
+/// `roadledger import hotline …` as given on the command line.
+pub struct HotlineImportRequest {
+    pub file: PathBuf,
+    pub crs: Option<String>,
+    pub encoding: Option<String>,
+    pub bytes_max: u64,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+/// Imports a 12345 hotline export and prints its report: lines a person reads, or JSON with `--json`. Refused
+/// rows are reported, not failures; a file that cannot be used at all fails the command.
+pub async fn import_hotline(pool: &PgPool, request: HotlineImportRequest) -> anyhow::Result<()> {
+    use crate::import::hotline::{self, HotlineImportOptions};
+    let file_name = request.file.file_name().unwrap_or_default().display().to_string();
+    let user = std::env::var("USER").unwrap_or_else(|_| "?".into());
+    let mut options = HotlineImportOptions::new(&file_name, format!("命令行 command line ({user})"));
+    options.dry_run = request.dry_run;
+    options.limits.bytes_max = request.bytes_max;
+    options.parse_text(request.crs.as_deref(), request.encoding.as_deref())?;
+    let size =
+        std::fs::metadata(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?.len();
+    if size > request.bytes_max {
+        bail!(
+            "{file_name} is {size} bytes; a hotline export may have at most {} (--hotline-import-bytes-max)",
+            request.bytes_max
+        );
+    }
+    let bytes = std::fs::read(&request.file).with_context(|| format!("cannot read {}", request.file.display()))?;
+    let report = hotline::import(pool, bytes, &options).await?;
+    if request.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let f = &report.file;
+    println!(
+        "{} ({}, {}): {} rows read",
+        f.name,
+        f.encoding.as_deref().unwrap_or("?"),
+        f.crs.as_str(),
+        report.rows_read
+    );
+    let columns: Vec<String> = report.columns.iter().map(|(field, header)| format!("{header} → {field}")).collect();
+    println!("columns: {}", columns.join(", "));
+    if !report.ignored_columns.is_empty() {
+        println!("not read: {}", report.ignored_columns.join(", "));
+    }
+    let verb = if report.dry_run { "would store" } else { "stored" };
+    println!(
+        "{verb} {}, {} already stored, {} refused{}",
+        report.rows_stored,
+        report.rows_known,
+        report.rows_refused,
+        if report.dry_run { " — dry run, nothing written" } else { "" }
+    );
+    for r in &report.refused {
+        let no = r.ticket_no.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+        println!("refused: row {}{no}: {}", r.row, r.reason);
+    }
+    if report.rows_refused > report.refused.len() as u64 {
+        println!("… and {} more refused rows", report.rows_refused - report.refused.len() as u64);
+    }
+    Ok(())
+}

@@ -16,6 +16,7 @@
 mod accounts;
 mod crashes;
 mod detections;
+mod hotline;
 mod ledger;
 mod names;
 mod pictures;
@@ -201,6 +202,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
     let screening_runs = screen(pool).await.context("the demo's screening runs")?;
     let detections = detections::load(pool, photos, roads::COUNTY_ADMIN_CODE).await.context("the demo's detections")?;
     let public_reports = public_reports::load(pool, photos).await.context("the demo's public reports")?;
+    let hotline_tickets = hotline::load(pool).await.context("the demo's hotline tickets")?;
 
     let by_status = by_status.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(" ");
     let by_kind: BTreeMap<&str, usize> = ledger.sites.iter().fold(BTreeMap::new(), |mut m, s| {
@@ -225,6 +227,7 @@ pub async fn load_if_empty(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result
         photo_files = pictures.len(),
         detections,
         public_reports,
+        hotline_tickets,
         events = ledger.events.len(),
         crashes = data.crashes.len(),
         screening_runs = %screening_runs,

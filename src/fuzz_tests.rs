@@ -383,3 +383,63 @@ fn fuzz_photo_evidence_never_panics() {
         Ok(())
     });
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// 7. 12345 hotline tickets
+
+/// Text from pieces a ticket's fields hold (and any character now and then).
+fn ticket_text(u: &mut Unstructured<'_>, repeat_max: u32) -> Result<Option<String>> {
+    if u.ratio(1, 6)? {
+        return Ok(None);
+    }
+    let pieces = ["GD", "2026", "-", "_", "0001", " ", "路灯", "护栏", "+86", "138", "1234", "5678", "/", "\u{feff}"];
+    let mut text = String::new();
+    for _ in 0..u.int_in_range(0..=repeat_max)? {
+        if u.ratio(1, 5)? {
+            text.push(u.arbitrary::<char>()?);
+        } else {
+            text.push_str(u.choose(&pieces)?);
+        }
+    }
+    Ok(Some(text))
+}
+
+#[test]
+fn fuzz_hotline_tickets_never_panic_and_what_passes_fits_the_schema() {
+    use crate::domain::hotline::{TicketInput, category_of_words, check};
+    use crate::domain::public_report::{ADDRESS_CHARS_MAX, CONTACT_NAME_CHARS_MAX, DESCRIPTION_CHARS_MAX, category};
+    fuzz("hotline_ticket", 4096, |u| {
+        let [no, description, address, phone, name, words] =
+            [20, 700, 120, 12, 40, 6].map(|n| ticket_text(u, n)).map(|t| t.ok().flatten());
+        let point = if u.ratio(1, 2)? { Some((coordinate(u)?, coordinate(u)?)) } else { None };
+        let input = TicketInput {
+            ticket_no: no.as_deref(),
+            called_at: DateTime::from_timestamp(u.int_in_range(0..=2_000_000_000)?, 0),
+            description: description.as_deref(),
+            address: address.as_deref(),
+            point,
+            crs: *u.choose(&SourceCrs::ALL)?,
+            category: Some(category_of_words(words.as_deref().unwrap_or(""))),
+            caller_phone: phone.as_deref(),
+            caller_name: name.as_deref(),
+        };
+        let Ok(t) = check(&input, now()) else { return Ok(()) };
+        // What the constraints of migration 0018 ask, so a checked ticket never fails its insert.
+        assert!(!t.ticket_no.is_empty() && t.ticket_no.len() <= 40, "{:?}", t.ticket_no);
+        assert!(t.ticket_no.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(!t.description.is_empty() && t.description.chars().count() <= DESCRIPTION_CHARS_MAX);
+        assert!(t.address.as_ref().is_none_or(|a| (1..=ADDRESS_CHARS_MAX).contains(&a.chars().count())));
+        assert!(t.address.is_some() || t.point.is_some());
+        if let Some((lon, lat)) = t.point {
+            assert!(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 90.0, "[{lon}, {lat}]");
+        }
+        assert!(category(t.category).is_some());
+        assert!(t.caller_phone.as_ref().is_none_or(|p| {
+            let digits = p.trim_start_matches('+');
+            (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        }));
+        assert!(t.caller_name.as_ref().is_none_or(|n| (1..=CONTACT_NAME_CHARS_MAX).contains(&n.chars().count())));
+        assert!(t.called_at <= now() + chrono::Duration::minutes(1));
+        Ok(())
+    });
+}

@@ -116,6 +116,32 @@ enum ImportCommand {
     /// Crash records from the police crash database's exports: CSV (UTF-8 or GBK), XLSX or GeoJSON. Rows that
     /// cannot be placed are reported with their row numbers and the rest imported; personal columns are dropped.
     Crashes(CrashImportArgs),
+    /// 12345 hotline tickets from the platform's CSV export (UTF-8 or GBK), keyed by the ticket number: a
+    /// re-import stores nothing new. Rows that cannot be read are reported with their row numbers.
+    Hotline(HotlineImportArgs),
+}
+
+#[derive(Args)]
+struct HotlineImportArgs {
+    #[command(flatten)]
+    db: Database,
+    /// The export: a .csv file.
+    file: PathBuf,
+    /// The coordinates' system: wgs84 (default), gcj02 (AMap, Tencent) or bd09 (Baidu).
+    #[arg(long)]
+    crs: Option<String>,
+    /// The CSV's encoding: gbk, gb18030, utf-8 (default: UTF-8 if valid, else GB18030).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Largest file read, bytes.
+    #[arg(long, env = "ROADLEDGER_HOTLINE_IMPORT_BYTES_MAX", default_value_t = 16 * 1024 * 1024)]
+    hotline_import_bytes_max: u64,
+    /// Report what would be stored, store nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -416,6 +442,9 @@ struct ServeArgs {
     /// Largest crash file dispatchers upload (事故数据), bytes.
     #[arg(long, env = "ROADLEDGER_CRASH_IMPORT_BYTES_MAX", default_value_t = 64 * 1024 * 1024)]
     crash_import_bytes_max: u64,
+    /// Largest 12345 hotline export operators upload (热线工单), bytes.
+    #[arg(long, env = "ROADLEDGER_HOTLINE_IMPORT_BYTES_MAX", default_value_t = 16 * 1024 * 1024)]
+    hotline_import_bytes_max: u64,
     /// Memory for drawn map tiles, MiB (0: draw every tile afresh). Cached tiles are checked against the
     /// database's change log on every request, so they are never stale.
     #[arg(long, env = "ROADLEDGER_TILE_CACHE_MIB", default_value_t = 256)]
@@ -520,13 +549,26 @@ async fn main() -> anyhow::Result<()> {
             };
             with_database(args.db, move |pool| Box::pin(async move { cli::import_crashes(&pool, request).await })).await
         }
+        Command::Import { command: ImportCommand::Hotline(args) } => {
+            let request = cli::HotlineImportRequest {
+                file: args.file,
+                crs: args.crs,
+                encoding: args.encoding,
+                bytes_max: args.hotline_import_bytes_max,
+                dry_run: args.dry_run,
+                json: args.json,
+            };
+            with_database(args.db, move |pool| Box::pin(async move { cli::import_hotline(&pool, request).await })).await
+        }
         Command::Import { command } => {
             let (kind, args) = match command {
                 ImportCommand::Towns(a) => (ImportKind::Towns, a),
                 ImportCommand::Roads(a) => (ImportKind::Roads, a),
                 ImportCommand::Organisations(a) => (ImportKind::Organisations, a),
                 ImportCommand::ChainageBreaks(a) => (ImportKind::ChainageBreaks, a),
-                ImportCommand::Crashes(_) => unreachable!("crash imports are matched above"),
+                ImportCommand::Crashes(_) | ImportCommand::Hotline(_) => {
+                    unreachable!("crash and hotline imports are matched above")
+                }
             };
             let request = cli::ImportRequest {
                 kind,
@@ -684,6 +726,7 @@ async fn run(
         look_back_radius_m: args.look_back_radius_m.clamp(10.0, 5_000.0),
         import_bytes_max: args.import_bytes_max,
         crash_import_bytes_max: args.crash_import_bytes_max,
+        hotline_import_bytes_max: args.hotline_import_bytes_max,
         tile_cache_bytes: args.tile_cache_mib.min(64 * 1024) * 1024 * 1024,
         require_original_photos: args.require_original_photos,
         detection_min_confidence: args.detection_min_confidence.clamp(0.0, 1.0),

@@ -5,7 +5,8 @@
 //
 // For tests: body[data-state="ready"] once the page has loaded; window.roadledger.reload().
 
-import { getJson, apiUpload, h, fill, hasRole } from './common.js';
+import { getJson, h, fill, hasRole } from './common.js';
+import { fileImport, reportCount as count } from './fileimport.js';
 import { t, tCode, localName, formatDateTime, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
 
@@ -17,9 +18,7 @@ const REFUSED_SHOWN = 50;
 const state = {
   user: null,
   towns: [],
-  report: null, // the last report, and whether it was a dry run of the file now chosen
-  previewed: null, // signature of the file and options a dry run was made for
-  busy: false,
+  report: null, // the last report
   error: null,
   imports: null,
   crashes: [],
@@ -42,11 +41,26 @@ async function start({ user }) {
   state.user = user;
   const mayImport = hasRole('dispatcher', user) || hasRole('admin', user);
   $('crash-upload-card').hidden = !mayImport;
-  $('crash-dry-run').addEventListener('click', () => send(true));
-  $('crash-import').addEventListener('click', () => send(false));
-  for (const id of ['crash-file', 'crash-crs', 'crash-encoding', 'crash-sheet', 'crash-mapping']) {
-    $(id).addEventListener('change', () => { renderButtons(); });
-  }
+  fileImport({
+    url: '/api/v1/crash-imports',
+    file: $('crash-file'),
+    options: ['crash-crs', 'crash-encoding', 'crash-sheet', 'crash-mapping'].map($),
+    dryRunButton: $('crash-dry-run'),
+    importButton: $('crash-import'),
+    parts: () => [['crs', $('crash-crs').value], ['encoding', $('crash-encoding').value],
+      ['sheet', $('crash-sheet').value.trim()], ['mapping', $('crash-mapping').value.trim()]],
+    onReport: async (report, dryRun) => {
+      state.report = report;
+      state.error = null;
+      if (!dryRun) await Promise.all([loadImports(), loadCrashes()]);
+      renderReport();
+    },
+    onError: (error) => {
+      state.report = null;
+      state.error = error.body?.code ? t(`crashes.refusal.${error.body.code}`, {}) + (error.detail ? ` (${error.detail})` : '') : (error.detail || error.message);
+      renderReport();
+    },
+  });
   $('crash-filter').addEventListener('submit', (e) => { e.preventDefault(); loadCrashes(); });
   $('crash-more').addEventListener('click', () => loadCrashes({ more: true }));
   onLangChange(() => { renderReport(); renderImports(); renderCrashes(); renderTowns(); });
@@ -63,53 +77,6 @@ function renderTowns() {
   fill(select, h('option', { value: '' }, t('crashes.all')),
     state.towns.map((town) => h('option', { value: String(town.id) }, localName(town))));
   select.value = chosen;
-}
-
-/** What a dry run was made for: the same file and options make the import button usable. */
-function signature() {
-  const file = $('crash-file').files[0];
-  if (!file) return null;
-  return JSON.stringify([file.name, file.size, file.lastModified, $('crash-crs').value, $('crash-encoding').value,
-    $('crash-sheet').value, $('crash-mapping').value]);
-}
-
-function renderButtons() {
-  const sig = signature();
-  $('crash-dry-run').disabled = state.busy || !sig;
-  $('crash-import').disabled = state.busy || !sig || state.previewed !== sig;
-}
-
-async function send(dryRun) {
-  const file = $('crash-file').files[0];
-  if (!file) return;
-  const sig = signature();
-  const body = new FormData();
-  body.append('file', file, file.name);
-  body.append('crs', $('crash-crs').value);
-  if ($('crash-encoding').value) body.append('encoding', $('crash-encoding').value);
-  if ($('crash-sheet').value.trim()) body.append('sheet', $('crash-sheet').value.trim());
-  if ($('crash-mapping').value.trim()) body.append('mapping', $('crash-mapping').value.trim());
-  body.append('dry_run', dryRun ? 'true' : 'false');
-  state.busy = true;
-  state.error = null;
-  renderButtons();
-  try {
-    state.report = await apiUpload('/api/v1/crash-imports', body);
-    state.previewed = dryRun ? sig : null;
-    if (!dryRun) await Promise.all([loadImports(), loadCrashes()]);
-  } catch (error) {
-    state.report = null;
-    state.previewed = null;
-    state.error = error.body?.code ? t(`crashes.refusal.${error.body.code}`, {}) + (error.detail ? ` (${error.detail})` : '') : (error.detail || error.message);
-  } finally {
-    state.busy = false;
-    renderButtons();
-    renderReport();
-  }
-}
-
-function count(key, n) {
-  return h('div', { class: 'stat' }, h('span', { class: 'stat-label muted small' }, t(key)), ' ', h('strong', { dataset: { count: key } }, String(n)));
 }
 
 function renderReport() {

@@ -19,12 +19,13 @@ const PAGES = [
   { id: 'public-reports', href: '/public-reports.html', key: 'nav.publicReports', roles: ['dispatcher', 'hotline', 'reviewer', 'leader', 'admin'] },
   { id: 'reports', href: '/reports.html', key: 'nav.reports' },
   { id: 'crashes', href: '/crashes.html', key: 'nav.crashes', roles: ['dispatcher', 'reviewer', 'leader', 'admin'] },
+  { id: 'hotline', href: '/hotline.html', key: 'nav.hotline', roles: ['hotline', 'dispatcher'] },
   { id: 'inspect', href: '/inspect.html', key: 'nav.inspect' },
   { id: 'admin', href: '/admin.html', key: 'nav.admin', admin: true },
 ];
 
 /** Role codes in the order they are listed (DOMAIN.md §6). */
-export const ROLES = ['inspector', 'town_officer', 'unit_officer', 'dispatcher', 'reviewer', 'leader', 'admin', 'detector'];
+export const ROLES = ['inspector', 'town_officer', 'unit_officer', 'dispatcher', 'reviewer', 'leader', 'admin', 'detector', 'hotline'];
 
 /** The user's roles as labels in the current language, in the order of ROLES. */
 export function roleLabels(roles = []) {
@@ -40,8 +41,11 @@ export function mountHeader(user, pageId) {
   const nav = document.getElementById('topnav');
   const slot = document.getElementById('usermenu');
   const render = () => {
+    // A hotline operator's account opens its own page only (the server sends it there from any other).
+    const hotlineOnly = (user.roles || []).length > 0 && user.roles.every((r) => r === 'hotline');
     const links = PAGES.filter((p) => (!p.admin || hasRole('admin', user))
-      && (!p.roles || p.roles.some((r) => hasRole(r, user))));
+      && (!p.roles || p.roles.some((r) => hasRole(r, user)))
+      && (!hotlineOnly || p.roles?.includes('hotline')));
     const link = (p) => h('a', {
       href: p.href, 'aria-current': p.id === pageId ? 'page' : null, dataset: { page: p.id },
     }, t(p.key));

@@ -166,9 +166,10 @@ async function toggle(r) {
     state.open.add(r.id);
     if (!state.details.has(r.id)) {
       try {
+        // A hotline operator reads the report but no site: nearby sites are left out for them (403).
         const [detail, nearby] = await Promise.all([
           getJson(`/api/v1/public-reports/${r.id}`),
-          getJson(`/api/v1/public-reports/${r.id}/nearby-sites`),
+          getJson(`/api/v1/public-reports/${r.id}/nearby-sites`).catch(() => null),
         ]);
         state.details.set(r.id, { ...detail, nearby });
       } catch (error) {
@@ -185,14 +186,15 @@ function detailView(r) {
   return h('div', { class: 'pr-detail' },
     d.photos.length ? h('div', { class: 'pr-photos cand-facts' }, d.photos.map((p) => h('a', { href: p.original_url, target: '_blank', rel: 'noopener', title: t('publicReports.original') },
       h('img', { class: 'cand-thumb', src: p.thumbnail_url, alt: t('publicReports.photo'), loading: 'lazy', width: p.thumbnail_width, height: p.thumbnail_height })))) : null,
-    h('p', { class: 'small' }, `${t('publicReports.nearby', { radius: d.nearby.radius_m })}${t('common.colon')}`,
+    d.nearby ? h('p', { class: 'small' }, `${t('publicReports.nearby', { radius: d.nearby.radius_m })}${t('common.colon')}`,
       d.nearby.sites.length ? d.nearby.sites.map((s, i) => [i ? '、' : '', h('a', { href: siteHref(s.id) }, `${s.code}（${tCode('status', s.status)}，${Math.round(s.distance_m)} m）`)])
-        : t('publicReports.noNearby')),
+        : t('publicReports.noNearby')) : null,
     h('ol', { class: 'small pr-updates' }, d.updates.map((u) => h('li', {}, `${formatDateTime(u.at)} ${tCode('publicReports.publicStatus', u.public_status)}${u.description ? ` · ${u.description}` : ''}`))));
 }
 
 async function nearbyOf(r) {
   const known = state.details.get(r.id)?.nearby;
+  // Only dispatchers decide, and they see every site: nearby sites were read with the detail.
   if (known) return known;
   return getJson(`/api/v1/public-reports/${r.id}/nearby-sites`);
 }

@@ -6,6 +6,7 @@ pub mod candidates;
 pub mod citizen;
 pub mod crash_patterns;
 pub mod crashes;
+pub mod hotline;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lookback;

@@ -1,8 +1,7 @@
-//! The demo's public reports (issue 13): citizens' photo reports (随手拍) and 12345 hotline tickets across the
-//! demo county. Most wait in the dispatchers' queue (along the demo's roads, with the demo's pictures; a few
-//! hotline tickets with only an address); some stand behind the demo sites that were opened from a citizen's
-//! photo or a hotline ticket, at whatever status those sites reached, so tracking shows 处理中 and 已整改; two
-//! were rejected, one of them as spam. Every report is stored through `db::public_reports::insert`, as the
+//! The demo's citizens' photo reports (随手拍, issue 13) across the demo county (its 12345 hotline tickets are
+//! `hotline.rs`'s). Most wait in the dispatchers' queue (along the demo's roads, with the demo's pictures);
+//! some stand behind the demo sites that were opened from a citizen's photo, at whatever status those sites
+//! reached, so tracking shows 处理中 and 已整改; two were rejected, one of them as spam. Every report is stored through `db::public_reports::insert`, as the
 //! channels store them; the decided ones then get their decision as it was made then.
 //!
 //! The demo's pictures are drawn by the demo and carry no EXIF, so each serves as both the original and the
@@ -24,7 +23,7 @@ use crate::photos::process::{self, PhotoLimits};
 
 /// Reports waiting for a dispatcher.
 const WAITING: usize = 18;
-/// Of the demo's sites opened from a citizen's photo or a hotline ticket, how many get their report.
+/// Of the demo's sites opened from a citizen's photo, how many get their report.
 const BEHIND_SITES: i64 = 16;
 
 /// What people say, per category (the demo's words, not a real person's).
@@ -67,33 +66,21 @@ pub async fn load(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result<usize> {
         .fetch_one(pool)
         .await?;
         let category = rng.pick(CATEGORIES).code;
-        // One in four is a hotline ticket; half of those came with an address only.
-        let hotline = i % 4 == 3;
-        let address_only = hotline && i % 8 == 3;
         let reported_at = now - Duration::hours(rng.int(2, 24 * 10));
         let mut report = base(&mut rng, category, reported_at);
-        if hotline {
-            report.channel = Channel::Hotline;
-            report.submission_id = None;
-            report.ticket_no = Some(format!("GD202612{:04}", 100 + i));
-            report.entered_by = Some("演示·12345热线".into());
-            report.address_text = Some(format!("{}附近", road_name(pool, road).await?));
-            report.accuracy_m = None;
-        } else {
-            report.photos = pictures_of(photos, &mut rng, 1 + (i % 2)).await?;
-        }
-        report.point = if address_only { None } else { Some((lon, lat)) };
+        report.photos = pictures_of(photos, &mut rng, 1 + (i % 2)).await?;
+        report.point = Some((lon, lat));
         store(pool, &report).await?;
         count += 1;
     }
 
-    // The demo sites opened from a citizen's photo or a hotline ticket: the report behind each, accepted as
-    // the observation that opened the site. Their public status follows the site (处理中, 已整改, …).
-    type Opened = (Uuid, Uuid, String, DateTime<Utc>, f64, f64);
+    // The demo sites opened from a citizen's photo: the report behind each, accepted as the observation that
+    // opened the site. Their public status follows the site (处理中, 已整改, …).
+    type Opened = (Uuid, Uuid, DateTime<Utc>, f64, f64);
     let opened: Vec<Opened> = sqlx::query_as(
-        "select s.id, o.id, s.source, o.observed_at, st_x(st_pointonsurface(o.geom)), st_y(st_pointonsurface(o.geom))
+        "select s.id, o.id, o.observed_at, st_x(st_pointonsurface(o.geom)), st_y(st_pointonsurface(o.geom))
          from (select s.*, row_number() over (partition by s.status order by s.code) as n
-               from site s where s.source in ('citizen_photo', 'hotline') and s.duplicate_of is null) s
+               from site s where s.source = 'citizen_photo' and s.duplicate_of is null) s
          join lateral (
              select * from observation o where o.site_id = s.id order by o.observed_at, o.id limit 1) o on true
          -- A few of every status, so the reports read every public status a site can give them.
@@ -103,16 +90,10 @@ pub async fn load(pool: &PgPool, photos: &PhotoStore) -> anyhow::Result<usize> {
     .bind(BEHIND_SITES)
     .fetch_all(pool)
     .await?;
-    for (k, (site, observation, source, observed_at, lon, lat)) in opened.into_iter().enumerate() {
+    for (k, (site, observation, observed_at, lon, lat)) in opened.into_iter().enumerate() {
         let category = CATEGORIES[k % CATEGORIES.len()].code;
         let reported_at = observed_at - Duration::hours(rng.int(1, 20));
         let mut report = base(&mut rng, category, reported_at);
-        if source == "hotline" {
-            report.channel = Channel::Hotline;
-            report.submission_id = None;
-            report.ticket_no = Some(format!("GD2026{:06}", 1000 + k));
-            report.entered_by = Some("演示·12345热线".into());
-        }
         report.point = Some((lon, lat));
         report.photos = observation_pictures(pool, observation).await?;
         let id = store(pool, &report).await?;
@@ -170,12 +151,6 @@ fn base(rng: &mut Rng, category: &'static str, reported_at: DateTime<Utc>) -> Ne
         entered_by: None,
         photos: Vec::new(),
     }
-}
-
-async fn road_name(pool: &PgPool, road: i32) -> anyhow::Result<String> {
-    let (code, name): (Option<String>, Option<String>) =
-        sqlx::query_as("select route_code, name from road where id = $1").bind(road).fetch_one(pool).await?;
-    Ok(name.or(code).unwrap_or_else(|| "村道".into()))
 }
 
 /// `n` of the demo's "before" pictures, stored with their thumbnails; each is its own public copy (the demo's

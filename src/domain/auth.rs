@@ -122,6 +122,12 @@ impl Actor {
         !self.roles.is_empty() && self.roles.iter().all(|r| *r == Role::Detector)
     }
 
+    /// A 12345 hotline operator's account: it holds no role but `hotline`, so it sees no site and reaches only
+    /// the hotline's routes and the public reports' queue (`http::auth::HOTLINE_PATHS`).
+    pub fn is_hotline_only(&self) -> bool {
+        !self.roles.is_empty() && self.roles.iter().all(|r| *r == Role::Hotline)
+    }
+
     /// The candidates a user reads: every one for the county-wide roles, their own town's for a town officer
     /// (`None`: all; `Some(None)`: none, a town officer without a town).
     pub fn candidate_town(&self) -> Option<Option<i32>> {

@@ -7,6 +7,7 @@ pub mod cql2;
 pub mod crash;
 pub mod crash_patterns;
 pub mod detection;
+pub mod hotline;
 pub mod labels;
 pub mod lifecycle;
 pub mod neighbourhood;

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
@@ -33,6 +33,13 @@ impl FromRequestParts<AppState> for Actor {
         if actor.is_detector_only() {
             return Err(detector_refused());
         }
+        if actor.is_hotline_only() {
+            // Nested routers see their own part of the path; the whole one is what the list names.
+            let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
+            if !hotline_may_reach(path) {
+                return Err(hotline_refused());
+            }
+        }
         Ok(actor)
     }
 }
@@ -57,6 +64,42 @@ async fn any_account(parts: &mut Parts, state: &AppState) -> Result<Actor> {
     parts.extensions.insert(actor.clone());
     Ok(actor)
 }
+
+/// What a hotline operator's account (`Actor::is_hotline_only`) reaches: entering and importing tickets, the
+/// public reports' queue (and its map layer), its own session, password and tokens, and what the form's
+/// small map reads (the settings, the towns' and roads' tiles: the county's reference data, not its sites). Everything else, every site above all, is refused, so a route added later is closed to
+/// it until it is named here.
+pub const HOTLINE_PATHS: &[&str] = &[
+    "/api/v1/hotline-tickets",
+    "/api/v1/hotline-imports",
+    "/api/v1/public-reports",
+    "/api/v1/session",
+    "/api/v1/tokens",
+    "/api/v1/settings",
+    "/tiles/public_reports/",
+    "/tiles/towns/",
+    "/tiles/roads/",
+];
+
+/// Whether `path` is one of `HOTLINE_PATHS` or below one (`/api/v1/public-reports/7`), and not merely
+/// sharing its first letters (`/api/v1/hotline-ticketsX`).
+pub fn hotline_may_reach(path: &str) -> bool {
+    HOTLINE_PATHS
+        .iter()
+        .any(|p| path.strip_prefix(p).is_some_and(|rest| p.ends_with('/') || rest.is_empty() || rest.starts_with('/')))
+}
+
+fn hotline_refused() -> Error {
+    Error::Forbidden(
+        "this is a 12345 hotline operator's account: it enters and imports hotline tickets and reads the public \
+         reports' queue; it sees no site"
+            .into(),
+    )
+}
+
+/// Pages a hotline operator's account opens (the public reports' queue reads what it may: no nearby site);
+/// every other page sends it to the hotline page.
+const HOTLINE_PAGES: &[&str] = &["/hotline.html", "/public-reports.html", "/account.html"];
 
 fn detector_refused() -> Error {
     Error::Forbidden(
@@ -198,6 +241,9 @@ pub async fn gate_pages(State(state): State<AppState>, request: Request, next: N
     let (parts, body) = request.into_parts();
     match authenticate(&parts, &state).await {
         Ok(actor) if actor.is_detector_only() => detector_refused().into_response(),
+        Ok(actor) if actor.is_hotline_only() && !HOTLINE_PAGES.contains(&parts.uri.path()) => {
+            Redirect::to("/hotline.html").into_response()
+        }
         Ok(actor) if ADMIN_PAGES.contains(&parts.uri.path()) && !actor.can(Permission::ManageUsers) => {
             Redirect::to("/").into_response()
         }
@@ -249,6 +295,17 @@ mod tests {
         }
         for bad in ["/index%2Ehtml", "//admin.html", "/./admin.html", "/a/../admin.html", "/%61dmin.html", "/x\\y"] {
             assert!(!is_canonical(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_hotline_account_reaches_its_paths_and_below_them_only() {
+        for ok in ["/api/v1/hotline-tickets", "/api/v1/public-reports/7/photos/0", "/api/v1/session/password"] {
+            assert!(hotline_may_reach(ok), "{ok}");
+        }
+        assert!(hotline_may_reach("/tiles/public_reports/14/1/2.mvt"));
+        for bad in ["/api/v1/sites", "/api/v1/hotline-ticketsx", "/api/v1/ledger.csv", "/tiles/sites/1/2/3.mvt"] {
+            assert!(!hotline_may_reach(bad), "{bad}");
         }
     }
 

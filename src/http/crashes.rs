@@ -16,15 +16,13 @@ use serde_json::json;
 
 use super::limits::UploadBody;
 use super::sites::{BBOX_AREA_DEG2_MAX, parse_bbox};
-use super::uploads::{multipart_error, read_part};
+use super::uploads::{dry_run, file_and_options};
 use super::{AppState, Error, Result};
 use crate::db::crashes::{self as db, CrashFilter};
 use crate::domain::auth::{Actor, Permission, Role};
 use crate::domain::crash::{CrashType, Severity};
 use crate::import::crashes::{self as crashes, CrashImportError, CrashImportOptions, CrashLimits};
 
-/// Options parts (crs, encoding, sheet, dry_run, the mapping's JSON) are short.
-const OPTION_PART_BYTES_MAX: usize = 16 * 1024;
 const FILE_NAME_CHARS_MAX: usize = 128;
 pub const CRASHES_PAGE_DEFAULT: i64 = 500;
 pub const CRASHES_PAGE_MAX: i64 = 2000;
@@ -100,50 +98,16 @@ pub async fn create(
     may_import(&actor)?;
     let usage = "send multipart/form-data with a part \"file\" (with its file name) and optionally \"mapping\" \
                  (JSON), \"crs\", \"encoding\", \"sheet\", \"dry_run\"";
-    let mut multipart = multipart.map_err(|e| Error::BadRequest(format!("{}; {usage}", e.body_text())))?;
+    let multipart = multipart.map_err(|e| Error::BadRequest(format!("{}; {usage}", e.body_text())))?;
     let limits = CrashLimits { bytes_max: state.settings.crash_import_bytes_max, ..CrashLimits::default() };
-    let (mut file, mut texts) = (None, std::collections::HashMap::new());
-    while let Some(field) = upload_body.pace.next(multipart.next_field()).await?.map_err(multipart_error)? {
-        let part = field.name().unwrap_or("").to_owned();
-        match part.as_str() {
-            "file" => {
-                if file.is_some() {
-                    return Err(Error::BadRequest("send one file per import".into()));
-                }
-                let name = field.file_name().unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("").trim().to_owned();
-                if name.is_empty() || name.chars().count() > FILE_NAME_CHARS_MAX || name.chars().any(char::is_control) {
-                    return Err(Error::BadRequest(format!(
-                        "the file part needs a file name of 1–{FILE_NAME_CHARS_MAX} characters, e.g. crashes.csv"
-                    )));
-                }
-                let bytes_max = usize::try_from(limits.bytes_max).unwrap_or(usize::MAX);
-                let bytes = read_part(field, &mut upload_body, bytes_max, "the file").await?;
-                file = Some((name, bytes.to_vec()));
-            }
-            "mapping" | "crs" | "encoding" | "sheet" | "dry_run" => {
-                let bytes =
-                    read_part(field, &mut upload_body, OPTION_PART_BYTES_MAX, &format!("the {part} part")).await?;
-                let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| Error::BadRequest(format!("the {part} part is not UTF-8 text")))?;
-                texts.insert(part, text);
-            }
-            other => {
-                return Err(Error::BadRequest(format!(
-                    "unexpected part {:?}; {usage}",
-                    other.chars().take(64).collect::<String>()
-                )));
-            }
-        }
-    }
-    let (file_name, bytes) = file.ok_or_else(|| Error::BadRequest(format!("no file; {usage}")))?;
+    let bytes_max = usize::try_from(limits.bytes_max).unwrap_or(usize::MAX);
+    let options_parts = ["mapping", "crs", "encoding", "sheet", "dry_run"];
+    let ((file_name, bytes), texts) =
+        file_and_options(multipart, &mut upload_body, bytes_max, FILE_NAME_CHARS_MAX, &options_parts, usage).await?;
     let mut options = CrashImportOptions::new(file_name, actor.display_name.clone());
     options.limits = limits;
     options.county = Some(state.settings.county_admin_code.clone());
-    options.dry_run = match texts.get("dry_run").map(|t| t.trim()) {
-        None | Some("") | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(_) => return Err(Error::BadRequest("dry_run is true or false".into())),
-    };
+    options.dry_run = dry_run(texts.get("dry_run").map(String::as_str))?;
     let text = |k: &str| texts.get(k).map(String::as_str);
     options.parse_text(text("crs"), text("encoding"), text("sheet"), text("mapping")).map_err(import_error)?;
     let report = crashes::import(&state.pool, bytes, &options).await.map_err(import_error)?;
@@ -151,7 +115,7 @@ pub async fn create(
     Ok((status, Json(report)))
 }
 
-fn import_error(e: CrashImportError) -> Error {
+pub(super) fn import_error(e: CrashImportError) -> Error {
     match e {
         CrashImportError::TooLarge(message) => Error::PayloadTooLarge(message),
         CrashImportError::Refused { code, message } => Error::refused(StatusCode::UNPROCESSABLE_ENTITY, code, message),

@@ -91,7 +91,7 @@ const LEADING_COLUMNS: [(&str, f64); 11] = [
 ];
 
 /// Columns after the checklist items.
-const TRAILING_COLUMNS: [(&str, f64); 12] = [
+const TRAILING_COLUMNS: [(&str, f64); 13] = [
     ("上报日期", 11.0),
     ("核实日期", 11.0),
     ("派单日期", 11.0),
@@ -104,6 +104,9 @@ const TRAILING_COLUMNS: [(&str, f64); 12] = [
     ("挂牌督办", 30.0),
     ("经度", 12.0),
     ("纬度", 11.0),
+    // The 12345 tickets the site came from or took in (accepted or merged), so a hotline office finds its
+    // tickets in the ledger it is sent.
+    ("热线工单号", 20.0),
 ];
 
 /// The ledger (台账) of the sites the filter selects, as CSV for Excel.
@@ -358,6 +361,7 @@ impl Layout {
             .map_or(Cell::Empty, |s| Cell::Text(Cow::Owned(s))),
             Cell::Degrees(round6(row.lon)),
             Cell::Degrees(round6(row.lat)),
+            Cell::text(row.ticket_nos.as_deref()),
         ]);
         cells
     }

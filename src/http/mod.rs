@@ -11,6 +11,7 @@ mod crashes;
 mod detections;
 pub mod error;
 mod health;
+mod hotline;
 mod imports;
 mod ledger;
 mod lifecycle;
@@ -101,6 +102,8 @@ pub struct Settings {
     pub import_bytes_max: u64,
     /// Largest crash file imported (`POST /crash-imports` and `roadledger import crashes`), bytes.
     pub crash_import_bytes_max: u64,
+    /// Largest 12345 hotline export imported (`POST /hotline-imports`, `roadledger import hotline`), bytes.
+    pub hotline_import_bytes_max: u64,
     /// Memory for drawn vector tiles (bytes); 0 draws every tile afresh.
     pub tile_cache_bytes: usize,
     /// Most sites one GeoJSON or KML export holds (`site_exports`); more is a 400 asking to narrow the filter.
@@ -167,6 +170,7 @@ impl Default for Settings {
             screening: Default::default(),
             import_bytes_max: 512 * 1024 * 1024,
             crash_import_bytes_max: crate::import::crashes::CrashLimits::default().bytes_max,
+            hotline_import_bytes_max: crate::import::hotline::default_limits().bytes_max,
             tile_cache_bytes: tiles::CACHE_BYTES_MAX,
             export_sites_max: site_exports::EXPORT_SITES_MAX,
             require_original_photos: false,
@@ -231,6 +235,7 @@ pub(crate) struct BodyLimits {
     citizen_upload_bytes_max: usize,
     import_bytes_max: usize,
     crash_import_bytes_max: usize,
+    hotline_import_bytes_max: usize,
 }
 
 impl BodyLimits {
@@ -244,6 +249,9 @@ impl BodyLimits {
                 .saturating_add(1024 * 1024),
             // The file's own limit answers first, in its words; the body limit only stops what is far over it.
             crash_import_bytes_max: usize::try_from(settings.crash_import_bytes_max)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1024 * 1024),
+            hotline_import_bytes_max: usize::try_from(settings.hotline_import_bytes_max)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1024 * 1024),
         }
@@ -348,6 +356,8 @@ pub(crate) fn api(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(public_reports::merge))
         .routes(routes!(public_reports::reject))
         .routes(routes!(public_reports::site_reports))
+        .routes(routes!(hotline::enter))
+        .routes(routes!(hotline::import).layer(DefaultBodyLimit::max(limits.hotline_import_bytes_max)))
         .routes(routes!(citizen::create).layer(citizen_uploads))
         .routes(routes!(citizen::show))
         .routes(routes!(citizen::categories))

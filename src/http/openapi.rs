@@ -49,6 +49,7 @@ use super::auth::{CSRF_HEADER, SESSION_COOKIE};
         (name = "screening", description = "Black-spot screening runs (事故多发点段筛查) and their candidates"),
         (name = "crashes", description = "Crash records (事故数据) from the police crash database's exports: import and read"),
         (name = "public-reports", description = "The public's reports (随手拍, 12345 tickets, Open311) in the dispatchers' moderation queue"),
+        (name = "hotline", description = "12345 hotline tickets (热线工单): entered on the form or imported from the platform's export, into the public reports' queue"),
         (name = "accounts", description = "Signing in, API tokens, accounts"),
         (name = "public", description = "The public's reports (随手拍), without an account: submit, track, categories"),
         (name = "open311", description = "Open311 client systems' keys (the GeoReport v2 API itself is under /open311/v2/)"),

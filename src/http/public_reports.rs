@@ -304,7 +304,7 @@ pub struct NearbyParams {
     responses(
         (status = 200, description = "`radius_m` and `sites` (id, code, kind, status, source, town, road, stake, hazard types, distance_m)", body = Object),
         (status = 400, description = "The id, lon or lat is malformed"),
-        (status = 403, description = "Not a role that reads public reports"),
+        (status = 403, description = "Not a role that reads public reports, or one that sees no site (hotline)"),
         (status = 404, description = "No such report"),
     )
 )]
@@ -315,6 +315,12 @@ pub async fn nearby_sites(
     Query(p): Query<NearbyParams>,
 ) -> Result<Json<Value>> {
     require(&actor, Permission::ReadPublicReports)?;
+    // Sites are for those who see every site: a hotline operator reads the queue but no site.
+    if !actor.site_scope().all {
+        return Err(Error::Forbidden(
+            "nearby sites are read by those who see every site (市交安办, leaders, …)".into(),
+        ));
+    }
     let report = row(&state, parse_id(&id)?).await?;
     let point = match (p.lon, p.lat) {
         (Some(lon), Some(lat)) => Some(checked_point(lon, lat, "lon")?),

@@ -131,6 +131,58 @@ pub(super) async fn read_part(
     Ok(buf.freeze())
 }
 
+/// A file import's parts: one file part named `file` (with a file name of 1–`name_chars_max` characters,
+/// within `file_bytes_max`) and short text parts named in `option_names` (each within 16 KiB), read at
+/// `body`'s pace. `usage` says what to send, in every refusal. Shared by the crash and hotline imports.
+pub(super) async fn file_and_options(
+    mut multipart: Multipart,
+    body: &mut UploadBody,
+    file_bytes_max: usize,
+    name_chars_max: usize,
+    option_names: &[&str],
+    usage: &str,
+) -> Result<((String, Vec<u8>), std::collections::HashMap<String, String>)> {
+    const OPTION_PART_BYTES_MAX: usize = 16 * 1024;
+    let (mut file, mut texts) = (None, std::collections::HashMap::new());
+    while let Some(field) = body.pace.next(multipart.next_field()).await?.map_err(multipart_error)? {
+        let part = field.name().unwrap_or("").to_owned();
+        if part == "file" {
+            if file.is_some() {
+                return Err(Error::BadRequest("send one file per import".into()));
+            }
+            let name = field.file_name().unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("").trim().to_owned();
+            if name.is_empty() || name.chars().count() > name_chars_max || name.chars().any(char::is_control) {
+                return Err(Error::BadRequest(format!(
+                    "the file part needs a file name of 1–{name_chars_max} characters, e.g. export.csv"
+                )));
+            }
+            let bytes = read_part(field, body, file_bytes_max, "the file").await?;
+            file = Some((name, bytes.to_vec()));
+        } else if option_names.contains(&part.as_str()) {
+            let bytes = read_part(field, body, OPTION_PART_BYTES_MAX, &format!("the {part} part")).await?;
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| Error::BadRequest(format!("the {part} part is not UTF-8 text")))?;
+            texts.insert(part, text);
+        } else {
+            return Err(Error::BadRequest(format!(
+                "unexpected part {:?}; {usage}",
+                part.chars().take(64).collect::<String>()
+            )));
+        }
+    }
+    let file = file.ok_or_else(|| Error::BadRequest(format!("no file; {usage}")))?;
+    Ok((file, texts))
+}
+
+/// A `dry_run` part: `true`/`1` or `false`/`0`/empty/absent.
+pub(super) fn dry_run(text: Option<&str>) -> Result<bool> {
+    match text.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(Error::BadRequest("dry_run is true or false".into())),
+    }
+}
+
 /// How many uploads in this process hold a key between writing its file and the end of their request, and
 /// whether more than one ever did (then the file is never taken back: another upload may have recorded it).
 #[derive(Debug)]

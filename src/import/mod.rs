@@ -13,6 +13,7 @@
 pub mod crashes;
 pub mod crs;
 pub mod fields;
+pub mod hotline;
 pub mod read;
 mod tables;
 

@@ -226,6 +226,10 @@ const MATRIX: &[(&str, Scope, [u16; 9])] = &[
     // A site's crashes (none here) and before/after counts: as the site itself is read.
     ("GET /api/v1/sites/{site}/crashes",                  Own,   [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/sites/{site}/crashes",                  Other, [401, 200, 200, 404, 404, 200, 200, 200, 200]),
+    // 12345 hotline tickets: hotline operators (not a column: see `a_hotline_token_reaches_its_routes_only`)
+    // and dispatchers enter one and import an export (a dry run here).
+    ("POST /api/v1/hotline-tickets",                      Any,   [401, 403, 403, 403, 403, 201, 403, 403, 403]),
+    ("POST /api/v1/hotline-imports",                      Any,   [401, 403, 403, 403, 403, 200, 403, 403, 403]),
     // An admin makes a detection system's token; the bystander is a person, whose tokens are their own (422).
     ("POST /api/v1/users/{user}/tokens",                  Any,   [401, 403, 403, 403, 403, 403, 403, 403, 422]),
     // Open311 client systems' keys: admins issue, list and revoke them (the row before issues client 1).
@@ -351,6 +355,8 @@ struct World {
     bystander_token: Uuid,
     /// A detection system's account: not a column (see `a_detector_token_opens_nothing_but_detections`).
     detector: Account,
+    /// A 12345 hotline operator's account: not a column (see `a_hotline_token_reaches_its_routes_only`).
+    hotline: Account,
     /// Two open candidates in town A (a drone detection's and a black spot's) and the detection.
     candidates: [i64; 2],
     /// Three public reports waiting, outside both towns: to accept, merge and reject.
@@ -420,6 +426,13 @@ impl World {
             token: common::create_token(&pool, detector_id).await,
             spare_token: spare_token(&pool, detector_id).await,
         };
+        let hotline_id = create_user(&pool, "rexian", "王热线", &["hotline"], city_office, DEFAULT_PASSWORD).await;
+        let hotline = Account {
+            name: "rexian",
+            user_id: hotline_id,
+            token: common::create_token(&pool, hotline_id).await,
+            spare_token: spare_token(&pool, hotline_id).await,
+        };
         let (detection, candidates) = candidates(&pool).await;
         let reports = public_reports(&pool).await;
 
@@ -436,6 +449,7 @@ impl World {
             bystander,
             bystander_token,
             detector,
+            hotline,
             candidates,
             reports,
             detection,
@@ -545,6 +559,18 @@ impl World {
                 json_body(json!({ "days": [{ "day": "2030-01-01", "kind": "holiday", "name": "元旦" }] }))
             }
             ("POST", "/api/v1/screenings") => json_body(json!({ "method": "junction" })),
+            ("POST", "/api/v1/hotline-tickets") => json_body(json!({
+                "ticket_no": format!("MATRIX-{label}"), "description": "矩阵核查", "address": "杨舍镇",
+            })),
+            ("POST", "/api/v1/hotline-imports") => {
+                let boundary = "matrix-hotline";
+                let body = format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\ntrue\r\n\
+                     --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"12345.csv\"\r\n\r\n\
+                     工单号,来电时间,诉求内容,地址\nM-1,2026-12-01 08:00,矩阵核查,杨舍镇\n\r\n--{boundary}--\r\n"
+                );
+                (Some(format!("multipart/form-data; boundary={boundary}")), body.into_bytes())
+            }
             ("POST", "/api/v1/imports/organisations") => {
                 let boundary = "matrix-import";
                 let body = format!(
@@ -793,6 +819,45 @@ async fn a_detector_token_opens_nothing_but_detections(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(sessions, 0);
+}
+
+/// A hotline operator's token reaches only its own routes: entering and importing tickets, and what
+/// `http::auth::HOTLINE_PATHS` names (its session, tokens, the settings, the public reports' queue), which it
+/// is answered as an inspector is; every other API route is refused (403), pages send it to the hotline page,
+/// and public routes answer as to anonymous. So it reads no site, no ledger, no report.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_hotline_token_reaches_its_routes_only(pool: PgPool) {
+    let world = World::build(pool).await;
+    let inspector = ACTORS.iter().position(|a| *a == "inspector").unwrap();
+    let mut wrong = Vec::new();
+    for &(route, scope, expected) in MATRIX {
+        let answer = world.app.send_as_is(world.request_by(route, scope, Some(&world.hotline), "hotline").await).await;
+        let status = answer.status.as_u16();
+        let path = route.split_once(' ').unwrap().1.split('?').next().unwrap();
+        let location = answer.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ok = match route {
+            "POST /api/v1/hotline-tickets" => status == 201,
+            "POST /api/v1/hotline-imports" => status == 200,
+            // The public reports' queue and its map layer: read as a reviewer reads them, but no nearby site
+            // (the operator sees no site) and no decision (dispatchers').
+            _ if path.starts_with("/api/v1/public-reports") || path.starts_with("/tiles/public_reports/") => {
+                if route.starts_with("POST ") || path.ends_with("/nearby-sites") {
+                    status == 403
+                } else {
+                    status == expected[ACTORS.iter().position(|a| *a == "reviewer").unwrap()]
+                }
+            }
+            _ if roadledger::http::auth::hotline_may_reach(path) => status == expected[inspector],
+            _ if expected[0] == 401 => status == 403,
+            _ if expected[0] == 303 => status == 303 && location == "/hotline.html",
+            _ => status == expected[0],
+        };
+        if !ok {
+            let body: String = String::from_utf8_lossy(&answer.bytes).chars().take(160).collect();
+            wrong.push(format!("{route} [{scope:?}] as the hotline operator: got {status}: {body}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} answers to the hotline token are wrong:\n{}", wrong.len(), wrong.join("\n"));
 }
 
 fn feature_ids(collection: &Value) -> BTreeSet<String> {

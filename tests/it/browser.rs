@@ -1745,6 +1745,51 @@ async fn public_reports_queue_accepts_a_citizen_report_into_a_site(pool: PgPool)
     assert_eq!(result["site_code"], code.as_str());
 }
 
+#[sqlx::test(migrations = "./migrations")]
+async fn hotline_page_enters_a_ticket(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let operator = account(&app.pool, "rexian", "王热线", &["hotline"], None).await;
+    let base = common::serve(&app).await;
+    let result = run_e2e("hotline.mjs", &[&base], &signs_in_as("E2E", &operator)).await;
+    assert!(result["tracking"].as_str().unwrap().starts_with("/track.html#"), "{result}");
+
+    // Number, category, description, address, phone, placed.
+    type Stored = (String, String, String, Option<String>, Option<String>, bool);
+    let stored: Vec<Stored> = sqlx::query_as(
+        "select ticket_no, category, description, address_text, contact_phone, geom is not null
+         from public_report where channel = 'hotline' order by ticket_no",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        [
+            (
+                "E2E-20261207-0001".into(),
+                "lighting".into(),
+                "村口路灯不亮，夜里看不清路口".into(),
+                Some("杨舍镇东街村村口".into()),
+                Some("13812345678".into()),
+                true
+            ),
+            (
+                "E2E-CSV-1".into(),
+                "school_zone".into(),
+                "学校门口没有减速带".into(),
+                Some("杨舍镇实验小学".into()),
+                None,
+                false
+            )
+        ]
+    );
+    assert_eq!(result["stored"], 1);
+    let entered_by: Vec<String> =
+        sqlx::query_scalar("select distinct entered_by from public_report").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(entered_by, ["王热线"]);
+}
+
 /// The public report page on a phone, without an account (tests/e2e/report.mjs): a report with two photos
 /// sent with no cookie and no token, its tracking link followed to the status; here, the stored report and
 /// its metadata-free public copies.

@@ -528,3 +528,59 @@ pub fn with_exif_in(jpeg: &[u8], fields: &[exif::Field], little_endian: bool) ->
     out.extend_from_slice(&jpeg[2..]);
     out
 }
+
+impl TestApp {
+    /// A file import's multipart request (`POST uri` with a `file` part named `file_name` and text parts), as
+    /// `token`'s account.
+    pub async fn upload_file_as(
+        &self,
+        token: &str,
+        uri: &str,
+        file_name: &str,
+        file: &[u8],
+        parts: &[(&str, &str)],
+    ) -> Answer {
+        let boundary = "----file-import-test";
+        let mut body = Vec::new();
+        for (name, value) in parts {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+/// This test's own database, as a URL for the binary (the commands' tests run it against the test's data).
+pub fn database_url(pool: &PgPool) -> String {
+    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
+    url.set_path(pool.connect_options().get_database().unwrap());
+    url.to_string()
+}
+
+/// `roadledger import KIND FILE EXTRA…` (the real binary) on this test's database.
+pub fn import_command(pool: &PgPool, kind: &str, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_roadledger"))
+        .args(["import", kind])
+        .arg(file)
+        .args(extra)
+        .env("DATABASE_URL", database_url(pool))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}

@@ -14,8 +14,6 @@ use roadledger::import::crashes::{self, CrashImportError, CrashImportOptions};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roadledger");
-
 /// 杨舍镇 (YANGSHE) with X202 running due east through it along 31.86 N, about 9.46 km from 120.50 to 120.60
 /// (stakes K0+000 to about K9+460), and a dispatcher.
 struct County {
@@ -556,29 +554,13 @@ async fn dispatchers_import_and_town_officers_read_only_their_towns_crashes(pool
     }
 }
 
-/// This test's own database, as a URL for the binary.
-fn database_url(pool: &PgPool) -> String {
-    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
-}
-
 #[sqlx::test(migrations = "./migrations")]
 async fn the_command_imports_a_file_and_prints_its_report(pool: PgPool) {
     let County { app, .. } = county(app(pool.clone()).await).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("事故.csv");
     std::fs::write(&file, POLICE_CSV).unwrap();
-    let run = |extra: &[&str]| {
-        std::process::Command::new(BIN)
-            .args(["import", "crashes"])
-            .arg(&file)
-            .args(extra)
-            .env("DATABASE_URL", database_url(&pool))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
+    let run = |extra: &[&str]| common::import_command(&pool, "crashes", &file, extra);
     let dry = run(&["--dry-run"]);
     let stdout = String::from_utf8_lossy(&dry.stdout);
     assert!(dry.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&dry.stderr));

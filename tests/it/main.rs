@@ -21,6 +21,7 @@ mod dynamic_sql;
 mod embedded;
 mod faults;
 mod hardening;
+mod hotline;
 mod import;
 mod import_read;
 mod ledger;

@@ -192,6 +192,10 @@ async fn dispatchers_decide_others_read_masked_or_not_at_all(pool: PgPool) {
             post_as(&w.app, token, &format!("/api/v1/public-reports/{id}/reject"), json!({"public_reason": "x"})).await;
         assert_eq!(reject.status, 403);
     }
+    // A hotline operator reads the queue but no site: the nearby sites are for those who see every site.
+    let nearby = format!("/api/v1/public-reports/{id}/nearby-sites");
+    assert_eq!(get_as(&w.app, &w.hotline, &nearby).await.status, 403);
+    assert_eq!(get_as(&w.app, &w.leader, &nearby).await.status, 200);
     for token in [&w.office.town_officer, &w.office.unit_officer, &w.app.token] {
         assert_eq!(get_as(&w.app, token, "/api/v1/public-reports").await.status, 403);
         assert_eq!(get_as(&w.app, token, &format!("/api/v1/public-reports/{id}")).await.status, 403);

@@ -162,7 +162,7 @@ pub fn is_personal(header: &str) -> bool {
 }
 
 /// Headers compare without case and without spaces (Excel headers often carry stray ones).
-fn same_header(a: &str, b: &str) -> bool {
+pub(crate) fn same_header(a: &str, b: &str) -> bool {
     let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
     squash(a) == squash(b)
 }

@@ -70,9 +70,14 @@ pub struct Sheet {
 /// A header split: the indexes of the kept columns, their headers, and the dropped (personal) headers.
 type SplitHeader = (Vec<usize>, Vec<String>, Vec<String>);
 
-/// Which columns to keep, from the header: every one but personal data. Refuses too many columns, headers
-/// too long, and the same header twice (a mapping could not tell them apart).
-fn split_header(raw: &[String], limits: &CrashLimits) -> Result<SplitHeader, CrashImportError> {
+/// Which columns to keep, from the header: every one but those `dropped` names (personal data, for a crash
+/// file). Refuses too many columns, headers too long, and the same header twice (a mapping could not tell
+/// them apart).
+fn split_header(
+    raw: &[String],
+    limits: &CrashLimits,
+    dropped_if: fn(&str) -> bool,
+) -> Result<SplitHeader, CrashImportError> {
     if raw.len() > limits.columns_max {
         return Err(CrashImportError::refused(
             "crash_import_columns",
@@ -88,7 +93,7 @@ fn split_header(raw: &[String], limits: &CrashLimits) -> Result<SplitHeader, Cra
                 format!("column {} has a header longer than {HEADER_CHARS_MAX} characters", i + 1),
             ));
         }
-        if is_personal(&header) {
+        if dropped_if(&header) {
             dropped.push(header);
         } else if !header.is_empty() {
             if headers.contains(&header) {
@@ -150,12 +155,23 @@ pub fn read_csv(
     encoding: Option<&'static encoding_rs::Encoding>,
     limits: &CrashLimits,
 ) -> Result<Sheet, CrashImportError> {
+    read_csv_dropping(bytes, encoding, limits, is_personal)
+}
+
+/// A CSV as `read_csv` reads it, dropping the columns whose header `dropped_if` names. The hotline's export
+/// is read with it: its caller's phone and name are the ticket's contact data, kept for dispatchers.
+pub fn read_csv_dropping(
+    bytes: &[u8],
+    encoding: Option<&'static encoding_rs::Encoding>,
+    limits: &CrashLimits,
+    dropped_if: fn(&str) -> bool,
+) -> Result<Sheet, CrashImportError> {
     let (text, encoding) = decode_text(bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let unreadable =
         |e: csv::Error| CrashImportError::refused("crash_import_unreadable", format!("the CSV cannot be read: {e}"));
     let raw: Vec<String> = reader.headers().map_err(unreadable)?.iter().map(str::to_owned).collect();
-    let (keep, headers, dropped) = split_header(&raw, limits)?;
+    let (keep, headers, dropped) = split_header(&raw, limits, dropped_if)?;
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(unreadable)? {
@@ -209,7 +225,7 @@ pub fn read_xlsx(bytes: &[u8], sheet: Option<&str>, limits: &CrashLimits) -> Res
     let mut rows_iter = range.rows();
     let raw: Vec<String> =
         rows_iter.next().map(|r| r.iter().map(|c| cell_text(c).unwrap_or_default()).collect()).unwrap_or_default();
-    let (keep, headers, dropped) = split_header(&raw, limits)?;
+    let (keep, headers, dropped) = split_header(&raw, limits, is_personal)?;
     let mut rows = Vec::new();
     for (i, row) in rows_iter.enumerate() {
         let cells: Vec<Option<String>> = keep.iter().map(|&c| row.get(c).and_then(cell_text)).collect();
@@ -258,7 +274,7 @@ pub fn read_geojson(bytes: &[u8], limits: &CrashLimits) -> Result<Sheet, CrashIm
             }
         }
     }
-    let (keep, headers, dropped) = split_header(&raw, limits)?;
+    let (keep, headers, dropped) = split_header(&raw, limits, is_personal)?;
     let kept: Vec<&str> = keep.iter().map(|&i| raw[i].as_str()).collect();
     let mut rows = Vec::new();
     for (i, feature) in collection.features.iter().enumerate() {
