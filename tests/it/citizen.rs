@@ -17,23 +17,23 @@ use uuid::Uuid;
 
 const AT: [f64; 2] = [120.5512, 31.8720];
 
-fn settings(limits: PublicLimits) -> Settings {
+pub(crate) fn settings(limits: PublicLimits) -> Settings {
     Settings { public_limits: limits, public_address_header: Some("x-real-ip".parse().unwrap()), ..Settings::default() }
 }
 
 /// No proof of work (its own test asks for it), generous counters.
-fn easy() -> PublicLimits {
+pub(crate) fn easy() -> PublicLimits {
     PublicLimits { pow_bits: 0, per_address_hour: 100, per_device_day: 100, per_day: 1000, ..PublicLimits::default() }
 }
 
-fn report(description: &str) -> Value {
+pub(crate) fn report(description: &str) -> Value {
     json!({
         "submission_id": Uuid::new_v4(), "category": "barrier", "description": description, "point": AT,
         "crs": "wgs84", "accuracy_m": 12.0, "phone": "138-1234-5678", "device_id": "phone-0123456789",
     })
 }
 
-fn camera(seed: u32) -> Vec<u8> {
+pub(crate) fn camera(seed: u32) -> Vec<u8> {
     let spec = ExifSpec {
         lon: AT[0],
         lat: AT[1],
@@ -62,7 +62,7 @@ fn multipart(report: &[u8], photos: &[&[u8]]) -> (String, Vec<u8>) {
 }
 
 /// Sends a report from `address`, with no account and no cookie.
-async fn submit(app: &TestApp, report: &Value, photos: &[&[u8]], address: &str) -> Answer {
+pub(crate) async fn submit(app: &TestApp, report: &Value, photos: &[&[u8]], address: &str) -> Answer {
     let (content_type, body) = multipart(report.to_string().as_bytes(), photos);
     let request = Request::post("/api/v1/public/reports")
         .header("content-type", content_type)
@@ -72,7 +72,7 @@ async fn submit(app: &TestApp, report: &Value, photos: &[&[u8]], address: &str) 
     app.send_as_is(request).await
 }
 
-async fn public_get(app: &TestApp, uri: &str) -> Answer {
+pub(crate) async fn public_get(app: &TestApp, uri: &str) -> Answer {
     app.send_as_is(Request::get(uri).body(Body::empty()).unwrap()).await
 }
 

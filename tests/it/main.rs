@@ -34,6 +34,7 @@ mod open311;
 mod openapi;
 mod photo_evidence;
 mod place;
+mod public_flow;
 mod replica;
 mod reports;
 mod s3;

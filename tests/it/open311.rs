@@ -165,12 +165,12 @@ fn xml_error(answer: &Answer, status: u16) -> String {
     errors[0].child("description").text.clone()
 }
 
-async fn get(app: &TestApp, uri: &str) -> Answer {
+pub(crate) async fn get(app: &TestApp, uri: &str) -> Answer {
     app.send_as_is(Request::get(uri).header("host", "roadledger.example.cn").body(Body::empty()).unwrap()).await
 }
 
 /// A form POST to `requests.{format}`.
-async fn post(app: &TestApp, format: &str, form: &[(&str, &str)]) -> Answer {
+pub(crate) async fn post(app: &TestApp, format: &str, form: &[(&str, &str)]) -> Answer {
     let body = serde_urlencoded::to_string(form).unwrap();
     let request = Request::post(format!("/open311/v2/requests.{format}"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -179,13 +179,13 @@ async fn post(app: &TestApp, format: &str, form: &[(&str, &str)]) -> Answer {
     app.send_as_is(request).await
 }
 
-async fn admin(app: &TestApp) -> String {
+pub(crate) async fn admin(app: &TestApp) -> String {
     let city = common::organisation(&app.pool, "city_office").await;
     token_for(&app.pool, "admin", "管理员", "admin", city).await
 }
 
 /// An admin issues a key: (client id, key).
-async fn issue_key(app: &TestApp, admin: &str, name: &str) -> (i64, String) {
+pub(crate) async fn issue_key(app: &TestApp, admin: &str, name: &str) -> (i64, String) {
     let request = Request::post("/api/v1/open311-clients")
         .header("authorization", format!("Bearer {admin}"))
         .header("content-type", "application/json")
@@ -200,7 +200,7 @@ async fn issue_key(app: &TestApp, admin: &str, name: &str) -> (i64, String) {
 /// A point in 杨舍镇.
 const AT: [f64; 2] = [120.55, 31.87];
 
-fn good_form(key: &str) -> Vec<(&str, &str)> {
+pub(crate) fn good_form(key: &str) -> Vec<(&str, &str)> {
     vec![
         ("api_key", key),
         ("jurisdiction_id", "320582"),
@@ -219,7 +219,7 @@ fn good_form(key: &str) -> Vec<(&str, &str)> {
 }
 
 /// Nothing personal, nothing staff: the contact data a form sent appears in no GET answer.
-fn assert_no_personal_data(answer: &Answer) {
+pub(crate) fn assert_no_personal_data(answer: &Answer) {
     let text = String::from_utf8_lossy(&answer.bytes);
     for secret in ["13812345678", "5678", "wang.xiaoming", "小明", "device-42", "photos.example.cn", "赵调度", "disp"]
     {
