@@ -262,7 +262,8 @@ enum UserCommand {
         /// Name shown in the pages and in the records, e.g. 张伟. Default: the sign-in name.
         #[arg(long)]
         display_name: Option<String>,
-        /// A role; repeat for several: inspector, town_officer, unit_officer, dispatcher, reviewer, leader, admin.
+        /// A role; repeat for several: inspector, town_officer, unit_officer, dispatcher, reviewer, leader, admin,
+        /// detector (a patrol or drone system), hotline (a 12345 hotline operator).
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
         /// Organisation id or exact name (see `roadledger org list`).
