@@ -9,20 +9,34 @@
 const ROAD_COLOUR = ['match', ['get', 'class'], 'G', '#e0533d', 'S', '#f39c3c', 'X', '#f0c93a', '#a9a9a9'];
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
-function style() {
-  const tiles = (layer) => [`${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt`];
+/**
+ * The county's towns and roads from our own tiles, as MapLibre sources and layers, drawn in `crs` (`gcj02`
+ * over a GCJ-02 base map). Towns and roads are the public layers: the public report page draws them too.
+ */
+export function countyLayers(crs = 'wgs84') {
+  const query = crs === 'gcj02' ? '?crs=gcj02' : '';
+  const tiles = (layer) => [`${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt${query}`];
   return {
-    version: 8,
     sources: {
       towns: { type: 'vector', tiles: tiles('towns'), maxzoom: 14 },
       roads: { type: 'vector', tiles: tiles('roads'), maxzoom: 14 },
-      nearby: { type: 'geojson', data: EMPTY },
     },
     layers: [
-      { id: 'background', type: 'background', paint: { 'background-color': '#eef1ec' } },
       { id: 'towns-outline', type: 'line', source: 'towns', 'source-layer': 'towns', paint: { 'line-color': '#7d8f7b', 'line-width': 1.2, 'line-dasharray': [3, 2] } },
       { id: 'roads-casing', type: 'line', source: 'roads', 'source-layer': 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#ffffff', 'line-width': 9 } },
       { id: 'roads', type: 'line', source: 'roads', 'source-layer': 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': ROAD_COLOUR, 'line-width': 5 } },
+    ],
+  };
+}
+
+function style() {
+  const county = countyLayers();
+  return {
+    version: 8,
+    sources: { ...county.sources, nearby: { type: 'geojson', data: EMPTY } },
+    layers: [
+      { id: 'background', type: 'background', paint: { 'background-color': '#eef1ec' } },
+      ...county.layers,
       { id: 'nearby-line', type: 'line', source: 'nearby', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#b45309', 'line-width': 4 } },
       { id: 'nearby-point', type: 'circle', source: 'nearby', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#b45309', 'circle-radius': 7, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 } },
     ],

@@ -1,6 +1,6 @@
 // The public report page (随手拍, issue 13): anyone, without an account, reports a road hazard from their
-// phone: where (the Geolocation API, or a tap on a small map over the server's base maps when it has any:
-// the staff's own tiles are not public), what (a public category), 1–3 photos (resized on the phone by
+// phone: where (the Geolocation API, or a tap on a small map of the county's towns and roads, the public
+// tile layers, over the server's first base map when it has one), what (a public category), 1–3 photos (resized on the phone by
 // photos.js, as the inspectors' page does), a description and an optional phone number. The server asks a
 // small proof of work (pow.js), solved while the form is filled in; a hidden field catches form-filling
 // robots. The draft's `submission_id` is kept until the server has answered, so sending again after a lost
@@ -11,6 +11,7 @@ import { t, isEnglish, applyStatic, mountLangSwitch, onLangChange } from './i18n
 import { preparePhoto } from './photos.js';
 import { solve } from './pow.js';
 import { baseMapChoices, baseMapStyle } from './basemaps.js';
+import { countyLayers } from './placemap.js';
 import { wgs84ToGcj02 } from './coords.js';
 
 const PHOTOS_MAX = 3;
@@ -111,14 +112,19 @@ async function pickOnMap() {
   const container = document.getElementById('pick-map');
   container.hidden = false;
   if (state.map) return;
-  const choice = baseMapChoices({ base_maps: state.mapInfo.base_maps })[1];
+  // The first of the server's base maps, else none: the county's towns and roads are drawn over it either way.
+  const choices = baseMapChoices({ base_maps: state.mapInfo.base_maps });
+  const choice = choices[1] || choices[0];
   if (!document.querySelector('link[data-maplibre]')) {
     const css = Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/vendor/maplibre-gl/maplibre-gl.css' });
     css.dataset.maplibre = '';
     document.head.append(css);
   }
   const maplibregl = await import('/vendor/maplibre-gl/maplibre-gl.mjs');
-  const { sources, layers } = baseMapStyle(choice);
+  const base = baseMapStyle(choice);
+  const county = countyLayers(choice.crs);
+  const sources = { ...base.sources, ...county.sources };
+  const layers = [...base.layers, ...county.layers];
   // Where to open: the phone's fix if there is one, else the county's middle.
   let at = state.place && state.place.crs === 'wgs84' ? [state.place.lon, state.place.lat] : state.mapInfo.centre;
   if (at && choice.crs === 'gcj02') at = wgs84ToGcj02(at);
@@ -245,7 +251,6 @@ async function main() {
       publicJson('/api/v1/public/categories'),
       publicJson('/api/v1/public/map'),
     ]);
-    document.getElementById('pick').hidden = !state.mapInfo.base_maps.length;
     renderCategories();
     document.body.dataset.state = 'ready';
   } catch (error) {

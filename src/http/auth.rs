@@ -44,6 +44,16 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
+/// Whether a request carries any credentials at all (an `Authorization` header or the session cookie). A
+/// request without any may still read what is public (`tiles::Viewer`); one with credentials is checked, so a
+/// wrong token is a 401 rather than a quiet downgrade to the public's view.
+pub fn sends_credentials(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION)
+        || headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+            v.split(';').any(|c| c.trim().split_once('=').is_some_and(|(name, _)| name.trim() == SESSION_COOKIE))
+        })
+}
+
 /// The account of a request to the detection routes: a detection system (or a person, whom the handler
 /// then asks for the permission it needs).
 pub struct DetectionSender(pub Actor);

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -166,10 +167,46 @@ fn parse_crs(crs: Option<&str>) -> Result<Crs> {
     }
 }
 
+/// Who asks for a tile: a signed-in person, or the public. The public reads the county's towns and roads
+/// only (the public report page's small map, where no base map is configured: boundaries and roads are the
+/// county's published geography), never the sites or the queues.
+pub struct Viewer(Option<Actor>);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer> {
+        if !super::auth::sends_credentials(&parts.headers) {
+            return Ok(Viewer(None));
+        }
+        Actor::from_request_parts(parts, state).await.map(|actor| Viewer(Some(actor)))
+    }
+}
+
+impl Viewer {
+    /// The actor a layer is drawn for: the person, or for the public layers no one (no role, no scope).
+    fn for_layer(self, layer: Layer) -> Result<Actor> {
+        match (self.0, layer) {
+            (Some(actor), _) => Ok(actor),
+            (None, Layer::Towns | Layer::Roads) => Ok(Actor {
+                user_id: uuid::Uuid::nil(),
+                name: String::new(),
+                display_name: String::new(),
+                roles: Vec::new(),
+                organisation_id: 0,
+                town_id: None,
+            }),
+            (None, _) => Err(Error::Unauthorized(
+                "sign in, or send an API token: only the towns and roads layers are public".into(),
+            )),
+        }
+    }
+}
+
 pub async fn tile(
     State(state): State<AppState>,
     Extension(cache): Extension<Arc<TileCache>>,
-    actor: Actor,
+    viewer: Viewer,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
     params: QueryPairs,
     headers: HeaderMap,
@@ -179,6 +216,7 @@ pub async fn tile(
             "no tile layer {layer:?}; layers are sites, towns, roads, candidates and public_reports"
         ))
     })?;
+    let actor = viewer.for_layer(layer)?;
     if layer == Layer::Candidates && !actor.can(Permission::ReadCandidates) {
         return Err(Error::Forbidden("the candidates layer is for the roles that read the candidates queue".into()));
     }

@@ -78,6 +78,12 @@ await run('report', async ({ log, setStep }) => {
     await screenshot(page, 'track');
 
     setStep('map');
+    // The small map draws the county's towns and roads from our own tiles, read without an account.
+    const tiles = [];
+    page.on('response', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/tiles/')) tiles.push({ path, search: new URL(r.url()).search, status: r.status() });
+    });
     await page.goto(`${base}/report.html`);
     await page.waitForSelector('body[data-state="ready"]');
     // With a fix first, the map opens on it (shifted onto the GCJ-02 map) at street level.
@@ -85,6 +91,14 @@ await run('report', async ({ log, setStep }) => {
     await page.waitForFunction(() => /120\.551/.test(document.getElementById('place').textContent));
     await page.click('#pick');
     await page.waitForSelector('#pick-map[data-state="ready"]');
+    // MapLibre fetches tiles from its workers: the page's response events see them, its timeline may not.
+    for (let i = 0; i < 100 && !(tiles.some((t) => t.path.startsWith('/tiles/towns/')) && tiles.some((t) => t.path.startsWith('/tiles/roads/'))); i++) {
+      await page.waitForTimeout(100);
+    }
+    check('map', tiles.some((t) => t.path.startsWith('/tiles/towns/')) && tiles.some((t) => t.path.startsWith('/tiles/roads/')),
+      `the towns and roads tiles are read: ${JSON.stringify(tiles.slice(0, 4))}`);
+    check('map', tiles.every((t) => t.status === 200 && t.search === '?crs=gcj02'),
+      `every tile answered without an account, in GCJ-02 over the GCJ-02 base map: ${JSON.stringify(tiles.slice(0, 4))}`);
     const box = await page.locator('#pick-map').boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await page.waitForFunction(() => /地图/.test(document.getElementById('place').textContent));

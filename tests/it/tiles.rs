@@ -321,6 +321,22 @@ async fn towns_and_roads_are_tiles_too(pool: PgPool) {
     sqlx::query("update road set name = '杨锦线' where route_code = 'X203'").execute(&app.pool).await.unwrap();
     let roads = get_tile(&app, &app.token, &format!("/tiles/roads/9/{x}/{y}.mvt"), &[]).await;
     assert_eq!(names(&roads.bytes), ["杨锦线"]);
+
+    // Towns and roads are public (the public report page's map); the sites and the queues are not, and a
+    // wrong token is refused rather than read as the public.
+    let public = |path: String| app.send_as_is(Request::get(path).body(Body::empty()).unwrap());
+    let roads = public(format!("/tiles/roads/9/{x}/{y}.mvt")).await;
+    assert_eq!(roads.status, 200);
+    assert_eq!(names(&roads.bytes), ["杨锦线"]);
+    let (tx, ty) = tile_of([120.55, 31.87], 12);
+    let towns = public(format!("/tiles/towns/12/{tx}/{ty}.mvt?crs=gcj02")).await;
+    assert_eq!(towns.status, 200);
+    assert_eq!(features(&towns.bytes, "towns").iter().map(|t| text(t, "name")).collect::<Vec<_>>(), ["杨舍镇"]);
+    for layer in ["sites", "candidates", "public_reports"] {
+        assert_eq!(public(format!("/tiles/{layer}/12/{tx}/{ty}.mvt")).await.status, 401, "{layer}");
+    }
+    let wrong = get_tile(&app, "rl_not-a-token", &format!("/tiles/towns/12/{tx}/{ty}.mvt"), &[]).await;
+    assert_eq!(wrong.status, 401);
 }
 
 #[sqlx::test(migrations = "./migrations")]
