@@ -1,7 +1,8 @@
 // The public report page (随手拍, issue 13): anyone, without an account, reports a road hazard from their
 // phone: where (the Geolocation API, or a tap on a small map of the county's towns and roads, the public
 // tile layers, over the server's first base map when it has one), what (a public category), 1–3 photos (resized on the phone by
-// photos.js, as the inspectors' page does), a description and an optional phone number. The server asks a
+// photos.js, as the inspectors' page does, with what each original's EXIF said sent beside it as
+// evidence for staff), a description and an optional phone number. The server asks a
 // small proof of work (pow.js), solved while the form is filled in; a hidden field catches form-filling
 // robots. The draft's `submission_id` is kept until the server has answered, so sending again after a lost
 // answer is recognised and stores nothing twice. On success the page shows the tracking link.
@@ -207,6 +208,8 @@ async function submit(event) {
       website: document.getElementById('website').value,
       challenge: pow.challenge,
       nonce: pow.nonce,
+      // Resizing drops each photo's EXIF: what the original said is sent beside it, as evidence for staff.
+      photo_evidence: state.photos.map((p) => p.evidence || {}),
     };
     const form = new FormData();
     form.append('report', new Blob([JSON.stringify(report)], { type: 'application/json' }));

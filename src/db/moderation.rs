@@ -14,6 +14,7 @@ use super::photos::NewPhoto;
 use crate::domain::auth::Actor;
 use crate::domain::lifecycle::RecordKind;
 use crate::domain::observation::{NamedSiteRefusal, NewObservation};
+use crate::domain::photo_evidence::{FileExif, PhotoEvidence};
 use crate::domain::public_report::{Channel, NEARBY_SITE_RADIUS_M, PublicStatus, ReportStatus};
 use crate::domain::site::SiteStatus;
 
@@ -141,13 +142,20 @@ pub struct PhotoKeys {
     pub thumbnail_key: String,
     pub thumbnail_width: i32,
     pub thumbnail_height: i32,
+    /// What the phone read from the original before resizing it (migration 0020), if it sent anything.
+    pub original: Option<PhotoEvidence>,
+    /// The EXIF found in the stored original file.
+    pub file: FileExif,
 }
 
 pub async fn photo_keys(conn: &mut PgConnection, id: i64) -> sqlx::Result<Vec<(i16, PhotoKeys)>> {
     let rows = sqlx::query!(
-        "select position, original_key, content_type, sha256, public_key, public_sha256, thumbnail_key,
-             thumbnail_width, thumbnail_height
-         from public_report_photo where report_id = $1 order by position",
+        r#"select position, original_key, content_type, sha256, public_key, public_sha256, thumbnail_key,
+             thumbnail_width, thumbnail_height, exif_taken_at, st_x(exif_location) as exif_lon,
+             st_y(exif_location) as exif_lat, original_taken_at, original_utc_offset_s,
+             st_x(original_location) as original_lon, st_y(original_location) as original_lat,
+             original_direction_deg, original_device, original_bytes, original_width, original_height
+         from public_report_photo where report_id = $1 order by position"#,
         id
     )
     .fetch_all(conn)
@@ -166,6 +174,20 @@ pub async fn photo_keys(conn: &mut PgConnection, id: i64) -> sqlx::Result<Vec<(i
                     thumbnail_key: r.thumbnail_key,
                     thumbnail_width: r.thumbnail_width,
                     thumbnail_height: r.thumbnail_height,
+                    original: {
+                        let evidence = PhotoEvidence {
+                            taken_local: r.original_taken_at,
+                            utc_offset_s: r.original_utc_offset_s,
+                            location: r.original_lon.zip(r.original_lat),
+                            direction_deg: r.original_direction_deg.map(f64::from),
+                            device: r.original_device,
+                            original_bytes: r.original_bytes.and_then(|b| u64::try_from(b).ok()),
+                            original_width: r.original_width.and_then(|w| u32::try_from(w).ok()),
+                            original_height: r.original_height.and_then(|h| u32::try_from(h).ok()),
+                        };
+                        (evidence != PhotoEvidence::default()).then_some(evidence)
+                    },
+                    file: FileExif { taken_local: r.exif_taken_at, location: r.exif_lon.zip(r.exif_lat) },
                 },
             )
         })

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::coords::SourceCrs;
+use crate::domain::photo_evidence::PhotoEvidence;
 use crate::domain::public_report::{Channel, PublicStatus, ReportStatus};
 
 /// A report ready to store: validated by its channel, its photos' files already in the photo store.
@@ -51,6 +52,8 @@ pub struct NewReportPhoto {
     pub thumbnail_height: i32,
     pub exif_taken_at: Option<NaiveDateTime>,
     pub exif_location: Option<(f64, f64)>,
+    /// What the phone read from the original before resizing it (migration 0020).
+    pub original: Option<PhotoEvidence>,
 }
 
 /// What storing a report did.
@@ -110,12 +113,18 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewPublicReport) -> 
     };
     for (position, p) in r.photos.iter().enumerate() {
         let (plon, plat) = p.exif_location.unzip();
+        let o = p.original.as_ref();
+        let (olon, olat) = o.and_then(|o| o.location).unzip();
         sqlx::query!(
             "insert into public_report_photo (report_id, position, sha256, content_type, bytes, width, height,
                  original_key, public_key, public_sha256, thumbnail_key, thumbnail_width, thumbnail_height,
-                 exif_taken_at, exif_location)
+                 exif_taken_at, exif_location, original_taken_at, original_utc_offset_s, original_location,
+                 original_direction_deg, original_device, original_bytes, original_width, original_height)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                 case when $15::float8 is null then null else st_setsrid(st_makepoint($15, $16), 4326) end)",
+                 case when $15::float8 is null then null else st_setsrid(st_makepoint($15, $16), 4326) end,
+                 $17, $18,
+                 case when $19::float8 is null then null else st_setsrid(st_makepoint($19, $20), 4326) end,
+                 $21, $22, $23, $24, $25)",
             row.id,
             position as i16,
             p.sha256.as_slice(),
@@ -131,7 +140,16 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewPublicReport) -> 
             p.thumbnail_height,
             p.exif_taken_at,
             plon,
-            plat
+            plat,
+            o.and_then(|o| o.taken_local),
+            o.and_then(|o| o.utc_offset_s),
+            olon,
+            olat,
+            o.and_then(|o| o.direction_deg).map(|d| d as f32),
+            o.and_then(|o| o.device.as_deref()),
+            o.and_then(|o| o.original_bytes).map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+            o.and_then(|o| o.original_width).map(|w| i32::try_from(w).unwrap_or(i32::MAX)),
+            o.and_then(|o| o.original_height).map(|h| i32::try_from(h).unwrap_or(i32::MAX))
         )
         .execute(&mut **tx)
         .await?;

@@ -184,6 +184,7 @@ async fn pictures_of(photos: &PhotoStore, rng: &mut Rng, n: usize) -> anyhow::Re
             thumbnail_height: i32::try_from(processed.thumbnail_height)?,
             exif_taken_at: None,
             exif_location: None,
+            original: None,
         });
     }
     Ok(out)
@@ -218,6 +219,7 @@ async fn observation_pictures(pool: &PgPool, observation: Uuid) -> anyhow::Resul
                 thumbnail_height: th,
                 exif_taken_at: None,
                 exif_location: None,
+                original: None,
             })
         })
         .collect()

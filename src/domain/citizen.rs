@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::coords::{self, SourceCrs};
+use super::photo_evidence::PhotoEvidenceInput;
 use super::public_report::{self, Category};
 
 /// The abuse limits of the public report page (`http::Settings::public_limits`, CLI `--public-*`).
@@ -80,6 +81,10 @@ pub struct ReportInput {
     pub challenge: String,
     #[serde(default)]
     pub nonce: String,
+    /// What the phone read from each original photo before resizing it (its EXIF: time, place, direction,
+    /// camera, size), one entry per photo in the photos' order. Optional: evidence for staff, never public.
+    #[serde(default)]
+    pub photo_evidence: Option<Vec<PhotoEvidenceInput>>,
 }
 
 /// A submission that passed every check of its fields.
@@ -368,6 +373,7 @@ mod tests {
                 website: String::new(),
                 challenge: String::new(),
                 nonce: String::new(),
+                photo_evidence: None,
             };
             let device = input.device_id.clone();
             match input.validate(&limits) {

@@ -27,6 +27,7 @@ use crate::db;
 use crate::db::citizen::Bucket;
 use crate::db::public_reports::{NewPublicReport, NewReportPhoto, PublicView, Stored};
 use crate::domain::citizen::{self, ReportInput};
+use crate::domain::photo_evidence;
 use crate::domain::public_report::{self, CATEGORIES, Channel};
 use crate::photos::PhotoStore;
 use crate::photos::public::{PublicPhoto, process_public};
@@ -99,6 +100,7 @@ pub async fn create(
         ));
     }
     let (challenge, nonce) = (input.challenge.clone(), input.nonce.clone());
+    let evidence_input = input.photo_evidence.clone();
     let report = input.validate(&limits).map_err(|e| Error::Refused {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         code: "invalid_field",
@@ -112,6 +114,18 @@ pub async fn create(
             format!("send 1 to {} photos of the hazard as parts named \"photo\"", public_report::PHOTOS_MAX),
         ));
     }
+
+    let evidence = match evidence_input {
+        Some(entries) => {
+            photo_evidence::validate(&entries, upload.photos.len(), Utc::now()).map_err(|e| Error::Refused {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_field",
+                message: e.to_string(),
+                facts: json!({ "field": e.field }),
+            })?
+        }
+        None => Vec::new(),
+    };
 
     // A retry is answered before any limit counts it or its challenge is spent again.
     if let Some((id, token)) = db::citizen::by_submission(&state.pool, report.submission_id).await? {
@@ -168,8 +182,9 @@ pub async fn create(
     .map_err(|(i, e)| uploads::photo_error(i, e))?;
     let mut files = Vec::with_capacity(processed.len() * 3);
     let mut new_photos = Vec::with_capacity(processed.len());
-    for (photo, original) in processed {
-        let (new, photo_files) = photo_files(photo, original);
+    for (i, (photo, original)) in processed.into_iter().enumerate() {
+        let (mut new, photo_files) = photo_files(photo, original);
+        new.original = evidence.get(i).cloned();
         new_photos.push(new);
         files.extend(photo_files);
     }
@@ -291,6 +306,7 @@ fn photo_files(photo: PublicPhoto, original: Bytes) -> (NewReportPhoto, [(String
         thumbnail_height: int(p.thumbnail_height),
         exif_taken_at: p.exif.taken_at,
         exif_location: p.exif.location,
+        original: None,
     };
     let thumbnail = Bytes::from(p.thumbnail_jpeg.clone());
     (new, [(original_key, original), (public_key, Bytes::from(photo.jpeg)), (thumbnail_key, thumbnail)])

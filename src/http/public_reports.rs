@@ -25,6 +25,7 @@ use crate::db::photos::NewPhoto;
 use crate::domain::auth::{Actor, Permission};
 use crate::domain::coords::in_china;
 use crate::domain::observation::{HAZARD_TYPES_MAX, NewObservation, SiteGeometry, Wgs84Point};
+use crate::domain::photo_evidence::{self, FileExif};
 use crate::domain::public_report::{
     self as pr, Channel, INTERNAL_NOTE_CHARS_MAX, NEARBY_SITE_RADIUS_M, PUBLIC_REASON_CHARS_MAX, ReportStatus,
 };
@@ -485,7 +486,7 @@ pub async fn accept(
         }
         None => category.map(|c| c.hazard_types.iter().map(|h| h.to_string()).collect()).unwrap_or_default(),
     };
-    let photos = public_copies(&state, id).await?;
+    let mut photos = public_copies(&state, id).await?;
     let label = report.ticket_no.as_deref().map_or_else(|| format!("#{id}"), |t| format!("#{id} 工单号 {t}"));
     let notes_text = format!("{}{label}：{}", report.channel.label(), report.description);
     let obs = NewObservation {
@@ -507,6 +508,12 @@ pub async fn accept(
         location_confirmed: false,
         source: report.channel.site_source(),
     };
+    // What each original said about itself, checked against the report as an inspector's photos are (taken
+    // 5 km away, 3 days earlier): flags for a reviewer on the site page, never a refusal.
+    for (photo, file) in photos.iter_mut() {
+        photo.evidence_flags = photo_evidence::check(photo.original.as_ref(), *file, &obs.geometry, obs.observed_at);
+    }
+    let photos: Vec<NewPhoto> = photos.into_iter().map(|(photo, _)| photo).collect();
     // The observation's content hash names the report it came from: no upload from a phone can share it.
     let content_sha256: [u8; 32] = Sha256::digest(format!("public_report:{id}:{}", obs.id)).into();
     let scope = actor.site_scope();
@@ -526,8 +533,10 @@ pub async fn accept(
 }
 
 /// The observation's photo rows: each report photo's public copy (re-encoded, no metadata), never the
-/// original. Its size and pixels are read from the stored file, which is what the row describes.
-async fn public_copies(state: &AppState, id: i64) -> Result<Vec<NewPhoto>> {
+/// original. Its size and pixels are read from the stored file, which is what the row describes; what the
+/// original said about itself (the fields the phone sent, migration 0020) is kept as evidence. With each, the
+/// EXIF found in the original file, which the flags are checked against.
+async fn public_copies(state: &AppState, id: i64) -> Result<Vec<(NewPhoto, FileExif)>> {
     let mut conn = state.pool.acquire().await?;
     let keys = db::moderation::photo_keys(&mut conn, id).await?;
     drop(conn);
@@ -546,23 +555,27 @@ async fn public_copies(state: &AppState, id: i64) -> Result<Vec<NewPhoto>> {
             .as_slice()
             .try_into()
             .map_err(|_| Error::Internal(anyhow::anyhow!("public_sha256 length")))?;
-        photos.push(NewPhoto {
-            sha256,
-            content_type: format.content_type(),
-            bytes: i32::try_from(bytes.len()).unwrap_or(i32::MAX),
-            width: width as i32,
-            height: height as i32,
-            exif_taken_at: None,
-            exif_location: None,
-            exif_direction_deg: None,
-            exif_orientation: None,
-            original_key: k.public_key,
-            thumbnail_key: k.thumbnail_key,
-            thumbnail_width: k.thumbnail_width,
-            thumbnail_height: k.thumbnail_height,
-            original: None,
-            evidence_flags: Vec::new(),
-        });
+        let file = k.file;
+        photos.push((
+            NewPhoto {
+                sha256,
+                content_type: format.content_type(),
+                bytes: i32::try_from(bytes.len()).unwrap_or(i32::MAX),
+                width: width as i32,
+                height: height as i32,
+                exif_taken_at: None,
+                exif_location: None,
+                exif_direction_deg: None,
+                exif_orientation: None,
+                original_key: k.public_key,
+                thumbnail_key: k.thumbnail_key,
+                thumbnail_width: k.thumbnail_width,
+                thumbnail_height: k.thumbnail_height,
+                original: k.original,
+                evidence_flags: Vec::new(),
+            },
+            file,
+        ));
     }
     Ok(photos)
 }

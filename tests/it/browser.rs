@@ -1836,6 +1836,22 @@ async fn a_citizen_reports_a_hazard_with_photos_and_follows_the_tracking_link(po
     assert_eq!(description, "村口护栏被撞断，晚上看不清");
     assert_eq!(phone.as_deref(), Some("13900001111"));
     assert!((lon - 120.5512).abs() < 1e-7 && (lat - 31.8721).abs() < 1e-7, "the phone's fix: {lon}, {lat}");
+    // What each original's EXIF said, read on the phone and sent beside the photo as evidence.
+    let evidence: Vec<(Option<f64>, Option<f64>, Option<String>, Option<i32>)> = sqlx::query_as(
+        "select st_x(original_location), st_y(original_location), original_taken_at::text, original_width
+         from public_report_photo
+         where report_id = (select id from public_report where tracking_token = $1) order by position",
+    )
+    .bind(&token)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(evidence.len(), 2);
+    for (i, (lon, lat, taken, width)) in evidence.into_iter().enumerate() {
+        assert!((lon.unwrap() - 120.5512).abs() < 1e-6 && (lat.unwrap() - 31.8721).abs() < 1e-6, "photo {i}");
+        assert_eq!(taken.as_deref(), Some("2026-12-06 16:20:00"));
+        assert_eq!(width, Some(1600 + i as i32 * 10));
+    }
     let keys: Vec<String> = sqlx::query_scalar(
         "select public_key from public_report_photo
          where report_id = (select id from public_report where tracking_token = $1) order by position",

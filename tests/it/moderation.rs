@@ -77,6 +77,7 @@ pub(crate) async fn photo_files(app: &TestApp, seed: u32) -> PhotoFiles {
         thumbnail_height: 120,
         exif_taken_at: chrono::NaiveDateTime::parse_from_str("2026-12-01 09:30:00", "%Y-%m-%d %H:%M:%S").ok(),
         exif_location: Some((AT[0], AT[1])),
+        original: None,
     };
     PhotoFiles { original, public, row }
 }

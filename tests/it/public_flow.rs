@@ -1,7 +1,8 @@
 //! The public's hazards from end to end (issue 13), each step through its real route: a citizen's photo report
 //! and an Open311 client's request wait in the dispatchers' queue; one is accepted into a new site, the other
 //! merged into it; the Open311 answer then links the citizen's photo through the public photo route, which
-//! serves the copy without metadata; and when the site moves, the citizen's tracking view and Open311 (the
+//! serves the copy without metadata, while the ledger's photo keeps what the original said as evidence; and
+//! when the site moves, the citizen's tracking view and Open311 (the
 //! request and mySociety's updates) follow it.
 
 use crate::common;
@@ -38,8 +39,20 @@ async fn a_citizen_report_and_an_open311_request_become_one_site_and_follow_it(p
     let app = app_with(pool, citizen::settings(citizen::easy())).await;
     let office = county_office(&app).await;
 
-    // A citizen reports with a camera photo, no account.
-    let sent = citizen::submit(&app, &citizen::report("路口护栏被撞坏了"), &[&citizen::camera(1)], "203.0.113.9").await;
+    // A citizen reports with a photo, no account. The page resized it, so what the original's EXIF said travels
+    // as fields: taken about 6 km east, five days before the report.
+    let mut report = citizen::report("路口护栏被撞坏了");
+    report["photo_evidence"] = json!([{
+        "taken_at": "2026-12-01T08:15:00", "lon": 120.615, "lat": 31.872, "direction_deg": 80.0,
+        "device": "HUAWEI P60", "original_bytes": 4_200_000, "original_width": 4000, "original_height": 3000,
+    }]);
+    let mut wrong = report.clone();
+    wrong["photo_evidence"] = json!([{}, {}]);
+    let refused = citizen::submit(&app, &wrong, &[&citizen::camera(1)], "203.0.113.9").await;
+    assert_eq!(refused.status, 422, "{}", String::from_utf8_lossy(&refused.bytes));
+    assert!(String::from_utf8_lossy(&refused.bytes).contains("photo_evidence"));
+    assert_eq!(app.count("public_report").await, 0, "a refused report stores nothing");
+    let sent = citizen::submit(&app, &report, &[&citizen::camera(1)], "203.0.113.9").await;
     assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.bytes));
     let citizen_id = sent.json()["id"].as_i64().unwrap();
     let token = sent.json()["tracking_token"].as_str().unwrap().to_string();
@@ -64,6 +77,18 @@ async fn a_citizen_report_and_an_open311_request_become_one_site_and_follow_it(p
     let accepted = as_dispatcher(&app, &office.dispatcher, "POST", &accept, Some(json!({}))).await;
     assert_eq!(accepted.status, 200, "{}", String::from_utf8_lossy(&accepted.bytes));
     let site = accepted.json()["report"]["site_id"].as_str().unwrap().to_string();
+    // The ledger's photo is the public copy, with the original's evidence and the flags it raises.
+    let (device, lon, flags): (Option<String>, Option<f64>, Value) = sqlx::query_as(
+        "select p.original_device, st_x(p.original_location), p.evidence_flags
+         from photo p join public_report r on r.observation_id = p.observation_id where r.id = $1",
+    )
+    .bind(citizen_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((device.as_deref(), lon), (Some("HUAWEI P60"), Some(120.615)));
+    let codes: Vec<&str> = flags.as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"far_from_record") && codes.contains(&"before_record"), "{flags}");
     let merge = format!("/api/v1/public-reports/{open311_id}/merge");
     let merged = as_dispatcher(&app, &office.dispatcher, "POST", &merge, Some(json!({"site_id": site}))).await;
     assert_eq!(merged.status, 200, "{}", String::from_utf8_lossy(&merged.bytes));
