@@ -111,8 +111,14 @@ window.roadledger = {
   counts: () => state.counts && structuredClone(state.counts),
   /** Resolves when the map has finished drawing what it has. */
   idle: () => new Promise((resolve) => {
-    if (state.map.loaded() && !state.map.isMoving() && state.map.areTilesLoaded()) resolve();
-    else state.map.once('idle', () => resolve());
+    if (state.map.loaded() && !state.map.isMoving() && state.map.areTilesLoaded()) {
+      resolve();
+      return;
+    }
+    state.map.once('idle', () => resolve());
+    // A map that has stopped rendering before everything counted as loaded emits no further 'idle' by
+    // itself: one more frame lets it say so.
+    state.map.triggerRepaint();
   }),
 };
 

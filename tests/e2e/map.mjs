@@ -57,11 +57,16 @@ await run('map', async ({ log, setStep }) => {
     });
     await context.route('http://basemap.test/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: PNG }));
 
-    const settle = () => page.evaluate(() => window.roadledger.idle());
-    const jump = (center, zoom) => page.evaluate(({ center, zoom }) => {
+    // page.evaluate has no timeout of its own: a map that never settles fails the step, not the whole run.
+    const bounded = (promise, what) => Promise.race([
+      promise,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: the map did not go idle within ${TIMEOUT_MS} ms`)), TIMEOUT_MS)),
+    ]);
+    const settle = () => bounded(page.evaluate(() => window.roadledger.idle()), 'settle');
+    const jump = (center, zoom) => bounded(page.evaluate(({ center, zoom }) => {
       window.roadledger.map.jumpTo({ center, zoom });
       return window.roadledger.idle();
-    }, { center, zoom });
+    }, { center, zoom }), `jump to ${center} z${zoom}`);
     const legendTotal = () => page.getAttribute('#legend-total', 'data-count').then(Number);
     const waitTotal = (n) => page.waitForFunction((n) => document.getElementById('legend-total')?.dataset.count === String(n), n);
     const cellSum = () => page.evaluate(() => window.roadledger.renderedCells().reduce((sum, c) => sum + c.n, 0));

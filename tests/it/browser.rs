@@ -59,18 +59,30 @@ async fn run_e2e(script: &str, args: &[&str], env: &[(String, String)]) -> Value
         root.join("web/node_modules/playwright-core").is_dir() && root.join("web/node_modules/maplibre-gl").is_dir(),
         "web/node_modules is missing or incomplete: run `npm ci --prefix web` first"
     );
+    // The script's output goes to files, so that a script which hangs still says how far it got.
+    let logs = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (logs.path().join("stdout"), logs.path().join("stderr"));
     let mut command = tokio::process::Command::new("node");
     command
         .arg(root.join("tests/e2e").join(script))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(root)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
         .kill_on_drop(true);
-    let output = match tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => panic!("cannot run node (is Node.js installed?): {e}"),
-        Err(_) => panic!("{script} did not finish within {SCRIPT_TIMEOUT:?}"),
+    let read = |path: &Path| String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run node (is Node.js installed?): {e}"));
+    let status = match tokio::time::timeout(SCRIPT_TIMEOUT, child.wait()).await {
+        Ok(status) => status.unwrap(),
+        Err(_) => panic!(
+            "{script} did not finish within {SCRIPT_TIMEOUT:?}:\n--- stdout\n{}\n--- stderr\n{}",
+            read(&out_path),
+            read(&err_path)
+        ),
     };
+    let output =
+        std::process::Output { status, stdout: read(&out_path).into_bytes(), stderr: read(&err_path).into_bytes() };
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -1836,8 +1848,10 @@ async fn a_citizen_reports_a_hazard_with_photos_and_follows_the_tracking_link(po
     assert_eq!(description, "村口护栏被撞断，晚上看不清");
     assert_eq!(phone.as_deref(), Some("13900001111"));
     assert!((lon - 120.5512).abs() < 1e-7 && (lat - 31.8721).abs() < 1e-7, "the phone's fix: {lon}, {lat}");
-    // What each original's EXIF said, read on the phone and sent beside the photo as evidence.
-    let evidence: Vec<(Option<f64>, Option<f64>, Option<String>, Option<i32>)> = sqlx::query_as(
+    // What each original's EXIF said, read on the phone and sent beside the photo as evidence: longitude,
+    // latitude, the camera's time, the original's width.
+    type Evidence = (Option<f64>, Option<f64>, Option<String>, Option<i32>);
+    let evidence: Vec<Evidence> = sqlx::query_as(
         "select st_x(original_location), st_y(original_location), original_taken_at::text, original_width
          from public_report_photo
          where report_id = (select id from public_report where tracking_token = $1) order by position",
