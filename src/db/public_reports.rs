@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::coords::SourceCrs;
 use crate::domain::photo_evidence::PhotoEvidence;
-use crate::domain::public_report::{Channel, PublicStatus, ReportStatus};
+use crate::domain::public_report::{Channel, PublicStatus};
 
 /// A report ready to store: validated by its channel, its photos' files already in the photo store.
 #[derive(Debug, Clone)]
@@ -236,11 +236,4 @@ pub async fn public_view(conn: &mut PgConnection, token: &str) -> sqlx::Result<O
         site_code: r.site_code,
         updates,
     }))
-}
-
-/// A report's moderation status (for the handlers' checks before they lock it).
-pub async fn status(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ReportStatus>> {
-    sqlx::query_scalar!(r#"select status as "status: ReportStatus" from public_report where id = $1"#, id)
-        .fetch_optional(conn)
-        .await
 }

@@ -3,7 +3,7 @@
 //! hotline form, Open311 and the moderation queue share; the schema is migration 0018, whose check
 //! constraints list the same codes. No I/O.
 
-use super::site::{SiteKind, SiteSource, SiteStatus};
+use super::site::{SiteKind, SiteSource};
 
 crate::domain::site::coded_enum! {
     /// How a report came (`public_report_channel_known`).
@@ -48,8 +48,8 @@ crate::domain::site::coded_enum! {
 
 crate::domain::site::coded_enum! {
     /// What the public reads (tracking page, Open311): kept by the database's triggers from the moderation
-    /// status and the site's status (`public_report_public_status` in migration 0018, the same rule as
-    /// `PublicStatus::of`).
+    /// status and the site's status (`public_report_public_status` in migration 0018, the one statement of
+    /// the rule; `tests/it/moderation.rs` walks it through the lifecycle).
     PublicStatus {
         Received = "received",
         InProgress = "in_progress",
@@ -59,20 +59,6 @@ crate::domain::site::coded_enum! {
 }
 
 impl PublicStatus {
-    /// The rule of migration 0018's `public_report_public_status`, for a report whose site (after following
-    /// a merge) stands at `site`.
-    pub fn of(status: ReportStatus, site: Option<SiteStatus>) -> PublicStatus {
-        match status {
-            ReportStatus::Received => PublicStatus::Received,
-            ReportStatus::Rejected => PublicStatus::NotAccepted,
-            ReportStatus::Accepted | ReportStatus::Merged => match site {
-                Some(SiteStatus::Closed) => PublicStatus::Fixed,
-                Some(SiteStatus::Rejected | SiteStatus::Cancelled) => PublicStatus::NotAccepted,
-                _ => PublicStatus::InProgress,
-            },
-        }
-    }
-
     /// Chinese, as the tracking page says it.
     pub fn label(self) -> &'static str {
         match self {
@@ -300,17 +286,11 @@ mod tests {
     }
 
     #[test]
-    fn public_status_follows_the_site() {
-        use PublicStatus as P;
-        assert_eq!(PublicStatus::of(ReportStatus::Received, None), P::Received);
-        assert_eq!(PublicStatus::of(ReportStatus::Rejected, None), P::NotAccepted);
-        assert_eq!(PublicStatus::of(ReportStatus::Accepted, Some(SiteStatus::Reported)), P::InProgress);
-        assert_eq!(PublicStatus::of(ReportStatus::Merged, Some(SiteStatus::PendingReview)), P::InProgress);
-        assert_eq!(PublicStatus::of(ReportStatus::Accepted, Some(SiteStatus::Closed)), P::Fixed);
-        assert_eq!(PublicStatus::of(ReportStatus::Accepted, Some(SiteStatus::Reopened)), P::InProgress);
-        assert_eq!(PublicStatus::of(ReportStatus::Merged, Some(SiteStatus::Cancelled)), P::NotAccepted);
-        assert_eq!(P::Fixed.open311(), "closed");
-        assert_eq!(P::InProgress.open311(), "open");
+    fn open311_reads_two_statuses() {
+        assert_eq!(PublicStatus::Fixed.open311(), "closed");
+        assert_eq!(PublicStatus::NotAccepted.open311(), "closed");
+        assert_eq!(PublicStatus::InProgress.open311(), "open");
+        assert_eq!(PublicStatus::Received.open311(), "open");
     }
 
     #[test]
