@@ -46,6 +46,10 @@ async fn main() {
     ensure_dataset(&pool, &url, &shared).await;
     let bands: Vec<Band> = BANDS.iter().map(|&z| (z, tile_list(&shared, z))).collect();
     store_tile_lists(&pool, &bands).await;
+    // `TILE_BENCH_BANDS=14,16` measures those bands alone and stops there (for quick comparisons of a change).
+    let only: Option<Vec<u8>> = std::env::var("TILE_BENCH_BANDS")
+        .ok()
+        .map(|list| list.split(',').filter_map(|z| z.trim().parse().ok()).collect());
 
     let token = common::bench_token(&pool, roadledger::domain::auth::Role::Leader).await;
     let dir = tempfile::tempdir().unwrap();
@@ -61,7 +65,7 @@ async fn main() {
         "zoom", "server", "tiles/s", "p50 ms", "p99 ms", "avg KiB", "max KiB"
     );
     let duration = Duration::from_secs(seconds);
-    for (z, list) in &bands {
+    for (z, list) in bands.iter().filter(|(z, _)| only.as_ref().is_none_or(|only| only.contains(z))) {
         let ours = |base: &str| -> Vec<String> {
             list.iter().map(|(z, x, y)| format!("{base}/tiles/sites/{z}/{x}/{y}.mvt")).collect()
         };
@@ -77,6 +81,10 @@ async fn main() {
         let warm = ours(&cached);
         load_once(&client, &warm, &token).await;
         report(&format!("z{z}"), "ours, cached", &load(&client, &warm, Some(&token), duration).await);
+    }
+
+    if only.is_some() {
+        return;
     }
 
     // An empty tile's latency while z10 tiles are drawn (uncached) by 8 other connections.
@@ -449,6 +457,7 @@ fn bench_sql(statement: &str, open: &[&str]) -> String {
     values.extend(std::iter::repeat_n("'{}'".to_string(), 5)); // statuses, kinds, towns, hazard types, levels
     values.extend(std::iter::repeat_n("null".to_string(), 5)); // overdue, supervised, relapsed, from, to
     values.push("'{}'".into()); // sources
+    values.extend(std::iter::repeat_n("null".to_string(), 3)); // a report figure's start, end and name
     values.extend(["true".to_string(), "null".into(), "null".into()]); // the scope: everyone
     values.push(open);
     assert_eq!(values.len(), 3 + roadledger::db::sites::FILTER_PARAMS + 1);

@@ -50,8 +50,7 @@ static CELLS_SQL: LazyLock<String> = LazyLock::new(|| {
                                      tile.env, 4096, 0, true) as geom,
                         cells.n::int as n, cells.open, cells.overdue {columns}
                  from cells
-             ) f
-             where f.geom is not null), ''),
+             ) f), ''),
              pg_current_snapshot()::text, tile.today, (select as_of from site_cell_day)
          from tile",
         last = GRID - 1,
