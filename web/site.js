@@ -17,6 +17,7 @@ import {
 } from './common.js';
 import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
+import { flaggedPhoto, photoFlags } from './photoflags.js';
 import {
   loadSite, act, isStale, unmetItems, explain, allowedActions, mayRecordEvidence, statusBadge, daysLeftBadge, roadText,
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
@@ -339,7 +340,8 @@ function photoCell(role, label, found, emptyText) {
         h('img', { src: found.photo.thumbnail_url, alt: `${label} ${found.by || ''}`.trim(), decoding: 'async' }),
         found.more > 0 ? h('span', { class: 'compare-more' }, `+${found.more}`) : null)
       : h('div', { class: 'compare-empty' }, emptyText),
-    found ? h('div', { class: 'compare-meta' }, [formatDateTime(found.at), found.by].filter(Boolean).join(' · ')) : null);
+    found ? h('div', { class: 'compare-meta' }, [formatDateTime(found.at), found.by].filter(Boolean).join(' · ')) : null,
+    found ? photoFlags(found.photo, 'div') : null);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -741,33 +743,11 @@ function renderObservations(p) {
           o.location_confirmed ? [' ', h('span', { class: 'chip chip-small location-confirmed' }, t('place.confirmed'))] : null),
         o.notes ? h('p', { class: 'observation-notes' }, o.notes) : null,
         o.photos?.length
-          ? h('div', { class: 'photos' }, o.photos.map((photo) => h('figure', {
-            class: 'photo-figure', dataset: { flags: (photo.evidence_flags || []).map((f) => f.code).join(' ') },
-          }, h('a', {
+          ? h('div', { class: 'photos' }, o.photos.map((photo) => flaggedPhoto(photo, h('a', {
             href: photo.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), class: 'photo',
-          }, h('img', { src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy' })),
-          photo.evidence_flags?.length
-            ? h('figcaption', { class: 'photo-flags', 'aria-label': t('site.photoFlagged') },
-              photo.evidence_flags.map((f) => h('span', { class: 'photo-flag', dataset: { code: f.code } }, evidenceFlagText(f))))
-            : null)))
+          }, h('img', { src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy' })))))
           : h('p', { class: 'muted small' }, t('panel.noPhotos')))))
       : h('p', { class: 'muted' }, t('common.none')));
-}
-
-/**
- * Why a photo does not fit its observation, as the server flagged it (src/domain/photo_evidence.rs): taken
- * far from the recorded place, days before or after it, or its file's EXIF disagreeing with its original's.
- */
-function evidenceFlagText(f) {
-  const one = (x) => String(Math.round(x * 10) / 10);
-  switch (f.code) {
-    case 'far_from_record': return t('site.photoFar', { km: one(f.distance_m / 1000) });
-    case 'before_record': return t('site.photoBefore', { days: one(f.hours / 24) });
-    case 'after_record': return t('site.photoAfter', { days: one(f.hours / 24) });
-    case 'file_exif_differs': return t(f.what === 'location' ? 'site.photoExifPlace' : 'site.photoExifTime');
-    case 'not_original': return t('site.photoNotOriginal');
-    default: return t('site.photoFlagged');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -339,6 +339,8 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     with_photo["stake"] = json!("K3+200");
     with_photo["notes"] = json!("主路两侧无警告标志");
     with_photo["photo_sha256"] = json!([common::sha256_hex(&photo)]);
+    // The photo's original was taken 6.2 km north of the record: flagged, and the panel says so.
+    with_photo["photo_evidence"] = json!([{"lon": 120.55, "lat": 31.87 + (6200.0_f64 / 6_371_008.8).to_degrees()}]);
     let (photo_site_id, photo_site_code) = upload_site(&app, with_photo, &[&photo]).await;
 
     let mut spot = common::observation("spot", json!([120.53, 31.86]));
@@ -379,7 +381,7 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
         "counts": {"reported": 2, "in_progress": 1, "closed": 1},
         "overdue": 1,
         "site": {"code": photo_site_code, "id": photo_site_id, "photos": 1, "lnglat": [120.55, 31.87],
-                 "gcj02": gcj02([120.55, 31.87])},
+                 "gcj02": gcj02([120.55, 31.87]), "flag": "拍摄地点距记录 6.2 公里"},
         "filter": {"kind": "spot", "total": 1, "code": spot_code, "lnglat": [120.53, 31.86]},
         "gcj02_points": gcj02_points,
         "user": {"display_name": "李强", "roles": "领导", "admin": false},
@@ -390,6 +392,8 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["cells_at_z9"], 4);
     assert_eq!(result["exports"], json!({"geojson": 1, "kml": 1}));
     assert_eq!(result["site_code"], photo_site_code);
+    // The flag under the photo, in the panel's observations and its before/after strip alike.
+    assert_eq!(result["panel_flags"], json!(["拍摄地点距记录 6.2 公里", "拍摄地点距记录 6.2 公里"]));
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
