@@ -7,7 +7,8 @@
 //    and a 412 reloads the site and says it changed);
 //  - the checklist: per item the before-photo (from the observations) and the latest after-photo (and night
 //    photo) side by side, its state, quantity, installer and date, and for the rectifiers while the work is
-//    in progress, a form to record evidence with photos;
+//    in progress, a form to record evidence with photos (resized and their originals' EXIF sent as evidence,
+//    as the phone page does: photos.js), each photo with the server's evidence flags (photoflags.js);
 //  - the timeline: every event in order, who, when, from → to, why, with the evidence photos.
 //
 // For tests: window.roadledger = { site(), reload() }; body[data-state="ready"], body[data-status].
@@ -18,6 +19,7 @@ import {
 import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
 import { flaggedPhoto, photoFlags } from './photoflags.js';
+import { preparePhoto } from './photos.js';
 import {
   loadSite, act, isStale, unmetItems, explain, allowedActions, mayRecordEvidence, statusBadge, daysLeftBadge, roadText,
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
@@ -448,10 +450,15 @@ function buildEvidenceForm(item, template) {
     submit.disabled = true;
     submit.textContent = t('site.sending');
     try {
+      // As on the phone page (photos.js): resized unless the county requires originals, and what each
+      // original's EXIF said sent as `photo_evidence`, one entry per photo in the order of the parts.
+      const requireOriginals = Boolean(state.settings.require_original_photos);
+      const parts = [...afterFiles.map((f) => ['photo', f]), ...nightFiles.map((f) => ['night_photo', f])];
+      const prepared = await Promise.all(parts.map(([, f]) => preparePhoto(f, { requireOriginals })));
+      if (prepared.length) evidence.photo_evidence = prepared.map((p) => p.evidence || {});
       const body = new FormData();
       body.append('evidence', new Blob([JSON.stringify(evidence)], { type: 'application/json' }));
-      for (const f of afterFiles) body.append('photo', f, f.name);
-      for (const f of nightFiles) body.append('night_photo', f, f.name);
+      parts.forEach(([name], i) => body.append(name, prepared[i].blob, prepared[i].name));
       const response = await apiFetch(`/api/v1/sites/${encodeURIComponent(state.id)}/items/${encodeURIComponent(code)}/evidence`,
         { method: 'POST', body, headers: { 'if-match': state.etag || '' } });
       const feature = await readResponse(response);
@@ -482,7 +489,9 @@ function checkEvidence(item, evidence, afterFiles, nightFiles) {
   const all = [...afterFiles, ...nightFiles];
   const max = state.settings.photos_per_observation_max;
   if (all.length > max) return t('inspect.tooManyPhotos', { max });
-  const bytesMax = state.settings.photo_bytes_max;
+  // Photos are resized before they are sent (photos.js) unless the county wants them as taken; only an
+  // original can be too large for the server.
+  const bytesMax = state.settings.require_original_photos ? state.settings.photo_bytes_max : 0;
   for (const f of all) {
     if (!['image/jpeg', 'image/png'].includes(f.type)) return t('inspect.photoType', { name: f.name });
     if (bytesMax && f.size > bytesMax) return t('inspect.photoTooLarge', { name: f.name, mb: Math.floor(bytesMax / 1048576) });

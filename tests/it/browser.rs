@@ -1141,8 +1141,6 @@ async fn api_page_shows_every_operation(pool: PgPool) {
 /// note: bytes sent before and after, and the time to queue.
 #[sqlx::test(migrations = "./migrations")]
 async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_evidence(pool: PgPool) {
-    use exif::{Field, In, Rational, Tag, Value as ExifValue};
-
     let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
     let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
@@ -1154,34 +1152,10 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
         |minutes: i64| (chrono::Utc::now().with_timezone(&china) - chrono::Duration::minutes(minutes)).naive_local();
     let specs = [(here, 6u16, taken(3)), (here, 1, taken(2)), (far, 1, taken(1))];
 
-    let dms = |deg: f64| {
-        let d = deg.trunc();
-        let m = ((deg - d) * 60.0).trunc();
-        let s = ((deg - d) * 60.0 - m) * 60.0;
-        ExifValue::Rational(vec![
-            Rational::from((d as u32, 1)),
-            Rational::from((m as u32, 1)),
-            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
-        ])
-    };
-    let ascii = |s: &str| ExifValue::Ascii(vec![s.as_bytes().to_vec()]);
-    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
     let dir = tempfile::tempdir().unwrap();
     let mut originals = Vec::new();
-    for (i, ([lon, lat], orientation, at)) in specs.iter().enumerate() {
-        let fields = [
-            field(Tag::Make, ascii("HUAWEI")),
-            field(Tag::Model, ascii("ELS-AN00")),
-            field(Tag::Orientation, ExifValue::Short(vec![*orientation])),
-            field(Tag::DateTimeOriginal, ascii(&at.format("%Y:%m:%d %H:%M:%S").to_string())),
-            field(Tag::OffsetTimeOriginal, ascii("+08:00")),
-            field(Tag::GPSLatitudeRef, ascii("N")),
-            field(Tag::GPSLatitude, dms(*lat)),
-            field(Tag::GPSLongitudeRef, ascii("E")),
-            field(Tag::GPSLongitude, dms(*lon)),
-            field(Tag::GPSImgDirection, ExifValue::Rational(vec![Rational::from((13_550, 100))])),
-        ];
-        let photo = common::with_exif(&common::camera_photo(4000, 3000, i as u32 + 1), &fields);
+    for (i, (place, orientation, at)) in specs.iter().enumerate() {
+        let photo = exif_camera_photo(*place, *orientation, *at, i as u32 + 1);
         let path = dir.path().join(format!("IMG_2026113{i}.jpg"));
         std::fs::write(&path, &photo).unwrap();
         originals.push((path, photo));
@@ -1245,6 +1219,98 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
         result["queued"]["json_bytes"],
         result["queue_ms"]
     );
+}
+
+/// A 12 MP camera-like JPEG (`seed` varies its content) with the EXIF a phone camera writes: make and model
+/// (HUAWEI ELS-AN00), `orientation`, the time taken `at` (China time, `+08:00`), the GPS position `place` and
+/// a direction of 135.5°.
+fn exif_camera_photo([lon, lat]: [f64; 2], orientation: u16, at: chrono::NaiveDateTime, seed: u32) -> Vec<u8> {
+    use exif::{Field, In, Rational, Tag, Value as ExifValue};
+    let dms = |deg: f64| {
+        let d = deg.trunc();
+        let m = ((deg - d) * 60.0).trunc();
+        let s = ((deg - d) * 60.0 - m) * 60.0;
+        ExifValue::Rational(vec![
+            Rational::from((d as u32, 1)),
+            Rational::from((m as u32, 1)),
+            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
+        ])
+    };
+    let ascii = |s: &str| ExifValue::Ascii(vec![s.as_bytes().to_vec()]);
+    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
+    let fields = [
+        field(Tag::Make, ascii("HUAWEI")),
+        field(Tag::Model, ascii("ELS-AN00")),
+        field(Tag::Orientation, ExifValue::Short(vec![orientation])),
+        field(Tag::DateTimeOriginal, ascii(&at.format("%Y:%m:%d %H:%M:%S").to_string())),
+        field(Tag::OffsetTimeOriginal, ascii("+08:00")),
+        field(Tag::GPSLatitudeRef, ascii("N")),
+        field(Tag::GPSLatitude, dms(lat)),
+        field(Tag::GPSLongitudeRef, ascii("E")),
+        field(Tag::GPSLongitude, dms(lon)),
+        field(Tag::GPSImgDirection, ExifValue::Rational(vec![Rational::from((13_550, 100))])),
+    ];
+    common::with_exif(&common::camera_photo(4000, 3000, seed), &fields)
+}
+
+/// Evidence photos from the site page (tests/e2e/evidence.mjs) go through the phone page's photos.js: a
+/// 12 MP camera photo of the work, taken 6.2 km from the site, is stored at most 2048 px and 500 KB with what
+/// its original's EXIF said, flagged as far from the site, and the site page shows the flag under it.
+#[sqlx::test(migrations = "./migrations")]
+async fn evidence_photos_from_the_site_page_are_resized_and_keep_their_originals_exif(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let here = [120.55, 31.87];
+    let (site, _) = upload_site(&app, common::observation("intersection", json!(here)), &[]).await;
+    let unit = common::add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    let office = Office::new(&app.pool, unit).await;
+    office.bring_into_progress(&app, site).await;
+    let officer = account(&app.pool, "wuzhenggai", "吴整改", &["unit_officer"], Some(unit)).await;
+    let item: String = sqlx::query_scalar(
+        "select i.item_code from site_checklist_item i join site s on s.id = i.site_id
+         join checklist_template_item ti on ti.template_code = i.template_code and ti.code = i.item_code
+         where i.site_id = $1 order by ti.position limit 1",
+    )
+    .bind(site)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let taken = (chrono::Utc::now().with_timezone(&china) - chrono::Duration::minutes(5)).naive_local();
+    let original = exif_camera_photo(common::north_of(here, 6_200.0), 1, taken, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("IMG_after.jpg");
+    std::fs::write(&path, &original).unwrap();
+
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), &site.to_string(), item.as_str(), path.to_str().unwrap()];
+    let result = run_e2e("evidence.mjs", &args, &signs_in_as("E2E", &officer)).await;
+    assert_eq!(result["flags"], json!(["拍摄地点距记录 6.2 公里"]), "{result:#}");
+
+    let (width, height, bytes, device, original_bytes, taken_at, flags): (
+        i32,
+        i32,
+        i32,
+        Option<String>,
+        Option<i64>,
+        Option<chrono::NaiveDateTime>,
+        Value,
+    ) = sqlx::query_as(
+        "select p.width, p.height, p.bytes, p.original_device, p.original_bytes, p.original_taken_at, p.evidence_flags
+         from photo p join item_evidence e on e.id = p.evidence_id where e.site_id = $1",
+    )
+    .bind(site)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((width, height), (2048, 1536));
+    assert!(bytes <= 500 * 1024, "{bytes} bytes");
+    assert!(original.len() > 500 * 1024, "the original is {} bytes: it must need resizing", original.len());
+    assert_eq!(device.as_deref(), Some("HUAWEI ELS-AN00"));
+    assert_eq!(original_bytes, Some(original.len() as i64));
+    assert_eq!(taken_at, Some(chrono::Timelike::with_nanosecond(&taken, 0).unwrap()));
+    assert_eq!(flags, json!([{"code": "far_from_record", "distance_m": 6200.0}]));
 }
 
 /// The phone's EXIF reader (`readExif` of web/photos.js, run in Node) on what cameras write and on what they
