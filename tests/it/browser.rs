@@ -1486,6 +1486,44 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
     assert_eq!(visits, 2);
 }
 
+/// Issue 10, the small map's town kept ahead of time (`tests/e2e/offlinemap.mjs`): an inspector of the city
+/// office standing in the town's south-west gets the town's towns and roads tiles kept without opening the map
+/// (the status line says how many); offline, after a reload, the map moved to the town's north-east corner
+/// (9 km away, never drawn) draws the town's boundary there.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_phone_keeps_its_towns_map_tiles_ahead_of_time_and_draws_them_offline(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let base = common::serve(&app).await;
+    let (here, far) = ([120.51, 31.85], [TOWN[2] - 0.003, TOWN[3] - 0.003]);
+    let args = [base.as_str(), &here[0].to_string(), &here[1].to_string(), &far[0].to_string(), &far[1].to_string()];
+    let result = run_e2e("offlinemap.mjs", &args, &signs_in_as("E2E", &inspector)).await;
+
+    // Tile zooms 10–14 over the town's box, both layers: what towntiles.js counts.
+    let tiles: usize = (10..=14)
+        .map(|z| {
+            let n = f64::from(1u32 << z);
+            let x = |lon: f64| ((lon + 180.0) / 360.0 * n).floor() as i64;
+            let y = |lat: f64| {
+                let r = lat.to_radians();
+                ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as i64
+            };
+            ((x(TOWN[2]) - x(TOWN[0]) + 1) * (y(TOWN[1]) - y(TOWN[3]) + 1)) as usize
+        })
+        .sum();
+    assert_eq!(result["kept"]["total"], 2 * tiles, "{result:#}");
+    assert_eq!(result["kept"]["cached"], 2 * tiles, "{result:#}");
+    assert!(result["drawn_far"].as_u64().unwrap() > 0, "{result:#}");
+    println!(
+        "offline base map: {} tiles, {} bytes kept for a town of {:.1} × {:.1} km",
+        result["kept"]["total"],
+        result["kept"]["bytes"],
+        (TOWN[2] - TOWN[0]) * 111.32 * (31.87_f64).to_radians().cos(),
+        (TOWN[3] - TOWN[1]) * 111.32
+    );
+}
+
 /// GET `uri` with an API token and its answer as JSON; it must be a 200.
 async fn get_json_as(app: &common::TestApp, token: &str, uri: &str) -> Value {
     let request = axum::http::Request::get(uri)

@@ -1,0 +1,99 @@
+// The inspector's town kept for the small map ahead of time (web/towntiles.js), on a 360 px phone signed in as
+// an inspector of the city office (no town of its own), standing in the south-west of the town:
+//  1. online, without ever opening the map, the page keeps the town's towns and roads tiles and says so
+//     ("离线底图：已缓存 杨舍镇 n/n"); nothing lands in the cache of tiles drawn while browsing;
+//  2. offline, after a reload, the map is opened and moved to the town's north-east corner, 9 km away, a part
+//     the page never drew: the town's boundary is drawn there (queryRenderedFeatures), from the kept tiles.
+//
+//   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/offlinemap.mjs <base-url> <lon> <lat> <far-lon> <far-lat>
+//
+// Prints one JSON line ({"ok": true, "kept": {...}, "drawn_far": n} or {"ok": false, "step", "error"}).
+
+import { launch, watchConsole, check, run, fail, credentials, signIn, screenshot } from './lib.mjs';
+
+const [base, ...coords] = process.argv.slice(2);
+const [lon, lat, farLon, farLat] = coords.map(Number);
+if (!base || coords.length !== 4 || coords.map(Number).some(Number.isNaN)) {
+  fail('usage', 'usage: node tests/e2e/offlinemap.mjs <base-url> <lon> <lat> <far-lon> <far-lat>');
+}
+const account = credentials();
+const TIMEOUT_MS = 60_000;
+
+/** Moves the open small map to `center` at `zoom` and counts the town outlines and roads drawn once it settles. */
+async function drawnAt(page, center, zoom) {
+  return page.evaluate(async ({ center, zoom }) => {
+    const map = window.roadledger.placeMap();
+    const idle = new Promise((resolve) => { map.once('idle', resolve); });
+    map.jumpTo({ center, zoom });
+    // Bounded: a map that stopped rendering still answers what it drew.
+    await Promise.race([idle, new Promise((resolve) => { setTimeout(resolve, 20_000); })]);
+    return map.queryRenderedFeatures({ layers: ['towns-outline', 'roads'] }).length;
+  }, { center, zoom });
+}
+
+await run('offlinemap', async ({ log, setStep }) => {
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({
+      viewport: { width: 360, height: 780 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+      timezoneId: 'Asia/Shanghai',
+      geolocation: { longitude: lon, latitude: lat, accuracy: 6 },
+      permissions: ['geolocation'],
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(TIMEOUT_MS);
+    watchConsole(page, log);
+
+    setStep('sign in');
+    await page.goto(new URL('/inspect.html', base).href);
+    await signIn(page, account);
+    await page.waitForSelector('body[data-state="ready"]');
+
+    setStep('kept online');
+    await page.waitForSelector('#offline-map[data-state="done"]', { timeout: 120_000 });
+    const line = (await page.textContent('#offline-map')).trim();
+    const kept = {
+      line,
+      done: Number(await page.getAttribute('#offline-map', 'data-done')),
+      total: Number(await page.getAttribute('#offline-map', 'data-total')),
+      ...(await page.evaluate(async () => {
+        const town = await caches.open('roadledger-town-tiles-v1');
+        const keys = await town.keys();
+        let bytes = 0;
+        for (const key of keys) bytes += (await (await town.match(key)).arrayBuffer()).byteLength;
+        const browsed = (await caches.keys()).includes('roadledger-tiles-v1')
+          ? (await (await caches.open('roadledger-tiles-v1')).keys()).length : 0;
+        return { cached: keys.length, bytes, browsed };
+      })),
+    };
+    check('kept online', line === `离线底图：已缓存 杨舍镇 ${kept.total}/${kept.total}` && kept.total > 0,
+      `the status line reads: ${line}`);
+    check('kept online', kept.cached === kept.total && kept.browsed === 0,
+      `${kept.cached} tiles kept of ${kept.total}, ${kept.browsed} in the browsing cache`);
+    // The worker keeps MapLibre too, though the map was never opened.
+    await page.evaluate(() => window.roadledger.startUpKept);
+
+    setStep('offline');
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.waitForFunction((t) => document.querySelector('#loc-coords')?.textContent.startsWith(t), `${lat.toFixed(6)}, ${lon.toFixed(6)}`);
+    const offlineLine = (await page.textContent('#offline-map')).trim();
+    await page.tap('#map-toggle');
+    await page.waitForSelector('#place-map[data-state="ready"]');
+    const drawnHere = await drawnAt(page, [lon, lat], 15);
+    const drawnFar = await drawnAt(page, [farLon, farLat], 15);
+    await screenshot(page, 'inspect-offline-map');
+    check('offline', drawnFar > 0, `without signal, the map draws ${drawnFar} town or road features at the far corner (${drawnHere} at the fix)`);
+
+    const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
+    check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
+    return { kept, offline_line: offlineLine, drawn_here: drawnHere, drawn_far: drawnFar };
+  } finally {
+    await browser.close();
+  }
+});
