@@ -3,13 +3,14 @@
 // worker answers tiles from when the network fails (sw.js, `TOWN_TILES`).
 //
 // Which town: the account's own (a town officer's organisation names one); otherwise the town the current fix
-// lies in (an inspector of the city office or a police squadron patrols more than one). The last
-// TOWNS_KEPT towns stay kept, so a day across a town boundary does not fetch them again and again.
+// lies in (an inspector of the city office or a police squadron patrols more than one), or, outside every
+// town, the nearest one; without a fix, none until one comes. The last TOWNS_KEPT towns stay kept, so a day
+// across a town boundary does not fetch them again and again.
 //
 // What: tile zooms 10–14. The map's sources stop at 14 (MapLibre draws deeper zooms from those tiles) and a
 // vector source's 512 px tiles at zoom z serve the map at zoom z + 1, so this covers the map from zoom 11 (a
-// whole town on a phone) to the street. A town of 10 × 7 km is about 50 tiles a layer; a town whose box would
-// take more than TILES_PER_TOWN_MAX tiles loses its deepest zoom until it fits (the map then overzooms).
+// whole town on a phone) to the street. The demo's 杨舍镇 (18 × 16 km box) is 250 tiles, 62 KB; a town whose box
+// would take more than TILES_PER_TOWN_MAX tiles loses its deepest zoom until it fits (the map then overzooms).
 //
 // When: once per release and town, and again after a week (the county's roads change by import). The work
 // yields to the outbox: it runs two tiles at a time at low fetch priority, waits while an observation is being
@@ -88,6 +89,21 @@ export function contains(geometry, { lon, lat }) {
   return inside;
 }
 
+/** The town whose box is nearest `p` (in degrees, enough to choose), for a fix outside every town. */
+function nearest(features, p) {
+  let best = null;
+  let bestD = Infinity;
+  for (const f of features) {
+    if (!f.geometry) continue;
+    const [minX, minY, maxX, maxY] = bboxOf(f.geometry);
+    const dx = Math.max(minX - p.lon, 0, p.lon - maxX) * Math.cos((p.lat * Math.PI) / 180);
+    const dy = Math.max(minY - p.lat, 0, p.lat - maxY);
+    const d = dx * dx + dy * dy;
+    if (d < bestD) { best = f; bestD = d; }
+  }
+  return best;
+}
+
 /** What is kept: {towns: [{id, name, bbox, release, at, done, total}]}, newest first. */
 function manifest() {
   try {
@@ -130,7 +146,7 @@ async function run({ user, fix, release, isBusy, onProgress, fetchJson }) {
   const ownTown = user?.organisation?.town_id;
   const town = ownTown != null
     ? towns.find((f) => (f.properties?.id ?? f.id) === ownTown)
-    : fix && towns.find((f) => f.geometry && contains(f.geometry, fix));
+    : fix && (towns.find((f) => f.geometry && contains(f.geometry, fix)) || nearest(towns, fix));
   if (!town?.geometry) return;
   const id = town.properties?.id ?? town.id;
   const m = manifest();
