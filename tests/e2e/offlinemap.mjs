@@ -1,4 +1,4 @@
-// The inspector's town kept for the small map ahead of time (web/towntiles.js), on a 360 px phone signed in as
+// The inspector's town kept for the small map ahead of time (web/towntiles.js), on a 390 px phone signed in as
 // an inspector of the city office (no town of its own), standing in the south-west of the town:
 //  1. online, without ever opening the map, the page keeps the town's towns and roads tiles and says so
 //     ("离线底图：已缓存 杨舍镇 n/n"); nothing lands in the cache of tiles drawn while browsing;
@@ -9,7 +9,7 @@
 //
 // Prints one JSON line ({"ok": true, "kept": {...}, "drawn_far": n} or {"ok": false, "step", "error"}).
 
-import { launch, watchConsole, check, run, fail, credentials, signIn, screenshot } from './lib.mjs';
+import { launch, phoneContext, watchConsole, check, run, fail, credentials, signIn, screenshot } from './lib.mjs';
 
 const [base, ...coords] = process.argv.slice(2);
 const [lon, lat, farLon, farLat] = coords.map(Number);
@@ -34,16 +34,7 @@ async function drawnAt(page, center, zoom) {
 await run('offlinemap', async ({ log, setStep }) => {
   const browser = await launch();
   try {
-    const context = await browser.newContext({
-      viewport: { width: 360, height: 780 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      geolocation: { longitude: lon, latitude: lat, accuracy: 6 },
-      permissions: ['geolocation'],
-    });
+    const context = await phoneContext(browser, { longitude: lon, latitude: lat, accuracy: 6 });
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);
