@@ -1488,8 +1488,9 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
 
 /// Issue 10, the small map's town kept ahead of time (`tests/e2e/offlinemap.mjs`): an inspector of the city
 /// office standing in the town's south-west gets the town's towns and roads tiles kept without opening the map
-/// (the status line says how many); offline, after a reload, the map moved to the town's north-east corner
-/// (9 km away, never drawn) draws the town's boundary there.
+/// (the status line says how many; the signal lost after ten tiles stops the work, which finishes once it is
+/// back); offline, after a reload, the map moved to the town's north-east corner (9 km away, never drawn)
+/// draws the town's boundary there.
 #[sqlx::test(migrations = "./migrations")]
 async fn the_phone_keeps_its_towns_map_tiles_ahead_of_time_and_draws_them_offline(pool: PgPool) {
     let app = common::app(pool).await;
@@ -1515,6 +1516,8 @@ async fn the_phone_keeps_its_towns_map_tiles_ahead_of_time_and_draws_them_offlin
     assert_eq!(result["kept"]["total"], 2 * tiles, "{result:#}");
     assert_eq!(result["kept"]["cached"], 2 * tiles, "{result:#}");
     assert!(result["drawn_far"].as_u64().unwrap() > 0, "{result:#}");
+    let paused = result["paused"]["done"].as_u64().unwrap();
+    assert!((10..2 * tiles as u64).contains(&paused), "stopped offline after {paused} tiles: {result:#}");
     println!(
         "offline base map: {} tiles, {} bytes kept for a town of {:.1} × {:.1} km",
         result["kept"]["total"],
