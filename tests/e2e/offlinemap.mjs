@@ -5,7 +5,9 @@
 //     slowly, and the signal goes after ten: the page stops and says so ("…，有信号时继续"), and finishes
 //     once the signal is back;
 //  2. offline, after a reload, the map is opened and moved to the town's north-east corner, 9 km away, a part
-//     the page never drew: the town's boundary is drawn there (queryRenderedFeatures), from the kept tiles.
+//     the page never drew: the town's boundary is drawn there (queryRenderedFeatures), from the kept tiles;
+//  3. back online, the map browses in and out of the town: the town's tiles stay in their own cache, and the
+//     cache of tiles drawn while browsing (which drops its oldest beyond 2 000) holds none of them.
 //
 //   E2E_USER=<inspector> E2E_PASSWORD=<password> node tests/e2e/offlinemap.mjs <base-url> <lon> <lat> <far-lon> <far-lat>
 //
@@ -102,9 +104,25 @@ await run('offlinemap', async ({ log, setStep }) => {
     await screenshot(page, 'inspect-offline-map');
     check('offline', drawnFar > 0, `without signal, the map draws ${drawnFar} town or road features at the far corner (${drawnHere} at the fix)`);
 
+    setStep('browsing online');
+    // Back online, the map browses the town and beyond: the town's tiles are refreshed in their own cache, and
+    // the cache of tiles drawn while browsing (trimmed to 2 000) holds none of them.
+    await context.setOffline(false);
+    await drawnAt(page, [farLon, farLat], 12);
+    await drawnAt(page, [lon, lat], 16);
+    await drawnAt(page, [lon - 0.05, lat], 15); // 5 km west: outside the town
+    const browsing = await page.evaluate(async () => {
+      const keys = async (name) => (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
+      const town = new Set(await keys('roadledger-town-tiles-v1'));
+      const browsed = await keys('roadledger-tiles-v1');
+      return { town: town.size, browsed: browsed.length, shared: browsed.filter((p) => town.has(p)).length };
+    });
+    check('browsing online', browsing.browsed > 0 && browsing.shared === 0 && browsing.town === kept.total,
+      `after browsing: ${JSON.stringify(browsing)} (the town kept ${kept.total})`);
+
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
-    return { paused, kept, offline_line: offlineLine, drawn_here: drawnHere, drawn_far: drawnFar };
+    return { paused, kept, offline_line: offlineLine, drawn_here: drawnHere, drawn_far: drawnFar, browsing };
   } finally {
     await browser.close();
   }
