@@ -119,6 +119,7 @@ window.roadledger = {
   /** The small map's MapLibre map while it is open (for tests), and the town kept for it (towntiles.js). */
   placeMap: () => placeMap?.map || null,
   townTiles: () => townTiles.status(),
+  keepTownTiles: () => keepTownTiles({ force: true }),
 };
 
 boot({

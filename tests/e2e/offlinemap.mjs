@@ -3,7 +3,8 @@
 //  1. online, without ever opening the map, the page keeps the town's towns and roads tiles and says so
 //     ("离线底图：已缓存 杨舍镇 n/n"); nothing lands in the cache of tiles drawn while browsing. The tiles come
 //     slowly, and the signal goes after ten: the page stops and says so ("…，有信号时继续"), and finishes
-//     once the signal is back;
+//     once the signal is back. Kept again while an observation's upload is held for 3 s, no tile is asked for
+//     until the upload has gone;
 //  2. offline, after a reload, the map is opened and moved to the town's north-east corner, 9 km away, a part
 //     the page never drew: the town's boundary is drawn there (queryRenderedFeatures), from the kept tiles;
 //  3. back online, the map browses in and out of the town: the town's tiles stay in their own cache, and the
@@ -43,9 +44,15 @@ await run('offlinemap', async ({ log, setStep }) => {
     page.setDefaultTimeout(TIMEOUT_MS);
     watchConsole(page, log);
 
-    // The town's tiles come slowly (a weak link), so the signal can go while they are being kept.
+    // The town's tiles come slowly (a weak link), so the signal can go while they are being kept; an upload
+    // can be held, to see that no tile is asked for while it is under way.
+    const upload = { holding: false, tilesMeanwhile: 0, tiles: 0 };
     await context.route(/\/tiles\/(towns|roads)\//, async (route) => {
-      if (route.request().headers()['x-roadledger-precache']) await new Promise((resolve) => { setTimeout(resolve, 150); });
+      if (route.request().headers()['x-roadledger-precache']) {
+        upload.tiles += 1;
+        if (upload.holding) upload.tilesMeanwhile += 1;
+        await new Promise((resolve) => { setTimeout(resolve, 150); });
+      }
       await route.continue().catch(() => {}); // offline meanwhile: the page sees the failure
     });
 
@@ -91,6 +98,31 @@ await run('offlinemap', async ({ log, setStep }) => {
     // The worker keeps MapLibre too, though the map was never opened.
     await page.evaluate(() => window.roadledger.startUpKept);
 
+    setStep('the outbox first');
+    // The town is kept again (as after a week) while an observation is being sent: its upload is held for
+    // 3 s, and no tile is asked for until it has gone.
+    let uploadStarted;
+    const started = new Promise((resolve) => { uploadStarted = resolve; });
+    await context.route('**/api/v1/observations', async (route) => {
+      upload.holding = true;
+      uploadStarted();
+      await new Promise((resolve) => { setTimeout(resolve, 3000); });
+      upload.holding = false;
+      await route.continue();
+    });
+    await page.evaluate(() => localStorage.removeItem('roadledger.townTiles'));
+    await page.tap('#use-location');
+    await page.tap('#submit');
+    await started;
+    upload.tiles = 0;
+    await page.evaluate(() => window.roadledger.keepTownTiles());
+    await page.waitForSelector('#result[data-state="success"]');
+    await page.waitForSelector('#offline-map[data-state="running"]');
+    await page.waitForSelector('#offline-map[data-state="done"]');
+    check('the outbox first', upload.tilesMeanwhile === 0 && upload.tiles === kept.total,
+      `${upload.tilesMeanwhile} tiles were asked for while the upload was under way, ${upload.tiles} in all`);
+    await context.unroute('**/api/v1/observations');
+
     setStep('offline');
     await context.setOffline(true);
     await page.reload();
@@ -122,7 +154,7 @@ await run('offlinemap', async ({ log, setStep }) => {
 
     const errors = log.filter((l) => l.startsWith('pageerror') || l.startsWith('http 5'));
     check('console', errors.length === 0, `the page reported errors: ${errors.join('; ')}`);
-    return { paused, kept, offline_line: offlineLine, drawn_here: drawnHere, drawn_far: drawnFar, browsing };
+    return { paused, tiles_during_upload: upload.tilesMeanwhile, kept, offline_line: offlineLine, drawn_here: drawnHere, drawn_far: drawnFar, browsing };
   } finally {
     await browser.close();
   }

@@ -1489,8 +1489,9 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
 /// Issue 10, the small map's town kept ahead of time (`tests/e2e/offlinemap.mjs`): an inspector of the city
 /// office standing in the town's south-west gets the town's towns and roads tiles kept without opening the map
 /// (the status line says how many; the signal lost after ten tiles stops the work, which finishes once it is
-/// back); offline, after a reload, the map moved to the town's north-east corner (9 km away, never drawn)
-/// draws the town's boundary there.
+/// back, and kept again while an observation's upload is held, asks for no tile until the upload has gone);
+/// offline, after a reload, the map moved to the town's north-east corner (9 km away, never drawn) draws the
+/// town's boundary there; online again, browsing leaves the town's tiles in their own cache.
 #[sqlx::test(migrations = "./migrations")]
 async fn the_phone_keeps_its_towns_map_tiles_ahead_of_time_and_draws_them_offline(pool: PgPool) {
     let app = common::app(pool).await;
@@ -1516,6 +1517,8 @@ async fn the_phone_keeps_its_towns_map_tiles_ahead_of_time_and_draws_them_offlin
     assert_eq!(result["kept"]["total"], 2 * tiles, "{result:#}");
     assert_eq!(result["kept"]["cached"], 2 * tiles, "{result:#}");
     assert!(result["drawn_far"].as_u64().unwrap() > 0, "{result:#}");
+    assert_eq!(result["tiles_during_upload"], 0, "{result:#}");
+    assert_eq!(result["browsing"]["shared"], 0, "{result:#}");
     let paused = result["paused"]["done"].as_u64().unwrap();
     assert!((10..2 * tiles as u64).contains(&paused), "stopped offline after {paused} tiles: {result:#}");
     println!(
