@@ -37,7 +37,8 @@ import { loadTasks, lookBackProblems, renderLookBackCard, targetFromSite } from 
 import { explain } from './lifecycle.js';
 import { fixAgeS, fixText, needsConfirmation, simplifyTrack, trackAccepts } from './place.js';
 import { keepAround, openSitesNear } from './nearby.js';
-import { openPlaceMap } from './placemap.js';
+import { mapFiles, openPlaceMap } from './placemap.js';
+import * as townTiles from './towntiles.js';
 
 /** Which hazard groups apply to which kind of site. */
 const GROUPS_BY_KIND = {
@@ -115,6 +116,10 @@ window.roadledger = {
   progressEvents: () => state.progressEvents,
   /** Resolves once the service worker has kept the start-up answers (for opening offline next time). */
   startUpKept: null,
+  /** The small map's MapLibre map while it is open (for tests), and the town kept for it (towntiles.js). */
+  placeMap: () => placeMap?.map || null,
+  townTiles: () => townTiles.status(),
+  keepTownTiles: () => keepTownTiles({ force: true }),
 };
 
 boot({
@@ -158,7 +163,7 @@ async function main({ settings }) {
   $('result').addEventListener('click', (e) => {
     if (e.target.tagName !== 'A') clearResult();
   });
-  window.addEventListener('online', () => { renderOnline(); flushOutbox({ force: true }); });
+  window.addEventListener('online', () => { renderOnline(); flushOutbox({ force: true }); keepTownTiles({ force: true }); });
   window.addEventListener('offline', renderOnline);
   // The worker's Background Sync (sw.js) wakes the page when the browser finds a connection.
   window.addEventListener('roadledger:flush-outbox', () => flushOutbox({ force: true }));
@@ -181,10 +186,56 @@ async function main({ settings }) {
   await refreshLookBacks();
   document.body.dataset.state = 'ready';
   // The start-up answers are now kept by the worker, for a reload without signal.
-  window.roadledger.startUpKept = pwa.keepStartUp().catch(() => 0);
+  window.roadledger.startUpKept = pwa.keepStartUp({ vendor: mapFiles(settings) }).catch(() => 0);
   storage.askPersist();
   await refreshOutbox();
   flushOutbox({ force: true });
+  renderOfflineMap(townTiles.status());
+  // The town's tiles for the small map, after the worker has said which release it runs.
+  window.roadledger.startUpKept.then(() => {
+    townTilesReady = true;
+    keepTownTiles({ force: true });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The small map's town kept for use without signal (towntiles.js)
+
+/** Where and when the town was last looked for: a fix moving on looks again after 500 m or a minute. */
+let townLookup = { at: 0, lon: null, lat: null };
+/** Set once the page has started (and the worker named its release): fixes before that wait for it. */
+let townTilesReady = false;
+const TOWN_LOOKUP_MOVE_M = 500;
+const TOWN_LOOKUP_MIN_MS = 60_000;
+
+function keepTownTiles({ force = false } = {}) {
+  const user = currentUser();
+  if (!townTilesReady || !user || !canRecord()) return;
+  const fix = state.fix ? { lon: state.fix.lon, lat: state.fix.lat } : null;
+  const moved = fix && townLookup.lon != null ? distanceM(townLookup, fix) : Infinity;
+  if (!force && moved < TOWN_LOOKUP_MOVE_M && Date.now() - townLookup.at < TOWN_LOOKUP_MIN_MS) return;
+  townLookup = { at: Date.now(), lon: fix?.lon ?? null, lat: fix?.lat ?? null };
+  townTiles.keepTown({
+    user,
+    fix,
+    release: pwa.release(),
+    // An observation being sent goes first: the tiles wait.
+    isBusy: () => state.sending || state.inFlight.size > 0,
+    onProgress: renderOfflineMap,
+    fetchJson: getJson,
+  });
+}
+
+/** "离线底图：已缓存 杨舍镇 412/412" under the map's button. */
+function renderOfflineMap(entry) {
+  const line = $('offline-map');
+  if (!line) return;
+  line.hidden = !entry;
+  if (!entry) return;
+  const phase = entry.done >= entry.total ? 'done' : (entry.state === 'running' ? 'running' : 'paused');
+  const key = { done: 'offlineMap.done', running: 'offlineMap.running', paused: 'offlineMap.paused' }[phase];
+  line.textContent = t(key, { town: entry.name, done: entry.done, total: entry.total });
+  Object.assign(line.dataset, { state: phase, done: String(entry.done), total: String(entry.total), town: entry.name });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -377,6 +428,7 @@ function startGeolocation() {
       // A point placed by hand keeps its own road and stake; otherwise they follow the fix.
       if (state.point?.source !== 'map') locateOnRoad(state.fix);
       keepAround(state.fix, openStatuses());
+      keepTownTiles();
       refreshNearby();
     },
     (error) => {
@@ -1599,4 +1651,5 @@ function renderAll() {
   renderResult();
   renderInspector();
   renderSettings();
+  renderOfflineMap(townTiles.status());
 }

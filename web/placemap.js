@@ -4,7 +4,21 @@
 // is the observation's place with `location_source: "map"`.
 //
 // MapLibre is loaded only when the map is opened, so the page stays light on a weak link. The tiles are not
-// kept for offline use by this module (the service worker decides what is kept).
+// kept for offline use by this module (the service worker keeps what the map drew; towntiles.js the
+// inspector's town ahead of time), nor are MapLibre's files (`mapFiles` names them for the worker to keep).
+
+const CSS = '/vendor/maplibre-gl/maplibre-gl.css';
+const MODULE = '/vendor/maplibre-gl/maplibre-gl.mjs';
+
+/**
+ * MapLibre's files the map loads, for the service worker to keep before the map was ever opened (a page
+ * first opened without signal must draw it too): the unversioned module and CSS, and the versioned module
+ * and its web worker the unversioned one leads to (`settings.vendor.maplibre`, src/http/vendor.rs).
+ */
+export function mapFiles(settings) {
+  const versioned = settings?.vendor?.maplibre;
+  return [CSS, MODULE, ...(versioned ? [`${versioned}/maplibre-gl.mjs`, `${versioned}/maplibre-gl-worker.mjs`] : [])];
+}
 
 const ROAD_COLOUR = ['match', ['get', 'class'], 'G', '#e0533d', 'S', '#f39c3c', 'X', '#f0c93a', '#a9a9a9'];
 const EMPTY = { type: 'FeatureCollection', features: [] };
@@ -49,10 +63,10 @@ function style() {
  */
 export async function openPlaceMap(container, at, { onMove, label }) {
   if (!document.querySelector('link[data-maplibre]')) {
-    document.head.append(Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/vendor/maplibre-gl/maplibre-gl.css' }));
+    document.head.append(Object.assign(document.createElement('link'), { rel: 'stylesheet', href: CSS }));
     document.head.lastElementChild.dataset.maplibre = '';
   }
-  const maplibregl = await import('/vendor/maplibre-gl/maplibre-gl.mjs');
+  const maplibregl = await import(MODULE);
   const map = new maplibregl.Map({
     container,
     style: style(),

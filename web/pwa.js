@@ -9,6 +9,10 @@ import { t, onLangChange } from './i18n.js';
 
 let registration = null;
 let reloading = false;
+/** The release the running worker installed, once it has answered keepStartUp (null before, or without one). */
+let runningRelease = null;
+
+export const release = () => runningRelease;
 
 /** Registers the worker (secure contexts only) and wires the update prompt into `#update-banner`. */
 export function registerWorker() {
@@ -60,9 +64,10 @@ function accept() {
   waiting.postMessage({ type: 'skip-waiting' });
 }
 
-/** Asks the running worker to keep the start-up answers and the vendor modules loaded; resolves with how
- * many start-up answers it kept (0 offline). */
-export async function keepStartUp() {
+/** Asks the running worker to keep the start-up answers, the vendor modules loaded and the vendor files
+ * `vendor` names (MapLibre, before the map was first opened); resolves with how many start-up answers it kept
+ * (0 offline). */
+export async function keepStartUp({ vendor: wanted = [] } = {}) {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return 0;
   const reg = await navigator.serviceWorker.ready;
   const worker = reg.active;
@@ -71,12 +76,13 @@ export async function keepStartUp() {
     const onMessage = (event) => {
       if (event.data?.type !== 'start-up-kept') return;
       navigator.serviceWorker.removeEventListener('message', onMessage);
+      runningRelease = event.data.release || null;
       resolve(event.data.kept);
     };
     navigator.serviceWorker.addEventListener('message', onMessage);
     // The vendor modules this page loaded (MapLibre, if it draws a map), kept for opening offline too.
-    const vendor = [...new Set(performance.getEntriesByType('resource').map((entry) => new URL(entry.name))
-      .filter((url) => url.origin === location.origin && url.pathname.startsWith('/vendor/')).map((url) => url.pathname))];
+    const vendor = [...new Set([...wanted, ...performance.getEntriesByType('resource').map((entry) => new URL(entry.name))
+      .filter((url) => url.origin === location.origin && url.pathname.startsWith('/vendor/')).map((url) => url.pathname)])];
     worker.postMessage({ type: 'keep-start-up', vendor });
   });
 }

@@ -7,7 +7,8 @@
 //    and a 412 reloads the site and says it changed);
 //  - the checklist: per item the before-photo (from the observations) and the latest after-photo (and night
 //    photo) side by side, its state, quantity, installer and date, and for the rectifiers while the work is
-//    in progress, a form to record evidence with photos;
+//    in progress, a form to record evidence with photos (resized and their originals' EXIF sent as evidence,
+//    as the phone page does: photos.js), each photo with the server's evidence flags (photoflags.js);
 //  - the timeline: every event in order, who, when, from → to, why, with the evidence photos.
 //
 // For tests: window.roadledger = { site(), reload() }; body[data-state="ready"], body[data-status].
@@ -17,6 +18,8 @@ import {
 } from './common.js';
 import { t, tCode, localName, formatDateTime, formatDate, onLangChange } from './i18n.js';
 import { boot } from './boot.js';
+import { flaggedPhoto, photoFlags } from './photoflags.js';
+import { preparePhoto } from './photos.js';
 import {
   loadSite, act, isStale, unmetItems, explain, allowedActions, mayRecordEvidence, statusBadge, daysLeftBadge, roadText,
   siteHref, today, confirmAction, reasonAction, dispatchAction, extensionAction, decideExtensionAction, mergeAction,
@@ -339,7 +342,8 @@ function photoCell(role, label, found, emptyText) {
         h('img', { src: found.photo.thumbnail_url, alt: `${label} ${found.by || ''}`.trim(), decoding: 'async' }),
         found.more > 0 ? h('span', { class: 'compare-more' }, `+${found.more}`) : null)
       : h('div', { class: 'compare-empty' }, emptyText),
-    found ? h('div', { class: 'compare-meta' }, [formatDateTime(found.at), found.by].filter(Boolean).join(' · ')) : null);
+    found ? h('div', { class: 'compare-meta' }, [formatDateTime(found.at), found.by].filter(Boolean).join(' · ')) : null,
+    found ? photoFlags(found.photo, 'div') : null);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -446,10 +450,15 @@ function buildEvidenceForm(item, template) {
     submit.disabled = true;
     submit.textContent = t('site.sending');
     try {
+      // As on the phone page (photos.js): resized unless the county requires originals, and what each
+      // original's EXIF said sent as `photo_evidence`, one entry per photo in the order of the parts.
+      const requireOriginals = Boolean(state.settings.require_original_photos);
+      const parts = [...afterFiles.map((f) => ['photo', f]), ...nightFiles.map((f) => ['night_photo', f])];
+      const prepared = await Promise.all(parts.map(([, f]) => preparePhoto(f, { requireOriginals })));
+      if (prepared.length) evidence.photo_evidence = prepared.map((p) => p.evidence || {});
       const body = new FormData();
       body.append('evidence', new Blob([JSON.stringify(evidence)], { type: 'application/json' }));
-      for (const f of afterFiles) body.append('photo', f, f.name);
-      for (const f of nightFiles) body.append('night_photo', f, f.name);
+      parts.forEach(([name], i) => body.append(name, prepared[i].blob, prepared[i].name));
       const response = await apiFetch(`/api/v1/sites/${encodeURIComponent(state.id)}/items/${encodeURIComponent(code)}/evidence`,
         { method: 'POST', body, headers: { 'if-match': state.etag || '' } });
       const feature = await readResponse(response);
@@ -480,7 +489,9 @@ function checkEvidence(item, evidence, afterFiles, nightFiles) {
   const all = [...afterFiles, ...nightFiles];
   const max = state.settings.photos_per_observation_max;
   if (all.length > max) return t('inspect.tooManyPhotos', { max });
-  const bytesMax = state.settings.photo_bytes_max;
+  // Photos are resized before they are sent (photos.js) unless the county wants them as taken; only an
+  // original can be too large for the server.
+  const bytesMax = state.settings.require_original_photos ? state.settings.photo_bytes_max : 0;
   for (const f of all) {
     if (!['image/jpeg', 'image/png'].includes(f.type)) return t('inspect.photoType', { name: f.name });
     if (bytesMax && f.size > bytesMax) return t('inspect.photoTooLarge', { name: f.name, mb: Math.floor(bytesMax / 1048576) });
@@ -741,33 +752,11 @@ function renderObservations(p) {
           o.location_confirmed ? [' ', h('span', { class: 'chip chip-small location-confirmed' }, t('place.confirmed'))] : null),
         o.notes ? h('p', { class: 'observation-notes' }, o.notes) : null,
         o.photos?.length
-          ? h('div', { class: 'photos' }, o.photos.map((photo) => h('figure', {
-            class: 'photo-figure', dataset: { flags: (photo.evidence_flags || []).map((f) => f.code).join(' ') },
-          }, h('a', {
+          ? h('div', { class: 'photos' }, o.photos.map((photo) => flaggedPhoto(photo, h('a', {
             href: photo.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), class: 'photo',
-          }, h('img', { src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy' })),
-          photo.evidence_flags?.length
-            ? h('figcaption', { class: 'photo-flags', 'aria-label': t('site.photoFlagged') },
-              photo.evidence_flags.map((f) => h('span', { class: 'photo-flag', dataset: { code: f.code } }, evidenceFlagText(f))))
-            : null)))
+          }, h('img', { src: photo.thumbnail_url, alt: `${o.inspector || ''} ${formatDateTime(o.observed_at)}`, loading: 'lazy' })))))
           : h('p', { class: 'muted small' }, t('panel.noPhotos')))))
       : h('p', { class: 'muted' }, t('common.none')));
-}
-
-/**
- * Why a photo does not fit its observation, as the server flagged it (src/domain/photo_evidence.rs): taken
- * far from the recorded place, days before or after it, or its file's EXIF disagreeing with its original's.
- */
-function evidenceFlagText(f) {
-  const one = (x) => String(Math.round(x * 10) / 10);
-  switch (f.code) {
-    case 'far_from_record': return t('site.photoFar', { km: one(f.distance_m / 1000) });
-    case 'before_record': return t('site.photoBefore', { days: one(f.hours / 24) });
-    case 'after_record': return t('site.photoAfter', { days: one(f.hours / 24) });
-    case 'file_exif_differs': return t(f.what === 'location' ? 'site.photoExifPlace' : 'site.photoExifTime');
-    case 'not_original': return t('site.photoNotOriginal');
-    default: return t('site.photoFlagged');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

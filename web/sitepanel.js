@@ -1,11 +1,13 @@
-// One site in the map's side panel: its facts, the photos before and after the work, the checklist, the
-// observations with their photos, and the timeline; the site page (linked at the top) holds the actions.
+// One site in the map's side panel: its facts, the photos before and after the work (each with its evidence
+// flags, as on the site page), the checklist, the observations with their photos, and the timeline; the
+// site page (linked at the top) holds the actions.
 //
 // `renderSitePanel(elements, detail, refs)` draws a `GET /api/v1/sites/{id}` answer into the panel's
 // elements; `refs` holds the reference data the names come from (hazard types, checklist templates).
 
 import { STATUS_COLOUR, ITEM_STATE_COLOUR, h, fill } from './common.js';
 import { t, tCode, localName, formatDateTime, formatDate } from './i18n.js';
+import { flaggedPhoto } from './photoflags.js';
 
 /** Photos shown per side in the before/after strip; the rest are on the site page. */
 const BEFORE_AFTER_MAX = 4;
@@ -26,10 +28,11 @@ function hazardChip(code, refs) {
   return h('span', { class: 'chip', title: code }, ht ? localName(ht) : code);
 }
 
-/** A photo thumbnail linking to the full photo in a new tab. */
+/** A photo thumbnail linking to the full photo in a new tab, with the server's evidence flags under it (the
+ * site page's wording, photoflags.js). */
 function photoLink(photo, alt) {
-  return h('a', { href: photo.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), class: 'photo' },
-    h('img', { src: photo.thumbnail_url, alt, loading: 'lazy', decoding: 'async' }));
+  return flaggedPhoto(photo, h('a', { href: photo.url, target: '_blank', rel: 'noopener', title: t('panel.openPhoto'), class: 'photo' },
+    h('img', { src: photo.thumbnail_url, alt, loading: 'lazy', decoding: 'async' })));
 }
 
 /**

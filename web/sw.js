@@ -14,6 +14,9 @@
 //    network first, kept for when the network fails or is too slow. They are also fetched by the worker itself
 //    once it runs and whenever the page asks (message 'keep-start-up'): the page's very first load happens
 //    before the worker controls it, and a reload without signal must still find the session.
+//  - Town and road tiles are network first, kept for drawing the small map without signal: those the map drew
+//    (at most TILES_KEPT, oldest dropped first), and the inspector's town fetched ahead of time by the page
+//    (towntiles.js, into TOWN_TILES, which browsing never trims).
 //  - Activate drops the caches of older releases. Observations never pass through here: the page's outbox
 //    (IndexedDB) holds them. A Background Sync ('outbox') wakes the open pages to send it, or, with none
 //    open, sends what waits under the session itself (syncOutbox).
@@ -35,6 +38,11 @@ const VENDOR = 'roadledger-vendor-v1';
  * at most TILES_KEPT of them, the oldest dropped first. */
 const TILES = 'roadledger-tiles-v1';
 const TILES_KEPT = 2000;
+/** The inspector's towns' tiles, fetched ahead of time by the page (towntiles.js, which names the same cache
+ * and header): answered without signal like the drawn ones, refreshed in place when drawn online, and never
+ * trimmed by browsing (the page keeps at most three towns of at most 1 500 tiles). */
+const TOWN_TILES = 'roadledger-town-tiles-v1';
+const PRECACHE_HEADER = 'x-roadledger-precache';
 /** API answers the page reads at start; kept for opening the page offline. */
 // The open look-backs are kept by the page itself (lookback.js), which says how old its copy is.
 const API_KEPT = ['/api/v1/session', '/api/v1/settings', '/api/v1/hazard-types', '/api/v1/checklist-templates'];
@@ -203,15 +211,23 @@ self.addEventListener('fetch', (event) => {
     // (a client of its own): kept whoever asks, still network first.
     event.respondWith(networkFirst(request, VENDOR, url.pathname));
   } else if (/^\/tiles\/(towns|roads)\//.test(url.pathname)) {
-    event.respondWith(networkFirst(request, TILES, url.pathname + url.search).then((response) => {
-      trimTiles();
-      return response;
-    }));
+    // The page's own fetches for a town kept ahead of time go straight to the network: it puts them in
+    // TOWN_TILES itself.
+    if (request.headers.has(PRECACHE_HEADER)) return;
+    event.respondWith(tile(request, url.pathname + url.search));
   } else if (API_KEPT.includes(url.pathname) && !request.headers.has('authorization')) {
     // Answers to a Bearer token (the page checking a saved token) are not the session's: not kept.
     event.respondWith(networkFirst(request, API, url.pathname));
   }
 });
+
+/** A town or road tile: a kept town's stays in its cache (refreshed there); any other is kept as drawn. */
+async function tile(request, key) {
+  if (await caches.match(key, { cacheName: TOWN_TILES })) return networkFirst(request, TOWN_TILES, key);
+  const response = await networkFirst(request, TILES, key);
+  trimTiles();
+  return response;
+}
 
 /** Whether a request is the inspection page itself or made by it. */
 async function forInspectionPage(event) {

@@ -436,6 +436,19 @@ pub async fn missing_organisations(pool: &PgPool, ids: &[i32]) -> sqlx::Result<V
     .await
 }
 
+/// The site's place as its vertices in order, WGS-84 (a point is one): what an evidence photo's original is
+/// checked against (`domain::photo_evidence::check`).
+pub async fn site_vertices(conn: &mut PgConnection, site_id: Uuid) -> sqlx::Result<Vec<(f64, f64)>> {
+    let rows = sqlx::query!(
+        r#"select st_x(d.geom) as "lon!", st_y(d.geom) as "lat!"
+         from site s, st_dumppoints(s.geom) d where s.id = $1 order by d.path"#,
+        site_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.lon, r.lat)).collect())
+}
+
 /// Whether the site's checklist has the item.
 pub async fn has_item(conn: &mut PgConnection, site_id: Uuid, item_code: &str) -> sqlx::Result<bool> {
     let found = sqlx::query_scalar!(

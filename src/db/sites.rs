@@ -276,6 +276,9 @@ pub async fn detail_json(pool: &PgPool, id: Uuid, scope: &SiteScope) -> sqlx::Re
                                      select coalesce(json_agg(json_build_object(
                                          'role', p.role, 'sha256', encode(p.sha256, 'hex'),
                                          'width', p.width, 'height', p.height,
+                                         'original_taken_at', p.original_taken_at,
+                                         'original_location', st_asgeojson(p.original_location, 7)::json,
+                                         'original_device', p.original_device, 'evidence_flags', p.evidence_flags,
                                          'url', '/api/v1/photos/' || encode(p.sha256, 'hex'),
                                          'thumbnail_url', '/api/v1/photos/' || encode(p.sha256, 'hex') || '/thumbnail')
                                          order by p.position), '[]')

@@ -171,6 +171,22 @@ pub struct EvidencePhoto {
     pub sha256: String,
     pub width: i32,
     pub height: i32,
+    /// The original's EXIF as the client read it before resizing (`photo_evidence`): the camera's local
+    /// time…
+    #[serde(default)]
+    pub original_taken_at: Option<String>,
+    /// …its GPS position…
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub original_location: Option<geojson::Geometry>,
+    /// …and its make and model.
+    #[serde(default)]
+    pub original_device: Option<String>,
+    /// Where the photo does not fit the site and the upload's time: taken far away, days before or after, or
+    /// its file's own EXIF disagreeing (`domain::photo_evidence::EvidenceFlag`). Flagged, never refused.
+    /// (Absent in a detail written before evidence photos carried evidence: none.)
+    #[serde(default)]
+    pub evidence_flags: Vec<EvidenceFlag>,
     pub url: String,
     pub thumbnail_url: String,
 }

@@ -22,6 +22,8 @@ use crate::domain::auth::Actor;
 use crate::domain::lifecycle::{
     ActionKind, Dispatch, Move, Party, RECTIFIER, Supervision, china_date, is_rectifier, transition,
 };
+use crate::domain::observation::{SiteGeometry, Wgs84Point};
+use crate::domain::photo_evidence::{self, PhotoEvidenceInput};
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteStatus, SupervisionLevel};
 use crate::domain::site_detail::SiteDetail;
 
@@ -438,6 +440,12 @@ pub struct EvidenceInput {
     installed_on: Option<NaiveDate>,
     installer: Option<String>,
     reason: Option<String>,
+    /// What each photo's original said (its EXIF: time, place, direction, camera, size), read by the client
+    /// before resizing: one entry per photo, in the order of the photo parts (after-photos and night photos as
+    /// sent). Checked against the site's place and the time of this upload; a photo far away or days off is
+    /// flagged, never refused.
+    #[serde(default)]
+    photo_evidence: Option<Vec<PhotoEvidenceInput>>,
 }
 
 /// The parts of an evidence upload (documentation: `uploads::read` reads the parts).
@@ -515,7 +523,26 @@ pub async fn evidence(
     }
     let nights: Vec<bool> = upload.photos.iter().map(|(name, _)| name == "night_photo").collect();
     let files: Vec<Bytes> = upload.photos.into_iter().map(|(_, bytes)| bytes).collect();
-    let photos = uploads::process_and_store(&state, &mut body, files).await?;
+    let submitted_at = Utc::now();
+    let originals = match &input.photo_evidence {
+        Some(entries) => Some(
+            photo_evidence::validate(entries, files.len(), submitted_at)
+                .map_err(|e| Error::Unprocessable(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let mut photos = uploads::process_and_store(&state, &mut body, files).await?;
+    if !photos.is_empty() {
+        // The photos document the work at the site, now: checked against its place and this upload's time.
+        let mut conn = state.pool.acquire().await?;
+        let vertices = db::lifecycle::site_vertices(&mut conn, id).await?;
+        let mut points = vertices.into_iter().map(|(lon, lat)| Wgs84Point { lon, lat });
+        let place = match (points.next(), points.next()) {
+            (Some(first), None) => SiteGeometry::Point(first),
+            (first, second) => SiteGeometry::Line(first.into_iter().chain(second).chain(points).collect()),
+        };
+        uploads::flag_photos(&state, &mut photos, originals.as_deref(), &place, submitted_at);
+    }
 
     let mut tx = state.pool.begin().await?;
     let site =

@@ -26,7 +26,7 @@ use crate::domain::neighbourhood;
 use crate::domain::observation::{
     HAZARD_TYPES_MAX, LookBack, LookBackResult, NOTES_CHARS_MAX, NamedSiteRefusal, NewObservation, ObservationInput,
 };
-use crate::domain::photo_evidence::{self, FileExif};
+use crate::domain::photo_evidence;
 
 /// The parts of an observation upload (documentation: `uploads::read` reads the parts).
 #[derive(utoipa::ToSchema)]
@@ -122,17 +122,7 @@ pub async fn create(
     };
 
     let mut new_photos = uploads::process_and_store(&state, &mut upload_body, photos).await?;
-    // Checked against the record: a photo far away or days off is flagged for a reviewer, never refused.
-    for (i, photo) in new_photos.iter_mut().enumerate() {
-        let original = evidence.as_ref().and_then(|e| e.get(i).cloned());
-        let file = FileExif { taken_local: photo.exif_taken_at, location: photo.exif_location };
-        photo.evidence_flags = photo_evidence::check(original.as_ref(), file, &obs.geometry, obs.observed_at);
-        if state.settings.require_original_photos {
-            let bytes = u64::try_from(photo.bytes).unwrap_or(0);
-            photo.evidence_flags.extend(photo_evidence::check_original(original.as_ref(), bytes));
-        }
-        photo.original = original;
-    }
+    uploads::flag_photos(&state, &mut new_photos, evidence.as_deref(), &obs.geometry, obs.observed_at);
 
     let outcome = match obs.look_back {
         None => {

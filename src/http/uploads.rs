@@ -13,10 +13,13 @@ use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 
 use super::limits::UploadBody;
 use super::{AppState, Error, Result};
 use crate::db::photos::NewPhoto;
+use crate::domain::observation::SiteGeometry;
+use crate::domain::photo_evidence::{self, FileExif, PhotoEvidence};
 use crate::photos::PhotoStore;
 use crate::photos::process::{self, PhotoError, ProcessedPhoto};
 
@@ -75,6 +78,29 @@ pub async fn read(
     }
     let json = json.ok_or_else(|| Error::BadRequest(format!("the part named \"{json_name}\" (JSON) is missing")))?;
     Ok(Upload { json, photos })
+}
+
+/// Checks each stored photo against the record it documents (its place and time) and keeps what its original
+/// said (`evidence`, one entry per photo, from the client's `photo_evidence`): a photo far away or days off is
+/// flagged for a reviewer, never refused; where the county requires originals, a file of another size than
+/// the original the client read is flagged too. Observations and remediation evidence go through here alike.
+pub fn flag_photos(
+    state: &AppState,
+    photos: &mut [NewPhoto],
+    evidence: Option<&[PhotoEvidence]>,
+    place: &SiteGeometry,
+    at: DateTime<Utc>,
+) {
+    for (i, photo) in photos.iter_mut().enumerate() {
+        let original = evidence.and_then(|e| e.get(i).cloned());
+        let file = FileExif { taken_local: photo.exif_taken_at, location: photo.exif_location };
+        photo.evidence_flags = photo_evidence::check(original.as_ref(), file, place, at);
+        if state.settings.require_original_photos {
+            let bytes = u64::try_from(photo.bytes).unwrap_or(0);
+            photo.evidence_flags.extend(photo_evidence::check_original(original.as_ref(), bytes));
+        }
+        photo.original = original;
+    }
 }
 
 /// Checks, thumbnails and stores photos; the first bad one refuses the whole request before anything is

@@ -173,6 +173,11 @@ await run('map', async ({ log, setStep }) => {
       check('thumbnail', full.ok() && /^image\//.test(full.headers()['content-type'] || ''),
         `the full photo ${thumbnail.href} answered ${full.status()} ${full.headers()['content-type']}`);
     }
+    // The photo's evidence flag, in the site page's words (photoflags.js), under the photo in the before/after
+    // strip and in the observations.
+    const panelFlags = await page.$$eval('#panel-before .photo-flag, #panel-observations .photo-flag', (spans) => spans.map((s) => s.textContent));
+    check('thumbnail', panelFlags.length === 2 && panelFlags.every((f) => f === expected.site.flag),
+      `the panel's photo flags read ${JSON.stringify(panelFlags)}, expected ${expected.site.flag} twice`);
     const shotZh = await screenshot(page, 'map-zh');
 
     setStep('accessibility');
@@ -320,6 +325,7 @@ await run('map', async ({ log, setStep }) => {
       legend: Object.fromEntries(legend.map((l) => [l.status, l.count])),
       overdue,
       site_code: code,
+      panel_flags: panelFlags,
       filtered_total: expected.filter.total,
       exports,
       gcj02_drawn_at: [sx, sy],

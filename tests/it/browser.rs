@@ -339,6 +339,8 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     with_photo["stake"] = json!("K3+200");
     with_photo["notes"] = json!("主路两侧无警告标志");
     with_photo["photo_sha256"] = json!([common::sha256_hex(&photo)]);
+    // The photo's original was taken 6.2 km north of the record: flagged, and the panel says so.
+    with_photo["photo_evidence"] = json!([{"lon": 120.55, "lat": 31.87 + (6200.0_f64 / 6_371_008.8).to_degrees()}]);
     let (photo_site_id, photo_site_code) = upload_site(&app, with_photo, &[&photo]).await;
 
     let mut spot = common::observation("spot", json!([120.53, 31.86]));
@@ -379,7 +381,7 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
         "counts": {"reported": 2, "in_progress": 1, "closed": 1},
         "overdue": 1,
         "site": {"code": photo_site_code, "id": photo_site_id, "photos": 1, "lnglat": [120.55, 31.87],
-                 "gcj02": gcj02([120.55, 31.87])},
+                 "gcj02": gcj02([120.55, 31.87]), "flag": "拍摄地点距记录 6.2 公里"},
         "filter": {"kind": "spot", "total": 1, "code": spot_code, "lnglat": [120.53, 31.86]},
         "gcj02_points": gcj02_points,
         "user": {"display_name": "李强", "roles": "领导", "admin": false},
@@ -390,6 +392,8 @@ async fn map_page_draws_tiles_filters_them_and_opens_a_site_with_its_photos(pool
     assert_eq!(result["cells_at_z9"], 4);
     assert_eq!(result["exports"], json!({"geojson": 1, "kml": 1}));
     assert_eq!(result["site_code"], photo_site_code);
+    // The flag under the photo, in the panel's observations and its before/after strip alike.
+    assert_eq!(result["panel_flags"], json!(["拍摄地点距记录 6.2 公里", "拍摄地点距记录 6.2 公里"]));
     assert_eq!(result["legend"]["reported"], 2);
     assert_eq!(result["legend"]["cancelled"], 0);
     assert_eq!(result["labels"], json!({"zh": "已上报", "en": "Reported"}));
@@ -1137,8 +1141,6 @@ async fn api_page_shows_every_operation(pool: PgPool) {
 /// note: bytes sent before and after, and the time to queue.
 #[sqlx::test(migrations = "./migrations")]
 async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_evidence(pool: PgPool) {
-    use exif::{Field, In, Rational, Tag, Value as ExifValue};
-
     let app = common::app(pool).await;
     app.add_town("320582100", "杨舍镇", TOWN).await;
     let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
@@ -1150,34 +1152,10 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
         |minutes: i64| (chrono::Utc::now().with_timezone(&china) - chrono::Duration::minutes(minutes)).naive_local();
     let specs = [(here, 6u16, taken(3)), (here, 1, taken(2)), (far, 1, taken(1))];
 
-    let dms = |deg: f64| {
-        let d = deg.trunc();
-        let m = ((deg - d) * 60.0).trunc();
-        let s = ((deg - d) * 60.0 - m) * 60.0;
-        ExifValue::Rational(vec![
-            Rational::from((d as u32, 1)),
-            Rational::from((m as u32, 1)),
-            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
-        ])
-    };
-    let ascii = |s: &str| ExifValue::Ascii(vec![s.as_bytes().to_vec()]);
-    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
     let dir = tempfile::tempdir().unwrap();
     let mut originals = Vec::new();
-    for (i, ([lon, lat], orientation, at)) in specs.iter().enumerate() {
-        let fields = [
-            field(Tag::Make, ascii("HUAWEI")),
-            field(Tag::Model, ascii("ELS-AN00")),
-            field(Tag::Orientation, ExifValue::Short(vec![*orientation])),
-            field(Tag::DateTimeOriginal, ascii(&at.format("%Y:%m:%d %H:%M:%S").to_string())),
-            field(Tag::OffsetTimeOriginal, ascii("+08:00")),
-            field(Tag::GPSLatitudeRef, ascii("N")),
-            field(Tag::GPSLatitude, dms(*lat)),
-            field(Tag::GPSLongitudeRef, ascii("E")),
-            field(Tag::GPSLongitude, dms(*lon)),
-            field(Tag::GPSImgDirection, ExifValue::Rational(vec![Rational::from((13_550, 100))])),
-        ];
-        let photo = common::with_exif(&common::camera_photo(4000, 3000, i as u32 + 1), &fields);
+    for (i, (place, orientation, at)) in specs.iter().enumerate() {
+        let photo = exif_camera_photo(*place, *orientation, *at, i as u32 + 1);
         let path = dir.path().join(format!("IMG_2026113{i}.jpg"));
         std::fs::write(&path, &photo).unwrap();
         originals.push((path, photo));
@@ -1241,6 +1219,98 @@ async fn photos_are_resized_on_the_phone_and_keep_their_originals_exif_as_eviden
         result["queued"]["json_bytes"],
         result["queue_ms"]
     );
+}
+
+/// A 12 MP camera-like JPEG (`seed` varies its content) with the EXIF a phone camera writes: make and model
+/// (HUAWEI ELS-AN00), `orientation`, the time taken `at` (China time, `+08:00`), the GPS position `place` and
+/// a direction of 135.5°.
+fn exif_camera_photo([lon, lat]: [f64; 2], orientation: u16, at: chrono::NaiveDateTime, seed: u32) -> Vec<u8> {
+    use exif::{Field, In, Rational, Tag, Value as ExifValue};
+    let dms = |deg: f64| {
+        let d = deg.trunc();
+        let m = ((deg - d) * 60.0).trunc();
+        let s = ((deg - d) * 60.0 - m) * 60.0;
+        ExifValue::Rational(vec![
+            Rational::from((d as u32, 1)),
+            Rational::from((m as u32, 1)),
+            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
+        ])
+    };
+    let ascii = |s: &str| ExifValue::Ascii(vec![s.as_bytes().to_vec()]);
+    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
+    let fields = [
+        field(Tag::Make, ascii("HUAWEI")),
+        field(Tag::Model, ascii("ELS-AN00")),
+        field(Tag::Orientation, ExifValue::Short(vec![orientation])),
+        field(Tag::DateTimeOriginal, ascii(&at.format("%Y:%m:%d %H:%M:%S").to_string())),
+        field(Tag::OffsetTimeOriginal, ascii("+08:00")),
+        field(Tag::GPSLatitudeRef, ascii("N")),
+        field(Tag::GPSLatitude, dms(lat)),
+        field(Tag::GPSLongitudeRef, ascii("E")),
+        field(Tag::GPSLongitude, dms(lon)),
+        field(Tag::GPSImgDirection, ExifValue::Rational(vec![Rational::from((13_550, 100))])),
+    ];
+    common::with_exif(&common::camera_photo(4000, 3000, seed), &fields)
+}
+
+/// Evidence photos from the site page (tests/e2e/evidence.mjs) go through the phone page's photos.js: a
+/// 12 MP camera photo of the work, taken 6.2 km from the site, is stored at most 2048 px and 500 KB with what
+/// its original's EXIF said, flagged as far from the site, and the site page shows the flag under it.
+#[sqlx::test(migrations = "./migrations")]
+async fn evidence_photos_from_the_site_page_are_resized_and_keep_their_originals_exif(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let here = [120.55, 31.87];
+    let (site, _) = upload_site(&app, common::observation("intersection", json!(here)), &[]).await;
+    let unit = common::add_organisation(&app.pool, "农村公路管理处", "responsible_unit", None).await;
+    let office = Office::new(&app.pool, unit).await;
+    office.bring_into_progress(&app, site).await;
+    let officer = account(&app.pool, "wuzhenggai", "吴整改", &["unit_officer"], Some(unit)).await;
+    let item: String = sqlx::query_scalar(
+        "select i.item_code from site_checklist_item i join site s on s.id = i.site_id
+         join checklist_template_item ti on ti.template_code = i.template_code and ti.code = i.item_code
+         where i.site_id = $1 order by ti.position limit 1",
+    )
+    .bind(site)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let taken = (chrono::Utc::now().with_timezone(&china) - chrono::Duration::minutes(5)).naive_local();
+    let original = exif_camera_photo(common::north_of(here, 6_200.0), 1, taken, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("IMG_after.jpg");
+    std::fs::write(&path, &original).unwrap();
+
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), &site.to_string(), item.as_str(), path.to_str().unwrap()];
+    let result = run_e2e("evidence.mjs", &args, &signs_in_as("E2E", &officer)).await;
+    assert_eq!(result["flags"], json!(["拍摄地点距记录 6.2 公里"]), "{result:#}");
+
+    let (width, height, bytes, device, original_bytes, taken_at, flags): (
+        i32,
+        i32,
+        i32,
+        Option<String>,
+        Option<i64>,
+        Option<chrono::NaiveDateTime>,
+        Value,
+    ) = sqlx::query_as(
+        "select p.width, p.height, p.bytes, p.original_device, p.original_bytes, p.original_taken_at, p.evidence_flags
+         from photo p join item_evidence e on e.id = p.evidence_id where e.site_id = $1",
+    )
+    .bind(site)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((width, height), (2048, 1536));
+    assert!(bytes <= 500 * 1024, "{bytes} bytes");
+    assert!(original.len() > 500 * 1024, "the original is {} bytes: it must need resizing", original.len());
+    assert_eq!(device.as_deref(), Some("HUAWEI ELS-AN00"));
+    assert_eq!(original_bytes, Some(original.len() as i64));
+    assert_eq!(taken_at, Some(chrono::Timelike::with_nanosecond(&taken, 0).unwrap()));
+    assert_eq!(flags, json!([{"code": "far_from_record", "distance_m": 6200.0}]));
 }
 
 /// The phone's EXIF reader (`readExif` of web/photos.js, run in Node) on what cameras write and on what they
@@ -1414,6 +1484,50 @@ async fn the_phone_offers_a_repeat_visit_and_asks_to_confirm_a_stale_fix(pool: P
         .await
         .unwrap();
     assert_eq!(visits, 2);
+}
+
+/// Issue 10, the small map's town kept ahead of time (`tests/e2e/offlinemap.mjs`): an inspector of the city
+/// office standing in the town's south-west gets the town's towns and roads tiles kept without opening the map
+/// (the status line says how many; the signal lost after ten tiles stops the work, which finishes once it is
+/// back, and kept again while an observation's upload is held, asks for no tile until the upload has gone);
+/// offline, after a reload, the map moved to the town's north-east corner (9 km away, never drawn) draws the
+/// town's boundary there; online again, browsing leaves the town's tiles in their own cache.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_phone_keeps_its_towns_map_tiles_ahead_of_time_and_draws_them_offline(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let base = common::serve(&app).await;
+    let (here, far) = ([120.51, 31.85], [TOWN[2] - 0.003, TOWN[3] - 0.003]);
+    let args = [base.as_str(), &here[0].to_string(), &here[1].to_string(), &far[0].to_string(), &far[1].to_string()];
+    let result = run_e2e("offlinemap.mjs", &args, &signs_in_as("E2E", &inspector)).await;
+
+    // Tile zooms 10–14 over the town's box, both layers: what towntiles.js counts.
+    let tiles: usize = (10..=14)
+        .map(|z| {
+            let n = f64::from(1u32 << z);
+            let x = |lon: f64| ((lon + 180.0) / 360.0 * n).floor() as i64;
+            let y = |lat: f64| {
+                let r = lat.to_radians();
+                ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as i64
+            };
+            ((x(TOWN[2]) - x(TOWN[0]) + 1) * (y(TOWN[1]) - y(TOWN[3]) + 1)) as usize
+        })
+        .sum();
+    assert_eq!(result["kept"]["total"], 2 * tiles, "{result:#}");
+    assert_eq!(result["kept"]["cached"], 2 * tiles, "{result:#}");
+    assert!(result["drawn_far"].as_u64().unwrap() > 0, "{result:#}");
+    assert_eq!(result["tiles_during_upload"], 0, "{result:#}");
+    assert_eq!(result["browsing"]["shared"], 0, "{result:#}");
+    let paused = result["paused"]["done"].as_u64().unwrap();
+    assert!((10..2 * tiles as u64).contains(&paused), "stopped offline after {paused} tiles: {result:#}");
+    println!(
+        "offline base map: {} tiles, {} bytes kept for a town of {:.1} × {:.1} km",
+        result["kept"]["total"],
+        result["kept"]["bytes"],
+        (TOWN[2] - TOWN[0]) * 111.32 * (31.87_f64).to_radians().cos(),
+        (TOWN[3] - TOWN[1]) * 111.32
+    );
 }
 
 /// GET `uri` with an API token and its answer as JSON; it must be a 200.

@@ -787,3 +787,38 @@ async fn a_stored_code_the_domain_does_not_know_is_an_error_never_a_default(pool
     let unknown = sqlx::query_scalar::<_, HazardLevel>("select 'extreme'").fetch_one(&pool).await.unwrap_err();
     assert!(unknown.to_string().contains("accepted values: general, significant, major"), "{unknown}");
 }
+
+/// Evidence photos carry their originals' EXIF like observation photos (`photo_evidence` in the evidence
+/// part, one entry per photo): stored with each photo, checked against the site's place and the upload's
+/// time (taken 6.2 km away: flagged, not refused), and malformed evidence is a 422 naming the field that
+/// records nothing.
+#[sqlx::test(migrations = "./migrations")]
+async fn evidence_photos_keep_their_originals_exif_and_a_far_one_is_flagged(pool: PgPool) {
+    let o = office(pool).await;
+    let here = [120.55, 31.87];
+    let site = o.report("spot", here).await;
+    o.bring_into_progress(&site).await;
+    let far = common::north_of(here, 6_200.0);
+    let mut evidence = json!({"state": "installed", "quantity": 2, "photo_evidence": [
+        {"lon": far[0], "lat": far[1], "device": "HUAWEI ELS-AN00", "original_bytes": 4_213_331},
+        {"device": "HUAWEI ELS-AN00"},
+    ]});
+
+    // Two entries for one photo: refused, nothing recorded.
+    let refused = o.app.evidence_as(&o.unit_officer, &site, "line", &evidence, false).await;
+    assert_eq!(refused.status, 422, "{}", String::from_utf8_lossy(&refused.bytes));
+    assert!(refused.json()["detail"].as_str().unwrap().contains("photo_evidence"), "{}", refused.json());
+    assert_eq!(o.app.count("item_evidence").await, 0);
+
+    evidence["photo_evidence"].as_array_mut().unwrap().pop();
+    let answer = o.app.evidence_as(&o.unit_officer, &site, "line", &evidence, false).await;
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.bytes));
+    let detail = o.get(&o.dispatcher, &site).await.site_detail();
+    let item = detail.properties.checklist_items.iter().find(|i| i.code == "line").unwrap();
+    let photo = &item.evidence[0].photos[0];
+    assert_eq!(photo.original_device.as_deref(), Some("HUAWEI ELS-AN00"));
+    assert_eq!(
+        serde_json::to_value(&photo.evidence_flags).unwrap(),
+        json!([{"code": "far_from_record", "distance_m": 6200.0}])
+    );
+}
