@@ -737,6 +737,36 @@ async fn a_day_offline_lands_every_observation_once_past_a_poison_record(pool: P
     );
 }
 
+/// One-handed at 360 px (issue 10): tests/e2e/touch.mjs walks every visible interactive element of the
+/// inspection page in each state it can reach (the draft empty and filled, the settings, the user menu, a
+/// section, the small map, the location question, the outbox with a queued and a 409 record and their
+/// dialogs) and of the citizen's report page (empty, filled with its map, sent), on a 360 × 740 touch phone:
+/// each takes a tap over at least 44 × 44 CSS px as hit testing finds it (text links inside a sentence
+/// exempt), nothing sticks out sideways, and the audit fails once one target is shrunk.
+#[sqlx::test(migrations = "./migrations")]
+async fn every_touch_target_on_the_phone_pages_is_at_least_44_px_at_360_px_wide(pool: PgPool) {
+    let app = common::app(pool).await;
+    app.add_town("320582100", "杨舍镇", TOWN).await;
+    let inspector = account(&app.pool, "wangfang", "王芳", &["inspector"], None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.jpg"), dir.path().join("b.jpg"));
+    std::fs::write(&a, common::jpeg(640, 480)).unwrap();
+    std::fs::write(&b, common::jpeg(800, 600)).unwrap();
+
+    let base = common::serve(&app).await;
+    let args = [base.as_str(), a.to_str().unwrap(), b.to_str().unwrap()];
+    let result = run_e2e("touch.mjs", &args, &signs_in_as("E2E", &inspector)).await;
+
+    let states = result["states"].as_object().unwrap();
+    assert_eq!(states.len(), 14, "{result:#}");
+    assert!(states.values().all(|n| n.as_u64().unwrap() > 0), "{result:#}");
+    // The self-check: the one shrunk target, and only it, was found.
+    assert_eq!(result["shrunk"].as_array().unwrap().len(), 1, "{result:#}");
+    // The report was really sent from the phone-sized page.
+    let reports: i64 = sqlx::query_scalar("select count(*) from public_report").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(reports, 1);
+}
+
 /// One stored photo of the day: its size and the evidence kept from its original.
 #[derive(Debug, sqlx::FromRow)]
 struct PhotoAsStored {
