@@ -283,20 +283,24 @@ pub struct ExifSpec {
     pub orientation: u16,
 }
 
+/// Degrees as EXIF writes a GPS latitude or longitude: degrees, minutes and seconds (to 1/10 000 s).
+fn exif_dms(deg: f64) -> exif::Value {
+    use exif::Rational;
+    let d = deg.trunc();
+    let m = ((deg - d) * 60.0).trunc();
+    let s = ((deg - d) * 60.0 - m) * 60.0;
+    exif::Value::Rational(vec![
+        Rational::from((d as u32, 1)),
+        Rational::from((m as u32, 1)),
+        Rational::from(((s * 10_000.0).round() as u32, 10_000)),
+    ])
+}
+
 /// A JPEG with an APP1 EXIF segment carrying GPS position, direction, time and orientation, as a phone
 /// camera writes it.
 pub fn jpeg_with_exif(width: u32, height: u32, spec: &ExifSpec) -> Vec<u8> {
     use exif::{Field, In, Rational, Tag, Value};
-    let dms = |deg: f64| {
-        let d = deg.trunc();
-        let m = ((deg - d) * 60.0).trunc();
-        let s = ((deg - d) * 60.0 - m) * 60.0;
-        Value::Rational(vec![
-            Rational::from((d as u32, 1)),
-            Rational::from((m as u32, 1)),
-            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
-        ])
-    };
+    let dms = exif_dms;
     let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
     let fields = [
         field(Tag::Orientation, Value::Short(vec![spec.orientation])),
@@ -511,16 +515,7 @@ pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
 /// way (135.5°). For [`with_exif`].
 pub fn camera_exif([lon, lat]: [f64; 2], orientation: u16, taken: chrono::NaiveDateTime) -> Vec<exif::Field> {
     use exif::{Field, In, Rational, Tag, Value};
-    let dms = |deg: f64| {
-        let d = deg.trunc();
-        let m = ((deg - d) * 60.0).trunc();
-        let s = ((deg - d) * 60.0 - m) * 60.0;
-        Value::Rational(vec![
-            Rational::from((d as u32, 1)),
-            Rational::from((m as u32, 1)),
-            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
-        ])
-    };
+    let dms = exif_dms;
     let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
     let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
     vec![
