@@ -1,8 +1,8 @@
 // Touch targets on a small phone, one-handed (issue 10): Chromium with mobile emulation at 360 × 740 CSS px,
 // touch, 3× pixels. In every state of the inspection page we can reach (the empty draft, the settings open,
 // the user menu open, a section's track buttons, a draft with photos and hazards ticked, the small map open,
-// the location-confirm question, the outbox with a queued record and its delete question, a 409 record and
-// its dialog) and of the citizen's report page (empty, filled with its map open, sent), every visible
+// the location-confirm question, the outbox with a queued record and its delete question, a repeat visit
+// offered and asked about, a 409 record and its dialog) and of the citizen's report page (empty, filled with its map open, sent), every visible
 // interactive element (links, buttons, inputs, selects, textareas, summaries, the labels of checkboxes,
 // radios and file inputs, the map's marker and controls) must take a tap over at least 44 × 44 CSS px
 // (WCAG 2.5.5 and Apple's HIG; Android's 48 dp is not required), unless it is a text link inside a sentence
@@ -241,6 +241,18 @@ await run('touch', async ({ log, setStep }) => {
     await context.setOffline(false);
     await page.evaluate(() => window.roadledger.flushOutbox());
     await page.waitForFunction(() => window.roadledger.outboxCount() === 0);
+
+    // 40 m from the site it opened: the site is offered as a repeat visit, and asked about before queueing.
+    await context.setGeolocation({ ...HERE, latitude: HERE.latitude + 40 / 111_195 });
+    await page.waitForSelector('#nearby-offer[data-count="1"]');
+    await page.tap('#use-location');
+    await audit('repeat visit offered');
+    await page.tap('#submit');
+    await page.waitForSelector('#nearby-dialog');
+    await audit('repeat visit dialog');
+    await page.tap('#nearby-dialog button[value="cancel"]');
+    await context.setGeolocation(HERE);
+
     await page.evaluate(async ({ id, here }) => {
       const draft = await import('/draft.js');
       draft.schedule(() => ({

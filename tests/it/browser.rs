@@ -739,8 +739,8 @@ async fn a_day_offline_lands_every_observation_once_past_a_poison_record(pool: P
 
 /// One-handed at 360 px (issue 10): tests/e2e/touch.mjs walks every visible interactive element of the
 /// inspection page in each state it can reach (the draft empty and filled, the settings, the user menu, a
-/// section, the small map, the location question, the outbox with a queued and a 409 record and their
-/// dialogs) and of the citizen's report page (empty, filled with its map, sent), on a 360 × 740 touch phone:
+/// section, the small map, the location question, a repeat visit offered and asked about, the outbox with a
+/// queued and a 409 record and their dialogs) and of the citizen's report page (empty, filled with its map, sent), on a 360 × 740 touch phone:
 /// each takes a tap over at least 44 × 44 CSS px as hit testing finds it (text links inside a sentence
 /// exempt), nothing sticks out sideways, and the audit fails once one target is shrunk.
 #[sqlx::test(migrations = "./migrations")]
@@ -758,7 +758,7 @@ async fn every_touch_target_on_the_phone_pages_is_at_least_44_px_at_360_px_wide(
     let result = run_e2e("touch.mjs", &args, &signs_in_as("E2E", &inspector)).await;
 
     let states = result["states"].as_object().unwrap();
-    assert_eq!(states.len(), 14, "{result:#}");
+    assert_eq!(states.len(), 16, "{result:#}");
     assert!(states.values().all(|n| n.as_u64().unwrap() > 0), "{result:#}");
     // The self-check: the one shrunk target, and only it, was found.
     assert_eq!(result["shrunk"].as_array().unwrap().len(), 1, "{result:#}");
