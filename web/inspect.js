@@ -122,6 +122,13 @@ window.roadledger = {
   keepTownTiles: () => keepTownTiles({ force: true }),
 };
 
+// The fixed submit bar grows with its result line (queued, an error): the page keeps that much room below its
+// last card, so that every card can be scrolled clear of the bar and tapped.
+const submitBar = document.querySelector('.submit-bar');
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty('--submit-bar-h', `${submitBar.offsetHeight}px`);
+}).observe(submitBar);
+
 boot({
   page: 'inspect',
   title: 'inspect.title',

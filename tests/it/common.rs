@@ -283,20 +283,24 @@ pub struct ExifSpec {
     pub orientation: u16,
 }
 
+/// Degrees as EXIF writes a GPS latitude or longitude: degrees, minutes and seconds (to 1/10 000 s).
+fn exif_dms(deg: f64) -> exif::Value {
+    use exif::Rational;
+    let d = deg.trunc();
+    let m = ((deg - d) * 60.0).trunc();
+    let s = ((deg - d) * 60.0 - m) * 60.0;
+    exif::Value::Rational(vec![
+        Rational::from((d as u32, 1)),
+        Rational::from((m as u32, 1)),
+        Rational::from(((s * 10_000.0).round() as u32, 10_000)),
+    ])
+}
+
 /// A JPEG with an APP1 EXIF segment carrying GPS position, direction, time and orientation, as a phone
 /// camera writes it.
 pub fn jpeg_with_exif(width: u32, height: u32, spec: &ExifSpec) -> Vec<u8> {
     use exif::{Field, In, Rational, Tag, Value};
-    let dms = |deg: f64| {
-        let d = deg.trunc();
-        let m = ((deg - d) * 60.0).trunc();
-        let s = ((deg - d) * 60.0 - m) * 60.0;
-        Value::Rational(vec![
-            Rational::from((d as u32, 1)),
-            Rational::from((m as u32, 1)),
-            Rational::from(((s * 10_000.0).round() as u32, 10_000)),
-        ])
-    };
+    let dms = exif_dms;
     let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
     let fields = [
         field(Tag::Orientation, Value::Short(vec![spec.orientation])),
@@ -504,6 +508,34 @@ pub fn camera_photo(width: u32, height: u32, seed: u32) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode_image(&img).unwrap();
     out
+}
+
+/// What a phone camera writes into a photo's EXIF: make and model (HUAWEI ELS-AN00), `orientation`, the local
+/// time it was taken (China time, with its offset), where (`[lon, lat]`, degrees-minutes-seconds) and which
+/// way (135.5°). For [`with_exif`].
+pub fn camera_exif([lon, lat]: [f64; 2], orientation: u16, taken: chrono::NaiveDateTime) -> Vec<exif::Field> {
+    use exif::{Field, In, Rational, Tag, Value};
+    let dms = exif_dms;
+    let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
+    let field = |tag, value| Field { tag, ifd_num: In::PRIMARY, value };
+    vec![
+        field(Tag::Make, ascii("HUAWEI")),
+        field(Tag::Model, ascii("ELS-AN00")),
+        field(Tag::Orientation, Value::Short(vec![orientation])),
+        field(Tag::DateTimeOriginal, ascii(&taken.format("%Y:%m:%d %H:%M:%S").to_string())),
+        field(Tag::OffsetTimeOriginal, ascii("+08:00")),
+        field(Tag::GPSLatitudeRef, ascii("N")),
+        field(Tag::GPSLatitude, dms(lat)),
+        field(Tag::GPSLongitudeRef, ascii("E")),
+        field(Tag::GPSLongitude, dms(lon)),
+        field(Tag::GPSImgDirection, Value::Rational(vec![Rational::from((13_550, 100))])),
+    ]
+}
+
+/// China time `minutes` ago, as a camera's clock writes it (local, no offset).
+pub fn china_minutes_ago(minutes: i64) -> chrono::NaiveDateTime {
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    (chrono::Utc::now().with_timezone(&china) - chrono::Duration::minutes(minutes)).naive_local()
 }
 
 /// Puts an APP1 EXIF segment with `fields` right after a JPEG's SOI marker, as a camera writes it (TIFF
