@@ -430,17 +430,24 @@ async fn ensure_dataset(pool: &sqlx::PgPool, url: &str, shared: &Path) {
 }
 
 async fn store_tile_lists(pool: &sqlx::PgPool, bands: &[Band]) {
-    sqlx::raw_sql("drop table if exists bench_tile; create table bench_tile (z int, n int, x int, y int)")
-        .execute(pool)
-        .await
-        .unwrap();
+    // With each tile's key ranges, which the server computes per request and pgbench reads from here.
+    sqlx::raw_sql(
+        "drop table if exists bench_tile;
+         create table bench_tile (z int, n int, x int, y int, lows int8[], highs int8[])",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
     for (z, list) in bands {
         for (n, (_, x, y)) in list.iter().enumerate() {
-            sqlx::query("insert into bench_tile values ($1, $2, $3, $4)")
+            let (lows, highs) = tiles::key_ranges(tiles::TileId::new(*z, *x, *y).unwrap());
+            sqlx::query("insert into bench_tile values ($1, $2, $3, $4, $5, $6)")
                 .bind(i32::from(*z))
                 .bind(n as i32 + 1)
                 .bind(*x as i32)
                 .bind(*y as i32)
+                .bind(lows)
+                .bind(highs)
                 .execute(pool)
                 .await
                 .unwrap();
@@ -448,34 +455,21 @@ async fn store_tile_lists(pool: &sqlx::PgPool, bands: &[Band]) {
     }
 }
 
-/// A site tile statement with its parameters written in for pgbench: the tile from pgbench's variables, no
-/// filter, everyone's scope. Highest numbers first, so that `$1` does not take the start of `$12`.
-fn bench_sql(statement: &str, open: &[&str]) -> String {
-    let open = format!("'{{{}}}'::text[]", open.join(","));
-    let mut values: Vec<String> = vec![":z".into(), ":x".into(), ":y".into()];
-    values.extend(std::iter::repeat_n("null::float8".to_string(), 4)); // bbox
-    values.extend(std::iter::repeat_n("'{}'".to_string(), 5)); // statuses, kinds, towns, hazard types, levels
-    values.extend(std::iter::repeat_n("null".to_string(), 5)); // overdue, supervised, relapsed, from, to
-    values.push("'{}'".into()); // sources
-    values.extend(std::iter::repeat_n("null".to_string(), 3)); // a report figure's start, end and name
-    values.extend(["true".to_string(), "null".into(), "null".into()]); // the scope: everyone
-    values.push(open);
-    assert_eq!(values.len(), 3 + roadledger::db::sites::FILTER_PARAMS + 1);
-    values
-        .iter()
-        .enumerate()
-        .rev()
-        .fold(statement.to_string(), |sql, (i, value)| sql.replace(&format!("${}", i + 1), value))
-}
-
 /// pgbench, 8 clients, running the server's own statement for this band on random tiles of the list;
 /// answers transactions per second (one tile each, plus a lookup of its address by primary key-sized table).
 fn pgbench_ceiling(url: &str, z: u8, tiles: usize, seconds: u64) -> Option<f64> {
-    // What the server runs for a leader's unfiltered tile: from z13 the WGS-84 site statement with the scope
-    // alone (`tiles::statements` lists each statement in WGS-84, then GCJ-02: sites, unfiltered sites, cells,
-    // …); below it, the sum of the grid counts for every site (`db::site_cells`).
+    // What the server runs for a leader's unfiltered tile: from z13 the keyed site statement (the tile's key
+    // ranges read from `bench_tile`); below it, the sum of the grid counts for every site (`db::site_cells`).
     let sql = if z >= tiles::FEATURE_ZOOM {
-        bench_sql(tiles::statements()[2], &SiteStatus::open_codes())
+        let open = format!("'{{{}}}'::text[]", SiteStatus::open_codes().join(","));
+        let this = "from bench_tile where z = :z and n = :n";
+        tiles::keyed_statement()
+            .replace("$6", &open)
+            .replace("$5", &format!("(select highs {this})"))
+            .replace("$4", &format!("(select lows {this})"))
+            .replace("$3", ":y")
+            .replace("$2", ":x")
+            .replace("$1", ":z")
     } else {
         roadledger::db::site_cells::statement()
             .replace("$4", "null::int")

@@ -101,8 +101,14 @@ pub async fn connect(options: PgConnectOptions) -> sqlx::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(POOL_CONNECTIONS_MAX)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .connect_with(without_jit(options))
         .await
+}
+
+/// No JIT in our sessions: every statement here is short, and a kept statement whose generic plan looks
+/// costly was compiled again on each run (26 ms for a map tile drawn in 12 ms; docs/benchmarks.md).
+pub(crate) fn without_jit(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("jit", "off")])
 }
 
 /// `select 1` within a deadline: the health check.

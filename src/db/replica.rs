@@ -127,7 +127,7 @@ impl Replica {
         let pool = PgPoolOptions::new()
             .max_connections(super::POOL_CONNECTIONS_MAX)
             .acquire_timeout(super::ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options);
+            .connect_lazy_with(super::without_jit(options));
         Replica::new(pool)
     }
 

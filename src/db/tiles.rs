@@ -113,6 +113,20 @@ pub struct Drawn {
     pub today: NaiveDate,
 }
 
+/// The columns of a site feature (`s`, in a statement with `tile`). The feature id is the number of the site's
+/// code (YH-000123 is 123, site_code_format): a varint, where the UUID and code strings made a third of a z14
+/// tile and of its drawing time. Flags are left out when false (`ST_AsMVT` writes no null value), so a
+/// feature carries only what is true of it; the town is its id (the towns layer names it) and the road its
+/// route code, both on the site row, so no join is needed. The deadline is a `date`, which `ST_AsMVT` writes
+/// as text in the connection's DateStyle: `YYYY-MM-DD`, as sqlx sets ISO on every connection.
+const SITE_COLUMNS: &str = "
+            st_asmvtgeom({site_geom}, tile.env, {extent}, {buffer}, true) as geom,
+            substring(s.code from 4)::bigint as fid, s.kind, s.status, s.hazard_level,
+            nullif(s.deadline < tile.today and s.status = any({open_param}), false) as overdue,
+            nullif(s.supervision_level <> 'none', false) as supervised,
+            nullif(s.return_count > 0, false) as returned,
+            s.town_id, s.route_code as road, s.stake_text as stake, s.deadline";
+
 /// The site feature tile: parameters $1–$3 the tile, then the filter with its scope
 /// (`sites::filter_condition`, [`FILTER_PARAMS`] of them), then the open statuses (`{open_param}`).
 const SITES_SQL: &str = "
@@ -123,19 +137,40 @@ const SITES_SQL: &str = "
     select coalesce((
         select st_asmvt(f, 'sites', {extent}, 'geom', 'fid')
         from (
-            -- The feature id is the number of the site's code (YH-000123 is 123, site_code_format): a
-            -- varint, where the UUID and code strings made a third of a z14 tile and of its drawing time.
-            select st_asmvtgeom({site_geom}, tile.env, {extent}, {buffer}, true) as geom,
-                   substring(s.code from 4)::bigint as fid, s.kind, s.status, s.hazard_level,
-                   s.deadline is not null and s.deadline < tile.today and s.status = any({open_param}) as overdue,
-                   s.supervision_level <> 'none' as supervised,
-                   s.return_count > 0 as returned,
-                   t.name as town, coalesce(s.route_code, rd.name) as road, s.stake_text as stake,
-                   to_char(s.deadline, 'YYYY-MM-DD') as deadline
+            select {site_columns}
             from site s
-            left join town t on t.id = s.town_id
-            left join road rd on rd.id = s.road_id
             where s.geom_3857 && {site_window} and {filter}
+        ) f), ''),
+        pg_current_snapshot()::text, tile.today
+    from tile";
+
+/// Every site of a tile, unfiltered, in WGS-84: the tile most asked for. $1–$3 the tile, $4 and $5 the
+/// lows and highs of its tile-key ranges ([`key_ranges`]), $6 the open statuses. Point sites come from the
+/// tile-key index alone (migration 0021: in map order, with every column here, so no heap page is read);
+/// sections from their own GiST index.
+const SITES_KEYED_SQL: &str = "
+    with tile as (
+        select st_tileenvelope($1, $2, $3) as env,
+               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
+               (now() at time zone 'Asia/Shanghai')::date as today)
+    select coalesce((
+        select st_asmvt(f, 'sites', {extent}, 'geom', 'fid')
+        from (
+            select {site_columns}
+            from tile, unnest($4::int8[], $5::int8[]) as r(lo, hi),
+                 -- One range at a time, and only the columns site_tile_key_idx carries. `offset 0` keeps the
+                 -- window test below out of the range's scan: given it, the planner takes the GiST index.
+                 lateral (select s.geom_3857, s.code, s.kind, s.status, s.hazard_level, s.deadline,
+                                 s.supervision_level, s.return_count, s.town_id, s.route_code, s.stake_text
+                          from site s
+                          where s.tile_key between r.lo and r.hi and s.kind <> 'section'
+                          offset 0) s
+            where s.geom_3857 && tile.buffered
+            union all
+            select {site_columns}
+            from tile
+            join site s on s.geom_3857 && tile.buffered
+            where s.kind = 'section'
         ) f), ''),
         pg_current_snapshot()::text, tile.today
     from tile";
@@ -317,6 +352,7 @@ fn with_constants(sql: &str, crs: Crs) -> String {
 
 fn with_condition(sql: &str, crs: Crs, condition: &str) -> String {
     let sql = sql
+        .replace("{site_columns}", SITE_COLUMNS)
         .replace("{extent}", &EXTENT.to_string())
         .replace("{buffer}", &BUFFER.to_string())
         .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
@@ -335,6 +371,10 @@ fn unfiltered(crs: Crs) -> String {
 /// Each statement in each coordinate system, indexed by [`Crs`] as in [`Crs::ALL`].
 static SITES: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(SITES_SQL, crs)));
 static SITES_UNFILTERED: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(unfiltered));
+static SITES_KEYED: LazyLock<String> = LazyLock::new(|| {
+    let sql = SITES_KEYED_SQL.replace("{site_columns}", SITE_COLUMNS).replace("{open_param}", "$6");
+    with_condition(&sql, Crs::Wgs84, "")
+});
 static CELLS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(cells_sql));
 static TOWNS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(TOWNS_SQL, crs)));
 static ROADS: LazyLock<[String; 2]> = LazyLock::new(|| Crs::ALL.map(|crs| with_constants(ROADS_SQL, crs)));
@@ -347,7 +387,67 @@ pub fn statements() -> Vec<&'static str> {
     [&*SITES, &*SITES_UNFILTERED, &*CELLS, &*TOWNS, &*ROADS, &*CANDIDATES, &*PUBLIC_REPORTS]
         .into_iter()
         .flat_map(|each| each.iter().map(String::as_str))
+        .chain([SITES_KEYED.as_str()])
         .collect()
+}
+
+/// The statement that draws every site of a tile from the tile-key index (its parameters: the tile, then
+/// [`key_ranges`], then the open statuses), for the benchmark and the test of its plan.
+pub fn keyed_statement() -> &'static str {
+    SITES_KEYED.as_str()
+}
+
+/// The level of the tile key (migration 0021): a Z-order curve over the level-24 cells of Web Mercator.
+const KEY_LEVEL: u8 = 24;
+/// The cells around a tile are this many levels finer (16 a side): a ring a sixteenth of the tile wide,
+/// wider than its buffer (a 64th), that reads a quarter more of the curve than the tile itself.
+const RING_LEVELS: u8 = 4;
+
+/// The low 24 bits of `v` on the even bits (bit i to bit 2i), as `tile_key_spread` in SQL.
+fn spread(v: u32) -> u64 {
+    let mut v = u64::from(v & 0xFF_FFFF);
+    v = (v | (v << 16)) & 0x0000_FFFF_0000_FFFF;
+    v = (v | (v << 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v | (v << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    v = (v | (v << 2)) & 0x3333_3333_3333_3333;
+    (v | (v << 1)) & 0x5555_5555_5555_5555
+}
+
+/// The first key of a cell (column, row from the top) at `level`, and how many keys it spans.
+fn cell_range(level: u8, column: u32, row: u32) -> (u64, u64) {
+    let shift = 2 * u32::from(KEY_LEVEL - level);
+    ((spread(column) | (spread(row) << 1)) << shift, 1u64 << shift)
+}
+
+/// The tile-key ranges (lows, highs; inclusive) that hold every point site of `tile` with its buffer: the
+/// tile's own range and those of a ring of finer cells around it, sorted and merged where they touch.
+pub fn key_ranges(tile: TileId) -> (Vec<i64>, Vec<i64>) {
+    let level = (tile.z + RING_LEVELS).min(KEY_LEVEL);
+    let n = 1i64 << (level - tile.z.min(level));
+    let side = 1i64 << level;
+    let (x0, y0) = (i64::from(tile.x) * n, i64::from(tile.y) * n);
+    let mut ranges = vec![cell_range(tile.z.min(KEY_LEVEL), tile.x, tile.y)];
+    for row in y0 - 1..=y0 + n {
+        for column in x0 - 1..=x0 + n {
+            let on_ring = column == x0 - 1 || column == x0 + n || row == y0 - 1 || row == y0 + n;
+            if on_ring && (0..side).contains(&column) && (0..side).contains(&row) {
+                ranges.push(cell_range(level, column as u32, row as u32));
+            }
+        }
+    }
+    ranges.sort_unstable();
+    let (mut lows, mut highs): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
+    for (low, len) in ranges {
+        let (low, high) = (low as i64, (low + len - 1) as i64);
+        match highs.last_mut() {
+            Some(last) if *last + 1 >= low => *last = (*last).max(high),
+            _ => {
+                lows.push(low);
+                highs.push(high);
+            }
+        }
+    }
+    (lows, highs)
 }
 
 /// Half a pixel of a 4096-unit tile at zoom `z`, in Mercator metres: detail finer than that cannot show.
@@ -395,6 +495,19 @@ pub async fn draw_with(
                 return super::site_cells::draw(reads, tile, counted).await;
             }
             let unfiltered = sites.criteria.is_empty();
+            if tile.z >= FEATURE_ZOOM && unfiltered && sites.scope.all && crs == Crs::Wgs84 {
+                let (lows, highs) = key_ranges(tile);
+                let row: (Vec<u8>, String, NaiveDate) = sqlx::query_as(SITES_KEYED.as_str())
+                    .bind(z)
+                    .bind(x)
+                    .bind(y)
+                    .bind(lows)
+                    .bind(highs)
+                    .bind(SiteStatus::open_codes())
+                    .fetch_one(reads.pool())
+                    .await?;
+                return Ok(Drawn { mvt: row.0, snapshot: row.1, today: row.2 });
+            }
             let sql = match (tile.z >= FEATURE_ZOOM, unfiltered) {
                 (true, true) => SITES_UNFILTERED[c].as_str(),
                 (true, false) => SITES[c].as_str(),

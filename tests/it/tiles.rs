@@ -103,8 +103,10 @@ async fn a_high_zoom_tile_holds_each_site_with_what_the_map_shows(pool: PgPool) 
     assert_eq!(int(site, "fid"), number(&app, &id).await);
     assert_eq!(text(site, "status"), "reported");
     assert_eq!(text(site, "kind"), "spot");
-    assert_eq!(site.get("overdue"), Some(&Mvt::Bool(false)));
-    assert_eq!(site.get("supervised"), Some(&Mvt::Bool(false)));
+    // Flags are written only when true; a fresh site has no deadline, town or road yet.
+    for absent in ["overdue", "supervised", "returned", "deadline", "town_id", "road", "stake"] {
+        assert_eq!(site.get(absent), None, "{absent}");
+    }
 
     // The neighbouring tile is empty: an empty body, still a tile.
     let empty = get_tile(&app, &app.token, &format!("/tiles/sites/16/{}/{y}.mvt", x + 2), &[]).await;
@@ -413,7 +415,11 @@ async fn every_tile_statement_runs(pool: PgPool) {
             }
         }
     }
-    assert_eq!(tiles::statements().len(), 14);
+    assert_eq!(
+        tiles::statements().len(),
+        15,
+        "every statement: each of seven in two coordinate systems, and the keyed one"
+    );
     // The change log prunes only what is old enough.
     assert_eq!(tiles::prune_changes(&app.pool, std::time::Duration::from_secs(3600)).await.unwrap(), 0);
     sqlx::query("update map_change set written_at = now() - interval '2 days'").execute(&app.pool).await.unwrap();
@@ -629,4 +635,164 @@ async fn gcj02_tiles_draw_sites_where_chinese_base_maps_have_them(pool: PgPool) 
     let (x, y) = tile_of(shifted, 10);
     let cells = get_tile(&app, &app.token, &format!("/tiles/sites/10/{x}/{y}.mvt?crs=gcj02"), &[]).await;
     assert_eq!(features(&cells.bytes, "sites").iter().map(|c| int(c, "n")).sum::<i64>(), 1);
+}
+
+/// The lon/lat of a tile's corner `(x, y)` at zoom `z` (x and y may be fractions: the tile's insides).
+fn tile_corner(z: u8, x: f64, y: f64) -> [f64; 2] {
+    let n = f64::from(1u32 << z);
+    let lat = (std::f64::consts::PI * (1.0 - 2.0 * y / n)).sinh().atan().to_degrees();
+    [x / n * 360.0 - 180.0, lat]
+}
+
+/// A tile's features as comparable text, by feature id: the properties in key order and the geometry.
+fn drawn(bytes: &[u8]) -> std::collections::BTreeMap<u64, String> {
+    if bytes.is_empty() {
+        return Default::default();
+    }
+    let reader = mvt_reader::Reader::new(bytes.to_vec()).expect("a valid vector tile");
+    reader
+        .get_features(0)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let properties: std::collections::BTreeMap<_, _> = f.properties.unwrap_or_default().into_iter().collect();
+            (f.id.expect("a site feature has its id"), format!("{properties:?} {:?}", f.geometry))
+        })
+        .collect()
+}
+
+/// Everyone's unfiltered tiles from z13 are drawn from the tile-key index (points, in map order; migration
+/// 0021) and the sections' own GiST index; a filtered tile is drawn from the sites themselves. Both must draw
+/// the same features, byte for byte per feature: points just inside a tile's edges, just outside them within
+/// its buffer, off its corners and beyond its buffer, and sections across it, at five zooms.
+#[sqlx::test(migrations = "./migrations")]
+async fn unfiltered_tiles_from_the_tile_key_draw_what_the_sites_draw(pool: PgPool) {
+    let app = app(pool).await;
+    let z = 15u8;
+    let (tx, ty) = tile_of([120.55, 31.87], z);
+    let (x0, y0) = (f64::from(tx), f64::from(ty));
+    // Metres to tile units at this zoom and latitude (a z15 tile is about 1 040 m wide here).
+    let [west, north] = tile_corner(z, x0, y0);
+    let [east, _] = tile_corner(z, x0 + 1.0, y0);
+    let tile_m = (east - west).to_radians() * 6_371_008.8 * north.to_radians().cos();
+    let at = |fx: f64, fy: f64| tile_corner(z, x0 + fx, y0 + fy);
+    let m = |metres: f64| metres / tile_m;
+    let mut inside = Vec::new();
+    let mut buffer = Vec::new();
+    let mut beyond = Vec::new();
+    for along in [0.2, 0.6] {
+        // 3 m inside each edge: west, east, north (top), south.
+        inside.extend([at(m(3.0), along), at(1.0 - m(3.0), along), at(along, m(3.0)), at(along, 1.0 - m(3.0))]);
+    }
+    for along in [0.4, 0.8] {
+        // 5 m outside each edge: within the buffer (a 64th of the tile, 16 m).
+        buffer.extend([at(-m(5.0), along), at(1.0 + m(5.0), along), at(along, -m(5.0)), at(along, 1.0 + m(5.0))]);
+    }
+    // Off each corner, 5 m both ways: in the buffer of the tile and of its diagonal neighbour.
+    buffer.extend([
+        at(-m(5.0), -m(5.0)),
+        at(1.0 + m(5.0), -m(5.0)),
+        at(-m(5.0), 1.0 + m(5.0)),
+        at(1.0 + m(5.0), 1.0 + m(5.0)),
+    ]);
+    // 30 m outside each edge: beyond the buffer.
+    beyond.extend([at(-m(30.0), 0.5), at(1.0 + m(30.0), 0.5), at(0.5, -m(30.0)), at(0.5, 1.0 + m(30.0))]);
+    for point in inside.iter().chain(&buffer).chain(&beyond) {
+        spot(&app, *point).await;
+    }
+    // A section across the east edge, and one beyond the buffer to the south.
+    for line in [[at(0.9, 0.3), at(1.1, 0.35)], [at(0.3, 1.0 + m(40.0)), at(0.5, 1.2)]] {
+        let answer = app.upload(&observation("section", json!(line)), &[]).await;
+        assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.bytes));
+    }
+    let every_status: Vec<&str> = roadledger::domain::site::SiteStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let filtered = format!("?status={}", every_status.join(","));
+
+    let tile = get_tile(&app, &app.token, &format!("/tiles/sites/{z}/{tx}/{ty}.mvt"), &[]).await;
+    assert_eq!(tile.status, 200);
+    assert_eq!(
+        drawn(&tile.bytes).len(),
+        inside.len() + buffer.len() + 1,
+        "the tile holds its points, those in its buffer and the section across it, and nothing beyond"
+    );
+    let mut compared = 0;
+    for zoom in 13u8..=17 {
+        // Every tile over this one and its neighbours at this zoom.
+        let scale = f64::from(1u32 << zoom) / f64::from(1u32 << z);
+        let first = |v: f64| ((v - 1.0) * scale).floor() as u32;
+        let last = |v: f64| ((v + 2.0) * scale).ceil() as u32 - 1;
+        for x in first(x0)..=last(x0) {
+            for y in first(y0)..=last(y0) {
+                let path = format!("/tiles/sites/{zoom}/{x}/{y}.mvt");
+                let keyed = get_tile(&app, &app.token, &path, &[]).await;
+                let from_sites = get_tile(&app, &app.token, &format!("{path}{filtered}"), &[]).await;
+                assert_eq!((keyed.status.as_u16(), from_sites.status.as_u16()), (200, 200), "{path}");
+                assert_eq!(drawn(&keyed.bytes), drawn(&from_sites.bytes), "{path}");
+                compared += usize::from(!keyed.bytes.is_empty());
+            }
+        }
+    }
+    assert!(compared > 40, "{compared} tiles with features compared");
+}
+
+/// The keyed statement reads its point sites from the tile-key index alone: the index carries every column
+/// the statement reads (migration 0021). Drawn with sequential and bitmap scans off, a column missing from
+/// the index turns the plan's index-only scan into an index scan, and this fails.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_keyed_tile_reads_point_sites_from_the_index_alone(pool: PgPool) {
+    let app = app(pool).await;
+    spot(&app, [120.55, 31.87]).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    // One at a time: VACUUM cannot run inside the implicit transaction of several statements.
+    for each in ["vacuum analyze site", "set enable_seqscan = off", "set enable_bitmapscan = off"] {
+        sqlx::raw_sql(each).execute(&mut *conn).await.unwrap();
+    }
+    let tile = tiles::TileId::new(16, 54741, 26629).unwrap();
+    let (lows, highs) = tiles::key_ranges(tile);
+    let plan: Vec<String> = sqlx::query_scalar(&format!("explain {}", tiles::keyed_statement()))
+        .bind(i32::from(tile.z))
+        .bind(tile.x as i32)
+        .bind(tile.y as i32)
+        .bind(lows)
+        .bind(highs)
+        .bind(roadledger::domain::site::SiteStatus::open_codes())
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Index Only Scan using site_tile_key_idx"), "{plan}");
+    assert!(plan.contains("site_section_geom_3857_gix"), "{plan}");
+}
+
+/// The Rust ranges of a tile and the SQL key of a point agree: the key of every point of a tile, or of its
+/// buffer, falls in one of the tile's ranges, and the key of a point far outside in none.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_tiles_key_ranges_hold_the_keys_of_its_points(pool: PgPool) {
+    for (z, x, y) in [(13u8, 6843u32, 3328u32), (16, 54741, 26629), (22, 3503450, 1704300)] {
+        let tile = tiles::TileId::new(z, x, y).unwrap();
+        let (lows, highs) = tiles::key_ranges(tile);
+        assert!(lows.windows(2).all(|w| w[0] < w[1]) && lows.iter().zip(&highs).all(|(l, h)| l <= h));
+        // Points on a 9 × 9 grid over the tile and its buffer (from -1/128 to 1 + 1/128 of the tile), and
+        // four 0.3 of a tile outside (beyond the ring of finer cells, a quarter of the tile at most).
+        let mut points: Vec<(f64, f64, bool)> = Vec::new();
+        for i in 0..=8 {
+            for j in 0..=8 {
+                let f = |k: i32| -1.0 / 128.0 + f64::from(k) * (1.0 + 2.0 / 128.0) / 8.0;
+                points.push((f(i), f(j), true));
+            }
+        }
+        points.extend([(-0.3, 0.5, false), (1.3, 0.5, false), (0.5, -0.3, false), (0.5, 1.3, false)]);
+        for (fx, fy, held) in points {
+            let [lon, lat] = tile_corner(z, f64::from(x) + fx, f64::from(y) + fy);
+            let key: i64 =
+                sqlx::query_scalar("select tile_key_of(st_transform(st_setsrid(st_point($1, $2), 4326), 3857))")
+                    .bind(lon)
+                    .bind(lat)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            let found = lows.iter().zip(&highs).any(|(l, h)| (*l..=*h).contains(&key));
+            assert_eq!(found, held, "z{z} ({fx}, {fy}): key {key}");
+        }
+    }
 }
