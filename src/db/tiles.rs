@@ -127,13 +127,17 @@ const SITE_COLUMNS: &str = "
             nullif(s.return_count > 0, false) as returned,
             s.town_id, s.route_code as road, s.stake_text as stake, s.deadline";
 
+/// The tile ($1–$3) of a statement of features: its envelope, the envelope with the buffer (the window that
+/// finds what the tile may show) and the county's date.
+const TILE: &str = "with tile as (
+        select st_tileenvelope($1, $2, $3) as env,
+               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
+               (now() at time zone 'Asia/Shanghai')::date as today)";
+
 /// The site feature tile: parameters $1–$3 the tile, then the filter with its scope
 /// (`sites::filter_condition`, [`FILTER_PARAMS`] of them), then the open statuses (`{open_param}`).
 const SITES_SQL: &str = "
-    with tile as (
-        select st_tileenvelope($1, $2, $3) as env,
-               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
-               (now() at time zone 'Asia/Shanghai')::date as today)
+    {tile}
     select coalesce((
         select st_asmvt(f, 'sites', {extent}, 'geom', 'fid')
         from (
@@ -149,10 +153,7 @@ const SITES_SQL: &str = "
 /// tile-key index alone (migration 0021: in map order, with every column here, so no heap page is read);
 /// sections from their own GiST index.
 const SITES_KEYED_SQL: &str = "
-    with tile as (
-        select st_tileenvelope($1, $2, $3) as env,
-               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
-               (now() at time zone 'Asia/Shanghai')::date as today)
+    {tile}
     select coalesce((
         select st_asmvt(f, 'sites', {extent}, 'geom', 'fid')
         from (
@@ -247,10 +248,7 @@ const ROADS_SQL: &str = "
 /// Open candidates: $1–$3 the tile, $4 the least confidence of a detection shown (black spots always show),
 /// $5 whether every town's are drawn, else $6 the town's. The feature id is the candidate's id.
 const CANDIDATES_SQL: &str = "
-    with tile as (
-        select st_tileenvelope($1, $2, $3) as env,
-               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
-               (now() at time zone 'Asia/Shanghai')::date as today)
+    {tile}
     select coalesce((
         select st_asmvt(f, 'candidates', {extent}, 'geom', 'fid')
         from (
@@ -267,10 +265,7 @@ const CANDIDATES_SQL: &str = "
 /// Public reports waiting for moderation (status `received`, with a point): $1–$3 the tile. The feature id is
 /// the report's id; no description, contact or photo is in the tile (the queue's detail has them).
 const PUBLIC_REPORTS_SQL: &str = "
-    with tile as (
-        select st_tileenvelope($1, $2, $3) as env,
-               st_tileenvelope($1, $2, $3, margin => {margin}) as buffered,
-               (now() at time zone 'Asia/Shanghai')::date as today)
+    {tile}
     select coalesce((
         select st_asmvt(f, 'public_reports', {extent}, 'geom', 'fid')
         from (
@@ -353,6 +348,7 @@ fn with_constants(sql: &str, crs: Crs) -> String {
 fn with_condition(sql: &str, crs: Crs, condition: &str) -> String {
     let sql = sql
         .replace("{site_columns}", SITE_COLUMNS)
+        .replace("{tile}", TILE)
         .replace("{extent}", &EXTENT.to_string())
         .replace("{buffer}", &BUFFER.to_string())
         .replace("{margin}", &format!("{}", f64::from(BUFFER) / f64::from(EXTENT)))
