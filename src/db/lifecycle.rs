@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::auth::{Actor, SiteScope};
 use crate::domain::lifecycle::{Dispatch, Move, Relapse, SiteFacts, Supervision, Transition};
+use crate::domain::observation::{SiteGeometry, Wgs84Point};
 use crate::domain::site::{HazardLevel, RectificationMode, SiteStatus};
 
 /// A site as the lifecycle sees it, locked for the rest of the transaction.
@@ -436,9 +437,9 @@ pub async fn missing_organisations(pool: &PgPool, ids: &[i32]) -> sqlx::Result<V
     .await
 }
 
-/// The site's place as its vertices in order, WGS-84 (a point is one): what an evidence photo's original is
+/// The site's place, WGS-84 (a point, or a section's vertices in order): what an evidence photo's original is
 /// checked against (`domain::photo_evidence::check`).
-pub async fn site_vertices(conn: &mut PgConnection, site_id: Uuid) -> sqlx::Result<Vec<(f64, f64)>> {
+pub async fn site_place(conn: &mut PgConnection, site_id: Uuid) -> sqlx::Result<SiteGeometry> {
     let rows = sqlx::query!(
         r#"select st_x(d.geom) as "lon!", st_y(d.geom) as "lat!"
          from site s, st_dumppoints(s.geom) d where s.id = $1 order by d.path"#,
@@ -446,7 +447,9 @@ pub async fn site_vertices(conn: &mut PgConnection, site_id: Uuid) -> sqlx::Resu
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.lon, r.lat)).collect())
+    let mut points: Vec<Wgs84Point> = rows.into_iter().map(|r| Wgs84Point { lon: r.lon, lat: r.lat }).collect();
+    // The schema holds a point site to one vertex and a section to a line (site_geom_matches_kind).
+    Ok(if points.len() == 1 { SiteGeometry::Point(points.remove(0)) } else { SiteGeometry::Line(points) })
 }
 
 /// Whether the site's checklist has the item.

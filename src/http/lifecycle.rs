@@ -22,7 +22,6 @@ use crate::domain::auth::Actor;
 use crate::domain::lifecycle::{
     ActionKind, Dispatch, Move, Party, RECTIFIER, Supervision, china_date, is_rectifier, transition,
 };
-use crate::domain::observation::{SiteGeometry, Wgs84Point};
 use crate::domain::photo_evidence::{self, PhotoEvidenceInput};
 use crate::domain::site::{HazardLevel, ItemState, RectificationMode, SiteStatus, SupervisionLevel};
 use crate::domain::site_detail::SiteDetail;
@@ -532,17 +531,6 @@ pub async fn evidence(
         None => None,
     };
     let mut photos = uploads::process_and_store(&state, &mut body, files).await?;
-    if !photos.is_empty() {
-        // The photos document the work at the site, now: checked against its place and this upload's time.
-        let mut conn = state.pool.acquire().await?;
-        let vertices = db::lifecycle::site_vertices(&mut conn, id).await?;
-        let mut points = vertices.into_iter().map(|(lon, lat)| Wgs84Point { lon, lat });
-        let place = match (points.next(), points.next()) {
-            (Some(first), None) => SiteGeometry::Point(first),
-            (first, second) => SiteGeometry::Line(first.into_iter().chain(second).chain(points).collect()),
-        };
-        uploads::flag_photos(&state, &mut photos, originals.as_deref(), &place, submitted_at);
-    }
 
     let mut tx = state.pool.begin().await?;
     let site =
@@ -551,6 +539,12 @@ pub async fn evidence(
     check_rectifier(&actor, &mut tx, &site).await?;
     if !db::lifecycle::has_item(&mut tx, id, &code).await? {
         return Err(Error::NotFound(format!("this site's checklist has no item {code:?}")));
+    }
+    if !photos.is_empty() {
+        // The photos document the work at the site, now: checked against its place (read under the lock) and
+        // this upload's time.
+        let place = db::lifecycle::site_place(&mut tx, id).await?;
+        uploads::flag_photos(&state, &mut photos, originals.as_deref(), &place, submitted_at);
     }
     let record = db::lifecycle::EvidenceRecord {
         state: input.state,
